@@ -1,0 +1,8 @@
+import 'reflect-metadata';
+import { ProcessorConfig } from '@sluice/config';
+import { bootstrapService } from '@sluice/observability';
+import { ProcessorModule } from '@sluice/processor-feature';
+
+void bootstrapService(ProcessorModule, {
+  port: (app) => app.get(ProcessorConfig).PROCESSOR_PORT,
+});

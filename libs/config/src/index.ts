@@ -1,0 +1,4 @@
+export * from './lib/app-configs';
+export * from './lib/config.module';
+export * from './lib/load-config';
+export * from './lib/parsers';

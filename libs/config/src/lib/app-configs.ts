@@ -1,0 +1,151 @@
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { DEFAULT_METRIC_RANGES, parseList, parseMetricRanges, type MetricRanges } from './parsers';
+import { IsMetricRanges, IsTimeZone, IsUrlList } from './validators';
+
+const toBool = ({ value }: { value: unknown }) => (typeof value === 'string' ? ['1', 'true', 'yes'].includes(value.toLowerCase()) : value);
+
+/** Variables every service reads. Names are the environment variable names (see README). */
+export class CommonConfig {
+  @IsUrlList(['postgres', 'postgresql'])
+  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sluice';
+
+  @IsUrlList(['nats', 'tls', 'ws', 'wss'])
+  NATS_URL = 'nats://127.0.0.1:4222';
+
+  /** Prefix of every subject and of the stream name, so two stacks can share one NATS server. */
+  @Matches(/^[a-z][a-z0-9_-]{0,31}$/, { message: 'must be lower-case letters, digits, - or _' })
+  NATS_NAMESPACE = 'sluice';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  get natsServers(): string[] {
+    return parseList(this.NATS_URL);
+  }
+}
+
+export class DropzoneConfig extends CommonConfig {
+  @IsString()
+  DROPZONE_DIR = './dropzone';
+}
+
+export class WatcherConfig extends DropzoneConfig {
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  WATCHER_PORT = 3003;
+
+  /** A file written in place is claimed once its size and mtime have not changed for this long. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  STABILITY_WINDOW_MS = 1000;
+
+  /** Full rescan of incoming/ and processing/ that catches any missed file-system event. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  RESCAN_INTERVAL_MS = 30000;
+
+  /** A ledger row still queued/processing this long after its last update is published again. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  REQUEUE_AFTER_MS = 120000;
+}
+
+export class ProcessorConfig extends DropzoneConfig {
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  PROCESSOR_PORT = 3004;
+
+  @IsIn(['skip', 'reject'])
+  INVALID_ROWS: 'skip' | 'reject' = 'skip';
+
+  @Type(() => Number)
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  MAX_INVALID_RATIO = 0.05;
+
+  @IsTimeZone()
+  NAIVE_TIMEZONE = 'UTC';
+
+  @IsMetricRanges()
+  METRIC_RANGES = DEFAULT_METRIC_RANGES;
+
+  /** Files one processor replica works on at the same time. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  PROCESSOR_CONCURRENCY = 2;
+
+  /** JetStream redelivers a message not acked (nor marked in progress) within this time. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  ACK_WAIT_MS = 30000;
+
+  /** Attempts at one file before it is marked failed. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  MAX_ATTEMPTS = 5;
+
+  /** Largest file accepted, in bytes (default 4 GiB). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MAX_FILE_BYTES = 4 * 1024 ** 3;
+
+  get metricRanges(): MetricRanges {
+    return parseMetricRanges(this.METRIC_RANGES);
+  }
+}
+
+class ApiKeysConfig extends CommonConfig {
+  @IsOptional()
+  @IsString()
+  INGEST_API_KEYS?: string;
+
+  @IsOptional()
+  @IsString()
+  QUERY_API_KEYS?: string;
+
+  /** Serve without API keys. Only for local experiments. */
+  @Transform(toBool)
+  @IsBoolean()
+  ALLOW_ANONYMOUS = false;
+
+  get ingestKeys(): string[] {
+    return parseList(this.INGEST_API_KEYS);
+  }
+  get queryKeys(): string[] {
+    return parseList(this.QUERY_API_KEYS);
+  }
+}
+
+export class QueryApiConfig extends ApiKeysConfig {
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  QUERY_API_PORT = 3002;
+}
+
+export class IngestApiConfig extends ApiKeysConfig {
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  INGEST_API_PORT = 3001;
+
+  @IsString()
+  DROPZONE_DIR = './dropzone';
+}

@@ -1,0 +1,32 @@
+import { ProcessorConfig, WatcherConfig } from './app-configs';
+import { ConfigError, loadConfig } from './load-config';
+
+describe(loadConfig.name, () => {
+  it('applies the SPEC defaults when nothing is set', () => {
+    const c = loadConfig(ProcessorConfig, {});
+    expect(c.DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/sluice');
+    expect(c.INVALID_ROWS).toBe('skip');
+    expect(c.MAX_INVALID_RATIO).toBe(0.05);
+    expect(c.metricRanges.temp).toEqual({ min: -50, max: 50 });
+  });
+
+  it('converts numbers and keeps overrides', () => {
+    const c = loadConfig(WatcherConfig, { WATCHER_PORT: '4003', DROPZONE_DIR: '/data/drop' });
+    expect(c.WATCHER_PORT).toBe(4003);
+    expect(c.DROPZONE_DIR).toBe('/data/drop');
+  });
+
+  it('names every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig(ProcessorConfig, { PROCESSOR_PORT: 'abc', INVALID_ROWS: 'maybe', METRIC_RANGES: 'temp=5' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toContain('PROCESSOR_PORT');
+    expect(message).toContain('INVALID_ROWS');
+    expect(message).toContain('METRIC_RANGES');
+  });
+});

@@ -1,0 +1,3 @@
+export * from './lib/subjects';
+export * from './lib/file-status';
+export * from './lib/file-events';

@@ -1,0 +1,72 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
+import { FILE_KINDS, FILE_STATUSES, type FileKind, type FileStatus } from './file-status';
+
+/** Payload of `files.queued.v1`: the work item. Carries the ledger id only, never file contents. */
+export class FileQueuedMessage {
+  @IsUUID()
+  fileId!: string;
+}
+
+export class RejectReasonDto {
+  @IsString()
+  rule!: string;
+
+  @IsString()
+  message!: string;
+
+  @IsOptional()
+  @IsInt()
+  line?: number;
+
+  @IsOptional()
+  @IsString()
+  column?: string;
+
+  @IsOptional()
+  @IsString()
+  value?: string;
+}
+
+/** Payload of every lifecycle subject (processing and the terminal outcomes). */
+export class FileLifecycleEvent {
+  @IsUUID()
+  fileId!: string;
+
+  @IsIn(FILE_STATUSES)
+  status!: FileStatus;
+
+  @IsString()
+  originalName!: string;
+
+  @IsOptional()
+  @IsIn(FILE_KINDS)
+  kind?: FileKind;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  rowsLoaded?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  rowsRejected?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  durationMs?: number;
+
+  @IsOptional()
+  @IsUUID()
+  duplicateOf?: string;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RejectReasonDto)
+  error?: RejectReasonDto;
+
+  @IsISO8601()
+  at!: string;
+}

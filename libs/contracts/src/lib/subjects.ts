@@ -1,0 +1,37 @@
+/**
+ * Every NATS subject Sluice uses. The full subject is `<namespace>.<suffix>`; the namespace defaults to
+ * `sluice` (so `sluice.files.queued.v1`) and can be changed with NATS_NAMESPACE so that two stacks share
+ * one NATS server. Producers and consumers import these constants; nobody types a subject string.
+ */
+export const DEFAULT_NAMESPACE = 'sluice';
+
+export const FileSubjects = {
+  /** Work: a file is registered in the ledger and waits for a processor. */
+  queued: 'files.queued.v1',
+  /** News: a processor started on a file. */
+  processing: 'files.processing.v1',
+  /** Outcomes: the ledger row reached a terminal state. */
+  processed: 'files.processed.v1',
+  quarantined: 'files.quarantined.v1',
+  duplicate: 'files.duplicate.v1',
+  failed: 'files.failed.v1',
+} as const;
+
+export type FileSubject = (typeof FileSubjects)[keyof typeof FileSubjects];
+
+/** Subjects that announce a terminal ledger state; the watcher moves files when it hears them. */
+export const OUTCOME_SUBJECTS: readonly FileSubject[] = [
+  FileSubjects.processed,
+  FileSubjects.quarantined,
+  FileSubjects.duplicate,
+  FileSubjects.failed,
+];
+
+export function fullSubject(namespace: string, subject: FileSubject): string {
+  return `${namespace}.${subject}`;
+}
+
+/** JetStream stream holding every file subject of one namespace. */
+export function streamName(namespace: string): string {
+  return namespace.toUpperCase().replace(/[^A-Z0-9_-]/g, '_') + '_FILES';
+}

@@ -1,0 +1,32 @@
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { AggregatedMetric } from './entities/aggregated-metric.entity';
+import { DetectionEvent } from './entities/detection-event.entity';
+import { IngestError } from './entities/ingest-error.entity';
+import { IngestFile } from './entities/ingest-file.entity';
+import { Measurement } from './entities/measurement.entity';
+import { RawSensorData } from './entities/raw-sensor-data.entity';
+import { Sensor } from './entities/sensor.entity';
+import { VehicleStatus } from './entities/vehicle-status.entity';
+import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
+
+// Classes, not globs: globs do not survive bundling.
+export const ENTITIES = [IngestFile, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent];
+export const MIGRATIONS = [InitialSchema1764000000000];
+
+export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'sluice_migrations',
+    synchronize: false,
+    migrationsRun: false,
+    poolSize: extra.poolSize ?? 10,
+    applicationName: extra.applicationName ?? 'sluice',
+  };
+}
+
+export function createDataSource(url: string, extra?: { poolSize?: number; applicationName?: string }): DataSource {
+  return new DataSource(dataSourceOptions(url, extra));
+}

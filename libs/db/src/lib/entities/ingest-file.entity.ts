@@ -1,0 +1,68 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import type { FileKind, FileSource, FileStatus, RejectReason } from '@sluice/contracts';
+
+/** The ledger: one row per file or payload received. The source of truth for where a file stands. */
+@Entity('ingest_files')
+@Index('ingest_files_status_updated_idx', ['status', 'updatedAt'])
+export class IngestFile {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  source!: FileSource;
+
+  /** Name as received, relative to incoming/ (or the upload's file name). Display only, never a path. */
+  @Column({ name: 'original_name', type: 'text' })
+  originalName!: string;
+
+  /** Where the bytes are now, relative to the drop folder root. */
+  @Column({ name: 'stored_path', type: 'text' })
+  storedPath!: string;
+
+  @Column({ type: 'char', length: 64 })
+  sha256!: string;
+
+  @Column({ name: 'size_bytes', type: 'bigint' })
+  sizeBytes!: string;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  kind!: FileKind | null;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: FileStatus;
+
+  @Column({ name: 'duplicate_of', type: 'uuid', nullable: true })
+  duplicateOf!: string | null;
+
+  /** Records (CSV lines, JSON items) read, loaded and rejected: total = loaded + rejected. */
+  @Column({ name: 'rows_total', type: 'bigint', default: 0 })
+  rowsTotal!: string;
+
+  @Column({ name: 'rows_loaded', type: 'bigint', default: 0 })
+  rowsLoaded!: string;
+
+  @Column({ name: 'rows_rejected', type: 'bigint', default: 0 })
+  rowsRejected!: string;
+
+  /** Rows written to the data tables (a wide CSV line yields one reading per metric). */
+  @Column({ name: 'readings_loaded', type: 'bigint', default: 0 })
+  readingsLoaded!: string;
+
+  @Column({ type: 'jsonb', nullable: true })
+  error!: RejectReason | null;
+
+  @Column({ type: 'int', default: 0 })
+  attempts!: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  startedAt!: Date | null;
+
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  finishedAt!: Date | null;
+}

@@ -1,0 +1,3 @@
+export * from './lib/consumer-runner';
+export * from './lib/jetstream.service';
+export * from './lib/messaging.module';

@@ -1,0 +1,151 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  JetStreamApiError,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { CommonConfig } from '@sluice/config';
+import { fullSubject, streamName, type FileSubject } from '@sluice/contracts';
+
+const DAY_MS = 24 * 3600 * 1000;
+const STREAM_NAME_IN_USE = 10058;
+const isNotFound = (e: unknown) => e instanceof JetStreamApiError && e.status === 404;
+
+export interface DurableConsumerSpec {
+  durable: string;
+  subjects: readonly FileSubject[];
+  ackWaitMs: number;
+  maxDeliver: number;
+  /** Redelivery delays after a failed attempt (JetStream applies them by delivery count). */
+  backoffMs?: number[];
+  maxAckPending?: number;
+}
+
+/**
+ * One NATS connection per app, the stream of its namespace, and publishing with de-duplication ids.
+ * The connection reconnects forever; callers see errors only while NATS is actually down.
+ */
+@Injectable()
+export class JetStreamService implements OnApplicationShutdown {
+  private readonly logger = new Logger(JetStreamService.name);
+  private nc?: NatsConnection;
+  private jsClient?: JetStreamClient;
+  private manager?: JetStreamManager;
+  readonly namespace: string;
+  readonly stream: string;
+
+  constructor(private readonly config: CommonConfig) {
+    this.namespace = config.NATS_NAMESPACE;
+    this.stream = streamName(config.NATS_NAMESPACE);
+  }
+
+  async connect(name: string): Promise<void> {
+    if (this.nc) return;
+    const nc = await connect({
+      servers: this.config.natsServers,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    });
+    this.nc = nc;
+    void this.watchStatus(nc);
+    this.manager = await jetstreamManager(nc);
+    this.jsClient = jetstream(nc);
+    await this.ensureStream();
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') this.logger.warn(`NATS ${s.type}`);
+    }
+  }
+
+  get js(): JetStreamClient {
+    if (!this.jsClient) throw new Error('JetStream is not connected');
+    return this.jsClient;
+  }
+
+  get jsm(): JetStreamManager {
+    if (!this.manager) throw new Error('JetStream is not connected');
+    return this.manager;
+  }
+
+  get connected(): boolean {
+    return !!this.nc && !this.nc.isClosed();
+  }
+
+  /** Round trip to the JetStream API: NATS is reachable and JetStream answers. */
+  async ping(): Promise<void> {
+    await this.jsm.getAccountInfo();
+  }
+
+  subject(s: FileSubject): string {
+    return fullSubject(this.namespace, s);
+  }
+
+  /** Limits retention: work and news share the stream; each consumer keeps its own position. */
+  private async ensureStream(): Promise<void> {
+    const config = {
+      name: this.stream,
+      subjects: [`${this.namespace}.files.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(7 * DAY_MS),
+      duplicate_window: nanos(10 * 60 * 1000),
+    };
+    try {
+      await this.jsm.streams.info(this.stream);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      try {
+        await this.jsm.streams.add(config);
+      } catch (addErr) {
+        // Another service created it first.
+        if (!(addErr instanceof JetStreamApiError) || addErr.code !== STREAM_NAME_IN_USE) throw addErr;
+      }
+    }
+  }
+
+  /** Creates or updates a durable pull consumer with explicit acks. */
+  async ensureDurableConsumer(spec: DurableConsumerSpec): Promise<void> {
+    const config = {
+      durable_name: spec.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subjects: spec.subjects.map((s) => this.subject(s)),
+      ack_wait: nanos(spec.ackWaitMs),
+      max_deliver: spec.maxDeliver,
+      max_ack_pending: spec.maxAckPending ?? 1000,
+      ...(spec.backoffMs?.length ? { backoff: spec.backoffMs.map((ms) => nanos(ms)) } : {}),
+    };
+    try {
+      await this.jsm.consumers.info(this.stream, spec.durable);
+      await this.jsm.consumers.update(this.stream, spec.durable, config);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      await this.jsm.consumers.add(this.stream, config);
+    }
+  }
+
+  /**
+   * Publishes a JSON payload. `msgId` makes republishing safe: JetStream drops a second message with the
+   * same id within the duplicate window, and consumers are idempotent beyond it.
+   */
+  async publish(subject: FileSubject, payload: object, msgId: string): Promise<void> {
+    await this.js.publish(this.subject(subject), JSON.stringify(payload), { msgID: msgId });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const nc = this.nc;
+    this.nc = undefined;
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+}

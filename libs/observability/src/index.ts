@@ -1,0 +1,3 @@
+export * from './lib/bootstrap';
+export * from './lib/observability.module';
+export * from './lib/readiness.registry';

@@ -1,0 +1,40 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { ConfigError } from '@sluice/config';
+import { Logger } from 'nestjs-pino';
+
+export interface BootstrapOptions {
+  /** Port getter, read after config validation. */
+  port(app: INestApplication): number;
+  openApi?: { title: string; description: string; apiKeyHeader?: string };
+  configure?(app: INestApplication): void;
+}
+
+/**
+ * Starts one service: validated config (a bad variable prints its name and exits 1), JSON logs,
+ * OpenAPI for the APIs, and graceful shutdown on SIGTERM/SIGINT (Nest closes modules in order).
+ */
+export async function bootstrapService(rootModule: unknown, opts: BootstrapOptions): Promise<INestApplication> {
+  let app: INestApplication;
+  try {
+    app = await NestFactory.create(rootModule as never, { bufferLogs: true });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  opts.configure?.(app);
+  if (opts.openApi) {
+    const builder = new DocumentBuilder().setTitle(opts.openApi.title).setDescription(opts.openApi.description).setVersion('1.0');
+    if (opts.openApi.apiKeyHeader) builder.addApiKey({ type: 'apiKey', in: 'header', name: opts.openApi.apiKeyHeader }, 'api-key');
+    const doc = SwaggerModule.createDocument(app, builder.build());
+    SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs-json' });
+  }
+  await app.listen(opts.port(app));
+  return app;
+}

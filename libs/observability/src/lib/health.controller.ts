@@ -1,0 +1,38 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { ReadinessRegistry } from './readiness.registry';
+
+@ApiExcludeController()
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly registry: ReadinessRegistry,
+  ) {}
+
+  /** The process is up and its event loop turns. */
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.health.check([]);
+  }
+
+  /** Every dependency (database, NATS) answers. */
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check(
+      this.registry.entries().map(([name, check]) => async () => {
+        const indicator = this.indicators.check(name);
+        try {
+          await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2000))]);
+          return indicator.up();
+        } catch (e) {
+          return indicator.down({ message: (e as Error).message });
+        }
+      }),
+    );
+  }
+}

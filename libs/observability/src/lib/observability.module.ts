@@ -1,0 +1,39 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { CommonConfig } from '@sluice/config';
+import { LoggerModule } from 'nestjs-pino';
+import { collectDefaultMetrics, register } from 'prom-client';
+import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
+import { ReadinessRegistry } from './readiness.registry';
+
+/** JSON logs (pino), Prometheus /metrics and /health/{live,ready} for one service. */
+@Global()
+@Module({})
+export class ObservabilityModule {
+  static forRoot(service: string): DynamicModule {
+    register.setDefaultLabels({ service });
+    if (!register.getSingleMetric('process_cpu_seconds_total')) collectDefaultMetrics({ register });
+    return {
+      module: ObservabilityModule,
+      imports: [
+        TerminusModule.forRoot({ logger: false }),
+        LoggerModule.forRootAsync({
+          inject: [CommonConfig],
+          useFactory: (config: CommonConfig) => ({
+            pinoHttp: {
+              name: service,
+              level: config.LOG_LEVEL,
+              // API keys and cookies never reach a log line.
+              redact: { paths: ['req.headers["x-api-key"]', 'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+              autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+            },
+          }),
+        }),
+      ],
+      controllers: [HealthController, MetricsController],
+      providers: [ReadinessRegistry],
+      exports: [ReadinessRegistry],
+    };
+  }
+}

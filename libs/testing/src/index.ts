@@ -1,0 +1,3 @@
+export * from './lib/nats-server';
+export * from './lib/test-database';
+export * from './lib/wait-for';
