@@ -1,0 +1,170 @@
+import { Injectable } from '@nestjs/common';
+import type { FileKind, FileSource, FileStatus, RejectReason } from '@sluice/contracts';
+import { IngestFile } from '@sluice/db';
+import { DataSource } from 'typeorm';
+
+/** Something that runs SQL: the DataSource (autocommit) or the pg client of an open transaction. */
+export interface Sql {
+  query(text: string, params?: unknown[]): Promise<unknown>;
+}
+
+export interface NewLedgerEntry {
+  id: string;
+  source: FileSource;
+  originalName: string;
+  storedPath: string;
+  sha256: string;
+  sizeBytes: number;
+}
+
+export type RegisterResult = { status: 'queued'; row: IngestFile } | { status: 'duplicate'; row: IngestFile; duplicateOf: string } | { status: 'existing'; row: IngestFile };
+
+export interface FileOutcome {
+  status: Extract<FileStatus, 'processed' | 'quarantined' | 'failed'>;
+  kind: FileKind | null;
+  rowsTotal: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  readingsLoaded: number;
+  error: RejectReason | null;
+}
+
+/**
+ * Rows from any query result shape: TypeORM returns `rows` for SELECT/INSERT and `[rows, count]` for
+ * UPDATE … RETURNING; a raw pg client returns `{ rows }`.
+ */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) {
+    if (result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+    return result as T[];
+  }
+  return ((result as { rows?: T[] } | null)?.rows ?? []) as T[];
+}
+
+const LIVE = `('queued','processing','processed')`;
+const UNIQUE_VIOLATION = '23505';
+
+const COLUMNS = `id, source, original_name AS "originalName", stored_path AS "storedPath", sha256,
+  size_bytes AS "sizeBytes", kind, status, duplicate_of AS "duplicateOf", rows_total AS "rowsTotal",
+  rows_loaded AS "rowsLoaded", rows_rejected AS "rowsRejected", readings_loaded AS "readingsLoaded", error,
+  attempts, created_at AS "createdAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+
+/**
+ * The ledger (`ingest_files`): every state change of a file goes through here. Each method is a single
+ * statement, safe to repeat, so any step of the pipeline can be retried after a crash.
+ */
+@Injectable()
+export class LedgerRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async get(id: string, sql: Sql = this.ds): Promise<IngestFile | null> {
+    return rowsOf<IngestFile>(await sql.query(`SELECT ${COLUMNS} FROM ingest_files WHERE id = $1`, [id]))[0] ?? null;
+  }
+
+  /**
+   * Records a claimed file. Content already live in the ledger (queued, processing or processed) makes
+   * this row a `duplicate` of it. Registering the same id twice returns the existing row.
+   */
+  async register(entry: NewLedgerEntry): Promise<RegisterResult> {
+    const existing = await this.get(entry.id);
+    if (existing) return { status: 'existing', row: existing };
+    const params = [entry.id, entry.source, entry.originalName, entry.storedPath, entry.sha256, entry.sizeBytes];
+    try {
+      const inserted = rowsOf<IngestFile>(await this.ds.query(
+        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued')
+         ON CONFLICT (sha256) WHERE status IN ${LIVE} DO NOTHING
+         RETURNING ${COLUMNS}`,
+        params,
+      ));
+      if (inserted[0]) return { status: 'queued', row: inserted[0] };
+      const original = rowsOf<{ id: string }>(await this.ds.query(`SELECT id FROM ingest_files WHERE sha256 = $1 AND status IN ${LIVE}`, [entry.sha256]));
+      const duplicateOf = original[0]?.id ?? null;
+      const dup = rowsOf<IngestFile>(await this.ds.query(
+        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, duplicate_of, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'duplicate', $7, now())
+         RETURNING ${COLUMNS}`,
+        [...params, duplicateOf],
+      ));
+      return { status: 'duplicate', row: dup[0], duplicateOf: duplicateOf ?? '' };
+    } catch (e) {
+      // A concurrent register of the same id won the race: report what it stored.
+      if ((e as { code?: string }).code === UNIQUE_VIOLATION) {
+        const row = await this.get(entry.id);
+        if (row) return { status: 'existing', row };
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Takes a queued (or interrupted) file for processing and counts the attempt. Returns null when the file
+   * is already terminal (a redelivery after commit) or unknown. Waits at most `lockTimeoutMs` for a
+   * replica that holds the row in its load transaction.
+   */
+  async startAttempt(id: string, lockTimeoutMs = 2000): Promise<IngestFile | null> {
+    const runner = this.ds.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      await runner.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+      const rows = rowsOf<IngestFile>(await runner.query(
+        `UPDATE ingest_files SET status = 'processing', attempts = attempts + 1, started_at = now(), updated_at = now()
+         WHERE id = $1 AND status IN ('queued','processing') RETURNING ${COLUMNS}`,
+        [id],
+      ));
+      await runner.commitTransaction();
+      return rows[0] ?? null;
+    } catch (e) {
+      await runner.rollbackTransaction().catch(() => undefined);
+      throw e;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Locks the row for the length of the caller's load transaction; false when it is no longer `processing`. */
+  async lockForLoad(sql: Sql, id: string): Promise<boolean> {
+    const rows = rowsOf<{ status: string }>(await sql.query(`SELECT status FROM ingest_files WHERE id = $1 FOR UPDATE`, [id]));
+    return rows[0]?.status === 'processing';
+  }
+
+  /** Writes the terminal outcome; inside the load transaction so rows and ledger commit together. */
+  async finish(sql: Sql, id: string, o: FileOutcome): Promise<void> {
+    await sql.query(
+      `UPDATE ingest_files SET status = $2, kind = $3, rows_total = $4, rows_loaded = $5, rows_rejected = $6,
+         readings_loaded = $7, error = $8, finished_at = now(), updated_at = now()
+       WHERE id = $1`,
+      [id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, o.readingsLoaded, o.error ? JSON.stringify(o.error) : null],
+    );
+  }
+
+  /** Marks a file failed after its attempts ran out (poison file); no effect on a terminal row. */
+  async markFailed(id: string, error: RejectReason): Promise<IngestFile | null> {
+    const rows = rowsOf<IngestFile>(await this.ds.query(
+      `UPDATE ingest_files SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
+       WHERE id = $1 AND status IN ('queued','processing') RETURNING ${COLUMNS}`,
+      [id, JSON.stringify(error)],
+    ));
+    return rows[0] ?? null;
+  }
+
+  async setStoredPath(id: string, storedPath: string): Promise<void> {
+    await this.ds.query(`UPDATE ingest_files SET stored_path = $2 WHERE id = $1`, [id, storedPath]);
+  }
+
+  /** Rows still waiting (queued or interrupted) whose last change is older than `olderThanMs`. */
+  async findStale(olderThanMs: number, limit = 500): Promise<IngestFile[]> {
+    return rowsOf<IngestFile>(await this.ds.query(
+      `SELECT ${COLUMNS} FROM ingest_files
+       WHERE status IN ('queued','processing') AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+       ORDER BY updated_at LIMIT $2`,
+      [olderThanMs, limit],
+    ));
+  }
+
+  /** Touches a row so that a republished file is not republished again at once. */
+  async touch(id: string): Promise<void> {
+    await this.ds.query(`UPDATE ingest_files SET updated_at = now() WHERE id = $1 AND status IN ('queued','processing')`, [id]);
+  }
+}
