@@ -153,18 +153,26 @@ export class LedgerRepository {
     await this.ds.query(`UPDATE ingest_files SET stored_path = $2 WHERE id = $1`, [id, storedPath]);
   }
 
-  /** Rows still waiting (queued or interrupted) whose last change is older than `olderThanMs`. */
+  /**
+   * Rows still waiting (queued or interrupted) whose last change is older than `olderThanMs`. Rows locked
+   * by a processor's load transaction are being worked on and are skipped, never waited for.
+   */
   async findStale(olderThanMs: number, limit = 500): Promise<IngestFile[]> {
     return rowsOf<IngestFile>(await this.ds.query(
       `SELECT ${COLUMNS} FROM ingest_files
        WHERE status IN ('queued','processing') AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
-       ORDER BY updated_at LIMIT $2`,
+       ORDER BY updated_at LIMIT $2
+       FOR UPDATE SKIP LOCKED`,
       [olderThanMs, limit],
     ));
   }
 
   /** Touches a row so that a republished file is not republished again at once. */
   async touch(id: string): Promise<void> {
-    await this.ds.query(`UPDATE ingest_files SET updated_at = now() WHERE id = $1 AND status IN ('queued','processing')`, [id]);
+    await this.ds.query(
+      `UPDATE ingest_files SET updated_at = now()
+       WHERE id = (SELECT id FROM ingest_files WHERE id = $1 AND status IN ('queued','processing') FOR UPDATE SKIP LOCKED)`,
+      [id],
+    );
   }
 }
