@@ -1,3 +1,4 @@
 export * from './lib/nats-server';
 export * from './lib/test-database';
 export * from './lib/wait-for';
+export * from './lib/stack';

@@ -1,0 +1,193 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Pool } from 'pg';
+import { freePort, startPrivateNats, testNamespace, type PrivateNatsServer } from './nats-server';
+import { createTestDatabase, type TestDatabase } from './test-database';
+import { waitFor } from './wait-for';
+
+export type ServiceName = 'watcher' | 'processor' | 'ingest-api' | 'query-api';
+const PORT_VARS: Record<ServiceName, string> = {
+  watcher: 'WATCHER_PORT',
+  processor: 'PROCESSOR_PORT',
+  'ingest-api': 'INGEST_API_PORT',
+  'query-api': 'QUERY_API_PORT',
+};
+
+export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
+
+export interface StackOptions {
+  label: string;
+  services?: ServiceName[];
+  processors?: number;
+  /** Extra environment for every service. */
+  env?: Record<string, string>;
+  /** A private nats-server (needed to restart or kill NATS); otherwise the shared one with its own namespace. */
+  privateNats?: boolean;
+  /** Where service logs go; default a temp folder (kept on failure for reading). */
+  logDir?: string;
+}
+
+interface Running {
+  name: ServiceName;
+  port: number;
+  proc: ChildProcess;
+}
+
+/**
+ * The built services (dist/apps) started as real processes against a database, a NATS namespace and a
+ * drop folder of their own. Tests drive them only through the folder, HTTP and the database, and may kill
+ * any process with SIGKILL.
+ */
+export class Stack {
+  readonly queryKey = 'test-query-key';
+  readonly ingestKey = 'test-ingest-key';
+  private readonly running: Running[] = [];
+
+  private constructor(
+    readonly opts: StackOptions,
+    readonly db: TestDatabase,
+    readonly pool: Pool,
+    readonly natsUrl: string,
+    readonly namespace: string,
+    readonly dropzone: string,
+    readonly logDir: string,
+    readonly nats: PrivateNatsServer | null,
+  ) {}
+
+  static async start(opts: StackOptions): Promise<Stack> {
+    const db = await createTestDatabase(opts.label);
+    const nats = opts.privateNats ? await startPrivateNats() : null;
+    const dropzone = mkdtempSync(join(tmpdir(), `sluice-${opts.label}-`));
+    const logDir = opts.logDir ?? join(dropzone, '..', `${dropzone.split('/').pop()}-logs`);
+    mkdirSync(logDir, { recursive: true });
+    const stack = new Stack(
+      opts,
+      db,
+      new Pool({ connectionString: db.url, max: 4 }),
+      nats?.url ?? (process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222'),
+      testNamespace(opts.label),
+      dropzone,
+      logDir,
+      nats,
+    );
+    const services = opts.services ?? ['watcher', 'processor', 'query-api'];
+    for (const name of services) {
+      const copies = name === 'processor' ? (opts.processors ?? 1) : 1;
+      for (let i = 0; i < copies; i++) await stack.startService(name);
+    }
+    return stack;
+  }
+
+  env(port: number, name: ServiceName): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env['PATH'],
+      DATABASE_URL: this.db.url,
+      NATS_URL: this.natsUrl,
+      NATS_NAMESPACE: this.namespace,
+      DROPZONE_DIR: this.dropzone,
+      QUERY_API_KEYS: this.queryKey,
+      INGEST_API_KEYS: this.ingestKey,
+      LOG_LEVEL: 'info',
+      STABILITY_WINDOW_MS: '300',
+      RESCAN_INTERVAL_MS: '2000',
+      ACK_WAIT_MS: '5000',
+      ...this.opts.env,
+      [PORT_VARS[name]]: String(port),
+    };
+  }
+
+  /** Starts one more process of a service and waits until /health/ready answers. Returns its index. */
+  async startService(name: ServiceName): Promise<number> {
+    const main = join(WORKSPACE_ROOT, 'dist/apps', name, 'main.js');
+    if (!existsSync(main)) throw new Error(`${main} is missing: build the apps first (nx run-many -t build)`);
+    const port = await freePort();
+    const index = this.running.filter((r) => r.name === name).length;
+    const log = createWriteStream(join(this.logDir, `${name}-${index}.log`), { flags: 'a' });
+    const proc = spawn(process.execPath, [main], { cwd: WORKSPACE_ROOT, env: this.env(port, name), stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout?.pipe(log);
+    proc.stderr?.pipe(log);
+    this.running.push({ name, port, proc });
+    await this.waitReady(name, index);
+    return index;
+  }
+
+  private find(name: ServiceName, index = 0): Running {
+    const r = this.running.filter((x) => x.name === name)[index];
+    if (!r) throw new Error(`no ${name} #${index}`);
+    return r;
+  }
+
+  url(name: ServiceName, index = 0): string {
+    return `http://127.0.0.1:${this.find(name, index).port}`;
+  }
+
+  pid(name: ServiceName, index = 0): number | undefined {
+    return this.find(name, index).proc.pid;
+  }
+
+  async waitReady(name: ServiceName, index = 0, timeoutMs = 30000): Promise<void> {
+    const r = this.find(name, index);
+    await waitFor(`${name} ready`, async () => {
+      if (r.proc.exitCode !== null) throw new Error(`${name} exited with ${r.proc.exitCode}; see ${this.logDir}`);
+      const res = await fetch(`http://127.0.0.1:${r.port}/health/ready`).catch(() => null);
+      return res?.ok ?? false;
+    }, timeoutMs);
+  }
+
+  /** Sends a signal and waits for the process to end. */
+  async kill(name: ServiceName, index = 0, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const r = this.find(name, index);
+    if (r.proc.exitCode !== null || r.proc.signalCode !== null) return r.proc.exitCode;
+    const proc = r.proc;
+    const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+    proc.kill(signal);
+    // A process that ignores a polite signal is killed after 15 s, so a test never hangs on it.
+    const force = signal === 'SIGKILL' ? undefined : setTimeout(() => proc.kill('SIGKILL'), 15000);
+    const code = await exited;
+    if (force) clearTimeout(force);
+    return code;
+  }
+
+  /** Starts a killed process again on the same port. */
+  async restart(name: ServiceName, index = 0): Promise<void> {
+    const r = this.find(name, index);
+    const log = createWriteStream(join(this.logDir, `${name}-${index}.log`), { flags: 'a' });
+    r.proc = spawn(process.execPath, [join(WORKSPACE_ROOT, 'dist/apps', name, 'main.js')], {
+      cwd: WORKSPACE_ROOT,
+      env: this.env(r.port, name),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    r.proc.stdout?.pipe(log);
+    r.proc.stderr?.pipe(log);
+    await this.waitReady(name, index);
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.pool.query(sql, params)).rows as T[];
+  }
+
+  async count(table: string): Promise<number> {
+    const rows = await this.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
+    return Number(rows[0].n);
+  }
+
+  /** Resolves when `n` ledger rows are terminal, returning the status counts. */
+  async waitForTerminal(n: number, timeoutMs = 120000): Promise<Record<string, number>> {
+    return waitFor(`${n} files terminal`, async () => {
+      const rows = await this.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM ingest_files GROUP BY status`);
+      const counts = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+      const terminal = (counts['processed'] ?? 0) + (counts['duplicate'] ?? 0) + (counts['quarantined'] ?? 0) + (counts['failed'] ?? 0);
+      return terminal >= n ? counts : null;
+    }, timeoutMs, 200);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.running.map((r) => this.kill(r.name, this.running.filter((x) => x.name === r.name).indexOf(r), 'SIGTERM')));
+    await this.pool.end();
+    await this.nats?.dispose();
+    await this.db.drop();
+    rmSync(this.dropzone, { recursive: true, force: true });
+  }
+}
