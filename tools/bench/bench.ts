@@ -1,0 +1,159 @@
+// The performance targets of SPEC §9, each measured against a baseline in the same run.
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { once } from 'node:events';
+import { Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const seeds = resolve(arg('seeds') ?? join(WORKSPACE_ROOT, '../shared/fixtures/seeds'));
+const skipLarge = process.argv.includes('--skip-large');
+const largeBytes = Number(arg('large-mb') ?? 1024) * 1024 * 1024;
+
+const out = (line = '') => process.stdout.write(line + '\n');
+const secs = (ms: number) => (ms / 1000).toFixed(2) + ' s';
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+
+/** Moves files in with rename(2), as a well-behaved writer does; staging sits on the same file system. */
+function stageDir(stack: Stack): string {
+  const dir = join(stack.dropzone, '..', `${stack.dropzone.split('/').pop()}-staging`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+async function endToEnd(): Promise<void> {
+  const dir = join(seeds, 'realtime-pipeline');
+  if (!existsSync(dir)) throw new Error(`${dir} not found: pass --seeds DIR`);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.csv'));
+  out(`\n## 1. End-to-end load of ${files.length} realtime-pipeline files vs psql \\copy`);
+  const stack = await Stack.start({ label: 'bench', services: ['watcher', 'processor', 'query-api'], processors: 2, env: { PROCESSOR_CONCURRENCY: '1', LOG_LEVEL: 'warn' } });
+  try {
+    const staging = stageDir(stack);
+    for (const f of files) writeFileSync(join(staging, f), readFileSync(join(dir, f)));
+    const t0 = performance.now();
+    for (const f of files) renameSync(join(staging, f), join(stack.dropzone, 'incoming', f));
+    const statuses = await stack.waitForTerminal(files.length, 600000);
+    const e2eMs = performance.now() - t0;
+
+    const rows = await stack.count('raw_sensor_data');
+    const sensors = await stack.count('sensors');
+    const errors = await stack.count('ingest_errors');
+    out(`files: ${JSON.stringify(statuses)}; raw_sensor_data ${rows} rows (expected 2836197); ${sensors} sensors (21); ${errors} rejected lines (29)`);
+
+    // Baseline: the same readings, pre-flattened to a file, \copy'd into an identical empty table.
+    const flat = join(staging, 'flat.tsv');
+    execFileSync('psql', [stack.db.url, '-qc', `\\copy (SELECT sensor_id, ts, value, file_id FROM raw_sensor_data ORDER BY file_id) TO '${flat}'`]);
+    execFileSync('psql', [stack.db.url, '-qc', 'CREATE TABLE raw_sensor_data_baseline (LIKE raw_sensor_data INCLUDING ALL)']);
+    const c0 = performance.now();
+    execFileSync('psql', [stack.db.url, '-qc', `\\copy raw_sensor_data_baseline FROM '${flat}'`]);
+    const copyMs = performance.now() - c0;
+    const ratio = e2eMs / copyMs;
+    out(`end-to-end  ${secs(e2eMs)}  ${Math.round(rows / (e2eMs / 1000)).toLocaleString('en')} rows/s`);
+    out(`psql \\copy ${secs(copyMs)}  ${Math.round(rows / (copyMs / 1000)).toLocaleString('en')} rows/s`);
+    out(`ratio       ${ratio.toFixed(2)}×  (target ≤ 2.00×)  ${ratio <= 2 ? 'PASS' : 'FAIL'}`);
+    if (rows !== 2836197) out('COUNT MISMATCH');
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function smallFileLatency(): Promise<void> {
+  out('\n## 2. Latency of 50 small files (1,000 readings each): rename into incoming/ → visible through query-api');
+  const stack = await Stack.start({ label: 'benchlat', services: ['watcher', 'processor', 'query-api'], env: { LOG_LEVEL: 'warn' } });
+  try {
+    const staging = stageDir(stack);
+    const base = Date.UTC(2030, 0, 1) / 1000;
+    const names: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const lines = ['"ts","device","temp"'];
+      for (let j = 0; j < 1000; j++) lines.push(`"${base + i * 10000 + j}","bench-${i}","${(20 + (j % 10) / 10).toFixed(1)}"`);
+      writeFileSync(join(staging, `small-${i}.csv`), lines.join('\n') + '\n');
+      names.push(`small-${i}.csv`);
+    }
+    const lat: number[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const sensor = encodeURIComponent(`bench-${i}/temp`);
+      const t0 = performance.now();
+      renameSync(join(staging, names[i]), join(stack.dropzone, 'incoming', names[i]));
+      await waitFor(`small file ${i} visible`, async () => {
+        const res = await fetch(`${stack.url('query-api')}/sensors/${sensor}/readings?limit=1000`, { headers: { 'x-api-key': stack.queryKey } });
+        if (!res.ok) return false;
+        const body = (await res.json()) as { readings: unknown[] };
+        return body.readings.length === 1000;
+      }, 30000, 5);
+      lat.push(performance.now() - t0);
+    }
+    const p50 = pct(lat, 50);
+    const p99 = pct(lat, 99);
+    out(`p50 ${p50.toFixed(0)} ms (target ≤ 150) ${p50 <= 150 ? 'PASS' : 'FAIL'}; p99 ${p99.toFixed(0)} ms (target ≤ 500) ${p99 <= 500 ? 'PASS' : 'FAIL'}; min ${Math.min(...lat).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** Peak resident set (VmHWM) of a process, in MB. */
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function largeFile(): Promise<void> {
+  out(`\n## 3. Processor peak RSS while loading a generated ${(largeBytes / 1024 ** 3).toFixed(2)} GB CSV`);
+  const stack = await Stack.start({ label: 'benchbig', services: ['watcher', 'processor'], env: { LOG_LEVEL: 'warn', ACK_WAIT_MS: '30000' } });
+  try {
+    const staging = stageDir(stack);
+    const big = join(staging, 'big.csv');
+    const w = createWriteStream(big);
+    const devices = ['00:0f:00:70:91:0a', '1c:bf:ce:15:ec:4d', 'b8:27:eb:bf:9d:51'];
+    let t = 1.6e9;
+    let written = 0;
+    let lines = 0;
+    w.write('"ts","device","co","humidity","light","lpg","motion","smoke","temp"\n');
+    while (written < largeBytes) {
+      const chunk: string[] = [];
+      for (let i = 0; i < 5000; i++) {
+        t += 0.25;
+        const d = devices[lines % 3];
+        chunk.push(`"${t}","${d}","0.00${lines % 97}","${50 + (lines % 40)}.0","False","0.00${lines % 89}","False","0.0${lines % 83}","${20 + (lines % 10)}.${lines % 7}"`);
+        lines++;
+      }
+      const s = chunk.join('\n') + '\n';
+      written += Buffer.byteLength(s);
+      if (!w.write(s)) await once(w, 'drain');
+    }
+    w.end();
+    await once(w, 'finish');
+    const size = statSync(big).size;
+    const pid = stack.pid('processor')!;
+    const before = peakRssMb(pid);
+    const t0 = performance.now();
+    renameSync(big, join(stack.dropzone, 'incoming', 'big.csv'));
+    const statuses = await stack.waitForTerminal(1, 3600000);
+    const ms = performance.now() - t0;
+    const peak = peakRssMb(pid);
+    const rows = await stack.count('raw_sensor_data');
+    out(`${(size / 1024 ** 2).toFixed(0)} MB, ${lines.toLocaleString('en')} lines → ${rows.toLocaleString('en')} readings in ${secs(ms)} (${JSON.stringify(statuses)})`);
+    out(`processor peak RSS ${peak.toFixed(0)} MB (idle ${before.toFixed(0)} MB; target ≤ 300) ${peak <= 300 ? 'PASS' : 'FAIL'}`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  out(`# Sluice benchmark (${new Date().toISOString()}, seeds ${seeds})`);
+  await endToEnd();
+  await smallFileLatency();
+  if (!skipLarge) await largeFile();
+  else out('\n(large file skipped)');
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
