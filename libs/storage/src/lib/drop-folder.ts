@@ -1,0 +1,484 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, constants, createReadStream, fstatSync, openSync, realpathSync, type ReadStream, type Stats } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, realpath, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { entryType, isIgnoredName, resolveInside, sanitizeSegments, toSafeRelative, withSuffix, type EntryType } from './path-safety.util';
+import { StorageException } from './storage.exception';
+
+export const DROP_AREAS = ['incoming', 'processing', 'processed', 'quarantine'] as const;
+export type DropArea = (typeof DROP_AREAS)[number];
+export type FinishTarget = 'processed' | 'quarantine';
+
+export interface ClaimResult {
+  /** Relative to the drop folder root: `processing/<fileId>__<basename>`. */
+  storedPath: string;
+}
+
+export interface ProcessingEntry {
+  storedPath: string;
+  name: string;
+  /** Parsed from `<fileId>__<basename>`; null for a name that does not follow the convention. */
+  fileId: string | null;
+  originalBasename: string | null;
+  type: EntryType;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+export interface IncomingEntry {
+  /** Relative to incoming/, `/`-separated. */
+  relativePath: string;
+  type: EntryType;
+}
+
+export interface FinishOptions {
+  /**
+   * Content hash of the file. Used only when the source is already gone (a retried move) to prove that
+   * a destination with the plain name is this file and not another one with the same name.
+   */
+  sha256?: string;
+}
+
+export interface IrregularQuarantine {
+  storedPath: string;
+  type: EntryType;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const STORED_NAME = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})__(.+)$/i;
+const HARD_LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+const MAX_WALK_DEPTH = 32;
+const MAX_COLLISIONS = 50;
+
+const codeOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
+const toPosix = (p: string) => p.split(sep).join('/');
+
+/** `<fileId>__<basename>` → its parts; null for any other name. */
+export function parseStoredName(name: string): { fileId: string; originalBasename: string } | null {
+  const m = STORED_NAME.exec(name);
+  return m ? { fileId: m[1].toLowerCase(), originalBasename: m[2] } : null;
+}
+
+async function lstatOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (e) {
+    if (codeOf(e) === 'ENOENT' || codeOf(e) === 'ENOTDIR') return null;
+    throw e;
+  }
+}
+
+/** Best effort: makes a rename or link in `dir` durable. */
+async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Some file systems refuse fsync on directories; the move itself has happened.
+  }
+}
+
+/**
+ * The drop folder (SPEC §3): `incoming/ processing/ processed/ quarantine/` under one root, and the
+ * only code that touches files there. Every path is resolved under the root and checked to stay there;
+ * every directory on the way must be a real directory (its realpath is itself, so no symlinked parent);
+ * the last component is inspected with lstat and opened with O_NOFOLLOW, then fstat proves it is a
+ * regular file. Names from outside are only ever sanitised into destination names, never used as paths.
+ */
+@Injectable()
+export class DropFolder implements OnModuleInit {
+  /** The root as configured (absolute); the real path after init() is what every path is built on. */
+  readonly root: string;
+  private realRoot?: string;
+  private initialized?: Promise<void>;
+
+  constructor(rootDir: string) {
+    this.root = resolve(rootDir);
+  }
+
+  onModuleInit(): Promise<void> {
+    return this.init();
+  }
+
+  /** Creates the layout (idempotent). Refuses an area that exists as a symlink or a non-directory. */
+  init(): Promise<void> {
+    this.initialized ??= (async () => {
+      await mkdir(this.root, { recursive: true });
+      this.realRoot = await realpath(this.root);
+      for (const area of DROP_AREAS) {
+        const dir = join(this.realRoot, area);
+        await mkdir(dir).catch((e: unknown) => {
+          if (codeOf(e) !== 'EEXIST') throw e;
+        });
+        const st = await lstat(dir);
+        if (!st.isDirectory()) throw new StorageException('unsafe_directory', `${dir} must be a directory, not a ${entryType(st)}`);
+      }
+    })().catch((e: unknown) => {
+      this.initialized = undefined;
+      throw e;
+    });
+    return this.initialized;
+  }
+
+  private get base(): string {
+    this.realRoot ??= realpathSync(this.root);
+    return this.realRoot;
+  }
+
+  /** Absolute path of one area, for watching it. */
+  areaPath(area: DropArea): string {
+    return join(this.base, area);
+  }
+
+  isIgnoredName(name: string): boolean {
+    return isIgnoredName(name);
+  }
+
+  /** Path of `abs` relative to incoming/ (`/`-separated), or null when it is not strictly inside. */
+  relativeToIncoming(abs: string): string | null {
+    const rel = relative(this.areaPath('incoming'), resolve(abs));
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return null;
+    return toPosix(rel);
+  }
+
+  /** A stored path (`<area>/<…>`) checked and made absolute. */
+  private storedAbs(storedPath: string, areas: readonly DropArea[] = DROP_AREAS): string {
+    const rel = toSafeRelative(storedPath);
+    const [area, ...rest] = rel.split('/');
+    if (!areas.includes(area as DropArea) || rest.length === 0) {
+      throw new StorageException('unsafe_path', `stored path ${JSON.stringify(storedPath)} is not inside ${areas.join('/ or ')}/`);
+    }
+    return resolveInside(this.base, rel);
+  }
+
+  private rootRelative(abs: string): string {
+    return toPosix(relative(this.base, abs));
+  }
+
+  /** Every directory from the root down to `dir` is a real directory (no symlink on the way). */
+  private async assertRealDir(dir: string): Promise<void> {
+    const real = await realpath(dir);
+    if (real !== dir) throw new StorageException('unsafe_directory', `${dir} goes through a symlink`);
+  }
+
+  private assertRealDirSync(dir: string): void {
+    if (realpathSync(dir) !== dir) throw new StorageException('unsafe_directory', `${dir} goes through a symlink`);
+  }
+
+  /** lstat of a path under incoming/ (never follows it); null when it is gone. */
+  async statIncoming(relativeIncomingPath: string): Promise<Stats | null> {
+    await this.init();
+    const abs = resolveInside(this.areaPath('incoming'), toSafeRelative(relativeIncomingPath));
+    try {
+      await this.assertRealDir(dirname(abs));
+    } catch (e) {
+      if (codeOf(e) === 'ENOENT') return null;
+      throw e;
+    }
+    return lstatOrNull(abs);
+  }
+
+  /**
+   * Everything under incoming/ that is not a directory, walking real directories only (a symlinked
+   * directory is reported as an entry of type `symlink`, never entered). Ignored names and everything
+   * below an ignored directory are left out.
+   */
+  async listIncoming(): Promise<IncomingEntry[]> {
+    await this.init();
+    const out: IncomingEntry[] = [];
+    const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if (codeOf(e) === 'ENOENT' || codeOf(e) === 'ENOTDIR') return;
+        throw e;
+      }
+      for (const d of entries) {
+        if (isIgnoredName(d.name)) continue;
+        const rel = prefix ? `${prefix}/${d.name}` : d.name;
+        if (d.isDirectory()) {
+          if (depth < MAX_WALK_DEPTH) await walk(join(dir, d.name), rel, depth + 1);
+        } else {
+          out.push({ relativePath: rel, type: entryType(d) });
+        }
+      }
+    };
+    await walk(this.areaPath('incoming'), '', 0);
+    return out;
+  }
+
+  /**
+   * Claims `incoming/<relativeIncomingPath>` by an atomic rename to `processing/<fileId>__<basename>`.
+   * Null when the file is gone (another watcher won the rename). Throws `not_regular_file` for anything
+   * but a regular file: rename would move a symlink itself, but a symlink must not enter processing/.
+   */
+  async claim(relativeIncomingPath: string, fileId: string): Promise<ClaimResult | null> {
+    await this.init();
+    if (!UUID.test(fileId)) throw new StorageException('unsafe_path', `file id ${JSON.stringify(fileId)} is not a UUID`);
+    const src = resolveInside(this.areaPath('incoming'), toSafeRelative(relativeIncomingPath));
+    try {
+      await this.assertRealDir(dirname(src));
+    } catch (e) {
+      if (codeOf(e) === 'ENOENT') return null;
+      throw e;
+    }
+    const st = await lstatOrNull(src);
+    if (!st) return null;
+    if (!st.isFile()) throw new StorageException('not_regular_file', `incoming/${relativeIncomingPath} is a ${entryType(st)}, not a regular file`);
+    const name = `${fileId.toLowerCase()}__${sanitizeSegments(basename(src)).at(-1) ?? 'unnamed'}`;
+    const dest = join(this.areaPath('processing'), name);
+    try {
+      await rename(src, dest);
+    } catch (e) {
+      if (codeOf(e) === 'ENOENT') return null;
+      throw e;
+    }
+    await fsyncDir(dirname(src));
+    await fsyncDir(this.areaPath('processing'));
+    return { storedPath: `processing/${name}` };
+  }
+
+  /**
+   * Opens a stored file for reading: O_NOFOLLOW (a symlink fails), O_NONBLOCK (a FIFO cannot block the
+   * open), then fstat must show a regular file. Synchronous so that callers get a stream at once.
+   */
+  openRead(storedPath: string): ReadStream {
+    const abs = this.storedAbs(storedPath);
+    this.assertRealDirSync(dirname(abs));
+    let fd: number;
+    try {
+      fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (e) {
+      if (codeOf(e) === 'ELOOP') throw new StorageException('not_regular_file', `${storedPath} is a symlink`);
+      throw e;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new StorageException('not_regular_file', `${storedPath} is a ${entryType(st)}, not a regular file`);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return createReadStream(abs, { fd, autoClose: true });
+  }
+
+  /** lstat of a stored file, which must be a regular file. */
+  async stat(storedPath: string): Promise<Stats> {
+    await this.init();
+    const abs = this.storedAbs(storedPath);
+    await this.assertRealDir(dirname(abs));
+    const st = await lstat(abs);
+    if (!st.isFile()) throw new StorageException('not_regular_file', `${storedPath} is a ${entryType(st)}, not a regular file`);
+    return st;
+  }
+
+  /** SHA-256 (hex) and byte count of a stored file, streamed. */
+  async sha256AndSize(storedPath: string): Promise<{ sha256: string; size: number }> {
+    await this.init();
+    return this.hashStream(this.openRead(storedPath));
+  }
+
+  private async hashStream(stream: ReadStream): Promise<{ sha256: string; size: number }> {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of stream) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      hash.update(buf);
+    }
+    return { sha256: hash.digest('hex'), size };
+  }
+
+  /** Creates `base/seg1/seg2…` one level at a time; null when a level exists as something else. */
+  private async ensureDir(base: string, segments: string[]): Promise<string | null> {
+    let cur = base;
+    for (const seg of segments) {
+      cur = join(cur, seg);
+      try {
+        await mkdir(cur);
+      } catch (e) {
+        if (codeOf(e) !== 'EEXIST') throw e;
+      }
+      const st = await lstat(cur);
+      if (!st.isDirectory()) return null;
+    }
+    return cur;
+  }
+
+  /** Directory and file name in `target` for an original name; flattens when a sub-folder is blocked. */
+  private async destinationFor(target: FinishTarget, originalName: string): Promise<{ dir: string; name: string }> {
+    const segments = sanitizeSegments(originalName);
+    const base = this.areaPath(target);
+    const dir = await this.ensureDir(base, segments.slice(0, -1));
+    if (dir) return { dir, name: segments[segments.length - 1] };
+    return { dir: base, name: segments.join('__') };
+  }
+
+  private async sameFile(path: string, st: Stats): Promise<boolean> {
+    const other = await lstatOrNull(path);
+    return !!other && other.isFile() && other.ino === st.ino && other.dev === st.dev;
+  }
+
+  /**
+   * Moves a stored file from processing/ into processed/ or quarantine/ under its original relative name
+   * (sub-folders created one safe level at a time). On a name collision the file id is inserted before the
+   * extension (`name.<fileId>.csv`), then a counter. The move never overwrites: a hard link (fails if the
+   * name exists) then unlink of the source. Quarantine also writes `<name>.error.json` atomically beside
+   * it. Repeating a move is a success: a source already linked to its destination, or a source already
+   * gone with its destination present. Returns the new stored path.
+   */
+  async finish(storedPath: string, target: FinishTarget, originalName: string, errorJson?: unknown, opts: FinishOptions = {}): Promise<string> {
+    await this.init();
+    const src = this.storedAbs(storedPath, ['processing']);
+    await this.assertRealDir(dirname(src));
+    const token = parseStoredName(basename(src))?.fileId ?? createHash('sha1').update(storedPath).digest('hex').slice(0, 12);
+    const { dir, name } = await this.destinationFor(target, originalName);
+    const candidate = (i: number) => (i === 0 ? name : i === 1 ? withSuffix(name, token) : withSuffix(name, `${token}.${i - 1}`));
+
+    const st = await lstatOrNull(src);
+    let dest: string | undefined;
+    if (!st) {
+      dest = await this.findFinished(dir, candidate, opts.sha256);
+      if (!dest) throw new StorageException('missing', `${storedPath} is gone and no ${target}/ copy of ${JSON.stringify(originalName)} was found`);
+    } else {
+      if (!st.isFile()) throw new StorageException('not_regular_file', `${storedPath} is a ${entryType(st)}, not a regular file`);
+      dest = await this.linkNoClobber(src, st, dir, candidate, target === 'quarantine');
+      await fsyncDir(dir);
+      await fsyncDir(dirname(src));
+    }
+    if (target === 'quarantine' && errorJson !== undefined) await this.writeJsonAtomic(`${dest}.error.json`, errorJson);
+    return this.rootRelative(dest);
+  }
+
+  private async linkNoClobber(src: string, st: Stats, dir: string, candidate: (i: number) => string, withSidecar: boolean): Promise<string> {
+    for (let i = 0; i <= MAX_COLLISIONS; i++) {
+      const dest = join(dir, candidate(i));
+      const ours = await this.sameFile(dest, st);
+      if (!ours && withSidecar && (await lstatOrNull(`${dest}.error.json`))) continue;
+      if (!ours) {
+        try {
+          await link(src, dest);
+        } catch (e) {
+          if (codeOf(e) === 'EEXIST') continue;
+          if (!HARD_LINK_UNSUPPORTED.has(codeOf(e) ?? '')) throw e;
+          // No hard links here: check then rename (a tiny window in which a same-named file could be replaced).
+          if (await lstatOrNull(dest)) continue;
+          await rename(src, dest);
+          return dest;
+        }
+      }
+      await unlink(src).catch((e: unknown) => {
+        if (codeOf(e) !== 'ENOENT') throw e;
+      });
+      return dest;
+    }
+    throw new StorageException('unsafe_path', `more than ${MAX_COLLISIONS} files named like ${candidate(0)} in ${dir}`);
+  }
+
+  /** Where an earlier, interrupted move put the file: a name with our token, or the plain name (checked by hash when known). */
+  private async findFinished(dir: string, candidate: (i: number) => string, sha256?: string): Promise<string | undefined> {
+    for (let i = 1; i <= MAX_COLLISIONS; i++) {
+      const path = join(dir, candidate(i));
+      const st = await lstatOrNull(path);
+      if (st?.isFile()) return path;
+      if (!st && i > 1) break;
+    }
+    const plain = join(dir, candidate(0));
+    const st = await lstatOrNull(plain);
+    if (!st?.isFile()) return undefined;
+    if (!sha256) return plain;
+    const { sha256: actual } = await this.hashStream(this.openRead(this.rootRelative(plain)));
+    return actual === sha256 ? plain : undefined;
+  }
+
+  /** temp file (O_EXCL|O_NOFOLLOW) + fsync + rename + fsync of the directory. */
+  private async writeJsonAtomic(path: string, data: unknown): Promise<void> {
+    const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    try {
+      await fh.writeFile(JSON.stringify(data, null, 2) + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, path);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    await fsyncDir(dirname(path));
+  }
+
+  /**
+   * Moves something that is not a regular file (symlink, FIFO, socket, device) out of incoming/ or
+   * processing/ into quarantine/ as-is: rename moves the entry itself and never follows or opens it.
+   * Beside it, `<name>.error.json` says what it was and why. Null when it is already gone.
+   */
+  async quarantineIrregular(rootRelativePath: string, reason: string): Promise<IrregularQuarantine | null> {
+    await this.init();
+    const abs = this.storedAbs(rootRelativePath, ['incoming', 'processing']);
+    try {
+      await this.assertRealDir(dirname(abs));
+    } catch (e) {
+      if (codeOf(e) === 'ENOENT') return null;
+      throw e;
+    }
+    const st = await lstatOrNull(abs);
+    if (!st) return null;
+    const type = entryType(st);
+    if (type === 'file' || type === 'directory') throw new StorageException('not_regular_file', `${rootRelativePath} is a ${type}; only irregular entries are quarantined this way`);
+    const [area, ...rest] = toSafeRelative(rootRelativePath).split('/');
+    const originalName = area === 'processing' ? (parseStoredName(rest.join('/'))?.originalBasename ?? rest.join('/')) : rest.join('/');
+    const { dir, name } = await this.destinationFor('quarantine', originalName);
+    for (let i = 0; i <= MAX_COLLISIONS; i++) {
+      const dest = join(dir, i === 0 ? name : withSuffix(name, randomBytes(4).toString('hex')));
+      if ((await lstatOrNull(dest)) || (await lstatOrNull(`${dest}.error.json`))) continue;
+      try {
+        await rename(abs, dest);
+      } catch (e) {
+        if (codeOf(e) === 'ENOENT') return null;
+        throw e;
+      }
+      await this.writeJsonAtomic(`${dest}.error.json`, {
+        rule: 'not_regular_file',
+        type,
+        message: reason,
+        originalName,
+        quarantinedAt: new Date().toISOString(),
+      });
+      return { storedPath: this.rootRelative(dest), type };
+    }
+    throw new StorageException('unsafe_path', `more than ${MAX_COLLISIONS} entries named like ${name} in quarantine/`);
+  }
+
+  /** Top-level entries of processing/ with the file id parsed from `<fileId>__<basename>`. */
+  async listProcessing(): Promise<ProcessingEntry[]> {
+    await this.init();
+    const dir = this.areaPath('processing');
+    const out: ProcessingEntry[] = [];
+    for (const name of await readdir(dir)) {
+      const st = await lstatOrNull(join(dir, name));
+      if (!st) continue;
+      const parsed = parseStoredName(name);
+      out.push({
+        storedPath: `processing/${name}`,
+        name,
+        fileId: parsed?.fileId ?? null,
+        originalBasename: parsed?.originalBasename ?? null,
+        type: entryType(st),
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        ctimeMs: st.ctimeMs,
+      });
+    }
+    return out;
+  }
+}
