@@ -1,0 +1,18 @@
+// The parts of Express's request/response this lib uses (@types/express is not installed).
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  baseUrl: string;
+  route?: { path?: string };
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  headersSent: boolean;
+  status(code: number): HttpResponse;
+  json(body: unknown): HttpResponse;
+  destroy(): void;
+  once(event: 'finish', listener: () => void): HttpResponse;
+}
