@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { isoUs, toCount } from '../http/sql.util';
+import type { AggregateDto, Bucket, ReadingDto, SensorDto } from './sensors.dto';
+
+export interface ReadingsRange {
+  /** Inclusive lower bound (timestamptz text). */
+  from?: string;
+  /** Exclusive upper bound. */
+  to?: string;
+  /** Keyset position: readings strictly after this timestamp. */
+  after?: string;
+  offset: number;
+  limit: number;
+}
+
+/** `undefined` when the sensor does not exist; an empty list when it has nothing in range. */
+export type SensorRows<T> = T[] | undefined;
+
+/** Read-side SQL over sensors, raw_sensor_data and aggregated_metrics: one parameterised query per call. */
+@Injectable()
+export class SensorsRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /**
+   * Counts come from the day aggregates (a few hundred rows a sensor), first/last from the PK
+   * (sensor_id, ts) with one index probe each way: constant work per sensor however many readings.
+   */
+  async listSensors(): Promise<SensorDto[]> {
+    const rows: { name: string; uuid: string | null; device: string | null; metric: string | null; reading_count: string; first_ts: string | null; last_ts: string | null }[] =
+      await this.db.query(`
+        SELECT s.name, s.uuid::text AS uuid, s.device, s.metric,
+               COALESCE((SELECT sum(a.count) FROM aggregated_metrics a WHERE a.sensor_id = s.id AND a.bucket = 'day'), 0)::text AS reading_count,
+               ${isoUs('f.ts')} AS first_ts,
+               ${isoUs('l.ts')} AS last_ts
+          FROM sensors s
+          LEFT JOIN LATERAL (SELECT r.ts FROM raw_sensor_data r WHERE r.sensor_id = s.id ORDER BY r.ts ASC LIMIT 1) f ON true
+          LEFT JOIN LATERAL (SELECT r.ts FROM raw_sensor_data r WHERE r.sensor_id = s.id ORDER BY r.ts DESC LIMIT 1) l ON true
+         ORDER BY s.name`);
+    return rows.map((r) => ({ ...r, reading_count: toCount(r.reading_count) }));
+  }
+
+  /** Readings of one sensor in time order, over the PK range. NULL parameters are folded away by the planner. */
+  async readings(name: string, range: ReadingsRange): Promise<SensorRows<ReadingDto>> {
+    const rows: { ts: string | null; value: number | null; file_id: string | null }[] = await this.db.query(
+      `SELECT ${isoUs('r.ts')} AS ts, r.value, r.file_id::text AS file_id
+         FROM sensors s
+         LEFT JOIN LATERAL (
+           SELECT r.ts, r.value, r.file_id
+             FROM raw_sensor_data r
+            WHERE r.sensor_id = s.id
+              AND ($2::timestamptz IS NULL OR r.ts >= $2::timestamptz)
+              AND ($3::timestamptz IS NULL OR r.ts <  $3::timestamptz)
+              AND ($4::timestamptz IS NULL OR r.ts >  $4::timestamptz)
+            ORDER BY r.ts
+           OFFSET $5 LIMIT $6
+         ) r ON true
+        WHERE s.name = $1
+        ORDER BY r.ts`,
+      [name, range.from ?? null, range.to ?? null, range.after ?? null, range.offset, range.limit],
+    );
+    if (rows.length === 0) return undefined;
+    return rows.filter((r) => r.ts !== null).map((r) => ({ ts: r.ts as string, value: r.value as number, file_id: r.file_id as string }));
+  }
+
+  /** Buckets whose start lies in [from, to), oldest first. */
+  async aggregates(name: string, bucket: Bucket, from?: string, to?: string): Promise<SensorRows<AggregateDto>> {
+    const rows: { bucket_start: string | null; count: string | null; min: number; max: number; mean: number; std_dev: number }[] = await this.db.query(
+      `SELECT ${isoUs('a.bucket_start')} AS bucket_start, a.count::text AS count, a.min, a.max, a.mean, a.std_dev
+         FROM sensors s
+         LEFT JOIN LATERAL (
+           SELECT a.bucket_start, a.count, a.min, a.max, a.mean, a.std_dev
+             FROM aggregated_metrics a
+            WHERE a.sensor_id = s.id AND a.bucket = $2
+              AND ($3::timestamptz IS NULL OR a.bucket_start >= $3::timestamptz)
+              AND ($4::timestamptz IS NULL OR a.bucket_start <  $4::timestamptz)
+            ORDER BY a.bucket_start
+         ) a ON true
+        WHERE s.name = $1
+        ORDER BY a.bucket_start`,
+      [name, bucket, from ?? null, to ?? null],
+    );
+    if (rows.length === 0) return undefined;
+    return rows
+      .filter((r) => r.bucket_start !== null)
+      .map((r) => ({ bucket_start: r.bucket_start as string, count: toCount(r.count), min: r.min, max: r.max, mean: r.mean, std_dev: r.std_dev }));
+  }
+}
