@@ -1,0 +1,54 @@
+import { detectKind, type KindDetector } from '../../index';
+
+const d = (text: string | Buffer, name = 'f.dat') => detectKind(typeof text === 'string' ? Buffer.from(text) : text, name);
+
+describe(detectKind.name, () => {
+  it.each([
+    ['"ts","device","co","humidity"\n"1.5E9","a","0.1","50"\n', 'sensor_wide_csv'],
+    ['ts;device;temp\n', 'sensor_wide_csv'],
+    ['ts\tdevice\ttemp\r\n', 'sensor_wide_csv'],
+    ['\uFEFFts,device,temp\n', 'sensor_wide_csv'],
+    [';timestamp;sensor_uuid;sensor_value\n0;2013-01-05 10:00:00;x;1\n', 'sensor_long_csv'],
+    ['timestamp;sensor_uuid;sensor_value\n', 'sensor_long_csv'],
+    ['sensor_uuid;sensor_name\n', 'sensor_mapping_csv'],
+    ['{"vehicle_status":[{"vehicle_id":"a"}]}', 'vehicle_status'],
+    ['{"objects_detection_events":[]}', 'detections'],
+    ['{"time_stamp":"2019-05-01T06:00:00-04:00","data":[0.3', 'measurement'],
+    ['{"kind":"measurement","time_stamp":"x","data":[1]}\n{"kind":"vehicle_status"}\n', 'ndjson'],
+  ])('detects %j as %s', (text, kind) => {
+    expect(d(text)).toEqual({ kind });
+  });
+
+  it('refuses empty and whitespace-only files as empty_file', () => {
+    expect(d('')).toMatchObject({ reject: { rule: 'empty_file' } });
+    expect(d(' \n\t\r\n')).toMatchObject({ reject: { rule: 'empty_file' } });
+    expect(d('\uFEFF')).toMatchObject({ reject: { rule: 'empty_file' } });
+  });
+
+  it('refuses invalid UTF-8, but not a character cut at the end of the head', () => {
+    expect(d(Buffer.from([0x74, 0x73, 0xff, 0xfe, 0x0a]))).toMatchObject({ reject: { rule: 'invalid_utf8' } });
+    const cut = Buffer.concat([Buffer.from('ts,device,temp\n1,"é'), Buffer.from('€').subarray(0, 2)]);
+    expect(d(cut)).toEqual({ kind: 'sensor_wide_csv' });
+  });
+
+  it('refuses unknown JSON shapes, binary and other text as unrecognized_format with a message', () => {
+    for (const text of ['{"foo":1}', 'hello world\n', '[1,2,3]', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x01])]) {
+      const r = d(text, 'x.json');
+      expect(r).toMatchObject({ reject: { rule: 'unrecognized_format' } });
+      expect('reject' in r && r.reject.message.length).toBeGreaterThan(10);
+    }
+  });
+
+  it('trusts content over the file name', () => {
+    expect(d('sensor_uuid;sensor_name\n', 'readings.json')).toEqual({ kind: 'sensor_mapping_csv' });
+  });
+
+  it('reports a malformed sensor header', () => {
+    expect(d('ts,device,temp,temp\n')).toMatchObject({ reject: { rule: 'invalid_header', line: 1 } });
+  });
+
+  it('takes a list of detectors, so a new kind is one more module', () => {
+    const xml: KindDetector = { name: 'xml', detect: ({ text }) => (text.startsWith('<?xml') ? { kind: 'measurement' } : null) };
+    expect(detectKind(Buffer.from('<?xml version="1.0"?>'), 'a.xml', [xml])).toEqual({ kind: 'measurement' });
+  });
+});

@@ -1,0 +1,25 @@
+import type { FileKind } from '@sluice/contracts';
+import type { KindDetector } from './detector';
+import { topLevelKeys } from './json-keys.util';
+
+/** JSON documents, recognised by their top-level keys (SPEC §4.2–4.4). */
+export const jsonDetector: KindDetector = {
+  name: 'json',
+  detect({ text }) {
+    const keys = topLevelKeys(text);
+    if (keys === null) return null;
+    let kind: FileKind | null = null;
+    if (keys.includes('vehicle_status')) kind = 'vehicle_status';
+    else if (keys.includes('objects_detection_events')) kind = 'detections';
+    else if (keys.includes('time_stamp') && keys.includes('data')) kind = 'measurement';
+    if (kind) return { kind };
+    return {
+      reject: {
+        rule: 'unrecognized_format',
+        message: keys.length
+          ? `JSON with top-level keys ${keys.slice(0, 5).map((k) => `"${k}"`).join(', ')} is not a known kind; expected "vehicle_status", "objects_detection_events" or "time_stamp" + "data".`
+          : 'The JSON object has no recognisable top-level keys.',
+      },
+    };
+  },
+};

@@ -1,0 +1,82 @@
+import { detectDelimiter, firstLine, splitHeader, stripBom, type CsvDelimiter } from '../csv/delimiter.util';
+
+export type SensorCsvKind = 'sensor_wide_csv' | 'sensor_long_csv' | 'sensor_mapping_csv';
+
+/** Where each column of a sensor CSV is, read from its header. */
+export interface SensorCsvHeader {
+  kind: SensorCsvKind;
+  delimiter: CsvDelimiter;
+  /** Header cells as written (unquoted, trimmed). */
+  columns: string[];
+  /** Whether the header quotes its cells (used to echo a refused line in the same style). */
+  quoted: boolean;
+  /** Wide: index of the timestamp column. Long: index of `timestamp`. */
+  tsIndex: number;
+  /** Wide: index of the device column. */
+  deviceIndex: number;
+  /** Wide: metric names and their column indexes (every column but ts and device). */
+  metrics: string[];
+  metricIndexes: number[];
+  /** Long and mapping: index of `sensor_uuid`. */
+  uuidIndex: number;
+  /** Long: index of `sensor_value`. */
+  valueIndex: number;
+  /** Mapping: index of `sensor_name`. */
+  nameIndex: number;
+}
+
+const WIDE_TS = ['ts', 'timestamp', 'time'];
+const WIDE_DEVICE = ['device', 'device_id'];
+
+function emptyHeader(kind: SensorCsvKind, delimiter: CsvDelimiter, columns: string[]): SensorCsvHeader {
+  return { kind, delimiter, columns, quoted: false, tsIndex: -1, deviceIndex: -1, metrics: [], metricIndexes: [], uuidIndex: -1, valueIndex: -1, nameIndex: -1 };
+}
+
+/**
+ * Reads a sensor CSV header line. Returns null when the line is not one of the three layouts, or a string
+ * explaining what is wrong when it looks like one but is malformed.
+ */
+export function readSensorHeader(text: string): SensorCsvHeader | string | null {
+  const line = firstLine(stripBom(text));
+  const delimiter = detectDelimiter(line);
+  const columns = splitHeader(line, delimiter);
+  const lower = columns.map((c) => c.toLowerCase());
+  const has = (name: string) => lower.indexOf(name);
+  const quoted = line.trimStart().startsWith('"');
+  const blank = (kind: SensorCsvKind) => ({ ...emptyHeader(kind, delimiter, columns), quoted });
+
+  // Long: optional leading unnamed index column, then timestamp;sensor_uuid;sensor_value.
+  if (has('sensor_uuid') >= 0 && has('sensor_value') >= 0 && has('timestamp') >= 0) {
+    const h = blank('sensor_long_csv');
+    h.tsIndex = has('timestamp');
+    h.uuidIndex = has('sensor_uuid');
+    h.valueIndex = has('sensor_value');
+    const extra = lower.filter((c, i) => i !== h.tsIndex && i !== h.uuidIndex && i !== h.valueIndex && !(i === 0 && c === ''));
+    if (extra.length) return `unexpected column(s) ${extra.map((c) => `"${c}"`).join(', ')} in a long sensor CSV header`;
+    return h;
+  }
+  if (has('sensor_uuid') >= 0 && has('sensor_name') >= 0) {
+    const h = blank('sensor_mapping_csv');
+    h.uuidIndex = has('sensor_uuid');
+    h.nameIndex = has('sensor_name');
+    return h;
+  }
+  const ts = lower.findIndex((c) => WIDE_TS.includes(c));
+  const device = lower.findIndex((c) => WIDE_DEVICE.includes(c));
+  if (ts < 0 || device < 0 || columns.length < 3) return null;
+  const h = blank('sensor_wide_csv');
+  h.tsIndex = ts;
+  h.deviceIndex = device;
+  const seen = new Set<string>();
+  for (let i = 0; i < columns.length; i++) {
+    if (i === ts || i === device) continue;
+    const name = columns[i];
+    if (!name) return `column ${i + 1} of the header has no name`;
+    if (name.includes('/')) return `metric column "${name}" contains "/", which sensor names use as separator`;
+    if (seen.has(name)) return `metric column "${name}" appears twice in the header`;
+    seen.add(name);
+    h.metrics.push(name);
+    h.metricIndexes.push(i);
+  }
+  return h;
+}

@@ -1,0 +1,117 @@
+import { Readable } from 'node:stream';
+import { readLongCsv, readMappingCsv, readWideCsv, SensorCsvFormatError, type RowReject, type SensorCsvBatch } from '../../index';
+
+const opts = { ranges: { temp: { min: -50, max: 50 }, co: { min: 0, max: 1 } }, naiveTimeZone: 'UTC' };
+
+/** Feeds `text` in small chunks so records straddle chunk borders. */
+function input(text: string | Buffer, chunk = 7): Readable {
+  const buf = typeof text === 'string' ? Buffer.from(text) : text;
+  const parts: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += chunk) parts.push(buf.subarray(i, i + chunk));
+  return Readable.from(parts);
+}
+
+async function collect<T>(gen: AsyncGenerator<SensorCsvBatch<T>>): Promise<{ rows: T[]; rejects: RowReject[] }> {
+  const rows: T[] = [];
+  const rejects: RowReject[] = [];
+  for await (const b of gen) {
+    rows.push(...b.rows);
+    rejects.push(...b.rejects);
+  }
+  return { rows, rejects };
+}
+
+describe(readWideCsv.name, () => {
+  const header = '"ts","device","co","light","temp"\n';
+
+  it('reads quoted lines, True/False and µs timestamps', async () => {
+    const { rows, rejects } = await collect(readWideCsv(input(`${header}"1.5945120943859746E9","b8:27","0.0049","True","22.7"\n`), opts));
+    expect(rejects).toEqual([]);
+    expect(rows).toEqual([{ line: 2, tsMicros: 1594512094385975, device: 'b8:27', values: [0.0049, 1, 22.7] }]);
+  });
+
+  it('accepts BOM, CRLF, ; and tab delimiters', async () => {
+    for (const text of ['\uFEFFts;device;temp\r\n1.5E9;d;1\r\n', 'ts\tdevice\ttemp\n1.5E9\td\t1\n']) {
+      const { rows } = await collect(readWideCsv(input(text), opts));
+      expect(rows).toEqual([{ line: 2, tsMicros: 1.5e15, device: 'd', values: [1] }]);
+    }
+  });
+
+  it('refuses each bad line once, with its first problem, line, column and raw text', async () => {
+    const text =
+      header +
+      '"1.5E9","d","0.1","False","20"\n' + // 2 ok
+      '"","","","","-100.0"\n' + // 3 timestamp first
+      '"1.5E9","d","INVALID","False","20"\n' + // 4
+      '"1.5E9","d","0.1","False","-100.0"\n' + // 5
+      '"1.5E9","","0.1","False","20"\n' + // 6
+      '"1.5E9","d","0.1"\n' + // 7
+      '\n' + // blank line: skipped, still counted as a physical line
+      '"1.6E9","d","1","True","50"\n'; // 9 ok (range bounds inclusive)
+    const { rows, rejects } = await collect(readWideCsv(input(text), opts));
+    expect(rows.map((r) => r.line)).toEqual([2, 9]);
+    expect(rejects.map((r) => [r.line, r.column, r.rule])).toEqual([
+      [3, 'ts', 'invalid_timestamp'],
+      [4, 'co', 'not_a_number'],
+      [5, 'temp', 'out_of_range'],
+      [6, 'device', 'missing_value'],
+      [7, null, 'wrong_field_count'],
+    ]);
+    expect(rejects[0].raw).toBe('"","","","","-100.0"');
+    expect(rejects[1]).toMatchObject({ value: 'INVALID', message: expect.stringMatching(/^line 4: co "INVALID" is not a finite number/) });
+    expect(rejects[2].message).toContain('-50..50');
+  });
+
+  it('caps the raw text at 500 characters', async () => {
+    const { rejects } = await collect(readWideCsv(input(`ts,device,temp\nx,d,${'9'.repeat(900)}\n`), opts));
+    expect(rejects[0].raw.length).toBe(500);
+  });
+
+  it('treats metrics without a range as unbounded', async () => {
+    const { rows } = await collect(readWideCsv(input('ts,device,pressure\n1.5E9,d,123456\n'), opts));
+    expect(rows[0].values).toEqual([123456]);
+  });
+
+  it('refuses a file with a bad header or of another layout as a whole', async () => {
+    await expect(collect(readWideCsv(input('sensor_uuid;sensor_name\n'), opts))).rejects.toMatchObject({ reason: { rule: 'invalid_header' } });
+    await expect(collect(readWideCsv(input(''), opts))).rejects.toBeInstanceOf(SensorCsvFormatError);
+  });
+});
+
+describe(readLongCsv.name, () => {
+  const u = '0b8e3f2c-1a2b-4c3d-8e9f-0123456789ab';
+
+  it('reads the pandas layout with offset and naive timestamps in NAIVE_TIMEZONE', async () => {
+    const text = `;timestamp;sensor_uuid;sensor_value\n0;2012-12-31 23:07:00+00:00;${u.toUpperCase()};20.5\n1;2013-01-05 10:00:00;${u};21\n`;
+    const { rows, rejects } = await collect(readLongCsv(input(text), { ...opts, naiveTimeZone: 'Europe/Paris' }));
+    expect(rejects).toEqual([]);
+    expect(rows).toEqual([
+      { line: 2, tsMicros: Date.UTC(2012, 11, 31, 23, 7) * 1000, uuid: u, value: 20.5 },
+      { line: 3, tsMicros: Date.UTC(2013, 0, 5, 9, 0) * 1000, uuid: u, value: 21 },
+    ]);
+  });
+
+  it('refuses bad timestamps, uuids and numbers', async () => {
+    const text = `timestamp;sensor_uuid;sensor_value\n2013-13-45 99:00:00;${u};1\n2013-01-05 10:00:00;sensor-abc123;1\n2013-01-05 10:00:00;${u};n/a\n2013-01-05 10:00:00;${u}\n`;
+    const { rows, rejects } = await collect(readLongCsv(input(text), opts));
+    expect(rows).toEqual([]);
+    expect(rejects.map((r) => [r.line, r.column, r.rule])).toEqual([
+      [2, 'timestamp', 'invalid_timestamp'],
+      [3, 'sensor_uuid', 'invalid_uuid'],
+      [4, 'sensor_value', 'not_a_number'],
+      [5, null, 'wrong_field_count'],
+    ]);
+  });
+});
+
+describe(readMappingCsv.name, () => {
+  it('reads uuid → name and refuses bad lines', async () => {
+    const u = '0b8e3f2c-1a2b-4c3d-8e9f-0123456789ab';
+    const { rows, rejects } = await collect(readMappingCsv(input(`sensor_uuid;sensor_name\n${u};sensor_00001\nnope;x\n${u};\n`)));
+    expect(rows).toEqual([{ line: 2, uuid: u, name: 'sensor_00001' }]);
+    expect(rejects.map((r) => [r.line, r.rule])).toEqual([
+      [3, 'invalid_uuid'],
+      [4, 'missing_value'],
+    ]);
+  });
+});

@@ -1,0 +1,214 @@
+import type { RejectReason } from '@sluice/contracts';
+import { Parser, type Options } from 'csv-parse';
+import { readSensorHeader, type SensorCsvHeader, type SensorCsvKind } from './sensor-csv.header';
+import {
+  cap,
+  epochProblem,
+  isoProblem,
+  isUuid,
+  parseDecimal,
+  parseEpochSeconds,
+  parseIsoTimestamp,
+  parseWideValue,
+  rangeProblem,
+  RAW_CAP,
+  uuidProblem,
+  valueProblem,
+  VALUE_CAP,
+  type FieldProblem,
+  type LongReading,
+  type MappingRow,
+  type RowReject,
+  type ValueRanges,
+  type WideReading,
+} from './sensor-record';
+import { ZonedTime } from './zoned-time.util';
+
+export interface SensorCsvOptions {
+  /** Valid range per metric (wide CSV); metrics without one are unbounded. */
+  ranges: ValueRanges;
+  /** IANA zone for naive timestamps (long CSV). */
+  naiveTimeZone: string;
+}
+
+/** What one input chunk yielded: good records and refused lines, in line order within each list. */
+export interface SensorCsvBatch<T> {
+  header: SensorCsvHeader;
+  rows: T[];
+  rejects: RowReject[];
+}
+
+/** The whole file is unusable (bad header, broken quoting): quarantine it with this reason. */
+export class SensorCsvFormatError extends Error {
+  constructor(readonly reason: RejectReason) {
+    super(reason.message);
+    this.name = 'SensorCsvFormatError';
+  }
+}
+
+type Input = AsyncIterable<Buffer | string> | NodeJS.ReadableStream;
+
+/** Streams a wide CSV (`ts,device,<metrics…>`): one reading per metric per line. */
+export function readWideCsv(input: Input, opts: SensorCsvOptions): AsyncGenerator<SensorCsvBatch<WideReading>> {
+  return readBatches(input, 'sensor_wide_csv', (h, sink: Sink<WideReading>) => wideHandler(h, opts, sink));
+}
+
+/** Streams a long CSV (`[index;]timestamp;sensor_uuid;sensor_value`). */
+export function readLongCsv(input: Input, opts: SensorCsvOptions): AsyncGenerator<SensorCsvBatch<LongReading>> {
+  return readBatches(input, 'sensor_long_csv', (h, sink: Sink<LongReading>) => longHandler(h, opts, sink));
+}
+
+/** Streams a sensor mapping CSV (`sensor_uuid;sensor_name`). */
+export function readMappingCsv(input: Input): AsyncGenerator<SensorCsvBatch<MappingRow>> {
+  return readBatches(input, 'sensor_mapping_csv', (h, sink: Sink<MappingRow>) => mappingHandler(h, sink));
+}
+
+interface Sink<T> {
+  rows: T[];
+  rejects: RowReject[];
+}
+type RecordHandler = (record: string[], line: number) => void;
+
+/** The synchronous core of csv-parse's stream (`Parser.api`): no stream machinery per record. */
+interface CsvApi {
+  parse(buf: Buffer | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined;
+  info: { lines: number };
+}
+
+const HEADER_SCAN_LIMIT = 1 << 20;
+
+async function* readBatches<T>(input: Input, kind: SensorCsvKind, makeHandler: (h: SensorCsvHeader, sink: Sink<T>) => RecordHandler): AsyncGenerator<SensorCsvBatch<T>> {
+  const sink: Sink<T> = { rows: [], rejects: [] };
+  let header: SensorCsvHeader | null = null;
+  let api: CsvApi | null = null;
+  let handle: RecordHandler = () => undefined;
+  let seenHeaderRecord = false;
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+
+  const push = (record: string[]) => {
+    if (!seenHeaderRecord) {
+      seenHeaderRecord = true;
+      return;
+    }
+    handle(record, (api as CsvApi).info.lines);
+  };
+  const feed = (buf: Buffer | undefined, end: boolean) => {
+    const err = (api as CsvApi).parse(buf, end, push, () => undefined);
+    if (err) {
+      throw new SensorCsvFormatError({ rule: 'malformed_csv', message: `the file is not well-formed CSV: ${err.message}`, line: (api as CsvApi).info.lines });
+    }
+  };
+  const start = () => {
+    const text = Buffer.concat(pending).toString('utf8');
+    const h = readSensorHeader(text);
+    if (h === null || typeof h === 'string' || h.kind !== kind) {
+      const why = typeof h === 'string' ? h : `the header "${cap(text.split(/\r?\n/)[0] ?? '', 200)}" is not a ${kind.replace(/_/g, ' ')} header`;
+      throw new SensorCsvFormatError({ rule: 'invalid_header', message: why, line: 1 });
+    }
+    header = h;
+    handle = makeHandler(h, sink);
+    const options: Options = { delimiter: h.delimiter, bom: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true };
+    api = (new Parser(options) as unknown as { api: CsvApi }).api;
+    if (typeof api?.parse !== 'function') throw new Error('csv-parse no longer exposes Parser.api; update sensor-csv.parser.ts');
+    const first = Buffer.concat(pending);
+    pending.length = 0;
+    feed(first, false);
+  };
+
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (!api) {
+      pending.push(buf);
+      pendingBytes += buf.length;
+      if (buf.includes(10) || pendingBytes >= HEADER_SCAN_LIMIT) start();
+    } else feed(buf, false);
+    if (header && (sink.rows.length || sink.rejects.length)) {
+      yield { header, rows: sink.rows, rejects: sink.rejects };
+      sink.rows = [];
+      sink.rejects = [];
+    }
+  }
+  if (!api) {
+    if (pendingBytes === 0 || Buffer.concat(pending).toString('utf8').trim() === '') {
+      throw new SensorCsvFormatError({ rule: 'empty_file', message: 'the file is empty' });
+    }
+    start();
+  }
+  feed(undefined, true);
+  if (header && (sink.rows.length || sink.rejects.length)) yield { header, rows: sink.rows, rejects: sink.rejects };
+}
+
+/** The refused line as text, quoted like the header was (csv-parse does not keep raw text cheaply). */
+function rawLine(record: string[], h: SensorCsvHeader): string {
+  const text = h.quoted ? record.map((f) => `"${f.replace(/"/g, '""')}"`).join(h.delimiter) : record.join(h.delimiter);
+  return cap(text, RAW_CAP);
+}
+
+function reject(sink: Sink<unknown>, h: SensorCsvHeader, record: string[], line: number, column: string | null, p: FieldProblem, value: string | null): void {
+  sink.rejects.push({ line, column, rule: p.rule, message: `line ${line}: ${p.message}`, value: value === null ? null : cap(value, VALUE_CAP), raw: rawLine(record, h) });
+}
+
+function fieldCountProblem(h: SensorCsvHeader, got: number): FieldProblem {
+  return { rule: 'wrong_field_count', message: `has ${got} field(s) but the header has ${h.columns.length}; check for a missing or extra "${h.delimiter === '\t' ? '\\t' : h.delimiter}"` };
+}
+
+function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<WideReading>): RecordHandler {
+  const width = h.columns.length;
+  const tsCol = h.columns[h.tsIndex];
+  const devCol = h.columns[h.deviceIndex];
+  const m = h.metrics.length;
+  const idx = h.metricIndexes;
+  const lo = h.metrics.map((name) => opts.ranges[name]?.min ?? -Infinity);
+  const hi = h.metrics.map((name) => opts.ranges[name]?.max ?? Infinity);
+  return (rec, line) => {
+    if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
+    const tsText = rec[h.tsIndex];
+    const us = parseEpochSeconds(tsText);
+    if (us !== us) return reject(sink, h, rec, line, tsCol, epochProblem(tsText, tsCol), tsText);
+    const device = rec[h.deviceIndex];
+    if (device === '') return reject(sink, h, rec, line, devCol, { rule: 'missing_value', message: `${devCol} is empty; every reading needs a device` }, device);
+    const values = new Array<number>(m);
+    for (let j = 0; j < m; j++) {
+      const text = rec[idx[j]];
+      const v = parseWideValue(text);
+      if (v !== v) return reject(sink, h, rec, line, h.metrics[j], valueProblem(text, h.metrics[j]), text);
+      if (v < lo[j] || v > hi[j]) {
+        return reject(sink, h, rec, line, h.metrics[j], rangeProblem(v, h.metrics[j], { min: lo[j], max: hi[j] }) as FieldProblem, text);
+      }
+      values[j] = v;
+    }
+    sink.rows.push({ line, tsMicros: us, device, values });
+  };
+}
+
+function longHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<LongReading>): RecordHandler {
+  const width = h.columns.length;
+  const zone = new ZonedTime(opts.naiveTimeZone);
+  const [tsCol, uuidCol, valueCol] = [h.columns[h.tsIndex], h.columns[h.uuidIndex], h.columns[h.valueIndex]];
+  return (rec, line) => {
+    if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
+    const tsText = rec[h.tsIndex];
+    const us = parseIsoTimestamp(tsText, zone);
+    if (us !== us) return reject(sink, h, rec, line, tsCol, isoProblem(tsText, tsCol), tsText);
+    const uuid = rec[h.uuidIndex];
+    if (!isUuid(uuid)) return reject(sink, h, rec, line, uuidCol, uuidProblem(uuid, uuidCol), uuid);
+    const text = rec[h.valueIndex];
+    const value = parseDecimal(text);
+    if (value !== value) return reject(sink, h, rec, line, valueCol, valueProblem(text, valueCol), text);
+    sink.rows.push({ line, tsMicros: us, uuid: uuid.toLowerCase(), value });
+  };
+}
+
+function mappingHandler(h: SensorCsvHeader, sink: Sink<MappingRow>): RecordHandler {
+  const width = h.columns.length;
+  const [uuidCol, nameCol] = [h.columns[h.uuidIndex], h.columns[h.nameIndex]];
+  return (rec, line) => {
+    if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
+    const uuid = rec[h.uuidIndex].trim();
+    if (!isUuid(uuid)) return reject(sink, h, rec, line, uuidCol, uuidProblem(uuid, uuidCol), uuid);
+    const name = rec[h.nameIndex].trim();
+    if (name === '') return reject(sink, h, rec, line, nameCol, { rule: 'missing_value', message: `${nameCol} is empty; a mapping needs a sensor name` }, name);
+    sink.rows.push({ line, uuid: uuid.toLowerCase(), name });
+  };
+}
