@@ -51,7 +51,7 @@ describe('query-api (HTTP, real PostgreSQL and NATS)', () => {
     expect(status).toBe(400);
     expect(body['error'].code).toBe('invalid_parameter');
     expect(body['error'].message).toContain(parameter);
-    expect(body['error'].details).toEqual(expect.arrayContaining([expect.objectContaining({ parameter })]));
+    expect(body['error'].details).toEqual([{ parameter, message: expect.any(String) }]);
   };
 
   beforeAll(async () => {
@@ -337,6 +337,7 @@ describe('query-api (HTTP, real PostgreSQL and NATS)', () => {
       const { body } = await call('/metrics', null);
       expect(body['text']).toMatch(/http_requests_total\{[^}]*route="\/sensors\/:name\/readings"[^}]*status="200"/);
       expect(body['text']).toMatch(/http_requests_total\{[^}]*status="401"/);
+      expect(body['text']).toMatch(/http_requests_total\{[^}]*route="unmatched"[^}]*status="404"/);
     });
   });
 

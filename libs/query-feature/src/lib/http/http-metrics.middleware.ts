@@ -32,7 +32,8 @@ export class HttpMetricsMiddleware implements NestMiddleware {
     const end = this.duration.startTimer();
     res.once('finish', () => {
       const route = req.route?.path;
-      const labels = { method: req.method, route: route ? `${req.baseUrl}${route}` : 'unmatched' };
+      // No route, or the router's catch-all (unknown paths): one label, whatever the URL was.
+      const labels = { method: req.method, route: route && !route.includes('*') ? `${req.baseUrl}${route}` : 'unmatched' };
       end(labels);
       this.requests.inc({ ...labels, status: String(res.statusCode) });
     });
