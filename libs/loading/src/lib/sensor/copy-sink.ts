@@ -1,0 +1,55 @@
+import type { PoolClient } from 'pg';
+import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
+
+/**
+ * A COPY … FROM STDIN on the caller's client with backpressure: `write` waits for drain, and fails fast
+ * once the server has refused the data (e.g. a unique violation) instead of streaming the rest for nothing.
+ */
+export class CopySink {
+  private readonly stream: CopyStreamQuery;
+  private error: Error | null = null;
+  private readonly done: Promise<void>;
+
+  constructor(client: PoolClient, sql: string) {
+    this.stream = client.query(copyFrom(sql));
+    this.done = new Promise<void>((resolve, reject) => {
+      this.stream.once('finish', resolve);
+      this.stream.once('error', (e: Error) => {
+        this.error = e;
+        reject(e);
+      });
+    });
+    this.done.catch(() => undefined);
+  }
+
+  get failed(): Error | null {
+    return this.error;
+  }
+
+  /** Resolves at once when the stream has room; rejects with the server's error if COPY failed. */
+  async write(text: string): Promise<void> {
+    if (this.error) throw this.error;
+    if (text.length === 0) return;
+    if (!this.stream.write(text)) {
+      await Promise.race([new Promise<void>((r) => this.stream.once('drain', r)), this.done]);
+    }
+  }
+
+  /** Ends the COPY and waits for the server to confirm; returns the row count. */
+  async end(): Promise<number> {
+    if (this.error) throw this.error;
+    this.stream.end();
+    await this.done;
+    return this.stream.rowCount;
+  }
+
+  /** Cancels the COPY (CopyFail); the transaction is then aborted until the caller rolls back to its savepoint. */
+  async abort(reason: string): Promise<void> {
+    if (!this.error) this.stream.destroy(new Error(reason));
+    await this.done.catch(() => undefined);
+  }
+}
+
+export function isUniqueViolation(e: unknown): boolean {
+  return (e as { code?: string } | null)?.code === '23505';
+}

@@ -1,0 +1,48 @@
+import type { RejectReason } from '@sluice/contracts';
+import type { RowReject } from '@sluice/formats';
+
+/** Detailed row errors kept per file; counts stay exact beyond it. */
+export const MAX_ROW_ERRORS = 1000;
+
+/** Counts lines and refused lines of one pass over a file, and decides quarantine by policy. */
+export class RowTally {
+  total = 0;
+  bad = 0;
+  readonly errors: RowReject[] = [];
+
+  constructor(private readonly policy: { invalidRows: 'skip' | 'reject'; maxInvalidRatio: number }) {}
+
+  addRows(n: number): void {
+    this.total += n;
+  }
+
+  /** Records refused lines; true when the `reject` policy now quarantines the file. */
+  addRejects(rejects: readonly RowReject[]): boolean {
+    if (!rejects.length) return false;
+    this.total += rejects.length;
+    this.bad += rejects.length;
+    for (const r of rejects) {
+      if (this.errors.length >= MAX_ROW_ERRORS) break;
+      this.errors.push(r);
+    }
+    return this.policy.invalidRows === 'reject';
+  }
+
+  /** Why the whole file is refused, or null when it loads. */
+  rejection(): RejectReason | null {
+    if (this.bad === 0) return null;
+    const first = this.errors.reduce((a, b) => (b.line < a.line ? b : a));
+    const where = { line: first.line, ...(first.column !== null ? { column: first.column } : {}), ...(first.value !== null ? { value: first.value } : {}) };
+    if (this.policy.invalidRows === 'reject') {
+      return { rule: first.rule, message: `${first.message} (INVALID_ROWS=reject refuses a file with any invalid row)`, ...where };
+    }
+    const ratio = this.total ? this.bad / this.total : 0;
+    if (ratio <= this.policy.maxInvalidRatio) return null;
+    const pct = (x: number) => `${(x * 100).toFixed(2).replace(/\.?0+$/, '')}%`;
+    return {
+      rule: 'too_many_invalid_rows',
+      message: `${this.bad} of ${this.total} rows (${pct(ratio)}) are invalid, more than MAX_INVALID_RATIO ${pct(this.policy.maxInvalidRatio)}; first: ${first.message}`,
+      ...where,
+    };
+  }
+}

@@ -1,0 +1,406 @@
+import { Injectable } from '@nestjs/common';
+import type { MetricRanges } from '@sluice/config';
+import type { RejectReason } from '@sluice/contracts';
+import {
+  microsToIso,
+  readLongCsv,
+  readMappingCsv,
+  readWideCsv,
+  SensorCsvFormatError,
+  type LongReading,
+  type MappingRow,
+  type RowReject,
+  type SensorCsvBatch,
+  type SensorCsvOptions,
+  type WideReading,
+} from '@sluice/formats';
+import type { PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+import { rowsOf } from '../ledger.repository';
+import { MERGE_AGGREGATES_SQL, recomputeDaysSql, recomputeHoursSql } from './aggregates.sql';
+import { HOUR_US, HourAggregates, type Bucket } from './bucket-aggregates';
+import { CopySink, isUniqueViolation } from './copy-sink';
+import { writeRowErrors } from './ingest-errors.writer';
+import { RowTally } from './row-tally';
+import { SensorRegistry } from './sensor-registry';
+
+export type SensorCsvKind = 'sensor_wide_csv' | 'sensor_long_csv' | 'sensor_mapping_csv';
+
+export interface SensorLoadOptions {
+  invalidRows: 'skip' | 'reject';
+  maxInvalidRatio: number;
+  ranges: MetricRanges;
+  naiveTimeZone: string;
+  /** Called every ~10k lines; the caller heartbeats JetStream. */
+  onProgress?: () => void;
+}
+
+export interface LoadResult {
+  rowsTotal: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  /** Readings written: new keys, plus keys whose value this file changed. */
+  readingsLoaded: number;
+  rejection: RejectReason | null;
+}
+
+const SAVEPOINT = 'sluice_sensor_load';
+const PROGRESS_EVERY = 10_000;
+/** Keys remembered for in-file de-duplication, per generation (two generations are kept). */
+const DEDUPE_GENERATION = 100_000;
+const RAW_COPY = 'COPY raw_sensor_data (sensor_id, ts, value, file_id) FROM STDIN';
+const STAGE = 'sluice_sensor_stage';
+const TOUCHED = 'sluice_sensor_touched';
+
+type Pass = { conflict: true } | { conflict: false; tally: RowTally; readings: number; rejection: RejectReason | null };
+
+/** Remembers recent keys in two bounded generations: memory stays flat; a forgotten duplicate falls to the slow path. */
+class RecentKeys<V> {
+  private cur = new Map<string, V>();
+  private prev = new Map<string, V>();
+
+  get(key: string): V | undefined {
+    return this.cur.get(key) ?? this.prev.get(key);
+  }
+
+  set(key: string, v: V): void {
+    if (this.cur.size >= DEDUPE_GENERATION) {
+      this.prev = this.cur;
+      this.cur = new Map();
+    }
+    this.cur.set(key, v);
+  }
+}
+
+/**
+ * Loads the three sensor CSV layouts inside the caller's transaction. Fast path: parse while COPYing
+ * straight into raw_sensor_data inside a savepoint, de-duplicating the file's own repeats in memory and
+ * aggregating hours as it goes, then one merge statement into aggregated_metrics. Slow path, only when a
+ * key already exists (replay, overlapping files): roll back, COPY into a staging table, upsert, and
+ * recompute the touched buckets from raw_sensor_data.
+ */
+@Injectable()
+export class SensorCsvLoader {
+  private readonly sensors: SensorRegistry;
+
+  constructor(private readonly ds: DataSource) {
+    this.sensors = new SensorRegistry(ds);
+  }
+
+  async load(client: PoolClient, fileId: string, kind: SensorCsvKind, open: () => NodeJS.ReadableStream, opts: SensorLoadOptions): Promise<LoadResult> {
+    // Errors of an earlier attempt of this file are replaced by this attempt's.
+    await client.query(`DELETE FROM ingest_errors WHERE file_id = $1`, [fileId]);
+    await client.query(`SAVEPOINT ${SAVEPOINT}`);
+    let pass: Pass;
+    try {
+      if (kind === 'sensor_mapping_csv') pass = await this.mappingPass(client, open, opts);
+      else {
+        pass = await this.fastPass(client, fileId, kind, open, opts);
+        if (pass.conflict) {
+          await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+          pass = await this.slowPass(client, fileId, kind, open, opts);
+        }
+      }
+    } catch (e) {
+      await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+      if (!(e instanceof SensorCsvFormatError)) throw e;
+      const r = e.reason;
+      await writeRowErrors(client, fileId, [{ line: r.line ?? 1, column: r.column ?? null, rule: r.rule as RowReject['rule'], message: r.message, value: null, raw: '' }]);
+      return { rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, readingsLoaded: 0, rejection: r };
+    }
+    if (pass.conflict) throw new Error('slow path reported a conflict');
+    const { tally } = pass;
+    if (pass.rejection) await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+    await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+    await writeRowErrors(client, fileId, tally.errors);
+    return {
+      rowsTotal: tally.total,
+      rowsLoaded: pass.rejection ? 0 : tally.total - tally.bad,
+      rowsRejected: tally.bad,
+      readingsLoaded: pass.rejection ? 0 : pass.readings,
+      rejection: pass.rejection,
+    };
+  }
+
+  // ---- fast path --------------------------------------------------------------------------------------------
+
+  private async fastPass(client: PoolClient, fileId: string, kind: 'sensor_wide_csv' | 'sensor_long_csv', open: () => NodeJS.ReadableStream, opts: SensorLoadOptions): Promise<Pass> {
+    const tally = new RowTally(opts);
+    const aggs = new HourAggregates();
+    const copy = new CopySink(client, RAW_COPY);
+    const tail = `\t${fileId}\n`;
+    const progress = progressEvery(opts.onProgress);
+    const stream = open();
+    try {
+      const step = kind === 'sensor_wide_csv' ? this.wideFast(readWideCsv(stream, parseOptions(opts)), aggs, tail) : this.longFast(readLongCsv(stream, parseOptions(opts)), aggs, tail);
+      for await (const out of step) {
+        if (out === 'conflict') {
+          await copy.abort('same key with a different value within the file');
+          return { conflict: true };
+        }
+        tally.addRows(out.rows);
+        if (tally.addRejects(out.rejects)) {
+          await copy.abort('file refused');
+          return { conflict: false, tally, readings: 0, rejection: tally.rejection() };
+        }
+        progress(out.rows + out.rejects.length);
+        await copy.write(out.text);
+      }
+      const readings = await copy.end();
+      const rejection = tally.rejection();
+      if (!rejection) await mergeAggregates(client, aggs);
+      return { conflict: false, tally, readings, rejection };
+    } catch (e) {
+      if (isUniqueViolation(e)) return { conflict: true };
+      await copy.abort('load failed');
+      throw e;
+    } finally {
+      destroy(stream);
+    }
+  }
+
+  /** Per input batch: COPY text for new readings, aggregates updated; 'conflict' on a same-key-other-value repeat. */
+  private async *wideFast(batches: AsyncGenerator<SensorCsvBatch<WideReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<BatchOut | 'conflict'> {
+    const seen = new RecentKeys<number[]>();
+    let ids = new Map<string, Int32Array>();
+    let cache: Array<Bucket | null> = [];
+    for await (const batch of batches) {
+      const { metrics } = batch.header;
+      const m = metrics.length;
+      if (cache.length !== m) cache = new Array<Bucket | null>(m).fill(null);
+      const unknown = [...new Set(batch.rows.filter((r) => !ids.has(r.device)).map((r) => r.device))];
+      if (unknown.length) {
+        await this.sensors.resolveWide(unknown, metrics);
+        if (ids.size > 100_000) ids = new Map();
+        for (const d of unknown) ids.set(d, Int32Array.from(metrics, (mt) => this.sensors.cachedName(`${d}/${mt}`) as number));
+      }
+      let text = '';
+      for (const r of batch.rows) {
+        const key = `${r.device}\u0001${r.tsMicros}`;
+        const prev = seen.get(key);
+        if (prev !== undefined) {
+          if (sameValues(prev, r.values)) continue;
+          yield 'conflict';
+          return;
+        }
+        seen.set(key, r.values);
+        const sid = ids.get(r.device) as Int32Array;
+        const ts = microsToIso(r.tsMicros);
+        const hour = Math.floor(r.tsMicros / HOUR_US);
+        for (let j = 0; j < m; j++) {
+          const v = r.values[j];
+          text += `${sid[j]}\t${ts}\t${v}${tail}`;
+          let b = cache[j];
+          if (b === null || b.index !== hour || b.sensorId !== sid[j]) b = cache[j] = aggs.bucket(sid[j], hour);
+          b.add(v);
+        }
+      }
+      yield { rows: batch.rows.length, rejects: batch.rejects, text };
+    }
+  }
+
+  private async *longFast(batches: AsyncGenerator<SensorCsvBatch<LongReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<BatchOut | 'conflict'> {
+    const seen = new RecentKeys<number>();
+    for await (const batch of batches) {
+      await this.sensors.resolveUuids(batch.rows.map((r) => r.uuid));
+      let text = '';
+      for (const r of batch.rows) {
+        const key = `${r.uuid}${r.tsMicros}`;
+        const prev = seen.get(key);
+        if (prev !== undefined) {
+          if (Object.is(prev, r.value)) continue;
+          yield 'conflict';
+          return;
+        }
+        seen.set(key, r.value);
+        const sid = this.sensors.cachedUuid(r.uuid) as number;
+        text += `${sid}\t${microsToIso(r.tsMicros)}\t${r.value}${tail}`;
+        aggs.bucket(sid, Math.floor(r.tsMicros / HOUR_US)).add(r.value);
+      }
+      yield { rows: batch.rows.length, rejects: batch.rejects, text };
+    }
+  }
+
+  // ---- slow path --------------------------------------------------------------------------------------------
+
+  private async slowPass(client: PoolClient, fileId: string, kind: 'sensor_wide_csv' | 'sensor_long_csv', open: () => NodeJS.ReadableStream, opts: SensorLoadOptions): Promise<Pass> {
+    const tally = new RowTally(opts);
+    const progress = progressEvery(opts.onProgress);
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGE} (sensor_id int NOT NULL, ts timestamptz NOT NULL, value float8 NOT NULL, line int NOT NULL) ON COMMIT DROP`);
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${TOUCHED} (sensor_id int NOT NULL, start timestamptz NOT NULL) ON COMMIT DROP`);
+    await client.query(`TRUNCATE ${STAGE}, ${TOUCHED}`);
+    const copy = new CopySink(client, `COPY ${STAGE} (sensor_id, ts, value, line) FROM STDIN`);
+    const stream = open();
+    try {
+      const batches = kind === 'sensor_wide_csv' ? this.wideStage(readWideCsv(stream, parseOptions(opts))) : this.longStage(readLongCsv(stream, parseOptions(opts)));
+      for await (const out of batches) {
+        tally.addRows(out.rows);
+        if (tally.addRejects(out.rejects)) {
+          await copy.abort('file refused');
+          return { conflict: false, tally, readings: 0, rejection: tally.rejection() };
+        }
+        progress(out.rows + out.rejects.length);
+        await copy.write(out.text);
+      }
+      await copy.end();
+    } catch (e) {
+      await copy.abort('load failed');
+      throw e;
+    } finally {
+      destroy(stream);
+    }
+    const rejection = tally.rejection();
+    if (rejection) return { conflict: false, tally, readings: 0, rejection };
+    // Later lines win within the file; a stored key changes only when its value differs.
+    const res = await client.query(
+      `WITH up AS (
+         INSERT INTO raw_sensor_data AS r (sensor_id, ts, value, file_id)
+         SELECT DISTINCT ON (sensor_id, ts) sensor_id, ts, value, $1::uuid FROM ${STAGE} ORDER BY sensor_id, ts, line DESC
+         ON CONFLICT (sensor_id, ts) DO UPDATE SET value = excluded.value, file_id = excluded.file_id
+         WHERE r.value IS DISTINCT FROM excluded.value
+         RETURNING r.sensor_id, r.ts),
+       t AS (INSERT INTO ${TOUCHED} (sensor_id, start) SELECT DISTINCT sensor_id, date_trunc('hour', ts, 'UTC') FROM up)
+       SELECT count(*)::int AS n FROM up`,
+      [fileId],
+    );
+    const readings = rowsOf<{ n: number }>(res)[0]?.n ?? 0;
+    if (readings > 0) {
+      await client.query(recomputeHoursSql(TOUCHED));
+      await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${TOUCHED}_day (sensor_id int NOT NULL, start timestamptz NOT NULL) ON COMMIT DROP`);
+      await client.query(`TRUNCATE ${TOUCHED}_day`);
+      await client.query(`INSERT INTO ${TOUCHED}_day SELECT DISTINCT sensor_id, date_trunc('day', start, 'UTC') FROM ${TOUCHED}`);
+      await client.query(recomputeDaysSql(`${TOUCHED}_day`));
+    }
+    return { conflict: false, tally, readings, rejection: null };
+  }
+
+  private async *wideStage(batches: AsyncGenerator<SensorCsvBatch<WideReading>>): AsyncGenerator<BatchOut> {
+    for await (const batch of batches) {
+      const { metrics } = batch.header;
+      await this.sensors.resolveWide([...new Set(batch.rows.map((r) => r.device))], metrics);
+      let text = '';
+      for (const r of batch.rows) {
+        const ts = microsToIso(r.tsMicros);
+        for (let j = 0; j < metrics.length; j++) {
+          text += `${this.sensors.cachedName(`${r.device}/${metrics[j]}`) as number}\t${ts}\t${r.values[j]}\t${r.line}\n`;
+        }
+      }
+      yield { rows: batch.rows.length, rejects: batch.rejects, text };
+    }
+  }
+
+  private async *longStage(batches: AsyncGenerator<SensorCsvBatch<LongReading>>): AsyncGenerator<BatchOut> {
+    for await (const batch of batches) {
+      await this.sensors.resolveUuids(batch.rows.map((r) => r.uuid));
+      let text = '';
+      for (const r of batch.rows) text += `${this.sensors.cachedUuid(r.uuid) as number}\t${microsToIso(r.tsMicros)}\t${r.value}\t${r.line}\n`;
+      yield { rows: batch.rows.length, rejects: batch.rejects, text };
+    }
+  }
+
+  // ---- mapping ----------------------------------------------------------------------------------------------
+
+  /**
+   * Names UUID sensors inside the transaction. A later mapping renames; ids never change, so readings
+   * stored before the mapping arrived get the name too. A name already used by a sensor outside this
+   * mapping is refused for that line.
+   */
+  private async mappingPass(client: PoolClient, open: () => NodeJS.ReadableStream, opts: SensorLoadOptions): Promise<Pass> {
+    const tally = new RowTally(opts);
+    const progress = progressEvery(opts.onProgress);
+    const byUuid = new Map<string, MappingRow>();
+    const stream = open();
+    try {
+      for await (const batch of readMappingCsv(stream)) {
+        tally.addRows(batch.rows.length);
+        if (tally.addRejects(batch.rejects)) return { conflict: false, tally, readings: 0, rejection: tally.rejection() };
+        for (const r of batch.rows) byUuid.set(r.uuid, r); // a later line for the same UUID wins
+        progress(batch.rows.length + batch.rejects.length);
+      }
+    } finally {
+      destroy(stream);
+    }
+    // Two UUIDs given one name: the later line is refused.
+    const byName = new Map<string, MappingRow>();
+    const dupes: RowReject[] = [];
+    for (const r of [...byUuid.values()].sort((a, b) => a.line - b.line)) {
+      const first = byName.get(r.name);
+      if (first) dupes.push(nameReject(r, `sensor_name "${r.name}" is already given to ${first.uuid} on line ${first.line}`));
+      else byName.set(r.name, r);
+    }
+    let rows = [...byName.values()].sort((a, b) => (a.uuid < b.uuid ? -1 : 1));
+    const uuids = rows.map((r) => r.uuid);
+    const names = rows.map((r) => r.name);
+    const taken = rowsOf<{ name: string }>(
+      await client.query(
+        `SELECT s.name FROM sensors s WHERE s.name = ANY($2::text[]) AND (s.uuid IS NULL OR NOT (s.uuid = ANY($1::uuid[])))`,
+        [uuids, names],
+      ),
+    );
+    if (taken.length) {
+      const takenSet = new Set(taken.map((t) => t.name));
+      for (const r of rows) if (takenSet.has(r.name)) dupes.push(nameReject(r, `sensor_name "${r.name}" already names another sensor`));
+      rows = rows.filter((r) => !takenSet.has(r.name));
+    }
+    dupes.sort((a, b) => a.line - b.line);
+    tally.addRows(-dupes.length); // counted as rows above; now counted as rejects
+    if (tally.addRejects(dupes)) return { conflict: false, tally, readings: 0, rejection: tally.rejection() };
+    if (tally.rejection()) return { conflict: false, tally, readings: 0, rejection: tally.rejection() };
+    if (rows.length) {
+      const params = [rows.map((r) => r.uuid), rows.map((r) => r.name)];
+      // Renamed sensors first step aside to their UUID as name, so names can move between them (swaps).
+      await client.query(
+        `UPDATE sensors s SET name = s.uuid::text FROM unnest($1::uuid[], $2::text[]) m(u, n)
+         WHERE s.uuid = m.u AND s.name <> m.n AND s.name <> s.uuid::text`,
+        params,
+      );
+      await client.query(
+        `INSERT INTO sensors (uuid, name) SELECT * FROM unnest($1::uuid[], $2::text[])
+         ON CONFLICT (uuid) DO UPDATE SET name = excluded.name WHERE sensors.name IS DISTINCT FROM excluded.name`,
+        params,
+      );
+    }
+    return { conflict: false, tally, readings: 0, rejection: null };
+  }
+}
+
+interface BatchOut {
+  rows: number;
+  rejects: RowReject[];
+  text: string;
+}
+
+function nameReject(r: MappingRow, why: string): RowReject {
+  return { line: r.line, column: 'sensor_name', rule: 'duplicate_sensor_name', message: `line ${r.line}: ${why}`, value: r.name, raw: `${r.uuid};${r.name}` };
+}
+
+function parseOptions(opts: SensorLoadOptions): SensorCsvOptions {
+  return { ranges: opts.ranges, naiveTimeZone: opts.naiveTimeZone };
+}
+
+function sameValues(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+function progressEvery(onProgress: (() => void) | undefined): (lines: number) => void {
+  let since = 0;
+  return (lines) => {
+    since += lines;
+    if (since >= PROGRESS_EVERY && onProgress) {
+      since = 0;
+      onProgress();
+    }
+  };
+}
+
+function destroy(stream: NodeJS.ReadableStream): void {
+  (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+}
+
+async function mergeAggregates(client: PoolClient, aggs: HourAggregates): Promise<void> {
+  if (aggs.size === 0) return;
+  const rows = aggs.toMergeRows();
+  await client.query(MERGE_AGGREGATES_SQL, rows.params());
+}
