@@ -3,7 +3,9 @@ import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, M
 import { DEFAULT_METRIC_RANGES, parseList, parseMetricRanges, type MetricRanges } from './parsers';
 import { IsMetricRanges, IsTimeZone, IsUrlList } from './validators';
 
-const toBool = ({ value }: { value: unknown }) => (typeof value === 'string' ? ['1', 'true', 'yes'].includes(value.toLowerCase()) : value);
+const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
+/** `true/1/yes` and `false/0/no`; anything else stays a string and fails @IsBoolean, naming the variable. */
+const toBool = ({ value }: { value: unknown }) => (typeof value === 'string' ? (BOOLEAN_WORDS[value.toLowerCase()] ?? value) : value);
 
 /** Variables every service reads. Names are the environment variable names (see README). */
 export class CommonConfig {

@@ -1,4 +1,4 @@
-import { ProcessorConfig, WatcherConfig } from './app-configs';
+import { ProcessorConfig, QueryApiConfig, WatcherConfig } from './app-configs';
 import { ConfigError, loadConfig } from './load-config';
 
 describe(loadConfig.name, () => {
@@ -14,6 +14,12 @@ describe(loadConfig.name, () => {
     const c = loadConfig(WatcherConfig, { WATCHER_PORT: '4003', DROPZONE_DIR: '/data/drop' });
     expect(c.WATCHER_PORT).toBe(4003);
     expect(c.DROPZONE_DIR).toBe('/data/drop');
+  });
+
+  it('reads booleans strictly', () => {
+    expect(loadConfig(QueryApiConfig, { ALLOW_ANONYMOUS: 'true' }).ALLOW_ANONYMOUS).toBe(true);
+    expect(loadConfig(QueryApiConfig, { ALLOW_ANONYMOUS: 'no' }).ALLOW_ANONYMOUS).toBe(false);
+    expect(() => loadConfig(QueryApiConfig, { ALLOW_ANONYMOUS: 'maybe' })).toThrow(/ALLOW_ANONYMOUS/);
   });
 
   it('names every bad variable in one error', () => {

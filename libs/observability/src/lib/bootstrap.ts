@@ -15,10 +15,13 @@ export interface BootstrapOptions {
  * Starts one service: validated config (a bad variable prints its name and exits 1), JSON logs,
  * OpenAPI for the APIs, and graceful shutdown on SIGTERM/SIGINT (Nest closes modules in order).
  */
-export async function bootstrapService(rootModule: unknown, opts: BootstrapOptions): Promise<INestApplication> {
+export async function bootstrapService(rootModule: unknown | (() => unknown), opts: BootstrapOptions): Promise<INestApplication> {
   let app: INestApplication;
   try {
-    app = await NestFactory.create(rootModule as never, { bufferLogs: true });
+    // A factory (`() => AppModule.forRoot()`) lets config validation fail here, with a clean message.
+    const isFactory = typeof rootModule === 'function' && !(rootModule as { prototype?: unknown }).prototype;
+    const root = isFactory ? (rootModule as () => unknown)() : rootModule;
+    app = await NestFactory.create(root as never, { bufferLogs: true });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);

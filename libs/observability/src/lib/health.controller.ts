@@ -26,11 +26,14 @@ export class HealthController {
     return this.health.check(
       this.registry.entries().map(([name, check]) => async () => {
         const indicator = this.indicators.check(name);
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2000))]);
+          await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out after 2 s')), 2000)))]);
           return indicator.up();
         } catch (e) {
           return indicator.down({ message: (e as Error).message });
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );
