@@ -26,4 +26,5 @@ module.exports = {
   moduleNameMapper: { '^@sluice/(.*)$': join(__dirname, 'libs/$1/src/index.ts') },
   testMatch: ['**/?(*.)+(spec|int-spec).ts'],
   setupFiles: ['reflect-metadata'],
+  testTimeout: 30000,
 };

@@ -2,3 +2,5 @@ export * from './lib/nats-server';
 export * from './lib/test-database';
 export * from './lib/wait-for';
 export * from './lib/stack';
+export * from './lib/sensor-data';
+export * from './lib/aggregates';

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
+import type { FileSubject } from '@sluice/contracts';
 import type { JetStreamService } from './jetstream.service';
 
 export type HandlerResult = { ack: true } | { retryInMs: number };
@@ -16,6 +17,8 @@ export interface ConsumedMessage<T> {
 
 export interface ConsumerRunnerOptions<T extends object> {
   durable: string;
+  /** The subjects this consumer is for; messages on other subjects of its filter are acked and skipped. */
+  subjects: readonly FileSubject[];
   payloadClass: new () => T;
   concurrency: number;
   ackWaitMs: number;
@@ -76,6 +79,10 @@ export class ConsumerRunner<T extends object> {
   }
 
   private async process(msg: JsMsg): Promise<void> {
+    if (!this.opts.subjects.some((s) => this.jetstream.subject(s) === msg.subject)) {
+      msg.ack();
+      return;
+    }
     this.inFlight++;
     const heartbeat = setInterval(() => msg.working(), Math.max(500, Math.floor(this.opts.ackWaitMs / 3)));
     try {
@@ -89,7 +96,7 @@ export class ConsumerRunner<T extends object> {
       const problems = raw && typeof raw === 'object' ? await validate(payload, { whitelist: true }) : ['not JSON'];
       if (problems.length > 0) {
         this.logger.error(`terminating invalid message on ${msg.subject}: ${problems.toString()}`);
-        msg.term('invalid payload');
+        msg.term();
         return;
       }
       const consumed: ConsumedMessage<T> = {
@@ -106,7 +113,7 @@ export class ConsumerRunner<T extends object> {
         if (msg.info.deliveryCount >= this.opts.maxDeliver) {
           this.logger.error(`giving up after ${msg.info.deliveryCount} attempts: ${(error as Error).message}`);
           await this.opts.onExhausted?.(consumed, error);
-          msg.term('attempts exhausted');
+          msg.term();
         } else {
           const delay = Math.min(60000, 1000 * 2 ** (msg.info.deliveryCount - 1));
           this.logger.warn(`attempt ${msg.info.deliveryCount} failed, retrying in ${delay} ms: ${(error as Error).message}`);

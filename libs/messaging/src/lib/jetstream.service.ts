@@ -120,7 +120,9 @@ export class JetStreamService implements OnApplicationShutdown {
       durable_name: spec.durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      filter_subjects: spec.subjects.map((s) => this.subject(s)),
+      // One subject filters exactly; several share the namespace wildcard (NATS 2.9 has no filter_subjects)
+      // and ConsumerRunner skips the others.
+      filter_subject: spec.subjects.length === 1 ? this.subject(spec.subjects[0]) : `${this.namespace}.files.>`,
       ack_wait: nanos(spec.ackWaitMs),
       max_deliver: spec.maxDeliver,
       max_ack_pending: spec.maxAckPending ?? 1000,
