@@ -1,1 +1,3 @@
+export * from './lib/file-processor.service';
+export * from './lib/processor.consumer';
 export * from './lib/processor.module';

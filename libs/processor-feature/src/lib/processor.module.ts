@@ -1,15 +1,32 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ProcessorConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
+import { LedgerRepository, SensorCsvLoader } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
+import { DropFolder } from '@sluice/storage';
+import { FileProcessorService } from './file-processor.service';
+import { ProcessorConsumer } from './processor.consumer';
 
-@Module({
-  imports: [
-    ConfigModule.forRoot(ProcessorConfig),
-    ObservabilityModule.forRoot('processor'),
-    DbModule.forRoot({ applicationName: 'sluice-processor' }),
-    MessagingModule.forRoot('sluice-processor'),
-  ],
-})
-export class ProcessorModule {}
+@Module({})
+export class ProcessorModule {
+  /** `env` overrides process.env (tests); the app passes nothing. */
+  static forRoot(env?: NodeJS.ProcessEnv): DynamicModule {
+    return {
+      module: ProcessorModule,
+      imports: [
+        ConfigModule.forRoot(ProcessorConfig, env),
+        ObservabilityModule.forRoot('processor'),
+        DbModule.forRoot({ applicationName: 'sluice-processor', poolSize: 20 }),
+        MessagingModule.forRoot('sluice-processor'),
+      ],
+      providers: [
+        { provide: DropFolder, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new DropFolder(c.DROPZONE_DIR) },
+        LedgerRepository,
+        SensorCsvLoader,
+        FileProcessorService,
+        ProcessorConsumer,
+      ],
+    };
+  }
+}

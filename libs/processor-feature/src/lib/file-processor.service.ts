@@ -1,0 +1,225 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ProcessorConfig } from '@sluice/config';
+import { FileSubjects, isTerminal, type FileKind, type FileLifecycleEvent, type RejectReason } from '@sluice/contracts';
+import type { IngestFile } from '@sluice/db';
+import { detectKind } from '@sluice/formats';
+import { LedgerRepository, SensorCsvLoader, type FileOutcome, type LoadResult } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
+import { DropFolder } from '@sluice/storage';
+import type { PoolClient } from 'pg';
+import type { Readable } from 'node:stream';
+import { DataSource } from 'typeorm';
+import * as metrics from './processor.metrics';
+
+const HEAD_BYTES = 64 * 1024;
+const SENSOR_KINDS = ['sensor_wide_csv', 'sensor_long_csv', 'sensor_mapping_csv'] as const;
+type SensorKind = (typeof SENSOR_KINDS)[number];
+const isSensorKind = (k: FileKind): k is SensorKind => (SENSOR_KINDS as readonly FileKind[]).includes(k);
+
+export type ProcessResult = 'done' | 'busy';
+
+/**
+ * Loads one file exactly once: start an attempt in the ledger, then in ONE transaction lock the ledger row,
+ * load rows + aggregates + row errors and write the outcome; commit; announce the outcome. The caller acks
+ * the message only after this resolves, so a crash anywhere before means a redelivery that either redoes
+ * the work (nothing was committed) or finds the row terminal and only re-announces it.
+ */
+@Injectable()
+export class FileProcessorService {
+  private readonly logger = new Logger(FileProcessorService.name);
+  private readonly openStreams = new Set<Readable>();
+
+  constructor(
+    private readonly config: ProcessorConfig,
+    private readonly ds: DataSource,
+    private readonly ledger: LedgerRepository,
+    private readonly storage: DropFolder,
+    private readonly jetstream: JetStreamService,
+    private readonly sensorLoader: SensorCsvLoader,
+  ) {}
+
+  async process(fileId: string, working: () => void): Promise<ProcessResult> {
+    const started = Date.now();
+    let file: IngestFile | null;
+    try {
+      file = await this.ledger.startAttempt(fileId);
+    } catch (e) {
+      // lock_timeout: another replica holds this file in its load transaction.
+      if ((e as { code?: string }).code === '55P03') return 'busy';
+      throw e;
+    }
+    if (!file) {
+      const row = await this.ledger.get(fileId);
+      if (row && isTerminal(row.status)) await this.announce(row);
+      else this.logger.warn(`message for unknown file ${fileId} dropped`);
+      return 'done';
+    }
+    if (file.attempts > this.config.MAX_ATTEMPTS) {
+      // Every earlier attempt died with its process (a poison file that crashes the processor).
+      await this.fail(fileId, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${file.attempts - 1} times (the processor died during each attempt); giving up` });
+      return 'done';
+    }
+    await this.publishQuietly(FileSubjects.processing, this.event(file), `${fileId}.processing.${file.attempts}`);
+
+    let outcome: FileOutcome | null;
+    try {
+      outcome = await this.load(file, working);
+    } catch (e) {
+      metrics.attemptsFailed.inc();
+      // The last permitted attempt: record why, so the file ends `failed` with the real error.
+      if (file.attempts >= this.config.MAX_ATTEMPTS) {
+        await this.fail(fileId, { rule: 'processing_failed', message: (e as Error).message });
+        return 'done';
+      }
+      throw e;
+    }
+    if (!outcome) return 'done';
+    const durationMs = Date.now() - started;
+    metrics.fileDuration.observe(durationMs / 1000);
+    metrics.filesFinished.inc({ status: outcome.status, kind: outcome.kind ?? 'unknown' });
+    metrics.rowsLoaded.inc(outcome.rowsLoaded);
+    metrics.rowsRejected.inc(outcome.rowsRejected);
+    metrics.readingsLoaded.inc(outcome.readingsLoaded);
+    const row = await this.ledger.get(fileId);
+    if (row) await this.announce(row, durationMs);
+    this.logger.log({ fileId, status: outcome.status, kind: outcome.kind, rows: outcome.rowsLoaded, rejected: outcome.rowsRejected, durationMs }, 'file finished');
+    return 'done';
+  }
+
+  /** Marks a file failed once its attempts are used up, and announces it. */
+  async fail(fileId: string, reason: RejectReason): Promise<void> {
+    const row = await this.ledger.markFailed(fileId, reason);
+    metrics.filesFinished.inc({ status: 'failed', kind: row?.kind ?? 'unknown' });
+    const current = row ?? (await this.ledger.get(fileId));
+    if (current && isTerminal(current.status)) await this.announce(current);
+  }
+
+  /** Interrupts in-flight loads (their transactions roll back and the messages are redelivered). */
+  abortInFlight(): void {
+    for (const s of this.openStreams) s.destroy(new Error('processor is shutting down'));
+  }
+
+  private async load(file: IngestFile, working: () => void): Promise<FileOutcome | null> {
+    const refused = await this.refuseBeforeLoad(file);
+    const runner = this.ds.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    try {
+      await client.query('BEGIN');
+      if (!(await this.ledger.lockForLoad(client, file.id))) {
+        await client.query('ROLLBACK');
+        return null;
+      }
+      let outcome: FileOutcome;
+      if ('reason' in refused) {
+        outcome = quarantined(refused.kind, refused.reason);
+      } else {
+        const result = await this.sensorLoader.load(client, file.id, refused.kind, () => this.open(file.storedPath), {
+          invalidRows: this.config.INVALID_ROWS,
+          maxInvalidRatio: this.config.MAX_INVALID_RATIO,
+          ranges: this.config.metricRanges,
+          naiveTimeZone: this.config.NAIVE_TIMEZONE,
+          onProgress: working,
+        });
+        outcome = fromLoad(refused.kind, result);
+      }
+      await this.ledger.finish(client, file.id, outcome);
+      await client.query('COMMIT');
+      return outcome;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Decides what to do with a file from its size and first bytes: a loader's kind, or a quarantine reason. */
+  private async refuseBeforeLoad(file: IngestFile): Promise<{ kind: SensorKind } | { kind: FileKind | null; reason: RejectReason }> {
+    const size = Number(file.sizeBytes);
+    if (size > this.config.MAX_FILE_BYTES) {
+      return { kind: null, reason: { rule: 'file_too_large', message: `the file has ${size} bytes; the limit is ${this.config.MAX_FILE_BYTES} (MAX_FILE_BYTES)` } };
+    }
+    const head = await readHead(this.storage.openRead(file.storedPath), HEAD_BYTES);
+    const detected = detectKind(head, file.originalName);
+    if ('reject' in detected) return { kind: null, reason: detected.reject };
+    if (!isSensorKind(detected.kind)) {
+      return { kind: detected.kind, reason: { rule: 'unsupported_kind', message: `files of kind ${detected.kind} cannot be loaded by this version` } };
+    }
+    return { kind: detected.kind };
+  }
+
+  private open(storedPath: string): Readable {
+    const stream = this.storage.openRead(storedPath);
+    this.openStreams.add(stream);
+    stream.once('close', () => this.openStreams.delete(stream));
+    return stream;
+  }
+
+  private event(row: IngestFile, durationMs?: number): FileLifecycleEvent {
+    return {
+      fileId: row.id,
+      status: row.status,
+      originalName: row.originalName,
+      ...(row.kind ? { kind: row.kind } : {}),
+      rowsLoaded: Number(row.rowsLoaded),
+      rowsRejected: Number(row.rowsRejected),
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      ...(row.error ? { error: row.error } : {}),
+      at: new Date().toISOString(),
+    };
+  }
+
+  /** Publishes the terminal state of a row; the msgId makes a repeat after a crash harmless. */
+  private async announce(row: IngestFile, durationMs?: number): Promise<void> {
+    const subject = {
+      processed: FileSubjects.processed,
+      quarantined: FileSubjects.quarantined,
+      failed: FileSubjects.failed,
+      duplicate: FileSubjects.duplicate,
+      queued: undefined,
+      processing: undefined,
+    }[row.status];
+    if (subject) await this.jetstream.publish(subject, this.event(row, durationMs), `${row.id}.${row.status}`);
+  }
+
+  private async publishQuietly(subject: (typeof FileSubjects)[keyof typeof FileSubjects], payload: object, msgId: string): Promise<void> {
+    try {
+      await this.jetstream.publish(subject, payload, msgId);
+    } catch (e) {
+      this.logger.warn(`could not publish ${subject}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** The first `bytes` bytes of a stream (fewer if it is shorter); the stream is closed afterwards. */
+async function readHead(stream: Readable, bytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of stream) {
+      const buf = chunk as Buffer;
+      chunks.push(buf);
+      length += buf.length;
+      if (length >= bytes) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, bytes);
+}
+
+function quarantined(kind: FileKind | null, reason: RejectReason): FileOutcome {
+  return { status: 'quarantined', kind, rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, readingsLoaded: 0, error: reason };
+}
+
+function fromLoad(kind: FileKind, r: LoadResult): FileOutcome {
+  return {
+    status: r.rejection ? 'quarantined' : 'processed',
+    kind,
+    rowsTotal: r.rowsTotal,
+    rowsLoaded: r.rejection ? 0 : r.rowsLoaded,
+    rowsRejected: r.rowsRejected,
+    readingsLoaded: r.rejection ? 0 : r.readingsLoaded,
+    error: r.rejection,
+  };
+}

@@ -1,0 +1,129 @@
+import 'reflect-metadata';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FileSubjects, type FileLifecycleEvent } from '@sluice/contracts';
+import { LedgerRepository } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
+import { aggregateMismatches, createTestDatabase, expectedWide, FIXTURES, SHARED_NATS_URL, testNamespace, waitFor, wideCsv, type TestDatabase } from '@sluice/testing';
+import { Pool } from 'pg';
+import { ProcessorModule } from './processor.module';
+
+describe('processor', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let app: INestApplicationContext;
+  let dropzone: string;
+  let ledger: LedgerRepository;
+  let js: JetStreamService;
+  const outcomes: FileLifecycleEvent[] = [];
+
+  const query = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('processor');
+    pool = new Pool({ connectionString: db.url, max: 2 });
+    dropzone = mkdtempSync(join(tmpdir(), 'sluice-processor-'));
+    app = await NestFactory.createApplicationContext(
+      ProcessorModule.forRoot({
+        DATABASE_URL: db.url,
+        NATS_URL: SHARED_NATS_URL,
+        NATS_NAMESPACE: testNamespace('processor'),
+        DROPZONE_DIR: dropzone,
+        ACK_WAIT_MS: '5000',
+        MAX_ATTEMPTS: '2',
+        LOG_LEVEL: 'warn',
+      }),
+      { logger: ['error', 'warn'] },
+    );
+    await app.init();
+    ledger = app.get(LedgerRepository);
+    js = app.get(JetStreamService);
+    // Listen to outcomes the way the watcher does.
+    await js.ensureDurableConsumer({ durable: 'spec-outcomes', subjects: [FileSubjects.processed], ackWaitMs: 5000, maxDeliver: 1 });
+    void (async () => {
+      const consumer = await js.js.consumers.get(js.stream, 'spec-outcomes');
+      const messages = await consumer.consume();
+      for await (const m of messages) {
+        outcomes.push(m.json<FileLifecycleEvent>());
+        m.ack();
+      }
+    })();
+  });
+
+  afterAll(async () => {
+    await js?.jsm.streams.delete(js.stream).catch(() => undefined);
+    await app?.close();
+    await pool?.end();
+    await db?.drop();
+    rmSync(dropzone, { recursive: true, force: true });
+  });
+
+  /** Does what the watcher does after a claim: the file in processing/, a ledger row, a queued message. */
+  async function enqueue(name: string, content: Buffer): Promise<string> {
+    const id = randomUUID();
+    const storedPath = `processing/${id}__${name}`;
+    mkdirSync(join(dropzone, 'processing'), { recursive: true });
+    writeFileSync(join(dropzone, storedPath), content);
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    await ledger.register({ id, source: 'dropzone', originalName: name, storedPath, sha256, sizeBytes: content.length });
+    await js.publish(FileSubjects.queued, { fileId: id }, id);
+    return id;
+  }
+
+  const statusOf = async (id: string) => (await query<{ status: string }>('SELECT status FROM ingest_files WHERE id = $1', [id]))[0]?.status;
+
+  it('loads a queued sensor file in one transaction and announces the outcome', async () => {
+    const path = join(FIXTURES, 'sensors', 'split_15.csv');
+    const id = await enqueue('split_15.csv', readFileSync(path));
+    await waitFor('processed', async () => (await statusOf(id)) === 'processed');
+    const expected = expectedWide(path);
+    const [row] = await query<{ rows_total: string; rows_rejected: string; readings_loaded: string; kind: string; attempts: number }>(
+      'SELECT rows_total, rows_rejected, readings_loaded, kind, attempts FROM ingest_files WHERE id = $1',
+      [id],
+    );
+    expect(row).toEqual({ rows_total: String(expected.lines), rows_rejected: String(expected.badLines.length), readings_loaded: String(expected.readings), kind: 'sensor_wide_csv', attempts: 1 });
+    expect(Number((await query<{ n: string }>('SELECT count(*) AS n FROM raw_sensor_data'))[0].n)).toBe(expected.readings);
+    expect(await aggregateMismatches({ query })).toEqual([]);
+    await waitFor('outcome event', async () => outcomes.some((o) => o.fileId === id && o.status === 'processed'));
+  });
+
+  it('acks a redelivered message for a finished file without loading it again', async () => {
+    const content = Buffer.from(wideCsv({ lines: 50, devices: ['again'], startEpoch: 1.8e9 }));
+    const id = await enqueue('again.csv', content);
+    await waitFor('processed', async () => (await statusOf(id)) === 'processed');
+    const before = (await query<{ n: string }>('SELECT count(*) AS n FROM raw_sensor_data'))[0].n;
+    // A republish past the de-duplication window looks like this: a new message id for the same file.
+    await js.publish(FileSubjects.queued, { fileId: id }, `${id}.again`);
+    await waitFor('consumer idle', async () => {
+      const info = await js.jsm.consumers.info(js.stream, 'processor');
+      return info.num_pending + info.num_ack_pending === 0;
+    });
+    expect((await query<{ n: string }>('SELECT count(*) AS n FROM raw_sensor_data'))[0].n).toBe(before);
+    expect((await query<{ attempts: number }>('SELECT attempts FROM ingest_files WHERE id = $1', [id]))[0].attempts).toBe(1);
+  });
+
+  it('quarantines an empty file and an unrecognised one with their reasons', async () => {
+    const empty = await enqueue('empty.csv', Buffer.alloc(0));
+    const binary = await enqueue('blob.bin', Buffer.from([0, 1, 2, 3, 255, 254, 0, 7]));
+    await waitFor('both quarantined', async () => (await statusOf(empty)) === 'quarantined' && (await statusOf(binary)) === 'quarantined');
+    const rows = await query<{ id: string; error: { rule: string; message: string } }>('SELECT id, error FROM ingest_files WHERE id = ANY($1)', [[empty, binary]]);
+    const rule = (id: string) => rows.find((r) => r.id === id)!.error.rule;
+    expect(rule(empty)).toBe('empty_file');
+    expect(['unrecognized_format', 'invalid_utf8']).toContain(rule(binary));
+  });
+
+  it('marks a file failed with the error once its attempts are used up', async () => {
+    const id = randomUUID();
+    // Registered but the bytes are gone: every attempt throws.
+    await ledger.register({ id, source: 'dropzone', originalName: 'gone.csv', storedPath: `processing/${id}__gone.csv`, sha256: 'f'.repeat(64), sizeBytes: 10 });
+    await js.publish(FileSubjects.queued, { fileId: id }, id);
+    await waitFor('failed', async () => (await statusOf(id)) === 'failed', 30000);
+    const [row] = await query<{ error: { rule: string; message: string } }>('SELECT error FROM ingest_files WHERE id = $1', [id]);
+    expect(row.error.rule).toBe('processing_failed');
+    expect(row.error.message.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,18 @@
+import { Counter, Histogram, register } from 'prom-client';
+
+function counter(name: string, help: string, labelNames: string[] = []): Counter {
+  return (register.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames });
+}
+
+export const filesFinished = counter('sluice_processor_files_total', 'Files that reached a terminal state here, by status', ['status', 'kind']);
+export const rowsLoaded = counter('sluice_processor_rows_loaded_total', 'Records loaded');
+export const rowsRejected = counter('sluice_processor_rows_rejected_total', 'Records rejected');
+export const readingsLoaded = counter('sluice_processor_readings_loaded_total', 'Rows written to the data tables');
+export const attemptsFailed = counter('sluice_processor_attempts_failed_total', 'Attempts that threw and will be retried');
+export const fileDuration =
+  (register.getSingleMetric('sluice_processor_file_seconds') as Histogram | undefined) ??
+  new Histogram({
+    name: 'sluice_processor_file_seconds',
+    help: 'Time from start of an attempt to commit',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  });
