@@ -1,0 +1,59 @@
+import 'reflect-metadata';
+import { Injectable, Module, type INestApplication, type OnModuleInit } from '@nestjs/common';
+import { CommonConfig, ConfigModule } from '@sluice/config';
+import type { AddressInfo } from 'node:net';
+import { bootstrapService } from './bootstrap';
+import { ObservabilityModule } from './observability.module';
+import { ReadinessRegistry } from './readiness.registry';
+
+let databaseUp = true;
+
+@Injectable()
+class FakeDependency implements OnModuleInit {
+  constructor(private readonly readiness: ReadinessRegistry) {}
+  onModuleInit(): void {
+    this.readiness.register('database', async () => {
+      if (!databaseUp) throw new Error('connection refused');
+    });
+  }
+}
+
+describe(ObservabilityModule.name, () => {
+  let app: INestApplication;
+  let base: string;
+
+  beforeAll(async () => {
+    @Module({ imports: [ConfigModule.forRoot(CommonConfig, { LOG_LEVEL: 'silent' }), ObservabilityModule.forRoot('spec')], providers: [FakeDependency] })
+    class SpecModule {}
+    app = await bootstrapService(SpecModule, { port: () => 0, openApi: { title: 'spec', description: 'spec' } });
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('answers liveness and readiness, and reports a dependency that is down with 503 and its reason', async () => {
+    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+    const up = await fetch(`${base}/health/ready`);
+    expect(up.status).toBe(200);
+    expect(await up.json()).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
+    databaseUp = false;
+    const down = await fetch(`${base}/health/ready`);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ status: 'error', error: { database: { status: 'down', message: 'connection refused' } } });
+    databaseUp = true;
+  });
+
+  it('serves Prometheus metrics labelled with the service', async () => {
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    expect(await res.text()).toMatch(/process_cpu_seconds_total\{service="spec"\}/);
+  });
+
+  it('serves the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${base}/docs-json`)).json()) as { openapi: string; info: { title: string } };
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.info.title).toBe('spec');
+  });
+});
