@@ -1,1 +1,2 @@
+export * from './lib/file-readiness.util';
 export * from './lib/watcher.module';

@@ -1,15 +1,48 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, WatcherConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
+import { LedgerRepository } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
+import { StorageModule } from '@sluice/storage';
+import { ClaimService } from './claim.service';
+import { FileLocks, TaskTracker } from './concurrency.util';
+import { IncomingWatcher } from './incoming-watcher.service';
+import { LedgerQueries } from './ledger-queries.repository';
+import { LifecyclePublisher } from './lifecycle.publisher';
+import { OutcomeMover } from './outcome-mover.service';
+import { OutcomeConsumer } from './outcome.consumer';
+import { Reconciler } from './reconciler.service';
+import { WatcherMetrics } from './watcher.metrics';
+import { WatcherService } from './watcher.service';
 
-@Module({
-  imports: [
-    ConfigModule.forRoot(WatcherConfig),
-    ObservabilityModule.forRoot('watcher'),
-    DbModule.forRoot({ applicationName: 'sluice-watcher' }),
-    MessagingModule.forRoot('sluice-watcher'),
-  ],
-})
-export class WatcherModule {}
+@Module({})
+export class WatcherModule {
+  /** `env` replaces process.env (tests); the app passes nothing. */
+  static forRoot(env?: NodeJS.ProcessEnv): DynamicModule {
+    return {
+      module: WatcherModule,
+      imports: [
+        ConfigModule.forRoot(WatcherConfig, env),
+        ObservabilityModule.forRoot('watcher'),
+        DbModule.forRoot({ applicationName: 'sluice-watcher', poolSize: 5 }),
+        MessagingModule.forRoot('sluice-watcher'),
+        StorageModule.forRoot(),
+      ],
+      providers: [
+        LedgerRepository,
+        LedgerQueries,
+        WatcherMetrics,
+        TaskTracker,
+        FileLocks,
+        LifecyclePublisher,
+        OutcomeMover,
+        ClaimService,
+        Reconciler,
+        IncomingWatcher,
+        OutcomeConsumer,
+        WatcherService,
+      ],
+    };
+  }
+}

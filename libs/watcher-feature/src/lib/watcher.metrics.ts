@@ -1,0 +1,18 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, register } from 'prom-client';
+
+/** Reuses a counter already in the default registry (a second app instance in one process, as in tests). */
+function counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  return (register.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames });
+}
+
+@Injectable()
+export class WatcherMetrics {
+  readonly claimed = counter('sluice_watcher_files_claimed_total', 'Files claimed from incoming/ (renamed into processing/)');
+  readonly registered = counter('sluice_watcher_files_queued_total', 'Files registered in the ledger and published as queued');
+  readonly duplicates = counter('sluice_watcher_duplicates_total', 'Claimed files whose content was already in the ledger');
+  readonly moved = counter('sluice_watcher_files_moved_total', 'Files moved out of processing/, by ledger outcome', ['outcome'] as const);
+  readonly irregular = counter('sluice_watcher_irregular_quarantined_total', 'Symlinks, FIFOs, sockets and devices moved to quarantine/', ['type'] as const);
+  readonly requeued = counter('sluice_watcher_requeued_total', 'Stale queued/processing files published again');
+  readonly orphans = counter('sluice_watcher_orphans_registered_total', 'Files found in processing/ without a ledger row and registered');
+}

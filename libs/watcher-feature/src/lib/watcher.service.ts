@@ -1,0 +1,63 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { WatcherConfig } from '@sluice/config';
+import { DropFolder } from '@sluice/storage';
+import { TaskTracker } from './concurrency.util';
+import { IncomingWatcher } from './incoming-watcher.service';
+import { OutcomeConsumer } from './outcome.consumer';
+import { Reconciler } from './reconciler.service';
+
+/** Starts and stops the watcher's parts in order; runs the periodic rescan. */
+@Injectable()
+export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(WatcherService.name);
+  private timer?: NodeJS.Timeout;
+  private rescanning?: Promise<void>;
+  private stopping = false;
+
+  constructor(
+    private readonly config: WatcherConfig,
+    private readonly drop: DropFolder,
+    private readonly incoming: IncomingWatcher,
+    private readonly outcomes: OutcomeConsumer,
+    private readonly reconciler: Reconciler,
+    private readonly tasks: TaskTracker,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.drop.init();
+    await this.outcomes.start();
+    await this.incoming.start();
+    // The first pass runs in the background so that a large backlog does not delay readiness.
+    void this.rescan();
+    this.timer = setInterval(() => void this.rescan(), this.config.RESCAN_INTERVAL_MS);
+    this.logger.log(`watcher started on ${this.drop.root} (rescan every ${this.config.RESCAN_INTERVAL_MS} ms)`);
+  }
+
+  /** One pass of reconciliation and a full scan of incoming/; never two at once. */
+  rescan(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    this.rescanning ??= this.tasks
+      .track(
+        (async () => {
+          try {
+            await this.reconciler.reconcile();
+            await this.incoming.scan();
+          } catch (e) {
+            this.logger.error(`rescan failed: ${(e as Error).message}`);
+          }
+        })(),
+      )
+      .finally(() => (this.rescanning = undefined));
+    return this.rescanning;
+  }
+
+  /** Runs before the NATS and database connections close: stop intake, then finish what is in flight. */
+  async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.incoming.stop();
+    await this.outcomes.stop();
+    await this.tasks.drain();
+    this.logger.log('watcher stopped');
+  }
+}
