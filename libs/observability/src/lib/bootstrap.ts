@@ -30,7 +30,8 @@ export async function bootstrapService(rootModule: unknown | (() => unknown), op
     throw e;
   }
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
+  // process.exit(0) after the graceful close (the default re-raises the signal: exit 143, and pino may not flush).
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
   opts.configure?.(app);
   if (opts.openApi) {
     const builder = new DocumentBuilder().setTitle(opts.openApi.title).setDescription(opts.openApi.description).setVersion('1.0');
