@@ -1,0 +1,125 @@
+import { copyFileSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { aggregateMismatches, expectedWide, FIXTURES, generateLongFormat, Stack, waitFor } from '@sluice/testing';
+
+const SEEDS = ['split_15.csv', 'split_3.csv', 'split_30.csv'].map((f) => join(FIXTURES, 'sensors', f));
+
+/** Copies files next to the drop folder, then renames them in, as a well-behaved writer does. */
+function drop(stack: Stack, files: string[], subdir = ''): void {
+  const staging = mkdtempSync(join(stack.dropzone, '..', 'staging-'));
+  for (const f of files) {
+    const name = f.split('/').pop()!;
+    copyFileSync(f, join(staging, name));
+    renameSync(join(staging, name), join(stack.dropzone, 'incoming', subdir, name));
+  }
+  rmSync(staging, { recursive: true, force: true });
+}
+
+describe('sensor CSV through the drop folder', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await Stack.start({ label: 'pipeline' });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('loads wide CSV files: readings, sensors, rejected lines and a ledger whose counts add up', async () => {
+    drop(stack, SEEDS);
+    const statuses = await stack.waitForTerminal(SEEDS.length);
+    expect(statuses).toEqual({ processed: SEEDS.length });
+
+    const expected = SEEDS.map(expectedWide);
+    const readings = expected.reduce((n, e) => n + e.readings, 0);
+    expect(await stack.count('raw_sensor_data')).toBe(readings);
+
+    const devices = new Set(expected.flatMap((e) => [...e.devices]));
+    const sensors = await stack.query<{ name: string }>('SELECT name FROM sensors ORDER BY name');
+    expect(sensors.map((s) => s.name)).toEqual([...devices].flatMap((d) => expected[0].metrics.map((m) => `${d}/${m}`)).sort());
+
+    const files = await stack.query<{ original_name: string; rows_total: string; rows_loaded: string; rows_rejected: string; readings_loaded: string }>(
+      'SELECT original_name, rows_total, rows_loaded, rows_rejected, readings_loaded FROM ingest_files ORDER BY original_name',
+    );
+    for (const f of files) {
+      const e = expectedWide(SEEDS.find((s) => s.endsWith(f.original_name))!);
+      expect(Number(f.rows_total)).toBe(e.lines);
+      expect(Number(f.rows_loaded) + Number(f.rows_rejected)).toBe(Number(f.rows_total));
+      expect(Number(f.rows_rejected)).toBe(e.badLines.length);
+      expect(Number(f.readings_loaded)).toBe(e.readings);
+    }
+
+    const errors = await stack.query<{ original_name: string; line: number; rule: string; message: string }>(
+      `SELECT f.original_name, e.line, e.rule, e.message FROM ingest_errors e JOIN ingest_files f ON f.id = e.file_id ORDER BY 1, 2`,
+    );
+    const expectedErrors = SEEDS.flatMap((s) => expectedWide(s).badLines.map((line) => ({ file: s.split('/').pop()!, line })));
+    expect(errors.map((e) => ({ file: e.original_name, line: e.line }))).toEqual(expectedErrors.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line));
+    for (const e of errors) expect(e.message.length).toBeGreaterThan(10);
+
+    expect(readdirSync(join(stack.dropzone, 'processed')).sort()).toEqual(SEEDS.map((s) => s.split('/').pop()!).sort());
+    expect(readdirSync(join(stack.dropzone, 'processing'))).toEqual([]);
+  });
+
+  it('keeps aggregated_metrics equal to a recomputation from raw_sensor_data', async () => {
+    expect(await stack.count('aggregated_metrics')).toBeGreaterThan(0);
+    expect(await aggregateMismatches(stack)).toEqual([]);
+  });
+
+  it('records the same files dropped again as duplicates and adds no row', async () => {
+    const before = await stack.count('raw_sensor_data');
+    const renamed = SEEDS.map((s, i) => {
+      const copy = join(tmpdir(), `again-${i}-${s.split('/').pop()}`);
+      copyFileSync(s, copy);
+      return copy;
+    });
+    drop(stack, renamed);
+    const statuses = await stack.waitForTerminal(SEEDS.length * 2);
+    expect(statuses).toEqual({ processed: SEEDS.length, duplicate: SEEDS.length });
+    expect(await stack.count('raw_sensor_data')).toBe(before);
+    const dups = await stack.query<{ duplicate_of: string | null }>(`SELECT duplicate_of FROM ingest_files WHERE status = 'duplicate'`);
+    expect(dups.every((d) => d.duplicate_of !== null)).toBe(true);
+    await waitFor('duplicates moved to processed/', async () => readdirSync(join(stack.dropzone, 'processed')).length === SEEDS.length * 2);
+    for (const f of renamed) rmSync(f, { force: true });
+  });
+
+  it('serves the loaded data through the query API', async () => {
+    const headers = { 'x-api-key': stack.queryKey };
+    const sensors = (await (await fetch(`${stack.url('query-api')}/sensors`, { headers })).json()) as unknown[];
+    expect(sensors.length).toBe(await stack.count('sensors'));
+    const files = await fetch(`${stack.url('query-api')}/files`, { headers });
+    expect(files.status).toBe(200);
+  });
+});
+
+describe('long-format sensor CSV with the mapping arriving last', () => {
+  let stack: Stack;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    stack = await Stack.start({ label: 'longfmt' });
+    dataDir = mkdtempSync(join(tmpdir(), 'sluice-long-'));
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('loads every good reading and names the sensors when the mapping comes', async () => {
+    const generated = generateLongFormat(dataDir, { sensors: 50, rows: 200000, files: 20, bad: 10 });
+    expect(generated.badRows).toBe(10);
+    const parts = readdirSync(join(dataDir, 'timeseries')).map((f) => join(dataDir, 'timeseries', f));
+    drop(stack, parts);
+    await stack.waitForTerminal(parts.length, 180000);
+    expect(await stack.count('raw_sensor_data')).toBe(199990);
+
+    drop(stack, [join(dataDir, 'mapping', 'mapping.csv')]);
+    const statuses = await stack.waitForTerminal(parts.length + 1);
+    expect(statuses).toEqual({ processed: parts.length + 1 });
+    const named = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM sensors WHERE name LIKE 'sensor\\_%'`);
+    expect(Number(named[0].n)).toBe(50);
+    expect(await stack.count('sensors')).toBe(50);
+    expect(await stack.count('ingest_errors')).toBe(10);
+    expect(await aggregateMismatches(stack)).toEqual([]);
+  });
+});
