@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
-const build = spawnSync(process.execPath, [join(root, 'node_modules/nx/bin/nx.js'), 'run-many', '-t', 'build', '--projects=watcher,processor,ingest-api,query-api', '--outputStyle=static'], { cwd: root, env, stdio: 'inherit' });
+const build = spawnSync(process.execPath, [join(root, 'node_modules/nx/dist/bin/nx.js'), 'run-many', '-t', 'build', '--projects=watcher,processor,ingest-api,query-api', '--outputStyle=static'], { cwd: root, env, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 const r = spawnSync(process.execPath, ['--expose-gc', '-r', join(root, 'tools/scripts/register.cjs'), join(root, 'tools/bench/bench.ts'), ...process.argv.slice(2)], { cwd: root, env, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -50,7 +50,7 @@ const step = (title, cmd, cmdArgs) => {
 step('database: create if missing and migrate', process.execPath, [join(root, 'tools/scripts/migrate.mjs')]);
 if (!args.has('--no-build')) {
   step('build the four services', process.execPath, [
-    join(root, 'node_modules/nx/bin/nx.js'), 'run-many', '-t', 'build',
+    join(root, 'node_modules/nx/dist/bin/nx.js'), 'run-many', '-t', 'build',
     '--projects=watcher,processor,ingest-api,query-api', '--outputStyle=static',
   ]);
 }

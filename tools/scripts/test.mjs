@@ -10,7 +10,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const env = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_INTERACTIVE: 'false', ...process.env };
 const extra = process.argv.slice(2);
 const nxArgs = ['run-many', '-t', 'test', '--parallel=1', '--outputStyle=stream', ...(extra.length ? extra : [])];
-const child = spawn(process.execPath, [join(root, 'node_modules/nx/bin/nx.js'), ...nxArgs], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+const child = spawn(process.execPath, [join(root, 'node_modules/nx/dist/bin/nx.js'), ...nxArgs], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
 
 // Jest prints "Tests: 1 failed, 2 skipped, 12 passed, 15 total" per project; add them up.
 let passed = 0;
