@@ -57,6 +57,11 @@ export class HourAggregates {
     return b;
   }
 
+  clear(): void {
+    this.bySensor.clear();
+    this.count = 0;
+  }
+
   /** Rows for the merge statement, sorted by (sensor, bucket, start) to keep lock order across files. */
   toMergeRows(): AggregateRows {
     const rows = new AggregateRows();

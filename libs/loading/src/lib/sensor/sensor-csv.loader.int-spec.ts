@@ -28,6 +28,13 @@ function longCsv(uuids: string[], n: number, opts: { naive?: boolean; bad?: numb
   return `${lines.join('\n')}\n`;
 }
 
+/** A wide CSV (unquoted) of `lines` lines over 3 devices, one line every `step` seconds. */
+function wideCsvText(lines: number, step: number, start = 1.6e9): string {
+  const out = ['ts,device,co,humidity,light,lpg,motion,smoke,temp'];
+  for (let i = 0; i < lines; i++) out.push(`${start + i * step},dev${i % 3},0.0${i % 9},${40 + (i % 50)},1,0.00${i % 7},0,0.0${i % 5},${(20 + Math.sin(i) * 5).toFixed(3)}`);
+  return `${out.join('\n')}\n`;
+}
+
 describe(SensorCsvLoader.name, () => {
   let db: TestDatabase;
   let ds: DataSource;
@@ -207,6 +214,32 @@ describe(SensorCsvLoader.name, () => {
     const r = await load('sensor_mapping_csv', text(`sensor_uuid;sensor_name\n${U1};d1/temp\n${U2};ok_name\n`), { ...skip, maxInvalidRatio: 0.5 });
     expect(r).toMatchObject({ rowsLoaded: 1, rowsRejected: 1, rejection: null });
     expect((await ds.query(`SELECT rule, line FROM ingest_errors WHERE file_id = $1`, [r.fileId]))[0]).toEqual({ rule: 'duplicate_sensor_name', line: 2 });
+  });
+
+  it('merges aggregates mid-file when the bucket cap is reached, with the same result', async () => {
+    // 3 devices × 7 metrics, a line every 10 minutes over ~2 days: ~1000 hour buckets, flushed every 50
+    const file = wideCsvText(900, 600);
+    const r = await load('sensor_wide_csv', text(file), { ...skip, aggFlushBuckets: 50 });
+    expect(r).toMatchObject({ rowsLoaded: 900, readingsLoaded: 900 * 7, rejection: null });
+    await expectAggregatesMatchRaw();
+    // a file refused after some flushes leaves no aggregate behind
+    await ds.query('TRUNCATE raw_sensor_data, aggregated_metrics');
+    const refused = await load('sensor_wide_csv', text(`${wideCsvText(900, 600, 1.7e9)}1.8e9,dev0,x,1,1,1,1,1,1\n`), { ...skip, invalidRows: 'reject', aggFlushBuckets: 50 });
+    expect(refused.rejection).toMatchObject({ rule: 'not_a_number' });
+    expect(await count('SELECT count(*) n FROM aggregated_metrics')).toBe(0);
+    expect(await count('SELECT count(*) n FROM raw_sensor_data')).toBe(0);
+  });
+
+  it('falls back to the slow path when a repeat with another value comes after a mid-file flush', async () => {
+    const file = wideCsvText(300, 600);
+    const lines = file.trimEnd().split('\n');
+    const changed = lines[1].replace(/,([0-9.]+)$/, ',49');
+    const r = await load('sensor_wide_csv', text(`${file}${changed}\n`), { ...skip, aggFlushBuckets: 20 });
+    expect(r).toMatchObject({ rowsLoaded: 301, rejection: null });
+    const [first] = lines[1].split(',');
+    const temp = await ds.query(`SELECT value FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id WHERE s.name = 'dev0/temp' AND ts = to_timestamp($1)`, [Number(first)]);
+    expect(temp).toEqual([{ value: 49 }]);
+    await expectAggregatesMatchRaw();
   });
 
   it('reports progress while loading', async () => {

@@ -21,6 +21,7 @@ import { MERGE_AGGREGATES_SQL, recomputeDaysSql, recomputeHoursSql } from './agg
 import { HOUR_US, HourAggregates, type Bucket } from './bucket-aggregates';
 import { CopySink, isUniqueViolation } from './copy-sink';
 import { writeRowErrors } from './ingest-errors.writer';
+import { RecentKeys } from './recent-keys';
 import { RowTally } from './row-tally';
 import { SensorRegistry } from './sensor-registry';
 
@@ -33,6 +34,8 @@ export interface SensorLoadOptions {
   naiveTimeZone: string;
   /** Called every ~10k lines; the caller heartbeats JetStream. */
   onProgress?: () => void;
+  /** Hour buckets kept in memory before a mid-file merge (default AGG_FLUSH_BUCKETS). */
+  aggFlushBuckets?: number;
 }
 
 export interface LoadResult {
@@ -46,31 +49,16 @@ export interface LoadResult {
 
 const SAVEPOINT = 'sluice_sensor_load';
 const PROGRESS_EVERY = 10_000;
-/** Keys remembered for in-file de-duplication, per generation (two generations are kept). */
-const DEDUPE_GENERATION = 100_000;
+/**
+ * Hour buckets held in memory before they are merged into aggregated_metrics mid-file (inside the
+ * same transaction; the merge is associative, so flushing early gives the same result).
+ */
+export const AGG_FLUSH_BUCKETS = 20_000;
 const RAW_COPY = 'COPY raw_sensor_data (sensor_id, ts, value, file_id) FROM STDIN';
 const STAGE = 'sluice_sensor_stage';
 const TOUCHED = 'sluice_sensor_touched';
 
 type Pass = { conflict: true } | { conflict: false; tally: RowTally; readings: number; rejection: RejectReason | null };
-
-/** Remembers recent keys in two bounded generations: memory stays flat; a forgotten duplicate falls to the slow path. */
-class RecentKeys<V> {
-  private cur = new Map<string, V>();
-  private prev = new Map<string, V>();
-
-  get(key: string): V | undefined {
-    return this.cur.get(key) ?? this.prev.get(key);
-  }
-
-  set(key: string, v: V): void {
-    if (this.cur.size >= DEDUPE_GENERATION) {
-      this.prev = this.cur;
-      this.cur = new Map();
-    }
-    this.cur.set(key, v);
-  }
-}
 
 /**
  * Loads the three sensor CSV layouts inside the caller's transaction. Fast path: parse while COPYing
@@ -128,7 +116,8 @@ export class SensorCsvLoader {
   private async fastPass(client: PoolClient, fileId: string, kind: 'sensor_wide_csv' | 'sensor_long_csv', open: () => NodeJS.ReadableStream, opts: SensorLoadOptions): Promise<Pass> {
     const tally = new RowTally(opts);
     const aggs = new HourAggregates();
-    const copy = new CopySink(client, RAW_COPY);
+    let copy = new CopySink(client, RAW_COPY);
+    let readings = 0;
     const tail = `\t${fileId}\n`;
     const progress = progressEvery(opts.onProgress);
     const stream = open();
@@ -146,8 +135,16 @@ export class SensorCsvLoader {
         }
         progress(out.rows + out.rejects.length);
         await copy.write(out.text);
+        if (aggs.size >= (opts.aggFlushBuckets ?? AGG_FLUSH_BUCKETS)) {
+          // Keeps memory flat for files spanning many sensor-hours: the COPY so far is ended, its
+          // buckets merged (rolled back with the savepoint if the file is refused later), and a new COPY goes on.
+          readings += await copy.end();
+          await mergeAggregates(client, aggs);
+          aggs.clear();
+          copy = new CopySink(client, RAW_COPY);
+        }
       }
-      const readings = await copy.end();
+      readings += await copy.end();
       const rejection = tally.rejection();
       if (!rejection) await mergeAggregates(client, aggs);
       return { conflict: false, tally, readings, rejection };
@@ -162,13 +159,14 @@ export class SensorCsvLoader {
 
   /** Per input batch: COPY text for new readings, aggregates updated; 'conflict' on a same-key-other-value repeat. */
   private async *wideFast(batches: AsyncGenerator<SensorCsvBatch<WideReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<BatchOut | 'conflict'> {
-    const seen = new RecentKeys<number[]>();
+    let seen: RecentKeys | null = null;
     let ids = new Map<string, Int32Array>();
-    let cache: Array<Bucket | null> = [];
     for await (const batch of batches) {
       const { metrics } = batch.header;
       const m = metrics.length;
-      if (cache.length !== m) cache = new Array<Bucket | null>(m).fill(null);
+      seen ??= new RecentKeys(m);
+      // Buckets are cached per metric within one batch only: between batches the map may be flushed.
+      const cache = new Array<Bucket | null>(m).fill(null);
       const unknown = [...new Set(batch.rows.filter((r) => !ids.has(r.device)).map((r) => r.device))];
       if (unknown.length) {
         await this.sensors.resolveWide(unknown, metrics);
@@ -177,15 +175,14 @@ export class SensorCsvLoader {
       }
       let text = '';
       for (const r of batch.rows) {
-        const key = `${r.device}\u0001${r.tsMicros}`;
-        const prev = seen.get(key);
-        if (prev !== undefined) {
-          if (sameValues(prev, r.values)) continue;
+        const sid = ids.get(r.device) as Int32Array;
+        // The first metric's sensor id stands for the device.
+        const seenAs = seen.check(sid[0], r.tsMicros, r.values);
+        if (seenAs === 'same') continue;
+        if (seenAs === 'different') {
           yield 'conflict';
           return;
         }
-        seen.set(key, r.values);
-        const sid = ids.get(r.device) as Int32Array;
         const ts = microsToIso(r.tsMicros);
         const hour = Math.floor(r.tsMicros / HOUR_US);
         for (let j = 0; j < m; j++) {
@@ -201,20 +198,20 @@ export class SensorCsvLoader {
   }
 
   private async *longFast(batches: AsyncGenerator<SensorCsvBatch<LongReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<BatchOut | 'conflict'> {
-    const seen = new RecentKeys<number>();
+    const seen = new RecentKeys(1);
+    const one = new Float64Array(1);
     for await (const batch of batches) {
       await this.sensors.resolveUuids(batch.rows.map((r) => r.uuid));
       let text = '';
       for (const r of batch.rows) {
-        const key = `${r.uuid}${r.tsMicros}`;
-        const prev = seen.get(key);
-        if (prev !== undefined) {
-          if (Object.is(prev, r.value)) continue;
+        const sid = this.sensors.cachedUuid(r.uuid) as number;
+        one[0] = r.value;
+        const seenAs = seen.check(sid, r.tsMicros, one);
+        if (seenAs === 'same') continue;
+        if (seenAs === 'different') {
           yield 'conflict';
           return;
         }
-        seen.set(key, r.value);
-        const sid = this.sensors.cachedUuid(r.uuid) as number;
         text += `${sid}\t${microsToIso(r.tsMicros)}\t${r.value}${tail}`;
         aggs.bucket(sid, Math.floor(r.tsMicros / HOUR_US)).add(r.value);
       }
@@ -377,11 +374,6 @@ function nameReject(r: MappingRow, why: string): RowReject {
 
 function parseOptions(opts: SensorLoadOptions): SensorCsvOptions {
   return { ranges: opts.ranges, naiveTimeZone: opts.naiveTimeZone };
-}
-
-function sameValues(a: number[], b: number[]): boolean {
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
-  return true;
 }
 
 function progressEvery(onProgress: (() => void) | undefined): (lines: number) => void {
