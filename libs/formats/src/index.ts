@@ -5,3 +5,8 @@ export * from './lib/sensor/sensor-csv.header';
 export * from './lib/sensor/sensor-csv.parser';
 export * from './lib/sensor/sensor-record';
 export * from './lib/sensor/zoned-time.util';
+export * from './lib/json/document.dto';
+export * from './lib/json/json-parser';
+export * from './lib/json/line-reader';
+export * from './lib/json/read-document';
+export * from './lib/json/validate-document';

@@ -1,3 +1,5 @@
+import type { JsonSyntaxRule } from '../json/json-parser';
+import type { ItemRule } from '../json/validate-document';
 import type { ZonedTime } from './zoned-time.util';
 
 /** Valid range per metric name; structurally the same as `MetricRanges` of @sluice/config. */
@@ -37,11 +39,17 @@ export type RowRule =
   | 'wrong_field_count'
   | 'duplicate_sensor_name';
 
-/** A refused line: where, which rule, a sentence a person can act on, and the line itself (capped). */
+/** Rule codes of a refused JSON item or NDJSON line, besides the CSV ones. */
+export type RecordRule = RowRule | ItemRule | JsonSyntaxRule | 'line_too_long' | 'invalid_utf8';
+
+/**
+ * A refused line or item: where (line; column is the CSV column or the JSON field path), which rule, a
+ * sentence a person can act on, the value and the line itself (capped).
+ */
 export interface RowReject {
   line: number;
   column: string | null;
-  rule: RowRule;
+  rule: RecordRule;
   message: string;
   value: string | null;
   raw: string;

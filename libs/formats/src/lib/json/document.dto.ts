@@ -1,0 +1,182 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  IsArray,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsString,
+  Length,
+  Max,
+  Min,
+  ValidateBy,
+  ValidateNested,
+  type ValidationOptions,
+} from 'class-validator';
+import { parseIsoTimestamp } from '../sensor/sensor-record';
+import { ZonedTime } from '../sensor/zoned-time.util';
+
+/**
+ * The JSON kinds of SPEC §4.2–4.5 as class-validator DTOs. Shared by the processor (files) and the
+ * ingest API (request bodies); validate them with `validateDocument` / `validateItem`, which whitelist
+ * and forbid unknown fields and turn errors into field paths and rule codes.
+ */
+
+export const ID_MAX = 128;
+export const LABEL_MAX = 64;
+export const SENSOR_NAME_MAX = 200;
+export const MEASUREMENT_MAX_SAMPLES = 1_000_000;
+export const INT32_MAX = 2_147_483_647;
+
+const UTC = new ZonedTime('UTC');
+/** A naive timestamp never parses when an offset is required: the zone below is never consulted. */
+const OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+/** ISO-8601 date-time carrying an offset (`Z`, `+02:00`), a real calendar date. */
+export function IsTimestampWithOffset(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isTimestampWithOffset',
+      validator: {
+        validate: (v: unknown) => typeof v === 'string' && v.length <= 40 && OFFSET.test(v) && !Number.isNaN(parseIsoTimestamp(v, UTC)),
+        defaultMessage: () => '$property must be an ISO-8601 date-time with an offset',
+      },
+    },
+    options,
+  );
+}
+
+/** Every element a finite number (not NaN, not ±Infinity, not a numeric string, not null). */
+export function IsFiniteNumberArray(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isFiniteNumberArray',
+      validator: {
+        validate: (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x)),
+        defaultMessage: () => '$property must hold finite numbers only',
+      },
+    },
+    options,
+  );
+}
+
+/** A JSON number that is finite: "1.2", null, NaN and Infinity are refused, never coerced. */
+export function IsFiniteNumber(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isFiniteNumber',
+      validator: {
+        validate: (v: unknown) => typeof v === 'number' && Number.isFinite(v),
+        defaultMessage: () => '$property must be a finite number',
+      },
+    },
+    options,
+  );
+}
+
+// ---- 4.2 vehicle status ------------------------------------------------------------------------------------
+
+export class VehicleStatusItemDto {
+  @IsDefined()
+  @IsString()
+  @Length(1, ID_MAX)
+  vehicle_id!: string;
+
+  @IsDefined()
+  @IsTimestampWithOffset()
+  report_time!: string;
+
+  @IsDefined()
+  @IsString()
+  @Length(1, LABEL_MAX)
+  status!: string;
+}
+
+// ---- 4.3 detections ----------------------------------------------------------------------------------------
+
+export class DetectionDto {
+  @IsDefined()
+  @IsString()
+  @Length(1, LABEL_MAX)
+  object_type!: string;
+
+  @IsDefined()
+  @IsInt()
+  @Min(0)
+  @Max(INT32_MAX)
+  object_value!: number;
+}
+
+export class DetectionEventItemDto {
+  @IsDefined()
+  @IsString()
+  @Length(1, ID_MAX)
+  vehicle_id!: string;
+
+  @IsDefined()
+  @IsTimestampWithOffset()
+  detection_time!: string;
+
+  @IsDefined()
+  @IsArray()
+  @ArrayMaxSize(10_000)
+  @ValidateNested({ each: true })
+  @Type(() => DetectionDto)
+  detections!: DetectionDto[];
+}
+
+// ---- 4.4 measurement ---------------------------------------------------------------------------------------
+
+export class MeasurementDto {
+  @IsDefined()
+  @IsTimestampWithOffset()
+  time_stamp!: string;
+
+  @IsDefined()
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayMaxSize(MEASUREMENT_MAX_SAMPLES)
+  @IsFiniteNumberArray()
+  data!: number[];
+}
+
+// ---- 4.5 NDJSON lines --------------------------------------------------------------------------------------
+
+export const LINE_KINDS = ['vehicle_status', 'detection', 'measurement', 'sensor_reading'] as const;
+export type LineKind = (typeof LINE_KINDS)[number];
+
+export class VehicleStatusLineDto extends VehicleStatusItemDto {
+  @IsIn(['vehicle_status'])
+  kind!: 'vehicle_status';
+}
+
+export class DetectionLineDto extends DetectionEventItemDto {
+  @IsIn(['detection'])
+  kind!: 'detection';
+}
+
+export class MeasurementLineDto extends MeasurementDto {
+  @IsIn(['measurement'])
+  kind!: 'measurement';
+}
+
+export class SensorReadingLineDto {
+  @IsIn(['sensor_reading'])
+  kind!: 'sensor_reading';
+
+  @IsDefined()
+  @IsString()
+  @Length(1, SENSOR_NAME_MAX)
+  sensor!: string;
+
+  @IsDefined()
+  @IsTimestampWithOffset()
+  ts!: string;
+
+  @IsDefined()
+  @IsFiniteNumber()
+  value!: number;
+}
+
+export type NdjsonLineDto = VehicleStatusLineDto | DetectionLineDto | MeasurementLineDto | SensorReadingLineDto;

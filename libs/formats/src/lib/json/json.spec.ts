@@ -1,0 +1,146 @@
+import { Readable } from 'node:stream';
+import { JsonSyntaxError, parseJson, readJsonDocument, readLines, validateDocument, validateLine, type RawLine } from '../../index';
+
+const syntax = (text: string, maxDepth?: number) => {
+  try {
+    parseJson(text, { maxDepth });
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) return { rule: e.rule, line: e.line, column: e.column, message: e.message };
+    throw e;
+  }
+  return null;
+};
+
+describe(parseJson.name, () => {
+  it('parses like JSON.parse', () => {
+    for (const t of ['{"a":[1,-2.5e3,true,false,null,"x\\"y\\u00e9\\n"],"b":{}}', '[]', '0', '"s"', '{"__proto__":{"x":1}}']) {
+      expect(parseJson(t).value).toEqual(JSON.parse(t));
+    }
+    expect(Object.getPrototypeOf(parseJson('{"__proto__":{"x":1}}').value)).toBe(Object.prototype);
+  });
+
+  it('knows the line of every member and element', () => {
+    const p = parseJson('{\n  "v": [\n    {"a": 1},\n    {\n      "a": 2,\n      "b": 3\n    }\n  ]\n}');
+    expect(p.lineOf(['v'])).toBe(2);
+    expect(p.lineOf(['v', 0])).toBe(3);
+    expect(p.lineOf(['v', 1, 'b'])).toBe(6);
+    expect(p.lineOf(['v', 1, 'zzz'])).toBe(4);
+    expect(parseJson('{"a":1}', { firstLine: 12 }).lineOf(['a'])).toBe(12);
+  });
+
+  it('reads NaN and Infinity as numbers so validation can name them', () => {
+    expect(parseJson('[NaN, Infinity, -Infinity]').value).toEqual([NaN, Infinity, -Infinity]);
+  });
+
+  it('tells truncated from malformed, with line and column', () => {
+    for (const t of ['{"a": [1, 2', '{"a": "abc', '{"a": tr', '{"a"', '[1,', '{"a": -']) expect(syntax(t)).toMatchObject({ rule: 'truncated_json' });
+    expect(syntax('{\n  "a": 1,\n  "b": x\n}')).toMatchObject({ rule: 'invalid_json', line: 3, column: 8 });
+    expect(syntax('{"a": 1} 2')).toMatchObject({ rule: 'invalid_json' });
+    expect(syntax('{"a": 01}')).toMatchObject({ rule: 'invalid_json' });
+  });
+
+  it('refuses nesting deeper than the limit without overflowing the stack', () => {
+    expect(syntax('['.repeat(65) + ']'.repeat(65))).toMatchObject({ rule: 'json_too_deep', line: 1, column: 65 });
+    expect(syntax('['.repeat(64) + ']'.repeat(64))).toBeNull();
+    expect(syntax('['.repeat(100000))).toMatchObject({ rule: 'json_too_deep' });
+  });
+});
+
+describe(validateDocument.name, () => {
+  const vehicles = (items: unknown[]) => ({ vehicle_status: items });
+  const good = { vehicle_id: 'v1', report_time: '2022-05-05T22:02:34.546Z', status: 'driving' };
+
+  it('accepts the seed shapes', () => {
+    expect(validateDocument('vehicle_status', vehicles([good]))).toEqual([]);
+    expect(validateDocument('detections', { objects_detection_events: [{ vehicle_id: 'v', detection_time: '2022-06-05T21:02:34.546Z', detections: [{ object_type: 'cars', object_value: 2 }] }] })).toEqual([]);
+    expect(validateDocument('measurement', { time_stamp: '2019-05-01T06:00:00-04:00', data: [0.37, 1.58] })).toEqual([]);
+  });
+
+  it('names the field of each problem with its path', () => {
+    const problems = validateDocument('vehicle_status', vehicles([good, good, { ...good, report_time: 'yesterday' }, { vehicle_id: 'v', status: 'x', color: 'red' }]));
+    expect(problems.map((p) => [p.field, p.rule])).toEqual([
+      ['vehicle_status[2].report_time', 'invalid_timestamp'],
+      ['vehicle_status[3].color', 'unknown_field'],
+      ['vehicle_status[3].report_time', 'missing_field'],
+    ]);
+    expect(problems[0].message).toContain('vehicle_status[2].report_time "yesterday" is not an ISO-8601 date-time');
+    expect(problems[0].value).toBe('"yesterday"');
+  });
+
+  it('validates nested detections: non-negative integers, no unknown fields', () => {
+    const doc = { objects_detection_events: [{ vehicle_id: 'v', detection_time: '2022-06-05T21:02:34Z', detections: [{ object_type: 'cars', object_value: -1 }, { object_type: 'x', object_value: 1.5, extra: 1 }] }] };
+    expect(validateDocument('detections', doc).map((p) => [p.field, p.rule])).toEqual([
+      ['objects_detection_events[0].detections[0].object_value', 'out_of_range'],
+      ['objects_detection_events[0].detections[1].extra', 'unknown_field'],
+      ['objects_detection_events[0].detections[1].object_value', 'not_an_integer'],
+    ]);
+  });
+
+  it('refuses measurements without offset, with empty or non-numeric data', () => {
+    const m = (over: object) => validateDocument('measurement', { time_stamp: '2019-05-01T06:00:00-04:00', data: [1], ...over }).map((p) => [p.field, p.rule]);
+    expect(m({ time_stamp: '2019-05-01T06:00:00' })).toEqual([['time_stamp', 'invalid_timestamp']]);
+    expect(m({ data: [] })).toEqual([['data', 'empty_array']]);
+    expect(m({ data: [1, NaN, '1.2', null, 2] })).toEqual([
+      ['data[1]', 'not_a_number'],
+      ['data[2]', 'not_a_number'],
+      ['data[3]', 'not_a_number'],
+    ]);
+    expect(m({ data: 'x' })).toEqual([['data', 'invalid_type']]);
+  });
+
+  it('refuses other top-level keys and a non-list of items', () => {
+    expect(validateDocument('vehicle_status', { vehicle_status: [], other: 1 })).toMatchObject([{ field: 'other', rule: 'unknown_field' }]);
+    expect(validateDocument('vehicle_status', { vehicle_status: {} })).toMatchObject([{ field: 'vehicle_status', rule: 'invalid_document' }]);
+    expect(validateDocument('vehicle_status', vehicles(['x']))).toMatchObject([{ field: 'vehicle_status[0]', rule: 'invalid_type' }]);
+  });
+});
+
+describe(validateLine.name, () => {
+  it('routes by kind and validates each kind', () => {
+    expect(validateLine({ kind: 'sensor_reading', sensor: 's1', ts: '2024-01-01T00:00:00+01:00', value: 1.5 })).toMatchObject({ kind: 'sensor_reading' });
+    expect(validateLine({ kind: 'sensor_reading', sensor: 's1', ts: '2024-01-01T00:00:00', value: '1.5' })).toMatchObject({
+      problems: [{ field: 'ts', rule: 'invalid_timestamp' }, { field: 'value', rule: 'not_a_number' }],
+    });
+    expect(validateLine({ kind: 'teleport' })).toMatchObject({ problems: [{ field: 'kind', rule: 'unknown_kind' }] });
+    expect(validateLine({ vehicle_id: 'v' })).toMatchObject({ problems: [{ field: 'kind', rule: 'missing_field' }] });
+  });
+});
+
+describe(readLines.name, () => {
+  const all = async (chunks: (string | Buffer)[], max = 100) => {
+    const out: RawLine[] = [];
+    for await (const b of readLines(Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))), max)) out.push(...b);
+    return out;
+  };
+
+  it('splits across chunks, accepts CRLF and a BOM, keeps a last line without newline', async () => {
+    expect(await all(['\uFEFFab', 'c\r\nd', 'e\n\nf'])).toEqual([
+      { line: 1, text: 'abc' },
+      { line: 2, text: 'de' },
+      { line: 3, text: '' },
+      { line: 4, text: 'f' },
+    ]);
+  });
+
+  it('reports too long lines without holding them, and invalid UTF-8 per line', async () => {
+    const out = await all(['ok\n', 'x'.repeat(60), 'x'.repeat(60), 'x'.repeat(60), '\nfine\n', Buffer.from([0x61, 0xff, 0x0a])], 100);
+    expect(out).toEqual([
+      { line: 1, text: 'ok' },
+      { line: 2, error: 'line_too_long', bytes: 180 },
+      { line: 3, text: 'fine' },
+      { line: 4, error: 'invalid_utf8', byteOffset: 1 },
+    ]);
+  });
+});
+
+describe(readJsonDocument.name, () => {
+  const read = (text: string | Buffer, maxBytes?: number) => readJsonDocument(Readable.from([typeof text === 'string' ? Buffer.from(text) : text]), { maxBytes });
+
+  it('parses, or refuses with a reason and a position', async () => {
+    expect(await read('{"a":1}')).toHaveProperty('value', { a: 1 });
+    expect(await read('{"a":1}', 3)).toMatchObject({ reject: { rule: 'file_too_large' } });
+    expect(await read('  \n')).toMatchObject({ reject: { rule: 'empty_file' } });
+    expect(await read('{\n"a": [1,\n')).toMatchObject({ reject: { rule: 'truncated_json', line: 3 } });
+    expect(await read(Buffer.from([0x7b, 0x0a, 0x22, 0xff, 0x22, 0x7d]))).toMatchObject({ reject: { rule: 'invalid_utf8', line: 2 } });
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * Splits a byte stream into lines without ever holding more than `maxLineBytes` of one line: a longer
+ * line is reported as too long (its bytes are skipped up to the next newline), so a file without line
+ * breaks cannot exhaust memory. Each line is decoded as strict UTF-8; CRLF and a leading BOM are accepted.
+ */
+export type RawLine =
+  | { line: number; text: string }
+  | { line: number; error: 'line_too_long'; bytes: number }
+  | { line: number; error: 'invalid_utf8'; byteOffset: number };
+
+export async function* readLines(input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, maxLineBytes: number): AsyncGenerator<RawLine[]> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  let parts: Buffer[] = [];
+  let partBytes = 0;
+  let overflow = 0; // > 0 while skipping the rest of a too-long line
+  let line = 0;
+  let first = true;
+  let batch: RawLine[] = [];
+
+  const finish = (tail: Buffer) => {
+    line++;
+    if (overflow > 0) {
+      batch.push({ line, error: 'line_too_long', bytes: overflow + tail.length });
+      overflow = 0;
+      return;
+    }
+    let bytes = parts.length ? Buffer.concat([...parts, tail]) : tail;
+    parts = [];
+    partBytes = 0;
+    if (bytes.length && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
+    if (first) {
+      first = false;
+      if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+    }
+    try {
+      batch.push({ line, text: decoder.decode(bytes) });
+    } catch {
+      batch.push({ line, error: 'invalid_utf8', byteOffset: firstInvalidUtf8(bytes) });
+    }
+  };
+
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
+      const piece = buf.subarray(start, nl);
+      if (overflow === 0 && partBytes + piece.length > maxLineBytes) {
+        overflow = partBytes;
+        parts = [];
+        partBytes = 0;
+      }
+      finish(piece);
+      start = nl + 1;
+    }
+    const rest = buf.subarray(start);
+    if (rest.length) {
+      if (overflow > 0) overflow += rest.length;
+      else if (partBytes + rest.length > maxLineBytes) {
+        overflow = partBytes + rest.length;
+        parts = [];
+        partBytes = 0;
+      } else {
+        // Copy: the chunk's buffer may be reused by the stream.
+        parts.push(Buffer.from(rest));
+        partBytes += rest.length;
+      }
+    }
+    if (batch.length) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (overflow > 0 || partBytes > 0) finish(Buffer.alloc(0));
+  if (batch.length) yield batch;
+}
+
+/** Byte offset of the first invalid UTF-8 sequence (or of the cut-off sequence at the end). */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    const n = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) if (i + k >= bytes.length || (bytes[i + k] & 0xc0) !== 0x80) return i;
+    i += n + 1;
+  }
+  return bytes.length;
+}

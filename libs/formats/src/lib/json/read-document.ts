@@ -1,0 +1,50 @@
+import type { RejectReason } from '@sluice/contracts';
+import { firstInvalidUtf8 } from './line-reader';
+import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError, parseJson, type ParsedJson } from './json-parser';
+
+/** Single-document JSON files are read whole, so their size is capped (MAX_JSON_DOCUMENT_BYTES). */
+export const DEFAULT_MAX_JSON_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
+export interface ReadDocumentOptions {
+  maxBytes?: number;
+  maxDepth?: number;
+}
+
+/**
+ * Reads and parses one JSON document from a stream: the parsed value with the line of each member, or
+ * why the file cannot be used (file_too_large, invalid_utf8, truncated_json, invalid_json, json_too_deep,
+ * empty_file), with line and column.
+ */
+export async function readJsonDocument(input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, opts: ReadDocumentOptions = {}): Promise<ParsedJson | { reject: RejectReason }> {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_JSON_DOCUMENT_BYTES;
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    bytes += buf.length;
+    if (bytes > maxBytes) {
+      return { reject: { rule: 'file_too_large', message: `a JSON document is read whole and may have at most ${maxBytes} bytes (MAX_JSON_DOCUMENT_BYTES); this one is larger — send it as NDJSON, one item a line` } };
+    }
+    chunks.push(buf);
+  }
+  let buf = Buffer.concat(chunks);
+  chunks.length = 0;
+  if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf);
+  } catch {
+    const at = firstInvalidUtf8(buf);
+    const before = buf.subarray(0, at);
+    let line = 1;
+    for (let i = before.indexOf(10); i >= 0; i = before.indexOf(10, i + 1)) line++;
+    return { reject: { rule: 'invalid_utf8', message: `the file is not valid UTF-8 text: byte ${at} (line ${line}) starts an invalid sequence; save it as UTF-8`, line } };
+  }
+  if (text.trim() === '') return { reject: { rule: 'empty_file', message: 'the file is empty (or holds only whitespace)' } };
+  try {
+    return parseJson(text, { maxDepth: opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH });
+  } catch (e) {
+    if (!(e instanceof JsonSyntaxError)) throw e;
+    return { reject: { rule: e.rule, message: `the file is not usable JSON: ${e.message}`, line: e.line, column: String(e.column) } };
+  }
+}

@@ -1,0 +1,255 @@
+import { plainToInstance, type ClassConstructor } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { cap, VALUE_CAP } from '../sensor/sensor-record';
+import {
+  DetectionEventItemDto,
+  DetectionLineDto,
+  LINE_KINDS,
+  MeasurementDto,
+  MeasurementLineDto,
+  SensorReadingLineDto,
+  VehicleStatusItemDto,
+  VehicleStatusLineDto,
+  type LineKind,
+  type NdjsonLineDto,
+} from './document.dto';
+import { formatPath, type JsonPath } from './json-parser';
+
+/** JSON document kinds (SPEC §4.2–4.4), named like their FileKind. */
+export const DOCUMENT_KINDS = ['vehicle_status', 'detections', 'measurement'] as const;
+export type DocumentKind = (typeof DOCUMENT_KINDS)[number];
+
+/** Top-level key holding the items of a document; a measurement document is itself the one item. */
+export const DOCUMENT_ITEMS_KEY: Record<DocumentKind, string | null> = {
+  vehicle_status: 'vehicle_status',
+  detections: 'objects_detection_events',
+  measurement: null,
+};
+
+/** Rule codes of a refused JSON item or NDJSON line. */
+export type ItemRule =
+  | 'invalid_document'
+  | 'invalid_type'
+  | 'missing_field'
+  | 'unknown_field'
+  | 'unknown_kind'
+  | 'empty_value'
+  | 'too_long'
+  | 'invalid_timestamp'
+  | 'not_a_number'
+  | 'not_an_integer'
+  | 'out_of_range'
+  | 'empty_array'
+  | 'too_many_items';
+
+/** One thing wrong with a document: where (as a path), which rule, a sentence naming the field, the value. */
+export interface DocumentProblem {
+  path: JsonPath;
+  /** `vehicle_status[2].report_time` */
+  field: string;
+  rule: ItemRule;
+  message: string;
+  /** The offending value as JSON text, capped; null when the field is missing. */
+  value: string | null;
+}
+
+const ITEM_CLASS: Record<DocumentKind, ClassConstructor<object>> = {
+  vehicle_status: VehicleStatusItemDto,
+  detections: DetectionEventItemDto,
+  measurement: MeasurementDto,
+};
+
+const LINE_CLASS: Record<LineKind, ClassConstructor<NdjsonLineDto>> = {
+  vehicle_status: VehicleStatusLineDto,
+  detection: DetectionLineDto,
+  measurement: MeasurementLineDto,
+  sensor_reading: SensorReadingLineDto,
+};
+
+/**
+ * Every problem of a whole JSON document of `kind` (shape and each item), with field paths. The ingest
+ * API uses it for request bodies; an empty list means the document is valid.
+ */
+export function validateDocument(kind: DocumentKind, json: unknown): DocumentProblem[] {
+  const items = documentItems(kind, json);
+  if (!Array.isArray(items)) return [items];
+  const out: DocumentProblem[] = [];
+  const key = DOCUMENT_ITEMS_KEY[kind];
+  items.forEach((item, i) => out.push(...validateItem(kind, item, key === null ? [] : [key, i])));
+  return out;
+}
+
+/**
+ * The items of a document after checking its outer shape: the array under the kind's key (the document
+ * itself for a measurement), or the problem that makes the whole document unusable.
+ */
+export function documentItems(kind: DocumentKind, json: unknown): unknown[] | DocumentProblem {
+  if (!isPlainObject(json)) return problem([], 'invalid_document', `the document must be a JSON object, found ${describe(json)}`, json);
+  const key = DOCUMENT_ITEMS_KEY[kind];
+  if (key === null) return [json];
+  const extra = Object.keys(json).filter((k) => k !== key);
+  if (extra.length) return problem([extra[0]], 'unknown_field', `${extra[0]} is not a known field of a ${kind} document (only "${key}" is); remove it`, json[extra[0]]);
+  const items = json[key];
+  if (!Array.isArray(items)) return problem([key], 'invalid_document', `${key} must be a list of items, found ${describe(items)}`, items);
+  return items;
+}
+
+/** Problems of one item of a document; `base` is its path in the document (for messages). */
+export function validateItem(kind: DocumentKind, item: unknown, base: JsonPath = []): DocumentProblem[] {
+  return validateAs(ITEM_CLASS[kind], item, base);
+}
+
+/** An NDJSON line (SPEC §4.5) routed by its `kind`: the typed line, or its problems. */
+export function validateLine(value: unknown, base: JsonPath = []): { kind: LineKind; line: NdjsonLineDto } | { problems: DocumentProblem[] } {
+  if (!isPlainObject(value)) return { problems: [problem(base, 'invalid_type', `the line must be a JSON object, found ${describe(value)}`, value)] };
+  const kind = value['kind'];
+  if (typeof kind !== 'string' || !(LINE_KINDS as readonly string[]).includes(kind)) {
+    const what = kind === undefined ? 'kind is missing' : `kind ${cap(JSON.stringify(kind) ?? '', VALUE_CAP)} is not known`;
+    return { problems: [problem([...base, 'kind'], kind === undefined ? 'missing_field' : 'unknown_kind', `${what}; expected one of ${LINE_KINDS.join(', ')}`, kind)] };
+  }
+  const problems = validateAs(LINE_CLASS[kind as LineKind], value, base);
+  if (problems.length) return { problems };
+  return { kind: kind as LineKind, line: value as unknown as NdjsonLineDto };
+}
+
+function validateAs(cls: ClassConstructor<object>, item: unknown, base: JsonPath): DocumentProblem[] {
+  if (!isPlainObject(item)) return [problem(base, 'invalid_type', `${formatPath(base) || 'the item'} must be a JSON object, found ${describe(item)}`, item)];
+  const instance = plainToInstance(cls, item);
+  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true, validationError: { target: false, value: true } });
+  const out: DocumentProblem[] = [];
+  collect(errors, base, out);
+  return out;
+}
+
+/** Most telling constraint first: one problem per field. */
+const PRIORITY = [
+  'isDefined',
+  'whitelistValidation',
+  'isIn',
+  'isString',
+  'isArray',
+  'nestedValidation',
+  'isInt',
+  'isFiniteNumber',
+  'isTimestampWithOffset',
+  'isLength',
+  'arrayNotEmpty',
+  'arrayMaxSize',
+  'isFiniteNumberArray',
+  'min',
+  'max',
+];
+
+function collect(errors: ValidationError[], base: JsonPath, out: DocumentProblem[]): void {
+  for (const e of errors) collectChild(e, [...base, e.property], out);
+}
+
+/** Children of an array property are its elements: their "property" is the index. */
+function collectChild(e: ValidationError, path: JsonPath, out: DocumentProblem[]): void {
+  const names = Object.keys(e.constraints ?? {});
+  if (names.length) {
+    const name = PRIORITY.find((n) => names.includes(n)) ?? names[0];
+    out.push(...explain(name, path, e.value, e.constraints ?? {}));
+  }
+  if (e.children?.length) {
+    const arrayParent = Array.isArray(e.value);
+    for (const c of e.children) collectChild(c, [...path, arrayParent && /^\d+$/.test(c.property) ? Number(c.property) : c.property], out);
+  }
+}
+
+function explain(constraint: string, path: JsonPath, value: unknown, constraints: Record<string, string>): DocumentProblem[] {
+  const f = formatPath(path);
+  const shown = show(value);
+  switch (constraint) {
+    case 'isDefined':
+      return [problem(path, 'missing_field', `${f} is missing`, undefined)];
+    case 'whitelistValidation':
+      return [problem(path, 'unknown_field', `${f} is not a known field; remove it`, value)];
+    case 'isIn':
+      return [problem(path, 'unknown_kind', `${f} ${shown} is not the expected kind`, value)];
+    case 'isString':
+      return [problem(path, 'invalid_type', `${f} must be a string, found ${describe(value)}`, value)];
+    case 'isArray':
+      return [problem(path, 'invalid_type', `${f} must be a list, found ${describe(value)}`, value)];
+    case 'nestedValidation':
+      return [problem(path, 'invalid_type', `${f} must be a list of objects`, value)];
+    case 'isInt':
+      return typeof value === 'number' && Number.isFinite(value)
+        ? [problem(path, 'not_an_integer', `${f} ${shown} is not a whole number`, value)]
+        : [problem(path, 'invalid_type', `${f} must be a whole number, found ${describe(value)}`, value)];
+    case 'isFiniteNumber':
+      return [problem(path, 'not_a_number', `${f} must be a finite number, found ${describe(value)}`, value)];
+    case 'isTimestampWithOffset':
+      return [
+        problem(
+          path,
+          'invalid_timestamp',
+          typeof value === 'string'
+            ? `${f} ${shown} is not an ISO-8601 date-time with an offset (e.g. 2022-05-05T22:02:34.546Z or 2019-05-01T06:00:00-04:00)`
+            : `${f} must be an ISO-8601 date-time string, found ${describe(value)}`,
+          value,
+        ),
+      ];
+    case 'isLength':
+      return typeof value === 'string' && value.length === 0
+        ? [problem(path, 'empty_value', `${f} is empty`, value)]
+        : [problem(path, 'too_long', `${f} is ${typeof value === 'string' ? value.length : '?'} characters long: ${constraints[constraint]}`, value)];
+    case 'arrayNotEmpty':
+      return [problem(path, 'empty_array', `${f} is empty; it needs at least one value`, value)];
+    case 'arrayMaxSize':
+      return [problem(path, 'too_many_items', `${f} has ${Array.isArray(value) ? value.length : '?'} items: ${constraints[constraint]}`, null)];
+    case 'isFiniteNumberArray': {
+      const out: DocumentProblem[] = [];
+      const arr = Array.isArray(value) ? value : [];
+      for (let i = 0; i < arr.length && out.length < 5; i++) {
+        const x: unknown = arr[i];
+        if (typeof x === 'number' && Number.isFinite(x)) continue;
+        const p = [...path, i];
+        out.push(problem(p, 'not_a_number', `${formatPath(p)} must be a finite number, found ${describe(x)}`, x));
+      }
+      return out;
+    }
+    case 'min':
+    case 'max':
+      return [
+        problem(
+          path,
+          'out_of_range',
+          constraint === 'min' && typeof value === 'number' && value < 0 ? `${f} ${shown} is negative; it must be 0 or more` : `${f} ${shown} is out of range: ${constraints[constraint]}`,
+          value,
+        ),
+      ];
+    default:
+      return [problem(path, 'invalid_type', `${f}: ${constraints[constraint] ?? 'invalid'}`, value)];
+  }
+}
+
+function problem(path: JsonPath, rule: ItemRule, message: string, value: unknown): DocumentProblem {
+  return { path, field: formatPath(path), rule, message, value: value === undefined ? null : show(value) };
+}
+
+/** The value as JSON text (NaN and Infinity as such), capped. */
+function show(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return cap(text, VALUE_CAP);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'number') return Number.isFinite(value) ? `the number ${value}` : String(value);
+  if (typeof value === 'string') return `the string ${show(value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${show(value)}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
