@@ -2,6 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 @Entity('detection_events')
 @Index('detection_events_time_idx', ['detectionTime'])
+@Index('detection_events_vehicle_time_idx', ['vehicleId', 'detectionTime'])
 export class DetectionEvent {
   @PrimaryColumn({ name: 'vehicle_id', type: 'text' })
   vehicleId!: string;
@@ -17,4 +18,8 @@ export class DetectionEvent {
 
   @Column({ name: 'file_id', type: 'uuid' })
   fileId!: string;
+
+  /** Ledger created_at of that file: its place in arrival order, the tie-break of "the later file wins". */
+  @Column({ name: 'file_created_at', type: 'timestamptz' })
+  fileCreatedAt!: Date;
 }

@@ -17,6 +17,10 @@ export class Measurement {
   @Column({ name: 'file_id', type: 'uuid' })
   fileId!: string;
 
+  /** Ledger created_at of that file: its place in arrival order, the tie-break of "the later file wins". */
+  @Column({ name: 'file_created_at', type: 'timestamptz' })
+  fileCreatedAt!: Date;
+
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt!: Date;
 }
