@@ -106,6 +106,25 @@ export class ProcessorConfig extends DropzoneConfig {
   @Min(1)
   MAX_FILE_BYTES = 4 * 1024 ** 3;
 
+  /** Largest single-document JSON file, in bytes: such files are parsed whole (NDJSON streams instead). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MAX_JSON_DOCUMENT_BYTES = 64 * 1024 ** 2;
+
+  /** Longest NDJSON line, in bytes; a longer line is refused as line_too_long. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MAX_LINE_BYTES = 1024 ** 2;
+
+  /** Deepest JSON nesting accepted; deeper is refused as json_too_deep. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(2)
+  @Max(1000)
+  MAX_JSON_DEPTH = 64;
+
   get metricRanges(): MetricRanges {
     return parseMetricRanges(this.METRIC_RANGES);
   }
