@@ -33,6 +33,8 @@ export class RowTally {
     if (this.bad === 0) return null;
     const first = this.errors.reduce((a, b) => (b.line < a.line ? b : a));
     const where = { line: first.line, ...(first.column !== null ? { column: first.column } : {}), ...(first.value !== null ? { value: first.value } : {}) };
+    // A file of one record (a measurement document) is refused for that record's own reason.
+    if (this.total === 1) return { rule: first.rule, message: first.message, ...where };
     if (this.policy.invalidRows === 'reject') {
       return { rule: first.rule, message: `${first.message} (INVALID_ROWS=reject refuses a file with any invalid row)`, ...where };
     }

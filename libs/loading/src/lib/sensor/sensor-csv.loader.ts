@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { MetricRanges } from '@sluice/config';
-import type { RejectReason } from '@sluice/contracts';
+import type { FileKind, RejectReason } from '@sluice/contracts';
 import {
   microsToIso,
   readLongCsv,
@@ -16,6 +15,7 @@ import {
 } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
+import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { rowsOf } from '../ledger.repository';
 import { MERGE_AGGREGATES_SQL, recomputeDaysSql, recomputeHoursSql } from './aggregates.sql';
 import { HOUR_US, HourAggregates, type Bucket } from './bucket-aggregates';
@@ -26,26 +26,10 @@ import { RowTally } from './row-tally';
 import { SensorRegistry } from './sensor-registry';
 
 export type SensorCsvKind = 'sensor_wide_csv' | 'sensor_long_csv' | 'sensor_mapping_csv';
+export const SENSOR_CSV_KINDS: readonly SensorCsvKind[] = ['sensor_wide_csv', 'sensor_long_csv', 'sensor_mapping_csv'];
 
-export interface SensorLoadOptions {
-  invalidRows: 'skip' | 'reject';
-  maxInvalidRatio: number;
-  ranges: MetricRanges;
-  naiveTimeZone: string;
-  /** Called every ~10k lines; the caller heartbeats JetStream. */
-  onProgress?: () => void;
-  /** Hour buckets kept in memory before a mid-file merge (default AGG_FLUSH_BUCKETS). */
-  aggFlushBuckets?: number;
-}
-
-export interface LoadResult {
-  rowsTotal: number;
-  rowsLoaded: number;
-  rowsRejected: number;
-  /** Readings written: new keys, plus keys whose value this file changed. */
-  readingsLoaded: number;
-  rejection: RejectReason | null;
-}
+/** The sensor loader takes the options every loader takes. */
+export type SensorLoadOptions = LoadOptions;
 
 const SAVEPOINT = 'sluice_sensor_load';
 const PROGRESS_EVERY = 10_000;
@@ -68,14 +52,16 @@ type Pass = { conflict: true } | { conflict: false; tally: RowTally; readings: n
  * recompute the touched buckets from raw_sensor_data.
  */
 @Injectable()
-export class SensorCsvLoader {
+export class SensorCsvLoader implements KindLoader {
+  readonly kinds = SENSOR_CSV_KINDS;
   private readonly sensors: SensorRegistry;
 
   constructor(private readonly ds: DataSource) {
     this.sensors = new SensorRegistry(ds);
   }
 
-  async load(client: PoolClient, fileId: string, kind: SensorCsvKind, open: () => NodeJS.ReadableStream, opts: SensorLoadOptions): Promise<LoadResult> {
+  async load(client: PoolClient, fileId: string, kind: FileKind, open: () => NodeJS.ReadableStream, opts: LoadOptions): Promise<LoadResult> {
+    if (!isSensorCsvKind(kind)) throw new Error(`SensorCsvLoader cannot load ${kind}`);
     // Errors of an earlier attempt of this file are replaced by this attempt's.
     await client.query(`DELETE FROM ingest_errors WHERE file_id = $1`, [fileId]);
     await client.query(`SAVEPOINT ${SAVEPOINT}`);
@@ -370,6 +356,10 @@ interface BatchOut {
 
 function nameReject(r: MappingRow, why: string): RowReject {
   return { line: r.line, column: 'sensor_name', rule: 'duplicate_sensor_name', message: `line ${r.line}: ${why}`, value: r.name, raw: `${r.uuid};${r.name}` };
+}
+
+function isSensorCsvKind(kind: FileKind): kind is SensorCsvKind {
+  return (SENSOR_CSV_KINDS as readonly FileKind[]).includes(kind);
 }
 
 function parseOptions(opts: SensorLoadOptions): SensorCsvOptions {

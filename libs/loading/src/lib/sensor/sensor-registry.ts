@@ -57,6 +57,34 @@ export class SensorRegistry {
     }
   }
 
+  /**
+   * Ids of sensors by name (NDJSON readings), created when missing; a `<device>/<metric>` name records
+   * its device and metric like a wide-CSV sensor.
+   */
+  async resolveNames(names: string[]): Promise<void> {
+    const want = [...new Set(names.filter((n) => !this.byName.has(n)))].sort();
+    if (!want.length) return;
+    this.trim();
+    const found = await this.selectByName(want);
+    const missing = want.filter((n) => !found.has(n));
+    if (missing.length) {
+      const split = missing.map((n) => {
+        const at = n.lastIndexOf('/');
+        return at > 0 && at < n.length - 1 ? [n.slice(0, at), n.slice(at + 1)] : [null, null];
+      });
+      await this.ds.query(
+        `INSERT INTO sensors (name, device, metric) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1 ON CONFLICT DO NOTHING`,
+        [missing, split.map((s) => s[0]), split.map((s) => s[1])],
+      );
+      for (const [k, v] of await this.selectByName(missing)) found.set(k, v);
+    }
+    for (const name of want) {
+      const id = found.get(name);
+      if (id === undefined) throw new Error(`sensor "${name}" could not be registered`);
+      this.byName.set(name, id);
+    }
+  }
+
   /** Ids of UUID sensors; unknown UUIDs are created named by the UUID until a mapping names them. */
   async resolveUuids(uuids: string[]): Promise<void> {
     const want = [...new Set(uuids.filter((u) => !this.byUuid.has(u)))].sort();

@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import type { FileKind } from '@sluice/contracts';
+import {
+  DEFAULT_MAX_JSON_DEPTH,
+  JsonSyntaxError,
+  parseJson,
+  readLines,
+  validateLine,
+  type DetectionLineDto,
+  type MeasurementLineDto,
+  type SensorReadingLineDto,
+  type VehicleStatusLineDto,
+} from '@sluice/formats';
+import type { PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
+import { SensorRegistry } from '../sensor/sensor-registry';
+import { destroy, fileOrder, itemReject, rawOf, runRecordLoad } from './record-load';
+import { DetectionSink, MeasurementSink, SensorReadingSink, VehicleStatusSink } from './record-sinks';
+
+/** Longest NDJSON line accepted by default (a line is one record). */
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+
+/**
+ * NDJSON (SPEC §4.5): streamed line by line (never more than one line in memory), each line validated
+ * with the DTO of its `kind` and routed to that kind's sink; a bad line is recorded with its number.
+ */
+@Injectable()
+export class NdjsonLoader implements KindLoader {
+  readonly kinds: readonly FileKind[] = ['ndjson'];
+  private readonly sensors: SensorRegistry;
+
+  constructor(ds: DataSource) {
+    this.sensors = new SensorRegistry(ds);
+  }
+
+  async load(client: PoolClient, fileId: string, kind: FileKind, open: () => NodeJS.ReadableStream, opts: LoadOptions): Promise<LoadResult> {
+    if (kind !== 'ndjson') throw new Error(`NdjsonLoader cannot load ${kind}`);
+    return runRecordLoad(client, fileId, opts, async (counter) => {
+      const file = await fileOrder(client, fileId);
+      const sinks = {
+        vehicle_status: new VehicleStatusSink(client, file),
+        detection: new DetectionSink(client, file),
+        measurement: new MeasurementSink(client, file),
+        sensor_reading: new SensorReadingSink(client, file, this.sensors),
+      };
+      const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+      const stream = open();
+      try {
+        for await (const batch of readLines(stream, maxLine)) {
+          for (const raw of batch) {
+            if ('error' in raw) {
+              const message =
+                raw.error === 'line_too_long'
+                  ? `line ${raw.line}: the line has ${raw.bytes} bytes; a line may have at most ${maxLine} (MAX_LINE_BYTES)`
+                  : `line ${raw.line}: byte ${raw.byteOffset} of the line starts an invalid UTF-8 sequence; save the file as UTF-8`;
+              if (counter.reject({ line: raw.line, column: null, rule: raw.error, message, value: null, raw: '' })) return { stopped: true };
+              continue;
+            }
+            if (raw.text.trim() === '') continue;
+            let parsed: ReturnType<typeof parseJson>;
+            try {
+              parsed = parseJson(raw.text, { maxDepth: opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH, firstLine: raw.line });
+            } catch (e) {
+              if (!(e instanceof JsonSyntaxError)) throw e;
+              const r = { line: raw.line, column: String(e.column), rule: e.rule, message: `line ${raw.line}: not a JSON object: ${e.message}`, value: null, raw: rawOf(raw.text) };
+              if (counter.reject(r)) return { stopped: true };
+              continue;
+            }
+            const v = validateLine(parsed.value);
+            if ('problems' in v) {
+              if (counter.reject(itemReject(v.problems, parsed.lineOf, parsed.value))) return { stopped: true };
+              continue;
+            }
+            counter.good();
+            switch (v.kind) {
+              case 'vehicle_status':
+                await sinks.vehicle_status.add(v.line as VehicleStatusLineDto, raw.line);
+                break;
+              case 'detection':
+                await sinks.detection.add(v.line as DetectionLineDto, raw.line);
+                break;
+              case 'measurement':
+                await sinks.measurement.add(v.line as MeasurementLineDto, raw.line);
+                break;
+              case 'sensor_reading':
+                await sinks.sensor_reading.add(v.line as SensorReadingLineDto, raw.line);
+                break;
+            }
+          }
+        }
+      } finally {
+        destroy(stream);
+      }
+      let written = 0;
+      for (const sink of Object.values(sinks)) {
+        await sink.finish();
+        written += sink.written;
+      }
+      return { written };
+    });
+  }
+}

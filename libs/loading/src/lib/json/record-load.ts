@@ -1,0 +1,113 @@
+import type { RejectReason } from '@sluice/contracts';
+import { cap, RAW_CAP, type DocumentProblem, type JsonPath, type RowReject } from '@sluice/formats';
+import type { PoolClient } from 'pg';
+import type { LoadOptions, LoadResult } from '../kind-loader';
+import { rowsOf } from '../ledger.repository';
+import { writeRowErrors } from '../sensor/ingest-errors.writer';
+import { RowTally } from '../sensor/row-tally';
+import type { FileOrder } from './record-sinks';
+
+const SAVEPOINT = 'sluice_record_load';
+const PROGRESS_EVERY = 10_000;
+
+/** What a record loader's body ends with: rows written, or a reason that refuses the whole file. */
+export type BodyOutcome = { written: number } | { fileRejection: RejectReason } | { stopped: true };
+
+/** Counts records and refusals of one file; `reject` returns true when INVALID_ROWS=reject stops the file. */
+export class RecordCounter {
+  readonly tally: RowTally;
+  private since = 0;
+
+  constructor(private readonly opts: LoadOptions) {
+    this.tally = new RowTally(opts);
+  }
+
+  good(): void {
+    this.tally.addRows(1);
+    this.tick();
+  }
+
+  reject(r: RowReject): boolean {
+    this.tick();
+    return this.tally.addRejects([r]);
+  }
+
+  private tick(): void {
+    if (++this.since >= PROGRESS_EVERY) {
+      this.since = 0;
+      this.opts.onProgress?.();
+    }
+  }
+}
+
+/**
+ * The frame every record loader runs in: earlier attempts' errors replaced, work inside a savepoint that
+ * is rolled back when the file is refused (by a file-level reason or by the INVALID_ROWS policy), row
+ * errors written in one statement.
+ */
+export async function runRecordLoad(client: PoolClient, fileId: string, opts: LoadOptions, body: (counter: RecordCounter) => Promise<BodyOutcome>): Promise<LoadResult> {
+  await client.query(`DELETE FROM ingest_errors WHERE file_id = $1`, [fileId]);
+  await client.query(`SAVEPOINT ${SAVEPOINT}`);
+  const counter = new RecordCounter(opts);
+  let outcome: BodyOutcome;
+  try {
+    outcome = await body(counter);
+  } catch (e) {
+    await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+    await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+    throw e;
+  }
+  const { tally } = counter;
+  if ('fileRejection' in outcome) {
+    await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+    await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+    const r = outcome.fileRejection;
+    await writeRowErrors(client, fileId, [{ line: r.line ?? 1, column: r.column ?? null, rule: r.rule as RowReject['rule'], message: r.message, value: r.value ?? null, raw: r.value ?? '' }]);
+    return { rowsTotal: tally.total, rowsLoaded: 0, rowsRejected: tally.bad, readingsLoaded: 0, rejection: r };
+  }
+  const rejection = tally.rejection();
+  if (rejection) await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+  await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+  await writeRowErrors(client, fileId, tally.errors);
+  return {
+    rowsTotal: tally.total,
+    rowsLoaded: rejection ? 0 : tally.total - tally.bad,
+    rowsRejected: tally.bad,
+    readingsLoaded: rejection || !('written' in outcome) ? 0 : outcome.written,
+    rejection,
+  };
+}
+
+/** The file's place in arrival order (ledger created_at), stored on latest-state rows as the tie-break. */
+export async function fileOrder(client: PoolClient, fileId: string): Promise<FileOrder> {
+  const rows = rowsOf<{ created_at: string }>(await client.query(`SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at FROM ingest_files WHERE id = $1`, [fileId]));
+  if (!rows[0]) throw new Error(`file ${fileId} is not in the ledger`);
+  return { fileId, createdAt: rows[0].created_at };
+}
+
+/** One refused item or line: its first problem (with the field path as column), and how many more there are. */
+export function itemReject(problems: readonly DocumentProblem[], lineOf: (path: JsonPath) => number, item: unknown): RowReject {
+  const p = problems[0];
+  const line = lineOf(p.path);
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).map((x) => x.field).join(', ')}${problems.length > 4 ? ', …' : ''})` : '';
+  return { line, column: p.field || null, rule: p.rule, message: `line ${line}: ${p.message}${more}`, value: p.value, raw: rawOf(item) };
+}
+
+/** The record as JSON text for ingest_errors.raw, capped; long arrays are cut before stringifying. */
+export function rawOf(item: unknown): string {
+  const shrink = (v: unknown, depth: number): unknown => {
+    if (Array.isArray(v)) return v.slice(0, 20).map((x) => shrink(x, depth + 1));
+    if (v && typeof v === 'object' && depth < 4) return Object.fromEntries(Object.entries(v).slice(0, 20).map(([k, x]) => [k, shrink(x, depth + 1)]));
+    if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+    return v;
+  };
+  try {
+    return cap(JSON.stringify(shrink(item, 0)) ?? '', RAW_CAP);
+  } catch {
+    return '';
+  }
+}
+
+export function destroy(stream: NodeJS.ReadableStream): void {
+  (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+}

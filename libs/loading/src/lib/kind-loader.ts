@@ -1,0 +1,42 @@
+import type { MetricRanges } from '@sluice/config';
+import type { FileKind, RejectReason } from '@sluice/contracts';
+import type { PoolClient } from 'pg';
+
+/** Everything a loader needs to know besides the file: policies and limits from the processor's config. */
+export interface LoadOptions {
+  invalidRows: 'skip' | 'reject';
+  maxInvalidRatio: number;
+  ranges: MetricRanges;
+  naiveTimeZone: string;
+  /** Called every ~10k records; the caller heartbeats JetStream. */
+  onProgress?: () => void;
+  /** Hour buckets kept in memory before a mid-file merge (sensor CSV). */
+  aggFlushBuckets?: number;
+  /** Largest single-document JSON file (read whole). */
+  maxJsonDocumentBytes?: number;
+  /** Deepest JSON nesting accepted. */
+  maxJsonDepth?: number;
+  /** Longest NDJSON line. */
+  maxLineBytes?: number;
+}
+
+export interface LoadResult {
+  /** Records read: CSV lines, JSON items, NDJSON lines (blank lines not counted). */
+  rowsTotal: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  /** Rows written to the data tables: new keys, plus keys whose data this file changed. */
+  readingsLoaded: number;
+  rejection: RejectReason | null;
+}
+
+/**
+ * Loads one kind (or family of kinds) of file inside the caller's transaction, with the file's ledger
+ * row locked. Must be idempotent: loading the same file again changes no table. Writes its row errors to
+ * ingest_errors (replacing an earlier attempt's) and, when it refuses the file, leaves no data behind.
+ * A new kind is one loader registered in LoaderRegistry (and a migration for its table).
+ */
+export interface KindLoader {
+  readonly kinds: readonly FileKind[];
+  load(client: PoolClient, fileId: string, kind: FileKind, open: () => NodeJS.ReadableStream, opts: LoadOptions): Promise<LoadResult>;
+}
