@@ -3,7 +3,7 @@ import { ProcessorConfig } from '@sluice/config';
 import { FileSubjects, isTerminal, type FileKind, type FileLifecycleEvent, type RejectReason } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { detectKind } from '@sluice/formats';
-import { LedgerRepository, SensorCsvLoader, type FileOutcome, type LoadResult } from '@sluice/loading';
+import { LedgerRepository, LoaderRegistry, type FileOutcome, type KindLoader, type LoadResult } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropFolder } from '@sluice/storage';
 import type { PoolClient } from 'pg';
@@ -12,9 +12,6 @@ import { DataSource } from 'typeorm';
 import * as metrics from './processor.metrics';
 
 const HEAD_BYTES = 64 * 1024;
-const SENSOR_KINDS = ['sensor_wide_csv', 'sensor_long_csv', 'sensor_mapping_csv'] as const;
-type SensorKind = (typeof SENSOR_KINDS)[number];
-const isSensorKind = (k: FileKind): k is SensorKind => (SENSOR_KINDS as readonly FileKind[]).includes(k);
 
 export type ProcessResult = 'done' | 'busy';
 
@@ -35,7 +32,7 @@ export class FileProcessorService {
     private readonly ledger: LedgerRepository,
     private readonly storage: DropFolder,
     private readonly jetstream: JetStreamService,
-    private readonly sensorLoader: SensorCsvLoader,
+    private readonly loaders: LoaderRegistry,
   ) {}
 
   async process(fileId: string, working: () => void): Promise<ProcessResult> {
@@ -113,11 +110,14 @@ export class FileProcessorService {
       if ('reason' in refused) {
         outcome = quarantined(refused.kind, refused.reason);
       } else {
-        const result = await this.sensorLoader.load(client, file.id, refused.kind, () => this.open(file.storedPath), {
+        const result = await refused.loader.load(client, file.id, refused.kind, () => this.open(file.storedPath), {
           invalidRows: this.config.INVALID_ROWS,
           maxInvalidRatio: this.config.MAX_INVALID_RATIO,
           ranges: this.config.metricRanges,
           naiveTimeZone: this.config.NAIVE_TIMEZONE,
+          maxJsonDocumentBytes: this.config.MAX_JSON_DOCUMENT_BYTES,
+          maxLineBytes: this.config.MAX_LINE_BYTES,
+          maxJsonDepth: this.config.MAX_JSON_DEPTH,
           onProgress: working,
         });
         outcome = fromLoad(refused.kind, result);
@@ -133,8 +133,8 @@ export class FileProcessorService {
     }
   }
 
-  /** Decides what to do with a file from its size and first bytes: a loader's kind, or a quarantine reason. */
-  private async refuseBeforeLoad(file: IngestFile): Promise<{ kind: SensorKind } | { kind: FileKind | null; reason: RejectReason }> {
+  /** Decides what to do with a file from its size and first bytes: the loader of its kind, or a quarantine reason. */
+  private async refuseBeforeLoad(file: IngestFile): Promise<{ kind: FileKind; loader: KindLoader } | { kind: FileKind | null; reason: RejectReason }> {
     const size = Number(file.sizeBytes);
     if (size > this.config.MAX_FILE_BYTES) {
       return { kind: null, reason: { rule: 'file_too_large', message: `the file has ${size} bytes; the limit is ${this.config.MAX_FILE_BYTES} (MAX_FILE_BYTES)` } };
@@ -142,10 +142,9 @@ export class FileProcessorService {
     const head = await readHead(this.storage.openRead(file.storedPath), HEAD_BYTES);
     const detected = detectKind(head, file.originalName);
     if ('reject' in detected) return { kind: null, reason: detected.reject };
-    if (!isSensorKind(detected.kind)) {
-      return { kind: detected.kind, reason: { rule: 'unsupported_kind', message: `files of kind ${detected.kind} cannot be loaded by this version` } };
-    }
-    return { kind: detected.kind };
+    const loader = this.loaders.for(detected.kind);
+    if (!loader) return { kind: detected.kind, reason: { rule: 'unsupported_kind', message: `files of kind ${detected.kind} cannot be loaded by this version` } };
+    return { kind: detected.kind, loader };
   }
 
   private open(storedPath: string): Readable {

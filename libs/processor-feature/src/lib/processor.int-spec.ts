@@ -116,6 +116,64 @@ describe('processor', () => {
     expect(['unrecognized_format', 'invalid_utf8']).toContain(rule(binary));
   });
 
+  it('routes JSON kinds by content to their loaders: the dir-monitor seeds, the variant later, the payload', async () => {
+    const json = (name: string) => readFileSync(join(FIXTURES, 'json', name));
+    const vehicles = await enqueue('vehicle_status_20240721T143000.json', json('vehicle_status_20240721T143000.json'));
+    const detections = await enqueue('objects_detection_20240721T143000.json', json('objects_detection_20240721T143000.json'));
+    const payload = await enqueue('payload.json', json('payload.json'));
+    const empty = await enqueue('empty_file.json', json('empty_file.json'));
+    await waitFor('all terminal', async () => {
+      for (const id of [vehicles, detections, payload, empty]) if (!['processed', 'quarantined'].includes((await statusOf(id)) ?? '')) return false;
+      return true;
+    });
+    const rows = await query<{ id: string; status: string; kind: string | null; rows_loaded: string; error: { rule: string } | null }>(
+      'SELECT id, status, kind, rows_loaded, error FROM ingest_files WHERE id = ANY($1)',
+      [[vehicles, detections, payload, empty]],
+    );
+    const row = (id: string) => rows.find((r) => r.id === id)!;
+    expect(row(vehicles)).toMatchObject({ status: 'processed', kind: 'vehicle_status', rows_loaded: '3' });
+    expect(row(detections)).toMatchObject({ status: 'processed', kind: 'detections', rows_loaded: '3' });
+    expect(row(payload)).toMatchObject({ status: 'processed', kind: 'measurement', rows_loaded: '1' });
+    expect(row(empty)).toMatchObject({ status: 'quarantined', error: { rule: 'empty_file' } });
+    expect(await query('SELECT vehicle_id, status FROM vehicles_status ORDER BY 1')).toEqual([
+      { vehicle_id: 'ebab5f787798416fb2b8afc1340d7a4e', status: 'driving' },
+      { vehicle_id: 'ebae3f787798416fb2b8afc1340d7a6d', status: 'accident' },
+      { vehicle_id: 'qbae3f787798416fb2b8afc1340ddf19', status: 'parking' },
+    ]);
+    expect(await query('SELECT count(*)::int AS n FROM detection_events WHERE file_id = $1', [detections])).toEqual([{ n: 6 }]);
+    const [m] = await query<{ t: Date; sample_count: number }>('SELECT timestamp_utc AS t, sample_count FROM measurements');
+    expect([m.t.toISOString(), m.sample_count]).toEqual(['2019-05-01T10:00:00.000Z', 100]);
+
+    const variant = await enqueue('vehicle_status_20240721T143000.variant.json', json('vehicle_status_20240721T143000.variant.json'));
+    await waitFor('variant processed', async () => (await statusOf(variant)) === 'processed');
+    expect(await query('SELECT status FROM vehicles_status WHERE vehicle_id = $1', ['qbae3f787798416fb2b8afc1340ddf19'])).toEqual([{ status: 'accident' }]);
+  });
+
+  it('loads every good line of a mixed NDJSON file and records exactly the bad ones with their line numbers', async () => {
+    const lines = [
+      '{"kind":"vehicle_status","vehicle_id":"nd-1","report_time":"2023-01-01T00:00:00Z","status":"idle"}',
+      '{"kind":"detection","vehicle_id":"nd-1","detection_time":"2023-01-01T00:00:00Z","detections":[{"object_type":"cars","object_value":1}]}',
+      '{"kind":"sensor_reading","sensor":"nd/temp","ts":"2023-01-01T00:00:00+02:00","value":"1.2"}',
+      '{"kind":"measurement","time_stamp":"2023-01-01T00:00:00+00:00","data":[1,2]}',
+      '{"kind":"sensor_reading","sensor":"nd/temp","ts":"2023-01-01T00:00:00+02:00","value":1.2}',
+      '{"kind":"detection","vehicle_id":"nd-1","detection_time":"2023-01-01T00:01:00Z","detections":[{"object_type":"cars","object_value":-1}]}',
+    ];
+    // 44 more good readings: 2 bad of 50 is within the default MAX_INVALID_RATIO (5%)
+    for (let i = 0; i < 44; i++) lines.push(`{"kind":"sensor_reading","sensor":"nd/temp","ts":"2023-01-02T00:${String(i).padStart(2, '0')}:00Z","value":${i}}`);
+    const id = await enqueue('mixed.ndjson', Buffer.from(lines.join('\n') + '\n'));
+    await waitFor('processed', async () => ['processed', 'quarantined'].includes((await statusOf(id)) ?? ''));
+    const [row] = await query<{ status: string; kind: string; rows_loaded: string; rows_rejected: string }>('SELECT status, kind, rows_loaded, rows_rejected FROM ingest_files WHERE id = $1', [id]);
+    expect(row).toEqual({ status: 'processed', kind: 'ndjson', rows_loaded: '48', rows_rejected: '2' });
+    expect(await query('SELECT line, "column", rule FROM ingest_errors WHERE file_id = $1 ORDER BY line', [id])).toEqual([
+      { line: 3, column: 'value', rule: 'not_a_number' },
+      { line: 6, column: 'detections[0].object_value', rule: 'out_of_range' },
+    ]);
+    expect(await query('SELECT status FROM vehicles_status WHERE vehicle_id = $1', ['nd-1'])).toEqual([{ status: 'idle' }]);
+    expect(await query('SELECT count(*)::int AS n FROM detection_events WHERE vehicle_id = $1', ['nd-1'])).toEqual([{ n: 1 }]);
+    expect(await query(`SELECT count(*)::int AS n FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id WHERE s.name = 'nd/temp'`)).toEqual([{ n: 45 }]);
+    expect(await aggregateMismatches({ query })).toEqual([]);
+  });
+
   it('marks a file failed with the error once its attempts are used up', async () => {
     const id = randomUUID();
     // Registered but the bytes are gone: every attempt throws.

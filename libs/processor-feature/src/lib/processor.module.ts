@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ProcessorConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { LedgerRepository, SensorCsvLoader } from '@sluice/loading';
+import { JsonDocumentLoader, LedgerRepository, LoaderRegistry, NdjsonLoader, SensorCsvLoader } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { DropFolder } from '@sluice/storage';
@@ -24,6 +24,9 @@ export class ProcessorModule {
         { provide: DropFolder, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new DropFolder(c.DROPZONE_DIR) },
         LedgerRepository,
         SensorCsvLoader,
+        JsonDocumentLoader,
+        NdjsonLoader,
+        LoaderRegistry,
         FileProcessorService,
         ProcessorConsumer,
       ],
