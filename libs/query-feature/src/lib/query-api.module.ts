@@ -1,14 +1,10 @@
-import { type DynamicModule, Logger, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE, Reflector } from '@nestjs/core';
-import { ConfigError, ConfigModule, loadConfig, QueryApiConfig } from '@sluice/config';
+import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { ConfigModule, loadConfig, QueryApiConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
+import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiKeySettings } from '@sluice/http';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
-import { ApiKeyGuard, DEFAULT_OPEN_PATHS } from './auth/api-key.guard';
 import { FilesModule } from './files/files.module';
-import { ApiExceptionFilter } from './http/api-exception.filter';
-import { HttpMetricsMiddleware } from './http/http-metrics.middleware';
-import { createValidationPipe } from './http/validation';
 import { SensorsModule } from './sensors/sensors.module';
 
 /** OpenAPI settings of the query API (used by main.ts and by tests that boot it the same way). */
@@ -18,14 +14,13 @@ export const QUERY_API_OPENAPI = {
   apiKeyHeader: 'x-api-key',
 };
 
-/** A query API without keys serves everyone; that must be a deliberate choice (SPEC §6.1). */
-export function assertApiKeysConfigured(config: QueryApiConfig): void {
-  if (config.queryKeys.length === 0 && !config.ALLOW_ANONYMOUS) {
-    throw new ConfigError([
-      'QUERY_API_KEYS (unset): no API key configured; set QUERY_API_KEYS=key1,key2 or, for local experiments only, ALLOW_ANONYMOUS=true',
-    ]);
-  }
-}
+const keySettings = (c: QueryApiConfig): ApiKeySettings => ({
+  api: 'query-api',
+  keysVariable: 'QUERY_API_KEYS',
+  accepted: c.queryKeys,
+  foreign: c.ingestKeys,
+  allowAnonymous: c.ALLOW_ANONYMOUS,
+});
 
 @Module({})
 export class QueryApiModule implements NestModule {
@@ -34,7 +29,7 @@ export class QueryApiModule implements NestModule {
    * (naming the variables) before anything starts when the configuration is bad or has no keys.
    */
   static forRoot(env: NodeJS.ProcessEnv = process.env): DynamicModule {
-    assertApiKeysConfigured(loadConfig(QueryApiConfig, env));
+    assertApiKeysConfigured(keySettings(loadConfig(QueryApiConfig, env)));
     return {
       module: QueryApiModule,
       imports: [
@@ -45,19 +40,7 @@ export class QueryApiModule implements NestModule {
         SensorsModule,
         FilesModule,
       ],
-      providers: [
-        { provide: APP_FILTER, useClass: ApiExceptionFilter },
-        { provide: APP_PIPE, useFactory: createValidationPipe },
-        {
-          provide: APP_GUARD,
-          inject: [Reflector, QueryApiConfig],
-          useFactory: (reflector: Reflector, config: QueryApiConfig) => {
-            const anonymous = config.queryKeys.length === 0 && config.ALLOW_ANONYMOUS;
-            if (anonymous) new Logger('QueryApi').warn('ALLOW_ANONYMOUS=true and no QUERY_API_KEYS: every request is served without a key');
-            return new ApiKeyGuard(reflector, { acceptedKeys: config.queryKeys, foreignKeys: config.ingestKeys, anonymous, openPaths: DEFAULT_OPEN_PATHS });
-          },
-        },
-      ],
+      providers: apiProviders(QueryApiConfig, keySettings),
     };
   }
 

@@ -1,7 +1,6 @@
 import { Controller, Get, HttpStatus, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ApiKeyProtected, ApiNotFound } from '../http/api-docs';
-import { ApiException } from '../http/api-exception';
+import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { decodeLedgerCursor, encodeLedgerCursor } from '../http/cursor.util';
 import { DEFAULT_FILES_PAGE, FileDetailDto, FilesPageDto, FilesQueryDto, REJECTED_ROWS_SHOWN } from './files.dto';
 import { FilesRepository } from './files.repository';

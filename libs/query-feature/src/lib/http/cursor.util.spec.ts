@@ -1,4 +1,4 @@
-import { ApiException } from './api-exception';
+import { ApiException } from '@sluice/http';
 import { decodeLedgerCursor, decodeTsCursor, encodeLedgerCursor, encodeTsCursor } from './cursor.util';
 
 describe('cursor.util', () => {

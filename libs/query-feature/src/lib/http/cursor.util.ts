@@ -1,4 +1,4 @@
-import { ApiException } from './api-exception';
+import { ApiException } from '@sluice/http';
 
 /** A timestamp as the API renders it: UTC, microseconds, e.g. 2024-01-01T00:00:00.123456Z. */
 export const TS_US = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsISO8601, IsOptional, Matches } from 'class-validator';
-import { ApiException } from './api-exception';
+import { ApiException } from '@sluice/http';
 
 /**
  * Normalises an ISO-8601 date or date-time to a string PostgreSQL reads as timestamptz without losing

@@ -1,7 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ApiKeyProtected, ApiNotFound } from '../http/api-docs';
-import { ApiException } from '../http/api-exception';
+import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { decodeTsCursor, encodeTsCursor } from '../http/cursor.util';
 import { assertRange, toTimestamptzText } from '../http/time-range';
 import { AggregatesDto, AggregatesQueryDto, DEFAULT_READINGS_PAGE, ReadingsPageDto, ReadingsQueryDto, SensorDto } from './sensors.dto';

@@ -2,9 +2,6 @@ import { type CanActivate, type ExecutionContext, ForbiddenException, Injectable
 import { Reflector } from '@nestjs/core';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-// Self-contained on purpose (Nest and node:crypto only): ingest-api needs the same guard, and this file
-// can move to a shared lib unchanged when it does.
-
 export const API_KEY_HEADER = 'x-api-key';
 const PUBLIC_ROUTE = 'sluice:public-route';
 
