@@ -459,6 +459,54 @@ export class DropFolder implements OnModuleInit {
     throw new StorageException('unsafe_path', `more than ${MAX_COLLISIONS} entries named like ${name} in quarantine/`);
   }
 
+  /**
+   * Brings a finished file (in processed/ or quarantine/) back into `processing/<fileId>__<basename>` for a
+   * replay, as a hard link: the original stays until the caller has recorded the new place
+   * (`releaseRestored`), so a crash in between leaves the file reachable from whichever path the ledger
+   * names. Repeating it is a success (the destination already links the same file). A file already in
+   * processing/ is returned as it is.
+   */
+  async restore(storedPath: string, fileId: string): Promise<{ storedPath: string; previous: string | null }> {
+    await this.init();
+    if (!UUID.test(fileId)) throw new StorageException('unsafe_path', `file id ${JSON.stringify(fileId)} is not a UUID`);
+    const rel = toSafeRelative(storedPath);
+    if (rel.startsWith('processing/')) {
+      await this.stat(rel);
+      return { storedPath: rel, previous: null };
+    }
+    const src = this.storedAbs(rel, ['processed', 'quarantine']);
+    await this.assertRealDir(dirname(src));
+    const st = await lstatOrNull(src);
+    if (!st) throw new StorageException('missing', `${storedPath} does not exist`);
+    if (!st.isFile()) throw new StorageException('not_regular_file', `${storedPath} is a ${entryType(st)}, not a regular file`);
+    const name = `${fileId.toLowerCase()}__${sanitizeSegments(basename(src)).at(-1) ?? 'unnamed'}`;
+    const dest = join(this.areaPath('processing'), name);
+    if (!(await this.sameFile(dest, st))) {
+      try {
+        await link(src, dest);
+      } catch (e) {
+        if (codeOf(e) === 'EEXIST') throw new StorageException('unsafe_path', `processing/${name} already exists and is another file`);
+        throw e;
+      }
+    }
+    await fsyncDir(this.areaPath('processing'));
+    return { storedPath: `processing/${name}`, previous: rel };
+  }
+
+  /** Second half of `restore`: removes the old name (and a quarantine sidecar) once the ledger points at the new one. */
+  async releaseRestored(previous: string): Promise<void> {
+    await this.init();
+    const abs = this.storedAbs(previous, ['processed', 'quarantine']);
+    await this.assertRealDir(dirname(abs));
+    const st = await lstatOrNull(abs);
+    if (st?.isFile()) await unlink(abs);
+    if (previous.startsWith('quarantine/')) {
+      const sidecar = await lstatOrNull(`${abs}.error.json`);
+      if (sidecar?.isFile()) await unlink(`${abs}.error.json`);
+    }
+    await fsyncDir(dirname(abs));
+  }
+
   /** Top-level entries of processing/ with the file id parsed from `<fileId>__<basename>`. */
   async listProcessing(): Promise<ProcessingEntry[]> {
     await this.init();

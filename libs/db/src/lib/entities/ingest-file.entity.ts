@@ -54,6 +54,10 @@ export class IngestFile {
   @Column({ type: 'int', default: 0 })
   attempts!: number;
 
+  /** Times the file was re-run after a terminal state (attempts restart at 0 on each replay). */
+  @Column({ type: 'int', default: 0 })
+  replays!: number;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

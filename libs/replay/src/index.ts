@@ -1,0 +1,2 @@
+export * from './lib/replay.exception';
+export * from './lib/replay.service';

@@ -1,0 +1,140 @@
+import { CommonConfig } from '@sluice/config';
+import { FileSubjects, fullSubject } from '@sluice/contracts';
+import { createDataSource } from '@sluice/db';
+import { LedgerRepository } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
+import { DropFolder } from '@sluice/storage';
+import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { ReplayException } from './replay.exception';
+import { ReplayService } from './replay.service';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let js: JetStreamService;
+  let dir: string;
+  let drop: DropFolder;
+  let ledger: LedgerRepository;
+  let sut: ReplayService;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('replay');
+    ds = createDataSource(db.url, { poolSize: 4 });
+    await ds.initialize();
+    const config = Object.assign(new CommonConfig(), { NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace('replay') });
+    js = new JetStreamService(config);
+    await js.connect('replay-int-spec');
+    dir = mkdtempSync(join(tmpdir(), 'sluice-replay-'));
+    drop = new DropFolder(dir);
+    await drop.init();
+    ledger = new LedgerRepository(ds);
+    sut = new ReplayService(ds, ledger, drop, js);
+  });
+  afterAll(async () => {
+    await js?.jsm.streams.delete(js.stream).catch(() => undefined);
+    await js?.onApplicationShutdown();
+    await ds?.destroy();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Queued messages of our namespace as [fileId, msgId]. */
+  const queued = async (): Promise<Array<[string, string]>> => {
+    const info = await js.jsm.streams.info(js.stream);
+    const out: Array<[string, string]> = [];
+    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+      const m = await js.jsm.streams.getMessage(js.stream, { seq }).catch(() => null);
+      if (m?.subject === fullSubject(js.namespace, FileSubjects.queued)) out.push([m.json<{ fileId: string }>().fileId, m.header.get('Nats-Msg-Id')]);
+    }
+    return out;
+  };
+
+  /** A file that went through the pipeline and ended in `status`, its bytes where the watcher puts them. */
+  const finishedFile = async (status: 'processed' | 'quarantined' | 'failed' | 'duplicate', content = `{"time_stamp":"2019-05-01T06:00:00-04:00","data":[${Math.random()}]}`) => {
+    const id = randomUUID();
+    const name = `f-${id.slice(0, 8)}.json`;
+    writeFileSync(join(dir, 'incoming', name), content);
+    const claimed = await drop.claim(name, id);
+    await ledger.register({ id, source: 'dropzone', originalName: name, storedPath: claimed!.storedPath, sha256: sha(content), sizeBytes: content.length });
+    await ds.query(`UPDATE ingest_files SET status = $2, attempts = 3, rows_total = 1, rows_rejected = 1, error = '{"rule":"x","message":"bad"}', finished_at = now() WHERE id = $1`, [id, status]);
+    await ds.query(`INSERT INTO ingest_errors (file_id, line, rule, message) VALUES ($1, 1, 'x', 'bad')`, [id]);
+    const target = status === 'processed' || status === 'duplicate' ? 'processed' : 'quarantine';
+    const storedPath = await drop.finish(claimed!.storedPath, target, name, target === 'quarantine' ? { rule: 'x' } : undefined);
+    await ledger.setStoredPath(id, storedPath);
+    return { id, name, content, storedPath };
+  };
+
+  it('replays a quarantined file: bytes back in processing/, row queued afresh, errors cleared, published once', async () => {
+    const f = await finishedFile('quarantined');
+    expect(existsSync(join(dir, `${f.storedPath}.error.json`))).toBe(true);
+
+    const row = await sut.replay(f.id);
+
+    expect(row).toMatchObject({ id: f.id, status: 'queued', attempts: 0, replays: 1, error: null, storedPath: `processing/${f.id}__${f.name}` });
+    expect(Number(row.rowsRejected)).toBe(0);
+    expect(readFileSync(join(dir, row.storedPath), 'utf8')).toBe(f.content);
+    expect(existsSync(join(dir, f.storedPath))).toBe(false);
+    expect(existsSync(join(dir, `${f.storedPath}.error.json`))).toBe(false);
+    expect(await ds.query(`SELECT * FROM ingest_errors WHERE file_id = $1`, [f.id])).toEqual([]);
+    expect((await queued()).filter(([id]) => id === f.id)).toEqual([[f.id, `${f.id}.replay.1`]]);
+  });
+
+  it('refuses a row that is not terminal, a duplicate and an unknown id', async () => {
+    const f = await finishedFile('quarantined');
+    await sut.replay(f.id);
+    await expect(sut.replay(f.id)).rejects.toMatchObject({ code: 'not_replayable' });
+    const d = await finishedFile('duplicate');
+    await expect(sut.replay(d.id)).rejects.toMatchObject({ code: 'not_replayable', message: expect.stringContaining('duplicate') });
+    await expect(sut.replay(randomUUID())).rejects.toBeInstanceOf(ReplayException);
+  });
+
+  it('replays a processed file again and again with a new msg id each time', async () => {
+    const f = await finishedFile('processed');
+    await sut.replay(f.id);
+    // The pipeline finishes it again and the watcher moves it back to processed/.
+    await ds.query(`UPDATE ingest_files SET status = 'processed', finished_at = now() WHERE id = $1`, [f.id]);
+    const moved = await drop.finish((await ledger.get(f.id))!.storedPath, 'processed', f.name);
+    await ledger.setStoredPath(f.id, moved);
+    const second = await sut.replay(f.id);
+    expect(second.replays).toBe(2);
+    expect((await queued()).filter(([id]) => id === f.id).map(([, m]) => m)).toEqual([`${f.id}.replay.1`, `${f.id}.replay.2`]);
+  });
+
+  it('refuses to replay content that is live as another file', async () => {
+    const content = `{"time_stamp":"2020-01-01T00:00:00Z","data":[1]}`;
+    const bad = await finishedFile('quarantined', content);
+    const live = randomUUID();
+    await ledger.register({ id: live, source: 'api', originalName: 'x.json', storedPath: `processing/${live}__x.json`, sha256: sha(content), sizeBytes: content.length });
+    await expect(sut.replay(bad.id)).rejects.toMatchObject({ code: 'content_live', details: { liveFileId: live } });
+    expect((await ledger.get(bad.id))!.status).toBe('quarantined');
+  });
+
+  it('says so when the stored bytes are gone', async () => {
+    const f = await finishedFile('failed');
+    rmSync(join(dir, f.storedPath));
+    await expect(sut.replay(f.id)).rejects.toMatchObject({ code: 'file_missing' });
+  });
+
+  it('replays every failed file finished since a time, and re-drives stuck rows', async () => {
+    const old = await finishedFile('failed');
+    await ds.query(`UPDATE ingest_files SET finished_at = now() - interval '1 day' WHERE id = $1`, [old.id]);
+    const recent = [await finishedFile('failed'), await finishedFile('failed')];
+    const result = await sut.replayWhere({ status: 'failed', since: new Date(Date.now() - 3600_000) });
+    expect(result.replayed.map((r) => r.id).sort()).toEqual(recent.map((r) => r.id).sort());
+    expect((await ledger.get(old.id))!.status).toBe('failed');
+
+    await ds.query(`UPDATE ingest_files SET updated_at = now() - interval '10 minutes' WHERE id = $1`, [recent[0].id]);
+    const before = await ledger.get(recent[0].id);
+    const redriven = await sut.redriveStuck(60_000);
+    expect(redriven.redriven).toEqual([recent[0].id]);
+    expect((await queued()).filter(([id]) => id === recent[0].id).map(([, m]) => m)).toEqual([`${recent[0].id}.replay.1`, `${recent[0].id}.redrive.${new Date(before!.updatedAt).getTime()}`]);
+    expect((await sut.redriveStuck(60_000)).redriven).toEqual([]);
+  });
+});

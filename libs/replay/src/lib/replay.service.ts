@@ -1,0 +1,186 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { FileSubjects, type FileQueuedMessage, type FileStatus } from '@sluice/contracts';
+import type { IngestFile } from '@sluice/db';
+import { LedgerRepository, rowsOf } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
+import { DropFolder, isStorageException } from '@sluice/storage';
+import { DataSource } from 'typeorm';
+import { ReplayException } from './replay.exception';
+
+/** Terminal states a file can be re-run from. A `duplicate` is not: replay the file it duplicates. */
+export const REPLAYABLE_STATUSES = ['quarantined', 'failed', 'processed'] as const satisfies readonly FileStatus[];
+export type ReplayableStatus = (typeof REPLAYABLE_STATUSES)[number];
+
+const UNIQUE_VIOLATION = '23505';
+const DEFAULT_BATCH_LIMIT = 1000;
+
+export interface ReplayFilter {
+  status: Extract<ReplayableStatus, 'quarantined' | 'failed'>;
+  /** Only files that finished at or after this time. */
+  since?: Date;
+  /** At most this many files (default 1000); call again for more. */
+  limit?: number;
+}
+
+export interface ReplaySkip {
+  id: string;
+  code: ReplayException['code'];
+  message: string;
+}
+
+export interface ReplayManyResult {
+  replayed: IngestFile[];
+  skipped: ReplaySkip[];
+}
+
+export interface RedriveResult {
+  /** Ids of the queued/processing rows published again. */
+  redriven: string[];
+}
+
+/**
+ * Re-runs files. A replay moves the bytes back into processing/, resets the ledger row to `queued`
+ * (attempts back to 0 so the processor's attempt limit applies afresh, `replays` + 1, outcome, counts
+ * and row errors cleared; `created_at` kept, so a re-run old file never beats a newer one in the
+ * latest-state tables) and publishes it again with the msg id `<id>.replay.<n>`.
+ *
+ * Replaying a `processed` file loads the same content again. The loaders are idempotent, so the data
+ * tables end as they were unless something changed in between: a wider METRIC_RANGES now admits rows
+ * that were rejected, rows deleted by hand come back, an aggregate is recomputed. Nothing is doubled.
+ *
+ * Crash safety: the file is hard-linked into processing/ before the ledger row changes and the old name
+ * is removed only after the commit, so whichever path the row names exists. A crash between link and
+ * commit leaves a spare link in processing/ that a repeated replay reuses.
+ */
+@Injectable()
+export class ReplayService {
+  private readonly logger = new Logger(ReplayService.name);
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly ledger: LedgerRepository,
+    private readonly drop: DropFolder,
+    private readonly jetstream: JetStreamService,
+  ) {}
+
+  /** Re-runs one terminal file; returns its ledger row (now `queued`). */
+  async replay(fileId: string): Promise<IngestFile> {
+    const row = await this.ledger.get(fileId);
+    if (!row) throw new ReplayException('not_found', `file ${fileId} is not in the ledger`, { id: fileId });
+    assertReplayable(row);
+    let restored: { storedPath: string; previous: string | null };
+    try {
+      restored = await this.drop.restore(row.storedPath, row.id);
+    } catch (e) {
+      if (isStorageException(e) || (e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ReplayException('file_missing', `the stored bytes of file ${fileId} (${row.storedPath}) cannot be used: ${(e as Error).message}`, { id: fileId, storedPath: row.storedPath });
+      }
+      throw e;
+    }
+    const replays = await this.resetRow(row.id, restored.storedPath);
+    if (restored.previous) {
+      await this.drop.releaseRestored(restored.previous).catch((e: unknown) => this.logger.warn(`file ${fileId}: could not remove the old copy ${restored.previous}: ${(e as Error).message}`));
+    }
+    await this.publish(row.id, `${row.id}.replay.${replays}`);
+    this.logger.log(`file ${row.id} (${row.originalName}) replayed from ${row.status} (replay ${replays})`);
+    const fresh = await this.ledger.get(row.id);
+    if (!fresh) throw new ReplayException('not_found', `file ${fileId} vanished from the ledger`, { id: fileId });
+    return fresh;
+  }
+
+  /** Replays every file in `status` (finished since `since`), oldest first; refusals are listed, not thrown. */
+  async replayWhere(filter: ReplayFilter): Promise<ReplayManyResult> {
+    const ids = rowsOf<{ id: string }>(
+      await this.ds.query(
+        `SELECT id FROM ingest_files WHERE status = $1 AND ($2::timestamptz IS NULL OR finished_at >= $2)
+         ORDER BY finished_at, id LIMIT $3`,
+        [filter.status, filter.since ?? null, filter.limit ?? DEFAULT_BATCH_LIMIT],
+      ),
+    );
+    const out: ReplayManyResult = { replayed: [], skipped: [] };
+    for (const { id } of ids) {
+      try {
+        out.replayed.push(await this.replay(id));
+      } catch (e) {
+        if (!(e instanceof ReplayException)) throw e;
+        out.skipped.push({ id, code: e.code, message: e.message });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Publishes again the rows stuck in `queued`/`processing` with no change for `olderThanMs` (a lost
+   * message, a processor that died). Safe: the processor takes a row only while it is not terminal.
+   */
+  async redriveStuck(olderThanMs: number): Promise<RedriveResult> {
+    const redriven: string[] = [];
+    for (const row of await this.ledger.findStale(olderThanMs)) {
+      await this.publish(row.id, `${row.id}.redrive.${new Date(row.updatedAt).getTime()}`);
+      await this.ledger.touch(row.id);
+      redriven.push(row.id);
+    }
+    if (redriven.length) this.logger.warn(`re-drove ${redriven.length} stuck file(s)`);
+    return { redriven };
+  }
+
+  /** Resets the row under its lock; returns the new replay count. */
+  private async resetRow(id: string, storedPath: string): Promise<number> {
+    const runner = this.ds.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const current = rowsOf<{ status: FileStatus }>(await runner.query(`SELECT status FROM ingest_files WHERE id = $1 FOR UPDATE`, [id]))[0];
+      if (!current) throw new ReplayException('not_found', `file ${id} is not in the ledger`, { id });
+      assertReplayable({ id, status: current.status });
+      await runner.query(`DELETE FROM ingest_errors WHERE file_id = $1`, [id]);
+      let updated: { replays: number }[];
+      try {
+        await runner.query('SAVEPOINT reset');
+        updated = rowsOf<{ replays: number }>(
+          await runner.query(
+            `UPDATE ingest_files SET status = 'queued', stored_path = $2, attempts = 0, replays = replays + 1,
+               rows_total = 0, rows_loaded = 0, rows_rejected = 0, readings_loaded = 0, error = NULL,
+               duplicate_of = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+             WHERE id = $1 RETURNING replays`,
+            [id, storedPath],
+          ),
+        );
+      } catch (e) {
+        if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
+        await runner.query('ROLLBACK TO SAVEPOINT reset');
+        const live = rowsOf<{ id: string }>(
+          await runner.query(`SELECT l.id FROM ingest_files l JOIN ingest_files f ON f.sha256 = l.sha256 WHERE f.id = $1 AND l.id <> $1 AND l.status IN ('queued','processing','processed')`, [id]),
+        )[0];
+        throw new ReplayException('content_live', `the same content is already loaded or queued as file ${live?.id ?? '(another file)'}; replaying ${id} would load it twice`, {
+          id,
+          liveFileId: live?.id ?? null,
+        });
+      }
+      await runner.commitTransaction();
+      return updated[0]?.replays ?? 1;
+    } catch (e) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw e;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Publishes the work item; a failure is logged, not thrown: the row is queued and the watcher requeues stale rows. */
+  private async publish(fileId: string, msgId: string): Promise<void> {
+    const message: FileQueuedMessage = { fileId };
+    try {
+      await this.jetstream.publish(FileSubjects.queued, message, msgId);
+    } catch (e) {
+      this.logger.warn(`file ${fileId}: publishing ${msgId} failed (${(e as Error).message}); the watcher will requeue it`);
+    }
+  }
+}
+
+function assertReplayable(row: { id: string; status: FileStatus }): void {
+  if (!(REPLAYABLE_STATUSES as readonly FileStatus[]).includes(row.status)) {
+    const why = row.status === 'duplicate' ? 'it is a duplicate; replay the file it duplicates' : 'it has not finished yet';
+    throw new ReplayException('not_replayable', `file ${row.id} is ${row.status}: ${why}`, { id: row.id, status: row.status });
+  }
+}
