@@ -1,10 +1,12 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Headers, Logger, Param, Query, StreamableFile } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
+import { pipeline } from 'node:stream';
 import { decodeTsCursor, encodeTsCursor } from '../http/cursor.util';
 import { assertRange, toTimestamptzText } from '../http/time-range';
 import { AggregatesDto, AggregatesQueryDto, DEFAULT_READINGS_PAGE, ReadingsPageDto, ReadingsQueryDto, SensorDto } from './sensors.dto';
 import { type ReadingsRange, SensorsRepository } from './sensors.repository';
+import { EXPORT_CONTENT_TYPES, exportFileName, exportFormatFor, type ExportFormat, ReadingsEncoder } from './readings-export';
 
 const NAME_PARAM = {
   name: 'name',
@@ -12,12 +14,17 @@ const NAME_PARAM = {
   example: 'b8:27:eb:bf:9d:51/temp',
 };
 
+/** The response as StreamableFile's error handler sees it (the interface is not exported by Nest). */
+type StreamResponse = Parameters<Parameters<StreamableFile['setErrorHandler']>[0]>[1];
+
 const ts = (v: string | undefined) => (v === undefined ? undefined : toTimestamptzText(v));
 
 @ApiTags('sensors')
 @ApiKeyProtected()
 @Controller('sensors')
 export class SensorsController {
+  private readonly logger = new Logger(SensorsController.name);
+
   constructor(private readonly sensors: SensorsRepository) {}
 
   @Get()
@@ -27,20 +34,25 @@ export class SensorsController {
     return this.sensors.listSensors();
   }
 
-  // Accept: text/csv and application/x-ndjson (streamed export of the whole range) will branch here,
-  // over the same range as page() but through a server-side cursor instead of pages.
   @Get(':name/readings')
   @ApiOperation({
-    summary: 'Readings of one sensor in time order',
+    summary: 'Readings of one sensor in time order (JSON pages, or a CSV / NDJSON export of the whole range)',
     description:
-      'Range [from, to). Keyset pagination: follow `next_cursor` until it is null. ' +
-      'Offset pagination with `page`/`page_size` gives the same order (deep pages are slower).',
+      'Range [from, to): `from` included, `to` excluded. Keyset pagination: follow `next_cursor` until it is null. ' +
+      'Offset pagination with `page`/`page_size` gives the same order (deep pages are slower).\n\n' +
+      'With `Accept: text/csv` (columns `ts,value,file_id`) or `Accept: application/x-ndjson` (one ' +
+      '`{"ts","value","file_id"}` a line) the whole range is streamed from a database cursor, however large; ' +
+      '`limit`, `cursor`, `page` and `page_size` are refused there. A failure mid-stream aborts the ' +
+      'connection, so a truncated export never looks complete.',
   })
   @ApiParam(NAME_PARAM)
+  @ApiProduces('application/json', 'text/csv', 'application/x-ndjson')
   @ApiOkResponse({ type: ReadingsPageDto })
   @ApiNotFound('No sensor of that name.')
-  async readings(@Param('name') name: string, @Query() q: ReadingsQueryDto): Promise<ReadingsPageDto> {
+  async readings(@Param('name') name: string, @Query() q: ReadingsQueryDto, @Headers('accept') accept?: string): Promise<ReadingsPageDto | StreamableFile> {
     assertRange(q.from, q.to);
+    const format = exportFormatFor(accept);
+    if (format) return this.export(name, format, q);
     const pageMode = q.page !== undefined || q.page_size !== undefined;
     if (pageMode && q.cursor !== undefined) throw ApiException.invalidParameter('cursor', 'cannot be combined with page/page_size');
     const size = (pageMode ? q.page_size : undefined) ?? q.limit ?? DEFAULT_READINGS_PAGE;
@@ -57,6 +69,33 @@ export class SensorsController {
     const more = rows.length > size;
     const readings = more ? rows.slice(0, size) : rows;
     return { sensor: name, readings, next_cursor: more ? encodeTsCursor(readings[readings.length - 1].ts) : null };
+  }
+
+  /** The whole range through a cursor; Nest pipes it to the socket and destroys it if the client goes. */
+  private async export(name: string, format: ExportFormat, q: ReadingsQueryDto): Promise<StreamableFile> {
+    for (const p of ['limit', 'cursor', 'page', 'page_size'] as const) {
+      if (q[p] !== undefined) throw ApiException.invalidParameter(p, `pages do not apply to a ${format} export, which streams the whole range`);
+    }
+    const sensorId = await this.sensors.sensorId(name);
+    if (sensorId === undefined) throw ApiException.notFound('sensor', name);
+    const rows = await this.sensors.exportReadings(sensorId, ts(q.from), ts(q.to));
+    const body = pipeline(rows, new ReadingsEncoder(format), () => undefined);
+    return new StreamableFile(body, {
+      type: EXPORT_CONTENT_TYPES[format],
+      disposition: `attachment; filename="${exportFileName(name, format)}"`,
+    }).setErrorHandler((err: Error, res: StreamResponse) => {
+      if (res.destroyed) return;
+      this.logger.error(`export of ${name} failed: ${err.message}`);
+      // Before the first byte the client gets a 500; after it, only an aborted connection can say so.
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.send('the export failed; see the query-api log');
+      } else if (res.destroy) {
+        res.destroy();
+      } else {
+        res.end();
+      }
+    });
   }
 
   @Get(':name/aggregates')

@@ -1,7 +1,14 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Pool } from 'pg';
+import QueryStream from 'pg-query-stream';
+import type { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { isoUs, toCount } from '../http/sql.util';
 import type { AggregateDto, Bucket, ReadingDto, SensorDto } from './sensors.dto';
+
+/** Rows fetched per round trip by the export cursor (and buffered ahead of the socket at most). */
+const EXPORT_BATCH_ROWS = 2000;
 
 export interface ReadingsRange {
   /** Inclusive lower bound (timestamptz text). */
@@ -20,6 +27,8 @@ export type SensorRows<T> = T[] | undefined;
 /** Read-side SQL over sensors, raw_sensor_data and aggregated_metrics: one parameterised query per call. */
 @Injectable()
 export class SensorsRepository {
+  private readonly logger = new Logger(SensorsRepository.name);
+
   constructor(private readonly db: DataSource) {}
 
   /**
@@ -84,5 +93,44 @@ export class SensorsRepository {
     return rows
       .filter((r) => r.bucket_start !== null)
       .map((r) => ({ bucket_start: r.bucket_start as string, count: toCount(r.count), min: r.min, max: r.max, mean: r.mean, std_dev: r.std_dev }));
+  }
+
+  async sensorId(name: string): Promise<number | undefined> {
+    const rows: { id: number }[] = await this.db.query(`SELECT id FROM sensors WHERE name = $1`, [name]);
+    return rows[0]?.id;
+  }
+
+  /**
+   * Every reading of one sensor in [from, to) as a stream of `[ts, value, file_id]` arrays, read through a
+   * server-side cursor on a pool client of its own: memory stays at one batch whatever the range. The
+   * client goes back to the pool when the stream ends and is discarded when it is destroyed early (a
+   * client that went away) or fails, so a half-read portal never reaches the next user of the pool.
+   */
+  async exportReadings(sensorId: number, from?: string, to?: string): Promise<Readable> {
+    const pool = (this.db.driver as PostgresDriver).master as Pool;
+    const client = await pool.connect();
+    const stream = new QueryStream(
+      `SELECT ${isoUs('r.ts')} AS ts, r.value, r.file_id::text AS file_id
+         FROM raw_sensor_data r
+        WHERE r.sensor_id = $1
+          AND ($2::timestamptz IS NULL OR r.ts >= $2::timestamptz)
+          AND ($3::timestamptz IS NULL OR r.ts <  $3::timestamptz)
+        ORDER BY r.ts`,
+      [sensorId, from ?? null, to ?? null],
+      { batchSize: EXPORT_BATCH_ROWS, rowMode: 'array' },
+    );
+    let released = false;
+    const release = (discard: boolean) => {
+      if (released) return;
+      released = true;
+      client.release(discard);
+    };
+    stream.once('error', (e: Error) => {
+      this.logger.warn(`export of sensor ${sensorId} failed: ${e.message}`);
+      release(true);
+    });
+    stream.once('close', () => release(!stream.readableEnded));
+    client.query(stream);
+    return stream;
   }
 }
