@@ -5,7 +5,9 @@ import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiK
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { FilesModule } from './files/files.module';
+import { MeasurementsModule } from './measurements/measurements.module';
 import { SensorsModule } from './sensors/sensors.module';
+import { VehiclesModule } from './vehicles/vehicles.module';
 
 /** OpenAPI settings of the query API (used by main.ts and by tests that boot it the same way). */
 export const QUERY_API_OPENAPI = {
@@ -39,6 +41,8 @@ export class QueryApiModule implements NestModule {
         MessagingModule.forRoot('sluice-query-api'),
         SensorsModule,
         FilesModule,
+        MeasurementsModule,
+        VehiclesModule,
       ],
       providers: apiProviders(QueryApiConfig, keySettings),
     };
