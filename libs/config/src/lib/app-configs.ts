@@ -158,6 +158,11 @@ export class QueryApiConfig extends ApiKeysConfig {
   @Min(1)
   @Max(65535)
   QUERY_API_PORT = 3002;
+
+  /** Optional: the drop folder, so /stats counts the files in each of its folders (else by ledger stored_path). */
+  @IsOptional()
+  @IsString()
+  DROPZONE_DIR?: string;
 }
 
 export class IngestApiConfig extends ApiKeysConfig {

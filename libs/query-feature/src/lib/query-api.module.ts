@@ -5,6 +5,7 @@ import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiK
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { FilesModule } from './files/files.module';
+import { LiveModule } from './live/live.module';
 import { MeasurementsModule } from './measurements/measurements.module';
 import { SensorsModule } from './sensors/sensors.module';
 import { VehiclesModule } from './vehicles/vehicles.module';
@@ -43,6 +44,7 @@ export class QueryApiModule implements NestModule {
         FilesModule,
         MeasurementsModule,
         VehiclesModule,
+        LiveModule,
       ],
       providers: apiProviders(QueryApiConfig, keySettings),
     };

@@ -1,0 +1,102 @@
+import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { QueryApiConfig } from '@sluice/config';
+import { ApiKeyProtected } from '@sluice/http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { countDropFolders } from './folder-counter';
+import { LiveEventsService } from './live-events.service';
+import { ErrorsDto, ErrorsQueryDto, type FolderCountsDto, StatsDto, TraceDto } from './live.dto';
+import { LiveRepository } from './live.repository';
+
+export const HEARTBEAT_MS = 15_000;
+
+@ApiTags('live')
+@ApiKeyProtected()
+@Controller()
+export class LiveController {
+  constructor(
+    private readonly live: LiveRepository,
+    private readonly events: LiveEventsService,
+    private readonly config: QueryApiConfig,
+  ) {}
+
+  @Get('stats')
+  @ApiOperation({ summary: 'Files per status and per folder, rows loaded, throughput' })
+  @ApiOkResponse({ type: StatsDto })
+  async stats(): Promise<StatsDto> {
+    const [totals, folders, throughput] = await Promise.all([this.live.totals(), this.folders(), this.live.throughput()]);
+    return {
+      files_by_status: totals.byStatus,
+      files_total: Object.values(totals.byStatus).reduce((a, b) => a + b, 0),
+      folders,
+      rows_loaded: totals.rowsLoaded,
+      readings_loaded: totals.readingsLoaded,
+      rows_rejected: totals.rowsRejected,
+      throughput,
+      at: new Date().toISOString(),
+    };
+  }
+
+  @Get('trace')
+  @ApiOperation({ summary: 'Files in flight now and the last 10 finished, with their durations' })
+  @ApiOkResponse({ type: TraceDto })
+  async trace(): Promise<TraceDto> {
+    const [in_flight, finished] = await Promise.all([this.live.inFlight(), this.live.recentlyFinished()]);
+    return { in_flight, finished };
+  }
+
+  @Get('errors')
+  @ApiOperation({ summary: 'Recent quarantines and failures with their reasons and first rejected rows' })
+  @ApiOkResponse({ type: ErrorsDto })
+  async errors(@Query() q: ErrorsQueryDto): Promise<ErrorsDto> {
+    return { errors: await this.live.recentErrors(q.limit ?? 20) };
+  }
+
+  @Get('events')
+  @ApiOperation({
+    summary: 'Server-Sent Events of file lifecycle changes',
+    description:
+      'One `data:` JSON per lifecycle message (queued, processing, processed, quarantined, duplicate, failed) with its `status`, ' +
+      '`fileId` and the outcome fields; `id:` is the JetStream sequence, so a reconnecting EventSource resumes after it ' +
+      `(Last-Event-ID). A comment line every ${HEARTBEAT_MS / 1000} s keeps proxies from closing the stream.`,
+  })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'last-event-id', required: false, description: 'Resume after this event id (sent by EventSource on reconnect).' })
+  @ApiOkResponse({
+    description: 'An endless stream; each event is `id: <seq>` and `data: <JSON lifecycle event>`.',
+    content: { 'text/event-stream': { schema: { type: 'string', example: 'id: 42\ndata: {"fileId":"0b9d7c52-1f4e-4f0a-9d7e-6c3c1b2a4f10","status":"processed","originalName":"a.csv","rowsLoaded":10,"at":"2026-01-05T10:00:01.000Z"}\n\n' } } },
+  })
+  async stream(@Req() req: IncomingMessage, @Res() res: ServerResponse, @Headers('last-event-id') lastEventId?: string): Promise<void> {
+    const after = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined;
+    // Subscribe before answering: if NATS is down the client gets the usual JSON error, not an empty stream.
+    const sub = await this.events.subscribe(after);
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 2000\n: connected\n\n');
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    const end = () => {
+      clearInterval(heartbeat);
+      void sub.close();
+      if (!res.writableEnded) res.end();
+    };
+    req.once('close', end);
+    void (async () => {
+      try {
+        for await (const e of sub.events) res.write(`id: ${e.seq}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      } catch {
+        // NATS went away under us: end the stream; EventSource reconnects and resumes by Last-Event-ID.
+      } finally {
+        end();
+      }
+    })();
+  }
+
+  private async folders(): Promise<FolderCountsDto> {
+    if (this.config.DROPZONE_DIR) return { source: 'dropzone', ...(await countDropFolders(this.config.DROPZONE_DIR)) };
+    return { source: 'ledger', counts: await this.live.byStoredFolder(), truncated: false };
+  }
+}

@@ -1,0 +1,177 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { FILE_STATUSES, type FileStatus } from '@sluice/contracts';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { RejectReasonDto } from '../files/files.dto';
+
+export const THROUGHPUT_WINDOW_S = 60;
+export const SERIES_MINUTES = 10;
+export const SERIES_STEP_S = 10;
+export const FINISHED_SHOWN = 10;
+export const IN_FLIGHT_SHOWN = 100;
+export const FIRST_ROW_ERRORS = 3;
+
+const statusCounts = Object.fromEntries(FILE_STATUSES.map((s) => [s, { type: Number, example: s === 'processed' ? 41 : 0 }]));
+
+export class FolderCountsDto {
+  @ApiProperty({ enum: ['dropzone', 'ledger'], description: '`dropzone`: files counted in the drop folder (DROPZONE_DIR set); `ledger`: ledger rows by the first folder of stored_path.' })
+  source!: 'dropzone' | 'ledger';
+
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, example: { incoming: 0, processing: 1, processed: 40, quarantine: 2 } })
+  counts!: Record<string, number>;
+
+  @ApiProperty({ example: false, description: 'True when a folder held more files than were counted.' })
+  truncated!: boolean;
+}
+
+export class ThroughputPointDto {
+  @ApiProperty({ example: '2026-01-05T10:00:00.000000Z', format: 'date-time', description: 'Start of the bucket.' })
+  t!: string;
+
+  @ApiProperty({ example: 12500.5 })
+  rows_per_s!: number;
+}
+
+export class ThroughputDto {
+  @ApiProperty({ example: 8433.2, description: `Readings loaded by files that finished in the last ${THROUGHPUT_WINDOW_S} s, per second.` })
+  rows_per_s!: number;
+
+  @ApiProperty({ example: THROUGHPUT_WINDOW_S })
+  window_s!: number;
+
+  @ApiProperty({ type: [ThroughputPointDto], description: `The last ${SERIES_MINUTES} minutes in ${SERIES_STEP_S} s buckets (a file's rows count when it finishes).` })
+  series!: ThroughputPointDto[];
+}
+
+export class StatsDto {
+  @ApiProperty({ type: 'object', properties: statusCounts, description: 'Ledger rows per status (every status present, 0 when none).' })
+  files_by_status!: Record<FileStatus, number>;
+
+  @ApiProperty({ example: 43 })
+  files_total!: number;
+
+  @ApiProperty({ type: FolderCountsDto })
+  folders!: FolderCountsDto;
+
+  @ApiProperty({ example: 41000, description: 'Records loaded (CSV lines, JSON items), all files.' })
+  rows_loaded!: number;
+
+  @ApiProperty({ example: 205000, description: 'Rows written to the data tables (a wide CSV line is one reading per metric).' })
+  readings_loaded!: number;
+
+  @ApiProperty({ example: 12 })
+  rows_rejected!: number;
+
+  @ApiProperty({ type: ThroughputDto })
+  throughput!: ThroughputDto;
+
+  @ApiProperty({ example: '2026-01-05T10:00:01.000000Z', format: 'date-time' })
+  at!: string;
+}
+
+export class TraceFileDto {
+  @ApiProperty({ format: 'uuid', example: '0b9d7c52-1f4e-4f0a-9d7e-6c3c1b2a4f10' })
+  id!: string;
+
+  @ApiProperty({ example: 'split_1.csv' })
+  original_name!: string;
+
+  @ApiProperty({ enum: FILE_STATUSES, example: 'processing' })
+  status!: FileStatus;
+
+  @ApiProperty({ nullable: true, type: String, example: 'sensor_wide_csv' })
+  kind!: string | null;
+
+  @ApiProperty({ example: 1 })
+  attempts!: number;
+
+  @ApiProperty({ example: 998 })
+  rows_loaded!: number;
+
+  @ApiProperty({ example: 2 })
+  rows_rejected!: number;
+
+  @ApiProperty({ format: 'date-time', example: '2026-01-05T10:00:00.123456Z' })
+  created_at!: string;
+
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' })
+  started_at!: string | null;
+
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' })
+  finished_at!: string | null;
+
+  @ApiProperty({ nullable: true, type: Number, example: 120, description: 'From arrival in the ledger to the start of processing (or to now while queued).' })
+  wait_ms!: number | null;
+
+  @ApiProperty({ nullable: true, type: Number, example: 850, description: 'From the start of processing to the outcome (or to now while processing).' })
+  processing_ms!: number | null;
+
+  @ApiProperty({ nullable: true, type: Number, example: 970, description: 'From arrival to the outcome (or to now while in flight).' })
+  total_ms!: number | null;
+}
+
+export class TraceDto {
+  @ApiProperty({ type: [TraceFileDto], description: `Files queued or processing now, oldest first (at most ${IN_FLIGHT_SHOWN}).` })
+  in_flight!: TraceFileDto[];
+
+  @ApiProperty({ type: [TraceFileDto], description: `The last ${FINISHED_SHOWN} files that reached a terminal state, newest first.` })
+  finished!: TraceFileDto[];
+}
+
+export class ErrorsQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: '$property must be an integer' })
+  @Min(1)
+  @Max(100)
+  limit?: number;
+}
+
+export class FirstRowErrorDto {
+  @ApiProperty({ nullable: true, type: Number, example: 12 })
+  line!: number | null;
+
+  @ApiProperty({ nullable: true, type: String, example: 'temp' })
+  column!: string | null;
+
+  @ApiProperty({ example: 'out_of_range' })
+  rule!: string;
+
+  @ApiProperty({ example: 'temp 81.2 is outside -50..50' })
+  message!: string;
+}
+
+export class ErrorFileDto {
+  @ApiProperty({ format: 'uuid', example: '0b9d7c52-1f4e-4f0a-9d7e-6c3c1b2a4f10' })
+  id!: string;
+
+  @ApiProperty({ example: 'empty.csv' })
+  original_name!: string;
+
+  @ApiProperty({ enum: ['quarantined', 'failed'], example: 'quarantined' })
+  status!: 'quarantined' | 'failed';
+
+  @ApiProperty({ nullable: true, type: String, example: null })
+  kind!: string | null;
+
+  @ApiProperty({ type: RejectReasonDto, nullable: true, description: 'Why the file was quarantined or failed.' })
+  error!: RejectReasonDto | null;
+
+  @ApiProperty({ example: 0 })
+  rows_rejected!: number;
+
+  @ApiProperty({ type: [FirstRowErrorDto], description: `The first ${FIRST_ROW_ERRORS} rejected rows by line (GET /files/{id} has more).` })
+  first_row_errors!: FirstRowErrorDto[];
+
+  @ApiProperty({ example: 'quarantine/empty.csv' })
+  stored_path!: string;
+
+  @ApiProperty({ format: 'date-time', example: '2026-01-05T10:00:01.654321Z' })
+  at!: string;
+}
+
+export class ErrorsDto {
+  @ApiProperty({ type: [ErrorFileDto], description: 'Quarantined and failed files, newest first.' })
+  errors!: ErrorFileDto[];
+}

@@ -1,0 +1,274 @@
+import type { INestApplication } from '@nestjs/common';
+import { FileSubjects, type FileLifecycleEvent } from '@sluice/contracts';
+import { JetStreamService } from '@sluice/messaging';
+import { bootstrapService } from '@sluice/observability';
+import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import { QUERY_API_OPENAPI, QueryApiModule } from '../query-api.module';
+
+jest.setTimeout(90_000);
+
+const KEY = 'qk-live-secret';
+const ids = {
+  queued: '70000000-0000-4000-8000-000000000001',
+  processing: '70000000-0000-4000-8000-000000000002',
+  doneRecent: '70000000-0000-4000-8000-000000000003',
+  doneOld: '70000000-0000-4000-8000-000000000004',
+  quarantined: '70000000-0000-4000-8000-000000000005',
+  failed: '70000000-0000-4000-8000-000000000006',
+  duplicate: '70000000-0000-4000-8000-000000000007',
+};
+
+// Response bodies are checked field by field below; `any` keeps those checks short.
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A ledger in every state, with times relative to now() so the live windows see them. */
+async function seed(url: string): Promise<void> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  const row = (id: string, name: string, status: string, stored: string, created: string, started: string | null, finished: string | null, loaded: number, readings: number, rejected: number, error: object | null) =>
+    c.query(
+      `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, kind, status, rows_total, rows_loaded, rows_rejected,
+                                 readings_loaded, error, attempts, created_at, updated_at, started_at, finished_at)
+       VALUES ($1::uuid, 'dropzone', $2, $3, md5($1::text) || md5($2::text), 100, NULL, $4, $5::bigint + $7::bigint, $5, $7, $6, $8, 1,
+               now() - $9::interval, now() - COALESCE($11::interval, $10::interval, $9::interval),
+               now() - $10::interval, now() - $11::interval)`,
+      [id, name, stored, status, loaded, readings, rejected, error, created, started, finished],
+    );
+  try {
+    await row(ids.queued, 'waiting.csv', 'queued', `processing/${ids.queued}__waiting.csv`, '3 seconds', null, null, 0, 0, 0, null);
+    await row(ids.processing, 'busy.csv', 'processing', `processing/${ids.processing}__busy.csv`, '5 seconds', '2 seconds', null, 0, 0, 0, null);
+    await row(ids.doneRecent, 'recent.csv', 'processed', 'processed/recent.csv', '20 seconds', '19 seconds', '18 seconds', 1000, 6000, 2, null);
+    await row(ids.doneOld, 'old.csv', 'processed', 'processed/old.csv', '2 hours', '2 hours', '2 hours', 500, 3000, 0, null);
+    await row(ids.quarantined, 'empty.csv', 'quarantined', 'quarantine/empty.csv', '30 seconds', '29 seconds', '29 seconds', 0, 0, 0, { rule: 'empty_file', message: 'the file is empty' });
+    await row(ids.failed, 'poison.csv', 'failed', 'quarantine/poison.csv', '60 seconds', '50 seconds', '40 seconds', 0, 0, 3, { rule: 'processing_failed', message: 'boom' });
+    await row(ids.duplicate, 'again.csv', 'duplicate', 'processed/again.csv', '10 seconds', null, '10 seconds', 0, 0, 0, null);
+    await c.query(
+      `INSERT INTO ingest_errors (file_id, line, "column", rule, message, raw)
+       SELECT $1, n, 'temp', 'out_of_range', 'temp ' || (60 + n) || ' is outside -50..50', NULL FROM generate_series(5, 1, -1) n`,
+      [ids.failed],
+    );
+  } finally {
+    await c.end();
+  }
+}
+
+interface SseEvent {
+  id?: string;
+  data: Json;
+  receivedAt: number;
+}
+
+/** A minimal EventSource over fetch: parses `id:`/`data:` frames and counts comment lines. */
+async function openEvents(url: string, headers: Record<string, string>) {
+  const abort = new AbortController();
+  const res = await fetch(url, { headers, signal: abort.signal });
+  const events: SseEvent[] = [];
+  const state = { comments: 0, ended: false };
+  if (res.ok && res.body) {
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    void (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let id: string | undefined;
+            const data: string[] = [];
+            for (const line of frame.split('\n')) {
+              if (line.startsWith(':')) state.comments++;
+              else if (line.startsWith('id: ')) id = line.slice(4);
+              else if (line.startsWith('data: ')) data.push(line.slice(6));
+            }
+            if (data.length > 0) events.push({ id, data: JSON.parse(data.join('\n')) as Json, receivedAt: performance.now() });
+          }
+        }
+      } catch {
+        // aborted
+      } finally {
+        state.ended = true;
+      }
+    })();
+  }
+  return { res, events, state, close: () => abort.abort() };
+}
+
+describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQL and NATS)', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  let js: JetStreamService;
+  let base: string;
+
+  const call = async (path: string, key: string | null = KEY): Promise<{ status: number; body: Json }> => {
+    const res = await fetch(`${base}${path}`, { headers: key === null ? {} : { 'x-api-key': key } });
+    return { status: res.status, body: (await res.json()) as Json };
+  };
+  const event = (fileId: string, status: FileLifecycleEvent['status'], extra: Partial<FileLifecycleEvent> = {}): FileLifecycleEvent => ({
+    fileId,
+    status,
+    originalName: 'x.csv',
+    at: new Date().toISOString(),
+    ...extra,
+  });
+  const subjectOf = { processing: FileSubjects.processing, processed: FileSubjects.processed, quarantined: FileSubjects.quarantined, duplicate: FileSubjects.duplicate, failed: FileSubjects.failed } as const;
+  const consumersOnStream = async () => (await js.jsm.consumers.list(js.stream).next()).length;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('query_live');
+    await seed(db.url);
+    const port = await freePort();
+    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace('qlive'), QUERY_API_KEYS: KEY, INGEST_API_KEYS: 'ik', LOG_LEVEL: 'silent', QUERY_API_PORT: String(port) };
+    app = await bootstrapService(QueryApiModule.forRoot(env), { port: () => port, openApi: QUERY_API_OPENAPI });
+    js = app.get(JetStreamService);
+    base = `http://127.0.0.1:${port}`;
+  });
+
+  afterAll(async () => {
+    if (app) {
+      await js.jsm.streams.delete(js.stream).catch(() => undefined);
+      await app.close();
+    }
+    await db?.drop();
+  });
+
+  it('needs a key and is documented', async () => {
+    for (const p of ['/stats', '/trace', '/errors', '/events']) expect((await fetch(`${base}${p}`)).status).toBe(401);
+    const doc = (await call('/docs-json', null)).body;
+    for (const p of ['/stats', '/trace', '/errors', '/events']) expect(doc['paths'][p]['get']['security']).toEqual([{ 'api-key': [] }]);
+    expect(Object.keys(doc['paths']['/events']['get']['responses']['200']['content'])).toEqual(['text/event-stream']);
+  });
+
+  it('GET /stats counts files per status and per ledger folder, rows and throughput', async () => {
+    const { status, body } = await call('/stats');
+    expect(status).toBe(200);
+    expect(body['files_by_status']).toEqual({ queued: 1, processing: 1, processed: 2, duplicate: 1, quarantined: 1, failed: 1 });
+    expect(body['files_total']).toBe(7);
+    // No DROPZONE_DIR here: counted from the ledger's stored paths.
+    expect(body['folders']).toEqual({ source: 'ledger', counts: { processing: 2, processed: 3, quarantine: 2 }, truncated: false });
+    expect(body).toEqual(expect.objectContaining({ rows_loaded: 1500, readings_loaded: 9000, rows_rejected: 5 }));
+    // Only the file that finished 18 s ago is in the last minute: 6000 readings / 60 s.
+    expect(body['throughput']['rows_per_s']).toBe(100);
+    expect(body['throughput']['window_s']).toBe(60);
+    const series = body['throughput']['series'] as Json[];
+    expect(series.length).toBeGreaterThanOrEqual(59);
+    expect(series.reduce((a, p) => a + p['rows_per_s'] * 10, 0)).toBe(6000);
+    expect(series.filter((p) => p['rows_per_s'] > 0)).toHaveLength(1);
+  });
+
+  it('GET /trace shows files in flight (oldest first) and the last finished with durations', async () => {
+    const { status, body } = await call('/trace');
+    expect(status).toBe(200);
+    expect(body['in_flight'].map((f: Json) => [f['original_name'], f['status']])).toEqual([
+      ['busy.csv', 'processing'],
+      ['waiting.csv', 'queued'],
+    ]);
+    const busy = body['in_flight'][0] as Json;
+    expect(busy['wait_ms']).toBeCloseTo(3000, -2);
+    expect(busy['processing_ms']).toBeGreaterThanOrEqual(2000);
+    expect(body['in_flight'][1]['processing_ms']).toBeNull();
+    expect(body['finished'].map((f: Json) => f['original_name'])).toEqual(['again.csv', 'recent.csv', 'empty.csv', 'poison.csv', 'old.csv']);
+    const recent = body['finished'][1] as Json;
+    expect(recent).toEqual(expect.objectContaining({ status: 'processed', rows_loaded: 1000, rows_rejected: 2, wait_ms: 1000, processing_ms: 1000, total_ms: 2000 }));
+  });
+
+  it('GET /errors lists quarantines and failures, newest first, with reasons and first row errors', async () => {
+    const { status, body } = await call('/errors');
+    expect(status).toBe(200);
+    expect(body['errors']).toEqual([
+      expect.objectContaining({ id: ids.quarantined, original_name: 'empty.csv', status: 'quarantined', error: { rule: 'empty_file', message: 'the file is empty' }, first_row_errors: [] }),
+      expect.objectContaining({
+        id: ids.failed,
+        status: 'failed',
+        error: { rule: 'processing_failed', message: 'boom' },
+        rows_rejected: 3,
+        first_row_errors: [1, 2, 3].map((line) => ({ line, column: 'temp', rule: 'out_of_range', message: `temp ${60 + line} is outside -50..50` })),
+      }),
+    ]);
+    expect((await call('/errors?limit=1')).body['errors']).toHaveLength(1);
+    const bad = await call('/errors?limit=0');
+    expect(bad.status).toBe(400);
+    expect(bad.body['error']['details']).toEqual([{ parameter: 'limit', message: expect.any(String) }]);
+  });
+
+  describe('GET /events', () => {
+    it('streams each lifecycle event as JSON with its stream sequence, new messages only', async () => {
+      // Published before the client connects: must not be replayed.
+      await js.publish(FileSubjects.processed, event(randomUUID(), 'processed'), randomUUID());
+      const sse = await openEvents(`${base}/events`, { 'x-api-key': KEY });
+      try {
+        expect(sse.res.status).toBe(200);
+        expect(sse.res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+        const file = randomUUID();
+        await js.publish(FileSubjects.queued, { fileId: file }, `${file}.q`);
+        for (const s of ['processing', 'processed', 'quarantined', 'duplicate', 'failed'] as const) {
+          await js.publish(subjectOf[s], event(file, s, s === 'quarantined' ? { error: { rule: 'empty_file', message: 'the file is empty' } } : {}), `${file}.${s}`);
+        }
+        // A payload that fails validation is skipped, not forwarded.
+        await js.publish(FileSubjects.processed, { fileId: 'not-a-uuid', status: 'processed' }, randomUUID());
+        await waitFor('6 events', async () => sse.events.length >= 6, 5000, 20);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(sse.events.map((e) => e.data['status'])).toEqual(['queued', 'processing', 'processed', 'quarantined', 'duplicate', 'failed']);
+        expect(sse.events.every((e) => e.data['fileId'] === file)).toBe(true);
+        expect(sse.events[0].data).toEqual({ fileId: file, status: 'queued', at: expect.any(String) });
+        expect(sse.events[3].data['error']).toEqual({ rule: 'empty_file', message: 'the file is empty' });
+        const seqs = sse.events.map((e) => Number(e.id));
+        expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+        expect(sse.state.comments).toBeGreaterThanOrEqual(1); // the ": connected" comment
+      } finally {
+        sse.close();
+      }
+    });
+
+    it('delivers an event within 100 ms of its publication (p95 over 20 events)', async () => {
+      const sse = await openEvents(`${base}/events`, { 'x-api-key': KEY });
+      const latencies: number[] = [];
+      try {
+        for (let i = 0; i < 20; i++) {
+          const file = randomUUID();
+          const before = sse.events.length;
+          const sent = performance.now();
+          await js.publish(FileSubjects.processed, event(file, 'processed', { rowsLoaded: i }), `${file}.processed`);
+          await waitFor('the event', async () => sse.events.length > before, 2000, 1);
+          const got = sse.events.find((e) => e.data['fileId'] === file);
+          latencies.push((got as SseEvent).receivedAt - sent);
+        }
+      } finally {
+        sse.close();
+      }
+      latencies.sort((a, b) => a - b);
+      const p95 = latencies[Math.ceil(latencies.length * 0.95) - 1];
+      process.stdout.write(`/events latency publish → client over 20 events: p50 ${latencies[9].toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${latencies[19].toFixed(1)} ms\n`);
+      expect(p95).toBeLessThan(100);
+    });
+
+    it('resumes after Last-Event-ID, and deletes its consumer when the client goes', async () => {
+      const first = await openEvents(`${base}/events`, { 'x-api-key': KEY });
+      const file = randomUUID();
+      await js.publish(FileSubjects.processing, event(file, 'processing'), `${file}.processing`);
+      await waitFor('first event', async () => first.events.length >= 1, 5000, 10);
+      expect(await consumersOnStream()).toBe(1);
+      first.close();
+      await waitFor('consumer deleted', async () => (await consumersOnStream()) === 0, 5000, 50);
+
+      // Missed while disconnected, then replayed from the sequence after the last one seen.
+      await js.publish(FileSubjects.processed, event(file, 'processed'), `${file}.processed`);
+      const again = await openEvents(`${base}/events`, { 'x-api-key': KEY, 'last-event-id': first.events[0].id as string });
+      try {
+        await waitFor('replayed event', async () => again.events.length >= 1, 5000, 10);
+        expect(again.events[0].data).toEqual(expect.objectContaining({ fileId: file, status: 'processed' }));
+        expect(Number(again.events[0].id)).toBe(Number(first.events[0].id) + 1);
+      } finally {
+        again.close();
+      }
+      await waitFor('consumer deleted', async () => (await consumersOnStream()) === 0, 5000, 50);
+    });
+  });
+});
