@@ -1,6 +1,6 @@
 import { ForbiddenException, UnauthorizedException, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiKeyGuard, ApiKeyMatcher, DEFAULT_OPEN_PATHS } from './api-key.guard';
+import { ApiKeyGuard, ApiKeyMatcher, DEFAULT_OPEN_PATHS, readCookie } from './api-key.guard';
 
 describe(ApiKeyMatcher.name, () => {
   const sut = new ApiKeyMatcher(['query-1', 'query-2'], ['ingest-1']);
@@ -46,6 +46,27 @@ describe(ApiKeyGuard.name, () => {
     expect(() => sut.canActivate(context('/sensors', 'nope'))).toThrow(UnauthorizedException);
     expect(() => sut.canActivate(context('/sensors', ['q', 'q']))).toThrow(UnauthorizedException);
     expect(() => sut.canActivate(context('/sensors', 'i'))).toThrow(ForbiddenException);
+  });
+
+  it('takes the key from the sluice_key cookie when no header is sent', () => {
+    const withCookie = (cookie: string, key?: string): ExecutionContext =>
+      ({
+        ...context('/stats'),
+        switchToHttp: () => ({ getRequest: () => ({ path: '/stats', headers: { cookie, ...(key === undefined ? {} : { 'x-api-key': key }) } }) }),
+      }) as unknown as ExecutionContext;
+    expect(sut.canActivate(withCookie('theme=dark; sluice_key=q'))).toBe(true);
+    expect(() => sut.canActivate(withCookie('sluice_key=nope'))).toThrow(UnauthorizedException);
+    expect(() => sut.canActivate(withCookie('sluice_key=i'))).toThrow(ForbiddenException);
+    expect(() => sut.canActivate(withCookie('other_key=q'))).toThrow(UnauthorizedException);
+    // An explicit header is what the client meant; a stale cookie does not override it.
+    expect(() => sut.canActivate(withCookie('sluice_key=q', 'nope'))).toThrow(UnauthorizedException);
+  });
+
+  it('reads one cookie, URL-decoded, and ignores malformed ones', () => {
+    expect(readCookie('a=1; sluice_key=k%3Dv%20x; b=2', 'sluice_key')).toBe('k=v x');
+    expect(readCookie('sluice_key=%E0%A4%A', 'sluice_key')).toBeUndefined();
+    expect(readCookie(undefined, 'sluice_key')).toBeUndefined();
+    expect(readCookie('xsluice_key=1', 'sluice_key')).toBeUndefined();
   });
 
   it('never puts the presented key in the error', () => {

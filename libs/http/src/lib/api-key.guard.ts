@@ -3,12 +3,29 @@ import { Reflector } from '@nestjs/core';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export const API_KEY_HEADER = 'x-api-key';
+/** The dashboard keeps its key in this HttpOnly cookie (SPEC §6.1); the header wins when both are sent. */
+export const API_KEY_COOKIE = 'sluice_key';
 const PUBLIC_ROUTE = 'sluice:public-route';
 
 /** Marks a controller or handler as reachable without a key (health, metrics and docs are open already). */
 export const PublicRoute = () => SetMetadata(PUBLIC_ROUTE, true);
 
 export type KeyMatch = 'accepted' | 'foreign' | 'unknown';
+
+/** The value of cookie `name` in a Cookie header, URL-decoded; undefined when absent or malformed. */
+export function readCookie(header: string | string[] | undefined, name: string): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
 
 const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
 
@@ -55,7 +72,8 @@ export interface ApiKeyGuardOptions {
 export const DEFAULT_OPEN_PATHS = /^\/(health|metrics)(\/|$)/;
 
 /**
- * `x-api-key` check for every HTTP route: missing or wrong key → 401, a key of the other API → 403.
+ * `x-api-key` check for every HTTP route (or the dashboard's `sluice_key` cookie when no header is sent):
+ * missing or wrong key → 401, a key of the other API → 403.
  * The key itself is never logged nor echoed.
  */
 @Injectable()
@@ -75,7 +93,7 @@ export class ApiKeyGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<{ path: string; headers: Record<string, string | string[] | undefined> }>();
     if (this.options.openPaths.test(req.path)) return true;
     const header = req.headers[API_KEY_HEADER];
-    const presented = Array.isArray(header) ? undefined : header;
+    const presented = header === undefined ? readCookie(req.headers['cookie'], API_KEY_COOKIE) : Array.isArray(header) ? undefined : header;
     switch (this.matcher.match(presented)) {
       case 'accepted':
         return true;

@@ -7,6 +7,9 @@ import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { ReadinessRegistry } from './readiness.registry';
 
+/** `?key=…` in a URL, with the value replaced. */
+export const redactKeyParam = (url: string | undefined): string | undefined => url?.replace(/([?&]key=)[^&#]*/gi, '$1[redacted]');
+
 /** JSON logs (pino), Prometheus /metrics and /health/{live,ready} for one service. */
 @Global()
 @Module({})
@@ -25,7 +28,9 @@ export class ObservabilityModule {
               name: service,
               level: config.LOG_LEVEL,
               // API keys and cookies never reach a log line.
-              redact: { paths: ['req.headers["x-api-key"]', 'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+              redact: { paths: ['req.headers["x-api-key"]', 'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]', 'req.query.key'], censor: '[redacted]' },
+              // The dashboard link (`/?key=…`) carries a key in its URL.
+              serializers: { req: (req: { url?: string }) => Object.assign(req, { url: redactKeyParam(req.url) }) },
               autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
             },
           }),
