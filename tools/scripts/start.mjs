@@ -120,6 +120,7 @@ for (const [name, port] of services) {
 if (!stopping) {
   process.stdout.write(`
 Sluice is running.
+  dashboard     http://localhost:${env.QUERY_API_PORT}/?key=${encodeURIComponent(env.QUERY_API_KEYS.split(',')[0])}
   drop folder   ${env.DROPZONE_DIR}/incoming/
   query API     http://localhost:${env.QUERY_API_PORT}        docs: http://localhost:${env.QUERY_API_PORT}/docs
   ingest API    http://localhost:${env.INGEST_API_PORT}        docs: http://localhost:${env.INGEST_API_PORT}/docs

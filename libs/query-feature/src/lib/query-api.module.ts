@@ -4,6 +4,7 @@ import { DbModule } from '@sluice/db';
 import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiKeySettings } from '@sluice/http';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { FilesModule } from './files/files.module';
 import { LiveModule } from './live/live.module';
 import { MeasurementsModule } from './measurements/measurements.module';
@@ -45,6 +46,7 @@ export class QueryApiModule implements NestModule {
         MeasurementsModule,
         VehiclesModule,
         LiveModule,
+        DashboardModule,
       ],
       providers: apiProviders(QueryApiConfig, keySettings),
     };

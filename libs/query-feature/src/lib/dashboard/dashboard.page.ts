@@ -1,0 +1,347 @@
+// The dashboard's own files, kept as strings so that the page ships inside the bundle of the query-api
+// (no front-end build, no asset copying). The client script avoids backticks and `${` so it can live here.
+
+export const DASHBOARD_HTML = String.raw`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sluice dashboard</title>
+<link rel="stylesheet" href="/dashboard/vendor/uPlot.min.css">
+<link rel="stylesheet" href="/dashboard/app.css">
+</head>
+<body>
+<header>
+  <h1>Sluice</h1>
+  <span id="live" class="live off" title="Live updates through /events">connecting…</span>
+  <span class="spacer"></span>
+  <form id="logout" method="post" action="/logout" hidden><button type="submit" class="link">forget key</button></form>
+</header>
+
+<section id="login" hidden>
+  <h2>API key</h2>
+  <p id="login-message">This dashboard reads the query API. Enter a query API key (the link printed by <code>npm start</code> does this for you).</p>
+  <form method="post" action="/">
+    <input name="key" type="password" autocomplete="current-password" placeholder="query API key" required>
+    <button type="submit">Open dashboard</button>
+  </form>
+</section>
+
+<main id="app" hidden>
+  <section class="cards" id="counts"></section>
+  <p class="folders" id="folders"></p>
+
+  <div class="grid">
+    <section>
+      <h2>Files in flight <span class="muted" id="in-flight-count"></span></h2>
+      <table id="in-flight"><thead><tr><th>file</th><th>status</th><th>waiting</th><th>processing</th></tr></thead><tbody></tbody></table>
+      <h2>Recently finished</h2>
+      <table id="finished"><thead><tr><th>file</th><th>status</th><th>rows</th><th>took</th></tr></thead><tbody></tbody></table>
+    </section>
+    <section>
+      <h2>Recent errors</h2>
+      <ol id="errors" class="errors"></ol>
+      <h2>Activity <span class="muted">(live events)</span></h2>
+      <ol id="activity" class="activity"></ol>
+    </section>
+  </div>
+
+  <section>
+    <h2>Throughput <span class="muted" id="rate"></span></h2>
+    <div id="throughput-chart" class="chart"></div>
+  </section>
+
+  <section>
+    <h2>Sensor</h2>
+    <form id="sensor-form" class="sensor-form">
+      <select id="sensor" aria-label="sensor"></select>
+      <select id="series" aria-label="series">
+        <option value="readings">readings</option>
+        <option value="hour">hourly aggregates</option>
+      </select>
+      <label>from <input id="from" type="datetime-local" step="1"></label>
+      <label>to <input id="to" type="datetime-local" step="1"></label>
+      <button type="submit">Show</button>
+      <span class="muted" id="sensor-note"></span>
+    </form>
+    <div id="sensor-chart" class="chart"></div>
+  </section>
+</main>
+<script src="/dashboard/vendor/uPlot.iife.min.js"></script>
+<script src="/dashboard/app.js"></script>
+</body>
+</html>
+`;
+
+export const DASHBOARD_CSS = String.raw`
+:root { --bg: #0f1419; --panel: #182028; --text: #e6edf3; --muted: #8b98a5; --ok: #3fb950; --warn: #d29922; --bad: #f85149; --info: #58a6ff; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.4 system-ui, sans-serif; background: var(--bg); color: var(--text); }
+header { display: flex; align-items: center; gap: 12px; padding: 10px 20px; border-bottom: 1px solid #2a3540; }
+h1 { font-size: 18px; margin: 0; }
+h2 { font-size: 14px; margin: 18px 0 8px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+main, #login { padding: 0 20px 20px; }
+.spacer { flex: 1; }
+.muted { color: var(--muted); font-weight: normal; text-transform: none; letter-spacing: 0; }
+.live { font-size: 12px; padding: 2px 8px; border-radius: 10px; background: #2a3540; }
+.live.on { background: #12361d; color: var(--ok); }
+.live.off { color: var(--warn); }
+.cards { display: flex; flex-wrap: wrap; gap: 10px; margin-top: 16px; }
+.card { background: var(--panel); border-radius: 6px; padding: 10px 14px; min-width: 120px; }
+.card .n { font-size: 22px; font-weight: 600; }
+.card .l { color: var(--muted); font-size: 12px; }
+.folders { color: var(--muted); margin: 8px 0 0; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 24px; }
+@media (max-width: 900px) { .grid { grid-template-columns: 1fr; } }
+table { width: 100%; border-collapse: collapse; background: var(--panel); border-radius: 6px; }
+th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #2a3540; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 260px; }
+th { color: var(--muted); font-weight: normal; font-size: 12px; }
+td.empty { color: var(--muted); font-style: italic; }
+.badge { font-size: 12px; padding: 1px 6px; border-radius: 8px; background: #2a3540; }
+.s-processed { color: var(--ok); } .s-duplicate { color: var(--info); } .s-quarantined, .s-failed { color: var(--bad); }
+.s-queued, .s-processing { color: var(--warn); }
+ol.errors, ol.activity { list-style: none; margin: 0; padding: 0; background: var(--panel); border-radius: 6px; max-height: 300px; overflow: auto; }
+ol.errors li, ol.activity li { padding: 6px 8px; border-bottom: 1px solid #2a3540; }
+ol.errors .reason { color: var(--bad); }
+ol.errors .rows { color: var(--muted); font-size: 12px; margin: 2px 0 0 12px; }
+ol.activity li { font-size: 12px; font-family: ui-monospace, monospace; }
+.chart { background: var(--panel); border-radius: 6px; padding: 8px; min-height: 240px; }
+.sensor-form { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-bottom: 8px; }
+input, select, button { font: inherit; background: #0b0f13; color: var(--text); border: 1px solid #2a3540; border-radius: 4px; padding: 4px 8px; }
+button { cursor: pointer; background: #1f6feb; border-color: #1f6feb; }
+button.link { background: none; border: none; color: var(--muted); text-decoration: underline; }
+#login form { display: flex; gap: 8px; max-width: 480px; }
+#login input { flex: 1; }
+.u-legend { color: var(--text); }
+`;
+
+export const DASHBOARD_JS = String.raw`(function () {
+  'use strict';
+  var STATUSES = ['queued', 'processing', 'processed', 'duplicate', 'quarantined', 'failed'];
+  var $ = function (id) { return document.getElementById(id); };
+  var activity = [];
+  var refreshTimer = null;
+  var source = null;
+  var throughputPlot = null;
+  var sensorPlot = null;
+
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { if (k === 'text') e.textContent = attrs[k]; else e.setAttribute(k, attrs[k]); });
+    (children || []).forEach(function (c) { e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
+    return e;
+  }
+  function badge(status) { return el('span', { 'class': 'badge s-' + status, text: status }); }
+  function fmtMs(ms) {
+    if (ms === null || ms === undefined) return '–';
+    if (ms < 1000) return Math.round(ms) + ' ms';
+    if (ms < 120000) return (ms / 1000).toFixed(1) + ' s';
+    return Math.round(ms / 60000) + ' min';
+  }
+  function fmtN(n) { return Number(n).toLocaleString('en-US'); }
+  function fmtTime(iso) { return iso ? new Date(iso).toLocaleTimeString('en-GB') : ''; }
+
+  function api(path) {
+    return fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } }).then(function (res) {
+      if (res.status === 401 || res.status === 403) { showLogin(res.status === 403 ? 'That key belongs to the ingest API; enter a query API key.' : null); throw new Error('unauthorised'); }
+      if (!res.ok) throw new Error(path + ': HTTP ' + res.status);
+      return res.json();
+    });
+  }
+
+  function showLogin(message) {
+    $('app').hidden = true;
+    $('logout').hidden = true;
+    $('login').hidden = false;
+    if (message) $('login-message').textContent = message;
+    if (source) { source.close(); source = null; }
+    setLive(false, 'no key');
+  }
+
+  function setLive(on, text) {
+    var live = $('live');
+    live.className = 'live ' + (on ? 'on' : 'off');
+    live.textContent = text;
+  }
+
+  function renderStats(s) {
+    var counts = $('counts');
+    counts.replaceChildren();
+    STATUSES.forEach(function (st) {
+      counts.appendChild(el('div', { 'class': 'card', 'data-status': st }, [el('div', { 'class': 'n s-' + st, text: fmtN(s.files_by_status[st]) }), el('div', { 'class': 'l', text: st })]));
+    });
+    counts.appendChild(el('div', { 'class': 'card' }, [el('div', { 'class': 'n', text: fmtN(s.readings_loaded) }), el('div', { 'class': 'l', text: 'rows loaded' })]));
+    counts.appendChild(el('div', { 'class': 'card' }, [el('div', { 'class': 'n', id: 'rows-per-s', text: fmtN(s.throughput.rows_per_s) }), el('div', { 'class': 'l', text: 'rows/s (last minute)' })]));
+    var f = s.folders;
+    $('folders').textContent = (f.source === 'dropzone' ? 'Drop folder: ' : 'Ledger by folder: ') +
+      Object.keys(f.counts).map(function (k) { return k + ' ' + fmtN(f.counts[k]); }).join(' · ') + (f.truncated ? ' (capped)' : '');
+    $('rate').textContent = s.throughput.rows_per_s + ' rows/s over the last ' + s.throughput.window_s + ' s';
+    drawThroughput(s.throughput.series);
+  }
+
+  function row(cells) { return el('tr', {}, cells.map(function (c) { return el('td', typeof c === 'string' ? { text: c } : {}, typeof c === 'string' ? [] : [c]); })); }
+  function fill(tbody, rows, empty, width) {
+    tbody.replaceChildren();
+    if (rows.length === 0) tbody.appendChild(el('tr', {}, [el('td', { 'class': 'empty', colspan: String(width), text: empty })]));
+    rows.forEach(function (r) { tbody.appendChild(r); });
+  }
+
+  function renderTrace(t) {
+    $('in-flight-count').textContent = t.in_flight.length ? '(' + t.in_flight.length + ')' : '';
+    fill($('in-flight').tBodies[0], t.in_flight.map(function (f) {
+      var r = row([f.original_name, badge(f.status), fmtMs(f.wait_ms), fmtMs(f.processing_ms)]);
+      r.setAttribute('data-file-id', f.id);
+      return r;
+    }), 'nothing in flight', 4);
+    fill($('finished').tBodies[0], t.finished.map(function (f) {
+      var r = row([f.original_name, badge(f.status), fmtN(f.rows_loaded) + (f.rows_rejected ? ' (' + fmtN(f.rows_rejected) + ' rejected)' : ''), fmtMs(f.total_ms)]);
+      r.setAttribute('data-file-id', f.id);
+      return r;
+    }), 'nothing finished yet', 4);
+  }
+
+  function renderErrors(e) {
+    var list = $('errors');
+    list.replaceChildren();
+    if (e.errors.length === 0) list.appendChild(el('li', { 'class': 'muted', text: 'no quarantines or failures' }));
+    e.errors.forEach(function (f) {
+      var reason = f.error ? f.error.rule + ': ' + f.error.message : 'no reason recorded';
+      var li = el('li', { 'data-file-id': f.id }, [badge(f.status), ' ', el('strong', { text: f.original_name }), ' ', el('span', { 'class': 'muted', text: fmtTime(f.at) }), el('div', { 'class': 'reason', text: reason })]);
+      f.first_row_errors.forEach(function (r) {
+        li.appendChild(el('div', { 'class': 'rows', text: 'line ' + (r.line === null ? '?' : r.line) + (r.column ? ' [' + r.column + ']' : '') + ' ' + r.rule + ': ' + r.message }));
+      });
+      list.appendChild(li);
+    });
+  }
+
+  function refresh() {
+    return Promise.all([api('/stats'), api('/trace'), api('/errors?limit=10')]).then(function (r) {
+      renderStats(r[0]); renderTrace(r[1]); renderErrors(r[2]);
+    }).catch(function (err) { if (err.message !== 'unauthorised') console.warn(err); });
+  }
+  function refreshSoon() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 100);
+  }
+
+  function onEvent(ev) {
+    var e;
+    try { e = JSON.parse(ev.data); } catch (err) { return; }
+    var text = fmtTime(e.at) + ' ' + e.status + ' ' + (e.originalName || e.fileId);
+    if (e.status === 'processed') text += ' · ' + fmtN(e.rowsLoaded || 0) + ' rows' + (e.durationMs !== undefined ? ' in ' + fmtMs(e.durationMs) : '');
+    if (e.error) text += ' · ' + e.error.rule + ': ' + e.error.message;
+    var li = el('li', { 'data-file-id': e.fileId, 'data-status': e.status }, [badge(e.status), ' ', text]);
+    var list = $('activity');
+    list.insertBefore(li, list.firstChild);
+    activity.push(e);
+    while (list.children.length > 50) list.removeChild(list.lastChild);
+    refreshSoon();
+  }
+
+  function connect() {
+    if (source) source.close();
+    source = new EventSource('/events');
+    source.onopen = function () { setLive(true, 'live'); refreshSoon(); };
+    source.onmessage = onEvent;
+    source.onerror = function () {
+      setLive(false, 'reconnecting…');
+      // EventSource retries by itself; a 401 closes it for good, so find out which.
+      if (source && source.readyState === EventSource.CLOSED) api('/stats').then(function () { setTimeout(connect, 2000); }).catch(function () {});
+    };
+  }
+
+  var axisStyle = { stroke: '#8b98a5', grid: { stroke: '#2a3540' }, ticks: { stroke: '#2a3540' } };
+  function chartWidth(id) { return Math.max(300, $(id).clientWidth - 16); }
+
+  function drawThroughput(series) {
+    var xs = series.map(function (p) { return Date.parse(p.t) / 1000; });
+    var ys = series.map(function (p) { return p.rows_per_s; });
+    if (throughputPlot) { throughputPlot.setData([xs, ys]); return; }
+    throughputPlot = new uPlot({
+      width: chartWidth('throughput-chart'), height: 200,
+      series: [{}, { label: 'rows/s', stroke: '#3fb950', fill: 'rgba(63,185,80,0.15)', width: 2 }],
+      axes: [axisStyle, axisStyle],
+      scales: { y: { range: function (u, min, max) { return [0, Math.max(10, max * 1.1)]; } } },
+    }, [xs, ys], $('throughput-chart'));
+  }
+
+  function localInput(d) { return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19); }
+  function fromInput(v) { return v ? new Date(v).toISOString() : null; }
+
+  function loadSensors() {
+    return api('/sensors').then(function (sensors) {
+      var select = $('sensor');
+      var current = select.value;
+      select.replaceChildren();
+      sensors.forEach(function (s) {
+        var label = s.name + ' (' + fmtN(s.reading_count) + ')';
+        var o = el('option', { value: s.name, text: label });
+        o.dataset.first = s.first_ts || '';
+        o.dataset.last = s.last_ts || '';
+        select.appendChild(o);
+      });
+      if (sensors.length === 0) { select.appendChild(el('option', { value: '', text: 'no sensors yet' })); return; }
+      if (current && sensors.some(function (s) { return s.name === current; })) select.value = current;
+      else { select.selectedIndex = 0; setRangeFromSensor(); }
+    });
+  }
+
+  function setRangeFromSensor() {
+    var o = $('sensor').selectedOptions[0];
+    if (!o || !o.dataset.last) return;
+    var last = new Date(o.dataset.last);
+    var first = new Date(Math.max(Date.parse(o.dataset.first), last.getTime() - 24 * 3600 * 1000));
+    $('from').value = localInput(first);
+    $('to').value = localInput(new Date(last.getTime() + 1000));
+  }
+
+  function drawSensor(e) {
+    if (e) e.preventDefault();
+    var name = $('sensor').value;
+    if (!name) return;
+    var q = [];
+    var from = fromInput($('from').value), to = fromInput($('to').value);
+    if (from) q.push('from=' + encodeURIComponent(from));
+    if (to) q.push('to=' + encodeURIComponent(to));
+    var mode = $('series').value;
+    var path = '/sensors/' + encodeURIComponent(name) + (mode === 'readings' ? '/readings?limit=10000&' : '/aggregates?bucket=hour&') + q.join('&');
+    api(path).then(function (body) {
+      var xs, series, data;
+      if (mode === 'readings') {
+        xs = body.readings.map(function (r) { return Date.parse(r.ts) / 1000; });
+        data = [xs, body.readings.map(function (r) { return r.value; })];
+        series = [{}, { label: name, stroke: '#58a6ff', width: 1.5 }];
+        $('sensor-note').textContent = fmtN(body.readings.length) + ' readings' + (body.next_cursor ? ' (first 10,000 of the range)' : '');
+      } else {
+        xs = body.aggregates.map(function (a) { return Date.parse(a.bucket_start) / 1000; });
+        data = [xs, body.aggregates.map(function (a) { return a.mean; }), body.aggregates.map(function (a) { return a.min; }), body.aggregates.map(function (a) { return a.max; })];
+        series = [{}, { label: 'mean', stroke: '#58a6ff', width: 2 }, { label: 'min', stroke: '#8b98a5', dash: [4, 4] }, { label: 'max', stroke: '#d29922', dash: [4, 4] }];
+        $('sensor-note').textContent = fmtN(body.aggregates.length) + ' hourly buckets';
+      }
+      if (sensorPlot) sensorPlot.destroy();
+      sensorPlot = new uPlot({ width: chartWidth('sensor-chart'), height: 260, series: series, axes: [axisStyle, axisStyle] }, data, $('sensor-chart'));
+    }).catch(function (err) { $('sensor-note').textContent = err.message; });
+  }
+
+  function start() {
+    if (location.hash === '#key-refused') { history.replaceState(null, '', '/'); showLogin('That key was not accepted. Enter a query API key.'); return; }
+    api('/stats').then(function (s) {
+      $('login').hidden = true;
+      $('app').hidden = false;
+      $('logout').hidden = false;
+      renderStats(s);
+      refresh();
+      connect();
+      loadSensors().then(function () { drawSensor(); });
+      setInterval(refresh, 10000);
+      setInterval(loadSensors, 60000);
+    }).catch(function () {});
+    $('sensor').addEventListener('change', function () { setRangeFromSensor(); drawSensor(); });
+    $('series').addEventListener('change', function () { drawSensor(); });
+    $('sensor-form').addEventListener('submit', drawSensor);
+  }
+
+  window.sluiceDashboard = { activity: activity };
+  start();
+})();
+`;
