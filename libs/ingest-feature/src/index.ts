@@ -1,1 +1,2 @@
 export * from './lib/ingest-api.module';
+export * from './lib/seed-payload.example';

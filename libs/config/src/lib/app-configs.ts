@@ -174,4 +174,35 @@ export class IngestApiConfig extends ApiKeysConfig {
 
   @IsString()
   DROPZONE_DIR = './dropzone';
+
+  /** Largest body of POST /ingest (a JSON document or NDJSON), in bytes; larger → 413. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MAX_INGEST_BODY_BYTES = 16 * 1024 ** 2;
+
+  /** Largest upload of POST /ingest/files, in bytes (default 4 GiB); larger → 413. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MAX_UPLOAD_BYTES = 4 * 1024 ** 3;
+
+  /** Requests per second one API key may make to the ingest endpoints (token bucket); 0 turns the limit off. */
+  @Type(() => Number)
+  @IsNumber()
+  @Min(0)
+  INGEST_RATE_LIMIT = 5000;
+
+  /** Requests one API key may send at once above the rate (the bucket's size). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  INGEST_RATE_BURST = 10000;
+
+  /** Most payloads made durable together (one directory fsync, one ledger transaction, one publish burst). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  INGEST_BATCH_MAX = 500;
 }

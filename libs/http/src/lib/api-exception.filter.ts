@@ -10,7 +10,9 @@ const CODES: Partial<Record<number, ApiErrorCode>> = {
   405: 'method_not_allowed',
   406: 'not_acceptable',
   413: 'payload_too_large',
+  409: 'conflict',
   415: 'unsupported_media_type',
+  429: 'rate_limited',
   503: 'service_unavailable',
 };
 

@@ -1,6 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 
-/** Machine-readable error codes of the query API. */
+/** Machine-readable error codes of the Sluice APIs. */
 export type ApiErrorCode =
   | 'bad_request'
   | 'invalid_parameter'
@@ -11,6 +11,10 @@ export type ApiErrorCode =
   | 'not_acceptable'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'invalid_json'
+  | 'invalid_document'
+  | 'conflict'
+  | 'rate_limited'
   | 'service_unavailable'
   | 'internal_error'
   | 'error';

@@ -1,33 +1,308 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { IngestApiConfig } from '@sluice/config';
+import { FileSubjects, fullSubject } from '@sluice/contracts';
 import { JetStreamService } from '@sluice/messaging';
 import { bootstrapService } from '@sluice/observability';
 import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
-import { IngestApiModule } from './ingest-api.module';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { INGEST_API_BOOTSTRAP, IngestApiModule } from './ingest-api.module';
 
-describe('ingest-api', () => {
+jest.setTimeout(60000);
+
+const SEED = readFileSync(join(__dirname, '../../../../fixtures/json/payload.json'));
+const KEY = 'ingest-key';
+const QUERY_KEY = 'query-key';
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+interface ErrorBody {
+  error: { code: string; message: string; details: unknown };
+}
+
+async function boot(db: TestDatabase, dir: string, extra: Record<string, string> = {}) {
+  const port = await freePort();
+  const env = {
+    DATABASE_URL: db.url,
+    NATS_URL: SHARED_NATS_URL,
+    NATS_NAMESPACE: testNamespace('ingest'),
+    INGEST_API_PORT: String(port),
+    INGEST_API_KEYS: KEY,
+    QUERY_API_KEYS: QUERY_KEY,
+    DROPZONE_DIR: dir,
+    MAX_INGEST_BODY_BYTES: String(64 * 1024),
+    MAX_UPLOAD_BYTES: String(1024 * 1024),
+    LOG_LEVEL: 'silent',
+    ...extra,
+  };
+  const app = await bootstrapService(() => IngestApiModule.forRoot(env), { ...INGEST_API_BOOTSTRAP, port: (a) => a.get(IngestApiConfig).INGEST_API_PORT });
+  return { app, base: `http://127.0.0.1:${port}` };
+}
+
+async function shutdown(app: INestApplication | undefined) {
+  if (!app) return;
+  await app.get(JetStreamService).jsm.streams.delete(app.get(JetStreamService).stream).catch(() => undefined);
+  await app.close();
+}
+
+describe('ingest-api (real PostgreSQL and NATS)', () => {
   let db: TestDatabase;
+  let dir: string;
   let app: INestApplication;
   let base: string;
 
+  const post = (path: string, body: BodyInit | undefined, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, { method: 'POST', body, headers: { 'x-api-key': KEY, ...headers } });
+  const postJson = (body: string | Buffer, headers: Record<string, string> = {}) => post('/ingest', body, { 'content-type': 'application/json', ...headers });
+  const errorOf = async (res: Response) => (await res.json()) as ErrorBody;
+  const ledger = (id: string) => app.get(DataSource).query(`SELECT * FROM ingest_files WHERE id = $1`, [id]) as Promise<Array<Record<string, unknown>>>;
+  const queuedIds = async () => {
+    const js = app.get(JetStreamService);
+    const info = await js.jsm.streams.info(js.stream);
+    const out: string[] = [];
+    for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+      const m = await js.jsm.streams.getMessage(js.stream, { seq }).catch(() => null);
+      if (m?.subject === fullSubject(js.namespace, FileSubjects.queued)) out.push(m.json<{ fileId: string }>().fileId);
+    }
+    return out;
+  };
+
   beforeAll(async () => {
     db = await createTestDatabase('ingestapi');
-    const port = await freePort();
-    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace('ingest'), INGEST_API_PORT: String(port), INGEST_API_KEYS: 'k', LOG_LEVEL: 'silent' };
-    app = await bootstrapService(() => IngestApiModule.forRoot(env), { port: (a) => a.get(IngestApiConfig).INGEST_API_PORT, openApi: { title: 'Sluice ingest API', description: 'spec' } });
-    base = `http://127.0.0.1:${port}`;
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ingest-'));
+    ({ app, base } = await boot(db, dir));
   });
   afterAll(async () => {
-    await app?.get(JetStreamService).jsm.streams.delete(app.get(JetStreamService).stream).catch(() => undefined);
-    await app?.close();
+    await shutdown(app);
     await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
-  it('boots with its database and NATS ready, and serves docs', async () => {
+  it('boots with its database and NATS ready', async () => {
     const ready = await fetch(`${base}/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ info: { database: { status: 'up' }, nats: { status: 'up' } } });
-    expect((await fetch(`${base}/docs-json`)).status).toBe(200);
+  });
+
+  it('stores the seed payload byte for byte, registers it as api, queues it, then answers 202', async () => {
+    const res = await postJson(SEED);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { raw_id: string; status_url: string };
+    expect(body.status_url).toBe(`/ingest/${body.raw_id}`);
+    expect(res.headers.get('location')).toBe(body.status_url);
+    const [row] = await ledger(body.raw_id);
+    expect(row).toMatchObject({ source: 'api', status: 'queued', sha256: sha(SEED), size_bytes: String(SEED.length) });
+    expect(readFileSync(join(dir, row['stored_path'] as string)).equals(SEED)).toBe(true);
+    expect(await queuedIds()).toContain(body.raw_id);
+
+    const status = await fetch(`${base}${body.status_url}`, { headers: { 'x-api-key': KEY } });
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({ raw_id: body.raw_id, status: 'queued', source: 'api', size_bytes: SEED.length, sha256: sha(SEED), errors: [] });
+  });
+
+  it('accepts every JSON kind and NDJSON', async () => {
+    const docs = [
+      JSON.stringify({ vehicle_status: [{ vehicle_id: 'v1', report_time: '2022-05-05T22:02:34.546Z', status: 'driving' }] }),
+      JSON.stringify({ objects_detection_events: [{ vehicle_id: 'v1', detection_time: '2022-05-05T22:02:34.546Z', detections: [{ object_type: 'cars', object_value: 2 }] }] }),
+    ];
+    for (const d of docs) expect((await postJson(d)).status).toBe(202);
+    const ndjson = '{"kind":"measurement","time_stamp":"2019-05-01T07:00:00-04:00","data":[1,2]}\n\n{"kind":"sensor_reading","sensor":"dev/temp","ts":"2020-07-12T00:01:34Z","value":22.7}\n';
+    const res = await post('/ingest', ndjson, { 'content-type': 'application/x-ndjson' });
+    expect(res.status).toBe(202);
+    const { raw_id } = (await res.json()) as { raw_id: string };
+    expect(readFileSync(join(dir, (await ledger(raw_id))[0]['stored_path'] as string), 'utf8')).toBe(ndjson);
+  });
+
+  it('returns the same raw_id for a repeated Idempotency-Key and stores nothing new, per API key', async () => {
+    const doc = JSON.stringify({ time_stamp: '2019-05-02T06:00:00-04:00', data: [1] });
+    const first = await postJson(doc, { 'idempotency-key': 'order-42' });
+    const { raw_id } = (await first.json()) as { raw_id: string };
+    const again = await postJson(doc, { 'idempotency-key': 'order-42' });
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await again.json()) as { raw_id: string }).raw_id).toBe(raw_id);
+    expect(await app.get(DataSource).query(`SELECT id FROM ingest_files WHERE sha256 = $1`, [sha(doc)])).toHaveLength(1);
+
+    // Concurrent first uses of one key: one payload stored, every answer names it.
+    const doc2 = JSON.stringify({ time_stamp: '2019-05-03T06:00:00-04:00', data: [2] });
+    const answers = await Promise.all(Array.from({ length: 12 }, () => postJson(doc2, { 'idempotency-key': 'race' }).then((r) => r.json() as Promise<{ raw_id: string }>)));
+    expect(new Set(answers.map((a) => a.raw_id)).size).toBe(1);
+    expect(await app.get(DataSource).query(`SELECT id FROM ingest_files WHERE sha256 = $1`, [sha(doc2)])).toHaveLength(1);
+    const files = (await import('node:fs')).readdirSync(join(dir, 'processing')).filter((n) => !n.startsWith('.'));
+    expect(files.filter((n) => readFileSync(join(dir, 'processing', n), 'utf8') === doc2)).toHaveLength(1);
+  });
+
+  it('marks the same content sent twice without a key as a duplicate of the first', async () => {
+    const doc = JSON.stringify({ time_stamp: '2019-05-04T06:00:00-04:00', data: [3] });
+    const a = (await (await postJson(doc)).json()) as { raw_id: string };
+    const b = (await (await postJson(doc)).json()) as { raw_id: string };
+    expect(b.raw_id).not.toBe(a.raw_id);
+    expect((await ledger(b.raw_id))[0]).toMatchObject({ status: 'duplicate', duplicate_of: a.raw_id });
+  });
+
+  it('400: malformed JSON, with the line and column', async () => {
+    const res = await postJson('{\n  "time_stamp": "2019-05-01T06:00:00-04:00",\n  "data": [1, 2,, 3]\n}');
+    expect(res.status).toBe(400);
+    const body = await errorOf(res);
+    expect(body.error.code).toBe('invalid_json');
+    expect(body.error.message).toMatch(/line 3, column \d+/);
+    expect(body.error.details).toMatchObject({ line: 3 });
+  });
+
+  it('422: names the field and the rule the processor would refuse', async () => {
+    const res = await postJson(JSON.stringify({ time_stamp: '2019-05-01T06:00:00', data: [1, 'x'] }));
+    expect(res.status).toBe(422);
+    const body = await errorOf(res);
+    expect(body.error.code).toBe('invalid_document');
+    const problems = (body.error.details as { problems: Array<{ field: string; rule: string }> }).problems;
+    expect(problems).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'time_stamp', rule: 'invalid_timestamp' }), expect.objectContaining({ field: 'data[1]', rule: 'not_a_number' })]));
+    expect(body.error.message).toContain('time_stamp');
+
+    const unknown = await postJson('{"hello":"world"}');
+    expect(unknown.status).toBe(422);
+    expect((await errorOf(unknown)).error.message).toContain('"hello"');
+
+    const ndjson = await post('/ingest', '{"kind":"measurement","time_stamp":"2019-05-01T06:00:00Z","data":[1]}\n{"kind":"vehicle_status","vehicle_id":"v"}\n', { 'content-type': 'application/x-ndjson' });
+    expect(ndjson.status).toBe(422);
+    const nd = await errorOf(ndjson);
+    expect(nd.error.message).toContain('line 2');
+    expect((nd.error.details as { problems: Array<{ line: number; field: string }> }).problems[0]).toMatchObject({ line: 2 });
+  });
+
+  it('413 over MAX_INGEST_BODY_BYTES, 415 for another content type, 401/403 for keys', async () => {
+    const big = JSON.stringify({ time_stamp: '2019-05-01T06:00:00Z', data: Array.from({ length: 20000 }, (_, i) => i) });
+    const tooBig = await postJson(big);
+    expect(tooBig.status).toBe(413);
+    expect((await errorOf(tooBig)).error).toMatchObject({ code: 'payload_too_large', message: expect.stringContaining('MAX_INGEST_BODY_BYTES') });
+
+    const text = await post('/ingest', 'a,b\n1,2\n', { 'content-type': 'text/csv' });
+    expect(text.status).toBe(415);
+    expect((await errorOf(text)).error).toMatchObject({ code: 'unsupported_media_type', message: expect.stringContaining('text/csv') });
+
+    const anonymous = await fetch(`${base}/ingest`, { method: 'POST', body: SEED, headers: { 'content-type': 'application/json' } });
+    expect(anonymous.status).toBe(401);
+    expect((await errorOf(anonymous)).error.message).toContain('x-api-key');
+    const foreign = await postJson(SEED, { 'x-api-key': QUERY_KEY });
+    expect(foreign.status).toBe(403);
+    expect((await errorOf(foreign)).error.code).toBe('forbidden');
+  });
+
+  it('uploads multipart and raw files, streamed, and refuses one over MAX_UPLOAD_BYTES with 413', async () => {
+    const csv = 'ts,device,co,humidity,light,lpg,motion,smoke,temp\n"1594512094.3859746","b8:27:eb:bf:9d:51","0.0049","51","False","0.0076","False","0.0204","22.7"\n';
+    const form = new FormData();
+    form.append('note', 'ignored');
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'sensors/../split_x.csv');
+    const multi = await post('/ingest/files', form);
+    expect(multi.status).toBe(202);
+    const m = (await multi.json()) as { raw_id: string };
+    const [row] = await ledger(m.raw_id);
+    expect(row).toMatchObject({ original_name: 'split_x.csv', sha256: sha(csv) });
+    expect(readFileSync(join(dir, row['stored_path'] as string), 'utf8')).toBe(csv);
+
+    const raw = await post('/ingest/files?filename=raw.csv', csv.replace('22.7', '22.8'), { 'content-type': 'text/csv' });
+    expect(raw.status).toBe(202);
+
+    const noName = await post('/ingest/files', csv, { 'content-type': 'text/csv' });
+    expect(noName.status).toBe(400);
+    expect((await errorOf(noName)).error.message).toContain('filename');
+
+    const noField = new FormData();
+    noField.append('other', new Blob(['x']), 'x.csv');
+    const missing = await post('/ingest/files', noField);
+    expect(missing.status).toBe(400);
+    expect((await errorOf(missing)).error.message).toContain('"file"');
+
+    // Chunked (no Content-Length): refused while streaming, the partial file removed.
+    const big = Buffer.alloc(2 * 1024 * 1024, 'a');
+    const stream = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < big.length; i += 65536) c.enqueue(big.subarray(i, i + 65536));
+        c.close();
+      },
+    });
+    const tooBig = await fetch(`${base}/ingest/files?filename=big.csv`, { method: 'POST', body: stream, headers: { 'x-api-key': KEY, 'content-type': 'text/csv' }, duplex: 'half' } as RequestInit);
+    expect(tooBig.status).toBe(413);
+    expect((await errorOf(tooBig)).error.message).toContain('MAX_UPLOAD_BYTES');
+    const leftovers = (await import('node:fs')).readdirSync(join(dir, 'processing')).filter((n) => n.endsWith('.tmp') || n.endsWith('big.csv'));
+    expect(leftovers).toEqual([]);
+  });
+
+  it('GET /ingest/{raw_id}: 404 for an unknown id, 400 for a malformed one', async () => {
+    const unknown = await fetch(`${base}/ingest/6f1c2a9e-3b7d-4c55-9a0e-2d8f4b1e7c30`, { headers: { 'x-api-key': KEY } });
+    expect(unknown.status).toBe(404);
+    expect((await errorOf(unknown)).error.message).toContain('6f1c2a9e-3b7d-4c55-9a0e-2d8f4b1e7c30');
+    const bad = await fetch(`${base}/ingest/not-a-uuid`, { headers: { 'x-api-key': KEY } });
+    expect(bad.status).toBe(400);
+    expect((await errorOf(bad)).error.message).toContain('raw_id');
+  });
+
+  it('POST /files/{id}/replay refuses a queued file (409) and an unknown one (404); POST /process re-drives', async () => {
+    const doc = JSON.stringify({ time_stamp: '2019-05-05T06:00:00-04:00', data: [5] });
+    const { raw_id } = (await (await postJson(doc)).json()) as { raw_id: string };
+    const queued = await post(`/files/${raw_id}/replay`, undefined);
+    expect(queued.status).toBe(409);
+    expect((await errorOf(queued)).error).toMatchObject({ code: 'conflict', details: { reason: 'not_replayable' } });
+    expect((await post('/files/6f1c2a9e-3b7d-4c55-9a0e-2d8f4b1e7c30/replay', undefined)).status).toBe(404);
+
+    await app.get(DataSource).query(`UPDATE ingest_files SET status = 'quarantined', finished_at = now() WHERE id = $1`, [raw_id]);
+    const replayed = await post(`/files/${raw_id}/replay`, undefined);
+    expect(replayed.status).toBe(202);
+    expect(await replayed.json()).toMatchObject({ raw_id, status: 'queued', replays: 1 });
+
+    await app.get(DataSource).query(`UPDATE ingest_files SET updated_at = now() - interval '1 hour' WHERE id = $1`, [raw_id]);
+    const processed = await post('/process?older_than_ms=60000', undefined);
+    expect(processed.status).toBe(200);
+    expect(await processed.json()).toMatchObject({ redriven: [raw_id], replayed: [] });
+    const badParam = await post('/process?older_than_ms=soon', undefined);
+    expect(badParam.status).toBe(400);
+    expect((await errorOf(badParam)).error.message).toContain('older_than_ms');
+  });
+
+  it('serves an OpenAPI document that validates, with every endpoint, the seed example and the errors', async () => {
+    const doc = (await (await fetch(`${base}/docs-json`)).json()) as Record<string, unknown>;
+    await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeTruthy();
+    const paths = doc['paths'] as Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> } }>>;
+    expect(Object.keys(paths)).toEqual(expect.arrayContaining(['/ingest', '/ingest/files', '/ingest/{raw_id}', '/process', '/files/{id}/replay']));
+    const ingest = paths['/ingest']['post'];
+    expect(Object.keys(ingest.responses).sort()).toEqual(expect.arrayContaining(['202', '400', '401', '403', '413', '415', '422', '429']));
+    expect(ingest.requestBody?.content['application/json'].examples?.['measurement'].value).toEqual(JSON.parse(SEED.toString('utf8')));
+  });
+});
+
+describe('ingest-api limits and start-up', () => {
+  let db: TestDatabase;
+  let dir: string;
+  let app: INestApplication | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('ingestlimit');
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ingest-'));
+  });
+  afterAll(async () => {
+    await shutdown(app);
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('429 with Retry-After once a key passes INGEST_RATE_LIMIT', async () => {
+    let base: string;
+    ({ app, base } = await boot(db, dir, { INGEST_RATE_LIMIT: '1', INGEST_RATE_BURST: '2' }));
+    const send = () => fetch(`${base}/ingest`, { method: 'POST', body: '{"hello":1}', headers: { 'x-api-key': KEY, 'content-type': 'application/json' } });
+    const statuses = [(await send()).status, (await send()).status];
+    expect(statuses).toEqual([422, 422]);
+    const limited = await send();
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await limited.json()) as ErrorBody).error).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('INGEST_RATE_LIMIT') });
+  });
+
+  it('refuses to start without INGEST_API_KEYS unless ALLOW_ANONYMOUS=true', () => {
+    expect(() => IngestApiModule.forRoot({ DATABASE_URL: db.url, DROPZONE_DIR: dir })).toThrow(/INGEST_API_KEYS/);
+    expect(() => IngestApiModule.forRoot({ DATABASE_URL: db.url, DROPZONE_DIR: dir, ALLOW_ANONYMOUS: 'true' })).not.toThrow();
+    expect(() => IngestApiModule.forRoot({ INGEST_API_KEYS: 'k', MAX_UPLOAD_BYTES: 'lots' })).toThrow(/MAX_UPLOAD_BYTES/);
   });
 });

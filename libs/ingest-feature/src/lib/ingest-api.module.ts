@@ -1,13 +1,44 @@
-import { type DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule, IngestApiConfig } from '@sluice/config';
+import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { ConfigModule, IngestApiConfig, loadConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
+import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiKeySettings } from '@sluice/http';
+import { LedgerRepository } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
-import { ObservabilityModule } from '@sluice/observability';
+import { ObservabilityModule, type BootstrapOptions } from '@sluice/observability';
+import { ReplayService } from '@sluice/replay';
+import { StorageModule } from '@sluice/storage';
+import { IdempotencyRepository } from './idempotency.repository';
+import { IngestCommitter } from './ingest-committer.service';
+import { IngestController } from './ingest.controller';
+import { IngestMetrics } from './ingest.metrics';
+import { IngestService } from './ingest.service';
+import { IngestRateLimitGuard } from './rate-limit.guard';
 
-/** REST ingestion. Today: health, metrics and OpenAPI; the ingestion endpoints come next. */
+/**
+ * How main.ts (and tests) start the ingest API: OpenAPI at /docs, and Express's body parsers off, because
+ * the ingest endpoints read the raw bytes themselves (stored byte for byte, uploads streamed).
+ */
+export const INGEST_API_BOOTSTRAP: Omit<BootstrapOptions, 'port'> = {
+  openApi: { title: 'Sluice ingest API', description: 'REST ingestion of JSON documents, NDJSON and files, stored durably before the 202', apiKeyHeader: 'x-api-key' },
+  bodyParser: false,
+};
+
+const keySettings = (c: IngestApiConfig): ApiKeySettings => ({
+  api: 'ingest-api',
+  keysVariable: 'INGEST_API_KEYS',
+  accepted: c.ingestKeys,
+  foreign: c.queryKeys,
+  allowAnonymous: c.ALLOW_ANONYMOUS,
+});
+
 @Module({})
-export class IngestApiModule {
-  static forRoot(env?: NodeJS.ProcessEnv): DynamicModule {
+export class IngestApiModule implements NestModule {
+  /**
+   * The whole ingest API. `env` defaults to process.env; tests pass their own. Throws a ConfigError (naming
+   * the variables) before anything starts when the configuration is bad or has no keys.
+   */
+  static forRoot(env: NodeJS.ProcessEnv = process.env): DynamicModule {
+    assertApiKeysConfigured(keySettings(loadConfig(IngestApiConfig, env)));
     return {
       module: IngestApiModule,
       imports: [
@@ -15,7 +46,14 @@ export class IngestApiModule {
         ObservabilityModule.forRoot('ingest-api'),
         DbModule.forRoot({ applicationName: 'sluice-ingest-api' }),
         MessagingModule.forRoot('sluice-ingest-api'),
+        StorageModule.forRoot(),
       ],
+      controllers: [IngestController],
+      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, ReplayService, IdempotencyRepository, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard],
     };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware).forRoutes('{*path}');
   }
 }

@@ -98,6 +98,46 @@ export class LedgerRepository {
   }
 
   /**
+   * `register` for many files in two statements, inside the caller's transaction (`sql`): new content is
+   * `queued`, content already live (in the ledger or earlier in this batch) becomes a `duplicate` of it,
+   * an id already registered is reported as `existing`. Returns one result per entry, in order.
+   */
+  async registerMany(sql: Sql, entries: readonly NewLedgerEntry[]): Promise<Array<{ id: string; status: 'queued' | 'duplicate' | 'existing'; duplicateOf: string | null }>> {
+    if (entries.length === 0) return [];
+    const cols = [entries.map((e) => e.id), entries.map((e) => e.source), entries.map((e) => e.originalName), entries.map((e) => e.storedPath), entries.map((e) => e.sha256), entries.map((e) => e.sizeBytes)];
+    const input = `SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY AS t(id, source, original_name, stored_path, sha256, size_bytes, n)`;
+    const queued = new Set(
+      rowsOf<{ id: string }>(
+        await sql.query(
+          `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status)
+           SELECT id, source, original_name, stored_path, sha256, size_bytes, 'queued' FROM (${input}) i ORDER BY n
+           ON CONFLICT DO NOTHING RETURNING id`,
+          cols,
+        ),
+      ).map((r) => r.id),
+    );
+    const rest = entries.filter((e) => !queued.has(e.id));
+    const dups = new Map<string, string | null>();
+    if (rest.length) {
+      const restCols = [rest.map((e) => e.id), rest.map((e) => e.source), rest.map((e) => e.originalName), rest.map((e) => e.storedPath), rest.map((e) => e.sha256), rest.map((e) => e.sizeBytes)];
+      for (const r of rowsOf<{ id: string; duplicateOf: string | null }>(
+        await sql.query(
+          `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, duplicate_of, finished_at)
+           SELECT i.id, i.source, i.original_name, i.stored_path, i.sha256, i.size_bytes, 'duplicate',
+                  (SELECT l.id FROM ingest_files l WHERE l.sha256 = i.sha256 AND l.status IN ${LIVE} LIMIT 1), now()
+           FROM (${input}) i ORDER BY n
+           ON CONFLICT (id) DO NOTHING RETURNING id, duplicate_of AS "duplicateOf"`,
+          restCols,
+        ),
+      ))
+        dups.set(r.id, r.duplicateOf);
+    }
+    return entries.map((e) =>
+      queued.has(e.id) ? { id: e.id, status: 'queued', duplicateOf: null } : dups.has(e.id) ? { id: e.id, status: 'duplicate', duplicateOf: dups.get(e.id) ?? null } : { id: e.id, status: 'existing', duplicateOf: null },
+    );
+  }
+
+  /**
    * Takes a queued (or interrupted) file for processing and counts the attempt. Returns null when the file
    * is already terminal (a redelivery after commit) or unknown. Waits at most `lockTimeoutMs` for a
    * replica that holds the row in its load transaction.

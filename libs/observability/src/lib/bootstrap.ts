@@ -9,6 +9,8 @@ export interface BootstrapOptions {
   port(app: INestApplication): number;
   openApi?: { title: string; description: string; apiKeyHeader?: string };
   configure?(app: INestApplication): void;
+  /** Express's JSON/urlencoded body parsers (default on). Off for an app that reads raw request bodies itself. */
+  bodyParser?: boolean;
 }
 
 /**
@@ -21,7 +23,7 @@ export async function bootstrapService(rootModule: unknown | (() => unknown), op
     // A factory (`() => AppModule.forRoot()`) lets config validation fail here, with a clean message.
     const isFactory = typeof rootModule === 'function' && !(rootModule as { prototype?: unknown }).prototype;
     const root = isFactory ? (rootModule as () => unknown)() : rootModule;
-    app = await NestFactory.create(root as never, { bufferLogs: true });
+    app = await NestFactory.create(root as never, { bufferLogs: true, bodyParser: opts.bodyParser ?? true });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);

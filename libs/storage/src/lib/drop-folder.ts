@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, createReadStream, fstatSync, openSync, realpathSync, type ReadStream, type Stats } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, realpath, rename, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { entryType, isIgnoredName, resolveInside, sanitizeSegments, toSafeRelative, withSuffix, type EntryType } from './path-safety.util';
 import { StorageException } from './storage.exception';
@@ -41,6 +41,13 @@ export interface FinishOptions {
   sha256?: string;
 }
 
+export interface WrittenFile {
+  /** `processing/<fileId>__<name>`. */
+  storedPath: string;
+  sha256: string;
+  size: number;
+}
+
 export interface IrregularQuarantine {
   storedPath: string;
   type: EntryType;
@@ -68,6 +75,11 @@ async function lstatOrNull(path: string): Promise<Stats | null> {
     if (codeOf(e) === 'ENOENT' || codeOf(e) === 'ENOTDIR') return null;
     throw e;
   }
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buf.length) offset += (await fh.write(buf, offset, buf.length - offset)).bytesWritten;
 }
 
 /** Best effort: makes a rename or link in `dir` durable. */
@@ -505,6 +517,58 @@ export class DropFolder implements OnModuleInit {
       if (sidecar?.isFile()) await unlink(`${abs}.error.json`);
     }
     await fsyncDir(dirname(abs));
+  }
+
+  /**
+   * Writes new content straight into processing/ as `<fileId>__<name>` (the ingest API): a hidden temp
+   * file (O_EXCL|O_NOFOLLOW, ignored by the watcher) is written and hashed chunk by chunk, fsynced, then
+   * renamed into place. The directory entry is made durable by `syncArea('processing')`, which callers
+   * batch over many writes. Over `maxBytes` the temp file is removed and `too_large` thrown.
+   */
+  async writeProcessing(fileId: string, name: string, source: Buffer | AsyncIterable<Buffer | string>, maxBytes = Number.MAX_SAFE_INTEGER): Promise<WrittenFile> {
+    await this.init();
+    if (!UUID.test(fileId)) throw new StorageException('unsafe_path', `file id ${JSON.stringify(fileId)} is not a UUID`);
+    const dir = this.areaPath('processing');
+    const final = `${fileId.toLowerCase()}__${sanitizeSegments(name).at(-1) ?? 'unnamed'}`;
+    const tmp = join(dir, `.${fileId.toLowerCase()}.${randomBytes(4).toString('hex')}.tmp`);
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    const hash = createHash('sha256');
+    let size = 0;
+    let closed = false;
+    try {
+      const chunks: AsyncIterable<Buffer | string> | Buffer[] = Buffer.isBuffer(source) ? [source] : source;
+      for await (const chunk of chunks) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        size += buf.length;
+        if (size > maxBytes) throw new StorageException('too_large', `more than ${maxBytes} bytes`);
+        hash.update(buf);
+        await writeAll(fh, buf);
+      }
+      await fh.sync();
+      closed = true;
+      await fh.close();
+      await rename(tmp, join(dir, final));
+    } catch (e) {
+      if (!closed) await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    return { storedPath: `processing/${final}`, sha256: hash.digest('hex'), size };
+  }
+
+  /** fsync of one area's directory: makes the renames into it durable (one call covers many files). */
+  async syncArea(area: DropArea): Promise<void> {
+    await this.init();
+    await fsyncDir(this.areaPath(area));
+  }
+
+  /** Removes a file this process wrote to processing/ and never registered (e.g. a lost idempotency race). */
+  async discardProcessing(storedPath: string): Promise<void> {
+    const abs = this.storedAbs(storedPath, ['processing']);
+    await this.assertRealDir(dirname(abs));
+    await unlink(abs).catch((e: unknown) => {
+      if (codeOf(e) !== 'ENOENT') throw e;
+    });
   }
 
   /** Top-level entries of processing/ with the file id parsed from `<fileId>__<basename>`. */

@@ -6,7 +6,9 @@ export type StorageErrorCode =
   /** A directory on the way is a symlink or not a directory. */
   | 'unsafe_directory'
   /** Neither the source nor a destination of a move exists. */
-  | 'missing';
+  | 'missing'
+  /** A write went past its byte limit (the partial file is removed). */
+  | 'too_large';
 
 /** Typed storage failure; `code` is stable for programs, `message` is for people. */
 export class StorageException extends Error {

@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import { rowsOf, type Sql } from '@sluice/loading';
+import { createHash } from 'node:crypto';
+import { DataSource } from 'typeorm';
+
+/** An Idempotency-Key as stored: scoped by the SHA-256 of the API key that sent it (keys never stored in clear). */
+export interface IdempotencyScope {
+  apiKeySha256: string;
+  key: string;
+}
+
+export function idempotencyScope(apiKey: string | undefined, key: string): IdempotencyScope {
+  return { apiKeySha256: createHash('sha256').update(apiKey ?? '', 'utf8').digest('hex'), key };
+}
+
+/**
+ * `ingest_idempotency_keys`: (API key, Idempotency-Key) → raw_id. A key is claimed in the same transaction
+ * as the ledger row it names, so a key never points at a payload that was not stored, and a payload is
+ * never stored twice under one key. Keys are kept (no expiry yet).
+ */
+@Injectable()
+export class IdempotencyRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async find(scope: IdempotencyScope): Promise<string | null> {
+    const rows = rowsOf<{ raw_id: string }>(
+      await this.ds.query(`SELECT raw_id FROM ingest_idempotency_keys WHERE api_key_sha256 = $1 AND idempotency_key = $2`, [scope.apiKeySha256, scope.key]),
+    );
+    return rows[0]?.raw_id ?? null;
+  }
+
+  /**
+   * Claims keys for raw ids inside the caller's transaction. Returns, per input, the raw id the key names
+   * afterwards: its own when it won, an earlier one when the key was taken (by another request, or earlier
+   * in the same batch).
+   */
+  async claimMany(sql: Sql, claims: ReadonlyArray<{ scope: IdempotencyScope; rawId: string }>): Promise<string[]> {
+    if (claims.length === 0) return [];
+    const hashes = claims.map((c) => c.scope.apiKeySha256);
+    const keys = claims.map((c) => c.scope.key);
+    await sql.query(
+      `INSERT INTO ingest_idempotency_keys (api_key_sha256, idempotency_key, raw_id)
+       SELECT h, k, r FROM unnest($1::text[], $2::text[], $3::uuid[]) WITH ORDINALITY AS t(h, k, r, n) ORDER BY n
+       ON CONFLICT DO NOTHING`,
+      [hashes, keys, claims.map((c) => c.rawId)],
+    );
+    const rows = rowsOf<{ h: string; k: string; raw_id: string }>(
+      await sql.query(
+        `SELECT i.api_key_sha256 AS h, i.idempotency_key AS k, i.raw_id FROM ingest_idempotency_keys i
+         JOIN unnest($1::text[], $2::text[]) AS t(h, k) ON i.api_key_sha256 = t.h AND i.idempotency_key = t.k`,
+        [hashes, keys],
+      ),
+    );
+    const owner = new Map(rows.map((r) => [`${r.h}\u0000${r.k}`, r.raw_id]));
+    return claims.map((c) => owner.get(`${c.scope.apiKeySha256}\u0000${c.scope.key}`) ?? c.rawId);
+  }
+}

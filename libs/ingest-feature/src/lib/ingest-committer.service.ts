@@ -1,0 +1,157 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { IngestApiConfig } from '@sluice/config';
+import { FileSubjects, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
+import { LedgerRepository, type NewLedgerEntry } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
+import { DropFolder } from '@sluice/storage';
+import type { PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+import { IdempotencyRepository, type IdempotencyScope } from './idempotency.repository';
+import { IngestMetrics } from './ingest.metrics';
+
+export type CommitStatus = 'queued' | 'duplicate' | 'existing';
+
+export interface CommitResult {
+  rawId: string;
+  status: CommitStatus;
+  /** True when the Idempotency-Key already named another payload: this one was not stored. */
+  replayedKey: boolean;
+}
+
+interface Pending {
+  entry: NewLedgerEntry;
+  idempotency?: IdempotencyScope;
+  resolve(r: CommitResult): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Group commit of payloads already written (and fsynced) to processing/. Requests queue here; one batch
+ * at a time takes everything queued (up to INGEST_BATCH_MAX) and makes it durable together: one fsync of
+ * processing/ (the renames), one transaction (idempotency keys + ledger rows), then the publishes,
+ * pipelined. Each caller's promise resolves only after its batch committed, so no 202 ever names data
+ * that is not durable. Under light load a batch is one request and adds no waiting.
+ *
+ * A publish that fails after the commit is logged, not returned: the row is queued in the ledger and the
+ * watcher republishes rows that stay queued (REQUEUE_AFTER_MS).
+ */
+@Injectable()
+export class IngestCommitter implements OnApplicationShutdown {
+  private readonly logger = new Logger(IngestCommitter.name);
+  private queue: Pending[] = [];
+  private running?: Promise<void>;
+  private readonly batchMax: number;
+
+  constructor(
+    config: IngestApiConfig,
+    private readonly ds: DataSource,
+    private readonly ledger: LedgerRepository,
+    private readonly idempotency: IdempotencyRepository,
+    private readonly drop: DropFolder,
+    private readonly jetstream: JetStreamService,
+    private readonly metrics: IngestMetrics,
+  ) {
+    this.batchMax = config.INGEST_BATCH_MAX;
+  }
+
+  commit(entry: NewLedgerEntry, idempotency?: IdempotencyScope): Promise<CommitResult> {
+    return new Promise<CommitResult>((resolve, reject) => {
+      this.queue.push({ entry, idempotency, resolve, reject });
+      this.running ??= this.drain();
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, this.batchMax);
+        await this.runBatch(batch);
+      }
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    const end = this.metrics.batchDuration.startTimer();
+    this.metrics.batchSize.observe(batch.length);
+    let results: CommitResult[];
+    try {
+      results = await this.persist(batch);
+    } catch (e) {
+      this.logger.error(`a batch of ${batch.length} payload(s) could not be committed: ${(e as Error).message}`);
+      for (const p of batch) p.reject(e);
+      end();
+      return;
+    }
+    await this.announce(batch, results);
+    batch.forEach((p, i) => p.resolve(results[i]));
+    end();
+  }
+
+  private async persist(batch: Pending[]): Promise<CommitResult[]> {
+    await this.drop.syncArea('processing');
+    const runner = this.ds.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    let committing = false;
+    try {
+      await client.query('BEGIN');
+      const keyed = batch.map((p, i) => ({ p, i })).filter((x) => x.p.idempotency);
+      const owners = await this.idempotency.claimMany(
+        client,
+        keyed.map(({ p }) => ({ scope: p.idempotency as IdempotencyScope, rawId: p.entry.id })),
+      );
+      const lostTo = new Map<number, string>();
+      keyed.forEach(({ p, i }, k) => {
+        if (owners[k] !== p.entry.id) lostTo.set(i, owners[k]);
+      });
+      const winners = batch.filter((_, i) => !lostTo.has(i));
+      const registered = new Map((await this.ledger.registerMany(client, winners.map((p) => p.entry))).map((r) => [r.id, r.status]));
+      committing = true;
+      await client.query('COMMIT');
+      const results = batch.map((p, i): CommitResult => {
+        const owner = lostTo.get(i);
+        if (owner) return { rawId: owner, status: 'existing', replayedKey: true };
+        return { rawId: p.entry.id, status: registered.get(p.entry.id) ?? 'existing', replayedKey: false };
+      });
+      // Payloads that lost an idempotency race were never registered: remove their bytes.
+      for (const i of lostTo.keys()) await this.drop.discardProcessing(batch[i].entry.storedPath).catch(() => undefined);
+      return results;
+    } catch (e) {
+      if (!committing) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        // Nothing names these files: remove them rather than let the watcher adopt what the client was refused.
+        for (const p of batch) await this.drop.discardProcessing(p.entry.storedPath).catch(() => undefined);
+      }
+      // A failed COMMIT is ambiguous (it may have happened): the files stay, and the watcher adopts any without a row.
+      throw e;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async announce(batch: Pending[], results: CommitResult[]): Promise<void> {
+    const publishes: Promise<void>[] = [];
+    results.forEach((r, i) => {
+      if (r.replayedKey) return;
+      const entry = batch[i].entry;
+      if (r.status === 'queued') {
+        const message: FileQueuedMessage = { fileId: entry.id };
+        publishes.push(this.jetstream.publish(FileSubjects.queued, message, entry.id));
+      } else if (r.status === 'duplicate') {
+        // The watcher moves a duplicate's bytes to processed/ when it hears this.
+        const event: FileLifecycleEvent = { fileId: entry.id, status: 'duplicate', originalName: entry.originalName, at: new Date().toISOString() };
+        publishes.push(this.jetstream.publish(FileSubjects.duplicate, event, `${entry.id}.duplicate`));
+      }
+    });
+    const failed = (await Promise.allSettled(publishes)).filter((s) => s.status === 'rejected');
+    if (failed.length) {
+      this.metrics.publishFailures.inc(failed.length);
+      this.logger.warn(`${failed.length} publish(es) failed (${String((failed[0] as PromiseRejectedResult).reason)}); the rows are queued and the watcher will requeue them`);
+    }
+  }
+}

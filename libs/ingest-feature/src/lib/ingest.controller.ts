@@ -1,0 +1,171 @@
+import { Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBody,
+  ApiConflictResponse,
+  ApiConsumes,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnprocessableEntityResponse,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
+import { IngestApiConfig } from '@sluice/config';
+import { API_KEY_HEADER, ApiErrorDto, ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
+import { ReplayException, ReplayService } from '@sluice/replay';
+import type { IncomingMessage } from 'node:http';
+import { FileIdParamsDto, IngestAcceptedDto, IngestStatusDto, ProcessQueryDto, ProcessResultDto, RawIdParamsDto, UploadQueryDto } from './ingest.dto';
+import { INGEST_BODY_EXAMPLES, INGEST_BODY_SCHEMA, UPLOAD_BODY_SCHEMA } from './ingest.openapi';
+import { IngestService, unsupportedMediaType, type Accepted } from './ingest.service';
+import { withMultipartFile, rawBody } from './multipart.util';
+import { IngestRateLimitGuard } from './rate-limit.guard';
+import { assertDeclaredLength, mediaType, readBody } from './request-body.util';
+
+const JSON_TYPES = ['application/json', 'application/x-ndjson'];
+const DEFAULT_STUCK_MS = 60000;
+
+interface HeaderSink {
+  setHeader(name: string, value: string): void;
+}
+
+const IdempotencyHeader = () =>
+  ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Any 1–255 visible ASCII characters. The same key (with the same API key) returns the first raw_id and stores nothing new; `Idempotent-Replayed: true` says so.',
+  });
+
+const Refusals = () => (target: object, key: string | symbol, descriptor: PropertyDescriptor) => {
+  ApiTooManyRequestsResponse({ type: ApiErrorDto, description: 'Over INGEST_RATE_LIMIT for this API key; `Retry-After` says when to try again.' })(target, key, descriptor);
+  ApiServiceUnavailableResponse({ type: ApiErrorDto, description: 'The database or the disk failed; nothing was accepted, retry (with the same Idempotency-Key).' })(target, key, descriptor);
+};
+
+@ApiTags('ingest')
+@ApiKeyProtected()
+@UseGuards(IngestRateLimitGuard)
+@Controller()
+export class IngestController {
+  constructor(
+    private readonly config: IngestApiConfig,
+    private readonly ingest: IngestService,
+    private readonly replays: ReplayService,
+  ) {}
+
+  @Post('ingest')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Ingest one JSON document or an NDJSON body',
+    description:
+      'The body is checked as the processor will read it, stored byte for byte and fsynced, recorded in the ledger and queued, and only then answered 202. ' +
+      'Follow `status_url` to see it processed. Kinds: measurement (`time_stamp` + `data`), vehicle status (`vehicle_status`), object detections (`objects_detection_events`), ' +
+      'or NDJSON lines routed by `kind`.',
+  })
+  @ApiConsumes(...JSON_TYPES)
+  @ApiBody({ schema: INGEST_BODY_SCHEMA, examples: INGEST_BODY_EXAMPLES })
+  @IdempotencyHeader()
+  @ApiAcceptedResponse({ type: IngestAcceptedDto, description: 'Stored durably and queued.' })
+  @ApiUnprocessableEntityResponse({
+    type: ApiErrorDto,
+    description: 'A document the processor would reject: `details.problems` lists `{line?, field, rule, message, value}` (e.g. `data[2]` `not_a_number`). Also an unknown shape.',
+  })
+  @ApiPayloadTooLargeResponse({ type: ApiErrorDto, description: 'Body over MAX_INGEST_BODY_BYTES.' })
+  @ApiUnsupportedMediaTypeResponse({ type: ApiErrorDto, description: 'Content-Type other than application/json or application/x-ndjson.' })
+  @Refusals()
+  async ingestPayload(
+    @Req() req: IncomingMessage,
+    @Res({ passthrough: true }) res: HeaderSink,
+    @Headers('content-type') contentType?: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<IngestAcceptedDto> {
+    const type = mediaType(contentType);
+    if (type !== 'application/json' && type !== 'application/x-ndjson') throw unsupportedMediaType(type, JSON_TYPES);
+    const scope = this.ingest.scope(apiKeyOf(req), idempotencyKey);
+    const body = await readBody(req, this.config.MAX_INGEST_BODY_BYTES, 'MAX_INGEST_BODY_BYTES');
+    return accepted(res, await this.ingest.acceptPayload(body, type === 'application/json' ? 'json' : 'ndjson', scope));
+  }
+
+  @Post('ingest/files')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Upload a file (CSV, JSON, NDJSON) of any size',
+    description:
+      'multipart/form-data with the field `file`, or the raw file as the body (any other Content-Type) with `?filename=`. Streamed to disk as it arrives (never held in memory), ' +
+      'fsynced, recorded and queued; then 202. The kind is detected by the processor from the content.',
+  })
+  @ApiConsumes('multipart/form-data', 'application/octet-stream', 'text/csv')
+  @ApiBody({ schema: UPLOAD_BODY_SCHEMA })
+  @IdempotencyHeader()
+  @ApiAcceptedResponse({ type: IngestAcceptedDto, description: 'Stored durably and queued.' })
+  @ApiPayloadTooLargeResponse({ type: ApiErrorDto, description: 'File over MAX_UPLOAD_BYTES.' })
+  @Refusals()
+  async ingestFile(@Req() req: IncomingMessage, @Res({ passthrough: true }) res: HeaderSink, @Query() q: UploadQueryDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<IngestAcceptedDto> {
+    const scope = this.ingest.scope(apiKeyOf(req), idempotencyKey);
+    assertDeclaredLength(req, this.config.MAX_UPLOAD_BYTES, 'MAX_UPLOAD_BYTES');
+    if (mediaType(req.headers['content-type']) === 'multipart/form-data') {
+      return accepted(res, await withMultipartFile(req, (file, name) => this.ingest.acceptUpload(file, name ?? q.filename ?? 'upload', scope)));
+    }
+    if (!q.filename) throw ApiException.invalidParameter('filename', 'a raw upload needs ?filename= (or send multipart/form-data with the field "file")');
+    return accepted(res, await this.ingest.acceptUpload(rawBody(req), q.filename, scope));
+  }
+
+  @Get('ingest/:raw_id')
+  @ApiOperation({ summary: 'Where a payload or upload stands', description: 'Ledger state: status, kind, row counts, the reason of a quarantine and the first rejected rows.' })
+  @ApiOkResponse({ type: IngestStatusDto })
+  @ApiNotFound('No payload with that raw_id.')
+  status(@Param() p: RawIdParamsDto): Promise<IngestStatusDto> {
+    return this.ingest.status(p.raw_id);
+  }
+
+  @Post('process')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Re-drive stuck and failed items',
+    description: 'Publishes again every payload or file queued/processing without change for `older_than_ms`, and (unless `failed=false`) replays those that ended `failed`.',
+  })
+  @ApiOkResponse({ type: ProcessResultDto })
+  @Refusals()
+  async process(@Query() q: ProcessQueryDto): Promise<ProcessResultDto> {
+    const { redriven } = await this.replays.redriveStuck(q.older_than_ms ?? DEFAULT_STUCK_MS);
+    const failed = q.failed === false ? { replayed: [], skipped: [] } : await this.replays.replayWhere({ status: 'failed' });
+    return { redriven, replayed: failed.replayed.map((r) => r.id), skipped: failed.skipped };
+  }
+
+  @Post('files/:id/replay')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Re-run one finished file',
+    description:
+      'For a file that ended quarantined, failed or processed: its bytes go back to processing/, its ledger row back to queued (row errors cleared), and it is queued again. ' +
+      'Replaying a processed file loads the same rows again, which changes nothing unless the rules changed (loads are idempotent).',
+  })
+  @ApiAcceptedResponse({ type: IngestStatusDto, description: 'Queued again.' })
+  @ApiNotFound('No file with that id.')
+  @ApiConflictResponse({ type: ApiErrorDto, description: '`details.reason`: not_replayable (still queued/processing, or a duplicate), content_live (the same content is live as another file) or file_missing.' })
+  @Refusals()
+  async replay(@Param() p: FileIdParamsDto): Promise<IngestStatusDto> {
+    try {
+      await this.replays.replay(p.id);
+    } catch (e) {
+      if (!(e instanceof ReplayException)) throw e;
+      if (e.code === 'not_found') throw ApiException.notFound('file', p.id);
+      throw new ApiException(HttpStatus.CONFLICT, 'conflict', e.message, { reason: e.code, ...e.details });
+    }
+    return this.ingest.status(p.id);
+  }
+}
+
+function apiKeyOf(req: IncomingMessage): string | undefined {
+  const h = req.headers[API_KEY_HEADER];
+  return typeof h === 'string' ? h : undefined;
+}
+
+function accepted(res: HeaderSink, a: Accepted): IngestAcceptedDto {
+  const statusUrl = `/ingest/${a.rawId}`;
+  res.setHeader('Location', statusUrl);
+  if (a.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  return { raw_id: a.rawId, status_url: statusUrl };
+}

@@ -1,0 +1,145 @@
+import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { IngestApiConfig } from '@sluice/config';
+import { IngestError } from '@sluice/db';
+import { ApiException } from '@sluice/http';
+import { LedgerRepository } from '@sluice/loading';
+import { DropFolder, isStorageException, sanitizeSegments } from '@sluice/storage';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { IngestCommitter } from './ingest-committer.service';
+import type { IngestStatusDto } from './ingest.dto';
+import { IngestMetrics } from './ingest.metrics';
+import { IdempotencyRepository, idempotencyScope, type IdempotencyScope } from './idempotency.repository';
+import { checkJsonDocument, checkNdjson, type PayloadKind } from './payload-check.util';
+import { tooLarge } from './request-body.util';
+
+export const ROW_ERRORS_SHOWN = 20;
+/** Processor's default nesting limit (MAX_JSON_DEPTH): the API refuses what the processor would. */
+const MAX_JSON_DEPTH = 64;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export interface Accepted {
+  rawId: string;
+  /** The Idempotency-Key named an earlier payload: nothing new was stored. */
+  replayed: boolean;
+}
+
+/** Stores payloads and uploads durably (write + fsync + rename, then the group commit) and reads their state. */
+@Injectable()
+export class IngestService {
+  constructor(
+    private readonly config: IngestApiConfig,
+    private readonly ds: DataSource,
+    private readonly drop: DropFolder,
+    private readonly ledger: LedgerRepository,
+    private readonly committer: IngestCommitter,
+    private readonly idempotency: IdempotencyRepository,
+    private readonly metrics: IngestMetrics,
+  ) {}
+
+  /** The Idempotency-Key header checked and scoped to the API key; undefined without one. */
+  scope(apiKey: string | undefined, header: string | undefined): IdempotencyScope | undefined {
+    if (header === undefined) return undefined;
+    if (!IDEMPOTENCY_KEY.test(header)) throw ApiException.invalidParameter('Idempotency-Key', 'must be 1 to 255 visible ASCII characters');
+    return idempotencyScope(apiKey, header);
+  }
+
+  /** A previous payload stored under this key, if any. */
+  async previous(scope: IdempotencyScope | undefined): Promise<Accepted | null> {
+    if (!scope) return null;
+    const rawId = await this.idempotency.find(scope);
+    return rawId ? { rawId, replayed: true } : null;
+  }
+
+  /** POST /ingest: checks a JSON or NDJSON body as the processor would, then stores its exact bytes. */
+  async acceptPayload(body: Buffer, format: 'json' | 'ndjson', scope: IdempotencyScope | undefined): Promise<Accepted> {
+    const check = format === 'json' ? checkJsonDocument(body, MAX_JSON_DEPTH) : checkNdjson(body, MAX_JSON_DEPTH);
+    const before = await this.previous(scope);
+    if (before) return before;
+    const id = randomUUID();
+    const name = `${id}.${format}`;
+    const written = await unavailableOnFailure(() => this.drop.writeProcessing(id, name, body));
+    const accepted = await this.register(id, name, written, scope);
+    this.count('ingest', check.kind, written.size);
+    return accepted;
+  }
+
+  /** POST /ingest/files: streams `source` to disk (never whole in memory), then registers it. */
+  async acceptUpload(source: AsyncIterable<Buffer>, filename: string, scope: IdempotencyScope | undefined): Promise<Accepted> {
+    const before = await this.previous(scope);
+    if (before) return before;
+    const id = randomUUID();
+    const name = sanitizeSegments(filename).at(-1) ?? 'upload';
+    let written;
+    try {
+      written = await this.drop.writeProcessing(id, name, source, this.config.MAX_UPLOAD_BYTES);
+    } catch (e) {
+      if (isStorageException(e, 'too_large')) throw tooLarge(this.config.MAX_UPLOAD_BYTES, 'MAX_UPLOAD_BYTES');
+      if (e instanceof ApiException) throw e;
+      throw unavailable(e);
+    }
+    const accepted = await this.register(id, name, written, scope);
+    this.count('files', 'file', written.size);
+    return accepted;
+  }
+
+  private async register(id: string, name: string, written: { storedPath: string; sha256: string; size: number }, scope: IdempotencyScope | undefined): Promise<Accepted> {
+    const result = await unavailableOnFailure(() => this.committer.commit({ id, source: 'api', originalName: name, storedPath: written.storedPath, sha256: written.sha256, sizeBytes: written.size }, scope));
+    return { rawId: result.rawId, replayed: result.replayedKey };
+  }
+
+  private count(endpoint: string, kind: PayloadKind | 'file', bytes: number): void {
+    this.metrics.accepted.inc({ endpoint, kind });
+    this.metrics.bytes.inc(bytes);
+  }
+
+  async status(rawId: string): Promise<IngestStatusDto> {
+    const row = await this.ledger.get(rawId);
+    if (!row) throw ApiException.notFound('raw_id', rawId);
+    const errors = await this.ds.getRepository(IngestError).find({ where: { fileId: rawId }, order: { line: 'ASC', id: 'ASC' }, take: ROW_ERRORS_SHOWN });
+    return {
+      raw_id: row.id,
+      status: row.status,
+      kind: row.kind,
+      source: row.source,
+      original_name: row.originalName,
+      size_bytes: Number(row.sizeBytes),
+      sha256: row.sha256.trim(),
+      rows_total: Number(row.rowsTotal),
+      rows_loaded: Number(row.rowsLoaded),
+      rows_rejected: Number(row.rowsRejected),
+      readings_loaded: Number(row.readingsLoaded),
+      error: row.error,
+      errors: errors.map((e) => ({ line: e.line ?? null, column: e.column ?? null, rule: e.rule, message: e.message, raw: e.raw ?? null })),
+      duplicate_of: row.duplicateOf,
+      attempts: row.attempts,
+      replays: row.replays,
+      received_at: new Date(row.createdAt).toISOString(),
+      finished_at: row.finishedAt ? new Date(row.finishedAt).toISOString() : null,
+    };
+  }
+}
+
+export function unsupportedMediaType(got: string | null, allowed: string[]): ApiException {
+  return new ApiException(
+    HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+    'unsupported_media_type',
+    `Content-Type ${got ?? '(none)'} is not accepted here; send ${allowed.join(' or ')}`,
+    { content_type: got, accepted: allowed },
+  );
+}
+
+/** Storage or database failures: nothing was accepted, the client should retry. The cause goes to the log only. */
+function unavailable(e: unknown): ApiException {
+  new Logger('IngestService').error(`a payload could not be stored: ${(e as Error).message}`);
+  return new ApiException(HttpStatus.SERVICE_UNAVAILABLE, 'service_unavailable', 'the payload could not be stored durably; nothing was accepted — retry (with the same Idempotency-Key)');
+}
+
+async function unavailableOnFailure<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ApiException) throw e;
+    throw unavailable(e);
+  }
+}
