@@ -30,6 +30,7 @@ export default [
             { sourceTag: 'scope:ingest-api', onlyDependOnLibsWithTags: ['scope:ingest-api', 'scope:shared'] },
             { sourceTag: 'scope:query-api', onlyDependOnLibsWithTags: ['scope:query-api', 'scope:shared'] },
             { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:shared'] },
+            { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:cli', 'scope:shared'] },
           ],
         },
       ],

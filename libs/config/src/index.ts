@@ -2,3 +2,4 @@ export * from './lib/app-configs';
 export * from './lib/config.module';
 export * from './lib/load-config';
 export * from './lib/parsers';
+export * from './lib/cli-config';

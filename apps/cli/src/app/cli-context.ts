@@ -1,0 +1,89 @@
+import { Logger } from '@nestjs/common';
+import { CliConfig, loadConfig } from '@sluice/config';
+import { createDataSource } from '@sluice/db';
+import { LedgerRepository } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
+import { DropFolder } from '@sluice/storage';
+import type { DataSource } from 'typeorm';
+import { CliError } from './cli-error';
+
+/** A URL fit for a message: no password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+/**
+ * What a command needs, opened on first use and closed once at the end: the database, NATS, the drop
+ * folder. Connection failures become one-line errors that say what could not be reached and where.
+ */
+export class CliContext {
+  private ds?: DataSource;
+  private js?: JetStreamService;
+  private dropFolder?: DropFolder;
+
+  private constructor(readonly config: CliConfig) {}
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): CliContext {
+    // The libraries log through Nest's Logger; the CLI speaks for itself.
+    Logger.overrideLogger(false);
+    return new CliContext(loadConfig(CliConfig, env));
+  }
+
+  async db(): Promise<DataSource> {
+    if (!this.ds) {
+      const ds = createDataSource(this.config.DATABASE_URL, { poolSize: 4, applicationName: 'sluice-cli' });
+      try {
+        await ds.initialize();
+      } catch (e) {
+        throw new CliError(`cannot connect to PostgreSQL at ${redactUrl(this.config.DATABASE_URL)} (DATABASE_URL): ${(e as Error).message}`);
+      }
+      this.ds = ds;
+    }
+    return this.ds;
+  }
+
+  async ledger(): Promise<LedgerRepository> {
+    return new LedgerRepository(await this.db());
+  }
+
+  async jetstream(): Promise<JetStreamService> {
+    if (!this.js) {
+      const js = new JetStreamService(this.config);
+      try {
+        await Promise.race([
+          js.connect('sluice-cli'),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 10 s')), 10000).unref()),
+        ]);
+      } catch (e) {
+        await js.onApplicationShutdown().catch(() => undefined);
+        throw new CliError(`cannot reach NATS JetStream at ${this.config.NATS_URL} (NATS_URL): ${(e as Error).message}`);
+      }
+      this.js = js;
+    }
+    return this.js;
+  }
+
+  async drop(): Promise<DropFolder> {
+    if (!this.dropFolder) {
+      const drop = new DropFolder(this.config.DROPZONE_DIR);
+      try {
+        await drop.init();
+      } catch (e) {
+        throw new CliError(`cannot use the drop folder ${drop.root} (DROPZONE_DIR): ${(e as Error).message}`);
+      }
+      this.dropFolder = drop;
+    }
+    return this.dropFolder;
+  }
+
+  async close(): Promise<void> {
+    await this.js?.onApplicationShutdown().catch(() => undefined);
+    if (this.ds?.isInitialized) await this.ds.destroy().catch(() => undefined);
+  }
+}

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { realpath, stat } from 'node:fs/promises';
+import { relative, resolve, sep } from 'node:path';
+import type { Command } from 'commander';
+import { FileSubjects, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
+import { copyIntoProcessing, type SourceFile, walkFolder } from '../backfill/source-files';
+import type { CliContext } from '../cli-context';
+import { CliError } from '../cli-error';
+import { followLedger, renderSummary } from '../ledger-follower';
+import { positiveInt } from '../options';
+import { type CliIo, formatCount } from '../output';
+import { probePipeline } from '../pipeline-probe';
+
+/** Files copied, registered and published at the same time. */
+const ENQUEUE_CONCURRENCY = 4;
+
+interface Options {
+  stallSeconds: number;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+const isInside = (parent: string, child: string) => {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith('/'));
+};
+
+export function registerBackfill(program: Command, ctx: () => CliContext, io: CliIo): void {
+  program
+    .command('backfill')
+    .description('Load every file under DIR through the pipeline, then follow it to the end with a progress bar and a summary.')
+    .argument('<dir>', 'folder to load (walked recursively; symlinks are not followed)')
+    .option('--stall-seconds <n>', 'give up when nothing has moved for this long and no processor is consuming', positiveInt('--stall-seconds'), 60)
+    .addHelpText(
+      'after',
+      `
+Each file is enqueued the way the watcher claims one: copied into DROPZONE_DIR/processing/ under a new
+ledger id, registered in the ledger (content already loaded is recorded as a duplicate) and published
+for the processors. DIR itself is left untouched. The processors must be running (npm start); the
+watcher moves the files to processed/ or quarantine/ as they finish.
+
+Exit code 0 when every file reached a final state (quarantined files included: see the summary),
+1 when a file failed or nothing consumed the queue.
+
+Example:
+  sluice backfill ../shared/fixtures/seeds/realtime-pipeline`,
+    )
+    .action(async (dirArg: string, opts: Options) => {
+      const dir = resolve(dirArg);
+      const st = await stat(dir).catch(() => null);
+      if (!st?.isDirectory()) throw CliError.usage(`${dirArg} is not a folder`);
+      const c = ctx();
+      const drop = await c.drop();
+      if (isInside(await realpath(drop.root), await realpath(dir))) {
+        throw CliError.usage(`${dirArg} is inside the drop folder (${drop.root}); the watcher loads files there by itself`);
+      }
+
+      const walked = await walkFolder(dir);
+      for (const s of walked.skipped) io.err.write(`skipped ${s.rel}: ${s.why}\n`);
+      if (walked.files.length === 0) {
+        io.out.write(`no files to load under ${dirArg}${walked.ignored ? ` (${walked.ignored} ignored: dotfiles or partial names)` : ''}\n`);
+        return;
+      }
+
+      const [ds, js] = [await c.db(), await c.jetstream()];
+      const probe = await probePipeline(js);
+      if (!probe.processors) {
+        throw new CliError(
+          `nothing is consuming ${js.subject(FileSubjects.queued)} on NATS ${c.config.NATS_URL}: no processor is running for namespace "${js.namespace}". ` +
+            'Start the services (npm start) and run backfill again; nothing was enqueued.',
+        );
+      }
+      if (!probe.outcomes) io.err.write('note: no watcher seems to be running; files will stay in processing/ until one starts (the data loads regardless)\n');
+
+      const ledger = await c.ledger();
+      const totalBytes = walked.files.reduce((n, f) => n + f.size, 0);
+      io.err.write(`enqueueing ${formatCount(walked.files.length)} files (${(totalBytes / 1024 ** 2).toFixed(1)} MB) from ${dir}\n`);
+      const enqueue = async (f: SourceFile): Promise<string> => {
+        const fileId = randomUUID();
+        const copied = await copyIntoProcessing(f, drop, fileId);
+        const result = await ledger.register({ id: fileId, source: 'dropzone', originalName: f.rel, storedPath: copied.storedPath, sha256: copied.sha256, sizeBytes: copied.size });
+        if (result.status === 'queued') {
+          const message: FileQueuedMessage = { fileId };
+          await js.publish(FileSubjects.queued, message, fileId);
+        } else if (result.status === 'duplicate') {
+          // The watcher hears this outcome and moves the copy to processed/, as for a dropped duplicate.
+          const event: FileLifecycleEvent = { fileId, status: 'duplicate', originalName: f.rel, ...(result.duplicateOf ? { duplicateOf: result.duplicateOf } : {}), at: new Date().toISOString() };
+          await js.publish(FileSubjects.duplicate, event, `${fileId}.duplicate`);
+        }
+        return fileId;
+      };
+      const ids = await mapLimit(walked.files, ENQUEUE_CONCURRENCY, (f) =>
+        enqueue(f).catch((e: unknown) => {
+          throw new CliError(`could not enqueue ${f.rel}: ${(e as Error).message} (files enqueued before it keep loading; see sluice status)`);
+        }),
+      );
+
+      let stallNoted = false;
+      const followed = await followLedger(ds, ids, io, {
+        stallMs: opts.stallSeconds * 1000,
+        onStall: async () => {
+          const now = await probePipeline(js);
+          if (now.processors) return true;
+          if (stallNoted) return false;
+          stallNoted = true;
+          io.err.write(`\nnothing is consuming the queue: are the processors running? waiting ${opts.stallSeconds} s more\n`);
+          return true;
+        },
+      });
+      const sensors: { n: number }[] = await ds.query(`SELECT count(DISTINCT sensor_id)::int AS n FROM raw_sensor_data WHERE file_id = ANY($1::uuid[])`, [ids]);
+      const seconds = followed.ms / 1000;
+      io.out.write(
+        renderSummary(followed.tally, [
+          ['sensors', formatCount(sensors[0]?.n ?? 0)],
+          ['time', `${seconds.toFixed(1)} s`],
+          ['readings/s', formatCount(Math.round(followed.tally.readingsLoaded / Math.max(seconds, 0.001)))],
+        ]),
+      );
+      if (!followed.complete) {
+        throw new CliError(`${formatCount(ids.length - followed.tally.terminal)} files are still waiting and nothing consumes them; they stay registered and load once a processor runs (sluice status)`);
+      }
+      const failed = followed.tally.byStatus['failed'] ?? 0;
+      if (failed > 0) throw new CliError(`${failed} file(s) failed; see sluice status`);
+    });
+}

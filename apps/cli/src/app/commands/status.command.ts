@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { FILE_STATUSES } from '@sluice/contracts';
+import type { CliContext } from '../cli-context';
+import { type CliIo, formatCount, renderTable } from '../output';
+
+interface StatusReport {
+  statuses: Record<string, number>;
+  readingsLoaded: number;
+  rowsRejected: number;
+  inFlight: { id: string; name: string; status: string; attempts: number; waitingSeconds: number }[];
+  inFlightTotal: number;
+  recentErrors: { id: string; name: string; status: string; rule: string | null; message: string | null; finishedAt: string | null }[];
+}
+
+const IN_FLIGHT_SHOWN = 20;
+const ERRORS_SHOWN = 10;
+
+export function registerStatus(program: Command, ctx: () => CliContext, io: CliIo): void {
+  program
+    .command('status')
+    .description('Files per status, files in flight and the most recent errors, from the ledger.')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const ds = await ctx().db();
+      const counts: { status: string; n: number; readings: string; rejected: string }[] = await ds.query(
+        `SELECT status, count(*)::int AS n, coalesce(sum(readings_loaded), 0)::text AS readings, coalesce(sum(rows_rejected), 0)::text AS rejected
+           FROM ingest_files GROUP BY status`,
+      );
+      const inFlight: { id: string; name: string; status: string; attempts: number; waiting: number; total: number }[] = await ds.query(
+        `SELECT id, original_name AS name, status, attempts, extract(epoch FROM now() - updated_at)::float8 AS waiting, count(*) OVER ()::int AS total
+           FROM ingest_files WHERE status IN ('queued','processing') ORDER BY created_at LIMIT $1`,
+        [IN_FLIGHT_SHOWN],
+      );
+      const errors: { id: string; name: string; status: string; rule: string | null; message: string | null; finished_at: string | null }[] = await ds.query(
+        `SELECT id, original_name AS name, status, error->>'rule' AS rule, error->>'message' AS message,
+                to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS finished_at
+           FROM ingest_files WHERE status IN ('quarantined','failed') ORDER BY finished_at DESC NULLS LAST LIMIT $1`,
+        [ERRORS_SHOWN],
+      );
+      const report: StatusReport = {
+        statuses: Object.fromEntries(FILE_STATUSES.map((s) => [s, counts.find((c) => c.status === s)?.n ?? 0])),
+        readingsLoaded: counts.reduce((n, c) => n + Number(c.readings), 0),
+        rowsRejected: counts.reduce((n, c) => n + Number(c.rejected), 0),
+        inFlight: inFlight.map((r) => ({ id: r.id, name: r.name, status: r.status, attempts: r.attempts, waitingSeconds: Math.round(r.waiting) })),
+        inFlightTotal: inFlight[0]?.total ?? 0,
+        recentErrors: errors.map((e) => ({ id: e.id, name: e.name, status: e.status, rule: e.rule, message: e.message, finishedAt: e.finished_at })),
+      };
+      io.out.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
+    });
+}
+
+function renderStatus(r: StatusReport): string {
+  const out: string[] = [];
+  out.push('Files by status');
+  out.push(renderTable(['status', 'files'], [...Object.entries(r.statuses).map(([s, n]) => [s, formatCount(n)]), ['total', formatCount(Object.values(r.statuses).reduce((a, b) => a + b, 0))]]));
+  out.push(`readings loaded ${formatCount(r.readingsLoaded)}, rejected lines ${formatCount(r.rowsRejected)}`);
+  out.push('');
+  if (r.inFlightTotal === 0) out.push('In flight: none');
+  else {
+    out.push(`In flight: ${formatCount(r.inFlightTotal)}${r.inFlightTotal > r.inFlight.length ? ` (oldest ${r.inFlight.length} shown)` : ''}`);
+    out.push(renderTable(['file', 'name', 'status', 'attempts', 'since last change'], r.inFlight.map((f) => [f.id, f.name, f.status, f.attempts, `${f.waitingSeconds} s`])));
+  }
+  out.push('');
+  if (r.recentErrors.length === 0) out.push('Recent errors: none');
+  else {
+    out.push('Recent errors');
+    out.push(renderTable(['finished (UTC)', 'file', 'name', 'status', 'reason'], r.recentErrors.map((e) => [e.finishedAt ?? '', e.id, e.name, e.status, `${e.rule ?? ''}: ${(e.message ?? '').slice(0, 80)}`])));
+  }
+  return out.join('\n') + '\n';
+}

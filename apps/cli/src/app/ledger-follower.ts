@@ -1,0 +1,101 @@
+import { SingleBar } from 'cli-progress';
+import type { DataSource } from 'typeorm';
+import { type CliIo, formatCount, renderTable } from './output';
+
+export interface LedgerTally {
+  files: number;
+  terminal: number;
+  bytes: number;
+  terminalBytes: number;
+  byStatus: Record<string, number>;
+  readingsLoaded: number;
+  rowsRejected: number;
+}
+
+/** Status counts and row sums of a set of ledger rows. */
+export async function tally(ds: DataSource, ids: string[]): Promise<LedgerTally> {
+  const rows: { status: string; n: number; bytes: string; readings: string; rejected: string }[] = await ds.query(
+    `SELECT status, count(*)::int AS n, coalesce(sum(size_bytes), 0)::text AS bytes,
+            coalesce(sum(readings_loaded), 0)::text AS readings, coalesce(sum(rows_rejected), 0)::text AS rejected
+       FROM ingest_files WHERE id = ANY($1::uuid[]) GROUP BY status`,
+    [ids],
+  );
+  const t: LedgerTally = { files: 0, terminal: 0, bytes: 0, terminalBytes: 0, byStatus: {}, readingsLoaded: 0, rowsRejected: 0 };
+  for (const r of rows) {
+    const done = r.status !== 'queued' && r.status !== 'processing';
+    t.files += r.n;
+    t.bytes += Number(r.bytes);
+    if (done) {
+      t.terminal += r.n;
+      t.terminalBytes += Number(r.bytes);
+    }
+    t.byStatus[r.status] = r.n;
+    t.readingsLoaded += Number(r.readings);
+    t.rowsRejected += Number(r.rejected);
+  }
+  return t;
+}
+
+export interface FollowOptions {
+  /** Called when nothing has changed for `stallMs`; return false to give up. */
+  onStall: (t: LedgerTally) => Promise<boolean>;
+  stallMs: number;
+  pollMs?: number;
+}
+
+/**
+ * Follows ledger rows until every one is terminal, with a progress bar over their bytes (files, readings,
+ * rate and ETA in the line). Returns the last tally; `complete` is false when it gave up on a stall.
+ */
+export async function followLedger(ds: DataSource, ids: string[], io: CliIo, opts: FollowOptions): Promise<{ tally: LedgerTally; complete: boolean; ms: number }> {
+  const started = Date.now();
+  let t = await tally(ds, ids);
+  const bar = new SingleBar(
+    {
+      format: '{bar} {percentage}% | {done}/{files} files | {readings} readings | {rate} readings/s | ETA {eta_formatted}',
+      stream: io.err as NodeJS.WriteStream,
+      noTTYOutput: true,
+      notTTYSchedule: 2000,
+      hideCursor: true,
+      etaBuffer: 20,
+      barsize: 24,
+    },
+  );
+  const payload = (x: LedgerTally) => ({
+    done: formatCount(x.terminal),
+    files: formatCount(ids.length),
+    readings: formatCount(x.readingsLoaded),
+    rate: formatCount(Math.round(x.readingsLoaded / Math.max(0.001, (Date.now() - started) / 1000))),
+  });
+  bar.start(Math.max(1, t.bytes), t.terminalBytes, payload(t));
+  let lastChange = Date.now();
+  let complete = true;
+  try {
+    while (t.terminal < ids.length) {
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+      const next = await tally(ds, ids);
+      const changed = next.terminal !== t.terminal || next.readingsLoaded !== t.readingsLoaded || (next.byStatus['processing'] ?? 0) !== (t.byStatus['processing'] ?? 0);
+      t = next;
+      bar.update(t.terminalBytes, payload(t));
+      if (changed) lastChange = Date.now();
+      else if (Date.now() - lastChange >= opts.stallMs) {
+        if (!(await opts.onStall(t))) {
+          complete = false;
+          break;
+        }
+        lastChange = Date.now();
+      }
+    }
+  } finally {
+    bar.stop();
+  }
+  return { tally: t, complete, ms: Date.now() - started };
+}
+
+/** The closing table: files per status, readings loaded, lines rejected. */
+export function renderSummary(t: LedgerTally, extra: [string, string][] = []): string {
+  const order = ['processed', 'duplicate', 'quarantined', 'failed', 'queued', 'processing'];
+  const rows: [string, string][] = order.filter((s) => t.byStatus[s]).map((s) => [s, formatCount(t.byStatus[s])]);
+  rows.push(['files', formatCount(t.files)], ['readings loaded', formatCount(t.readingsLoaded)], ['lines rejected', formatCount(t.rowsRejected)], ...extra);
+  return renderTable(['', 'count'], rows) + '\n';
+}

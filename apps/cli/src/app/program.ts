@@ -1,0 +1,52 @@
+import { Command, CommanderError } from 'commander';
+import { CliContext } from './cli-context';
+import { CliError, describeError, EXIT } from './cli-error';
+import { registerBackfill } from './commands/backfill.command';
+import { registerMigrate } from './commands/migrate.command';
+import { registerReplay } from './commands/replay.command';
+import { registerRetrieveSensorReadings } from './commands/retrieve-sensor-readings.command';
+import { registerStatus } from './commands/status.command';
+import type { CliIo } from './output';
+
+const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version', 'commander.executeSubCommandAsync']);
+
+export function buildProgram(ctx: () => CliContext, io: CliIo): Command {
+  const program = new Command('sluice')
+    .description('Sluice from the command line: read sensor readings, backfill a folder, migrate, replay, status.')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Environment: DATABASE_URL, NATS_URL, NATS_NAMESPACE, DROPZONE_DIR (backfill, replay, status, migrate);
+QUERY_API_URL, QUERY_API_KEY (retrieve-sensor-readings). Exit codes: 0 ok, 1 failure, 2 usage.`,
+    );
+  registerRetrieveSensorReadings(program, ctx, io);
+  registerBackfill(program, ctx, io);
+  registerMigrate(program, ctx, io);
+  registerReplay(program, ctx, io);
+  registerStatus(program, ctx, io);
+  return program;
+}
+
+/** Runs one command line; returns the exit code. Never throws, never prints a stack trace. */
+export async function runCli(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let context: CliContext | undefined;
+  const ctx = () => (context ??= CliContext.fromEnv(env));
+  // `sluice … | head` closes stdout early: that is not an error.
+  (io.out as NodeJS.WriteStream).on?.('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.ok);
+  });
+  try {
+    await buildProgram(ctx, io).parseAsync(argv);
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) return HELP_CODES.has(e.code) ? EXIT.ok : EXIT.usage;
+    io.err.write(`sluice: ${describeError(e)}\n`);
+    return e instanceof CliError ? e.exitCode : (e as Error).name === 'ConfigError' ? EXIT.usage : EXIT.failure;
+  } finally {
+    await context?.close();
+  }
+}
