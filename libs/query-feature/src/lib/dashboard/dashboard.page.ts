@@ -36,7 +36,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
       <h2>Files in flight <span class="muted" id="in-flight-count"></span></h2>
       <table id="in-flight"><thead><tr><th>file</th><th>status</th><th>waiting</th><th>processing</th></tr></thead><tbody></tbody></table>
       <h2>Recently finished</h2>
-      <table id="finished"><thead><tr><th>file</th><th>status</th><th>rows</th><th>took</th></tr></thead><tbody></tbody></table>
+      <table id="finished"><thead><tr><th>file</th><th>status</th><th>records loaded</th><th>took</th></tr></thead><tbody></tbody></table>
     </section>
     <section>
       <h2>Recent errors</h2>
@@ -236,6 +236,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     activity.push(e);
     while (list.children.length > 50) list.removeChild(list.lastChild);
     refreshSoon();
+    // The first loaded file brings the first sensors: fill the picker and draw one.
+    if (e.status === 'processed' && !$('sensor').value) loadSensors().then(function () { drawSensor(); });
   }
 
   function connect() {
@@ -319,7 +321,9 @@ export const DASHBOARD_JS = String.raw`(function () {
         $('sensor-note').textContent = fmtN(body.aggregates.length) + ' hourly buckets';
       }
       if (sensorPlot) sensorPlot.destroy();
-      sensorPlot = new uPlot({ width: chartWidth('sensor-chart'), height: 260, series: series, axes: [axisStyle, axisStyle] }, data, $('sensor-chart'));
+      // Small values (co, lpg) need more digits than uPlot's default ticks show.
+      var yAxis = Object.assign({}, axisStyle, { size: 70, values: function (u, splits) { return splits.map(function (v) { return String(Number(v.toPrecision(4))); }); } });
+      sensorPlot = new uPlot({ width: chartWidth('sensor-chart'), height: 260, series: series, axes: [axisStyle, yAxis] }, data, $('sensor-chart'));
     }).catch(function (err) { $('sensor-note').textContent = err.message; });
   }
 

@@ -1,0 +1,122 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { FIXTURES, Stack, WORKSPACE_ROOT } from '@sluice/testing';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Without the networking flags Chromium keeps trying to reach the internet, which is closed here (STACK.md).
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SCREENSHOT = join(WORKSPACE_ROOT, 'test-artifacts', 'dashboard.png');
+const GOOD = join(FIXTURES, 'sensors', 'split_3.csv');
+
+/** Writes next to the drop folder and renames in, as a well-behaved writer does. */
+function drop(stack: Stack, name: string, write: (path: string) => void): void {
+  const staging = mkdtempSync(join(stack.dropzone, '..', 'staging-'));
+  write(join(staging, name));
+  renameSync(join(staging, name), join(stack.dropzone, 'incoming', name));
+  rmSync(staging, { recursive: true, force: true });
+}
+
+interface DashboardWindow {
+  sluiceDashboard: { activity: { fileId: string; status: string; originalName?: string }[] };
+  noReload?: number;
+  inFlightSeen?: string[];
+}
+
+describe('dashboard in a real browser', () => {
+  let stack: Stack;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
+    stack = await Stack.start({ label: 'dashboard' });
+    profile = mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 1100 } });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    await stack?.stop();
+  });
+
+  it('asks for a key when it has none', async () => {
+    await page.goto(`${stack.url('query-api')}/`);
+    await page.locator('#login').waitFor({ state: 'visible' });
+    expect(await page.locator('#app').isHidden()).toBe(true);
+  });
+
+  it('takes the key from the link into an HttpOnly cookie and drops it from the address bar', async () => {
+    await page.goto(`${stack.url('query-api')}/?key=${encodeURIComponent(stack.queryKey)}`);
+    expect(page.url()).toBe(`${stack.url('query-api')}/`);
+    const cookies = await context.cookies();
+    expect(cookies).toEqual([expect.objectContaining({ name: 'sluice_key', httpOnly: true, sameSite: 'Strict' })]);
+    await page.locator('#app').waitFor({ state: 'visible' });
+    await page.locator('#live.on').waitFor({ timeout: 10000 });
+    expect(await page.locator('#counts [data-status="processed"] .n').textContent()).toBe('0');
+  });
+
+  it('shows a dropped file go from in flight to done, live, without a reload', async () => {
+    await page.evaluate(() => {
+      const w = window as unknown as DashboardWindow;
+      w.noReload = 42;
+      w.inFlightSeen = [];
+      const table = document.querySelector('#in-flight tbody') as Element;
+      new MutationObserver(() => w.inFlightSeen?.push(table.textContent ?? '')).observe(table, { childList: true, subtree: true, characterData: true });
+    });
+    drop(stack, 'split_3.csv', (p) => copyFileSync(GOOD, p));
+
+    await page.waitForFunction(
+      () => (window as unknown as DashboardWindow).sluiceDashboard.activity.some((e) => e.originalName === 'split_3.csv' && e.status === 'processed'),
+      undefined,
+      { timeout: 60000 },
+    );
+    const seen = await page.evaluate(() => (window as unknown as DashboardWindow).sluiceDashboard.activity.filter((e) => e.originalName === 'split_3.csv').map((e) => e.status));
+    expect(seen.indexOf('processing')).toBeGreaterThanOrEqual(0);
+    expect(seen.indexOf('processing')).toBeLessThan(seen.indexOf('processed'));
+    await page.locator('#activity li[data-status="processing"]').first().waitFor();
+
+    // The counts, the finished list and the sensor chart follow from the event.
+    await page.waitForFunction(() => document.querySelector('#counts [data-status="processed"] .n')?.textContent === '1', undefined, { timeout: 10000 });
+    await page.locator('#finished tbody tr', { hasText: 'split_3.csv' }).waitFor();
+    await page.locator('#sensor-chart canvas').waitFor({ timeout: 10000 });
+    expect(await page.locator('#sensor option').count()).toBeGreaterThan(1);
+    const inFlight = await page.evaluate(() => (window as unknown as DashboardWindow).inFlightSeen ?? []);
+    expect(inFlight.some((t) => t.includes('split_3.csv'))).toBe(true);
+    expect(await page.evaluate(() => (window as unknown as DashboardWindow).noReload)).toBe(42);
+  });
+
+  it('shows a quarantined file with its reason as soon as it happens', async () => {
+    drop(stack, 'empty.csv', (p) => writeFileSync(p, ''));
+    const item = page.locator('#errors li', { hasText: 'empty.csv' });
+    await item.waitFor({ timeout: 30000 });
+    expect(await item.textContent()).toContain('empty_file');
+    await page.waitForFunction(() => document.querySelector('#counts [data-status="quarantined"] .n')?.textContent === '1', undefined, { timeout: 10000 });
+    expect(await page.evaluate(() => (window as unknown as DashboardWindow).noReload)).toBe(42);
+  });
+
+  it('draws hourly aggregates of the chosen sensor, then saves a screenshot', async () => {
+    await page.selectOption('#series', 'hour');
+    await page.waitForFunction(() => /hourly buckets/.test(document.querySelector('#sensor-note')?.textContent ?? ''), undefined, { timeout: 10000 });
+    await page.locator('#sensor-chart canvas').waitFor();
+    await page.selectOption('#series', 'readings');
+    await page.waitForFunction(() => /readings/.test(document.querySelector('#sensor-note')?.textContent ?? ''), undefined, { timeout: 10000 });
+    mkdirSync(join(WORKSPACE_ROOT, 'test-artifacts'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(existsSync(SCREENSHOT)).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('never writes the key to the service log', async () => {
+    const logs = readdirSync(stack.logDir).filter((f) => f.startsWith('query-api'));
+    const text = logs.map((f) => readFileSync(join(stack.logDir, f), 'utf8')).join('\n');
+    expect(text).toContain('key=[redacted]');
+    expect(text).not.toContain(stack.queryKey);
+  });
+});
