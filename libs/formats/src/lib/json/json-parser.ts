@@ -2,7 +2,8 @@
  * A JSON parser that knows where things are. JSON.parse gives neither the line of a value nor a clear
  * "cut off" vs "malformed" answer, and it rejects NaN/Infinity outright; a person fixing a file wants
  * `data[3] is NaN (line 7)`. So this parser:
- * - records the line of every array element and object member (read back with `lineOf(path)`),
+ * - finds the line of any value by its path (`linesOf`), with a second scan that builds nothing, only
+ *   when something is wrong: keeping a line per member would triple the memory of a large document,
  * - reads the tokens NaN, Infinity and -Infinity as numbers, so validation can name the field,
  * - tells a truncated document from a malformed one, and refuses nesting deeper than `maxDepth`.
  * Objects are created as plain objects; a `__proto__` key becomes an own property, as with JSON.parse.
@@ -27,8 +28,11 @@ export class JsonSyntaxError extends Error {
 
 export interface ParsedJson {
   value: unknown;
-  /** Line (1-based, counted from `firstLine`) where the value at `path` starts; the nearest known ancestor otherwise. */
-  lineOf(path: JsonPath): number;
+  /**
+   * Lines (counted from `firstLine`) where the values at `paths` start, by formatted path; a path that
+   * does not exist gets the line of its nearest existing ancestor. One scan of the text for all paths.
+   */
+  linesOf(paths: readonly JsonPath[]): Map<string, number>;
 }
 
 export interface JsonParseOptions {
@@ -39,35 +43,140 @@ export interface JsonParseOptions {
 
 export const DEFAULT_MAX_JSON_DEPTH = 64;
 
-/** Where the members of a container start: element lines for arrays, member lines by key for objects. */
-type Lines = number[] | Map<string, number>;
-
 export function parseJson(text: string, opts: JsonParseOptions = {}): ParsedJson {
-  const p = new Parser(text, opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH, opts.firstLine ?? 1);
-  const value = p.parseDocument();
-  const lines = p.lines;
-  const first = p.firstValueLine;
-  return {
-    value,
-    lineOf(path) {
-      let node: unknown = value;
-      let line = first;
-      for (const key of path) {
-        if (node === null || typeof node !== 'object') break;
-        const l = lines.get(node);
-        const at = l === undefined ? undefined : Array.isArray(l) ? l[key as number] : l.get(String(key));
-        if (at === undefined) break;
-        line = at;
-        node = (node as Record<string | number, unknown>)[key];
-      }
-      return line;
-    },
+  const firstLine = opts.firstLine ?? 1;
+  const value = new Parser(text, opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH, firstLine).parseDocument();
+  return { value, linesOf: (paths) => locateLines(text, paths, firstLine) };
+}
+
+/** What `streamJsonItems` leaves after the items: the top-level value without them. */
+export interface StreamedDocument {
+  /** The top-level value; when `streamed`, its items member is absent (the items were yielded). */
+  top: unknown;
+  /** Whether the top-level object held `itemsKey` as an array (whose elements were yielded). */
+  streamed: boolean;
+  /** Members named `itemsKey` beyond the first. */
+  repeatedKey: boolean;
+}
+
+/**
+ * Parses a document of the shape `{"<itemsKey>": [item, …], …}` yielding the items one at a time, so a
+ * large document never exists as one tree (only its text does). Throws JsonSyntaxError like parseJson,
+ * possibly after some items were yielded.
+ */
+export function streamJsonItems(text: string, itemsKey: string, opts: JsonParseOptions = {}): Generator<unknown, StreamedDocument, undefined> {
+  return new Parser(text, opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH, opts.firstLine ?? 1).streamItems(itemsKey);
+}
+
+/**
+ * Lines of the values at `paths` in a JSON text already known to be valid: a scan that builds no value
+ * and descends only into containers on the way to a wanted path.
+ */
+export function locateLines(text: string, paths: readonly JsonPath[], firstLine = 1): Map<string, number> {
+  const prefixes = new Set<string>();
+  for (const p of paths) for (let k = 0; k <= p.length; k++) prefixes.add(formatPath(p.slice(0, k)));
+  const found = new Map<string, number>();
+  let i = 0;
+  let line = firstLine;
+  const ws = () => {
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x0a) line++;
+      else if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return;
+    }
   };
+  const str = (): string => {
+    const start = ++i;
+    let hasEscape = false;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) {
+        hasEscape = true;
+        i++;
+      } else if (c === 0x22) break;
+    }
+    const raw = text.slice(start, i++);
+    return hasEscape ? (JSON.parse(`"${raw}"`) as string) : raw;
+  };
+  /** Skips one value, counting lines (strings cannot hold a raw line break). */
+  const skip = () => {
+    let depth = 0;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        str();
+        i--;
+      } else if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x7d || c === 0x5d) {
+        if (depth === 0) return;
+        depth--;
+        if (depth === 0) {
+          i++;
+          return;
+        }
+      } else if (c === 0x0a) line++;
+      else if (depth === 0 && (c === 0x2c || c === 0x20 || c === 0x09 || c === 0x0d)) return;
+    }
+  };
+  const visit = (key: string) => {
+    if (prefixes.has(key) && !found.has(key)) found.set(key, line);
+    if (!prefixes.has(key)) return skip();
+    const c = text.charCodeAt(i);
+    if (c === 0x7b) {
+      i++;
+      ws();
+      if (text.charCodeAt(i) === 0x7d) {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        const keyLine = line;
+        const name = str();
+        ws();
+        i++; // :
+        ws();
+        const child = key === '' ? name : `${key}.${name}`;
+        if (prefixes.has(child)) found.set(child, keyLine);
+        visit(child);
+        ws();
+        if (text.charCodeAt(i++) === 0x7d) return;
+      }
+    } else if (c === 0x5b) {
+      i++;
+      ws();
+      if (text.charCodeAt(i) === 0x5d) {
+        i++;
+        return;
+      }
+      for (let n = 0; ; n++) {
+        ws();
+        visit(`${key}[${n}]`);
+        ws();
+        if (text.charCodeAt(i++) === 0x5d) return;
+      }
+    } else skip();
+  };
+  ws();
+  const rootLine = line;
+  visit('');
+  // A path that was not found answers with its nearest found ancestor.
+  const out = new Map<string, number>();
+  for (const p of paths) {
+    let line = rootLine;
+    for (let k = p.length; k >= 0; k--) {
+      const at = found.get(formatPath(p.slice(0, k)));
+      if (at !== undefined) {
+        line = at;
+        break;
+      }
+    }
+    out.set(formatPath(p), line);
+  }
+  return out;
 }
 
 class Parser {
-  readonly lines = new WeakMap<object, Lines>();
-  firstValueLine = 1;
   private i = 0;
   private line: number;
   private lineStart = 0;
@@ -83,11 +192,91 @@ class Parser {
   parseDocument(): unknown {
     this.ws();
     if (this.i >= this.s.length) throw this.error('truncated_json', 'the document is empty');
-    this.firstValueLine = this.line;
     const v = this.value(1);
+    this.end();
+    return v;
+  }
+
+  *streamItems(itemsKey: string): Generator<unknown, StreamedDocument, undefined> {
+    this.ws();
+    if (this.i >= this.s.length) throw this.error('truncated_json', 'the document is empty');
+    if (this.s.charCodeAt(this.i) !== 0x7b) return { top: this.parseDocument(), streamed: false, repeatedKey: false };
+    this.i++;
+    const obj: Record<string, unknown> = {};
+    let streamed = false;
+    let repeatedKey = false;
+    this.ws();
+    if (this.s.charCodeAt(this.i) === 0x7d) {
+      this.i++;
+      this.end();
+      return { top: obj, streamed, repeatedKey };
+    }
+    for (;;) {
+      const key = this.memberName();
+      if (key === itemsKey && (streamed || key in obj)) repeatedKey = true;
+      if (key === itemsKey && !streamed && !(key in obj) && this.s.charCodeAt(this.i) === 0x5b) {
+        streamed = true;
+        if (2 > this.maxDepth) throw this.error('json_too_deep', `nesting is deeper than ${this.maxDepth} levels`);
+        this.i++;
+        this.ws();
+        if (this.s.charCodeAt(this.i) === 0x5d) this.i++;
+        else {
+          for (;;) {
+            this.ws();
+            yield this.value(3);
+            this.ws();
+            const c = this.s.charCodeAt(this.i);
+            if (c === 0x2c) {
+              this.i++;
+              continue;
+            }
+            if (c === 0x5d) {
+              this.i++;
+              break;
+            }
+            if (Number.isNaN(c)) throw this.error('truncated_json', 'the document ends inside an array');
+            throw this.error('invalid_json', `expected "," or "]" in an array, found ${this.describe()}`);
+          }
+        }
+      } else {
+        const v = this.value(2);
+        if (key === '__proto__') Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true });
+        else obj[key] = v;
+      }
+      this.ws();
+      const c = this.s.charCodeAt(this.i);
+      if (c === 0x2c) {
+        this.i++;
+        continue;
+      }
+      if (c === 0x7d) {
+        this.i++;
+        break;
+      }
+      if (Number.isNaN(c)) throw this.error('truncated_json', 'the document ends inside an object');
+      throw this.error('invalid_json', `expected "," or "}" in an object, found ${this.describe()}`);
+    }
+    this.end();
+    return { top: obj, streamed, repeatedKey };
+  }
+
+  /** Reads `"name" :` of an object member and the whitespace after it. */
+  private memberName(): string {
+    this.ws();
+    if (this.i >= this.s.length) throw this.error('truncated_json', 'the document ends inside an object');
+    if (this.s.charCodeAt(this.i) !== 0x22) throw this.error('invalid_json', `expected a "quoted" member name, found ${this.describe()}`);
+    const key = this.string();
+    this.ws();
+    if (this.i >= this.s.length) throw this.error('truncated_json', 'the document ends inside an object');
+    if (this.s.charCodeAt(this.i) !== 0x3a) throw this.error('invalid_json', `expected ":" after "${key.slice(0, 40)}", found ${this.describe()}`);
+    this.i++;
+    this.ws();
+    return key;
+  }
+
+  private end(): void {
     this.ws();
     if (this.i < this.s.length) throw this.error('invalid_json', `unexpected ${this.describe()} after the end of the JSON value`);
-    return v;
   }
 
   private value(depth: number): unknown {
@@ -120,28 +309,16 @@ class Parser {
     if (depth > this.maxDepth) throw this.error('json_too_deep', `nesting is deeper than ${this.maxDepth} levels`);
     this.i++;
     const obj: Record<string, unknown> = {};
-    const lines = new Map<string, number>();
-    this.lines.set(obj, lines);
     this.ws();
     if (this.s.charCodeAt(this.i) === 0x7d) {
       this.i++;
       return obj;
     }
     for (;;) {
-      this.ws();
-      if (this.i >= this.s.length) throw this.error('truncated_json', 'the document ends inside an object');
-      if (this.s.charCodeAt(this.i) !== 0x22) throw this.error('invalid_json', `expected a "quoted" member name, found ${this.describe()}`);
-      const keyLine = this.line;
-      const key = this.string();
-      this.ws();
-      if (this.i >= this.s.length) throw this.error('truncated_json', 'the document ends inside an object');
-      if (this.s.charCodeAt(this.i) !== 0x3a) throw this.error('invalid_json', `expected ":" after "${key.slice(0, 40)}", found ${this.describe()}`);
-      this.i++;
-      this.ws();
+      const key = this.memberName();
       const v = this.value(depth + 1);
       if (key === '__proto__') Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true });
       else obj[key] = v;
-      lines.set(key, keyLine);
       this.ws();
       const c = this.s.charCodeAt(this.i);
       if (c === 0x2c) {
@@ -161,8 +338,6 @@ class Parser {
     if (depth > this.maxDepth) throw this.error('json_too_deep', `nesting is deeper than ${this.maxDepth} levels`);
     this.i++;
     const arr: unknown[] = [];
-    const lines: number[] = [];
-    this.lines.set(arr, lines);
     this.ws();
     if (this.s.charCodeAt(this.i) === 0x5d) {
       this.i++;
@@ -170,7 +345,6 @@ class Parser {
     }
     for (;;) {
       this.ws();
-      lines.push(this.line);
       arr.push(this.value(depth + 1));
       this.ws();
       const c = this.s.charCodeAt(this.i);

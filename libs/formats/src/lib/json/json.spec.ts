@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { JsonSyntaxError, parseJson, readJsonDocument, readLines, validateDocument, validateLine, type RawLine } from '../../index';
+import { JsonSyntaxError, parseJson, readJsonDocument, readLines, streamedShapeProblem, streamJsonItems, validateDocument, validateLine, type RawLine, type StreamedDocument } from '../../index';
 
 const syntax = (text: string, maxDepth?: number) => {
   try {
@@ -19,13 +19,11 @@ describe(parseJson.name, () => {
     expect(Object.getPrototypeOf(parseJson('{"__proto__":{"x":1}}').value)).toBe(Object.prototype);
   });
 
-  it('knows the line of every member and element', () => {
-    const p = parseJson('{\n  "v": [\n    {"a": 1},\n    {\n      "a": 2,\n      "b": 3\n    }\n  ]\n}');
-    expect(p.lineOf(['v'])).toBe(2);
-    expect(p.lineOf(['v', 0])).toBe(3);
-    expect(p.lineOf(['v', 1, 'b'])).toBe(6);
-    expect(p.lineOf(['v', 1, 'zzz'])).toBe(4);
-    expect(parseJson('{"a":1}', { firstLine: 12 }).lineOf(['a'])).toBe(12);
+  it('finds the line of members and elements by path, the nearest ancestor for a missing one', () => {
+    const text = '{\n  "v": [\n    {"a": 1},\n    {\n      "a": "x\\"y",\n      "b": [3,\n 4]\n    }\n  ],\n  "w": 1\n}';
+    const lines = parseJson(text).linesOf([['v'], ['v', 0], ['v', 1, 'b'], ['v', 1, 'b', 1], ['v', 1, 'zzz'], ['w'], []]);
+    expect(Object.fromEntries(lines)).toEqual({ v: 2, 'v[0]': 3, 'v[1].b': 6, 'v[1].b[1]': 7, 'v[1].zzz': 4, w: 10, '': 1 });
+    expect(parseJson('{"a":1}', { firstLine: 12 }).linesOf([['a']]).get('a')).toBe(12);
   });
 
   it('reads NaN and Infinity as numbers so validation can name them', () => {
@@ -43,6 +41,39 @@ describe(parseJson.name, () => {
     expect(syntax('['.repeat(65) + ']'.repeat(65))).toMatchObject({ rule: 'json_too_deep', line: 1, column: 65 });
     expect(syntax('['.repeat(64) + ']'.repeat(64))).toBeNull();
     expect(syntax('['.repeat(100000))).toMatchObject({ rule: 'json_too_deep' });
+  });
+});
+
+describe(streamJsonItems.name, () => {
+  const drain = (text: string, key = 'items') => {
+    const it = streamJsonItems(text, key);
+    const items: unknown[] = [];
+    for (let r = it.next(); ; r = it.next()) {
+      if (r.done) return { items, doc: r.value };
+      items.push(r.value);
+    }
+  };
+
+  it('yields the items of the top-level array one by one and returns the rest', () => {
+    expect(drain('{"a": 1, "items": [{"x": 1}, [2], 3], "b": {}}')).toEqual({ items: [{ x: 1 }, [2], 3], doc: { top: { a: 1, b: {} }, streamed: true, repeatedKey: false } });
+    expect(drain('{"items": {"x": 1}}').doc).toEqual({ top: { items: { x: 1 } }, streamed: false, repeatedKey: false });
+    expect(drain('{"items": [], "items": [1]}').doc.repeatedKey).toBe(true);
+    expect(drain('[1]').doc).toMatchObject({ top: [1], streamed: false });
+  });
+
+  it('throws a syntax error after the good items of a truncated document', () => {
+    const it = streamJsonItems('{"items": [1, 2, {"x": ', 'items');
+    expect(it.next().value).toBe(1);
+    expect(it.next().value).toBe(2);
+    expect(() => it.next()).toThrow(expect.objectContaining({ rule: 'truncated_json' }) as Error);
+  });
+
+  it('checks the shape left after streaming', () => {
+    const shape = (doc: StreamedDocument) => streamedShapeProblem('vehicle_status', doc);
+    expect(shape({ top: {}, streamed: true, repeatedKey: false })).toBeNull();
+    expect(shape({ top: { x: 1 }, streamed: true, repeatedKey: false })).toMatchObject({ field: 'x', rule: 'unknown_field' });
+    expect(shape({ top: {}, streamed: false, repeatedKey: false })).toMatchObject({ field: 'vehicle_status', rule: 'missing_field' });
+    expect(shape({ top: { vehicle_status: 3 }, streamed: false, repeatedKey: false })).toMatchObject({ field: 'vehicle_status', rule: 'invalid_document' });
   });
 });
 

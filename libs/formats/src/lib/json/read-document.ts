@@ -11,11 +11,10 @@ export interface ReadDocumentOptions {
 }
 
 /**
- * Reads and parses one JSON document from a stream: the parsed value with the line of each member, or
- * why the file cannot be used (file_too_large, invalid_utf8, truncated_json, invalid_json, json_too_deep,
- * empty_file), with line and column.
+ * Reads one JSON document from a stream as text: the text, or why the file cannot be used
+ * (file_too_large, invalid_utf8, empty_file), with the line where it applies.
  */
-export async function readJsonDocument(input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, opts: ReadDocumentOptions = {}): Promise<ParsedJson | { reject: RejectReason }> {
+export async function readJsonText(input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, opts: ReadDocumentOptions = {}): Promise<string | { reject: RejectReason }> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_JSON_DOCUMENT_BYTES;
   const chunks: Buffer[] = [];
   let bytes = 0;
@@ -27,24 +26,43 @@ export async function readJsonDocument(input: AsyncIterable<Buffer | string> | N
     }
     chunks.push(buf);
   }
+  const text = decode(chunks);
+  if (typeof text !== 'string') return text;
+  if (text.trim() === '') return { reject: { rule: 'empty_file', message: 'the file is empty (or holds only whitespace)' } };
+  return text;
+}
+
+/** Reads and parses one JSON document: the value (with `linesOf`), or why the file cannot be used. */
+export async function readJsonDocument(input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, opts: ReadDocumentOptions = {}): Promise<ParsedJson | { reject: RejectReason }> {
+  const text = await readJsonText(input, opts);
+  if (typeof text !== 'string') return text;
+  try {
+    return parseJson(text, { maxDepth: opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH });
+  } catch (e) {
+    const reject = syntaxReject(e);
+    if (!reject) throw e;
+    return { reject };
+  }
+}
+
+/** The quarantine reason of a JsonSyntaxError (null for any other error). */
+export function syntaxReject(e: unknown): RejectReason | null {
+  if (!(e instanceof JsonSyntaxError)) return null;
+  return { rule: e.rule, message: `the file is not usable JSON: ${e.message}`, line: e.line, column: String(e.column) };
+}
+
+/** The chunks as text; the bytes are dropped before parsing (not held twice). */
+function decode(chunks: Buffer[]): string | { reject: RejectReason } {
   let buf = Buffer.concat(chunks);
   chunks.length = 0;
   if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
-  let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf);
   } catch {
     const at = firstInvalidUtf8(buf);
     const before = buf.subarray(0, at);
     let line = 1;
     for (let i = before.indexOf(10); i >= 0; i = before.indexOf(10, i + 1)) line++;
     return { reject: { rule: 'invalid_utf8', message: `the file is not valid UTF-8 text: byte ${at} (line ${line}) starts an invalid sequence; save it as UTF-8`, line } };
-  }
-  if (text.trim() === '') return { reject: { rule: 'empty_file', message: 'the file is empty (or holds only whitespace)' } };
-  try {
-    return parseJson(text, { maxDepth: opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH });
-  } catch (e) {
-    if (!(e instanceof JsonSyntaxError)) throw e;
-    return { reject: { rule: e.rule, message: `the file is not usable JSON: ${e.message}`, line: e.line, column: String(e.column) } };
   }
 }

@@ -13,7 +13,7 @@ import {
   type LineKind,
   type NdjsonLineDto,
 } from './document.dto';
-import { formatPath, type JsonPath } from './json-parser';
+import { formatPath, type JsonPath, type StreamedDocument } from './json-parser';
 
 /** JSON document kinds (SPEC §4.2–4.4), named like their FileKind. */
 export const DOCUMENT_KINDS = ['vehicle_status', 'detections', 'measurement'] as const;
@@ -92,6 +92,22 @@ export function documentItems(kind: DocumentKind, json: unknown): unknown[] | Do
   const items = json[key];
   if (!Array.isArray(items)) return problem([key], 'invalid_document', `${key} must be a list of items, found ${describe(items)}`, items);
   return items;
+}
+
+/**
+ * The outer shape of a document whose items were streamed (`streamJsonItems`): null when it was
+ * `{"<key>": [...]}` and nothing else, else the problem that makes the whole document unusable.
+ */
+export function streamedShapeProblem(kind: DocumentKind, doc: StreamedDocument): DocumentProblem | null {
+  const key = DOCUMENT_ITEMS_KEY[kind];
+  if (key === null) throw new Error(`${kind} documents are not streamed`);
+  if (!isPlainObject(doc.top)) return problem([], 'invalid_document', `the document must be a JSON object, found ${describe(doc.top)}`, doc.top);
+  const extra = Object.keys(doc.top).filter((k) => k !== key);
+  if (extra.length) return problem([extra[0]], 'unknown_field', `${extra[0]} is not a known field of a ${kind} document (only "${key}" is); remove it`, doc.top[extra[0]]);
+  if (doc.repeatedKey) return problem([key], 'invalid_document', `${key} appears more than once in the document`, null);
+  if (doc.streamed) return null;
+  if (!(key in doc.top)) return problem([key], 'missing_field', `${key} is missing`, undefined);
+  return problem([key], 'invalid_document', `${key} must be a list of items, found ${describe(doc.top[key])}`, doc.top[key]);
 }
 
 /** Problems of one item of a document; `base` is its path in the document (for messages). */

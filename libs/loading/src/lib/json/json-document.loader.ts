@@ -1,26 +1,37 @@
 import { Injectable } from '@nestjs/common';
-import type { FileKind } from '@sluice/contracts';
+import type { FileKind, RejectReason } from '@sluice/contracts';
 import {
   DOCUMENT_ITEMS_KEY,
   DOCUMENT_KINDS,
   documentItems,
-  readJsonDocument,
+  formatPath,
+  locateLines,
+  parseJson,
+  readJsonText,
+  streamedShapeProblem,
+  streamJsonItems,
+  syntaxReject,
   validateItem,
   type DetectionEventItemDto,
   type DocumentKind,
+  type DocumentProblem,
   type JsonPath,
   type MeasurementDto,
+  type RowReject,
+  type StreamedDocument,
   type VehicleStatusItemDto,
 } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
-import { destroy, fileOrder, itemReject, runRecordLoad } from './record-load';
+import { MAX_ROW_ERRORS } from '../sensor/row-tally';
+import { destroy, fileOrder, itemReject, placeReject, runRecordLoad, type BodyOutcome, type RecordCounter } from './record-load';
 import { DetectionSink, MeasurementSink, VehicleStatusSink, type FileOrder, type RecordSink } from './record-sinks';
 
 /**
- * Single-document JSON (SPEC §4.2–4.4). The document is read whole, up to MAX_JSON_DOCUMENT_BYTES, then
- * validated item by item with the shared DTOs: a bad item is recorded with its line and field path and
- * the INVALID_ROWS policy decides; good items go to their table in set-based batches.
+ * Single-document JSON (SPEC §4.2–4.4). The text is read whole, up to MAX_JSON_DOCUMENT_BYTES; the items
+ * of its top-level array are parsed one at a time (the document never exists as one tree) and validated
+ * with the shared DTOs: a bad item is recorded with its line and field path and the INVALID_ROWS policy
+ * decides; good items go to their table in set-based batches.
  */
 @Injectable()
 export class JsonDocumentLoader implements KindLoader {
@@ -30,34 +41,84 @@ export class JsonDocumentLoader implements KindLoader {
     if (!isDocumentKind(kind)) throw new Error(`JsonDocumentLoader cannot load ${kind}`);
     return runRecordLoad(client, fileId, opts, async (counter) => {
       const stream = open();
-      let parsed: Awaited<ReturnType<typeof readJsonDocument>>;
+      let text: Awaited<ReturnType<typeof readJsonText>>;
       try {
-        parsed = await readJsonDocument(stream, { maxBytes: opts.maxJsonDocumentBytes, maxDepth: opts.maxJsonDepth });
+        text = await readJsonText(stream, { maxBytes: opts.maxJsonDocumentBytes });
       } finally {
         destroy(stream);
       }
-      if ('reject' in parsed) return { fileRejection: parsed.reject };
-      const items = documentItems(kind, parsed.value);
-      if (!Array.isArray(items)) {
-        const line = parsed.lineOf(items.path);
-        return { fileRejection: { rule: items.rule, message: `line ${line}: ${items.message}`, line, ...(items.field ? { column: items.field } : {}), ...(items.value !== null ? { value: items.value } : {}) } };
-      }
+      if (typeof text !== 'string') return { fileRejection: text.reject };
       const sink = sinkFor(kind, client, await fileOrder(client, fileId));
       const key = DOCUMENT_ITEMS_KEY[kind];
-      for (let i = 0; i < items.length; i++) {
-        const path: JsonPath = key === null ? [] : [key, i];
-        const problems = validateItem(kind, items[i], path);
-        if (problems.length) {
-          if (counter.reject(itemReject(problems, parsed.lineOf, items[i]))) return { stopped: true };
-          continue;
-        }
-        counter.good();
-        await sink.add(items[i], parsed.lineOf(path));
+      const refused: Array<{ reject: RowReject; path: JsonPath }> = [];
+      let outcome: BodyOutcome;
+      try {
+        outcome = key === null ? await this.single(kind, text, opts, counter, sink, refused) : await this.streamed(kind, key, text, opts, counter, sink, refused);
+      } catch (e) {
+        const reject = syntaxReject(e);
+        if (!reject) throw e;
+        return { fileRejection: reject };
       }
-      await sink.finish();
-      return { written: sink.written };
+      // Lines of the refused items (as many as ingest_errors keeps), found in one scan of the text.
+      if (refused.length) {
+        const lines = locateLines(text, refused.map((x) => x.path));
+        for (const x of refused) placeReject(x.reject, lines.get(formatPath(x.path)) ?? 1);
+      }
+      if ('fileRejection' in outcome && outcome.fileRejection.line === undefined) {
+        const p = outcome.fileRejection as RejectReason & { path?: JsonPath };
+        const line = locateLines(text, [p.path ?? []]).get(formatPath(p.path ?? [])) ?? 1;
+        delete p.path;
+        return { fileRejection: { ...p, line, message: `line ${line}: ${p.message}` } };
+      }
+      return outcome;
     });
   }
+
+  /** vehicle_status and detections: `{"<key>": [items]}`, items streamed. */
+  private async streamed(kind: DocumentKind, key: string, text: string, opts: LoadOptions, counter: RecordCounter, sink: RecordSink<unknown>, refused: Array<{ reject: RowReject; path: JsonPath }>): Promise<BodyOutcome> {
+    const items = streamJsonItems(text, key, { maxDepth: opts.maxJsonDepth });
+    let i = 0;
+    let doc: StreamedDocument;
+    for (let r = items.next(); ; r = items.next(), i++) {
+      if (r.done) {
+        doc = r.value;
+        break;
+      }
+      if (!(await this.item(kind, r.value, [key, i], i, counter, sink, refused))) return { stopped: true };
+    }
+    const shape = streamedShapeProblem(kind, doc);
+    if (shape) return { fileRejection: shapeReason(shape) };
+    await sink.finish();
+    return { written: sink.written };
+  }
+
+  /** measurement: the document is the one item. */
+  private async single(kind: DocumentKind, text: string, opts: LoadOptions, counter: RecordCounter, sink: RecordSink<unknown>, refused: Array<{ reject: RowReject; path: JsonPath }>): Promise<BodyOutcome> {
+    const items = documentItems(kind, parseJson(text, { maxDepth: opts.maxJsonDepth }).value);
+    if (!Array.isArray(items)) return { fileRejection: shapeReason(items) };
+    for (let i = 0; i < items.length; i++) if (!(await this.item(kind, items[i], [], i, counter, sink, refused))) return { stopped: true };
+    await sink.finish();
+    return { written: sink.written };
+  }
+
+  /** Validates and loads one item; false when the INVALID_ROWS policy stops the file. */
+  private async item(kind: DocumentKind, item: unknown, path: JsonPath, index: number, counter: RecordCounter, sink: RecordSink<unknown>, refused: Array<{ reject: RowReject; path: JsonPath }>): Promise<boolean> {
+    const problems = validateItem(kind, item, path);
+    if (problems.length) {
+      const r = itemReject(problems, item);
+      if (refused.length < MAX_ROW_ERRORS) refused.push({ reject: r, path: problems[0].path });
+      return !counter.reject(r);
+    }
+    counter.good();
+    // The item's index orders repeats within the file (a later item wins).
+    await sink.add(item, index);
+    return true;
+  }
+}
+
+/** A whole-document problem as a quarantine reason; its line is found afterwards from `path`. */
+function shapeReason(p: DocumentProblem): RejectReason & { path: JsonPath } {
+  return { rule: p.rule, message: p.message, path: p.path, ...(p.field ? { column: p.field } : {}), ...(p.value !== null ? { value: p.value } : {}) };
 }
 
 function isDocumentKind(kind: FileKind): kind is DocumentKind {

@@ -15,7 +15,7 @@ import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { SensorRegistry } from '../sensor/sensor-registry';
-import { destroy, fileOrder, itemReject, rawOf, runRecordLoad } from './record-load';
+import { destroy, fileOrder, itemReject, placeReject, rawOf, runRecordLoad } from './record-load';
 import { DetectionSink, MeasurementSink, SensorReadingSink, VehicleStatusSink } from './record-sinks';
 
 /** Longest NDJSON line accepted by default (a line is one record). */
@@ -69,7 +69,9 @@ export class NdjsonLoader implements KindLoader {
             }
             const v = validateLine(parsed.value);
             if ('problems' in v) {
-              if (counter.reject(itemReject(v.problems, parsed.lineOf, parsed.value))) return { stopped: true };
+              const r = itemReject(v.problems, parsed.value);
+              placeReject(r, raw.line);
+              if (counter.reject(r)) return { stopped: true };
               continue;
             }
             counter.good();

@@ -1,5 +1,5 @@
 import type { RejectReason } from '@sluice/contracts';
-import { cap, RAW_CAP, type DocumentProblem, type JsonPath, type RowReject } from '@sluice/formats';
+import { cap, RAW_CAP, type DocumentProblem, type RowReject } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { LoadOptions, LoadResult } from '../kind-loader';
 import { rowsOf } from '../ledger.repository';
@@ -85,12 +85,20 @@ export async function fileOrder(client: PoolClient, fileId: string): Promise<Fil
   return { fileId, createdAt: rows[0].created_at };
 }
 
-/** One refused item or line: its first problem (with the field path as column), and how many more there are. */
-export function itemReject(problems: readonly DocumentProblem[], lineOf: (path: JsonPath) => number, item: unknown): RowReject {
+/**
+ * One refused item or line: its first problem (with the field path as column) and how many more there
+ * are. `line` may be filled in later (documents resolve the lines of all their refused items in one scan).
+ */
+export function itemReject(problems: readonly DocumentProblem[], item: unknown, line = 0): RowReject {
   const p = problems[0];
-  const line = lineOf(p.path);
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).map((x) => x.field).join(', ')}${problems.length > 4 ? ', …' : ''})` : '';
-  return { line, column: p.field || null, rule: p.rule, message: `line ${line}: ${p.message}${more}`, value: p.value, raw: rawOf(item) };
+  return { line, column: p.field || null, rule: p.rule, message: `${p.message}${more}`, value: p.value, raw: rawOf(item) };
+}
+
+/** Sets the line of a refused record and prefixes its message with it. */
+export function placeReject(r: RowReject, line: number): void {
+  r.line = line;
+  r.message = `line ${line}: ${r.message}`;
 }
 
 /** The record as JSON text for ingest_errors.raw, capped; long arrays are cut before stringifying. */
