@@ -227,11 +227,14 @@ export const DASHBOARD_JS = String.raw`(function () {
   function onEvent(ev) {
     var e;
     try { e = JSON.parse(ev.data); } catch (err) { return; }
-    var text = fmtTime(e.at) + ' ' + e.status + ' ' + (e.originalName || e.fileId);
-    if (e.status === 'processed') text += ' · ' + fmtN(e.rowsLoaded || 0) + ' rows' + (e.durationMs !== undefined ? ' in ' + fmtMs(e.durationMs) : '');
-    if (e.error) text += ' · ' + e.error.rule + ': ' + e.error.message;
-    var li = el('li', { 'data-file-id': e.fileId, 'data-status': e.status }, [badge(e.status), ' ', text]);
+    var detail = '';
+    if (e.status === 'processed') detail += ' · ' + fmtN(e.rowsLoaded || 0) + ' records' + (e.durationMs !== undefined ? ' in ' + fmtMs(e.durationMs) : '');
+    if (e.error) detail += ' · ' + e.error.rule + ': ' + e.error.message;
+    var name = el('span', { 'class': 'name', text: e.originalName || e.fileId });
+    var li = el('li', { 'data-file-id': e.fileId, 'data-status': e.status }, [badge(e.status), ' ' + fmtTime(e.at) + ' ' + e.status + ' ', name, detail]);
     var list = $('activity');
+    // A queued message carries the id only; name its lines once a later event tells the name.
+    if (e.originalName) list.querySelectorAll('li[data-file-id="' + e.fileId + '"] .name').forEach(function (n) { n.textContent = e.originalName; });
     list.insertBefore(li, list.firstChild);
     activity.push(e);
     while (list.children.length > 50) list.removeChild(list.lastChild);
