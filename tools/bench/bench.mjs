@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- --seeds DIR] [-- --skip-large]`: builds the services, then runs bench.ts through swc.
+// `npm run bench [-- --seeds DIR] [-- --skip-large] [-- --only query,e2e]`: builds the services, then runs bench.ts through swc.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

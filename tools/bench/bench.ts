@@ -11,6 +11,8 @@ const arg = (name: string): string | undefined => {
 };
 const seeds = resolve(arg('seeds') ?? join(WORKSPACE_ROOT, '../shared/fixtures/seeds'));
 const skipLarge = process.argv.includes('--skip-large');
+/** `--only query` or `--only e2e,small-files`: run just those sections (names in SECTIONS below). */
+const only = arg('only')?.split(',').map((s) => s.trim()).filter(Boolean);
 const largeBytes = Number(arg('large-mb') ?? 1024) * 1024 * 1024;
 
 const out = (line = '') => process.stdout.write(line + '\n');
@@ -142,12 +144,85 @@ async function largeFile(): Promise<void> {
   }
 }
 
+/** One-sensor one-day range queries through query-api over a 10M-row raw_sensor_data (SPEC §6.3, PK (sensor_id, ts)). */
+async function queryLatency(): Promise<void> {
+  const sensors = Number(arg('query-sensors') ?? 100);
+  const perSensor = Number(arg('query-readings') ?? 100_000);
+  const total = sensors * perSensor;
+  out(`\n## 4. Query latency: 200 one-sensor one-day range queries through query-api over ${total.toLocaleString('en')} readings`);
+  const stack = await Stack.start({ label: 'benchquery', services: ['query-api'], env: { LOG_LEVEL: 'warn' } });
+  try {
+    const t0 = performance.now();
+    await loadQueryDataset(stack, sensors, perSensor);
+    out(`setup: ${total.toLocaleString('en')} rows generated in SQL, primary key rebuilt and analysed in ${secs(performance.now() - t0)} (not measured)`);
+
+    // One reading a minute from 2020-01-01: a day is 1,440 readings, one page.
+    const days = Math.floor(perSensor / 1440);
+    let seed = 42;
+    const rand = (n: number) => ((seed = (seed * 1664525 + 1013904223) >>> 0) % n);
+    const one = async (): Promise<number> => {
+      const sensor = encodeURIComponent(`bench-q-${String(rand(sensors)).padStart(3, '0')}/temp`);
+      const day = new Date(Date.UTC(2020, 0, 1) + rand(days) * 86400000);
+      const to = new Date(day.getTime() + 86400000);
+      const t = performance.now();
+      const res = await fetch(`${stack.url('query-api')}/sensors/${sensor}/readings?from=${day.toISOString()}&to=${to.toISOString()}&limit=10000`, { headers: { 'x-api-key': stack.queryKey } });
+      const body = (await res.json()) as { readings?: unknown[] };
+      const ms = performance.now() - t;
+      if (!res.ok || body.readings?.length !== 1440) throw new Error(`query returned ${res.status} with ${body.readings?.length} readings`);
+      return ms;
+    };
+    for (let i = 0; i < 20; i++) await one(); // warm-up: connections, JIT, buffer cache
+    const lat: number[] = [];
+    for (let i = 0; i < 200; i++) lat.push(await one());
+
+    const [plan] = await stack.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN SELECT ts, value FROM raw_sensor_data WHERE sensor_id = (SELECT id FROM sensors WHERE name = 'bench-q-000/temp') AND ts >= '2020-01-02' AND ts < '2020-01-03' ORDER BY ts`,
+    ).then((rows) => rows.filter((r) => /Scan/.test(r['QUERY PLAN'])));
+    const p50 = pct(lat, 50);
+    const p95 = pct(lat, 95);
+    out(`plan: ${plan?.['QUERY PLAN'].trim() ?? '(none)'}`);
+    out(`p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms (target ≤ 20) ${p95 <= 20 ? 'PASS' : 'FAIL'}; p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (1,440 readings a response)`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** `sensors` × `perSensor` readings, one a minute from 2020-01-01, straight into raw_sensor_data: the PK is dropped for the load and rebuilt. */
+async function loadQueryDataset(stack: Stack, sensors: number, perSensor: number): Promise<void> {
+  await stack.query(`INSERT INTO sensors (name, device, metric) SELECT format('bench-q-%s/temp', lpad(i::text, 3, '0')), format('bench-q-%s', lpad(i::text, 3, '0')), 'temp' FROM generate_series(0, $1::int - 1) i`, [sensors]);
+  await stack.query(`INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status) VALUES ('00000000-0000-4000-8000-000000000001', 'dropzone', 'bench-query', 'processed/bench-query', repeat('0', 64), 0, 'processed')`);
+  await stack.query('ALTER TABLE raw_sensor_data DROP CONSTRAINT raw_sensor_data_pkey');
+  // Several sessions at once: one INSERT … generate_series per slice of sensors.
+  const ids = (await stack.query<{ id: number }>(`SELECT id FROM sensors WHERE name LIKE 'bench-q-%' ORDER BY id`)).map((r) => r.id);
+  const slices = 4;
+  await Promise.all(
+    Array.from({ length: slices }, (_, k) =>
+      stack.query(
+        `INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id)
+         SELECT s, timestamptz '2020-01-01 00:00:00+00' + make_interval(mins => i), 20 + 5 * sin(i / 300.0) + s % 7, '00000000-0000-4000-8000-000000000001'
+           FROM unnest($1::int[]) s, generate_series(0, $2::int - 1) i`,
+        [ids.filter((_, j) => j % slices === k), perSensor],
+      ),
+    ),
+  );
+  // One session for both, so the memory setting applies to the index build.
+  await stack.query(`SET maintenance_work_mem = '512MB'; ALTER TABLE raw_sensor_data ADD CONSTRAINT raw_sensor_data_pkey PRIMARY KEY (sensor_id, ts)`);
+  await stack.query('ANALYZE raw_sensor_data');
+}
+
+/** Every section, in run order; `--only name[,name]` picks some. Append new sections here. */
+const SECTIONS: { name: string; run: () => Promise<void> }[] = [
+  { name: 'e2e', run: endToEnd },
+  { name: 'small-files', run: smallFileLatency },
+  { name: 'large', run: async () => (skipLarge ? out('\n(large file skipped)') : largeFile()) },
+  { name: 'query', run: queryLatency },
+];
+
 async function main(): Promise<void> {
+  const unknown = (only ?? []).filter((n) => !SECTIONS.some((s) => s.name === n));
+  if (unknown.length) throw new Error(`unknown section ${unknown.join(', ')} for --only; sections: ${SECTIONS.map((s) => s.name).join(', ')}`);
   out(`# Sluice benchmark (${new Date().toISOString()}, seeds ${seeds})`);
-  await endToEnd();
-  await smallFileLatency();
-  if (!skipLarge) await largeFile();
-  else out('\n(large file skipped)');
+  for (const s of SECTIONS) if (!only || only.includes(s.name)) await s.run();
 }
 
 main().then(
