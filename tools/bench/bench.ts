@@ -214,7 +214,13 @@ async function loadQueryDataset(stack: Stack, sensors: number, perSensor: number
 const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'e2e', run: endToEnd },
   { name: 'small-files', run: smallFileLatency },
-  { name: 'large', run: async () => (skipLarge ? out('\n(large file skipped)') : largeFile()) },
+  {
+    name: 'large',
+    run: async () => {
+      if (skipLarge) out('\n(large file skipped)');
+      else await largeFile();
+    },
+  },
   { name: 'query', run: queryLatency },
 ];
 
