@@ -236,6 +236,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     // A queued message carries the id only; name its lines once a later event tells the name.
     if (e.originalName) list.querySelectorAll('li[data-file-id="' + e.fileId + '"] .name').forEach(function (n) { n.textContent = e.originalName; });
     list.insertBefore(li, list.firstChild);
+    e.receivedAt = Date.now();
     activity.push(e);
     while (list.children.length > 50) list.removeChild(list.lastChild);
     refreshSoon();
