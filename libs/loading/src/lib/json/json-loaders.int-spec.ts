@@ -162,6 +162,28 @@ describe('JSON and NDJSON loaders', () => {
     });
   });
 
+  it('every kind writes 12,000 records with a handful of statements, never one per record', async () => {
+    const t0 = Date.UTC(2023, 0, 1);
+    const at = (i: number) => new Date(t0 + i * 1000).toISOString();
+    const detections = JSON.stringify({ objects_detection_events: Array.from({ length: 12_000 }, (_, i) => ({ vehicle_id: `v${i % 7}`, detection_time: at(i), detections: [{ object_type: 'cars', object_value: i % 5 }] })) });
+    expect(await load('detections', detections)).toMatchObject({ rowsLoaded: 12_000, readingsLoaded: 12_000 });
+    expect(statements).toBeLessThan(15);
+    const ndjson = Array.from({ length: 12_000 }, (_, i) =>
+      JSON.stringify(
+        i % 4 === 0
+          ? { kind: 'sensor_reading', sensor: `s${i % 3}`, ts: at(i), value: i }
+          : i % 4 === 1
+            ? { kind: 'vehicle_status', vehicle_id: `v${i}`, report_time: at(i), status: 'ok' }
+            : i % 4 === 2
+              ? { kind: 'measurement', time_stamp: at(i), data: [i, i + 1] }
+              : { kind: 'detection', vehicle_id: 'w', detection_time: at(i), detections: [{ object_type: 'x', object_value: 1 }] },
+      ),
+    ).join('\n');
+    expect(await load('ndjson', ndjson)).toMatchObject({ rowsLoaded: 12_000, readingsLoaded: 12_000, rejection: null });
+    expect(statements).toBeLessThan(25);
+    await expectAggregatesMatchRaw();
+  });
+
   describe('detections', () => {
     it('loads the seed file (6 rows) and a replay changes nothing', async () => {
       const r = await load('detections', fixture('objects_detection_20240721T143000.json'));
