@@ -3,7 +3,7 @@ import { firstInvalidUtf8 } from './line-reader';
 import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError, parseJson, type ParsedJson } from './json-parser';
 
 /** Single-document JSON files are read whole, so their size is capped (MAX_JSON_DOCUMENT_BYTES). */
-export const DEFAULT_MAX_JSON_DOCUMENT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_JSON_DOCUMENT_BYTES = 32 * 1024 * 1024;
 
 export interface ReadDocumentOptions {
   maxBytes?: number;
