@@ -221,7 +221,8 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
   function refreshSoon() {
     if (refreshTimer) return;
-    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 100);
+    // At most five refreshes a second however busy the pipeline; each event itself shows at once.
+    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 200);
   }
 
   function onEvent(ev) {

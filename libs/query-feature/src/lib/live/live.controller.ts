@@ -9,6 +9,7 @@ import { ErrorsDto, ErrorsQueryDto, type FolderCountsDto, StatsDto, TraceDto } f
 import { LiveRepository } from './live.repository';
 
 export const HEARTBEAT_MS = 15_000;
+const FOLDER_COUNT_TTL_MS = 1000;
 
 @ApiTags('live')
 @ApiKeyProtected()
@@ -95,8 +96,20 @@ export class LiveController {
     })();
   }
 
-  private async folders(): Promise<FolderCountsDto> {
-    if (this.config.DROPZONE_DIR) return { source: 'dropzone', ...(await countDropFolders(this.config.DROPZONE_DIR)) };
-    return { source: 'ledger', counts: await this.live.byStoredFolder(), truncated: false };
+  /**
+   * Walking a large processed/ costs real time, and every open dashboard asks after each event: one walk
+   * at a time, its result reused for a second.
+   */
+  private folderCount?: { at: number; result: Promise<FolderCountsDto> };
+
+  private folders(): Promise<FolderCountsDto> {
+    const dir = this.config.DROPZONE_DIR;
+    if (!dir) return this.live.byStoredFolder().then((counts) => ({ source: 'ledger' as const, counts, truncated: false }));
+    if (!this.folderCount || Date.now() - this.folderCount.at > FOLDER_COUNT_TTL_MS) {
+      const result = countDropFolders(dir).then((c): FolderCountsDto => ({ source: 'dropzone', ...c }));
+      this.folderCount = { at: Date.now(), result };
+      result.catch(() => (this.folderCount = undefined));
+    }
+    return this.folderCount.result;
   }
 }
