@@ -24,6 +24,14 @@ async function collect<T>(gen: AsyncGenerator<SensorCsvBatch<T>>): Promise<{ row
 describe(readWideCsv.name, () => {
   const header = '"ts","device","co","light","temp"\n';
 
+  it('refuses a record longer than MAX_RECORD_CHARS instead of buffering it (an unclosed quote, no line ends)', async () => {
+    const endless = Readable.from((function* () {
+      yield Buffer.from(`${header}"1.5E9","d","`);
+      for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024, 0x61);
+    })());
+    await expect(collect(readWideCsv(endless, opts))).rejects.toMatchObject({ reason: { rule: 'malformed_csv' } });
+  });
+
   it('reads quoted lines, True/False and µs timestamps', async () => {
     const { rows, rejects } = await collect(readWideCsv(input(`${header}"1.5945120943859746E9","b8:27","0.0049","True","22.7"\n`), opts));
     expect(rejects).toEqual([]);

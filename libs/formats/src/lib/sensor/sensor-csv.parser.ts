@@ -76,6 +76,8 @@ interface CsvApi {
 }
 
 const HEADER_SCAN_LIMIT = 1 << 20;
+/** Longest CSV record accepted, in characters; a longer one makes the file malformed_csv. */
+export const MAX_RECORD_CHARS = 1 << 20;
 
 async function* readBatches<T>(input: Input, kind: SensorCsvKind, makeHandler: (h: SensorCsvHeader, sink: Sink<T>) => RecordHandler): AsyncGenerator<SensorCsvBatch<T>> {
   const sink: Sink<T> = { rows: [], rejects: [] };
@@ -108,7 +110,8 @@ async function* readBatches<T>(input: Input, kind: SensorCsvKind, makeHandler: (
     }
     header = h;
     handle = makeHandler(h, sink);
-    const options: Options = { delimiter: h.delimiter, bom: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true };
+    // max_record_size: a line without end (or a quote never closed) must not be buffered whole.
+    const options: Options = { delimiter: h.delimiter, bom: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true, max_record_size: MAX_RECORD_CHARS };
     api = (new Parser(options) as unknown as { api: CsvApi }).api;
     if (typeof api?.parse !== 'function') throw new Error('csv-parse no longer exposes Parser.api; update sensor-csv.parser.ts');
     const first = Buffer.concat(pending);
