@@ -68,6 +68,13 @@ export async function followLedger(ds: DataSource, ids: string[], io: CliIo, opt
     rate: formatCount(Math.round(x.readingsLoaded / Math.max(0.001, (Date.now() - started) / 1000))),
   });
   bar.start(Math.max(1, t.bytes), t.terminalBytes, payload(t));
+  // Ctrl-C stops following, not loading: what is enqueued is in the ledger and finishes on its own.
+  const onInterrupt = () => {
+    bar.stop();
+    io.err.write('\ninterrupted: the files already enqueued keep loading; follow them with `sluice status`\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
   let lastChange = Date.now();
   let complete = true;
   try {
@@ -87,6 +94,7 @@ export async function followLedger(ds: DataSource, ids: string[], io: CliIo, opt
       }
     }
   } finally {
+    process.removeListener('SIGINT', onInterrupt);
     bar.stop();
   }
   return { tally: t, complete, ms: Date.now() - started };
