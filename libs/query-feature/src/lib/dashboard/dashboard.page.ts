@@ -239,10 +239,23 @@ export const DASHBOARD_JS = String.raw`(function () {
     list.insertBefore(li, list.firstChild);
     e.receivedAt = Date.now();
     activity.push(e);
+    showInFlight(e);
     while (list.children.length > 50) list.removeChild(list.lastChild);
     refreshSoon();
     // The first loaded file brings the first sensors: fill the picker and draw one.
     if (e.status === 'processed' && !$('sensor').value) loadSensors().then(function () { drawSensor(); });
+  }
+
+  /** Moves a file into or out of the in-flight table at once; the next /trace refresh fills in the times. */
+  function showInFlight(e) {
+    var tbody = $('in-flight').tBodies[0];
+    var existing = tbody.querySelector('tr[data-file-id="' + e.fileId + '"]');
+    if (e.status !== 'queued' && e.status !== 'processing') { if (existing) existing.remove(); return; }
+    var r = row([e.originalName || (existing ? existing.cells[0].textContent : e.fileId), badge(e.status), existing ? existing.cells[2].textContent : '–', '–']);
+    r.setAttribute('data-file-id', e.fileId);
+    var empty = tbody.querySelector('td.empty');
+    if (empty) empty.parentNode.remove();
+    if (existing) tbody.replaceChild(r, existing); else tbody.appendChild(r);
   }
 
   function connect() {
