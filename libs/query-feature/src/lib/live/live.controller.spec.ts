@@ -77,6 +77,14 @@ describe(LiveController.name, () => {
     expect(res.writableEnded).toBe(true);
   });
 
+  it('answers 503 when no consumer can be opened (NATS down)', async () => {
+    const down = { subscribe: async () => Promise.reject(new Error('TIMEOUT')) } as unknown as LiveEventsService;
+    const res = new FakeResponse();
+    const refused = new LiveController({} as LiveRepository, down, {} as QueryApiConfig).stream(new EventEmitter() as IncomingMessage, res as unknown as ServerResponse);
+    await expect(refused).rejects.toMatchObject({ code: 'service_unavailable', status: 503 });
+    expect(res.head).toBeUndefined();
+  });
+
   it('resumes after a numeric Last-Event-ID and ignores anything else', async () => {
     for (const id of ['41', 'x', '-1', undefined]) {
       const req = new EventEmitter() as IncomingMessage;

@@ -1,7 +1,7 @@
-import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpStatus, Logger, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { QueryApiConfig } from '@sluice/config';
-import { ApiKeyProtected } from '@sluice/http';
+import { ApiException, ApiKeyProtected } from '@sluice/http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { countDropFolders } from './folder-counter';
 import { LiveEventsService } from './live-events.service';
@@ -15,6 +15,7 @@ const FOLDER_COUNT_TTL_MS = 1000;
 @ApiKeyProtected()
 @Controller()
 export class LiveController {
+  private readonly logger = new Logger(LiveController.name);
   constructor(
     private readonly live: LiveRepository,
     private readonly events: LiveEventsService,
@@ -70,7 +71,10 @@ export class LiveController {
   async stream(@Req() req: IncomingMessage, @Res() res: ServerResponse, @Headers('last-event-id') lastEventId?: string): Promise<void> {
     const after = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined;
     // Subscribe before answering: if NATS is down the client gets the usual JSON error, not an empty stream.
-    const sub = await this.events.subscribe(after);
+    const sub = await this.events.subscribe(after).catch((e: unknown) => {
+      this.logger.warn(`cannot open a live event consumer: ${(e as Error).message}`);
+      throw new ApiException(HttpStatus.SERVICE_UNAVAILABLE, 'service_unavailable', 'live events are unavailable: JetStream did not answer; retry shortly');
+    });
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
