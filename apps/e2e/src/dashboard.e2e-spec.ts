@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { FIXTURES, Stack, WORKSPACE_ROOT } from '@sluice/testing';
+import { FIXTURES, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Without the networking flags Chromium keeps trying to reach the internet, which is closed here (STACK.md).
@@ -99,6 +99,13 @@ describe('dashboard in a real browser', () => {
     expect(await item.textContent()).toContain('empty_file');
     await page.waitForFunction(() => document.querySelector('#counts [data-status="quarantined"] .n')?.textContent === '1', undefined, { timeout: 10000 });
     expect(await page.evaluate(() => (window as unknown as DashboardWindow).noReload)).toBe(42);
+
+    // With DROPZONE_DIR set, /stats counts the files in the drop folder itself, once the watcher has moved them.
+    await waitFor('files moved', async () => {
+      const res = await fetch(`${stack.url('query-api')}/stats`, { headers: { 'x-api-key': stack.queryKey } });
+      const stats = (await res.json()) as { folders: { source: string; counts: Record<string, number> } };
+      return stats.folders.source === 'dropzone' && stats.folders.counts['processed'] === 1 && stats.folders.counts['quarantine'] === 1 && stats.folders.counts['incoming'] === 0;
+    }, 15000, 200);
   });
 
   it('draws hourly aggregates of the chosen sensor, then saves a screenshot', async () => {
