@@ -4,6 +4,7 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, re
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+import autocannon from 'autocannon';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -210,6 +211,67 @@ async function loadQueryDataset(stack: Stack, sensors: number, perSensor: number
   await stack.query('ANALYZE raw_sensor_data');
 }
 
+/**
+ * POST /ingest of the seed payload (SPEC §9: ≥ 2,000 req/s, p99 ≤ 50 ms) with the whole stack running, each
+ * request with its own time_stamp; then every payload answered 202 must reach `measurements`.
+ */
+async function ingestLoad(): Promise<void> {
+  const seconds = Number(arg('ingest-seconds') ?? 30);
+  const connections = Number(arg('ingest-connections') ?? 32);
+  out(`\n## 5. POST /ingest of the seed payload: ${seconds} s, ${connections} connections, watcher + processor + query-api running`);
+  const stack = await Stack.start({ label: 'benchingest', services: ['watcher', 'processor', 'query-api', 'ingest-api'], env: { LOG_LEVEL: 'warn' } });
+  try {
+    const seed = readFileSync(join(WORKSPACE_ROOT, 'fixtures/json/payload.json'), 'utf8');
+    const original = '"2019-05-01T06:00:00-04:00"';
+    if (!seed.includes(original)) throw new Error('fixtures/json/payload.json has an unexpected time_stamp');
+    const [head, tail] = seed.split(original);
+    const base = Date.UTC(2031, 0, 1);
+    let n = 0;
+    const accepted: string[] = [];
+    const statuses = new Map<number, number>();
+    // Warm-up (JIT, connection pools), not counted.
+    await autocannon({ url: `${stack.url('ingest-api')}/ingest`, method: 'POST', connections: 8, duration: 3, headers: { 'x-api-key': stack.ingestKey, 'content-type': 'application/json' }, body: `${head}"2000-01-01T00:00:00Z"${tail}` });
+    const result = await autocannon({
+      url: `${stack.url('ingest-api')}/ingest`,
+      method: 'POST',
+      connections,
+      duration: seconds,
+      headers: { 'x-api-key': stack.ingestKey, 'content-type': 'application/json' },
+      requests: [
+        {
+          setupRequest: (req) => ({ ...req, body: `${head}"${new Date(base + n++ * 1000).toISOString()}"${tail}` }),
+          onResponse: (status, body) => {
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            if (status === 202) accepted.push((JSON.parse(body) as { raw_id: string }).raw_id);
+          },
+        },
+      ],
+    });
+    const rate = accepted.length / seconds;
+    const p99 = result.latency.p99;
+    out(`${accepted.length.toLocaleString('en')} payloads accepted (202) in ${seconds} s: ${Math.round(rate).toLocaleString('en')} req/s (target ≥ 2,000) ${rate >= 2000 ? 'PASS' : 'FAIL'}`);
+    out(`latency p50 ${result.latency.p50} ms, p99 ${p99} ms (target ≤ 50) ${p99 <= 50 ? 'PASS' : 'FAIL'}, max ${result.latency.max} ms; statuses ${JSON.stringify(Object.fromEntries(statuses))}, errors ${result.errors}, timeouts ${result.timeouts}`);
+    const batches = await fetch(`${stack.url('ingest-api')}/metrics`).then((r) => r.text());
+    const sum = Number(/sluice_ingest_batch_size_sum\S* (\S+)/.exec(batches)?.[1]);
+    const count = Number(/sluice_ingest_batch_size_count\S* (\S+)/.exec(batches)?.[1]);
+    if (count) out(`group commit: ${count.toLocaleString('en')} batches, ${(sum / count).toFixed(1)} payloads per fsync/transaction on average`);
+
+    // Durability end to end: every 202 becomes a measurements row (the processor drains the backlog).
+    const t0 = performance.now();
+    const pending = async () => {
+      const [{ n: left }] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM ingest_files WHERE source = 'api' AND status IN ('queued','processing')`);
+      return Number(left);
+    };
+    await waitFor('backlog processed', async () => (await pending()) === 0, 3600000, 1000);
+    const drainMs = performance.now() - t0;
+    const [{ loaded }] = await stack.query<{ loaded: string }>(`SELECT count(*) AS loaded FROM measurements m JOIN unnest($1::uuid[]) a(id) ON m.file_id = a.id`, [accepted]);
+    const missing = accepted.length - Number(loaded);
+    out(`processor drained the backlog in ${secs(drainMs)}; measurements rows for accepted payloads: ${Number(loaded).toLocaleString('en')} of ${accepted.length.toLocaleString('en')} ${missing === 0 ? 'PASS' : `FAIL (${missing} missing)`}`);
+  } finally {
+    await stack.stop();
+  }
+}
+
 /** Every section, in run order; `--only name[,name]` picks some. Append new sections here. */
 const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'e2e', run: endToEnd },
@@ -222,6 +284,7 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
     },
   },
   { name: 'query', run: queryLatency },
+  { name: 'ingest', run: ingestLoad },
 ];
 
 async function main(): Promise<void> {

@@ -1,3 +1,4 @@
+import './threadpool';
 import 'reflect-metadata';
 import { IngestApiConfig } from '@sluice/config';
 import { INGEST_API_BOOTSTRAP, IngestApiModule } from '@sluice/ingest-feature';

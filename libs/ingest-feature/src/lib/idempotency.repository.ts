@@ -30,7 +30,7 @@ export class IdempotencyRepository {
   }
 
   /**
-   * Claims keys for raw ids inside the caller's transaction. Returns, per input, the raw id the key names
+   * Claims keys for raw ids (in key order, so concurrent batches lock them in the same order: no deadlock) inside the caller's transaction. Returns, per input, the raw id the key names
    * afterwards: its own when it won, an earlier one when the key was taken (by another request, or earlier
    * in the same batch).
    */
@@ -40,7 +40,7 @@ export class IdempotencyRepository {
     const keys = claims.map((c) => c.scope.key);
     await sql.query(
       `INSERT INTO ingest_idempotency_keys (api_key_sha256, idempotency_key, raw_id)
-       SELECT h, k, r FROM unnest($1::text[], $2::text[], $3::uuid[]) WITH ORDINALITY AS t(h, k, r, n) ORDER BY n
+       SELECT h, k, r FROM unnest($1::text[], $2::text[], $3::uuid[]) WITH ORDINALITY AS t(h, k, r, n) ORDER BY h, k, n
        ON CONFLICT DO NOTHING`,
       [hashes, keys, claims.map((c) => c.rawId)],
     );

@@ -9,6 +9,9 @@ import { DataSource } from 'typeorm';
 import { IdempotencyRepository, type IdempotencyScope } from './idempotency.repository';
 import { IngestMetrics } from './ingest.metrics';
 
+/** Batches committing at once: their fsyncs and WAL flushes overlap (PostgreSQL groups concurrent commits). */
+const MAX_BATCHES_IN_FLIGHT = 4;
+
 export type CommitStatus = 'queued' | 'duplicate' | 'existing';
 
 export interface CommitResult {
@@ -27,7 +30,7 @@ interface Pending {
 
 /**
  * Group commit of payloads already written (and fsynced) to processing/. Requests queue here; one batch
- * at a time takes everything queued (up to INGEST_BATCH_MAX) and makes it durable together: one fsync of
+ * takes everything queued (up to INGEST_BATCH_MAX; a few batches run at once) and makes it durable together: one fsync of
  * processing/ (the renames), one transaction (idempotency keys + ledger rows), then the publishes,
  * pipelined. Each caller's promise resolves only after its batch committed, so no 202 ever names data
  * that is not durable. Under light load a batch is one request and adds no waiting.
@@ -39,7 +42,7 @@ interface Pending {
 export class IngestCommitter implements OnApplicationShutdown {
   private readonly logger = new Logger(IngestCommitter.name);
   private queue: Pending[] = [];
-  private running?: Promise<void>;
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly batchMax: number;
 
   constructor(
@@ -57,22 +60,26 @@ export class IngestCommitter implements OnApplicationShutdown {
   commit(entry: NewLedgerEntry, idempotency?: IdempotencyScope): Promise<CommitResult> {
     return new Promise<CommitResult>((resolve, reject) => {
       this.queue.push({ entry, idempotency, resolve, reject });
-      this.running ??= this.drain();
+      this.pump();
     });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.running;
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, this.batchMax);
-        await this.runBatch(batch);
-      }
-    } finally {
-      this.running = undefined;
+  /**
+   * Starts batches while fewer than MAX_BATCHES_IN_FLIGHT are running. Under light load each request is a
+   * batch of its own at once; under load the slots are busy and what queues meanwhile becomes the next batch.
+   */
+  private pump(): void {
+    while (this.inFlight.size < MAX_BATCHES_IN_FLIGHT && this.queue.length) {
+      const batch = this.queue.splice(0, this.batchMax);
+      const run: Promise<void> = this.runBatch(batch).finally(() => {
+        this.inFlight.delete(run);
+        this.pump();
+      });
+      this.inFlight.add(run);
     }
   }
 

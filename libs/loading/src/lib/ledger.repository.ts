@@ -100,7 +100,8 @@ export class LedgerRepository {
   /**
    * `register` for many files in two statements, inside the caller's transaction (`sql`): new content is
    * `queued`, content already live (in the ledger or earlier in this batch) becomes a `duplicate` of it,
-   * an id already registered is reported as `existing`. Returns one result per entry, in order.
+   * an id already registered is reported as `existing`. Returns one result per entry, in order. Rows are
+   * inserted in sha256 order so that concurrent batches take the unique index's locks in one order.
    */
   async registerMany(sql: Sql, entries: readonly NewLedgerEntry[]): Promise<Array<{ id: string; status: 'queued' | 'duplicate' | 'existing'; duplicateOf: string | null }>> {
     if (entries.length === 0) return [];
@@ -110,7 +111,7 @@ export class LedgerRepository {
       rowsOf<{ id: string }>(
         await sql.query(
           `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status)
-           SELECT id, source, original_name, stored_path, sha256, size_bytes, 'queued' FROM (${input}) i ORDER BY n
+           SELECT id, source, original_name, stored_path, sha256, size_bytes, 'queued' FROM (${input}) i ORDER BY sha256, n
            ON CONFLICT DO NOTHING RETURNING id`,
           cols,
         ),
