@@ -13,6 +13,7 @@ import { IngestController } from './ingest.controller';
 import { IngestMetrics } from './ingest.metrics';
 import { IngestService } from './ingest.service';
 import { IngestRateLimitGuard } from './rate-limit.guard';
+import { TempSweeper } from './temp-sweeper.service';
 
 /**
  * How main.ts (and tests) start the ingest API: OpenAPI at /docs, and Express's body parsers off, because
@@ -49,7 +50,7 @@ export class IngestApiModule implements NestModule {
         StorageModule.forRoot(),
       ],
       controllers: [IngestController],
-      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, ReplayService, IdempotencyRepository, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard],
+      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, ReplayService, IdempotencyRepository, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper],
     };
   }
 

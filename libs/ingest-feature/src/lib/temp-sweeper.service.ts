@@ -1,0 +1,45 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { DropFolder } from '@sluice/storage';
+
+/** `.<fileId>.<8 hex>.tmp`: what DropFolder.writeProcessing writes before the rename. */
+const TEMP_NAME = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[0-9a-f]{8}\.tmp$/;
+/** An upload in progress writes its temp file continuously; one untouched this long was abandoned by a crash. */
+const ABANDONED_AFTER_MS = 60 * 60 * 1000;
+
+/**
+ * Removes temp files of payloads and uploads a killed ingest-api left in processing/ (the watcher ignores
+ * dotfiles, so nobody else would). At start and then hourly; only files idle for an hour, so an upload of
+ * another replica that is still being written is never touched.
+ */
+@Injectable()
+export class TempSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(TempSweeper.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly drop: DropFolder) {}
+
+  onApplicationBootstrap(): void {
+    void this.sweep();
+    this.timer = setInterval(() => void this.sweep(), ABANDONED_AFTER_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async sweep(now = Date.now()): Promise<number> {
+    let removed = 0;
+    try {
+      for (const e of await this.drop.listProcessing()) {
+        if (e.type !== 'file' || !TEMP_NAME.test(e.name) || now - e.mtimeMs < ABANDONED_AFTER_MS) continue;
+        await this.drop.discardProcessing(e.storedPath);
+        removed++;
+      }
+      if (removed) this.logger.warn(`removed ${removed} abandoned temp file(s) from processing/`);
+    } catch (e) {
+      this.logger.warn(`sweeping processing/ for abandoned temp files failed: ${(e as Error).message}`);
+    }
+    return removed;
+  }
+}
