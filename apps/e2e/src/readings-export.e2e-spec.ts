@@ -105,6 +105,26 @@ describe('streaming export of one sensor (query-api as a process)', () => {
     expect(((await paged.json()) as { error: { message: string } }).error.message).toContain('page');
   });
 
+  it('aborts the response when the database connection dies mid-stream, so a truncated CSV never looks complete', async () => {
+    const res = await get(path(SENSOR), 'text/csv');
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    // Kill the backend serving the cursor (and any idle pooled ones that ran an export before: harmless).
+    const killed = await stack.query<{ ok: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'sluice-query-api' AND query LIKE '%FROM raw_sensor_data r%WHERE r.sensor_id = $1%'`,
+    );
+    expect(killed.length).toBeGreaterThan(0);
+    const drain = async () => {
+      for (;;) if ((await reader.read()).done) return 'complete';
+    };
+    const hung = new Promise<string>((r) => setTimeout(() => r('still open after 15 s'), 15000).unref());
+    await expect(Promise.race([drain(), hung])).rejects.toThrow();
+    // The service carries on.
+    await waitFor('query-api serves again', async () => (await get(path(SENSOR, '?limit=5'), 'application/json')).ok, 10000);
+  });
+
   it('gives its database connection back when the client goes away mid-stream', async () => {
     const busy = () =>
       stack.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'sluice-query-api' AND state <> 'idle'`);
