@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { FileKind } from '@sluice/contracts';
 import {
+  cap,
   DEFAULT_MAX_JSON_DEPTH,
   JsonSyntaxError,
   parseJson,
+  RAW_CAP,
   readLines,
   validateLine,
   type DetectionLineDto,
@@ -15,7 +17,7 @@ import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { SensorRegistry } from '../sensor/sensor-registry';
-import { destroy, fileOrder, itemReject, placeReject, rawOf, runRecordLoad } from './record-load';
+import { destroy, fileOrder, itemReject, placeReject, runRecordLoad } from './record-load';
 import { DetectionSink, MeasurementSink, SensorReadingSink, VehicleStatusSink } from './record-sinks';
 
 /** Longest NDJSON line accepted by default (a line is one record). */
@@ -63,7 +65,7 @@ export class NdjsonLoader implements KindLoader {
               parsed = parseJson(raw.text, { maxDepth: opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH, firstLine: raw.line });
             } catch (e) {
               if (!(e instanceof JsonSyntaxError)) throw e;
-              const r = { line: raw.line, column: String(e.column), rule: e.rule, message: `line ${raw.line}: not a JSON object: ${e.message}`, value: null, raw: rawOf(raw.text) };
+              const r = { line: raw.line, column: String(e.column), rule: e.rule, message: `line ${raw.line}: the line is not usable JSON: ${e.message}`, value: null, raw: cap(raw.text, RAW_CAP) };
               if (counter.reject(r)) return { stopped: true };
               continue;
             }
