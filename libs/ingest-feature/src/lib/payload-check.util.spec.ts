@@ -1,0 +1,45 @@
+import { ApiException } from '@sluice/http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkJsonDocument, checkNdjson } from './payload-check.util';
+import { SEED_PAYLOAD_EXAMPLE } from './seed-payload.example';
+
+const SEED = readFileSync(join(__dirname, '../../../../fixtures/json/payload.json'));
+const refusal = (fn: () => unknown): { status: number; code: string; message: string; details: unknown } => {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ApiException) return { status: e.getStatus(), code: e.code, message: e.message, details: e.details };
+    throw e;
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('payload checks', () => {
+  it('accepts the seed payload as a measurement; the OpenAPI example is that payload', () => {
+    expect(checkJsonDocument(SEED, 64)).toEqual({ kind: 'measurement', items: 1 });
+    expect(SEED_PAYLOAD_EXAMPLE).toEqual(JSON.parse(SEED.toString('utf8')));
+  });
+
+  it('400 with line and column for bytes that are not JSON, or not UTF-8', () => {
+    expect(refusal(() => checkJsonDocument(Buffer.from('{"a":\n  tru}'), 64))).toMatchObject({ status: 400, code: 'invalid_json', details: { line: 2 } });
+    expect(refusal(() => checkJsonDocument(Buffer.from([0x7b, 0xff, 0x7d]), 64))).toMatchObject({ status: 400, code: 'invalid_json', details: { rule: 'invalid_utf8' } });
+  });
+
+  it('422 naming the field for NaN (which JSON.parse refuses but the processor reads as a number)', () => {
+    const r = refusal(() => checkJsonDocument(Buffer.from('{"time_stamp":"2019-05-01T06:00:00Z","data":[1, NaN]}'), 64));
+    expect(r).toMatchObject({ status: 422, code: 'invalid_document' });
+    expect((r.details as { problems: Array<{ field: string; rule: string }> }).problems[0]).toMatchObject({ field: 'data[1]', rule: 'not_a_number' });
+  });
+
+  it('422 for a JSON body that is an NDJSON line, and for NDJSON without a kind on line 1', () => {
+    expect(refusal(() => checkJsonDocument(Buffer.from('{"kind":"measurement","time_stamp":"2019-05-01T06:00:00Z","data":[1]}'), 64)).message).toContain('application/x-ndjson');
+    expect(refusal(() => checkNdjson(Buffer.from('{"time_stamp":"2019-05-01T06:00:00Z","data":[1]}\n'), 64))).toMatchObject({ status: 422 });
+    expect(refusal(() => checkNdjson(Buffer.from('\n\n'), 64)).message).toContain('no lines');
+  });
+
+  it('counts NDJSON items, skipping blank lines and CRLF', () => {
+    const body = '{"kind":"sensor_reading","sensor":"d/temp","ts":"2020-07-12T00:01:34Z","value":1}\r\n\r\n{"kind":"sensor_reading","sensor":"d/temp","ts":"2020-07-12T00:01:35Z","value":2}\r\n';
+    expect(checkNdjson(Buffer.from(body), 64)).toEqual({ kind: 'ndjson', items: 2 });
+  });
+});
