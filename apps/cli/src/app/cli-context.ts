@@ -1,11 +1,18 @@
-import { Logger } from '@nestjs/common';
 import { CliConfig, loadConfig } from '@sluice/config';
-import { createDataSource } from '@sluice/db';
-import { LedgerRepository } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
+import type { LedgerRepository } from '@sluice/loading';
+import type { JetStreamService } from '@sluice/messaging';
 import { DropFolder } from '@sluice/storage';
 import type { DataSource } from 'typeorm';
 import { CliError } from './cli-error';
+
+// TypeORM, NATS and the loaders are loaded when a command first needs them: `retrieve-sensor-readings`
+// and `--help` start without them.
+
+/** The libraries log through Nest's Logger; the CLI speaks for itself. */
+async function quietNest(): Promise<void> {
+  const { Logger } = await import('@nestjs/common');
+  Logger.overrideLogger(false);
+}
 
 /** A URL fit for a message: no password. */
 export function redactUrl(url: string): string {
@@ -30,13 +37,13 @@ export class CliContext {
   private constructor(readonly config: CliConfig) {}
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): CliContext {
-    // The libraries log through Nest's Logger; the CLI speaks for itself.
-    Logger.overrideLogger(false);
     return new CliContext(loadConfig(CliConfig, env));
   }
 
   async db(): Promise<DataSource> {
     if (!this.ds) {
+      await quietNest();
+      const { createDataSource } = await import('@sluice/db');
       const ds = createDataSource(this.config.DATABASE_URL, { poolSize: 4, applicationName: 'sluice-cli' });
       try {
         await ds.initialize();
@@ -49,11 +56,15 @@ export class CliContext {
   }
 
   async ledger(): Promise<LedgerRepository> {
-    return new LedgerRepository(await this.db());
+    const ds = await this.db();
+    const { LedgerRepository } = await import('@sluice/loading');
+    return new LedgerRepository(ds);
   }
 
   async jetstream(): Promise<JetStreamService> {
     if (!this.js) {
+      await quietNest();
+      const { JetStreamService } = await import('@sluice/messaging');
       const js = new JetStreamService(this.config);
       try {
         await Promise.race([

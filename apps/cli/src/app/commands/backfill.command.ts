@@ -3,7 +3,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { FileSubjects, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
-import { copyIntoProcessing, type SourceFile, walkFolder } from '../backfill/source-files';
+import type { SourceFile } from '../backfill/source-files';
 import type { CliContext } from '../cli-context';
 import { CliError } from '../cli-error';
 import { followLedger, renderSummary } from '../ledger-follower';
@@ -66,6 +66,7 @@ Example:
         throw CliError.usage(`${dirArg} is inside the drop folder (${drop.root}); the watcher loads files there by itself`);
       }
 
+      const { copyIntoProcessing, walkFolder } = await import('../backfill/source-files');
       const walked = await walkFolder(dir);
       for (const s of walked.skipped) io.err.write(`skipped ${s.rel}: ${s.why}\n`);
       if (walked.files.length === 0) {

@@ -1,5 +1,4 @@
 import { Argument, type Command } from 'commander';
-import { ensureDatabase, revertLastMigration, runMigrations } from '@sluice/db';
 import { type CliContext, redactUrl } from '../cli-context';
 import { CliError } from '../cli-error';
 import type { CliIo } from '../output';
@@ -11,6 +10,7 @@ export function registerMigrate(program: Command, ctx: () => CliContext, io: Cli
     .addArgument(new Argument('[direction]', 'up or down').choices(['up', 'down']).default('up'))
     .action(async (direction: 'up' | 'down') => {
       const url = ctx().config.DATABASE_URL;
+      const { ensureDatabase, revertLastMigration, runMigrations } = await import('@sluice/db');
       try {
         if (direction === 'down') {
           await revertLastMigration(url);

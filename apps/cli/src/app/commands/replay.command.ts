@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { ReplayService } from '@sluice/replay';
 import type { CliContext } from '../cli-context';
 import { CliError } from '../cli-error';
 import { followLedger, renderSummary } from '../ledger-follower';
@@ -40,6 +39,7 @@ Example:
       const since = opts.since === undefined ? undefined : new Date(toApiTimestamp(opts.since, '--since'));
       const c = ctx();
       const [ds, js, drop] = [await c.db(), await c.jetstream(), await c.drop()];
+      const { ReplayService } = await import('@sluice/replay');
       const replay = new ReplayService(ds, await c.ledger(), drop, js);
       const ids: string[] = [];
       for (const status of statuses) {
