@@ -174,6 +174,21 @@ describe('processor', () => {
     expect(await aggregateMismatches({ query })).toEqual([]);
   });
 
+  it('quarantines broken JSON with a reason that says where: truncated, too deep, a measurement without offset', async () => {
+    const truncated = await enqueue('cut.json', Buffer.from('{"vehicle_status": [\n  {"vehicle_id": "x", "report_time": "2022-05-05T22:02:34Z", "status": "dr'));
+    const deep = await enqueue('deep.json', Buffer.from(`{"vehicle_status": ${'['.repeat(80)}${']'.repeat(80)}}`));
+    const noOffset = await enqueue('m.json', Buffer.from('{\n  "time_stamp": "2019-05-01T06:00:00",\n  "data": [1]\n}'));
+    await waitFor('all quarantined', async () => {
+      for (const id of [truncated, deep, noOffset]) if ((await statusOf(id)) !== 'quarantined') return false;
+      return true;
+    });
+    const error = async (id: string) => (await query<{ error: object }>('SELECT error FROM ingest_files WHERE id = $1', [id]))[0].error;
+    expect(await error(truncated)).toMatchObject({ rule: 'truncated_json', line: 2 });
+    expect(await error(deep)).toMatchObject({ rule: 'json_too_deep', line: 1 });
+    expect(await error(noOffset)).toMatchObject({ rule: 'invalid_timestamp', line: 2, column: 'time_stamp', value: '"2019-05-01T06:00:00"', message: expect.stringContaining('line 2: time_stamp') });
+    expect(await query('SELECT line, "column", rule FROM ingest_errors WHERE file_id = $1', [noOffset])).toEqual([{ line: 2, column: 'time_stamp', rule: 'invalid_timestamp' }]);
+  });
+
   it('marks a file failed with the error once its attempts are used up', async () => {
     const id = randomUUID();
     // Registered but the bytes are gone: every attempt throws.
