@@ -170,11 +170,14 @@ export class LedgerRepository {
     return rows[0]?.status === 'processing';
   }
 
-  /** Writes the terminal outcome; inside the load transaction so rows and ledger commit together. */
+  /**
+   * Writes the terminal outcome; inside the load transaction so rows and ledger commit together.
+   * clock_timestamp(), not now(): now() is the transaction's start, which would hide the load's duration.
+   */
   async finish(sql: Sql, id: string, o: FileOutcome): Promise<void> {
     await sql.query(
       `UPDATE ingest_files SET status = $2, kind = $3, rows_total = $4, rows_loaded = $5, rows_rejected = $6,
-         readings_loaded = $7, error = $8, finished_at = now(), updated_at = now()
+         readings_loaded = $7, error = $8, finished_at = clock_timestamp(), updated_at = clock_timestamp()
        WHERE id = $1`,
       [id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, o.readingsLoaded, o.error ? JSON.stringify(o.error) : null],
     );
