@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { once } from 'node:events';
 import { Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import autocannon from 'autocannon';
@@ -179,9 +180,24 @@ async function queryLatency(): Promise<void> {
     const [plan] = await stack.query<{ 'QUERY PLAN': string }>(
       `EXPLAIN SELECT ts, value FROM raw_sensor_data WHERE sensor_id = (SELECT id FROM sensors WHERE name = 'bench-q-000/temp') AND ts >= '2020-01-02' AND ts < '2020-01-03' ORDER BY ts`,
     ).then((rows) => rows.filter((r) => /Scan/.test(r['QUERY PLAN'])));
+    // The same range queries straight to PostgreSQL: how much of the HTTP time is the database.
+    const sqlLat: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const sensor = `bench-q-${String(rand(sensors)).padStart(3, '0')}/temp`;
+      const day = new Date(Date.UTC(2020, 0, 1) + rand(days) * 86400000);
+      const t = performance.now();
+      await stack.query(
+        `SELECT to_char(r.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts, r.value, r.file_id::text AS file_id
+           FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id
+          WHERE s.name = $1 AND r.ts >= $2 AND r.ts < $3 ORDER BY r.ts LIMIT 10001`,
+        [sensor, day.toISOString(), new Date(day.getTime() + 86400000).toISOString()],
+      );
+      sqlLat.push(performance.now() - t);
+    }
     const p50 = pct(lat, 50);
     const p95 = pct(lat, 95);
     out(`plan: ${plan?.['QUERY PLAN'].trim() ?? '(none)'}`);
+    out(`database alone (same ranges over pg): p50 ${pct(sqlLat, 50).toFixed(1)} ms, p95 ${pct(sqlLat, 95).toFixed(1)} ms; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs`);
     out(`p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms (target ≤ 20) ${p95 <= 20 ? 'PASS' : 'FAIL'}; p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (1,440 readings a response)`);
   } finally {
     await stack.stop();
