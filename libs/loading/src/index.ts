@@ -7,3 +7,4 @@ export * from './lib/json/measurement-stats';
 export * from './lib/sensor/aggregates.sql';
 export * from './lib/sensor/sensor-csv.loader';
 export { MAX_ROW_ERRORS } from './lib/sensor/row-tally';
+export * from './lib/lifecycle-event';

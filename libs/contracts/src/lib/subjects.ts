@@ -1,3 +1,5 @@
+import type { FileStatus } from './file-status';
+
 /**
  * Every NATS subject Sluice uses. The full subject is `<namespace>.<suffix>`; the namespace defaults to
  * `sluice` (so `sluice.files.queued.v1`) and can be changed with NATS_NAMESPACE so that two stacks share
@@ -34,4 +36,9 @@ export function fullSubject(namespace: string, subject: FileSubject): string {
 /** JetStream stream holding every file subject of one namespace. */
 export function streamName(namespace: string): string {
   return namespace.toUpperCase().replace(/[^A-Z0-9_-]/g, '_') + '_FILES';
+}
+
+/** The lifecycle subject that announces a ledger status. */
+export function subjectOfStatus(status: FileStatus): FileSubject {
+  return FileSubjects[status];
 }

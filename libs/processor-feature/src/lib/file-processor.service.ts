@@ -1,9 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
-import { FileSubjects, isTerminal, type FileKind, type FileLifecycleEvent, type RejectReason } from '@sluice/contracts';
+import { FileSubjects, isTerminal, subjectOfStatus, type FileKind, type RejectReason } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { detectKind } from '@sluice/formats';
-import { LedgerRepository, LoaderRegistry, type FileOutcome, type KindLoader, type LoadResult } from '@sluice/loading';
+import { LedgerRepository, lifecycleEventOf, LoaderRegistry, type FileOutcome, type KindLoader, type LoadResult } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropFolder } from '@sluice/storage';
 import type { PoolClient } from 'pg';
@@ -56,7 +56,7 @@ export class FileProcessorService {
       await this.fail(fileId, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${file.attempts - 1} times (the processor died during each attempt); giving up` });
       return 'done';
     }
-    await this.publishQuietly(FileSubjects.processing, this.event(file), `${fileId}.processing.${file.attempts}`);
+    await this.publishQuietly(FileSubjects.processing, lifecycleEventOf(file), `${fileId}.processing.${file.attempts}`);
 
     let outcome: FileOutcome | null;
     try {
@@ -154,31 +154,10 @@ export class FileProcessorService {
     return stream;
   }
 
-  private event(row: IngestFile, durationMs?: number): FileLifecycleEvent {
-    return {
-      fileId: row.id,
-      status: row.status,
-      originalName: row.originalName,
-      ...(row.kind ? { kind: row.kind } : {}),
-      rowsLoaded: Number(row.rowsLoaded),
-      rowsRejected: Number(row.rowsRejected),
-      ...(durationMs !== undefined ? { durationMs } : {}),
-      ...(row.error ? { error: row.error } : {}),
-      at: new Date().toISOString(),
-    };
-  }
-
   /** Publishes the terminal state of a row; the msgId makes a repeat after a crash harmless. */
   private async announce(row: IngestFile, durationMs?: number): Promise<void> {
-    const subject = {
-      processed: FileSubjects.processed,
-      quarantined: FileSubjects.quarantined,
-      failed: FileSubjects.failed,
-      duplicate: FileSubjects.duplicate,
-      queued: undefined,
-      processing: undefined,
-    }[row.status];
-    if (subject) await this.jetstream.publish(subject, this.event(row, durationMs), `${row.id}.${row.status}`);
+    if (!isTerminal(row.status)) return;
+    await this.jetstream.publish(subjectOfStatus(row.status), lifecycleEventOf(row, { durationMs }), `${row.id}.${row.status}`);
   }
 
   private async publishQuietly(subject: (typeof FileSubjects)[keyof typeof FileSubjects], payload: object, msgId: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { FileSubjects, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
+import { FileSubjects, type FileQueuedMessage } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
+import { lifecycleEventOf } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 
 /** The messages the watcher sends; msg ids make every publish safe to repeat. */
@@ -15,13 +16,6 @@ export class LifecyclePublisher {
   }
 
   async duplicate(row: IngestFile): Promise<void> {
-    const event: FileLifecycleEvent = {
-      fileId: row.id,
-      status: 'duplicate',
-      originalName: row.originalName,
-      ...(row.duplicateOf ? { duplicateOf: row.duplicateOf } : {}),
-      at: new Date().toISOString(),
-    };
-    await this.jetstream.publish(FileSubjects.duplicate, event, `${row.id}.duplicate`);
+    await this.jetstream.publish(FileSubjects.duplicate, lifecycleEventOf(row), `${row.id}.duplicate`);
   }
 }
