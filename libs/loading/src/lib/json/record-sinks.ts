@@ -1,7 +1,7 @@
 import { microsToIso, parseIsoTimestamp, ZonedTime, type DetectionEventItemDto, type MeasurementDto, type VehicleStatusItemDto } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import { rowsOf } from '../ledger.repository';
-import { recomputeDaysSql, recomputeHoursSql } from '../sensor/aggregates.sql';
+import { recomputeDaysSql, recomputeHoursSql, upsertStagedReadingsSql } from '../sensor/aggregates.sql';
 import type { SensorRegistry } from '../sensor/sensor-registry';
 import { measurementStats } from './measurement-stats';
 
@@ -257,14 +257,7 @@ export class SensorReadingSink extends BatchSink<SensorReading> {
     await this.client.query(`CREATE TEMP TABLE IF NOT EXISTS ${TOUCHED}_day (sensor_id int NOT NULL, start timestamptz NOT NULL) ON COMMIT DROP`);
     await this.client.query(`TRUNCATE ${TOUCHED}, ${TOUCHED}_day`);
     this.written += await this.count(
-      `WITH up AS (
-         INSERT INTO raw_sensor_data AS r (sensor_id, ts, value, file_id)
-         SELECT DISTINCT ON (sensor_id, ts) sensor_id, ts, value, $1::uuid FROM ${STAGE} ORDER BY sensor_id, ts, line DESC
-         ON CONFLICT (sensor_id, ts) DO UPDATE SET value = excluded.value, file_id = excluded.file_id
-         WHERE r.value IS DISTINCT FROM excluded.value
-         RETURNING r.sensor_id, r.ts),
-       t AS (INSERT INTO ${TOUCHED} (sensor_id, start) SELECT DISTINCT sensor_id, date_trunc('hour', ts, 'UTC') FROM up)
-       SELECT count(*)::int AS n FROM up`,
+      upsertStagedReadingsSql(STAGE, TOUCHED),
       [this.file.fileId],
     );
     await this.client.query(recomputeHoursSql(TOUCHED));

@@ -42,3 +42,18 @@ export const AGGREGATES_FROM_RAW_SQL = `
     SELECT sensor_id, 'day', date_trunc('day', ts, 'UTC'), count(*), min(value), max(value), avg(value), coalesce(var_pop(value), 0) * count(*)
     FROM raw_sensor_data GROUP BY sensor_id, date_trunc('day', ts, 'UTC')
   ) x`;
+
+/**
+ * Moves a file's staged readings into raw_sensor_data: the file's last line wins for a key, a stored key
+ * changes only when its value differs, and every touched (sensor, hour) is noted in `touched` so the
+ * buckets can be recomputed. $1 is the file id; returns one row `n` = readings written.
+ */
+export const upsertStagedReadingsSql = (stage: string, touched: string) => `
+  WITH up AS (
+    INSERT INTO raw_sensor_data AS r (sensor_id, ts, value, file_id)
+    SELECT DISTINCT ON (sensor_id, ts) sensor_id, ts, value, $1::uuid FROM ${stage} ORDER BY sensor_id, ts, line DESC
+    ON CONFLICT (sensor_id, ts) DO UPDATE SET value = excluded.value, file_id = excluded.file_id
+    WHERE r.value IS DISTINCT FROM excluded.value
+    RETURNING r.sensor_id, r.ts),
+  t AS (INSERT INTO ${touched} (sensor_id, start) SELECT DISTINCT sensor_id, date_trunc('hour', ts, 'UTC') FROM up)
+  SELECT count(*)::int AS n FROM up`;

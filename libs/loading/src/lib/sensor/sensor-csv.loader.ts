@@ -17,7 +17,7 @@ import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { rowsOf } from '../ledger.repository';
-import { MERGE_AGGREGATES_SQL, recomputeDaysSql, recomputeHoursSql } from './aggregates.sql';
+import { MERGE_AGGREGATES_SQL, recomputeDaysSql, recomputeHoursSql, upsertStagedReadingsSql } from './aggregates.sql';
 import { HOUR_US, HourAggregates, type Bucket } from './bucket-aggregates';
 import { CopySink, isUniqueViolation } from './copy-sink';
 import { writeRowErrors } from './ingest-errors.writer';
@@ -237,14 +237,7 @@ export class SensorCsvLoader implements KindLoader {
     if (rejection) return { conflict: false, tally, readings: 0, rejection };
     // Later lines win within the file; a stored key changes only when its value differs.
     const res = await client.query(
-      `WITH up AS (
-         INSERT INTO raw_sensor_data AS r (sensor_id, ts, value, file_id)
-         SELECT DISTINCT ON (sensor_id, ts) sensor_id, ts, value, $1::uuid FROM ${STAGE} ORDER BY sensor_id, ts, line DESC
-         ON CONFLICT (sensor_id, ts) DO UPDATE SET value = excluded.value, file_id = excluded.file_id
-         WHERE r.value IS DISTINCT FROM excluded.value
-         RETURNING r.sensor_id, r.ts),
-       t AS (INSERT INTO ${TOUCHED} (sensor_id, start) SELECT DISTINCT sensor_id, date_trunc('hour', ts, 'UTC') FROM up)
-       SELECT count(*)::int AS n FROM up`,
+      upsertStagedReadingsSql(STAGE, TOUCHED),
       [fileId],
     );
     const readings = rowsOf<{ n: number }>(res)[0]?.n ?? 0;

@@ -1,8 +1,8 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { FILE_STATUSES, type FileStatus } from '@sluice/contracts';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { RejectReasonDto } from '../files/files.dto';
+import { RejectedRowDto, RejectReasonDto } from '../files/files.dto';
 
 export const THROUGHPUT_WINDOW_S = 60;
 export const SERIES_MINUTES = 10;
@@ -128,19 +128,8 @@ export class ErrorsQueryDto {
   limit?: number;
 }
 
-export class FirstRowErrorDto {
-  @ApiProperty({ nullable: true, type: Number, example: 12 })
-  line!: number | null;
-
-  @ApiProperty({ nullable: true, type: String, example: 'temp' })
-  column!: string | null;
-
-  @ApiProperty({ example: 'out_of_range' })
-  rule!: string;
-
-  @ApiProperty({ example: 'temp 81.2 is outside -50..50' })
-  message!: string;
-}
+/** A rejected row as /errors shows it: as in GET /files/{id}, without the raw line. */
+export class FirstRowErrorDto extends OmitType(RejectedRowDto, ['raw'] as const) {}
 
 export class ErrorFileDto {
   @ApiProperty({ format: 'uuid', example: '0b9d7c52-1f4e-4f0a-9d7e-6c3c1b2a4f10' })
