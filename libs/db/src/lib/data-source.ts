@@ -10,10 +10,11 @@ import { VehicleStatus } from './entities/vehicle-status.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
 import { FileOrder1764100000000 } from './migrations/1764100000000-file-order';
 import { IngestApi1764200000000 } from './migrations/1764200000000-ingest-api';
+import { CoveringReadingsKey1764300000000 } from './migrations/1764300000000-covering-readings-key';
 
 // Classes, not globs: globs do not survive bundling.
 export const ENTITIES = [IngestFile, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent];
-export const MIGRATIONS = [InitialSchema1764000000000, FileOrder1764100000000, IngestApi1764200000000];
+export const MIGRATIONS = [InitialSchema1764000000000, FileOrder1764100000000, IngestApi1764200000000, CoveringReadingsKey1764300000000];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {
   return {

@@ -1,6 +1,7 @@
-import { Controller, Get, Headers, Logger, Param, Query, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Headers, Logger, Param, Query, Res, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
+import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { decodeTsCursor, encodeTsCursor } from '../http/cursor.util';
 import { assertRange, toTimestamptzText } from '../http/time-range';
@@ -49,7 +50,12 @@ export class SensorsController {
   @ApiProduces('application/json', 'text/csv', 'application/x-ndjson')
   @ApiOkResponse({ type: ReadingsPageDto })
   @ApiNotFound('No sensor of that name.')
-  async readings(@Param('name') name: string, @Query() q: ReadingsQueryDto, @Headers('accept') accept?: string): Promise<ReadingsPageDto | StreamableFile> {
+  async readings(
+    @Param('name') name: string,
+    @Query() q: ReadingsQueryDto,
+    @Res({ passthrough: true }) res: ServerResponse,
+    @Headers('accept') accept?: string,
+  ): Promise<string | StreamableFile> {
     assertRange(q.from, q.to);
     const format = exportFormatFor(accept);
     if (format) return this.export(name, format, q);
@@ -61,14 +67,14 @@ export class SensorsController {
       to: ts(q.to),
       after: q.cursor === undefined ? undefined : decodeTsCursor(q.cursor),
       offset: pageMode ? ((q.page ?? 1) - 1) * size : 0,
-      // One more than asked tells whether another page exists.
-      limit: size + 1,
+      limit: size,
     };
-    const rows = await this.sensors.readings(name, range);
-    if (rows === undefined) throw ApiException.notFound('sensor', name);
-    const more = rows.length > size;
-    const readings = more ? rows.slice(0, size) : rows;
-    return { sensor: name, readings, next_cursor: more ? encodeTsCursor(readings[readings.length - 1].ts) : null };
+    const page = await this.sensors.readingsPage(name, range);
+    if (page === undefined) throw ApiException.notFound('sensor', name);
+    const nextCursor = page.more && page.lastTs !== null ? encodeTsCursor(page.lastTs) : null;
+    // The readings arrive as JSON text from PostgreSQL; the page around them is the ReadingsPageDto shape.
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    return `{"sensor":${JSON.stringify(name)},"readings":${page.readingsJson},"next_cursor":${JSON.stringify(nextCursor)}}`;
   }
 
   /** The whole range through a cursor; Nest pipes it to the socket and destroys it if the client goes. */
