@@ -8,3 +8,5 @@ export * from './lib/sensor/aggregates.sql';
 export * from './lib/sensor/sensor-csv.loader';
 export { MAX_ROW_ERRORS } from './lib/sensor/row-tally';
 export * from './lib/lifecycle-event';
+export * from './lib/stored-payloads.repository';
+export * from './lib/payload-batch.loader';

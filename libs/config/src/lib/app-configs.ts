@@ -202,10 +202,19 @@ export class IngestApiConfig extends ApiKeysConfig {
   @Min(1)
   INGEST_RATE_BURST = 10000;
 
-  /** Most payloads made durable together (one directory fsync, one ledger transaction, one publish burst). */
+  /** Most payloads made durable together (one transaction, one queue message); at most MAX_BATCH_FILES (2000). */
   @Type(() => Number)
   @IsInt()
   @Min(1)
-  @Max(10000)
+  @Max(2000)
   INGEST_BATCH_MAX = 500;
+
+  /**
+   * POST /ingest bodies up to this size are stored in the database (table ingest_payloads) with their ledger
+   * row, and loaded in batches; larger ones are written to processing/ like uploads and loaded one by one.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  INGEST_INLINE_MAX_BYTES = 256 * 1024;
 }

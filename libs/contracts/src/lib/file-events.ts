@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
 import { FILE_KINDS, FILE_STATUSES, type FileKind, type FileStatus } from './file-status';
 
 /** Payload of `files.queued.v1`: the work item. Carries the ledger id only, never file contents. */
@@ -69,4 +69,26 @@ export class FileLifecycleEvent {
 
   @IsISO8601()
   at!: string;
+}
+
+/** Most payloads one batch message names (well under NATS' 1 MB max_payload with their events). */
+export const MAX_BATCH_FILES = 2000;
+
+/** Payload of `files.batch.queued.v1`: ledger ids of payloads stored in the database, to load together. */
+export class FileBatchQueuedMessage {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BATCH_FILES)
+  @IsUUID('all', { each: true })
+  fileIds!: string[];
+}
+
+/** Payload of `files.batch.finished.v1`: one lifecycle event per payload a batch load finished. */
+export class FileBatchFinishedMessage {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BATCH_FILES)
+  @ValidateNested({ each: true })
+  @Type(() => FileLifecycleEvent)
+  events!: FileLifecycleEvent[];
 }

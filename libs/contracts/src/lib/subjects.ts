@@ -19,7 +19,18 @@ export const FileSubjects = {
   failed: 'files.failed.v1',
 } as const;
 
-export type FileSubject = (typeof FileSubjects)[keyof typeof FileSubjects];
+/**
+ * Small API payloads travel in batches: the ingest-api registers many in one transaction and queues them
+ * with one message; a processor loads them in one transaction and announces their outcomes with one.
+ */
+export const BatchSubjects = {
+  /** Work: payloads stored in the database, registered together (FileBatchQueuedMessage). */
+  queued: 'files.batch.queued.v1',
+  /** News: the terminal states one batch load committed (FileBatchFinishedMessage). */
+  finished: 'files.batch.finished.v1',
+} as const;
+
+export type FileSubject = (typeof FileSubjects)[keyof typeof FileSubjects] | (typeof BatchSubjects)[keyof typeof BatchSubjects];
 
 /** Subjects that announce a terminal ledger state; the watcher moves files when it hears them. */
 export const OUTCOME_SUBJECTS: readonly FileSubject[] = [

@@ -3,6 +3,7 @@ import { AggregatedMetric } from './entities/aggregated-metric.entity';
 import { DetectionEvent } from './entities/detection-event.entity';
 import { IngestError } from './entities/ingest-error.entity';
 import { IngestFile } from './entities/ingest-file.entity';
+import { IngestPayload } from './entities/ingest-payload.entity';
 import { Measurement } from './entities/measurement.entity';
 import { RawSensorData } from './entities/raw-sensor-data.entity';
 import { Sensor } from './entities/sensor.entity';
@@ -11,10 +12,11 @@ import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-s
 import { FileOrder1764100000000 } from './migrations/1764100000000-file-order';
 import { IngestApi1764200000000 } from './migrations/1764200000000-ingest-api';
 import { CoveringReadingsKey1764300000000 } from './migrations/1764300000000-covering-readings-key';
+import { IngestPayloads1764400000000 } from './migrations/1764400000000-ingest-payloads';
 
 // Classes, not globs: globs do not survive bundling.
-export const ENTITIES = [IngestFile, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent];
-export const MIGRATIONS = [InitialSchema1764000000000, FileOrder1764100000000, IngestApi1764200000000, CoveringReadingsKey1764300000000];
+export const ENTITIES = [IngestFile, IngestPayload, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent];
+export const MIGRATIONS = [InitialSchema1764000000000, FileOrder1764100000000, IngestApi1764200000000, CoveringReadingsKey1764300000000, IngestPayloads1764400000000];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {
   return {

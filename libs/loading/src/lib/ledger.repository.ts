@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { FileKind, FileSource, FileStatus, RejectReason } from '@sluice/contracts';
 import { IngestFile } from '@sluice/db';
 import { DataSource } from 'typeorm';
+import type { LoadResult } from './kind-loader';
 
 /** Something that runs SQL: the DataSource (autocommit) or the pg client of an open transaction. */
 export interface Sql {
@@ -27,6 +28,24 @@ export interface FileOutcome {
   rowsRejected: number;
   readingsLoaded: number;
   error: RejectReason | null;
+}
+
+/** The outcome of a file refused before (or instead of) loading. */
+export function refusedOutcome(kind: FileKind | null, reason: RejectReason): FileOutcome {
+  return { status: 'quarantined', kind, rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, readingsLoaded: 0, error: reason };
+}
+
+/** The outcome of a load: processed, or quarantined when the loader refused the file as a whole. */
+export function loadOutcome(kind: FileKind, r: LoadResult): FileOutcome {
+  return {
+    status: r.rejection ? 'quarantined' : 'processed',
+    kind,
+    rowsTotal: r.rowsTotal,
+    rowsLoaded: r.rejection ? 0 : r.rowsLoaded,
+    rowsRejected: r.rowsRejected,
+    readingsLoaded: r.rejection ? 0 : r.readingsLoaded,
+    error: r.rejection,
+  };
 }
 
 /**
@@ -181,6 +200,58 @@ export class LedgerRepository {
        WHERE id = $1`,
       [id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, o.readingsLoaded, o.error ? JSON.stringify(o.error) : null],
     );
+  }
+
+  /**
+   * startAttempt for a batch, in one autocommitted statement. Rows another replica holds are skipped, never
+   * waited for; terminal and unknown ids are left out.
+   */
+  async startAttempts(ids: readonly string[]): Promise<IngestFile[]> {
+    if (ids.length === 0) return [];
+    return rowsOf<IngestFile>(await this.ds.query(
+      `UPDATE ingest_files SET status = 'processing', attempts = attempts + 1, started_at = now(), updated_at = now()
+       WHERE id IN (SELECT id FROM ingest_files WHERE id = ANY($1::uuid[]) AND status IN ('queued','processing') ORDER BY id FOR UPDATE SKIP LOCKED)
+       RETURNING ${COLUMNS}`,
+      [ids],
+    ));
+  }
+
+  /**
+   * lockForLoad for a batch (in id order, so two batches never deadlock): the rows still `processing`, each
+   * with its place in arrival order (created_at with microseconds), which latest-state tables compare.
+   */
+  async lockManyForLoad(sql: Sql, ids: readonly string[]): Promise<Array<{ fileId: string; createdAt: string }>> {
+    if (ids.length === 0) return [];
+    return rowsOf<{ fileId: string; createdAt: string }>(await sql.query(
+      `SELECT id AS "fileId", to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "createdAt"
+       FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'processing' ORDER BY id FOR UPDATE`,
+      [ids],
+    ));
+  }
+
+  /** finish for a batch, in one statement inside its load transaction; returns the finished rows. */
+  async finishMany(sql: Sql, outcomes: ReadonlyArray<{ id: string; outcome: FileOutcome }>): Promise<IngestFile[]> {
+    if (outcomes.length === 0) return [];
+    const col = <T>(f: (o: FileOutcome) => T) => outcomes.map((x) => f(x.outcome));
+    return rowsOf<IngestFile>(await sql.query(
+      `UPDATE ingest_files SET status = o.o_status, kind = o.o_kind, rows_total = o.o_total, rows_loaded = o.o_loaded,
+         rows_rejected = o.o_rejected, readings_loaded = o.o_readings, error = o.o_error,
+         finished_at = clock_timestamp(), updated_at = clock_timestamp()
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[])
+         AS o(o_id, o_status, o_kind, o_total, o_loaded, o_rejected, o_readings, o_error)
+       WHERE id = o.o_id
+       RETURNING ${COLUMNS}`,
+      [
+        outcomes.map((x) => x.id),
+        col((o) => o.status),
+        col((o) => o.kind),
+        col((o) => o.rowsTotal),
+        col((o) => o.rowsLoaded),
+        col((o) => o.rowsRejected),
+        col((o) => o.readingsLoaded),
+        col((o) => (o.error ? JSON.stringify(o.error) : null)),
+      ],
+    ));
   }
 
   /** Marks a file failed after its attempts ran out (poison file); no effect on a terminal row. */

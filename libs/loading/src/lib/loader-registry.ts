@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import type { FileKind } from '@sluice/contracts';
+import type { FileKind, RejectReason } from '@sluice/contracts';
+import { detectKind } from '@sluice/formats';
 import { JsonDocumentLoader } from './json/json-document.loader';
 import { NdjsonLoader } from './json/ndjson.loader';
 import type { KindLoader } from './kind-loader';
 import { SensorCsvLoader } from './sensor/sensor-csv.loader';
+
+/** Where a file goes: the loader of its detected kind, or why no loader will take it. */
+export type Route = { kind: FileKind; loader: KindLoader } | { kind: FileKind | null; reason: RejectReason };
 
 /** The loader of each file kind: the processor routes every detected kind through here. */
 @Injectable()
@@ -23,5 +27,14 @@ export class LoaderRegistry {
 
   for(kind: FileKind): KindLoader | undefined {
     return this.byKind.get(kind);
+  }
+
+  /** Detects a file's kind from its first bytes and name and picks its loader. */
+  route(head: Buffer, originalName: string): Route {
+    const detected = detectKind(head, originalName);
+    if ('reject' in detected) return { kind: null, reason: detected.reject };
+    const loader = this.for(detected.kind);
+    if (!loader) return { kind: detected.kind, reason: { rule: 'unsupported_kind', message: `files of kind ${detected.kind} cannot be loaded by this version` } };
+    return { kind: detected.kind, loader };
   }
 }

@@ -1,17 +1,26 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
-import { FileSubjects, isTerminal, subjectOfStatus, type FileKind, type RejectReason } from '@sluice/contracts';
+import { FileSubjects, isTerminal, subjectOfStatus, type RejectReason } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
-import { detectKind } from '@sluice/formats';
-import { LedgerRepository, lifecycleEventOf, LoaderRegistry, type FileOutcome, type KindLoader, type LoadResult } from '@sluice/loading';
+import {
+  HEAD_BYTES,
+  isStoredInDatabase,
+  LedgerRepository,
+  lifecycleEventOf,
+  loadOutcome,
+  LoaderRegistry,
+  refusedOutcome,
+  StoredPayloads,
+  type FileOutcome,
+  type LoadOptions,
+  type Route,
+} from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropFolder } from '@sluice/storage';
 import type { PoolClient } from 'pg';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import * as metrics from './processor.metrics';
-
-const HEAD_BYTES = 64 * 1024;
 
 export type ProcessResult = 'done' | 'busy';
 
@@ -33,7 +42,22 @@ export class FileProcessorService {
     private readonly storage: DropFolder,
     private readonly jetstream: JetStreamService,
     private readonly loaders: LoaderRegistry,
+    private readonly payloads: StoredPayloads,
   ) {}
+
+  /** Policies and limits every load runs with. */
+  loadOptions(onProgress?: () => void): LoadOptions {
+    return {
+      invalidRows: this.config.INVALID_ROWS,
+      maxInvalidRatio: this.config.MAX_INVALID_RATIO,
+      ranges: this.config.metricRanges,
+      naiveTimeZone: this.config.NAIVE_TIMEZONE,
+      maxJsonDocumentBytes: this.config.MAX_JSON_DOCUMENT_BYTES,
+      maxLineBytes: this.config.MAX_LINE_BYTES,
+      maxJsonDepth: this.config.MAX_JSON_DEPTH,
+      onProgress,
+    };
+  }
 
   async process(fileId: string, working: () => void): Promise<ProcessResult> {
     const started = Date.now();
@@ -97,7 +121,8 @@ export class FileProcessorService {
   }
 
   private async load(file: IngestFile, working: () => void): Promise<FileOutcome | null> {
-    const refused = await this.refuseBeforeLoad(file);
+    const source = await this.source(file);
+    const refused = await this.refuseBeforeLoad(file, source);
     const runner = this.ds.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
     try {
@@ -108,19 +133,10 @@ export class FileProcessorService {
       }
       let outcome: FileOutcome;
       if ('reason' in refused) {
-        outcome = quarantined(refused.kind, refused.reason);
+        outcome = refusedOutcome(refused.kind, refused.reason);
       } else {
-        const result = await refused.loader.load(client, file.id, refused.kind, () => this.open(file.storedPath), {
-          invalidRows: this.config.INVALID_ROWS,
-          maxInvalidRatio: this.config.MAX_INVALID_RATIO,
-          ranges: this.config.metricRanges,
-          naiveTimeZone: this.config.NAIVE_TIMEZONE,
-          maxJsonDocumentBytes: this.config.MAX_JSON_DOCUMENT_BYTES,
-          maxLineBytes: this.config.MAX_LINE_BYTES,
-          maxJsonDepth: this.config.MAX_JSON_DEPTH,
-          onProgress: working,
-        });
-        outcome = fromLoad(refused.kind, result);
+        const result = await refused.loader.load(client, file.id, refused.kind, source, this.loadOptions(working));
+        outcome = loadOutcome(refused.kind, result);
       }
       await this.ledger.finish(client, file.id, outcome);
       await client.query('COMMIT');
@@ -134,17 +150,22 @@ export class FileProcessorService {
   }
 
   /** Decides what to do with a file from its size and first bytes: the loader of its kind, or a quarantine reason. */
-  private async refuseBeforeLoad(file: IngestFile): Promise<{ kind: FileKind; loader: KindLoader } | { kind: FileKind | null; reason: RejectReason }> {
+  private async refuseBeforeLoad(file: IngestFile, open: () => Readable): Promise<Route> {
     const size = Number(file.sizeBytes);
     if (size > this.config.MAX_FILE_BYTES) {
       return { kind: null, reason: { rule: 'file_too_large', message: `the file has ${size} bytes; the limit is ${this.config.MAX_FILE_BYTES} (MAX_FILE_BYTES)` } };
     }
-    const head = await readHead(this.storage.openRead(file.storedPath), HEAD_BYTES);
-    const detected = detectKind(head, file.originalName);
-    if ('reject' in detected) return { kind: null, reason: detected.reject };
-    const loader = this.loaders.for(detected.kind);
-    if (!loader) return { kind: detected.kind, reason: { rule: 'unsupported_kind', message: `files of kind ${detected.kind} cannot be loaded by this version` } };
-    return { kind: detected.kind, loader };
+    return this.loaders.route(await readHead(open(), HEAD_BYTES), file.originalName);
+  }
+
+  /** Opens the file's bytes: a file of the drop folder, or a small API payload kept in the database. */
+  private async source(file: IngestFile): Promise<() => Readable> {
+    if (isStoredInDatabase(file.storedPath)) {
+      const body = await this.payloads.read(file.id);
+      if (!body) throw new Error(`the stored body of ${file.id} is missing from ingest_payloads`);
+      return () => Readable.from([body]);
+    }
+    return () => this.open(file.storedPath);
   }
 
   private open(storedPath: string): Readable {
@@ -184,20 +205,4 @@ async function readHead(stream: Readable, bytes: number): Promise<Buffer> {
     stream.destroy();
   }
   return Buffer.concat(chunks).subarray(0, bytes);
-}
-
-function quarantined(kind: FileKind | null, reason: RejectReason): FileOutcome {
-  return { status: 'quarantined', kind, rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, readingsLoaded: 0, error: reason };
-}
-
-function fromLoad(kind: FileKind, r: LoadResult): FileOutcome {
-  return {
-    status: r.rejection ? 'quarantined' : 'processed',
-    kind,
-    rowsTotal: r.rowsTotal,
-    rowsLoaded: r.rejection ? 0 : r.rowsLoaded,
-    rowsRejected: r.rowsRejected,
-    readingsLoaded: r.rejection ? 0 : r.readingsLoaded,
-    error: r.rejection,
-  };
 }

@@ -1,10 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ProcessorConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { JsonDocumentLoader, LedgerRepository, LoaderRegistry, NdjsonLoader, SensorCsvLoader } from '@sluice/loading';
+import { JsonDocumentLoader, LedgerRepository, LoaderRegistry, NdjsonLoader, PayloadBatchLoader, SensorCsvLoader, StoredPayloads } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { DropFolder } from '@sluice/storage';
+import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
 import { ProcessorConsumer } from './processor.consumer';
 
@@ -27,7 +28,10 @@ export class ProcessorModule {
         JsonDocumentLoader,
         NdjsonLoader,
         LoaderRegistry,
+        StoredPayloads,
+        PayloadBatchLoader,
         FileProcessorService,
+        BatchProcessorService,
         ProcessorConsumer,
       ],
     };

@@ -24,8 +24,14 @@ import {
 import type { PoolClient } from 'pg';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { MAX_ROW_ERRORS } from '../sensor/row-tally';
-import { destroy, fileOrder, itemReject, placeReject, runRecordLoad, type BodyOutcome, type RecordCounter } from './record-load';
+import { destroy, fileOrder, itemReject, placeReject, runRecordLoad, type RecordCounter } from './record-load';
 import { DetectionSink, MeasurementSink, VehicleStatusSink, type FileOrder, type RecordSink } from './record-sinks';
+
+/** How reading a document's items ended: all read, refused as a whole, or stopped by INVALID_ROWS. */
+export type DocumentOutcome = { done: true } | { fileRejection: RejectReason } | { stopped: true };
+
+/** Receives each valid item with its index in the document (a later index wins over an earlier one). */
+export type ItemSink = (item: unknown, index: number) => Promise<void> | void;
 
 /**
  * Single-document JSON (SPEC §4.2–4.4). The text is read whole, up to MAX_JSON_DOCUMENT_BYTES; the items
@@ -48,61 +54,23 @@ export class JsonDocumentLoader implements KindLoader {
         destroy(stream);
       }
       if (typeof text !== 'string') return { fileRejection: text.reject };
-      const sink = sinkFor(kind, client, await fileOrder(client, fileId));
-      const key = DOCUMENT_ITEMS_KEY[kind];
-      const refused: Array<{ reject: RowReject; path: JsonPath }> = [];
-      let outcome: BodyOutcome;
-      try {
-        outcome = key === null ? await this.single(kind, text, opts, counter, sink, refused) : await this.streamed(kind, key, text, opts, counter, sink, refused);
-      } catch (e) {
-        const reject = syntaxReject(e);
-        if (!reject) throw e;
-        return { fileRejection: reject };
-      }
-      // Lines of the refused items (as many as ingest_errors keeps), found in one scan of the text.
-      if (refused.length) {
-        const lines = locateLines(text, refused.map((x) => x.path));
-        for (const x of refused) placeReject(x.reject, lines.get(formatPath(x.path)) ?? 1);
-      }
-      if ('fileRejection' in outcome && outcome.fileRejection.line === undefined) {
-        const p = outcome.fileRejection as RejectReason & { path?: JsonPath };
-        const line = locateLines(text, [p.path ?? []]).get(formatPath(p.path ?? [])) ?? 1;
-        delete p.path;
-        return { fileRejection: { ...p, line, message: `line ${line}: ${p.message}` } };
-      }
-      return outcome;
+      const sink = documentSink(kind, client, await fileOrder(client, fileId));
+      const outcome = await readDocumentItems(kind, text, opts, counter, (item, index) => sink.add(item, index));
+      if (!('done' in outcome)) return outcome;
+      await sink.finish();
+      return { written: sink.written };
     });
   }
+}
 
-  /** vehicle_status and detections: `{"<key>": [items]}`, items streamed. */
-  private async streamed(kind: DocumentKind, key: string, text: string, opts: LoadOptions, counter: RecordCounter, sink: RecordSink<unknown>, refused: Array<{ reject: RowReject; path: JsonPath }>): Promise<BodyOutcome> {
-    const items = streamJsonItems(text, key, { maxDepth: opts.maxJsonDepth });
-    let i = 0;
-    let doc: StreamedDocument;
-    for (let r = items.next(); ; r = items.next(), i++) {
-      if (r.done) {
-        doc = r.value;
-        break;
-      }
-      if (!(await this.item(kind, r.value, [key, i], i, counter, sink, refused))) return { stopped: true };
-    }
-    const shape = streamedShapeProblem(kind, doc);
-    if (shape) return { fileRejection: shapeReason(shape) };
-    await sink.finish();
-    return { written: sink.written };
-  }
-
-  /** measurement: the document is the one item. */
-  private async single(kind: DocumentKind, text: string, opts: LoadOptions, counter: RecordCounter, sink: RecordSink<unknown>, refused: Array<{ reject: RowReject; path: JsonPath }>): Promise<BodyOutcome> {
-    const items = documentItems(kind, parseJson(text, { maxDepth: opts.maxJsonDepth }).value);
-    if (!Array.isArray(items)) return { fileRejection: shapeReason(items) };
-    for (let i = 0; i < items.length; i++) if (!(await this.item(kind, items[i], [], i, counter, sink, refused))) return { stopped: true };
-    await sink.finish();
-    return { written: sink.written };
-  }
-
-  /** Validates and loads one item; false when the INVALID_ROWS policy stops the file. */
-  private async item(kind: DocumentKind, item: unknown, path: JsonPath, index: number, counter: RecordCounter, sink: RecordSink<unknown>, refused: Array<{ reject: RowReject; path: JsonPath }>): Promise<boolean> {
+/**
+ * Parses the items of one document and validates each with the shared DTOs: valid ones go to `accept`,
+ * refused ones are counted on `counter` (which applies INVALID_ROWS) and located by line in one scan of
+ * the text. A syntax or shape problem refuses the whole document.
+ */
+export async function readDocumentItems(kind: DocumentKind, text: string, opts: LoadOptions, counter: RecordCounter, accept: ItemSink): Promise<DocumentOutcome> {
+  const refused: Refused[] = [];
+  const take = async (item: unknown, path: JsonPath, index: number): Promise<boolean> => {
     const problems = validateItem(kind, item, path);
     if (problems.length) {
       const r = itemReject(problems, item);
@@ -110,10 +78,62 @@ export class JsonDocumentLoader implements KindLoader {
       return !counter.reject(r);
     }
     counter.good();
-    // The item's index orders repeats within the file (a later item wins).
-    await sink.add(item, index);
+    await accept(item, index);
     return true;
+  };
+  let outcome: DocumentOutcome | { fileRejection: RejectReason & { path?: JsonPath } };
+  try {
+    const key = DOCUMENT_ITEMS_KEY[kind];
+    outcome = key === null ? await single(kind, text, opts, take) : await streamed(kind, key, text, opts, take);
+  } catch (e) {
+    const reject = syntaxReject(e);
+    if (!reject) throw e;
+    return { fileRejection: reject };
   }
+  // Lines of the refused items (as many as ingest_errors keeps), found in one scan of the text.
+  if (refused.length) {
+    const lines = locateLines(text, refused.map((x) => x.path));
+    for (const x of refused) placeReject(x.reject, lines.get(formatPath(x.path)) ?? 1);
+  }
+  if ('fileRejection' in outcome && outcome.fileRejection.line === undefined) {
+    const p = outcome.fileRejection as RejectReason & { path?: JsonPath };
+    const line = locateLines(text, [p.path ?? []]).get(formatPath(p.path ?? [])) ?? 1;
+    delete p.path;
+    return { fileRejection: { ...p, line, message: `line ${line}: ${p.message}` } };
+  }
+  return outcome;
+}
+
+interface Refused {
+  reject: RowReject;
+  path: JsonPath;
+}
+
+/** Validates and passes on one item; false when the INVALID_ROWS policy stops the document. */
+type TakeItem = (item: unknown, path: JsonPath, index: number) => Promise<boolean>;
+
+/** vehicle_status and detections: `{"<key>": [items]}`, items streamed. */
+async function streamed(kind: DocumentKind, key: string, text: string, opts: LoadOptions, take: TakeItem): Promise<DocumentOutcome> {
+  const items = streamJsonItems(text, key, { maxDepth: opts.maxJsonDepth });
+  let i = 0;
+  let doc: StreamedDocument;
+  for (let r = items.next(); ; r = items.next(), i++) {
+    if (r.done) {
+      doc = r.value;
+      break;
+    }
+    if (!(await take(r.value, [key, i], i))) return { stopped: true };
+  }
+  const shape = streamedShapeProblem(kind, doc);
+  return shape ? { fileRejection: shapeReason(shape) } : { done: true };
+}
+
+/** measurement: the document is the one item. */
+async function single(kind: DocumentKind, text: string, opts: LoadOptions, take: TakeItem): Promise<DocumentOutcome> {
+  const items = documentItems(kind, parseJson(text, { maxDepth: opts.maxJsonDepth }).value);
+  if (!Array.isArray(items)) return { fileRejection: shapeReason(items) };
+  for (let i = 0; i < items.length; i++) if (!(await take(items[i], [], i))) return { stopped: true };
+  return { done: true };
 }
 
 /** A whole-document problem as a quarantine reason; its line is found afterwards from `path`. */
@@ -121,11 +141,12 @@ function shapeReason(p: DocumentProblem): RejectReason & { path: JsonPath } {
   return { rule: p.rule, message: p.message, path: p.path, ...(p.field ? { column: p.field } : {}), ...(p.value !== null ? { value: p.value } : {}) };
 }
 
-function isDocumentKind(kind: FileKind): kind is DocumentKind {
+export function isDocumentKind(kind: FileKind): kind is DocumentKind {
   return (DOCUMENT_KINDS as readonly FileKind[]).includes(kind);
 }
 
-function sinkFor(kind: DocumentKind, client: PoolClient, file: FileOrder): RecordSink<unknown> {
+/** The latest-state table sink of a document kind; `file` is the default source of its records. */
+export function documentSink(kind: DocumentKind, client: PoolClient, file?: FileOrder): RecordSink<unknown> {
   switch (kind) {
     case 'vehicle_status':
       return new VehicleStatusSink(client, file) as RecordSink<VehicleStatusItemDto> as RecordSink<unknown>;

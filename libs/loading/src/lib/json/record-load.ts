@@ -57,24 +57,35 @@ export async function runRecordLoad(client: PoolClient, fileId: string, opts: Lo
     await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
     throw e;
   }
-  const { tally } = counter;
+  const { result, errors } = settleLoad(counter.tally, outcome);
+  if (result.rejection) await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+  await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+  await writeRowErrors(client, fileId, errors);
+  return result;
+}
+
+/**
+ * A record load's result from its tally and how its body ended, with the row errors to record: a refused
+ * file loads nothing and records its reason; otherwise the INVALID_ROWS policy decides.
+ */
+export function settleLoad(tally: RowTally, outcome: BodyOutcome): { result: LoadResult; errors: RowReject[] } {
   if ('fileRejection' in outcome) {
-    await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
-    await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
     const r = outcome.fileRejection;
-    await writeRowErrors(client, fileId, [{ line: r.line ?? 1, column: r.column ?? null, rule: r.rule as RowReject['rule'], message: r.message, value: r.value ?? null, raw: r.value ?? '' }]);
-    return { rowsTotal: tally.total, rowsLoaded: 0, rowsRejected: tally.bad, readingsLoaded: 0, rejection: r };
+    return {
+      result: { rowsTotal: tally.total, rowsLoaded: 0, rowsRejected: tally.bad, readingsLoaded: 0, rejection: r },
+      errors: [{ line: r.line ?? 1, column: r.column ?? null, rule: r.rule as RowReject['rule'], message: r.message, value: r.value ?? null, raw: r.value ?? '' }],
+    };
   }
   const rejection = tally.rejection();
-  if (rejection) await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
-  await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
-  await writeRowErrors(client, fileId, tally.errors);
   return {
-    rowsTotal: tally.total,
-    rowsLoaded: rejection ? 0 : tally.total - tally.bad,
-    rowsRejected: tally.bad,
-    readingsLoaded: rejection || !('written' in outcome) ? 0 : outcome.written,
-    rejection,
+    result: {
+      rowsTotal: tally.total,
+      rowsLoaded: rejection ? 0 : tally.total - tally.bad,
+      rowsRejected: tally.bad,
+      readingsLoaded: rejection || !('written' in outcome) ? 0 : outcome.written,
+      rejection,
+    },
+    errors: [...tally.errors],
   };
 }
 

@@ -1,0 +1,87 @@
+import { Injectable } from '@nestjs/common';
+import { readJsonText, type DocumentKind } from '@sluice/formats';
+import type { PoolClient } from 'pg';
+import { Readable } from 'node:stream';
+import { documentSink, isDocumentKind, readDocumentItems } from './json/json-document.loader';
+import { RecordCounter, settleLoad } from './json/record-load';
+import type { FileOrder, RecordSink } from './json/record-sinks';
+import type { LoadOptions } from './kind-loader';
+import { loadOutcome, refusedOutcome, type FileOutcome } from './ledger.repository';
+import { LoaderRegistry } from './loader-registry';
+import { writeRowErrors } from './sensor/ingest-errors.writer';
+
+/** Bytes the kind is detected from (as for a file). */
+export const HEAD_BYTES = 64 * 1024;
+
+/** One small payload of a batch, with its ledger row's place in arrival order. */
+export interface BatchPayload extends FileOrder {
+  originalName: string;
+  body: Buffer;
+}
+
+/** A document waiting for its table's statement: its result is complete once the sink has written. */
+interface PendingDocument {
+  fileId: string;
+  kind: DocumentKind;
+  outcome: FileOutcome;
+}
+
+/**
+ * Loads many small payloads (API bodies kept in ingest_payloads) inside the caller's transaction. JSON
+ * documents — nearly all of them — are parsed and validated one by one in memory, and the valid items of
+ * every accepted document go to one set-based statement per table for the whole batch, so a batch costs
+ * a handful of statements however many payloads it holds. Other kinds (NDJSON, CSV) go through their own
+ * loader. The results are the same as loading each payload alone, in the batch's order: within a batch,
+ * as everywhere, the later file wins.
+ */
+@Injectable()
+export class PayloadBatchLoader {
+  constructor(private readonly loaders: LoaderRegistry) {}
+
+  async load(client: PoolClient, payloads: readonly BatchPayload[], opts: LoadOptions): Promise<Map<string, FileOutcome>> {
+    const outcomes = new Map<string, FileOutcome>();
+    const documents: PendingDocument[] = [];
+    const sinks = new Map<DocumentKind, RecordSink<unknown>>();
+    // Row errors of an earlier attempt are replaced; loaders taking a payload of their own do it themselves.
+    await client.query(`DELETE FROM ingest_errors WHERE file_id = ANY($1::uuid[])`, [payloads.map((p) => p.fileId)]);
+    for (const p of payloads) {
+      const route = this.loaders.route(p.body.subarray(0, HEAD_BYTES), p.originalName);
+      if ('reason' in route) {
+        outcomes.set(p.fileId, refusedOutcome(route.kind, route.reason));
+      } else if (isDocumentKind(route.kind)) {
+        const outcome = await this.readDocument(client, p, route.kind, opts, sinks);
+        if (outcome.status === 'processed') documents.push({ fileId: p.fileId, kind: route.kind, outcome });
+        outcomes.set(p.fileId, outcome);
+      } else {
+        const result = await route.loader.load(client, p.fileId, route.kind, () => Readable.from([p.body]), opts);
+        outcomes.set(p.fileId, loadOutcome(route.kind, result));
+      }
+    }
+    for (const sink of sinks.values()) await sink.finish();
+    for (const d of documents) d.outcome.readingsLoaded = sinks.get(d.kind)?.writtenBy.get(d.fileId) ?? 0;
+    return outcomes;
+  }
+
+  /** Validates one document; when the policy accepts it, hands its valid items to the kind's shared sink. */
+  private async readDocument(
+    client: PoolClient,
+    p: BatchPayload,
+    kind: DocumentKind,
+    opts: LoadOptions,
+    sinks: Map<DocumentKind, RecordSink<unknown>>,
+  ): Promise<FileOutcome> {
+    const counter = new RecordCounter(opts);
+    const text = await readJsonText(Readable.from([p.body]), { maxBytes: opts.maxJsonDocumentBytes });
+    const items: Array<[unknown, number]> = [];
+    const body = typeof text === 'string' ? await readDocumentItems(kind, text, opts, counter, (item, index) => void items.push([item, index])) : { fileRejection: text.reject };
+    const { result, errors } = settleLoad(counter.tally, 'done' in body ? { written: 0 } : body);
+    await writeRowErrors(client, p.fileId, errors);
+    const outcome = loadOutcome(kind, result);
+    if (outcome.status !== 'processed') return outcome;
+    let sink = sinks.get(kind);
+    if (!sink) sinks.set(kind, (sink = documentSink(kind, client)));
+    const file: FileOrder = { fileId: p.fileId, createdAt: p.createdAt };
+    for (const [item, index] of items) await sink.add(item, index, file);
+    return outcome;
+  }
+}

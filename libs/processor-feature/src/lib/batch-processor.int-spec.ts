@@ -1,0 +1,149 @@
+import 'reflect-metadata';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { BatchSubjects, FileSubjects, type FileBatchFinishedMessage, type FileLifecycleEvent } from '@sluice/contracts';
+import { databaseStoredPath, LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
+import { createTestDatabase, FIXTURES, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
+import { Pool } from 'pg';
+import { ProcessorModule } from './processor.module';
+
+/** The seed payload with another time_stamp and, optionally, other samples. */
+const seed = readFileSync(join(FIXTURES, 'json', 'payload.json'), 'utf8');
+const measurement = (timeStamp: string, data?: unknown[]) => {
+  const doc = JSON.parse(seed) as { time_stamp: string; data: unknown[] };
+  return Buffer.from(JSON.stringify({ ...doc, time_stamp: timeStamp, ...(data ? { data } : {}) }, null, 2));
+};
+
+describe('processor: batches of API payloads stored in the database', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let app: INestApplicationContext;
+  let dropzone: string;
+  let ledger: LedgerRepository;
+  let payloads: StoredPayloads;
+  let js: JetStreamService;
+  const finished: FileLifecycleEvent[][] = [];
+  const single: FileLifecycleEvent[] = [];
+
+  const query = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('batchproc');
+    pool = new Pool({ connectionString: db.url, max: 2 });
+    dropzone = mkdtempSync(join(tmpdir(), 'sluice-batchproc-'));
+    app = await NestFactory.createApplicationContext(
+      ProcessorModule.forRoot({
+        DATABASE_URL: db.url,
+        NATS_URL: SHARED_NATS_URL,
+        NATS_NAMESPACE: testNamespace('batchproc'),
+        DROPZONE_DIR: dropzone,
+        ACK_WAIT_MS: '5000',
+        MAX_ATTEMPTS: '2',
+        LOG_LEVEL: 'warn',
+      }),
+      { logger: ['error', 'warn'] },
+    );
+    await app.init();
+    ledger = app.get(LedgerRepository);
+    payloads = app.get(StoredPayloads);
+    js = app.get(JetStreamService);
+    await js.ensureDurableConsumer({ durable: 'spec-batch-outcomes', subjects: [BatchSubjects.finished], ackWaitMs: 5000, maxDeliver: 1 });
+    await js.ensureDurableConsumer({ durable: 'spec-outcomes', subjects: [FileSubjects.processed], ackWaitMs: 5000, maxDeliver: 1 });
+    const listen = async (durable: string, push: (m: { json<T>(): T }) => void) => {
+      const messages = await (await js.js.consumers.get(js.stream, durable)).consume();
+      for await (const m of messages) {
+        push(m);
+        m.ack();
+      }
+    };
+    void listen('spec-batch-outcomes', (m) => finished.push(m.json<FileBatchFinishedMessage>().events));
+    void listen('spec-outcomes', (m) => single.push(m.json<FileLifecycleEvent>()));
+  });
+
+  afterAll(async () => {
+    await js?.jsm.streams.delete(js.stream).catch(() => undefined);
+    await app?.close();
+    await pool?.end();
+    await db?.drop();
+    rmSync(dropzone, { recursive: true, force: true });
+  });
+
+  /** What the ingest-api does: ledger rows and bodies in one transaction. Returns the ids in order. */
+  async function store(bodies: Array<{ name: string; body: Buffer }>): Promise<string[]> {
+    const entries = bodies.map((b) => ({ id: randomUUID(), source: 'api' as const, originalName: b.name, sha256: createHash('sha256').update(b.body).digest('hex'), sizeBytes: b.body.length }));
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await ledger.registerMany(client, entries.map((e) => ({ ...e, storedPath: databaseStoredPath(e.id) })));
+      await payloads.insertMany(client, entries.map((e, i) => ({ fileId: e.id, body: bodies[i].body })));
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    return entries.map((e) => e.id);
+  }
+
+  const statuses = async (ids: string[]) =>
+    Object.fromEntries((await query<{ id: string; status: string }>('SELECT id, status FROM ingest_files WHERE id = ANY($1::uuid[])', [ids])).map((r) => [r.id, r.status]));
+  const allTerminal = async (ids: string[]) => Object.values(await statuses(ids)).every((s) => !['queued', 'processing'].includes(s));
+
+  it('loads every payload of a batch message in one transaction and announces them in one message', async () => {
+    const good = Array.from({ length: 40 }, (_, i) => ({ name: `m${i}.json`, body: measurement(new Date(Date.UTC(2030, 0, 1, 0, i)).toISOString()) }));
+    const bad = { name: 'bad.json', body: measurement('2030-02-01T00:00:00Z', [1, 'x', 3]) };
+    const ndjson = { name: 'lines.ndjson', body: Buffer.from(`${JSON.stringify({ kind: 'measurement', time_stamp: '2030-03-01T00:00:00Z', data: [1, 2, 3] })}\n`) };
+    const binary = { name: 'blob.json', body: Buffer.from([0xff, 0xfe, 0x00, 0x01]) };
+    const ids = await store([...good, bad, ndjson, binary]);
+    await js.publish(BatchSubjects.queued, { fileIds: ids }, `batch.${ids[0]}`);
+    await waitFor('batch terminal', () => allTerminal(ids), 20000);
+
+    const s = await statuses(ids);
+    expect(ids.slice(0, 40).map((id) => s[id])).toEqual(Array(40).fill('processed'));
+    expect([s[ids[40]], s[ids[41]], s[ids[42]]]).toEqual(['quarantined', 'processed', 'quarantined']);
+    const rows = await query<{ file_id: string; sample_count: number }>('SELECT file_id, sample_count FROM measurements WHERE file_id = ANY($1::uuid[])', [ids]);
+    expect(rows).toHaveLength(41);
+    expect(new Set(rows.map((r) => r.file_id))).toEqual(new Set([...ids.slice(0, 40), ids[41]]));
+    const [ledgerRow] = await query<{ rows_loaded: string; readings_loaded: string; attempts: number }>('SELECT rows_loaded, readings_loaded, attempts FROM ingest_files WHERE id = $1', [ids[0]]);
+    expect(ledgerRow).toEqual({ rows_loaded: '1', readings_loaded: '1', attempts: 1 });
+    // The refused document names its field and line, like a dropped file.
+    const [err] = await query<{ line: number; column: string; rule: string }>('SELECT line, "column", rule FROM ingest_errors WHERE file_id = $1', [ids[40]]);
+    expect(err).toMatchObject({ column: 'data[1]', rule: 'not_a_number' });
+    expect(err.line).toBeGreaterThan(1);
+    const [blob] = await query<{ error: { rule: string } }>('SELECT error FROM ingest_files WHERE id = $1', [ids[42]]);
+    expect(blob.error.rule).toMatch(/invalid_utf8|unrecognized_format/);
+
+    await waitFor('one batch announcement', async () => finished.some((events) => events.some((e) => e.fileId === ids[0])), 10000);
+    const announced = finished.find((events) => events.some((e) => e.fileId === ids[0])) ?? [];
+    expect(new Set(announced.map((e) => e.fileId))).toEqual(new Set(ids));
+    expect(announced.find((e) => e.fileId === ids[40])?.status).toBe('quarantined');
+  });
+
+  it('a redelivered batch changes nothing; within a batch the later file wins', async () => {
+    const [older] = await store([{ name: 'older.json', body: measurement('2030-05-01T00:00:00Z', [1, 1, 1]) }]);
+    const [newer] = await store([{ name: 'newer.json', body: measurement('2030-05-01T00:00:00Z', [5, 5, 5, 5]) }]);
+    // Newer first in the message: arrival order (the ledger's), not message order, decides.
+    await js.publish(BatchSubjects.queued, { fileIds: [newer, older] }, `batch.${newer}`);
+    await waitFor('both terminal', () => allTerminal([older, newer]), 20000);
+    const read = () => query<{ file_id: string; mean: number; sample_count: number }>(`SELECT file_id, mean, sample_count FROM measurements WHERE timestamp_utc = '2030-05-01T00:00:00Z'`);
+    expect(await read()).toEqual([{ file_id: newer, mean: 5, sample_count: 4 }]);
+
+    const before = await query('SELECT * FROM measurements ORDER BY timestamp_utc');
+    await js.publish(BatchSubjects.queued, { fileIds: [newer, older] }, `again.${newer}`);
+    await waitFor('re-announced', async () => finished.filter((events) => events.some((e) => e.fileId === newer)).length >= 2, 10000);
+    expect(await query('SELECT * FROM measurements ORDER BY timestamp_utc')).toEqual(before);
+    const attempts = await query<{ attempts: number }>('SELECT attempts FROM ingest_files WHERE id = ANY($1::uuid[])', [[older, newer]]);
+    expect(attempts.map((a) => a.attempts)).toEqual([1, 1]);
+  });
+
+  it('a payload in the database also loads alone (a requeue or a replay)', async () => {
+    const [id] = await store([{ name: 'alone.json', body: measurement('2030-06-01T00:00:00Z') }]);
+    await js.publish(FileSubjects.queued, { fileId: id }, id);
+    await waitFor('processed alone', async () => (await statuses([id]))[id] === 'processed', 20000);
+    expect(await query('SELECT file_id FROM measurements WHERE file_id = $1', [id])).toHaveLength(1);
+    await waitFor('announced alone', async () => single.some((e) => e.fileId === id), 10000);
+  });
+});

@@ -1,0 +1,111 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ProcessorConfig } from '@sluice/config';
+import { BatchSubjects, FileSubjects, isTerminal, type FileBatchFinishedMessage, type FileQueuedMessage } from '@sluice/contracts';
+import type { IngestFile } from '@sluice/db';
+import { LedgerRepository, lifecycleEventOf, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
+import type { PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+import { FileProcessorService } from './file-processor.service';
+import * as metrics from './processor.metrics';
+
+/**
+ * Loads a batch of small API payloads (one `files.batch.queued` message) in ONE transaction: attempts
+ * counted for all in one statement, rows locked, every payload loaded through PayloadBatchLoader, every
+ * outcome written, one commit; then one `files.batch.finished` message announces them all and the caller
+ * acks. The guarantees are the single-file ones: a crash before the commit means a redelivery that redoes
+ * the work, after it a redelivery that finds the rows terminal and only re-announces them.
+ *
+ * A batch that fails as a whole (a database error) does not retry as a batch: each of its payloads is
+ * queued alone, so one bad payload cannot hold back the others and the single-file path's attempt limit
+ * and backoff apply to it.
+ */
+@Injectable()
+export class BatchProcessorService {
+  private readonly logger = new Logger(BatchProcessorService.name);
+
+  constructor(
+    private readonly config: ProcessorConfig,
+    private readonly ds: DataSource,
+    private readonly ledger: LedgerRepository,
+    private readonly payloads: StoredPayloads,
+    private readonly loader: PayloadBatchLoader,
+    private readonly files: FileProcessorService,
+    private readonly jetstream: JetStreamService,
+  ) {}
+
+  async process(fileIds: readonly string[], working: () => void): Promise<void> {
+    const started = Date.now();
+    const taken = await this.ledger.startAttempts(fileIds);
+    const takenIds = new Set(taken.map((f) => f.id));
+    // Ids not taken are finished already (a redelivery: announce them again) or held by another replica.
+    const others = fileIds.filter((id) => !takenIds.has(id));
+    const announce: IngestFile[] = [];
+    for (const id of others) {
+      const row = await this.ledger.get(id);
+      if (row && isTerminal(row.status)) announce.push(row);
+    }
+    const fresh: IngestFile[] = [];
+    for (const f of taken) {
+      // Every earlier attempt died with its process: let the single-file path record the failure.
+      if (f.attempts > this.config.MAX_ATTEMPTS) await this.files.fail(f.id, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${f.attempts - 1} times; giving up` });
+      else fresh.push(f);
+    }
+    if (fresh.length) {
+      try {
+        announce.push(...(await this.load(fresh, working, started)));
+      } catch (e) {
+        metrics.attemptsFailed.inc();
+        this.logger.warn(`a batch of ${fresh.length} payload(s) failed (${(e as Error).message}); queueing each alone`);
+        await this.requeueAlone(fresh);
+      }
+    }
+    if (announce.length) await this.announce(announce, Date.now() - started);
+  }
+
+  private async load(files: IngestFile[], working: () => void, started: number): Promise<IngestFile[]> {
+    const names = new Map(files.map((f) => [f.id, f.originalName]));
+    const runner = this.ds.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    try {
+      await client.query('BEGIN');
+      const locked = await this.ledger.lockManyForLoad(client, [...names.keys()]);
+      const bodies = await this.payloads.readMany(locked.map((l) => l.fileId), client);
+      const batch: BatchPayload[] = [];
+      const missing = new Map<string, FileOutcome>();
+      for (const l of locked) {
+        const body = bodies.get(l.fileId);
+        if (body) batch.push({ ...l, originalName: names.get(l.fileId) ?? '', body });
+        else missing.set(l.fileId, refusedOutcome(null, { rule: 'file_missing', message: 'the stored body is missing from ingest_payloads' }));
+      }
+      const outcomes = await this.loader.load(client, batch, this.files.loadOptions(working));
+      const rows = await this.ledger.finishMany(client, [...outcomes, ...missing].map(([id, outcome]) => ({ id, outcome })));
+      await client.query('COMMIT');
+      const seconds = (Date.now() - started) / 1000;
+      for (const [, o] of [...outcomes, ...missing]) {
+        metrics.fileDuration.observe(seconds);
+        metrics.filesFinished.inc({ status: o.status, kind: o.kind ?? 'unknown' });
+        metrics.rowsLoaded.inc(o.rowsLoaded);
+        metrics.rowsRejected.inc(o.rowsRejected);
+        metrics.readingsLoaded.inc(o.readingsLoaded);
+      }
+      return rows;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async requeueAlone(files: IngestFile[]): Promise<void> {
+    await Promise.all(files.map((f) => this.jetstream.publish(FileSubjects.queued, { fileId: f.id } satisfies FileQueuedMessage, `${f.id}.alone.${f.attempts}`)));
+  }
+
+  /** One message for the whole batch; its id makes a repeat after a crash harmless. */
+  private async announce(rows: IngestFile[], durationMs: number): Promise<void> {
+    const message: FileBatchFinishedMessage = { events: rows.map((r) => lifecycleEventOf(r, { durationMs })) };
+    await this.jetstream.publish(BatchSubjects.finished, message, `${rows[0].id}.batch.${rows.length}`);
+    this.logger.log({ files: rows.length, durationMs }, 'batch finished');
+  }
+}
