@@ -2,12 +2,13 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { IngestApiConfig } from '@sluice/config';
-import { FileSubjects, fullSubject } from '@sluice/contracts';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import { BatchSubjects, FileSubjects, fullSubject, type FileBatchQueuedMessage } from '@sluice/contracts';
 import { JetStreamService } from '@sluice/messaging';
 import { bootstrapService } from '@sluice/observability';
 import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -19,6 +20,8 @@ const SEED = readFileSync(join(__dirname, '../../../../fixtures/json/payload.jso
 const KEY = 'ingest-key';
 const QUERY_KEY = 'query-key';
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+/** POST /ingest bodies up to this size are kept in ingest_payloads; larger ones go to processing/. */
+const INLINE_MAX = 4096;
 
 interface ErrorBody {
   error: { code: string; message: string; details: unknown };
@@ -36,6 +39,7 @@ async function boot(db: TestDatabase, dir: string, extra: Record<string, string>
     DROPZONE_DIR: dir,
     MAX_INGEST_BODY_BYTES: String(64 * 1024),
     MAX_UPLOAD_BYTES: String(1024 * 1024),
+    INGEST_INLINE_MAX_BYTES: String(INLINE_MAX),
     LOG_LEVEL: 'silent',
     ...extra,
   };
@@ -60,16 +64,33 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
   const postJson = (body: string | Buffer, headers: Record<string, string> = {}) => post('/ingest', body, { 'content-type': 'application/json', ...headers });
   const errorOf = async (res: Response) => (await res.json()) as ErrorBody;
   const ledger = (id: string) => app.get(DataSource).query(`SELECT * FROM ingest_files WHERE id = $1`, [id]) as Promise<Array<Record<string, unknown>>>;
-  const queuedIds = async () => {
+  const payloadRow = async (id: string) => ((await app.get(DataSource).query(`SELECT body FROM ingest_payloads WHERE file_id = $1`, [id])) as Array<{ body: Buffer }>)[0];
+  /** The stored raw bytes a ledger row names: a body in ingest_payloads (database/<id>) or a file of the drop folder. */
+  const storedBytes = async (row: Record<string, unknown>): Promise<Buffer> => {
+    const storedPath = row['stored_path'] as string;
+    if (!storedPath.startsWith('database/')) return readFileSync(join(dir, storedPath));
+    const stored = await payloadRow(row['id'] as string);
+    if (!stored) throw new Error(`no body in ingest_payloads for ${String(row['id'])}`);
+    return stored.body;
+  };
+  /** Queued messages of our namespace: file ids of `files.queued` (one each) and of `files.batch.queued` (many each). */
+  const queuedMessages = async () => {
     const js = app.get(JetStreamService);
     const info = await js.jsm.streams.info(js.stream);
-    const out: string[] = [];
+    const single: string[] = [];
+    const batches: string[][] = [];
     for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
       const m = await js.jsm.streams.getMessage(js.stream, { seq }).catch(() => null);
-      if (m?.subject === fullSubject(js.namespace, FileSubjects.queued)) out.push(m.json<{ fileId: string }>().fileId);
+      if (m?.subject === fullSubject(js.namespace, FileSubjects.queued)) single.push(m.json<{ fileId: string }>().fileId);
+      if (m?.subject === fullSubject(js.namespace, BatchSubjects.queued)) batches.push(m.json<FileBatchQueuedMessage>().fileIds);
     }
-    return out;
+    return { single, batches };
   };
+  const queuedIds = async () => {
+    const { single, batches } = await queuedMessages();
+    return [...single, ...batches.flat()];
+  };
+  const processingFilesOf = (id: string) => readdirSync(join(dir, 'processing')).filter((n) => n.startsWith(id));
 
   beforeAll(async () => {
     db = await createTestDatabase('ingestapi');
@@ -96,7 +117,8 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     expect(res.headers.get('location')).toBe(body.status_url);
     const [row] = await ledger(body.raw_id);
     expect(row).toMatchObject({ source: 'api', status: 'queued', sha256: sha(SEED), size_bytes: String(SEED.length) });
-    expect(readFileSync(join(dir, row['stored_path'] as string)).equals(SEED)).toBe(true);
+    expect((await storedBytes(row)).equals(SEED)).toBe(true);
+    expect(sha(await storedBytes(row))).toBe(sha(SEED));
     expect(await queuedIds()).toContain(body.raw_id);
 
     const status = await fetch(`${base}${body.status_url}`, { headers: { 'x-api-key': KEY } });
@@ -114,7 +136,7 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     const res = await post('/ingest', ndjson, { 'content-type': 'application/x-ndjson' });
     expect(res.status).toBe(202);
     const { raw_id } = (await res.json()) as { raw_id: string };
-    expect(readFileSync(join(dir, (await ledger(raw_id))[0]['stored_path'] as string), 'utf8')).toBe(ndjson);
+    expect((await storedBytes((await ledger(raw_id))[0])).toString('utf8')).toBe(ndjson);
   });
 
   it('returns the same raw_id for a repeated Idempotency-Key and stores nothing new, per API key', async () => {
@@ -132,8 +154,75 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     const answers = await Promise.all(Array.from({ length: 12 }, () => postJson(doc2, { 'idempotency-key': 'race' }).then((r) => r.json() as Promise<{ raw_id: string }>)));
     expect(new Set(answers.map((a) => a.raw_id)).size).toBe(1);
     expect(await app.get(DataSource).query(`SELECT id FROM ingest_files WHERE sha256 = $1`, [sha(doc2)])).toHaveLength(1);
-    const files = (await import('node:fs')).readdirSync(join(dir, 'processing')).filter((n) => !n.startsWith('.'));
-    expect(files.filter((n) => readFileSync(join(dir, 'processing', n), 'utf8') === doc2)).toHaveLength(1);
+    // Stored once: the losers of the race left no body behind.
+    const files = readdirSync(join(dir, 'processing')).filter((n) => !n.startsWith('.'));
+    const bodies = (await app.get(DataSource).query(`SELECT body FROM ingest_payloads`)) as Array<{ body: Buffer }>;
+    expect([...files.map((n) => readFileSync(join(dir, 'processing', n), 'utf8')), ...bodies.map((b) => b.body.toString('utf8'))].filter((b) => b === doc2)).toHaveLength(1);
+  });
+
+  it('keeps a small body in ingest_payloads with its row (database/<id>), no file; a larger one goes to processing/', async () => {
+    const small = JSON.stringify({ time_stamp: '2019-05-06T06:00:00-04:00', data: [6, 7] });
+    const s = (await (await postJson(small)).json()) as { raw_id: string };
+    const [sRow] = await ledger(s.raw_id);
+    expect(sRow).toMatchObject({ stored_path: `database/${s.raw_id}`, sha256: sha(small), size_bytes: String(small.length), status: 'queued' });
+    expect((await payloadRow(s.raw_id)).body.toString('utf8')).toBe(small);
+    expect(processingFilesOf(s.raw_id)).toEqual([]);
+    expect(existsSync(join(dir, 'database'))).toBe(false);
+    const { single, batches } = await queuedMessages();
+    expect(single).not.toContain(s.raw_id);
+    expect(batches.filter((b) => b.includes(s.raw_id))).toHaveLength(1);
+
+    // Just over INGEST_INLINE_MAX_BYTES: written to processing/ and queued on its own, as before.
+    const large = JSON.stringify({ time_stamp: '2019-05-06T07:00:00-04:00', data: [7] }).padEnd(INLINE_MAX + 1, ' ');
+    expect(Buffer.byteLength(large)).toBe(INLINE_MAX + 1);
+    const l = (await (await postJson(large)).json()) as { raw_id: string };
+    const [lRow] = await ledger(l.raw_id);
+    expect(lRow['stored_path']).toBe(`processing/${l.raw_id}__${l.raw_id}.json`);
+    expect(readFileSync(join(dir, lRow['stored_path'] as string), 'utf8')).toBe(large);
+    expect(await payloadRow(l.raw_id)).toBeUndefined();
+    const after = await queuedMessages();
+    expect(after.single).toContain(l.raw_id);
+    expect(after.batches.flat()).not.toContain(l.raw_id);
+
+    // Exactly INGEST_INLINE_MAX_BYTES is still kept in the database.
+    const edge = JSON.stringify({ time_stamp: '2019-05-06T08:00:00-04:00', data: [8] }).padEnd(INLINE_MAX, ' ');
+    const e = (await (await postJson(edge)).json()) as { raw_id: string };
+    expect((await ledger(e.raw_id))[0]['stored_path']).toBe(`database/${e.raw_id}`);
+    expect(sha((await payloadRow(e.raw_id)).body)).toBe(sha(edge));
+  });
+
+  it('queues a burst of concurrent small payloads with files.batch.queued messages naming each exactly once', async () => {
+    const js = app.get(JetStreamService);
+    const start = (await js.jsm.streams.info(js.stream)).state.last_seq + 1;
+    const consumer = await js.js.consumers.get(js.stream, { filter_subjects: js.subject(BatchSubjects.queued), deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start });
+    const n = 50;
+    const answers = await Promise.all(
+      Array.from({ length: n }, (_, i) => postJson(JSON.stringify({ time_stamp: new Date(Date.UTC(2021, 0, 1, 0, 0, i)).toISOString(), data: [i] }))),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(n).fill(202));
+    const rawIds = await Promise.all(answers.map(async (a) => ((await a.json()) as { raw_id: string }).raw_id));
+
+    const named: string[] = [];
+    const messages: string[][] = [];
+    const sub = await consumer.consume({ max_messages: 100 });
+    const done = (async () => {
+      for await (const m of sub) {
+        const ids = m.json<FileBatchQueuedMessage>().fileIds;
+        messages.push(ids);
+        named.push(...ids);
+        if (named.length >= n) break;
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
+    await sub.close();
+    expect(named.sort()).toEqual([...rawIds].sort());
+    // Batched: fewer messages than payloads (a message per group commit).
+    expect(messages.length).toBeLessThan(n);
+    for (const id of rawIds) expect(processingFilesOf(id)).toEqual([]);
+    const stored = (await app.get(DataSource).query(`SELECT count(*)::int AS c FROM ingest_payloads WHERE file_id = ANY($1::uuid[])`, [rawIds])) as Array<{ c: number }>;
+    expect(stored[0].c).toBe(n);
   });
 
   it('marks the same content sent twice without a key as a duplicate of the first', async () => {

@@ -2,7 +2,7 @@ import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } 
 import { ConfigModule, IngestApiConfig, loadConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
 import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiKeySettings } from '@sluice/http';
-import { LedgerRepository } from '@sluice/loading';
+import { LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule, type BootstrapOptions } from '@sluice/observability';
 import { ReplayService } from '@sluice/replay';
@@ -50,7 +50,7 @@ export class IngestApiModule implements NestModule {
         StorageModule.forRoot(),
       ],
       controllers: [IngestController],
-      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, ReplayService, IdempotencyRepository, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper],
+      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, StoredPayloads, ReplayService, IdempotencyRepository, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper],
     };
   }
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
-import { FileSubjects, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
-import { LedgerRepository, type NewLedgerEntry } from '@sluice/loading';
+import { BatchSubjects, FileSubjects, MAX_BATCH_FILES, type FileBatchQueuedMessage, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
+import { LedgerRepository, StoredPayloads, type NewLedgerEntry } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropFolder } from '@sluice/storage';
 import type { PoolClient } from 'pg';
@@ -11,6 +11,8 @@ import { IngestMetrics } from './ingest.metrics';
 
 /** Batches committing at once: their fsyncs and WAL flushes overlap (PostgreSQL groups concurrent commits). */
 const MAX_BATCHES_IN_FLIGHT = 4;
+/** Most bytes of inline bodies one batch carries into its transaction (a batch always takes at least one payload). */
+export const MAX_BATCH_INLINE_BYTES = 8 * 1024 * 1024;
 
 export type CommitStatus = 'queued' | 'duplicate' | 'existing';
 
@@ -24,16 +26,21 @@ export interface CommitResult {
 interface Pending {
   entry: NewLedgerEntry;
   idempotency?: IdempotencyScope;
+  /** The payload itself, stored in ingest_payloads with its row (entry.storedPath is database/<id>); absent for a file in processing/. */
+  body?: Buffer;
   resolve(r: CommitResult): void;
   reject(e: unknown): void;
 }
 
 /**
- * Group commit of payloads already written (and fsynced) to processing/. Requests queue here; one batch
- * takes everything queued (up to INGEST_BATCH_MAX; a few batches run at once) and makes it durable together: one fsync of
- * processing/ (the renames), one transaction (idempotency keys + ledger rows), then the publishes,
- * pipelined. Each caller's promise resolves only after its batch committed, so no 202 ever names data
- * that is not durable. Under light load a batch is one request and adds no waiting.
+ * Group commit of payloads. A payload is either a small body handed over as it is (stored in
+ * ingest_payloads) or a file already written (and fsynced) to processing/. Requests queue here; one batch
+ * takes what is queued (up to INGEST_BATCH_MAX payloads and MAX_BATCH_INLINE_BYTES of bodies; a few batches
+ * run at once) and makes it durable together: one fsync of processing/ (the renames) when the batch holds
+ * files, one transaction (idempotency keys, ledger rows, bodies), then the publishes: one
+ * `files.batch.queued` message for the stored bodies, one `files.queued` per file, pipelined. Each
+ * caller's promise resolves only after its batch committed, so no 202 ever names data that is not
+ * durable. Under light load a batch is one request and adds no waiting.
  *
  * A publish that fails after the commit is logged, not returned: the row is queued in the ledger and the
  * watcher republishes rows that stay queued (REQUEUE_AFTER_MS).
@@ -49,6 +56,7 @@ export class IngestCommitter implements OnApplicationShutdown {
     config: IngestApiConfig,
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
+    private readonly payloads: StoredPayloads,
     private readonly idempotency: IdempotencyRepository,
     private readonly drop: DropFolder,
     private readonly jetstream: JetStreamService,
@@ -57,9 +65,10 @@ export class IngestCommitter implements OnApplicationShutdown {
     this.batchMax = config.INGEST_BATCH_MAX;
   }
 
-  commit(entry: NewLedgerEntry, idempotency?: IdempotencyScope): Promise<CommitResult> {
+  /** `body`: store this payload in the database with its row; without it, entry.storedPath names a file in processing/. */
+  commit(entry: NewLedgerEntry, idempotency?: IdempotencyScope, body?: Buffer): Promise<CommitResult> {
     return new Promise<CommitResult>((resolve, reject) => {
-      this.queue.push({ entry, idempotency, resolve, reject });
+      this.queue.push({ entry, idempotency, body, resolve, reject });
       this.pump();
     });
   }
@@ -74,13 +83,26 @@ export class IngestCommitter implements OnApplicationShutdown {
    */
   private pump(): void {
     while (this.inFlight.size < MAX_BATCHES_IN_FLIGHT && this.queue.length) {
-      const batch = this.queue.splice(0, this.batchMax);
+      const batch = this.take();
       const run: Promise<void> = this.runBatch(batch).finally(() => {
         this.inFlight.delete(run);
         this.pump();
       });
       this.inFlight.add(run);
     }
+  }
+
+  /** The next batch: queued payloads in order while under INGEST_BATCH_MAX and MAX_BATCH_INLINE_BYTES, at least one. */
+  private take(): Pending[] {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.queue.length && n < this.batchMax) {
+      const size = this.queue[n].body?.length ?? 0;
+      if (n > 0 && bytes + size > MAX_BATCH_INLINE_BYTES) break;
+      bytes += size;
+      n++;
+    }
+    return this.queue.splice(0, n);
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
@@ -101,7 +123,7 @@ export class IngestCommitter implements OnApplicationShutdown {
   }
 
   private async persist(batch: Pending[]): Promise<CommitResult[]> {
-    await this.drop.syncArea('processing');
+    if (batch.some((p) => !p.body)) await this.drop.syncArea('processing');
     const runner = this.ds.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
     let committing = false;
@@ -118,6 +140,11 @@ export class IngestCommitter implements OnApplicationShutdown {
       });
       const winners = batch.filter((_, i) => !lostTo.has(i));
       const registered = new Map((await this.ledger.registerMany(client, winners.map((p) => p.entry))).map((r) => [r.id, r.status]));
+      // Bodies of the rows just created (queued or duplicate); an `existing` row was not ours to fill.
+      await this.payloads.insertMany(
+        client,
+        winners.filter((p) => p.body && registered.get(p.entry.id) !== 'existing').map((p) => ({ fileId: p.entry.id, body: p.body as Buffer })),
+      );
       committing = true;
       await client.query('COMMIT');
       const results = batch.map((p, i): CommitResult => {
@@ -125,36 +152,48 @@ export class IngestCommitter implements OnApplicationShutdown {
         if (owner) return { rawId: owner, status: 'existing', replayedKey: true };
         return { rawId: p.entry.id, status: registered.get(p.entry.id) ?? 'existing', replayedKey: false };
       });
-      // Payloads that lost an idempotency race were never registered: remove their bytes.
-      for (const i of lostTo.keys()) await this.drop.discardProcessing(batch[i].entry.storedPath).catch(() => undefined);
+      // Payloads that lost an idempotency race were never registered: remove their files (bodies were never stored).
+      for (const i of lostTo.keys()) if (!batch[i].body) await this.drop.discardProcessing(batch[i].entry.storedPath).catch(() => undefined);
       return results;
     } catch (e) {
       if (!committing) {
         await client.query('ROLLBACK').catch(() => undefined);
         // Nothing names these files: remove them rather than let the watcher adopt what the client was refused.
-        for (const p of batch) await this.drop.discardProcessing(p.entry.storedPath).catch(() => undefined);
+        for (const p of batch) if (!p.body) await this.drop.discardProcessing(p.entry.storedPath).catch(() => undefined);
       }
       // A failed COMMIT is ambiguous (it may have happened): the files stay, and the watcher adopts any without a row.
+      // Bodies went with the transaction: committed with their rows or not at all.
       throw e;
     } finally {
       await runner.release();
     }
   }
 
+  /**
+   * Queued bodies stored in the database go out as one `files.batch.queued` message (chunks of
+   * MAX_BATCH_FILES), loaded together by a processor; queued files one `files.queued` each.
+   */
   private async announce(batch: Pending[], results: CommitResult[]): Promise<void> {
     const publishes: Promise<void>[] = [];
+    const inline: string[] = [];
     results.forEach((r, i) => {
       if (r.replayedKey) return;
       const entry = batch[i].entry;
-      if (r.status === 'queued') {
+      if (r.status === 'queued' && batch[i].body) {
+        inline.push(entry.id);
+      } else if (r.status === 'queued') {
         const message: FileQueuedMessage = { fileId: entry.id };
         publishes.push(this.jetstream.publish(FileSubjects.queued, message, entry.id));
       } else if (r.status === 'duplicate') {
-        // The watcher moves a duplicate's bytes to processed/ when it hears this.
+        // The watcher moves a duplicate file's bytes to processed/ when it hears this (a stored body stays where it is).
         const event: FileLifecycleEvent = { fileId: entry.id, status: 'duplicate', originalName: entry.originalName, at: new Date().toISOString() };
         publishes.push(this.jetstream.publish(FileSubjects.duplicate, event, `${entry.id}.duplicate`));
       }
     });
+    for (let k = 0; k < inline.length; k += MAX_BATCH_FILES) {
+      const message: FileBatchQueuedMessage = { fileIds: inline.slice(k, k + MAX_BATCH_FILES) };
+      publishes.push(this.jetstream.publish(BatchSubjects.queued, message, `batch.${message.fileIds[0]}`));
+    }
     const failed = (await Promise.allSettled(publishes)).filter((s) => s.status === 'rejected');
     if (failed.length) {
       this.metrics.publishFailures.inc(failed.length);

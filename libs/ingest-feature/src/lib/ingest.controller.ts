@@ -60,7 +60,8 @@ export class IngestController {
   @ApiOperation({
     summary: 'Ingest one JSON document or an NDJSON body',
     description:
-      'The body is checked as the processor will read it, stored byte for byte and fsynced, recorded in the ledger and queued, and only then answered 202. ' +
+      'The body is checked as the processor will read it, stored durably byte for byte (committed with its ledger row in PostgreSQL; bodies over INGEST_INLINE_MAX_BYTES ' +
+      'written to processing/ and fsynced), recorded in the ledger and queued, and only then answered 202. ' +
       'Follow `status_url` to see it processed. Kinds: measurement (`time_stamp` + `data`), vehicle status (`vehicle_status`), object detections (`objects_detection_events`), ' +
       'or NDJSON lines routed by `kind`.',
   })

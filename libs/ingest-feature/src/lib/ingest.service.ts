@@ -2,9 +2,9 @@ import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
 import { IngestError } from '@sluice/db';
 import { ApiException } from '@sluice/http';
-import { LedgerRepository } from '@sluice/loading';
+import { databaseStoredPath, LedgerRepository } from '@sluice/loading';
 import { DropFolder, isStorageException, sanitizeSegments } from '@sluice/storage';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { IngestCommitter } from './ingest-committer.service';
 import type { IngestStatusDto } from './ingest.dto';
@@ -24,7 +24,11 @@ export interface Accepted {
   replayed: boolean;
 }
 
-/** Stores payloads and uploads durably (write + fsync + rename, then the group commit) and reads their state. */
+/**
+ * Stores payloads and uploads durably and reads their state. A POST /ingest body of at most
+ * INGEST_INLINE_MAX_BYTES goes to the group commit as it is (kept in ingest_payloads with its ledger row);
+ * larger bodies and uploads are written to processing/ first (write + fsync + rename), then committed.
+ */
 @Injectable()
 export class IngestService {
   constructor(
@@ -58,6 +62,12 @@ export class IngestService {
     if (before) return before;
     const id = randomUUID();
     const name = `${id}.${format}`;
+    if (body.length <= this.config.INGEST_INLINE_MAX_BYTES) {
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      const accepted = await this.register(id, name, { storedPath: databaseStoredPath(id), sha256, size: body.length }, scope, body);
+      this.count('ingest', check.kind, body.length);
+      return accepted;
+    }
     const written = await unavailableOnFailure(() => this.drop.writeProcessing(id, name, body));
     const accepted = await this.register(id, name, written, scope);
     this.count('ingest', check.kind, written.size);
@@ -83,8 +93,11 @@ export class IngestService {
     return accepted;
   }
 
-  private async register(id: string, name: string, written: { storedPath: string; sha256: string; size: number }, scope: IdempotencyScope | undefined): Promise<Accepted> {
-    const result = await unavailableOnFailure(() => this.committer.commit({ id, source: 'api', originalName: name, storedPath: written.storedPath, sha256: written.sha256, sizeBytes: written.size }, scope));
+  /** `body`: the payload itself, to be stored in the database with its row (then `written.storedPath` is database/<id>). */
+  private async register(id: string, name: string, written: { storedPath: string; sha256: string; size: number }, scope: IdempotencyScope | undefined, body?: Buffer): Promise<Accepted> {
+    const result = await unavailableOnFailure(() =>
+      this.committer.commit({ id, source: 'api', originalName: name, storedPath: written.storedPath, sha256: written.sha256, sizeBytes: written.size }, scope, body),
+    );
     return { rawId: result.rawId, replayed: result.replayedKey };
   }
 
