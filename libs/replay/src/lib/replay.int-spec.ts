@@ -1,7 +1,7 @@
 import { CommonConfig } from '@sluice/config';
 import { FileSubjects, fullSubject } from '@sluice/contracts';
 import { createDataSource } from '@sluice/db';
-import { LedgerRepository } from '@sluice/loading';
+import { databaseStoredPath, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropFolder } from '@sluice/storage';
 import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
@@ -35,7 +35,7 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     drop = new DropFolder(dir);
     await drop.init();
     ledger = new LedgerRepository(ds);
-    sut = new ReplayService(ds, ledger, drop, js);
+    sut = new ReplayService(ds, ledger, drop, js, new StoredPayloads(ds));
   });
   afterAll(async () => {
     await js?.jsm.streams.delete(js.stream).catch(() => undefined);
@@ -120,6 +120,35 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     const f = await finishedFile('failed');
     rmSync(join(dir, f.storedPath));
     await expect(sut.replay(f.id)).rejects.toMatchObject({ code: 'file_missing' });
+  });
+
+  /** A small API payload kept in ingest_payloads, finished in `status`. */
+  const storedPayload = async (status: 'processed' | 'quarantined' | 'failed', content = `{"time_stamp":"2019-05-01T06:00:00-04:00","data":[${Math.random()}]}`) => {
+    const id = randomUUID();
+    await ds.transaction(async (m) => {
+      await ledger.registerMany(m, [{ id, source: 'api', originalName: `${id}.json`, storedPath: databaseStoredPath(id), sha256: sha(content), sizeBytes: content.length }]);
+      await new StoredPayloads(ds).insertMany(m, [{ fileId: id, body: Buffer.from(content) }]);
+    });
+    await ds.query(`UPDATE ingest_files SET status = $2, attempts = 3, error = '{"rule":"x","message":"bad"}', finished_at = now() WHERE id = $1`, [id, status]);
+    await ds.query(`INSERT INTO ingest_errors (file_id, line, rule, message) VALUES ($1, 1, 'x', 'bad')`, [id]);
+    return { id, content };
+  };
+
+  it('replays a payload stored in the database: no file involved, stored_path kept, row queued afresh, published once', async () => {
+    const p = await storedPayload('quarantined');
+    const row = await sut.replay(p.id);
+    expect(row).toMatchObject({ id: p.id, status: 'queued', attempts: 0, replays: 1, error: null, storedPath: databaseStoredPath(p.id) });
+    expect(await ds.query(`SELECT * FROM ingest_errors WHERE file_id = $1`, [p.id])).toEqual([]);
+    expect((await new StoredPayloads(ds).read(p.id))?.toString('utf8')).toBe(p.content);
+    expect(existsSync(join(dir, 'processing', p.id))).toBe(false);
+    expect((await queued()).filter(([id]) => id === p.id)).toEqual([[p.id, `${p.id}.replay.1`]]);
+  });
+
+  it('says so when a payload stored in the database has lost its body', async () => {
+    const p = await storedPayload('failed');
+    await ds.query(`DELETE FROM ingest_payloads WHERE file_id = $1`, [p.id]);
+    await expect(sut.replay(p.id)).rejects.toMatchObject({ code: 'file_missing', details: { storedPath: databaseStoredPath(p.id) } });
+    expect((await ledger.get(p.id))!.status).toBe('failed');
   });
 
   it('replays every failed file finished since a time, and re-drives stuck rows', async () => {

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { FileSubjects, type FileQueuedMessage, type FileStatus } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
-import { LedgerRepository, rowsOf } from '@sluice/loading';
+import { isStoredInDatabase, LedgerRepository, rowsOf, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropFolder, isStorageException } from '@sluice/storage';
 import { DataSource } from 'typeorm';
@@ -51,6 +51,9 @@ export interface RedriveResult {
  * Crash safety: the file is hard-linked into processing/ before the ledger row changes and the old name
  * is removed only after the commit, so whichever path the row names exists. A crash between link and
  * commit leaves a spare link in processing/ that a repeated replay reuses.
+ *
+ * A small API payload kept in the database (stored_path `database/<id>`) has no file to move: its body
+ * must still be in ingest_payloads, and the row keeps its stored_path.
  */
 @Injectable()
 export class ReplayService {
@@ -61,6 +64,7 @@ export class ReplayService {
     private readonly ledger: LedgerRepository,
     private readonly drop: DropFolder,
     private readonly jetstream: JetStreamService,
+    private readonly payloads: StoredPayloads,
   ) {}
 
   /** Re-runs one terminal file; returns its ledger row (now `queued`). */
@@ -68,15 +72,7 @@ export class ReplayService {
     const row = await this.ledger.get(fileId);
     if (!row) throw new ReplayException('not_found', `file ${fileId} is not in the ledger`, { id: fileId });
     assertReplayable(row);
-    let restored: { storedPath: string; previous: string | null };
-    try {
-      restored = await this.drop.restore(row.storedPath, row.id);
-    } catch (e) {
-      if (isStorageException(e) || (e as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new ReplayException('file_missing', `the stored bytes of file ${fileId} (${row.storedPath}) cannot be used: ${(e as Error).message}`, { id: fileId, storedPath: row.storedPath });
-      }
-      throw e;
-    }
+    const restored = await this.restore(row);
     const replays = await this.resetRow(row.id, restored.storedPath);
     if (restored.previous) {
       await this.drop.releaseRestored(restored.previous).catch((e: unknown) => this.logger.warn(`file ${fileId}: could not remove the old copy ${restored.previous}: ${(e as Error).message}`));
@@ -86,6 +82,28 @@ export class ReplayService {
     const fresh = await this.ledger.get(row.id);
     if (!fresh) throw new ReplayException('not_found', `file ${fileId} vanished from the ledger`, { id: fileId });
     return fresh;
+  }
+
+  /** Makes the row's bytes available to the processor again: the path the row will name, and an old copy to remove after the commit. */
+  private async restore(row: IngestFile): Promise<{ storedPath: string; previous: string | null }> {
+    const fileId = row.id;
+    if (isStoredInDatabase(row.storedPath)) {
+      if (!(await this.payloads.read(row.id))) {
+        throw new ReplayException('file_missing', `the stored bytes of file ${fileId} (${row.storedPath}) cannot be used: the body is missing from ingest_payloads`, {
+          id: fileId,
+          storedPath: row.storedPath,
+        });
+      }
+      return { storedPath: row.storedPath, previous: null };
+    }
+    try {
+      return await this.drop.restore(row.storedPath, row.id);
+    } catch (e) {
+      if (isStorageException(e) || (e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ReplayException('file_missing', `the stored bytes of file ${fileId} (${row.storedPath}) cannot be used: ${(e as Error).message}`, { id: fileId, storedPath: row.storedPath });
+      }
+      throw e;
+    }
   }
 
   /** Replays every file in `status` (finished since `since`), oldest first; refusals are listed, not thrown. */

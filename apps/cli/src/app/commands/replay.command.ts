@@ -27,7 +27,8 @@ export function registerReplay(program: Command, ctx: () => CliContext, io: CliI
     .addHelpText(
       'after',
       `
-Each file's bytes go back into processing/, its ledger row is reset to queued and it is published again;
+Each file's bytes go back into processing/ (a small API payload's body stays in the database), its ledger
+row is reset to queued and it is published again;
 nothing already loaded is doubled. A file whose content is live again as another file is skipped.
 
 Example:
@@ -39,8 +40,8 @@ Example:
       const since = opts.since === undefined ? undefined : new Date(toApiTimestamp(opts.since, '--since'));
       const c = ctx();
       const [ds, js, drop] = [await c.db(), await c.jetstream(), await c.drop()];
-      const { ReplayService } = await import('@sluice/replay');
-      const replay = new ReplayService(ds, await c.ledger(), drop, js);
+      const [{ ReplayService }, { StoredPayloads }] = await Promise.all([import('@sluice/replay'), import('@sluice/loading')]);
+      const replay = new ReplayService(ds, await c.ledger(), drop, js, new StoredPayloads(ds));
       const ids: string[] = [];
       for (const status of statuses) {
         const result = await replay.replayWhere({ status, since, limit: opts.limit });
