@@ -1,11 +1,15 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { FileLifecycleEvent, FileQueuedMessage, FileSubjects, type FileStatus } from '@sluice/contracts';
+import { BatchSubjects, FileBatchFinishedMessage, FileBatchQueuedMessage, FileLifecycleEvent, FileQueuedMessage, FileSubjects, isTerminal, type FileStatus } from '@sluice/contracts';
 import { JetStreamService } from '@sluice/messaging';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 
-/** What /events sends for one lifecycle message: the validated payload plus its status and stream sequence. */
+/**
+ * What /events sends for one file's lifecycle change: the validated payload plus its status and the stream
+ * sequence of the message that carried it. A batch message (`files.batch.*`) becomes one event per file, all
+ * with that message's sequence.
+ */
 export interface LiveEvent {
   seq: number;
   data: (FileLifecycleEvent | { fileId: string; status: 'queued'; at: string }) & { status: FileStatus };
@@ -23,15 +27,21 @@ const INACTIVE_THRESHOLD_MS = 30_000;
  * One ephemeral ordered consumer per /events client on `<namespace>.files.>`, delivering new messages only
  * (or, for a reconnecting client, from the sequence after its Last-Event-ID). Nothing is acked and nothing
  * durable is left behind: the consumer is deleted when the client goes, and on shutdown every stream is ended.
+ * Batch messages are split into one event per file; a client resuming after a sequence resumes after the
+ * whole message that had it.
  */
 @Injectable()
 export class LiveEventsService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(LiveEventsService.name);
   private readonly open = new Set<LiveSubscription>();
   private readonly statusBySubject: Map<string, FileStatus>;
+  private readonly batchQueued: string;
+  private readonly batchFinished: string;
 
   constructor(private readonly jetstream: JetStreamService) {
     this.statusBySubject = new Map(Object.entries(FileSubjects).map(([status, subject]) => [jetstream.subject(subject), status as FileStatus]));
+    this.batchQueued = jetstream.subject(BatchSubjects.queued);
+    this.batchFinished = jetstream.subject(BatchSubjects.finished);
   }
 
   get clients(): number {
@@ -62,36 +72,48 @@ export class LiveEventsService implements BeforeApplicationShutdown {
   }
 
   private async *decode(messages: ConsumerMessages): AsyncGenerator<LiveEvent> {
-    for await (const m of messages) {
-      const event = await this.toEvent(m);
-      if (event) yield event;
-    }
+    for await (const m of messages) yield* await this.toEvents(m);
   }
 
-  /** Validates a message like any consumer does; an unknown subject or a bad payload is skipped. */
-  private async toEvent(m: JsMsg): Promise<LiveEvent | undefined> {
+  /** Validates a message like any consumer does; an unknown subject or a bad payload is skipped (no events). */
+  private async toEvents(m: JsMsg): Promise<LiveEvent[]> {
     const status = this.statusBySubject.get(m.subject);
-    if (status === undefined) return undefined;
+    if (status === undefined && m.subject !== this.batchQueued && m.subject !== this.batchFinished) return [];
     let body: unknown;
     try {
       body = m.json();
     } catch {
       this.logger.warn(`skipped a message on ${m.subject} that is not JSON`);
-      return undefined;
+      return [];
     }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return this.skip(m);
+    const queuedAt = () => new Date(m.timestamp).toISOString();
+    if (m.subject === this.batchQueued) {
+      const queued = plainToInstance(FileBatchQueuedMessage, body);
+      if ((await validate(queued)).length > 0) return this.skip(m);
+      const at = queuedAt();
+      return queued.fileIds.map((fileId) => ({ seq: m.seq, data: { fileId, status: 'queued' as const, at } }));
+    }
+    if (m.subject === this.batchFinished) {
+      const finished = plainToInstance(FileBatchFinishedMessage, body);
+      if ((await validate(finished)).length > 0 || !finished.events.every((e) => isTerminal(e.status))) return this.skip(m);
+      // The JSON as sent (not the transformed instances), like a single event.
+      return (body as { events: FileLifecycleEvent[] }).events.map((e) => ({ seq: m.seq, data: { ...e } }));
+    }
+    if (status === undefined) return [];
     if (status === 'queued') {
       const queued = plainToInstance(FileQueuedMessage, body);
       if ((await validate(queued)).length > 0) return this.skip(m);
-      return { seq: m.seq, data: { fileId: queued.fileId, status, at: new Date(m.timestamp).toISOString() } };
+      return [{ seq: m.seq, data: { fileId: queued.fileId, status, at: queuedAt() } }];
     }
     const event = plainToInstance(FileLifecycleEvent, body);
     if ((await validate(event)).length > 0 || event.status !== status) return this.skip(m);
-    return { seq: m.seq, data: { ...(body as FileLifecycleEvent), status } };
+    return [{ seq: m.seq, data: { ...(body as FileLifecycleEvent), status } }];
   }
 
-  private skip(m: JsMsg): undefined {
+  private skip(m: JsMsg): [] {
     this.logger.warn(`skipped an invalid message on ${m.subject} (seq ${m.seq})`);
-    return undefined;
+    return [];
   }
 
   /** Open event streams would hold the HTTP server open; end them before it closes. */

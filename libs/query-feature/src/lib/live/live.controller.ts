@@ -58,8 +58,9 @@ export class LiveController {
   @ApiOperation({
     summary: 'Server-Sent Events of file lifecycle changes',
     description:
-      'One `data:` JSON per lifecycle message (queued, processing, processed, quarantined, duplicate, failed) with its `status`, ' +
-      '`fileId` and the outcome fields; `id:` is the JetStream sequence, so a reconnecting EventSource resumes after it ' +
+      'One `data:` JSON per file lifecycle change (queued, processing, processed, quarantined, duplicate, failed) with its `status`, ' +
+      '`fileId` and the outcome fields; `id:` is the JetStream sequence of the message (a batch message gives one event per file, ' +
+      'all with its sequence), so a reconnecting EventSource resumes after it ' +
       `(Last-Event-ID). A comment line every ${HEARTBEAT_MS / 1000} s keeps proxies from closing the stream.`,
   })
   @ApiProduces('text/event-stream')

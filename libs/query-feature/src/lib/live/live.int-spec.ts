@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { FileSubjects, type FileLifecycleEvent } from '@sluice/contracts';
+import { BatchSubjects, FileSubjects, type FileBatchFinishedMessage, type FileBatchQueuedMessage, type FileLifecycleEvent } from '@sluice/contracts';
 import { JetStreamService } from '@sluice/messaging';
 import { bootstrapService } from '@sluice/observability';
 import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
@@ -222,6 +222,52 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
         const seqs = sse.events.map((e) => Number(e.id));
         expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
         expect(sse.state.comments).toBeGreaterThanOrEqual(1); // the ": connected" comment
+      } finally {
+        sse.close();
+      }
+    });
+
+    it('splits batch messages: one queued event per file id, one event per finished file, all with the message sequence', async () => {
+      const sse = await openEvents(`${base}/events`, { 'x-api-key': KEY });
+      try {
+        const files = [randomUUID(), randomUUID(), randomUUID()];
+        const queued: FileBatchQueuedMessage = { fileIds: files };
+        await js.publish(BatchSubjects.queued, queued, `batch.${files[0]}`);
+        const finished: FileBatchFinishedMessage = {
+          events: [
+            event(files[0], 'processed', { rowsLoaded: 1 }),
+            event(files[1], 'quarantined', { error: { rule: 'empty_file', message: 'the file is empty' } }),
+            event(files[2], 'duplicate', { duplicateOf: files[0] }),
+          ],
+        };
+        await js.publish(BatchSubjects.finished, finished, `batch.${files[0]}.finished`);
+        // Invalid batches are skipped whole: a bad id, a non-terminal status in a finished batch, an empty list.
+        await js.publish(BatchSubjects.queued, { fileIds: [randomUUID(), 'not-a-uuid'] }, randomUUID());
+        await js.publish(BatchSubjects.finished, { events: [event(randomUUID(), 'processed'), event(randomUUID(), 'processing')] }, randomUUID());
+        await js.publish(BatchSubjects.queued, { fileIds: [] }, randomUUID());
+        // Then a single event, to know the skipped ones have gone by.
+        const last = randomUUID();
+        await js.publish(FileSubjects.processed, event(last, 'processed'), `${last}.processed`);
+        await waitFor('7 events', async () => sse.events.length >= 7, 5000, 20);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(sse.events.map((e) => [e.data['fileId'], e.data['status']])).toEqual([
+          [files[0], 'queued'],
+          [files[1], 'queued'],
+          [files[2], 'queued'],
+          [files[0], 'processed'],
+          [files[1], 'quarantined'],
+          [files[2], 'duplicate'],
+          [last, 'processed'],
+        ]);
+        expect(sse.events[0].data).toEqual({ fileId: files[0], status: 'queued', at: expect.any(String) });
+        expect(sse.events[3].data).toEqual(finished.events[0]);
+        expect(sse.events[4].data['error']).toEqual({ rule: 'empty_file', message: 'the file is empty' });
+        expect(sse.events[5].data['duplicateOf']).toBe(files[0]);
+        const seqs = sse.events.map((e) => Number(e.id));
+        expect(new Set(seqs.slice(0, 3)).size).toBe(1);
+        expect(new Set(seqs.slice(3, 6)).size).toBe(1);
+        expect(seqs[3]).toBe(seqs[0] + 1);
+        expect(seqs[6]).toBe(seqs[3] + 4);
       } finally {
         sse.close();
       }
