@@ -234,7 +234,7 @@ async function ingestLoad(): Promise<void> {
   const seconds = Number(arg('ingest-seconds') ?? 30);
   const connections = Number(arg('ingest-connections') ?? 32);
   out(`\n## 5. POST /ingest of the seed payload: ${seconds} s, ${connections} connections, watcher + processor + query-api running`);
-  const stack = await Stack.start({ label: 'benchingest', services: ['watcher', 'processor', 'query-api', 'ingest-api'], env: { LOG_LEVEL: 'warn' } });
+  const stack = await Stack.start({ label: 'benchingest', services: ['watcher', 'processor', 'query-api', 'ingest-api'], env: { LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' } });
   try {
     const seed = readFileSync(join(WORKSPACE_ROOT, 'fixtures/json/payload.json'), 'utf8');
     const original = '"2019-05-01T06:00:00-04:00"';

@@ -74,16 +74,22 @@ export class FileLifecycleEvent {
 /** Most payloads one batch message names (well under NATS' 1 MB max_payload with their events). */
 export const MAX_BATCH_FILES = 2000;
 
-/** Payload of `files.batch.queued.v1`: ledger ids of payloads stored in the database, to load together. */
+/** Payload of `batches.queued.v1`: ledger ids of payloads stored in the database, to load together. */
 export class FileBatchQueuedMessage {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BATCH_FILES)
   @IsUUID('all', { each: true })
   fileIds!: string[];
+
+  /** Total size of their bodies: a processor merges messages within its memory budget by it. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  bytes?: number;
 }
 
-/** Payload of `files.batch.finished.v1`: one lifecycle event per payload a batch load finished. */
+/** Payload of `batches.finished.v1`: one lifecycle event per payload a batch load finished. */
 export class FileBatchFinishedMessage {
   @IsArray()
   @ArrayMinSize(1)

@@ -22,12 +22,13 @@ export const FileSubjects = {
 /**
  * Small API payloads travel in batches: the ingest-api registers many in one transaction and queues them
  * with one message; a processor loads them in one transaction and announces their outcomes with one.
+ * Outside `files.>`, so consumers of file subjects (the watcher) never receive them.
  */
 export const BatchSubjects = {
   /** Work: payloads stored in the database, registered together (FileBatchQueuedMessage). */
-  queued: 'files.batch.queued.v1',
+  queued: 'batches.queued.v1',
   /** News: the terminal states one batch load committed (FileBatchFinishedMessage). */
-  finished: 'files.batch.finished.v1',
+  finished: 'batches.finished.v1',
 } as const;
 
 export type FileSubject = (typeof FileSubjects)[keyof typeof FileSubjects] | (typeof BatchSubjects)[keyof typeof BatchSubjects];
@@ -44,7 +45,10 @@ export function fullSubject(namespace: string, subject: FileSubject): string {
   return `${namespace}.${subject}`;
 }
 
-/** JetStream stream holding every file subject of one namespace. */
+/** Subject wildcards (under the namespace) of the stream: file work and news, payload batches. */
+export const STREAM_SUBJECT_WILDCARDS = ['files.>', 'batches.>'] as const;
+
+/** JetStream stream holding every file and batch subject of one namespace. */
 export function streamName(namespace: string): string {
   return namespace.toUpperCase().replace(/[^A-Z0-9_-]/g, '_') + '_FILES';
 }

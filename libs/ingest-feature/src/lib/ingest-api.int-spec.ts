@@ -73,7 +73,7 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     if (!stored) throw new Error(`no body in ingest_payloads for ${String(row['id'])}`);
     return stored.body;
   };
-  /** Queued messages of our namespace: file ids of `files.queued` (one each) and of `files.batch.queued` (many each). */
+  /** Queued messages of our namespace: file ids of `files.queued` (one each) and of `batches.queued` (many each). */
   const queuedMessages = async () => {
     const js = app.get(JetStreamService);
     const info = await js.jsm.streams.info(js.stream);
@@ -191,7 +191,7 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     expect(sha((await payloadRow(e.raw_id)).body)).toBe(sha(edge));
   });
 
-  it('queues a burst of concurrent small payloads with files.batch.queued messages naming each exactly once', async () => {
+  it('queues a burst of concurrent small payloads with batches.queued messages naming each exactly once', async () => {
     const js = app.get(JetStreamService);
     const start = (await js.jsm.streams.info(js.stream)).state.last_seq + 1;
     const consumer = await js.js.consumers.get(js.stream, { filter_subjects: js.subject(BatchSubjects.queued), deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start });

@@ -1,4 +1,4 @@
-import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
 import { ConfigModule, IngestApiConfig, loadConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
 import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiKeySettings } from '@sluice/http';
@@ -44,7 +44,7 @@ export class IngestApiModule implements NestModule {
       module: IngestApiModule,
       imports: [
         ConfigModule.forRoot(IngestApiConfig, env),
-        ObservabilityModule.forRoot('ingest-api'),
+        ObservabilityModule.forRoot('ingest-api', { quietRoutes: [{ path: 'ingest', method: RequestMethod.POST }] }),
         DbModule.forRoot({ applicationName: 'sluice-ingest-api' }),
         MessagingModule.forRoot('sluice-ingest-api'),
         StorageModule.forRoot(),

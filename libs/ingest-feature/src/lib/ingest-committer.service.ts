@@ -9,8 +9,11 @@ import { DataSource } from 'typeorm';
 import { IdempotencyRepository, type IdempotencyScope } from './idempotency.repository';
 import { IngestMetrics } from './ingest.metrics';
 
-/** Batches committing at once: their fsyncs and WAL flushes overlap (PostgreSQL groups concurrent commits). */
-const MAX_BATCHES_IN_FLIGHT = 4;
+/**
+ * Batches committing at once. One: what arrives during a commit becomes the next batch, so batches grow with
+ * the load (fewer, larger transactions and queue messages); a commit takes about a millisecond.
+ */
+const MAX_BATCHES_IN_FLIGHT = 1;
 /** Most bytes of inline bodies one batch carries into its transaction (a batch always takes at least one payload). */
 export const MAX_BATCH_INLINE_BYTES = 8 * 1024 * 1024;
 
@@ -37,10 +40,10 @@ interface Pending {
  * ingest_payloads) or a file already written (and fsynced) to processing/. Requests queue here; one batch
  * takes what is queued (up to INGEST_BATCH_MAX payloads and MAX_BATCH_INLINE_BYTES of bodies; a few batches
  * run at once) and makes it durable together: one fsync of processing/ (the renames) when the batch holds
- * files, one transaction (idempotency keys, ledger rows, bodies), then the publishes: one
- * `files.batch.queued` message for the stored bodies, one `files.queued` per file, pipelined. Each
- * caller's promise resolves only after its batch committed, so no 202 ever names data that is not
- * durable. Under light load a batch is one request and adds no waiting.
+ * files, one transaction (idempotency keys, ledger rows, bodies). Each caller's promise resolves once its
+ * batch committed, so no 202 ever names data that is not durable; the publishes follow (one
+ * `batches.queued` message for the stored bodies, one `files.queued` per file, pipelined) without
+ * holding the answer or the batch slot. Under light load a batch is one request and adds no waiting.
  *
  * A publish that fails after the commit is logged, not returned: the row is queued in the ledger and the
  * watcher republishes rows that stay queued (REQUEUE_AFTER_MS).
@@ -50,6 +53,7 @@ export class IngestCommitter implements OnApplicationShutdown {
   private readonly logger = new Logger(IngestCommitter.name);
   private queue: Pending[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly announcing = new Set<Promise<void>>();
   private readonly batchMax: number;
 
   constructor(
@@ -74,7 +78,7 @@ export class IngestCommitter implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+    while (this.inFlight.size || this.announcing.size) await Promise.all([...this.inFlight, ...this.announcing]);
   }
 
   /**
@@ -117,9 +121,11 @@ export class IngestCommitter implements OnApplicationShutdown {
       end();
       return;
     }
-    await this.announce(batch, results);
+    // Durable now: answer, and queue the work meanwhile (a lost publish is republished from the ledger).
     batch.forEach((p, i) => p.resolve(results[i]));
     end();
+    const announcing: Promise<void> = this.announce(batch, results).finally(() => this.announcing.delete(announcing));
+    this.announcing.add(announcing);
   }
 
   private async persist(batch: Pending[]): Promise<CommitResult[]> {
@@ -170,17 +176,17 @@ export class IngestCommitter implements OnApplicationShutdown {
   }
 
   /**
-   * Queued bodies stored in the database go out as one `files.batch.queued` message (chunks of
+   * Queued bodies stored in the database go out as one `batches.queued` message (chunks of
    * MAX_BATCH_FILES), loaded together by a processor; queued files one `files.queued` each.
    */
   private async announce(batch: Pending[], results: CommitResult[]): Promise<void> {
     const publishes: Promise<void>[] = [];
-    const inline: string[] = [];
+    const inline: NewLedgerEntry[] = [];
     results.forEach((r, i) => {
       if (r.replayedKey) return;
       const entry = batch[i].entry;
       if (r.status === 'queued' && batch[i].body) {
-        inline.push(entry.id);
+        inline.push(entry);
       } else if (r.status === 'queued') {
         const message: FileQueuedMessage = { fileId: entry.id };
         publishes.push(this.jetstream.publish(FileSubjects.queued, message, entry.id));
@@ -191,7 +197,8 @@ export class IngestCommitter implements OnApplicationShutdown {
       }
     });
     for (let k = 0; k < inline.length; k += MAX_BATCH_FILES) {
-      const message: FileBatchQueuedMessage = { fileIds: inline.slice(k, k + MAX_BATCH_FILES) };
+      const chunk = inline.slice(k, k + MAX_BATCH_FILES);
+      const message: FileBatchQueuedMessage = { fileIds: chunk.map((e) => e.id), bytes: chunk.reduce((n, e) => n + e.sizeBytes, 0) };
       publishes.push(this.jetstream.publish(BatchSubjects.queued, message, `batch.${message.fileIds[0]}`));
     }
     const failed = (await Promise.allSettled(publishes)).filter((s) => s.status === 'rejected');

@@ -204,13 +204,14 @@ export class LedgerRepository {
 
   /**
    * startAttempt for a batch, in one autocommitted statement. Rows another replica holds are skipped, never
-   * waited for; terminal and unknown ids are left out.
+   * waited for; terminal and unknown ids are left out. NO KEY UPDATE, like the UPDATE itself: a duplicate
+   * being registered holds a KEY SHARE lock on its original (duplicate_of), which must not hide the row.
    */
   async startAttempts(ids: readonly string[]): Promise<IngestFile[]> {
     if (ids.length === 0) return [];
     return rowsOf<IngestFile>(await this.ds.query(
       `UPDATE ingest_files SET status = 'processing', attempts = attempts + 1, started_at = now(), updated_at = now()
-       WHERE id IN (SELECT id FROM ingest_files WHERE id = ANY($1::uuid[]) AND status IN ('queued','processing') ORDER BY id FOR UPDATE SKIP LOCKED)
+       WHERE id IN (SELECT id FROM ingest_files WHERE id = ANY($1::uuid[]) AND status IN ('queued','processing') ORDER BY id FOR NO KEY UPDATE SKIP LOCKED)
        RETURNING ${COLUMNS}`,
       [ids],
     ));
@@ -224,7 +225,7 @@ export class LedgerRepository {
     if (ids.length === 0) return [];
     return rowsOf<{ fileId: string; createdAt: string }>(await sql.query(
       `SELECT id AS "fileId", to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "createdAt"
-       FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'processing' ORDER BY id FOR UPDATE`,
+       FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'processing' ORDER BY id FOR NO KEY UPDATE`,
       [ids],
     ));
   }

@@ -13,7 +13,7 @@ import {
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { CommonConfig } from '@sluice/config';
-import { fullSubject, streamName, type FileSubject } from '@sluice/contracts';
+import { fullSubject, STREAM_SUBJECT_WILDCARDS, streamName, type FileSubject } from '@sluice/contracts';
 
 const DAY_MS = 24 * 3600 * 1000;
 const STREAM_NAME_IN_USE = 10058;
@@ -95,14 +95,16 @@ export class JetStreamService implements OnApplicationShutdown {
   private async ensureStream(): Promise<void> {
     const config = {
       name: this.stream,
-      subjects: [`${this.namespace}.files.>`],
+      subjects: STREAM_SUBJECT_WILDCARDS.map((w) => `${this.namespace}.${w}`),
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
       max_age: nanos(7 * DAY_MS),
       duplicate_window: nanos(10 * 60 * 1000),
     };
     try {
-      await this.jsm.streams.info(this.stream);
+      const info = await this.jsm.streams.info(this.stream);
+      // A stream made by an older version lacks newer subjects.
+      if (config.subjects.some((x) => !info.config.subjects?.includes(x))) await this.jsm.streams.update(this.stream, { ...info.config, subjects: config.subjects });
     } catch (e) {
       if (!isNotFound(e)) throw e;
       try {

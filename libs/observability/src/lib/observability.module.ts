@@ -1,4 +1,4 @@
-import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { type DynamicModule, Global, Module, type RequestMethod } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { CommonConfig } from '@sluice/config';
 import { LoggerModule } from 'nestjs-pino';
@@ -14,7 +14,11 @@ export const redactKeyParam = (url: string | undefined): string | undefined => u
 @Global()
 @Module({})
 export class ObservabilityModule {
-  static forRoot(service: string): DynamicModule {
+  /**
+   * `quietRoutes`: high-volume routes with no request log line (nor the per-request logger it costs);
+   * their metrics count them instead.
+   */
+  static forRoot(service: string, opts: { quietRoutes?: Array<{ path: string; method: RequestMethod }> } = {}): DynamicModule {
     register.setDefaultLabels({ service });
     if (!register.getSingleMetric('process_cpu_seconds_total')) collectDefaultMetrics({ register });
     return {
@@ -24,6 +28,7 @@ export class ObservabilityModule {
         LoggerModule.forRootAsync({
           inject: [CommonConfig],
           useFactory: (config: CommonConfig) => ({
+            exclude: opts.quietRoutes,
             pinoHttp: {
               name: service,
               level: config.LOG_LEVEL,

@@ -10,9 +10,9 @@ import { FileProcessorService } from './file-processor.service';
 import * as metrics from './processor.metrics';
 
 /**
- * Loads a batch of small API payloads (one `files.batch.queued` message) in ONE transaction: attempts
+ * Loads a batch of small API payloads (one `batches.queued` message) in ONE transaction: attempts
  * counted for all in one statement, rows locked, every payload loaded through PayloadBatchLoader, every
- * outcome written, one commit; then one `files.batch.finished` message announces them all and the caller
+ * outcome written, one commit; then one `batches.finished` message announces them all and the caller
  * acks. The guarantees are the single-file ones: a crash before the commit means a redelivery that redoes
  * the work, after it a redelivery that finds the rows terminal and only re-announces them.
  *
@@ -38,13 +38,15 @@ export class BatchProcessorService {
     const started = Date.now();
     const taken = await this.ledger.startAttempts(fileIds);
     const takenIds = new Set(taken.map((f) => f.id));
-    // Ids not taken are finished already (a redelivery: announce them again) or held by another replica.
-    const others = fileIds.filter((id) => !takenIds.has(id));
+    // Ids not taken are finished already (a redelivery: announce them again) or held by another process
+    // right now: those go on alone, where the single-file path waits for the row.
     const announce: IngestFile[] = [];
-    for (const id of others) {
+    const held: IngestFile[] = [];
+    for (const id of fileIds.filter((x) => !takenIds.has(x))) {
       const row = await this.ledger.get(id);
-      if (row && isTerminal(row.status)) announce.push(row);
+      if (row) (isTerminal(row.status) ? announce : held).push(row);
     }
+    if (held.length) await this.requeueAlone(held);
     const fresh: IngestFile[] = [];
     for (const f of taken) {
       // Every earlier attempt died with its process: let the single-file path record the failure.

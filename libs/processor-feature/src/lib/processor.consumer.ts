@@ -1,12 +1,20 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
-import { BatchSubjects, FileBatchQueuedMessage, FileQueuedMessage, FileSubjects } from '@sluice/contracts';
+import { BatchSubjects, FileBatchQueuedMessage, FileQueuedMessage, FileSubjects, MAX_BATCH_FILES } from '@sluice/contracts';
 import { ConsumerRunner, JetStreamService } from '@sluice/messaging';
 import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
 
 export const PROCESSOR_DURABLE = 'processor';
 export const BATCH_DURABLE = 'processor-batches';
+/** Batch messages pulled ahead and merged into one load at most. */
+const MERGE_MESSAGES = 64;
+/** How long a load waits for more batch messages to merge (API payloads become visible this much later). */
+const MERGE_LINGER_MS = 100;
+/** Payload bytes one merged load holds at most (the bodies are read into memory). */
+const MERGE_BYTES = 16 * 1024 * 1024;
+
+const sum = <T>(xs: readonly T[], f: (x: T) => number) => xs.reduce((n, x) => n + f(x), 0);
 /** How long a stopping processor lets in-flight files finish before rolling them back for redelivery. */
 const SHUTDOWN_GRACE_MS = 10000;
 
@@ -58,9 +66,14 @@ export class ProcessorConsumer implements OnApplicationBootstrap, BeforeApplicat
       concurrency: this.config.PROCESSOR_CONCURRENCY,
       ackWaitMs: this.config.ACK_WAIT_MS,
       maxDeliver,
-      handle: async (msg) => {
-        await this.batches.process(msg.payload.fileIds, msg.working);
-        return { ack: true };
+      // Messages waiting together are loaded together: under load, one transaction takes many ingest batches.
+      batch: {
+        maxMessages: MERGE_MESSAGES,
+        lingerMs: MERGE_LINGER_MS,
+        fits: (taken, next) => sum(taken, (m) => m.fileIds.length) + next.fileIds.length <= MAX_BATCH_FILES && sum(taken, (m) => m.bytes ?? 0) + (next.bytes ?? 0) <= MERGE_BYTES,
+        handle: async (msgs) => {
+          await this.batches.process([...new Set(msgs.flatMap((m) => m.payload.fileIds))], () => msgs.forEach((m) => m.working()));
+        },
       },
     });
     this.runner.start();

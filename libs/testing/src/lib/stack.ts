@@ -17,6 +17,9 @@ const PORT_VARS: Record<ServiceName, string> = {
 
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 
+/** Extra node flags for every service process, e.g. STACK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const nodeArgs = (): string[] => process.env['STACK_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+
 export interface StackOptions {
   label: string;
   services?: ServiceName[];
@@ -105,7 +108,7 @@ export class Stack {
     const port = await freePort();
     const index = this.running.filter((r) => r.name === name).length;
     const log = createWriteStream(join(this.logDir, `${name}-${index}.log`), { flags: 'a' });
-    const proc = spawn(process.execPath, [main], { cwd: WORKSPACE_ROOT, env: this.env(port, name), stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...nodeArgs(), main], { cwd: WORKSPACE_ROOT, env: this.env(port, name), stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
     this.running.push({ name, port, proc });
@@ -154,7 +157,7 @@ export class Stack {
   async restart(name: ServiceName, index = 0): Promise<void> {
     const r = this.find(name, index);
     const log = createWriteStream(join(this.logDir, `${name}-${index}.log`), { flags: 'a' });
-    r.proc = spawn(process.execPath, [join(WORKSPACE_ROOT, 'dist/apps', name, 'main.js')], {
+    r.proc = spawn(process.execPath, [...nodeArgs(), join(WORKSPACE_ROOT, 'dist/apps', name, 'main.js')], {
       cwd: WORKSPACE_ROOT,
       env: this.env(r.port, name),
       stdio: ['ignore', 'pipe', 'pipe'],

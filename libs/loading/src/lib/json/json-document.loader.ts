@@ -128,9 +128,21 @@ async function streamed(kind: DocumentKind, key: string, text: string, opts: Loa
   return shape ? { fileRejection: shapeReason(shape) } : { done: true };
 }
 
+/**
+ * V8's parser for valid JSON (several times faster); the position-aware one when it fails, which says
+ * where, reads NaN/Infinity so that validation can name the field, and enforces the nesting limit.
+ */
+function parseDocument(text: string, opts: LoadOptions): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return parseJson(text, { maxDepth: opts.maxJsonDepth }).value;
+  }
+}
+
 /** measurement: the document is the one item. */
 async function single(kind: DocumentKind, text: string, opts: LoadOptions, take: TakeItem): Promise<DocumentOutcome> {
-  const items = documentItems(kind, parseJson(text, { maxDepth: opts.maxJsonDepth }).value);
+  const items = documentItems(kind, parseDocument(text, opts));
   if (!Array.isArray(items)) return { fileRejection: shapeReason(items) };
   for (let i = 0; i < items.length; i++) if (!(await take(items[i], [], i))) return { stopped: true };
   return { done: true };

@@ -7,7 +7,7 @@ import { validate } from 'class-validator';
 
 /**
  * What /events sends for one file's lifecycle change: the validated payload plus its status and the stream
- * sequence of the message that carried it. A batch message (`files.batch.*`) becomes one event per file, all
+ * sequence of the message that carried it. A batch message (`batches.*`) becomes one event per file, all
  * with that message's sequence.
  */
 export interface LiveEvent {
@@ -24,7 +24,7 @@ export interface LiveSubscription {
 const INACTIVE_THRESHOLD_MS = 30_000;
 
 /**
- * One ephemeral ordered consumer per /events client on `<namespace>.files.>`, delivering new messages only
+ * One ephemeral ordered consumer per /events client on `<namespace>.>`, delivering new messages only
  * (or, for a reconnecting client, from the sequence after its Last-Event-ID). Nothing is acked and nothing
  * durable is left behind: the consumer is deleted when the client goes, and on shutdown every stream is ended.
  * Batch messages are split into one event per file; a client resuming after a sequence resumes after the
@@ -51,7 +51,8 @@ export class LiveEventsService implements BeforeApplicationShutdown {
   /** `afterSeq`: resume after this stream sequence; otherwise new messages only. */
   async subscribe(afterSeq?: number): Promise<LiveSubscription> {
     const consumer = await this.jetstream.js.consumers.get(this.jetstream.stream, {
-      filter_subjects: `${this.jetstream.namespace}.files.>`,
+      // Every subject of the stream: file lifecycles and payload batches.
+      filter_subjects: `${this.jetstream.namespace}.>`,
       inactive_threshold: INACTIVE_THRESHOLD_MS,
       ...(afterSeq === undefined ? { deliver_policy: DeliverPolicy.New } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 }),
     });
