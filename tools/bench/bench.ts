@@ -172,10 +172,14 @@ async function queryLatency(): Promise<void> {
     // What autovacuum does to an insert-only table soon after a load (statistics, all-visible pages for
     // index-only scans), done at once rather than waited for.
     await stack.query('VACUUM (ANALYZE) raw_sensor_data');
-    // Write the load's dirty pages now, so a checkpoint does not land in the middle of the measurement.
+    // Write the load's dirty pages now, so a checkpoint does not land in the middle of the measurement, and
+    // let autovacuum and the kernel's writeback finish digesting the load: the criterion is steady state.
     await stack.query('CHECKPOINT');
+    execFileSync('sync');
+    const autovacuum = async () => Number((await stack.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`))[0].n);
+    await waitFor('autovacuum idle', async () => (await autovacuum()) === 0, 300_000, 1000).catch(() => undefined);
     const rows = await stack.count('raw_sensor_data');
-    out(`setup: ${rows.toLocaleString('en')} readings from tools/data/gen-sensor-timeseries.mjs (${parts.length} files + mapping) loaded through the pipeline in ${secs(performance.now() - t0)} then VACUUM (ANALYZE) and CHECKPOINT (not measured)`);
+    out(`setup: ${rows.toLocaleString('en')} readings from tools/data/gen-sensor-timeseries.mjs (${parts.length} files + mapping) loaded through the pipeline in ${secs(performance.now() - t0)} then VACUUM (ANALYZE), CHECKPOINT, sync and autovacuum idle (not measured)`);
 
     // Whole UTC days from 2013-01-01: 1,440 readings each, one page.
     const days = Math.floor(total / sensors / 1440) - 1;
