@@ -133,7 +133,11 @@ describe('processor: batches of API payloads stored in the database', () => {
 
     const before = await query('SELECT * FROM measurements ORDER BY timestamp_utc');
     await js.publish(BatchSubjects.queued, { fileIds: [newer, older] }, `again.${newer}`);
-    await waitFor('re-announced', async () => finished.filter((events) => events.some((e) => e.fileId === newer)).length >= 2, 10000);
+    // A fresh payload queued after the redelivery: once it is done, the redelivery has been handled too.
+    const [after] = await store([{ name: 'after.json', body: measurement('2030-05-02T00:00:00Z') }]);
+    await js.publish(BatchSubjects.queued, { fileIds: [after] }, `batch.${after}`);
+    await waitFor('the later batch', () => allTerminal([after]), 20000);
+    await query('DELETE FROM measurements WHERE file_id = $1', [after]);
     expect(await query('SELECT * FROM measurements ORDER BY timestamp_utc')).toEqual(before);
     const attempts = await query<{ attempts: number }>('SELECT attempts FROM ingest_files WHERE id = ANY($1::uuid[])', [[older, newer]]);
     expect(attempts.map((a) => a.attempts)).toEqual([1, 1]);
