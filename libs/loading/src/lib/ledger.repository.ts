@@ -61,6 +61,9 @@ export function rowsOf<T>(result: unknown): T[] {
 }
 
 const LIVE = `('queued','processing','processed')`;
+
+/** A row's created_at as UTC text with microseconds: its place in arrival order ("the later file wins"). */
+export const CREATED_AT_US = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 const UNIQUE_VIOLATION = '23505';
 
 const COLUMNS = `id, source, original_name AS "originalName", stored_path AS "storedPath", sha256,
@@ -224,7 +227,7 @@ export class LedgerRepository {
   async lockManyForLoad(sql: Sql, ids: readonly string[]): Promise<Array<{ fileId: string; createdAt: string }>> {
     if (ids.length === 0) return [];
     return rowsOf<{ fileId: string; createdAt: string }>(await sql.query(
-      `SELECT id AS "fileId", to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "createdAt"
+      `SELECT id AS "fileId", ${CREATED_AT_US} AS "createdAt"
        FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'processing' ORDER BY id FOR NO KEY UPDATE`,
       [ids],
     ));

@@ -148,8 +148,11 @@ export class ConsumerRunner<T extends object> {
     const batch = this.opts.batch;
     if (!batch) return this.waiting.splice(0, 1);
     const taken = [this.waiting.shift() as Received<T>];
-    while (this.waiting.length && batch.fits(taken.map((r) => r.consumed.payload), this.waiting[0].consumed.payload)) {
-      taken.push(this.waiting.shift() as Received<T>);
+    const payloads = [taken[0].consumed.payload];
+    while (this.waiting.length && batch.fits(payloads, this.waiting[0].consumed.payload)) {
+      const next = this.waiting.shift() as Received<T>;
+      taken.push(next);
+      payloads.push(next.consumed.payload);
     }
     return taken;
   }

@@ -1,16 +1,13 @@
 import 'reflect-metadata';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { BatchSubjects, FileSubjects, type FileBatchFinishedMessage, type FileLifecycleEvent } from '@sluice/contracts';
 import { databaseStoredPath, LedgerRepository, StoredPayloads } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
-import { createTestDatabase, FIXTURES, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
-import { Pool } from 'pg';
-import { ProcessorModule } from './processor.module';
+import type { JetStreamService } from '@sluice/messaging';
+import { FIXTURES, waitFor } from '@sluice/testing';
+import type { Pool } from 'pg';
+import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
 
 /** The seed payload with another time_stamp and, optionally, other samples. */
 const seed = readFileSync(join(FIXTURES, 'json', 'payload.json'), 'utf8');
@@ -20,57 +17,27 @@ const measurement = (timeStamp: string, data?: unknown[]) => {
 };
 
 describe('processor: batches of API payloads stored in the database', () => {
-  let db: TestDatabase;
+  let t: ProcessorTestApp;
   let pool: Pool;
-  let app: INestApplicationContext;
-  let dropzone: string;
   let ledger: LedgerRepository;
   let payloads: StoredPayloads;
   let js: JetStreamService;
   const finished: FileLifecycleEvent[][] = [];
   const single: FileLifecycleEvent[] = [];
 
-  const query = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
+  const query = <T>(sql: string, params: unknown[] = []) => t.query<T>(sql, params);
 
   beforeAll(async () => {
-    db = await createTestDatabase('batchproc');
-    pool = new Pool({ connectionString: db.url, max: 2 });
-    dropzone = mkdtempSync(join(tmpdir(), 'sluice-batchproc-'));
-    app = await NestFactory.createApplicationContext(
-      ProcessorModule.forRoot({
-        DATABASE_URL: db.url,
-        NATS_URL: SHARED_NATS_URL,
-        NATS_NAMESPACE: testNamespace('batchproc'),
-        DROPZONE_DIR: dropzone,
-        ACK_WAIT_MS: '5000',
-        MAX_ATTEMPTS: '2',
-        LOG_LEVEL: 'warn',
-      }),
-      { logger: ['error', 'warn'] },
-    );
-    await app.init();
-    ledger = app.get(LedgerRepository);
-    payloads = app.get(StoredPayloads);
-    js = app.get(JetStreamService);
-    await js.ensureDurableConsumer({ durable: 'spec-batch-outcomes', subjects: [BatchSubjects.finished], ackWaitMs: 5000, maxDeliver: 1 });
-    await js.ensureDurableConsumer({ durable: 'spec-outcomes', subjects: [FileSubjects.processed], ackWaitMs: 5000, maxDeliver: 1 });
-    const listen = async (durable: string, push: (m: { json<T>(): T }) => void) => {
-      const messages = await (await js.js.consumers.get(js.stream, durable)).consume();
-      for await (const m of messages) {
-        push(m);
-        m.ack();
-      }
-    };
-    void listen('spec-batch-outcomes', (m) => finished.push(m.json<FileBatchFinishedMessage>().events));
-    void listen('spec-outcomes', (m) => single.push(m.json<FileLifecycleEvent>()));
+    t = await startProcessorApp('batchproc');
+    ({ pool, js } = t);
+    ledger = t.app.get(LedgerRepository);
+    payloads = t.app.get(StoredPayloads);
+    await t.listen<FileBatchFinishedMessage>('spec-batch-outcomes', BatchSubjects.finished, (m) => finished.push(m.events));
+    await t.listen<FileLifecycleEvent>('spec-outcomes', FileSubjects.processed, (e) => single.push(e));
   });
 
   afterAll(async () => {
-    await js?.jsm.streams.delete(js.stream).catch(() => undefined);
-    await app?.close();
-    await pool?.end();
-    await db?.drop();
-    rmSync(dropzone, { recursive: true, force: true });
+    await t?.close();
   });
 
   /** What the ingest-api does: ledger rows and bodies in one transaction. Returns the ids in order. */

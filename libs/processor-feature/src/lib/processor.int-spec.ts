@@ -1,65 +1,32 @@
 import 'reflect-metadata';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { FileSubjects, type FileLifecycleEvent } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
-import { aggregateMismatches, createTestDatabase, expectedWide, FIXTURES, SHARED_NATS_URL, testNamespace, waitFor, wideCsv, type TestDatabase } from '@sluice/testing';
-import { Pool } from 'pg';
-import { ProcessorModule } from './processor.module';
+import type { JetStreamService } from '@sluice/messaging';
+import { aggregateMismatches, expectedWide, FIXTURES, waitFor, wideCsv } from '@sluice/testing';
+import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
 
 describe('processor', () => {
-  let db: TestDatabase;
-  let pool: Pool;
-  let app: INestApplicationContext;
+  let t: ProcessorTestApp;
   let dropzone: string;
   let ledger: LedgerRepository;
   let js: JetStreamService;
   const outcomes: FileLifecycleEvent[] = [];
 
-  const query = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
+  const query = <T>(sql: string, params: unknown[] = []) => t.query<T>(sql, params);
 
   beforeAll(async () => {
-    db = await createTestDatabase('processor');
-    pool = new Pool({ connectionString: db.url, max: 2 });
-    dropzone = mkdtempSync(join(tmpdir(), 'sluice-processor-'));
-    app = await NestFactory.createApplicationContext(
-      ProcessorModule.forRoot({
-        DATABASE_URL: db.url,
-        NATS_URL: SHARED_NATS_URL,
-        NATS_NAMESPACE: testNamespace('processor'),
-        DROPZONE_DIR: dropzone,
-        ACK_WAIT_MS: '5000',
-        MAX_ATTEMPTS: '2',
-        LOG_LEVEL: 'warn',
-      }),
-      { logger: ['error', 'warn'] },
-    );
-    await app.init();
-    ledger = app.get(LedgerRepository);
-    js = app.get(JetStreamService);
+    t = await startProcessorApp('processor');
+    ({ dropzone, js } = t);
+    ledger = t.app.get(LedgerRepository);
     // Listen to outcomes the way the watcher does.
-    await js.ensureDurableConsumer({ durable: 'spec-outcomes', subjects: [FileSubjects.processed], ackWaitMs: 5000, maxDeliver: 1 });
-    void (async () => {
-      const consumer = await js.js.consumers.get(js.stream, 'spec-outcomes');
-      const messages = await consumer.consume();
-      for await (const m of messages) {
-        outcomes.push(m.json<FileLifecycleEvent>());
-        m.ack();
-      }
-    })();
+    await t.listen<FileLifecycleEvent>('spec-outcomes', FileSubjects.processed, (e) => outcomes.push(e));
   });
 
   afterAll(async () => {
-    await js?.jsm.streams.delete(js.stream).catch(() => undefined);
-    await app?.close();
-    await pool?.end();
-    await db?.drop();
-    rmSync(dropzone, { recursive: true, force: true });
+    await t?.close();
   });
 
   /** Does what the watcher does after a claim: the file in processing/, a ledger row, a queued message. */

@@ -2,7 +2,7 @@ import type { RejectReason } from '@sluice/contracts';
 import { cap, RAW_CAP, type DocumentProblem, type RowReject } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { LoadOptions, LoadResult } from '../kind-loader';
-import { rowsOf } from '../ledger.repository';
+import { CREATED_AT_US, rowsOf } from '../ledger.repository';
 import { writeRowErrors } from '../sensor/ingest-errors.writer';
 import { RowTally } from '../sensor/row-tally';
 import type { FileOrder } from './record-sinks';
@@ -91,7 +91,7 @@ export function settleLoad(tally: RowTally, outcome: BodyOutcome): { result: Loa
 
 /** The file's place in arrival order (ledger created_at), stored on latest-state rows as the tie-break. */
 export async function fileOrder(client: PoolClient, fileId: string): Promise<FileOrder> {
-  const rows = rowsOf<{ created_at: string }>(await client.query(`SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at FROM ingest_files WHERE id = $1`, [fileId]));
+  const rows = rowsOf<{ created_at: string }>(await client.query(`SELECT ${CREATED_AT_US} AS created_at FROM ingest_files WHERE id = $1`, [fileId]));
   if (!rows[0]) throw new Error(`file ${fileId} is not in the ledger`);
   return { fileId, createdAt: rows[0].created_at };
 }

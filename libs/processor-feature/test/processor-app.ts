@@ -1,0 +1,69 @@
+import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { FileSubject } from '@sluice/contracts';
+import { JetStreamService } from '@sluice/messaging';
+import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { Pool } from 'pg';
+import { ProcessorModule } from '../src/lib/processor.module';
+
+/** A processor app on a database, NATS namespace and drop folder of its own, for integration specs. */
+export interface ProcessorTestApp {
+  db: TestDatabase;
+  pool: Pool;
+  app: INestApplicationContext;
+  js: JetStreamService;
+  dropzone: string;
+  query<T>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Hears a subject the way another service would (a durable consumer), handing each payload to `push`. */
+  listen<T>(durable: string, subject: FileSubject, push: (payload: T) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startProcessorApp(label: string): Promise<ProcessorTestApp> {
+  const db = await createTestDatabase(label);
+  const pool = new Pool({ connectionString: db.url, max: 2 });
+  const dropzone = mkdtempSync(join(tmpdir(), `sluice-${label}-`));
+  const app = await NestFactory.createApplicationContext(
+    ProcessorModule.forRoot({
+      DATABASE_URL: db.url,
+      NATS_URL: SHARED_NATS_URL,
+      NATS_NAMESPACE: testNamespace(label),
+      DROPZONE_DIR: dropzone,
+      ACK_WAIT_MS: '5000',
+      MAX_ATTEMPTS: '2',
+      LOG_LEVEL: 'warn',
+    }),
+    { logger: ['error', 'warn'] },
+  );
+  await app.init();
+  const js = app.get(JetStreamService);
+  return {
+    db,
+    pool,
+    app,
+    js,
+    dropzone,
+    query: async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[],
+    listen: async <T>(durable: string, subject: FileSubject, push: (payload: T) => void) => {
+      await js.ensureDurableConsumer({ durable, subjects: [subject], ackWaitMs: 5000, maxDeliver: 1 });
+      const messages = await (await js.js.consumers.get(js.stream, durable)).consume();
+      void (async () => {
+        for await (const m of messages) {
+          push(m.json<T>());
+          m.ack();
+        }
+      })();
+    },
+    close: async () => {
+      await js.jsm.streams.delete(js.stream).catch(() => undefined);
+      await app.close();
+      await pool.end();
+      await db.drop();
+      rmSync(dropzone, { recursive: true, force: true });
+    },
+  };
+}
