@@ -1,8 +1,7 @@
-import { Controller, Get, Headers, Logger, Param, Query, Res, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Headers, Logger, Param, Query, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
-import type { ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { decodeTsCursor, encodeTsCursor } from '../http/cursor.util';
 import { assertRange, toTimestamptzText } from '../http/time-range';
 import { AggregatesDto, AggregatesQueryDto, DEFAULT_READINGS_PAGE, ReadingsPageDto, ReadingsQueryDto, SensorDto } from './sensors.dto';
@@ -53,9 +52,8 @@ export class SensorsController {
   async readings(
     @Param('name') name: string,
     @Query() q: ReadingsQueryDto,
-    @Res({ passthrough: true }) res: ServerResponse,
     @Headers('accept') accept?: string,
-  ): Promise<string | StreamableFile> {
+  ): Promise<StreamableFile> {
     assertRange(q.from, q.to);
     const format = exportFormatFor(accept);
     if (format) return this.export(name, format, q);
@@ -72,9 +70,16 @@ export class SensorsController {
     const page = await this.sensors.readingsPage(name, range);
     if (page === undefined) throw ApiException.notFound('sensor', name);
     const nextCursor = page.more && page.lastTs !== null ? encodeTsCursor(page.lastTs) : null;
-    // The readings arrive as JSON text from PostgreSQL; the page around them is the ReadingsPageDto shape.
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    return `{"sensor":${JSON.stringify(name)},"readings":${page.readingsJson},"next_cursor":${JSON.stringify(nextCursor)}}`;
+    // The readings arrive as JSON text in pieces; the page around them is the ReadingsPageDto shape. The
+    // pieces go to the socket as they are, never joined into one large string (see READINGS_PER_PIECE).
+    const parts = [`{"sensor":${JSON.stringify(name)},"readings":[`];
+    // Separators stay parts of their own: `,${piece}` would copy the piece (a cons string, flattened on write).
+    page.readingsJson.forEach((piece, i) => (i === 0 ? parts.push(piece) : parts.push(',', piece)));
+    parts.push(`],"next_cursor":${JSON.stringify(nextCursor)}}`);
+    return new StreamableFile(Readable.from(parts, { objectMode: false }), {
+      type: 'application/json; charset=utf-8',
+      length: parts.reduce((n, p) => n + Buffer.byteLength(p), 0),
+    });
   }
 
   /** The whole range through a cursor; Nest pipes it to the socket and destroys it if the client goes. */
