@@ -1,9 +1,10 @@
 // The performance targets of SPEC §9, each measured against a baseline in the same run.
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import { Agent, get as httpGet } from 'node:http';
 import { generateLongFormat, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import autocannon from 'autocannon';
@@ -142,6 +143,38 @@ async function largeFile(): Promise<void> {
     const rows = await stack.count('raw_sensor_data');
     out(`${(size / 1024 ** 2).toFixed(0)} MB, ${lines.toLocaleString('en')} lines → ${rows.toLocaleString('en')} readings in ${secs(ms)} (${JSON.stringify(statuses)})`);
     out(`processor peak RSS ${peak.toFixed(0)} MB (idle ${before.toFixed(0)} MB; target ≤ 300) ${peak <= 300 ? 'PASS' : 'FAIL'}`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** POST /ingest/files of a ~200 MB CSV (issue criterion: ingest-api RSS < 150 MB, and the file loads). */
+async function uploadMemory(): Promise<void> {
+  const rows = Number(arg('upload-rows') ?? 2_750_000);
+  out(`\n## 6. ingest-api peak RSS while a ~200 MB CSV is uploaded through POST /ingest/files`);
+  const stack = await Stack.start({ label: 'benchupload', services: ['watcher', 'processor', 'ingest-api'], env: { LOG_LEVEL: 'warn', ACK_WAIT_MS: '30000' } });
+  try {
+    const staging = stageDir(stack);
+    generateLongFormat(staging, { sensors: 50, rows, files: 1, bad: 0 });
+    const file = join(staging, 'timeseries', readdirSync(join(staging, 'timeseries'))[0]);
+    const size = statSync(file).size;
+    const pid = stack.pid('ingest-api')!;
+    const idle = peakRssMb(pid);
+    const t0 = performance.now();
+    const res = await fetch(`${stack.url('ingest-api')}/ingest/files?filename=upload.csv`, {
+      method: 'POST',
+      body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+      headers: { 'x-api-key': stack.ingestKey, 'content-type': 'text/csv' },
+      duplex: 'half',
+    } as RequestInit);
+    const sentMs = performance.now() - t0;
+    const peak = peakRssMb(pid);
+    if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
+    const { raw_id } = (await res.json()) as { raw_id: string };
+    out(`${(size / 1024 ** 2).toFixed(0)} MB stored in ${secs(sentMs)}; ingest-api peak RSS (VmHWM) ${peak.toFixed(0)} MB (${idle.toFixed(0)} MB before; target < 150) ${peak < 150 ? 'PASS' : 'FAIL'}`);
+    const statuses = await stack.waitForTerminal(1, 3600000);
+    const [{ n }] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data WHERE file_id = $1`, [raw_id]);
+    out(`loaded in ${secs(performance.now() - t0)}: ${Number(n).toLocaleString('en')} of ${rows.toLocaleString('en')} readings (${JSON.stringify(statuses)}) ${Number(n) === rows ? 'PASS' : 'FAIL'}`);
   } finally {
     await stack.stop();
   }
@@ -340,6 +373,7 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   },
   { name: 'query', run: queryLatency },
   { name: 'ingest', run: ingestLoad },
+  { name: 'upload', run: uploadMemory },
 ];
 
 async function main(): Promise<void> {

@@ -17,8 +17,11 @@ const PORT_VARS: Record<ServiceName, string> = {
 
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 
-/** Extra node flags for every service process, e.g. STACK_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
-const nodeArgs = (): string[] => process.env['STACK_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+/** V8 flags a service is deployed with (as tools/scripts/start.mjs, docker-compose.yml and its nx serve target give them). */
+const SERVICE_NODE_ARGS: Partial<Record<ServiceName, string[]>> = { 'ingest-api': ['--max-semi-space-size=2'] };
+
+/** Node flags for a service process, plus STACK_NODE_ARGS for every one (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
+const nodeArgs = (name: ServiceName): string[] => [...(SERVICE_NODE_ARGS[name] ?? []), ...(process.env['STACK_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];
 
 export interface StackOptions {
   label: string;
@@ -108,7 +111,7 @@ export class Stack {
     const port = await freePort();
     const index = this.running.filter((r) => r.name === name).length;
     const log = createWriteStream(join(this.logDir, `${name}-${index}.log`), { flags: 'a' });
-    const proc = spawn(process.execPath, [...nodeArgs(), main], { cwd: WORKSPACE_ROOT, env: this.env(port, name), stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...nodeArgs(name), main], { cwd: WORKSPACE_ROOT, env: this.env(port, name), stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
     this.running.push({ name, port, proc });
@@ -157,7 +160,7 @@ export class Stack {
   async restart(name: ServiceName, index = 0): Promise<void> {
     const r = this.find(name, index);
     const log = createWriteStream(join(this.logDir, `${name}-${index}.log`), { flags: 'a' });
-    r.proc = spawn(process.execPath, [...nodeArgs(), join(WORKSPACE_ROOT, 'dist/apps', name, 'main.js')], {
+    r.proc = spawn(process.execPath, [...nodeArgs(name), join(WORKSPACE_ROOT, 'dist/apps', name, 'main.js')], {
       cwd: WORKSPACE_ROOT,
       env: this.env(r.port, name),
       stdio: ['ignore', 'pipe', 'pipe'],
