@@ -6,7 +6,7 @@ import { cpus, loadavg } from 'node:os';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { Agent, get as httpGet } from 'node:http';
-import { generateLongFormat, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+import { generateLongFormat, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import autocannon from 'autocannon';
 
 const arg = (name: string): string | undefined => {
@@ -299,6 +299,40 @@ async function queryLatency(): Promise<void> {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in ms (/proc stat fields 14 and 15, in 1/100 s). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0; // the process ended
+  }
+}
+
+/** CPU ms used so far by every process with this command name (e.g. all PostgreSQL backends). */
+function cpuMsOf(comm: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm) total += cpuMs(Number(pid));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return total;
+}
+
+/** CPU ms so far of each process that serves a load: the stack's services, PostgreSQL, NATS and this process (the load generator). */
+function cpuSnapshot(stack: Stack, services: ServiceName[]): Map<string, number> {
+  const snap = new Map<string, number>(services.map((s) => [s, cpuMs(stack.pid(s) ?? 0)]));
+  snap.set('postgresql', cpuMsOf('postgres'));
+  snap.set('nats-server', cpuMsOf('nats-server'));
+  const self = process.cpuUsage();
+  snap.set('load generator', (self.user + self.system) / 1000);
+  return snap;
+}
+
 /**
  * POST /ingest of the seed payload (SPEC §9: ≥ 2,000 req/s, p99 ≤ 50 ms) with the whole stack running, each
  * request with its own time_stamp; then every payload answered 202 must reach `measurements`.
@@ -307,7 +341,8 @@ async function ingestLoad(): Promise<void> {
   const seconds = Number(arg('ingest-seconds') ?? 30);
   const connections = Number(arg('ingest-connections') ?? 32);
   out(`\n## 5. POST /ingest of the seed payload: ${seconds} s, ${connections} connections, watcher + processor + query-api running`);
-  const stack = await Stack.start({ label: 'benchingest', services: ['watcher', 'processor', 'query-api', 'ingest-api'], env: { LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' } });
+  const services: ServiceName[] = ['watcher', 'processor', 'query-api', 'ingest-api'];
+  const stack = await Stack.start({ label: 'benchingest', services, env: { LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' } });
   try {
     const seed = readFileSync(join(WORKSPACE_ROOT, 'fixtures/json/payload.json'), 'utf8');
     const original = '"2019-05-01T06:00:00-04:00"';
@@ -319,6 +354,7 @@ async function ingestLoad(): Promise<void> {
     const statuses = new Map<number, number>();
     // Warm-up (JIT, connection pools), not counted.
     await autocannon({ url: `${stack.url('ingest-api')}/ingest`, method: 'POST', connections: 8, duration: 3, headers: { 'x-api-key': stack.ingestKey, 'content-type': 'application/json' }, body: `${head}"2000-01-01T00:00:00Z"${tail}` });
+    const cpuBefore = cpuSnapshot(stack, services);
     const result = await autocannon({
       url: `${stack.url('ingest-api')}/ingest`,
       method: 'POST',
@@ -335,6 +371,7 @@ async function ingestLoad(): Promise<void> {
         },
       ],
     });
+    const cpuAfter = cpuSnapshot(stack, services);
     const rate = accepted.length / seconds;
     const p99 = result.latency.p99;
     out(`${accepted.length.toLocaleString('en')} payloads accepted (202) in ${seconds} s: ${Math.round(rate).toLocaleString('en')} req/s (target ≥ 2,000) ${rate >= 2000 ? 'PASS' : 'FAIL'}`);
@@ -343,6 +380,10 @@ async function ingestLoad(): Promise<void> {
     const sum = Number(/sluice_ingest_batch_size_sum\S* (\S+)/.exec(batches)?.[1]);
     const count = Number(/sluice_ingest_batch_size_count\S* (\S+)/.exec(batches)?.[1]);
     if (count) out(`group commit: ${count.toLocaleString('en')} batches, ${(sum / count).toFixed(1)} payloads per fsync/transaction on average`);
+    // Where the machine's CPU went, per accepted payload: what bounds the rate when every core is busy.
+    const perPayload = [...cpuAfter].map(([name, ms]) => [name, (ms - (cpuBefore.get(name) ?? 0)) / Math.max(1, accepted.length)] as const).sort((a, b) => b[1] - a[1]);
+    const total = perPayload.reduce((n, [, ms]) => n + ms, 0);
+    out(`CPU per accepted payload during the run: ${perPayload.map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(', ')}; total ${total.toFixed(2)} ms (${cpus().length} CPUs: at most ~${Math.round((cpus().length * 1000) / total).toLocaleString('en')} payloads/s at this cost)`);
 
     // Durability end to end: every 202 becomes a measurements row (the processor drains the backlog).
     const t0 = performance.now();
