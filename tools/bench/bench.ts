@@ -379,7 +379,8 @@ async function ingestLoad(): Promise<void> {
     const batches = await fetch(`${stack.url('ingest-api')}/metrics`).then((r) => r.text());
     const sum = Number(/sluice_ingest_batch_size_sum\S* (\S+)/.exec(batches)?.[1]);
     const count = Number(/sluice_ingest_batch_size_count\S* (\S+)/.exec(batches)?.[1]);
-    if (count) out(`group commit: ${count.toLocaleString('en')} batches, ${(sum / count).toFixed(1)} payloads per fsync/transaction on average`);
+    const seconds_ = Number(/sluice_ingest_batch_seconds_sum\S* (\S+)/.exec(batches)?.[1]);
+    if (count) out(`group commit: ${count.toLocaleString('en')} batches, ${(sum / count).toFixed(1)} payloads per fsync/transaction on average, ${((1000 * seconds_) / count).toFixed(1)} ms each`);
     // Where the machine's CPU went, per accepted payload: what bounds the rate when every core is busy.
     const perPayload = [...cpuAfter].map(([name, ms]) => [name, (ms - (cpuBefore.get(name) ?? 0)) / Math.max(1, accepted.length)] as const).sort((a, b) => b[1] - a[1]);
     const total = perPayload.reduce((n, [, ms]) => n + ms, 0);

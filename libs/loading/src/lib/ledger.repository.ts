@@ -120,37 +120,54 @@ export class LedgerRepository {
   }
 
   /**
-   * `register` for many files in two statements, inside the caller's transaction (`sql`): new content is
-   * `queued`, content already live (in the ledger or earlier in this batch) becomes a `duplicate` of it,
-   * an id already registered is reported as `existing`. Returns one result per entry, in order. Rows are
-   * inserted in sha256 order so that concurrent batches take the unique index's locks in one order.
+   * `register` for many files in two statements (one when no content repeats), normally inside the caller's
+   * transaction (`sql`): new content is `queued`, content already live (in the ledger or earlier in this
+   * batch) becomes a `duplicate` of it, an id already registered is reported as `existing`. `bodies` (of
+   * payloads kept in the database) go into ingest_payloads in the same statement as the rows they belong to,
+   * for the rows created here only. Returns one result per entry, in order. Rows are inserted in sha256
+   * order so that concurrent batches take the unique index's locks in one order.
    */
-  async registerMany(sql: Sql, entries: readonly NewLedgerEntry[]): Promise<Array<{ id: string; status: 'queued' | 'duplicate' | 'existing'; duplicateOf: string | null }>> {
+  async registerMany(
+    sql: Sql,
+    entries: readonly NewLedgerEntry[],
+    bodies: ReadonlyMap<string, Buffer> = new Map(),
+  ): Promise<Array<{ id: string; status: 'queued' | 'duplicate' | 'existing'; duplicateOf: string | null }>> {
     if (entries.length === 0) return [];
-    const cols = [entries.map((e) => e.id), entries.map((e) => e.source), entries.map((e) => e.originalName), entries.map((e) => e.storedPath), entries.map((e) => e.sha256), entries.map((e) => e.sizeBytes)];
     const input = `SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY AS t(id, source, original_name, stored_path, sha256, size_bytes, n)`;
+    const params = (es: readonly NewLedgerEntry[]) => {
+      const withBody = es.filter((e) => bodies.has(e.id));
+      return [
+        es.map((e) => e.id), es.map((e) => e.source), es.map((e) => e.originalName), es.map((e) => e.storedPath), es.map((e) => e.sha256), es.map((e) => e.sizeBytes),
+        withBody.map((e) => e.id), withBody.map((e) => bodies.get(e.id)),
+      ];
+    };
+    // The bodies of the rows the INSERT returns (a data-modifying CTE runs whether or not it is read).
+    const storeBodies = `body AS (INSERT INTO ingest_payloads (file_id, body) SELECT b.id, b.body FROM unnest($7::uuid[], $8::bytea[]) AS b(id, body) JOIN created c ON c.id = b.id)`;
     const queued = new Set(
       rowsOf<{ id: string }>(
         await sql.query(
-          `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status)
-           SELECT id, source, original_name, stored_path, sha256, size_bytes, 'queued' FROM (${input}) i ORDER BY sha256, n
-           ON CONFLICT DO NOTHING RETURNING id`,
-          cols,
+          `WITH created AS (
+             INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status)
+             SELECT id, source, original_name, stored_path, sha256, size_bytes, 'queued' FROM (${input}) i ORDER BY sha256, n
+             ON CONFLICT DO NOTHING RETURNING id), ${storeBodies}
+           SELECT id FROM created`,
+          params(entries),
         ),
       ).map((r) => r.id),
     );
     const rest = entries.filter((e) => !queued.has(e.id));
     const dups = new Map<string, string | null>();
     if (rest.length) {
-      const restCols = [rest.map((e) => e.id), rest.map((e) => e.source), rest.map((e) => e.originalName), rest.map((e) => e.storedPath), rest.map((e) => e.sha256), rest.map((e) => e.sizeBytes)];
       for (const r of rowsOf<{ id: string; duplicateOf: string | null }>(
         await sql.query(
-          `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, duplicate_of, finished_at)
-           SELECT i.id, i.source, i.original_name, i.stored_path, i.sha256, i.size_bytes, 'duplicate',
-                  (SELECT l.id FROM ingest_files l WHERE l.sha256 = i.sha256 AND l.status IN ${LIVE} LIMIT 1), now()
-           FROM (${input}) i ORDER BY n
-           ON CONFLICT (id) DO NOTHING RETURNING id, duplicate_of AS "duplicateOf"`,
-          restCols,
+          `WITH created AS (
+             INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, duplicate_of, finished_at)
+             SELECT i.id, i.source, i.original_name, i.stored_path, i.sha256, i.size_bytes, 'duplicate',
+                    (SELECT l.id FROM ingest_files l WHERE l.sha256 = i.sha256 AND l.status IN ${LIVE} LIMIT 1), now()
+             FROM (${input}) i ORDER BY n
+             ON CONFLICT (id) DO NOTHING RETURNING id, duplicate_of), ${storeBodies}
+           SELECT id, duplicate_of AS "duplicateOf" FROM created`,
+          params(rest),
         ),
       ))
         dups.set(r.id, r.duplicateOf);

@@ -13,16 +13,10 @@ export function isStoredInDatabase(storedPath: string): boolean {
   return storedPath.startsWith(`${DATABASE_AREA}/`);
 }
 
-/** Raw bodies of small API payloads (table ingest_payloads), written with their ledger rows. */
+/** Raw bodies of small API payloads (table ingest_payloads), written with their ledger rows (LedgerRepository.registerMany). */
 @Injectable()
 export class StoredPayloads {
   constructor(private readonly ds: DataSource) {}
-
-  /** Stores bodies inside the caller's transaction (one statement). */
-  async insertMany(sql: Sql, payloads: ReadonlyArray<{ fileId: string; body: Buffer }>): Promise<void> {
-    if (payloads.length === 0) return;
-    await sql.query(`INSERT INTO ingest_payloads (file_id, body) SELECT * FROM unnest($1::uuid[], $2::bytea[])`, [payloads.map((p) => p.fileId), payloads.map((p) => p.body)]);
-  }
 
   async read(fileId: string, sql: Sql = this.ds): Promise<Buffer | null> {
     return (await this.readMany([fileId], sql)).get(fileId) ?? null;

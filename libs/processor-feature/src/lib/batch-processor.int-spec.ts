@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchSubjects, FileSubjects, type FileBatchFinishedMessage, type FileLifecycleEvent } from '@sluice/contracts';
-import { databaseStoredPath, LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { databaseStoredPath, LedgerRepository } from '@sluice/loading';
 import type { JetStreamService } from '@sluice/messaging';
 import { FIXTURES, waitFor } from '@sluice/testing';
 import type { Pool } from 'pg';
@@ -20,7 +20,6 @@ describe('processor: batches of API payloads stored in the database', () => {
   let t: ProcessorTestApp;
   let pool: Pool;
   let ledger: LedgerRepository;
-  let payloads: StoredPayloads;
   let js: JetStreamService;
   const finished: FileLifecycleEvent[][] = [];
   const single: FileLifecycleEvent[] = [];
@@ -31,7 +30,6 @@ describe('processor: batches of API payloads stored in the database', () => {
     t = await startProcessorApp('batchproc');
     ({ pool, js } = t);
     ledger = t.app.get(LedgerRepository);
-    payloads = t.app.get(StoredPayloads);
     await t.listen<FileBatchFinishedMessage>('spec-batch-outcomes', BatchSubjects.finished, (m) => finished.push(m.events));
     await t.listen<FileLifecycleEvent>('spec-outcomes', FileSubjects.processed, (e) => single.push(e));
   });
@@ -45,10 +43,7 @@ describe('processor: batches of API payloads stored in the database', () => {
     const entries = bodies.map((b) => ({ id: randomUUID(), source: 'api' as const, originalName: b.name, sha256: createHash('sha256').update(b.body).digest('hex'), sizeBytes: b.body.length }));
     const client = await pool.connect();
     try {
-      await client.query('BEGIN');
-      await ledger.registerMany(client, entries.map((e) => ({ ...e, storedPath: databaseStoredPath(e.id) })));
-      await payloads.insertMany(client, entries.map((e, i) => ({ fileId: e.id, body: bodies[i].body })));
-      await client.query('COMMIT');
+      await ledger.registerMany(client, entries.map((e) => ({ ...e, storedPath: databaseStoredPath(e.id) })), new Map(entries.map((e, i) => [e.id, bodies[i].body])));
     } finally {
       client.release();
     }

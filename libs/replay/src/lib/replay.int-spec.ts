@@ -125,10 +125,7 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
   /** A small API payload kept in ingest_payloads, finished in `status`. */
   const storedPayload = async (status: 'processed' | 'quarantined' | 'failed', content = `{"time_stamp":"2019-05-01T06:00:00-04:00","data":[${Math.random()}]}`) => {
     const id = randomUUID();
-    await ds.transaction(async (m) => {
-      await ledger.registerMany(m, [{ id, source: 'api', originalName: `${id}.json`, storedPath: databaseStoredPath(id), sha256: sha(content), sizeBytes: content.length }]);
-      await new StoredPayloads(ds).insertMany(m, [{ fileId: id, body: Buffer.from(content) }]);
-    });
+    await ledger.registerMany(ds, [{ id, source: 'api', originalName: `${id}.json`, storedPath: databaseStoredPath(id), sha256: sha(content), sizeBytes: content.length }], new Map([[id, Buffer.from(content)]]));
     await ds.query(`UPDATE ingest_files SET status = $2, attempts = 3, error = '{"rule":"x","message":"bad"}', finished_at = now() WHERE id = $1`, [id, status]);
     await ds.query(`INSERT INTO ingest_errors (file_id, line, rule, message) VALUES ($1, 1, 'x', 'bad')`, [id]);
     return { id, content };
