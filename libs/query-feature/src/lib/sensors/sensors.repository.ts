@@ -107,8 +107,9 @@ export class SensorsRepository {
   /**
    * One page of a sensor's readings in time order, over the PK range; `limit + 1` rows are read to tell
    * whether more follow. Each row is one reading's JSON text (a single string: no row object, no number
-   * parsing), joined into pieces here: joining them in PostgreSQL too (string_agg) cost it 2.5× the CPU of
-   * the scan itself. NULL parameters are folded away by the planner.
+   * parsing), joined into pieces here: joining them in PostgreSQL too (string_agg) cost it about three
+   * times the CPU of reading the rows (5–6 ms against 2 ms for a day of minutes). NULL parameters are
+   * folded away by the planner.
    */
   async readingsPage(name: string, range: ReadingsRange): Promise<ReadingsPage | undefined> {
     const sensorId = await this.sensorId(name);
