@@ -148,39 +148,6 @@ async function largeFile(): Promise<void> {
   }
 }
 
-/** POST /ingest/files of a ~200 MB CSV (issue criterion: ingest-api RSS < 150 MB, and the file loads). */
-async function uploadMemory(): Promise<void> {
-  const rows = Number(arg('upload-rows') ?? 2_750_000);
-  out(`\n## 6. ingest-api peak RSS while a ~200 MB CSV is uploaded through POST /ingest/files`);
-  const stack = await Stack.start({ label: 'benchupload', services: ['watcher', 'processor', 'ingest-api'], env: { LOG_LEVEL: 'warn', ACK_WAIT_MS: '30000' } });
-  try {
-    const staging = stageDir(stack);
-    generateLongFormat(staging, { sensors: 50, rows, files: 1, bad: 0 });
-    const file = join(staging, 'timeseries', readdirSync(join(staging, 'timeseries'))[0]);
-    const size = statSync(file).size;
-    const pid = stack.pid('ingest-api')!;
-    const idle = peakRssMb(pid);
-    const t0 = performance.now();
-    const res = await fetch(`${stack.url('ingest-api')}/ingest/files?filename=upload.csv`, {
-      method: 'POST',
-      body: Readable.toWeb(createReadStream(file)) as ReadableStream,
-      headers: { 'x-api-key': stack.ingestKey, 'content-type': 'text/csv' },
-      duplex: 'half',
-    } as RequestInit);
-    const sentMs = performance.now() - t0;
-    const peak = peakRssMb(pid);
-    if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
-    const { raw_id } = (await res.json()) as { raw_id: string };
-    out(`${(size / 1024 ** 2).toFixed(0)} MB stored in ${secs(sentMs)}; ingest-api peak RSS (VmHWM) ${peak.toFixed(0)} MB (${idle.toFixed(0)} MB before; target < 150) ${peak < 150 ? 'PASS' : 'FAIL'}`);
-    const statuses = await stack.waitForTerminal(1, 3600000);
-    const [{ n }] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data WHERE file_id = $1`, [raw_id]);
-    out(`loaded in ${secs(performance.now() - t0)}: ${Number(n).toLocaleString('en')} of ${rows.toLocaleString('en')} readings (${JSON.stringify(statuses)}) ${Number(n) === rows ? 'PASS' : 'FAIL'}`);
-  } finally {
-    await stack.stop();
-  }
-}
-
-/** One-sensor one-day range queries through query-api over a 10M-row raw_sensor_data (SPEC §6.3, PK (sensor_id, ts)). */
 /** Range queries timed (from the request to the last byte of the answer), each a random sensor and day. */
 const QUERIES = 500;
 /** Queries between the first timed ones (a cold service) and the measured ones (its steady state), checked in full. */
@@ -193,6 +160,7 @@ function countOf(bytes: Buffer, needle: string): number {
   return n;
 }
 
+/** One-sensor one-day range queries through query-api over a 10M-row raw_sensor_data (SPEC §6.3, PK (sensor_id, ts)). */
 async function queryLatency(): Promise<void> {
   const sensors = Number(arg('query-sensors') ?? 50);
   const total = Number(arg('query-rows') ?? 10_000_000);
@@ -239,11 +207,11 @@ async function queryLatency(): Promise<void> {
     // as the service, and that would be timed too.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const get = (url: string, headers: Record<string, string>) =>
-      new Promise<{ ok: boolean; status: number; body: Buffer }>((resolve, reject) => {
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
         httpGet(url, { agent, headers }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ ok: res.statusCode === 200, status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
           res.on('error', reject);
         }).on('error', reject);
       });
@@ -258,7 +226,7 @@ async function queryLatency(): Promise<void> {
       // Checked after the clock stops. Timed answers are checked by counting readings in the bytes: parsing
       // 160 KB into 1,440 objects each time would leave garbage whose collection lands in later timings.
       const readings = parse ? (JSON.parse(bytes.toString('utf8')) as { readings?: unknown[] }).readings?.length : countOf(bytes, '{"ts":"');
-      if (!res.ok || readings !== 1440) throw new Error(`query returned ${res.status} with ${readings} readings`);
+      if (res.status !== 200 || readings !== 1440) throw new Error(`query returned ${res.status} with ${readings} readings`);
       return ms;
     };
     // A freshly started query-api is slower: its JIT and its heap (the old generation grows from ~40 MB
@@ -379,8 +347,8 @@ async function ingestLoad(): Promise<void> {
     const batches = await fetch(`${stack.url('ingest-api')}/metrics`).then((r) => r.text());
     const sum = Number(/sluice_ingest_batch_size_sum\S* (\S+)/.exec(batches)?.[1]);
     const count = Number(/sluice_ingest_batch_size_count\S* (\S+)/.exec(batches)?.[1]);
-    const seconds_ = Number(/sluice_ingest_batch_seconds_sum\S* (\S+)/.exec(batches)?.[1]);
-    if (count) out(`group commit: ${count.toLocaleString('en')} batches, ${(sum / count).toFixed(1)} payloads per fsync/transaction on average, ${((1000 * seconds_) / count).toFixed(1)} ms each`);
+    const commitSeconds = Number(/sluice_ingest_batch_seconds_sum\S* (\S+)/.exec(batches)?.[1]);
+    if (count) out(`group commit: ${count.toLocaleString('en')} batches, ${(sum / count).toFixed(1)} payloads per fsync/transaction on average, ${((1000 * commitSeconds) / count).toFixed(1)} ms each`);
     // Where the machine's CPU went, per accepted payload: what bounds the rate when every core is busy.
     const perPayload = [...cpuAfter].map(([name, ms]) => [name, (ms - (cpuBefore.get(name) ?? 0)) / Math.max(1, accepted.length)] as const).sort((a, b) => b[1] - a[1]);
     const total = perPayload.reduce((n, [, ms]) => n + ms, 0);
@@ -397,6 +365,38 @@ async function ingestLoad(): Promise<void> {
     const [{ loaded }] = await stack.query<{ loaded: string }>(`SELECT count(*) AS loaded FROM measurements m JOIN unnest($1::uuid[]) a(id) ON m.file_id = a.id`, [accepted]);
     const missing = accepted.length - Number(loaded);
     out(`processor drained the backlog in ${secs(drainMs)}; measurements rows for accepted payloads: ${Number(loaded).toLocaleString('en')} of ${accepted.length.toLocaleString('en')} ${missing === 0 ? 'PASS' : `FAIL (${missing} missing)`}`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** POST /ingest/files of a ~200 MB CSV (issue criterion: ingest-api RSS < 150 MB, and the file loads). */
+async function uploadMemory(): Promise<void> {
+  const rows = Number(arg('upload-rows') ?? 2_750_000);
+  out(`\n## 6. ingest-api peak RSS while a ~200 MB CSV is uploaded through POST /ingest/files`);
+  const stack = await Stack.start({ label: 'benchupload', services: ['watcher', 'processor', 'ingest-api'], env: { LOG_LEVEL: 'warn', ACK_WAIT_MS: '30000' } });
+  try {
+    const staging = stageDir(stack);
+    generateLongFormat(staging, { sensors: 50, rows, files: 1, bad: 0 });
+    const file = join(staging, 'timeseries', readdirSync(join(staging, 'timeseries'))[0]);
+    const size = statSync(file).size;
+    const pid = stack.pid('ingest-api')!;
+    const idle = peakRssMb(pid);
+    const t0 = performance.now();
+    const res = await fetch(`${stack.url('ingest-api')}/ingest/files?filename=upload.csv`, {
+      method: 'POST',
+      body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+      headers: { 'x-api-key': stack.ingestKey, 'content-type': 'text/csv' },
+      duplex: 'half',
+    } as RequestInit);
+    const sentMs = performance.now() - t0;
+    const peak = peakRssMb(pid);
+    if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
+    const { raw_id } = (await res.json()) as { raw_id: string };
+    out(`${(size / 1024 ** 2).toFixed(0)} MB stored in ${secs(sentMs)}; ingest-api peak RSS (VmHWM) ${peak.toFixed(0)} MB (${idle.toFixed(0)} MB before; target < 150) ${peak < 150 ? 'PASS' : 'FAIL'}`);
+    const statuses = await stack.waitForTerminal(1, 3600000);
+    const [{ n }] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data WHERE file_id = $1`, [raw_id]);
+    out(`loaded in ${secs(performance.now() - t0)}: ${Number(n).toLocaleString('en')} of ${rows.toLocaleString('en')} readings (${JSON.stringify(statuses)}) ${Number(n) === rows ? 'PASS' : 'FAIL'}`);
   } finally {
     await stack.stop();
   }
