@@ -6,7 +6,8 @@ import { DeliverPolicy } from '@nats-io/jetstream';
 import { BatchSubjects, FileSubjects, fullSubject, type FileBatchQueuedMessage } from '@sluice/contracts';
 import { JetStreamService } from '@sluice/messaging';
 import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, freePort, SHARED_NATS_URL, TEST_PG_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { Client } from 'pg';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -357,8 +358,34 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     const paths = doc['paths'] as Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> } }>>;
     expect(Object.keys(paths)).toEqual(expect.arrayContaining(['/ingest', '/ingest/files', '/ingest/{raw_id}', '/process', '/files/{id}/replay']));
     const ingest = paths['/ingest']['post'];
-    expect(Object.keys(ingest.responses).sort()).toEqual(expect.arrayContaining(['202', '400', '401', '403', '413', '415', '422', '429']));
+    expect(Object.keys(ingest.responses).sort()).toEqual(expect.arrayContaining(['202', '400', '401', '403', '413', '415', '422', '429', '503']));
     expect(ingest.requestBody?.content['application/json'].examples?.['measurement'].value).toEqual(JSON.parse(SEED.toString('utf8')));
+  });
+
+  it('503 while PostgreSQL refuses connections: nothing is stored or queued, and the same payload is accepted once it is back', async () => {
+    const body = Buffer.from(SEED.toString('utf8').replace('2019-05-01T06:00:00-04:00', '2033-03-03T03:03:03Z'));
+    const rowsBefore = await app.get(DataSource).query(`SELECT count(*)::int AS n FROM ingest_files`);
+    const queuedBefore = (await queuedIds()).length;
+    const admin = new Client({ connectionString: TEST_PG_URL });
+    await admin.connect();
+    try {
+      // The database goes away under the running service: new connections are refused and open ones are cut.
+      await admin.query(`ALTER DATABASE "${db.name}" ALLOW_CONNECTIONS false`);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [db.name]);
+      const refused = await postJson(body);
+      expect(refused.status).toBe(503);
+      expect((await errorOf(refused)).error).toEqual({ code: 'service_unavailable', message: expect.stringMatching(/could not be stored durably.*nothing was accepted.*retry/), details: null });
+    } finally {
+      await admin.query(`ALTER DATABASE "${db.name}" ALLOW_CONNECTIONS true`);
+      await admin.end();
+    }
+    const accepted = await postJson(body);
+    expect(accepted.status).toBe(202);
+    const { raw_id } = (await accepted.json()) as { raw_id: string };
+    expect(await app.get(DataSource).query(`SELECT count(*)::int AS n FROM ingest_files`)).toEqual([{ n: rowsBefore[0].n + 1 }]);
+    expect(await storedBytes((await ledger(raw_id))[0])).toEqual(body);
+    const queued = await queuedIds();
+    expect(queued.slice(queuedBefore)).toEqual([raw_id]);
   });
 });
 
