@@ -217,4 +217,13 @@ export class IngestApiConfig extends ApiKeysConfig {
   @IsInt()
   @Min(0)
   INGEST_INLINE_MAX_BYTES = 256 * 1024;
+
+  /**
+   * Hours an Idempotency-Key names its payload; after that the same key stores a new one, and expired keys
+   * are deleted hourly. 0 keeps keys for ever.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  IDEMPOTENCY_KEY_TTL_HOURS = 24;
 }

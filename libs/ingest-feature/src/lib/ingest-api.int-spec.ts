@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { IdempotencyExpiry } from './idempotency-expiry.service';
 import { INGEST_API_BOOTSTRAP, IngestApiModule } from './ingest-api.module';
 
 jest.setTimeout(60000);
@@ -159,6 +160,30 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     const files = readdirSync(join(dir, 'processing')).filter((n) => !n.startsWith('.'));
     const bodies = (await app.get(DataSource).query(`SELECT body FROM ingest_payloads`)) as Array<{ body: Buffer }>;
     expect([...files.map((n) => readFileSync(join(dir, 'processing', n), 'utf8')), ...bodies.map((b) => b.body.toString('utf8'))].filter((b) => b === doc2)).toHaveLength(1);
+  });
+
+  it('an Idempotency-Key expires after IDEMPOTENCY_KEY_TTL_HOURS: then it stores a new payload, and expired keys are deleted', async () => {
+    const rawIdOf = async (res: Response) => ((await res.json()) as { raw_id: string }).raw_id;
+    const age = (rawId: string) => app.get(DataSource).query(`UPDATE ingest_idempotency_keys SET created_at = now() - interval '25 hours' WHERE raw_id = $1`, [rawId]);
+    const first = await rawIdOf(await postJson(JSON.stringify({ time_stamp: '2019-06-04T06:00:00-04:00', data: [4] }), { 'idempotency-key': 'daily' }));
+    await age(first);
+    const fresh = await postJson(JSON.stringify({ time_stamp: '2019-06-05T06:00:00-04:00', data: [5] }), { 'idempotency-key': 'daily' });
+    expect(fresh.status).toBe(202);
+    expect(fresh.headers.get('idempotent-replayed')).toBeNull();
+    const second = await rawIdOf(fresh);
+    expect(second).not.toBe(first);
+    expect(await ledger(second)).toHaveLength(1);
+    const again = await postJson(JSON.stringify({ time_stamp: '2019-06-05T06:00:00-04:00', data: [5] }), { 'idempotency-key': 'daily' });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await rawIdOf(again)).toBe(second);
+
+    const old = await rawIdOf(await postJson(JSON.stringify({ time_stamp: '2019-06-05T07:00:00-04:00', data: [5] }), { 'idempotency-key': 'yesterday' }));
+    await age(old);
+    expect(await app.get(IdempotencyExpiry).sweep()).toBe(1);
+    const keys = (await app.get(DataSource).query(`SELECT idempotency_key AS k FROM ingest_idempotency_keys WHERE idempotency_key IN ('daily', 'yesterday')`)) as Array<{ k: string }>;
+    expect(keys.map((r) => r.k)).toEqual(['daily']);
+    // The payload stays; only the key is forgotten.
+    expect(await ledger(old)).toHaveLength(1);
   });
 
   it('keeps a small body in ingest_payloads with its row (database/<id>), no file; a larger one goes to processing/', async () => {

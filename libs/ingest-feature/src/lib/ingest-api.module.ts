@@ -7,6 +7,7 @@ import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule, type BootstrapOptions } from '@sluice/observability';
 import { ReplayService } from '@sluice/replay';
 import { StorageModule } from '@sluice/storage';
+import { IdempotencyExpiry } from './idempotency-expiry.service';
 import { IdempotencyRepository } from './idempotency.repository';
 import { IngestCommitter } from './ingest-committer.service';
 import { IngestController } from './ingest.controller';
@@ -50,7 +51,7 @@ export class IngestApiModule implements NestModule {
         StorageModule.forRoot(),
       ],
       controllers: [IngestController],
-      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, StoredPayloads, ReplayService, IdempotencyRepository, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper],
+      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, StoredPayloads, ReplayService, IdempotencyRepository, IdempotencyExpiry, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper],
     };
   }
 

@@ -36,7 +36,9 @@ const IdempotencyHeader = () =>
   ApiHeader({
     name: 'Idempotency-Key',
     required: false,
-    description: 'Any 1–255 visible ASCII characters. The same key (with the same API key) returns the first raw_id and stores nothing new; `Idempotent-Replayed: true` says so.',
+    description:
+      'Any 1–255 visible ASCII characters. The same key (with the same API key) returns the first raw_id and stores nothing new; `Idempotent-Replayed: true` says so. ' +
+      'A key is remembered for IDEMPOTENCY_KEY_TTL_HOURS (default 24).',
   });
 
 const Refusals = () => (target: object, key: string | symbol, descriptor: PropertyDescriptor) => {
