@@ -1,3 +1,6 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { streamName } from '@sluice/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +13,16 @@ export const SHARED_NATS_URL = process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1
 /** A namespace (subject prefix + stream) of its own, so suites on the shared NATS never see each other. */
 export function testNamespace(label = 't'): string {
   return `t${label.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 12)}${randomBytes(4).toString('hex')}`;
+}
+
+/** Deletes a namespace's stream (and with it its consumers and messages); a missing stream is fine. */
+export async function deleteNamespaceStream(url: string, namespace: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(streamName(namespace)).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
 }
 
 export async function freePort(): Promise<number> {

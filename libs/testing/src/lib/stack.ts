@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'pg';
-import { freePort, startPrivateNats, testNamespace, type PrivateNatsServer } from './nats-server';
+import { deleteNamespaceStream, freePort, startPrivateNats, testNamespace, type PrivateNatsServer } from './nats-server';
 import { createTestDatabase, type TestDatabase } from './test-database';
 import { waitFor } from './wait-for';
 
@@ -192,7 +192,9 @@ export class Stack {
   async stop(): Promise<void> {
     await Promise.all(this.running.map((r) => this.kill(r.name, this.running.filter((x) => x.name === r.name).indexOf(r), 'SIGTERM')));
     await this.pool.end();
-    await this.nats?.dispose();
+    // A private server goes with its store; on the shared one the namespace's stream would stay behind.
+    if (this.nats) await this.nats.dispose();
+    else await deleteNamespaceStream(this.natsUrl, this.namespace);
     await this.db.drop();
     rmSync(this.dropzone, { recursive: true, force: true });
   }

@@ -1,7 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { JetStreamService } from '@sluice/messaging';
 import { bootstrapService, redactKeyParam } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, deleteNamespaceStream, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { QUERY_API_OPENAPI, QueryApiModule } from '../query-api.module';
 import { DASHBOARD_JS as DASHBOARD_SCRIPT } from './dashboard.page';
 
@@ -14,6 +13,7 @@ describe('dashboard page and its key cookie (real PostgreSQL and NATS)', () => {
   let db: TestDatabase;
   let app: INestApplication | undefined;
   let base: string;
+  const namespace = testNamespace('qdash');
 
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { headers, redirect: 'manual' });
   const postForm = (path: string, form: Record<string, string>) =>
@@ -23,17 +23,15 @@ describe('dashboard page and its key cookie (real PostgreSQL and NATS)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('query_dash');
     const port = await freePort();
-    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace('qdash'), QUERY_API_KEYS: KEY, INGEST_API_KEYS: INGEST_KEY, LOG_LEVEL: 'silent', QUERY_API_PORT: String(port) };
+    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: namespace, QUERY_API_KEYS: KEY, INGEST_API_KEYS: INGEST_KEY, LOG_LEVEL: 'silent', QUERY_API_PORT: String(port) };
     app = await bootstrapService(QueryApiModule.forRoot(env), { port: () => port, openApi: QUERY_API_OPENAPI });
     base = `http://127.0.0.1:${port}`;
   });
 
   afterAll(async () => {
-    if (app) {
-      const js = app.get(JetStreamService);
-      await js.jsm.streams.delete(js.stream).catch(() => undefined);
-      await app.close();
-    }
+    await app?.close();
+    // Also when a test has closed the app already.
+    await deleteNamespaceStream(SHARED_NATS_URL, namespace);
     await db?.drop();
   });
 
