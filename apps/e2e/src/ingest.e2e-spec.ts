@@ -167,3 +167,56 @@ describe('ingest-api end to end', () => {
     expect(Number(n)).toBe(lines * 7);
   });
 });
+
+describe('ingest-api while NATS is down', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    // A NATS of its own, to kill; stale rows are published again after 3 s.
+    stack = await Stack.start({ label: 'natsdown', services: ['watcher', 'processor', 'ingest-api'], privateNats: true, env: { REQUEUE_AFTER_MS: '3000', RESCAN_INTERVAL_MS: '1000' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('keeps accepting durably while NATS is killed; once it is back every accepted payload is loaded once', async () => {
+    const nats = stack.nats;
+    if (!nats) throw new Error('the stack has no private NATS');
+    const base = stack.url('ingest-api');
+    const base0 = Date.UTC(2034, 0, 1);
+    const send = async (i: number) => {
+      const body = JSON.stringify({ time_stamp: new Date(base0 + i * 1000).toISOString(), data: [i, i + 1, i + 2] });
+      const res = await fetch(`${base}/ingest`, { method: 'POST', body, headers: { 'x-api-key': stack.ingestKey, 'content-type': 'application/json' } });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { raw_id: string }).raw_id;
+    };
+    const sendRange = async (from: number, to: number) => {
+      const ids: string[] = [];
+      for (let i = from; i < to; i += 20) ids.push(...(await Promise.all(Array.from({ length: Math.min(20, to - i) }, (_, k) => send(i + k)))));
+      return ids;
+    };
+    const measured = async (ids: string[]) => {
+      const [{ n }] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM measurements WHERE file_id = ANY($1::uuid[])`, [ids]);
+      return Number(n);
+    };
+
+    const before = await sendRange(0, 40);
+    await waitFor('loaded before the outage', async () => (await measured(before)) === before.length, 30000, 200);
+
+    await nats.stop(true);
+    const during = await sendRange(40, 640);
+    // Nothing could be queued: the rows wait in the ledger, their bodies with them.
+    const [{ waiting }] = await stack.query<{ waiting: string }>(`SELECT count(*) AS waiting FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'queued'`, [during]);
+    expect(Number(waiting)).toBe(during.length);
+
+    await nats.start();
+    await waitFor('loaded after the outage', async () => (await measured(during)) === during.length, 120000, 500);
+    const all = [...before, ...during];
+    const rows = await stack.query<{ file_id: string; ts: Date; mean: number }>(`SELECT file_id, timestamp_utc AS ts, mean FROM measurements WHERE timestamp_utc >= $1`, [new Date(base0)]);
+    expect(rows).toHaveLength(all.length);
+    expect(new Set(rows.map((r) => r.file_id))).toEqual(new Set(all));
+    for (const r of rows) expect(Number(r.mean)).toBeCloseTo(Math.round((new Date(r.ts).getTime() - base0) / 1000) + 1, 9);
+    const statuses = await stack.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM ingest_files WHERE id = ANY($1::uuid[]) GROUP BY status`, [all]);
+    expect(statuses.map((s) => ({ status: s.status, n: Number(s.n) }))).toEqual([{ status: 'processed', n: all.length }]);
+  });
+});

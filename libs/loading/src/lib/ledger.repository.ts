@@ -303,6 +303,16 @@ export class LedgerRepository {
     ));
   }
 
+  /** touch for many rows in one statement (rows another process holds right now are skipped). */
+  async touchMany(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.ds.query(
+      `UPDATE ingest_files SET updated_at = now()
+       WHERE id IN (SELECT id FROM ingest_files WHERE id = ANY($1::uuid[]) AND status IN ('queued','processing') ORDER BY id FOR UPDATE SKIP LOCKED)`,
+      [ids],
+    );
+  }
+
   /** Touches a row so that a republished file is not republished again at once. */
   async touch(id: string): Promise<void> {
     await this.ds.query(

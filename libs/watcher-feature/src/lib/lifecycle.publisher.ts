@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { FileSubjects, type FileQueuedMessage } from '@sluice/contracts';
+import { BatchSubjects, FileSubjects, type FileBatchQueuedMessage, type FileQueuedMessage } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { lifecycleEventOf } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
@@ -13,6 +13,12 @@ export class LifecyclePublisher {
   async queued(fileId: string, msgId = fileId): Promise<void> {
     const message: FileQueuedMessage = { fileId };
     await this.jetstream.publish(FileSubjects.queued, message, msgId);
+  }
+
+  /** Work for a processor: payloads stored in the database, loaded together (at most MAX_BATCH_FILES). */
+  async queuedBatch(rows: readonly IngestFile[], msgId: string): Promise<void> {
+    const message: FileBatchQueuedMessage = { fileIds: rows.map((r) => r.id), bytes: rows.reduce((n, r) => n + Number(r.sizeBytes), 0) };
+    await this.jetstream.publish(BatchSubjects.queued, message, msgId);
   }
 
   async duplicate(row: IngestFile): Promise<void> {

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { WatcherConfig } from '@sluice/config';
-import { isTerminal } from '@sluice/contracts';
+import { isTerminal, MAX_BATCH_FILES } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
-import { LedgerRepository } from '@sluice/loading';
+import { isStoredInDatabase, LedgerRepository } from '@sluice/loading';
 import { DropFolder, isIgnoredName, type ProcessingEntry } from '@sluice/storage';
 import { ClaimService } from './claim.service';
 import { FileLocks } from './concurrency.util';
@@ -13,6 +13,8 @@ import { WatcherMetrics } from './watcher.metrics';
 
 /** A file in processing/ without a ledger row is adopted only once it has not changed for this long. */
 const MIN_ORPHAN_GRACE_MS = 2000;
+/** Pages of MAX_BATCH_FILES stale rows one pass requeues at most (a pass blocks the rescan meanwhile). */
+const MAX_REQUEUE_PAGES = 50;
 
 /**
  * Brings processing/ and the ledger back in line after any crash (SPEC §3): runs at start and on every
@@ -83,21 +85,42 @@ export class Reconciler {
   }
 
   /**
-   * Publishes again rows that have waited longer than REQUEUE_AFTER_MS. The msg id includes the row's
-   * updated_at: two watchers requeueing the same row at once collapse into one message, while the first
-   * publish (msg id = file id) cannot swallow a requeue inside JetStream's duplicate window.
+   * Publishes again rows that have waited longer than REQUEUE_AFTER_MS, page after page until none is left
+   * (a pass stops after MAX_REQUEUE_PAGES; the next rescan goes on), so that a long backlog, e.g. what the
+   * ingest-api accepted while NATS was down, goes out at once and not a page per rescan. Payloads stored in
+   * the database go out as batch messages (loaded together), files one message each.
+   *
+   * The msg id includes the row's updated_at: two watchers requeueing the same row at once collapse into
+   * one message, while the first publish (msg id = file id) cannot swallow a requeue inside JetStream's
+   * duplicate window. Should two watchers still send a row twice, the processor takes it once.
    */
   private async requeueStale(): Promise<void> {
-    for (const row of await this.ledger.findStale(this.config.REQUEUE_AFTER_MS)) {
-      if (!(await this.storedFileExists(row))) {
-        this.warnMissing(row);
-        continue;
+    let requeued = 0;
+    let oldest: Date | undefined;
+    for (let page = 0; page < MAX_REQUEUE_PAGES; page++) {
+      const stale = await this.ledger.findStale(this.config.REQUEUE_AFTER_MS, MAX_BATCH_FILES);
+      oldest ??= stale[0]?.updatedAt;
+      const stored = stale.filter((r) => isStoredInDatabase(r.storedPath));
+      if (stored.length) {
+        const first = stored[0];
+        await this.publisher.queuedBatch(stored, `batch.requeue.${first.id}.${new Date(first.updatedAt).getTime()}.${stored.length}`);
+        await this.ledger.touchMany(stored.map((r) => r.id));
+        requeued += stored.length;
       }
-      await this.publisher.queued(row.id, `${row.id}.requeue.${new Date(row.updatedAt).getTime()}`);
-      await this.ledger.touch(row.id);
-      this.metrics.requeued.inc();
-      this.logger.warn(`file ${row.id} ${row.status} since ${new Date(row.updatedAt).toISOString()}: published again`);
+      for (const row of stale.filter((r) => !isStoredInDatabase(r.storedPath))) {
+        if (!(await this.storedFileExists(row))) {
+          this.warnMissing(row);
+          continue;
+        }
+        await this.publisher.queued(row.id, `${row.id}.requeue.${new Date(row.updatedAt).getTime()}`);
+        await this.ledger.touch(row.id);
+        requeued++;
+      }
+      if (stale.length < MAX_BATCH_FILES) break;
     }
+    if (!requeued) return;
+    this.metrics.requeued.inc(requeued);
+    this.logger.warn(`${requeued} queued/processing item(s) unchanged for ${this.config.REQUEUE_AFTER_MS} ms (the oldest since ${new Date(oldest ?? 0).toISOString()}): published again`);
   }
 
   /** Only drop-folder paths can be checked here; anything else (an object store key) is assumed present. */

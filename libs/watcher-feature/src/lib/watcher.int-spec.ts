@@ -1,11 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { FileSubjects, fullSubject, streamName, type FileLifecycleEvent, type FileSubject } from '@sluice/contracts';
+import { BatchSubjects, FileSubjects, fullSubject, type FileLifecycleEvent, type FileSubject } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { createTestDatabase, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, deleteNamespaceStream, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -96,12 +94,7 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
 
   afterAll(async () => {
     await app?.close();
-    const nc = await connect({ servers: SHARED_NATS_URL });
-    try {
-      await (await jetstreamManager(nc)).streams.delete(streamName(namespace)).catch(() => undefined);
-    } finally {
-      await nc.close();
-    }
+    await deleteNamespaceStream(SHARED_NATS_URL, namespace);
     await db?.drop();
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -235,5 +228,38 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
     await waitFor('orphan queued message', async () => (await queuedIds()).includes(orphanId));
     // The earlier files were left where they belong.
     expect(await queuedIds()).toEqual(expect.arrayContaining([first.id, growing.id, orphanId]));
+  });
+
+  it('publishes a long backlog of stale rows again in one pass: database-stored payloads in batch messages, files one each', async () => {
+    // 2,500 API payloads queued ten minutes ago whose publish was lost (more than one page), and one file.
+    const payloads = (await ctx().get(DataSource).query(
+      `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, updated_at)
+       SELECT id, 'api', id || '.json', 'database/' || id, encode(sha256(id::text::bytea), 'hex'), 100, 'queued', now() - interval '10 minutes'
+       FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, 2500)) g RETURNING id`,
+    )) as Array<{ id: string }>;
+    const fileId = randomUUID();
+    const stalePath = `processing/${fileId}__stale.csv`;
+    writeFileSync(join(dir, stalePath), 'ts,device,temp\n8,y,2\n');
+    await ctx().get(DataSource).query(
+      `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, updated_at)
+       VALUES ($1, 'dropzone', 'stale.csv', $2, $3, 20, 'queued', now() - interval '10 minutes')`,
+      [fileId, stalePath, sha('stale')],
+    );
+    const requeuedBefore = (await register.getSingleMetricAsString('sluice_watcher_requeued_total')).match(/ (\d+)$/m)?.[1] ?? '0';
+
+    const batchIds = async () => (await messages<{ fileIds: string[] }>(BatchSubjects.queued)).flatMap((m) => m.fileIds);
+    await waitFor('every stale payload published again', async () => (await batchIds()).length >= payloads.length, 20000);
+    const batches = await messages<{ fileIds: string[]; bytes: number }>(BatchSubjects.queued);
+    expect(batches.map((b) => b.fileIds.length)).toEqual([2000, 500]);
+    expect(batches.map((b) => b.bytes)).toEqual([200000, 50000]);
+    expect((await batchIds()).sort()).toEqual(payloads.map((p) => p.id).sort());
+    await waitFor('the stale file published again', async () => (await queuedIds()).includes(fileId));
+    // Touched: the next rescans leave them alone.
+    expect(await rows(`id = ANY($1::uuid[]) AND updated_at < now() - interval '1 minute'`, [[...payloads.map((p) => p.id), fileId]])).toEqual([]);
+    await sleep(2500);
+    expect(await batchIds()).toHaveLength(payloads.length);
+    expect((await queuedIds()).filter((id) => id === fileId)).toHaveLength(1);
+    const requeued = (await register.getSingleMetricAsString('sluice_watcher_requeued_total')).match(/ (\d+)$/m)?.[1];
+    expect(Number(requeued) - Number(requeuedBefore)).toBe(2501);
   });
 });
