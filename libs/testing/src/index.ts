@@ -1,3 +1,5 @@
+// @sluice/contracts (stream names) carries decorated classes, which need the metadata polyfill first.
+import 'reflect-metadata';
 export * from './lib/nats-server';
 export * from './lib/test-database';
 export * from './lib/wait-for';
