@@ -402,7 +402,7 @@ async function ingestLoad(): Promise<void> {
 /** POST /ingest/files of a ~200 MB CSV (issue criterion: ingest-api RSS < 150 MB, and the file loads). */
 async function uploadMemory(): Promise<void> {
   const rows = Number(arg('upload-rows') ?? 2_750_000);
-  out(`\n## 6. ingest-api peak RSS while a ~200 MB CSV is uploaded through POST /ingest/files`);
+  out(`\n## 6. ingest-api peak RSS while a generated CSV of ${rows.toLocaleString('en')} readings (~200 MB by default) is uploaded through POST /ingest/files`);
   const stack = await Stack.start({ label: 'benchupload', services: ['watcher', 'processor', 'ingest-api'], env: { LOG_LEVEL: 'warn', ACK_WAIT_MS: '30000' } });
   try {
     const staging = stageDir(stack);
