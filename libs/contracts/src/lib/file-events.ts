@@ -73,6 +73,8 @@ export class FileLifecycleEvent {
 
 /** Most payloads one batch message names (well under NATS' 1 MB max_payload with their events). */
 export const MAX_BATCH_FILES = 2000;
+/** Most bytes of bodies one batch message names (one always names at least one payload), so a processor's load of it stays small. */
+export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
 /** Payload of `batches.queued.v1`: ledger ids of payloads stored in the database, to load together. */
 export class FileBatchQueuedMessage {

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
-import { BatchSubjects, FileSubjects, MAX_BATCH_FILES, type FileBatchQueuedMessage, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
+import { BatchSubjects, FileSubjects, MAX_BATCH_BYTES, MAX_BATCH_FILES, type FileBatchQueuedMessage, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
 import { LedgerRepository, type NewLedgerEntry } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropFolder } from '@sluice/storage';
@@ -14,8 +14,6 @@ import { IngestMetrics } from './ingest.metrics';
  * the load (fewer, larger transactions and queue messages); a commit takes about a millisecond.
  */
 const MAX_BATCHES_IN_FLIGHT = 1;
-/** Most bytes of inline bodies one batch carries into its transaction (a batch always takes at least one payload). */
-export const MAX_BATCH_INLINE_BYTES = 8 * 1024 * 1024;
 
 export type CommitStatus = 'queued' | 'duplicate' | 'existing';
 
@@ -38,7 +36,7 @@ interface Pending {
 /**
  * Group commit of payloads. A payload is either a small body handed over as it is (stored in
  * ingest_payloads) or a file already written (and fsynced) to processing/. Requests queue here; one batch
- * takes what is queued (up to INGEST_BATCH_MAX payloads and MAX_BATCH_INLINE_BYTES of bodies; a few batches
+ * takes what is queued (up to INGEST_BATCH_MAX payloads and MAX_BATCH_BYTES of bodies; a few batches
  * run at once) and makes it durable together: one fsync of processing/ (the renames) when the batch holds
  * files, one transaction (idempotency keys, ledger rows, bodies). Each caller's promise resolves once its
  * batch committed, so no 202 ever names data that is not durable; the publishes follow (one
@@ -95,13 +93,13 @@ export class IngestCommitter implements OnApplicationShutdown {
     }
   }
 
-  /** The next batch: queued payloads in order while under INGEST_BATCH_MAX and MAX_BATCH_INLINE_BYTES, at least one. */
+  /** The next batch: queued payloads in order while under INGEST_BATCH_MAX and MAX_BATCH_BYTES, at least one. */
   private take(): Pending[] {
     let n = 0;
     let bytes = 0;
     while (n < this.queue.length && n < this.batchMax) {
       const size = this.queue[n].body?.length ?? 0;
-      if (n > 0 && bytes + size > MAX_BATCH_INLINE_BYTES) break;
+      if (n > 0 && bytes + size > MAX_BATCH_BYTES) break;
       bytes += size;
       n++;
     }

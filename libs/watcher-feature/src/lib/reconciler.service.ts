@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { WatcherConfig } from '@sluice/config';
-import { isTerminal, MAX_BATCH_FILES } from '@sluice/contracts';
+import { isTerminal, MAX_BATCH_BYTES, MAX_BATCH_FILES } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { isStoredInDatabase, LedgerRepository } from '@sluice/loading';
 import { DropFolder, isIgnoredName, type ProcessingEntry } from '@sluice/storage';
@@ -100,12 +100,11 @@ export class Reconciler {
     for (let page = 0; page < MAX_REQUEUE_PAGES; page++) {
       const stale = await this.ledger.findStale(this.config.REQUEUE_AFTER_MS, MAX_BATCH_FILES);
       oldest ??= stale[0]?.updatedAt;
-      const stored = stale.filter((r) => isStoredInDatabase(r.storedPath));
-      if (stored.length) {
-        const first = stored[0];
-        await this.publisher.queuedBatch(stored, `batch.requeue.${first.id}.${new Date(first.updatedAt).getTime()}.${stored.length}`);
-        await this.ledger.touchMany(stored.map((r) => r.id));
-        requeued += stored.length;
+      for (const batch of batchesOf(stale.filter((r) => isStoredInDatabase(r.storedPath)))) {
+        const first = batch[0];
+        await this.publisher.queuedBatch(batch, `batch.requeue.${first.id}.${new Date(first.updatedAt).getTime()}.${batch.length}`);
+        await this.ledger.touchMany(batch.map((r) => r.id));
+        requeued += batch.length;
       }
       for (const row of stale.filter((r) => !isStoredInDatabase(r.storedPath))) {
         if (!(await this.storedFileExists(row))) {
@@ -145,4 +144,22 @@ export class Reconciler {
     this.warned.add(key);
     this.logger.warn(message);
   }
+}
+
+/** Rows in order, cut into batch messages of at most MAX_BATCH_BYTES of bodies (at least one row each). */
+function batchesOf(rows: readonly IngestFile[]): IngestFile[][] {
+  const out: IngestFile[][] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = Number(row.sizeBytes);
+    const last = out.at(-1);
+    if (last && bytes + size <= MAX_BATCH_BYTES) {
+      last.push(row);
+      bytes += size;
+    } else {
+      out.push([row]);
+      bytes = size;
+    }
+  }
+  return out;
 }

@@ -231,11 +231,14 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
   });
 
   it('publishes a long backlog of stale rows again in one pass: database-stored payloads in batch messages, files one each', async () => {
-    // 2,500 API payloads queued ten minutes ago whose publish was lost (more than one page), and one file.
-    const payloads = (await ctx().get(DataSource).query(
+    // In one statement (a rescan may come between two): 2,500 API payloads queued ten minutes ago whose
+    // publish was lost (more than a page), and three large ones, older still: a batch message names at most
+    // MAX_BATCH_BYTES (8 MiB) of bodies.
+    const inserted = (await ctx().get(DataSource).query(
       `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, updated_at)
-       SELECT id, 'api', id || '.json', 'database/' || id, encode(sha256(id::text::bytea), 'hex'), 100, 'queued', now() - interval '10 minutes'
-       FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, 2500)) g RETURNING id`,
+       SELECT id, 'api', id || '.json', 'database/' || id, encode(sha256(id::text::bytea), 'hex'),
+              CASE WHEN i <= 3 THEN 5 * 1024 * 1024 ELSE 100 END, 'queued', now() - CASE WHEN i <= 3 THEN interval '20 minutes' ELSE interval '10 minutes' END
+       FROM (SELECT gen_random_uuid() AS id, i FROM generate_series(1, 2503) i) g RETURNING id`,
     )) as Array<{ id: string }>;
     const fileId = randomUUID();
     const stalePath = `processing/${fileId}__stale.csv`;
@@ -248,18 +251,20 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
     const requeuedBefore = (await register.getSingleMetricAsString('sluice_watcher_requeued_total')).match(/ (\d+)$/m)?.[1] ?? '0';
 
     const batchIds = async () => (await messages<{ fileIds: string[] }>(BatchSubjects.queued)).flatMap((m) => m.fileIds);
-    await waitFor('every stale payload published again', async () => (await batchIds()).length >= payloads.length, 20000);
+    const all = inserted.map((p) => p.id);
+    await waitFor('every stale payload published again', async () => (await batchIds()).length >= all.length, 20000);
+    // Pages of 2,000 rows, oldest first: [large, large, large + 1,997 small], then [503 small].
     const batches = await messages<{ fileIds: string[]; bytes: number }>(BatchSubjects.queued);
-    expect(batches.map((b) => b.fileIds.length)).toEqual([2000, 500]);
-    expect(batches.map((b) => b.bytes)).toEqual([200000, 50000]);
-    expect((await batchIds()).sort()).toEqual(payloads.map((p) => p.id).sort());
+    expect(batches.map((b) => b.fileIds.length)).toEqual([1, 1, 1998, 503]);
+    expect(batches.map((b) => b.bytes)).toEqual([5 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 * 1024 + 199700, 50300]);
+    expect((await batchIds()).sort()).toEqual(all.sort());
     await waitFor('the stale file published again', async () => (await queuedIds()).includes(fileId));
     // Touched: the next rescans leave them alone.
-    expect(await rows(`id = ANY($1::uuid[]) AND updated_at < now() - interval '1 minute'`, [[...payloads.map((p) => p.id), fileId]])).toEqual([]);
+    expect(await rows(`id = ANY($1::uuid[]) AND updated_at < now() - interval '1 minute'`, [[...all, fileId]])).toEqual([]);
     await sleep(2500);
-    expect(await batchIds()).toHaveLength(payloads.length);
+    expect(await batchIds()).toHaveLength(all.length);
     expect((await queuedIds()).filter((id) => id === fileId)).toHaveLength(1);
     const requeued = (await register.getSingleMetricAsString('sluice_watcher_requeued_total')).match(/ (\d+)$/m)?.[1];
-    expect(Number(requeued) - Number(requeuedBefore)).toBe(2501);
+    expect(Number(requeued) - Number(requeuedBefore)).toBe(all.length + 1);
   });
 });
