@@ -54,6 +54,8 @@ export class JetStreamService implements OnApplicationShutdown {
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      // Otherwise every publish and ack builds an Error (a stack trace) up front, in case it times out.
+      noAsyncTraces: true,
     });
     this.nc = nc;
     void this.watchStatus(nc);
