@@ -194,7 +194,7 @@ export class Stack {
     await this.pool.end();
     // A private server goes with its store; on the shared one the namespace's stream would stay behind.
     if (this.nats) await this.nats.dispose();
-    else await deleteNamespaceStream(this.natsUrl, this.namespace);
+    else await deleteNamespaceStream(this.natsUrl, this.namespace).catch(() => undefined);
     await this.db.drop();
     rmSync(this.dropzone, { recursive: true, force: true });
   }

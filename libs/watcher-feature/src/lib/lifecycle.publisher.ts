@@ -15,7 +15,7 @@ export class LifecyclePublisher {
     await this.jetstream.publish(FileSubjects.queued, message, msgId);
   }
 
-  /** Work for a processor: payloads stored in the database, loaded together (at most MAX_BATCH_FILES). */
+  /** Work for a processor: payloads stored in the database, loaded together (the caller keeps to MAX_BATCH_FILES and MAX_BATCH_BYTES). */
   async queuedBatch(rows: readonly IngestFile[], msgId: string): Promise<void> {
     const message: FileBatchQueuedMessage = { fileIds: rows.map((r) => r.id), bytes: rows.reduce((n, r) => n + Number(r.sizeBytes), 0) };
     await this.jetstream.publish(BatchSubjects.queued, message, msgId);
