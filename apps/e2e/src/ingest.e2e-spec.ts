@@ -179,7 +179,7 @@ describe('ingest-api while NATS is down', () => {
     await stack?.stop();
   });
 
-  it('keeps accepting durably while NATS is killed; once it is back every accepted payload is loaded once', async () => {
+  it('stays ready and keeps accepting durably while NATS is killed; once it is back every accepted payload is loaded once', async () => {
     const nats = stack.nats;
     if (!nats) throw new Error('the stack has no private NATS');
     const base = stack.url('ingest-api');
@@ -204,6 +204,13 @@ describe('ingest-api while NATS is down', () => {
     await waitFor('loaded before the outage', async () => (await measured(before)) === before.length, 30000, 200);
 
     await nats.stop(true);
+    // The ingest-api stays in rotation (NATS is reported, not required); the processor is not ready.
+    await waitFor('nats reported down', async () => {
+      const ready = await fetch(`${base}/health/ready`);
+      const body = (await ready.json()) as { info?: { nats?: { degraded?: boolean } } };
+      return ready.status === 200 && body.info?.nats?.degraded === true;
+    }, 10000, 100);
+    expect((await fetch(`${stack.url('processor')}/health/ready`)).status).toBe(503);
     const during = await sendRange(40, 640);
     // Nothing could be queued: the rows wait in the ledger, their bodies with them.
     const [{ waiting }] = await stack.query<{ waiting: string }>(`SELECT count(*) AS waiting FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'queued'`, [during]);

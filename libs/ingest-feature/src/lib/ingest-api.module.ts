@@ -47,7 +47,9 @@ export class IngestApiModule implements NestModule {
         ConfigModule.forRoot(IngestApiConfig, env),
         ObservabilityModule.forRoot('ingest-api', { quietRoutes: [{ path: 'ingest', method: RequestMethod.POST }] }),
         DbModule.forRoot({ applicationName: 'sluice-ingest-api' }),
-        MessagingModule.forRoot('sluice-ingest-api'),
+        // Payloads are durable in PostgreSQL before NATS hears of them, and the watcher requeues what was not
+        // announced: an outage of NATS must not take the ingest-api out of a load balancer's rotation.
+        MessagingModule.forRoot('sluice-ingest-api', { requiredForReadiness: false }),
         StorageModule.forRoot(),
       ],
       controllers: [IngestController],

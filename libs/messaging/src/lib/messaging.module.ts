@@ -3,8 +3,13 @@ import { ReadinessRegistry } from '@sluice/observability';
 import { JetStreamService } from './jetstream.service';
 
 const CLIENT_NAME = Symbol('NATS_CLIENT_NAME');
+const REQUIRED_FOR_READINESS = Symbol('NATS_REQUIRED_FOR_READINESS');
 
-/** Connects to NATS at start (so a service that cannot reach it fails at boot) and reports readiness. */
+/**
+ * Connects to NATS at start (so a service that cannot reach it fails at boot) and reports readiness:
+ * required by default; `requiredForReadiness: false` for a service that works on without NATS (reported
+ * degraded, still ready).
+ */
 @Global()
 @Module({})
 export class MessagingModule implements OnModuleInit {
@@ -12,18 +17,19 @@ export class MessagingModule implements OnModuleInit {
     private readonly jetstream: JetStreamService,
     private readonly readiness: ReadinessRegistry,
     @Inject(CLIENT_NAME) private readonly clientName: string,
+    @Inject(REQUIRED_FOR_READINESS) private readonly required: boolean,
   ) {}
 
-  static forRoot(clientName: string): DynamicModule {
+  static forRoot(clientName: string, { requiredForReadiness = true }: { requiredForReadiness?: boolean } = {}): DynamicModule {
     return {
       module: MessagingModule,
-      providers: [JetStreamService, { provide: CLIENT_NAME, useValue: clientName }],
+      providers: [JetStreamService, { provide: CLIENT_NAME, useValue: clientName }, { provide: REQUIRED_FOR_READINESS, useValue: requiredForReadiness }],
       exports: [JetStreamService],
     };
   }
 
   async onModuleInit(): Promise<void> {
     await this.jetstream.connect(this.clientName);
-    this.readiness.register('nats', () => this.jetstream.ping());
+    this.readiness.register('nats', () => this.jetstream.ping(), { required: this.required });
   }
 }

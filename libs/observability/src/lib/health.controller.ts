@@ -19,19 +19,20 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Every dependency (database, NATS) answers. */
+  /** Every required dependency (database, NATS) answers; one that is not required is reported `degraded` when it does not. */
   @Get('ready')
   @HealthCheck()
   ready() {
     return this.health.check(
-      this.registry.entries().map(([name, check]) => async () => {
+      this.registry.entries().map(([name, { check, required }]) => async () => {
         const indicator = this.indicators.check(name);
         let timer: NodeJS.Timeout | undefined;
         try {
           await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out after 2 s')), 2000)))]);
           return indicator.up();
         } catch (e) {
-          return indicator.down({ message: (e as Error).message });
+          const message = (e as Error).message;
+          return required ? indicator.down({ message }) : indicator.up({ degraded: true, message });
         } finally {
           clearTimeout(timer);
         }

@@ -7,6 +7,7 @@ import { ObservabilityModule } from './observability.module';
 import { ReadinessRegistry } from './readiness.registry';
 
 let databaseUp = true;
+let brokerUp = true;
 
 @Injectable()
 class FakeDependency implements OnModuleInit {
@@ -15,6 +16,13 @@ class FakeDependency implements OnModuleInit {
     this.readiness.register('database', async () => {
       if (!databaseUp) throw new Error('connection refused');
     });
+    this.readiness.register(
+      'broker',
+      async () => {
+        if (!brokerUp) throw new Error('disconnected');
+      },
+      { required: false },
+    );
   }
 }
 
@@ -42,6 +50,16 @@ describe(ObservabilityModule.name, () => {
     expect(down.status).toBe(503);
     expect(await down.json()).toMatchObject({ status: 'error', error: { database: { status: 'down', message: 'connection refused' } } });
     databaseUp = true;
+  });
+
+  it('stays ready when a dependency that is not required is down, and reports it degraded', async () => {
+    brokerUp = false;
+    const degraded = await fetch(`${base}/health/ready`);
+    expect(degraded.status).toBe(200);
+    expect(await degraded.json()).toMatchObject({ status: 'ok', info: { database: { status: 'up' }, broker: { status: 'up', degraded: true, message: 'disconnected' } } });
+    brokerUp = true;
+    expect(await (await fetch(`${base}/health/ready`)).json()).toMatchObject({ info: { broker: { status: 'up' } } });
+    expect(((await (await fetch(`${base}/health/ready`)).json()) as { info: { broker: object } }).info.broker).not.toHaveProperty('degraded');
   });
 
   it('serves Prometheus metrics labelled with the service', async () => {
