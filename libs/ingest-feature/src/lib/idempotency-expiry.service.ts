@@ -1,27 +1,17 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { HourlySweep } from './hourly-sweep';
 import { IdempotencyRepository } from './idempotency.repository';
-
-const EVERY_MS = 60 * 60 * 1000;
 
 /**
  * Deletes Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS at start and then hourly, so the table holds
  * about a TTL's worth of keys. Expiry itself does not wait for this: an expired key already counts as absent.
  */
 @Injectable()
-export class IdempotencyExpiry implements OnApplicationBootstrap, OnApplicationShutdown {
+export class IdempotencyExpiry extends HourlySweep {
   private readonly logger = new Logger(IdempotencyExpiry.name);
-  private timer?: NodeJS.Timeout;
 
-  constructor(private readonly keys: IdempotencyRepository) {}
-
-  onApplicationBootstrap(): void {
-    void this.sweep();
-    this.timer = setInterval(() => void this.sweep(), EVERY_MS);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+  constructor(private readonly keys: IdempotencyRepository) {
+    super();
   }
 
   async sweep(): Promise<number> {

@@ -1,5 +1,6 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DropFolder } from '@sluice/storage';
+import { HourlySweep } from './hourly-sweep';
 
 /** `.<fileId>.<8 hex>.tmp`: what DropFolder.writeProcessing writes before the rename. */
 const TEMP_NAME = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[0-9a-f]{8}\.tmp$/;
@@ -12,20 +13,11 @@ const ABANDONED_AFTER_MS = 60 * 60 * 1000;
  * another replica that is still being written is never touched.
  */
 @Injectable()
-export class TempSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TempSweeper extends HourlySweep {
   private readonly logger = new Logger(TempSweeper.name);
-  private timer?: NodeJS.Timeout;
 
-  constructor(private readonly drop: DropFolder) {}
-
-  onApplicationBootstrap(): void {
-    void this.sweep();
-    this.timer = setInterval(() => void this.sweep(), ABANDONED_AFTER_MS);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+  constructor(private readonly drop: DropFolder) {
+    super();
   }
 
   async sweep(now = Date.now()): Promise<number> {
