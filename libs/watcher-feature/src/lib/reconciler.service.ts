@@ -100,11 +100,11 @@ export class Reconciler {
     for (let page = 0; page < MAX_REQUEUE_PAGES; page++) {
       const stale = await this.ledger.findStale(this.config.REQUEUE_AFTER_MS, MAX_BATCH_FILES);
       oldest ??= stale[0]?.updatedAt;
+      const published: string[] = [];
       for (const batch of batchesOf(stale.filter((r) => isStoredInDatabase(r.storedPath)))) {
         const first = batch[0];
         await this.publisher.queuedBatch(batch, `batch.requeue.${first.id}.${new Date(first.updatedAt).getTime()}.${batch.length}`);
-        await this.ledger.touchMany(batch.map((r) => r.id));
-        requeued += batch.length;
+        published.push(...batch.map((r) => r.id));
       }
       for (const row of stale.filter((r) => !isStoredInDatabase(r.storedPath))) {
         if (!(await this.storedFileExists(row))) {
@@ -112,9 +112,11 @@ export class Reconciler {
           continue;
         }
         await this.publisher.queued(row.id, `${row.id}.requeue.${new Date(row.updatedAt).getTime()}`);
-        await this.ledger.touch(row.id);
-        requeued++;
+        published.push(row.id);
       }
+      // Touched once published, so the next page (and rescan) moves on; a crash before this only repeats the publishes.
+      await this.ledger.touchMany(published);
+      requeued += published.length;
       if (stale.length < MAX_BATCH_FILES) break;
     }
     if (!requeued) return;
