@@ -1,4 +1,4 @@
-// Shared Jest setup. ts-jest cannot load the ESM-only NestJS 12 packages on Node 20, so swc compiles
+// Shared Jest setup. ts-jest cannot load the ESM-only NestJS 12 packages, so swc compiles
 // both our TypeScript and those packages to CommonJS, keeping decorator metadata for Nest DI/TypeORM.
 const { join } = require('node:path');
 
