@@ -29,13 +29,19 @@ describe('processor: data errors and transient failures', () => {
   };
   const rowErrors = (id: string) => query<{ line: number; column: string | null; rule: string }>('SELECT line, "column", rule FROM ingest_errors WHERE file_id = $1 ORDER BY line', [id]);
 
-  it('a \\u0000 in a JSON document is a row error; the other items load, in one attempt', async () => {
-    const items = Array.from({ length: 30 }, (_, i) => `  {"vehicle_id": "nul-${i}", "report_time": "2023-01-01T00:00:00Z", "status": "idle"}`);
-    items[4] = '  {"vehicle_id": "a\\u0000b", "report_time": "2023-01-01T00:00:00Z", "status": "idle"}';
-    const id = await t.enqueue('vehicle_status_nul.json', Buffer.from(`{"vehicle_status": [\n${items.join(',\n')}\n]}`));
-    expect(await terminal(id)).toMatchObject({ status: 'processed', rows_loaded: '29', rows_rejected: '1', attempts: 1 });
-    expect(await rowErrors(id)).toEqual([{ line: 6, column: 'vehicle_status[4].vehicle_id', rule: 'invalid_character' }]);
-    expect(await query(`SELECT count(*)::int AS n FROM vehicles_status WHERE vehicle_id LIKE 'nul-%'`)).toEqual([{ n: 29 }]);
+  it('a \\u0000 or bytes that are not UTF-8 (past 64 KiB) in a JSON document are row errors; the other items load, in one attempt', async () => {
+    const items = Array.from({ length: 1000 }, (_, i) => Buffer.from(`  {"vehicle_id": "nul-${i}", "report_time": "2023-01-01T00:00:00Z", "status": "idle"}`));
+    items[4] = Buffer.from('  {"vehicle_id": "a\\u0000b", "report_time": "2023-01-01T00:00:00Z", "status": "idle"}');
+    items[900] = Buffer.concat([Buffer.from('  {"vehicle_id": "nul-900", "report_time": "2023-01-01T00:00:00Z", "status": "id'), Buffer.from([0xff]), Buffer.from('le"}')]);
+    const body = Buffer.concat([Buffer.from('{"vehicle_status": [\n'), ...items.flatMap((b, i) => (i ? [Buffer.from(',\n'), b] : [b])), Buffer.from('\n]}')]);
+    expect(body.indexOf(0xff)).toBeGreaterThan(64 * 1024);
+    const id = await t.enqueue('vehicle_status_nul.json', body);
+    expect(await terminal(id)).toMatchObject({ status: 'processed', rows_loaded: '998', rows_rejected: '2', attempts: 1 });
+    expect(await rowErrors(id)).toEqual([
+      { line: 6, column: 'vehicle_status[4].vehicle_id', rule: 'invalid_character' },
+      { line: 902, column: 'vehicle_status[900].status', rule: 'invalid_utf8' },
+    ]);
+    expect(await query(`SELECT count(*)::int AS n FROM vehicles_status WHERE vehicle_id LIKE 'nul-%'`)).toEqual([{ n: 998 }]);
   });
 
   it('NDJSON: \\u0000, a lone \\ud800 and bytes that are not UTF-8 are row errors of their lines, a first line over 64 KiB is NDJSON', async () => {
