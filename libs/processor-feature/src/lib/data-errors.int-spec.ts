@@ -27,7 +27,13 @@ describe('processor: data errors and transient failures', () => {
       [id],
     ))[0];
   };
-  const rowErrors = (id: string) => query<{ line: number; column: string | null; rule: string }>('SELECT line, "column", rule FROM ingest_errors WHERE file_id = $1 ORDER BY line', [id]);
+  type RowError = { line: number; column: string | null; rule: string };
+  /** Loads `body` as a file: processed in one attempt, `loaded` rows loaded and exactly `errors` recorded. */
+  const expectRowErrors = async (name: string, body: Buffer, loaded: number, errors: RowError[]) => {
+    const id = await t.enqueue(name, body);
+    expect(await terminal(id)).toMatchObject({ status: 'processed', rows_loaded: String(loaded), rows_rejected: String(errors.length), attempts: 1 });
+    expect(await query<RowError>('SELECT line, "column", rule FROM ingest_errors WHERE file_id = $1 ORDER BY line', [id])).toEqual(errors);
+  };
 
   it('a \\u0000 or bytes that are not UTF-8 (past 64 KiB) in a JSON document are row errors; the other items load, in one attempt', async () => {
     const items = Array.from({ length: 1000 }, (_, i) => Buffer.from(`  {"vehicle_id": "nul-${i}", "report_time": "2023-01-01T00:00:00Z", "status": "idle"}`));
@@ -35,9 +41,7 @@ describe('processor: data errors and transient failures', () => {
     items[900] = Buffer.concat([Buffer.from('  {"vehicle_id": "nul-900", "report_time": "2023-01-01T00:00:00Z", "status": "id'), Buffer.from([0xff]), Buffer.from('le"}')]);
     const body = Buffer.concat([Buffer.from('{"vehicle_status": [\n'), ...items.flatMap((b, i) => (i ? [Buffer.from(',\n'), b] : [b])), Buffer.from('\n]}')]);
     expect(body.indexOf(0xff)).toBeGreaterThan(64 * 1024);
-    const id = await t.enqueue('vehicle_status_nul.json', body);
-    expect(await terminal(id)).toMatchObject({ status: 'processed', rows_loaded: '998', rows_rejected: '2', attempts: 1 });
-    expect(await rowErrors(id)).toEqual([
+    await expectRowErrors('vehicle_status_nul.json', body, 998, [
       { line: 6, column: 'vehicle_status[4].vehicle_id', rule: 'invalid_character' },
       { line: 902, column: 'vehicle_status[900].status', rule: 'invalid_utf8' },
     ]);
@@ -55,9 +59,7 @@ describe('processor: data errors and transient failures', () => {
       Buffer.concat([Buffer.from('{"kind":"sensor_reading","sensor":"nd-enc'), Buffer.from([0xff]), Buffer.from('/temp","ts":"2023-02-01T00:59:00Z","value":1}\n')]),
     ];
     expect(lines[0].length).toBeGreaterThan(64 * 1024);
-    const id = await t.enqueue('mixed-encoding.ndjson', Buffer.concat(lines));
-    expect(await terminal(id)).toMatchObject({ status: 'processed', rows_loaded: '58', rows_rejected: '3', attempts: 1 });
-    expect(await rowErrors(id)).toEqual([
+    await expectRowErrors('mixed-encoding.ndjson', Buffer.concat(lines), 58, [
       { line: 59, column: 'sensor', rule: 'invalid_character' },
       { line: 60, column: 'sensor', rule: 'invalid_utf8' },
       { line: 61, column: null, rule: 'invalid_utf8' },
@@ -78,9 +80,7 @@ describe('processor: data errors and transient failures', () => {
     parts[2501] = withDevice(2501, Buffer.from([0x65, 0xc3])); // line 2502, a cut sequence
     const file = Buffer.concat(parts.flatMap((p, i) => (i < parts.length - 1 ? [p, Buffer.from('\n')] : [p])));
     expect(file.indexOf(0)).toBeGreaterThan(64 * 1024);
-    const id = await t.enqueue('encoding.csv', file);
-    expect(await terminal(id)).toMatchObject({ status: 'processed', rows_loaded: '2997', rows_rejected: '3', attempts: 1 });
-    expect(await rowErrors(id)).toEqual([
+    await expectRowErrors('encoding.csv', file, 2997, [
       { line: 4, column: 'device', rule: 'invalid_utf8' },
       { line: 1802, column: 'device', rule: 'invalid_character' },
       { line: 2502, column: 'device', rule: 'invalid_utf8' },

@@ -88,16 +88,12 @@ export class FileProcessorService {
       outcome = await this.load(file, working);
     } catch (e) {
       metrics.attemptsFailed.inc();
-      const failure = classifyFailure(e);
-      if (failure.kind === 'permanent') {
-        // The data is refused and would be again: quarantined now, not retried into `failed`.
-        this.logger.warn({ fileId, reason: failure.reason }, 'file refused by the database');
-        outcome = await this.settle(file.id, refusedOutcome(null, failure.reason));
-      } else if (file.attempts >= this.config.MAX_ATTEMPTS) {
-        // The last permitted attempt: record why, so the file ends `failed` with the real error.
-        await this.fail(fileId, { ...failure.reason, message: `${failure.reason.message} (attempt ${file.attempts} of ${this.config.MAX_ATTEMPTS})` });
-        return 'done';
-      } else throw e;
+      // A transient or unknown failure (see classifyFailure); the last permitted attempt records why, so the
+      // file ends `failed` with the real error.
+      if (file.attempts < this.config.MAX_ATTEMPTS) throw e;
+      const { reason } = classifyFailure(e);
+      await this.fail(fileId, { ...reason, message: `${reason.message} (attempt ${file.attempts} of ${this.config.MAX_ATTEMPTS})` });
+      return 'done';
     }
     if (!outcome) return 'done';
     const durationMs = Date.now() - started;
@@ -129,7 +125,15 @@ export class FileProcessorService {
     const source = await this.source(file);
     const route = await this.refuseBeforeLoad(file, source);
     if ('reason' in route) return this.settle(file.id, refusedOutcome(route.kind, route.reason));
-    return this.settle(file.id, async (client) => loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working))));
+    try {
+      return await this.settle(file.id, async (client) => loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working))));
+    } catch (e) {
+      const failure = classifyFailure(e);
+      if (failure.kind !== 'permanent') throw e;
+      // The database refuses the data and would again: quarantined now, never retried into `failed`.
+      this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused by the database');
+      return this.settle(file.id, refusedOutcome(route.kind, failure.reason));
+    }
   }
 
   /**
