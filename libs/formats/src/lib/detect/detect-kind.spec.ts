@@ -39,6 +39,7 @@ describe(detectKind.name, () => {
 
   it('refuses a sensor header holding a NUL or bytes that are not UTF-8 (they would become sensor names)', () => {
     expect(d('ts,device,te\u0000mp\n')).toMatchObject({ reject: { rule: 'invalid_header' } });
+    expect(d('ts,device,te\u0001mp\n')).toMatchObject({ reject: { rule: 'invalid_header', message: expect.stringContaining('control character') } });
     expect(d(Buffer.concat([Buffer.from('ts,device,te'), Buffer.from([0xff]), Buffer.from('mp\n')]))).toMatchObject({ reject: { rule: 'invalid_header' } });
   });
 
