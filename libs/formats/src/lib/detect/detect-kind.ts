@@ -1,5 +1,5 @@
 import type { FileKind, RejectReason } from '@sluice/contracts';
-import { cutSequenceStart, decodeMarked, INVALID_BYTE_MARK } from '../text/storable-text.util';
+import { cutSequenceStart, decodeMarked, hasControlChars, INVALID_BYTE_MARK } from '../text/storable-text.util';
 import type { Detection, KindDetector } from './detector';
 import { jsonDetector } from './json.detector';
 import { ndjsonDetector } from './ndjson.detector';
@@ -43,7 +43,7 @@ export function detectKind(head: Buffer, fileName: string, detectors: readonly K
     if (found) return found;
   }
   if (text.includes(INVALID_BYTE_MARK)) return reject('invalid_utf8', `${fileName} is not valid UTF-8 text; save it as UTF-8 and drop it again.`);
-  // Control characters other than tab/CR/LF mean binary content.
+  // Control characters mean binary content.
   if (hasControlChars(text)) {
     return reject('unrecognized_format', `${fileName} looks binary; expected CSV, JSON or NDJSON text.`);
   }
@@ -59,12 +59,4 @@ export function isKind(d: Detection): d is { kind: FileKind } {
 
 function reject(rule: string, message: string): { reject: RejectReason } {
   return { reject: { rule, message } };
-}
-
-function hasControlChars(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return true;
-  }
-  return false;
 }

@@ -1,5 +1,5 @@
 import { detectDelimiter, firstLine, splitHeader, stripBom, type CsvDelimiter } from '../csv/delimiter.util';
-import { textProblem } from '../text/storable-text.util';
+import { hasControlChars, textProblem } from '../text/storable-text.util';
 
 export type SensorCsvKind = 'sensor_wide_csv' | 'sensor_long_csv' | 'sensor_mapping_csv';
 
@@ -33,9 +33,6 @@ function emptyHeader(kind: SensorCsvKind, delimiter: CsvDelimiter, columns: stri
   return { kind, delimiter, columns, quoted: false, tsIndex: -1, deviceIndex: -1, metrics: [], metricIndexes: [], uuidIndex: -1, valueIndex: -1, nameIndex: -1 };
 }
 
-/** Control characters other than tab (a delimiter) and CR (of CRLF). */
-const CONTROL = /[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]/;
-
 /** Most columns a sensor CSV header may have by default (MAX_CSV_COLUMNS). */
 export const DEFAULT_MAX_CSV_COLUMNS = 10_000;
 
@@ -51,7 +48,7 @@ export function readSensorHeader(text: string, maxColumns = DEFAULT_MAX_CSV_COLU
   if (h.columns.length > maxColumns) return `the header has ${h.columns.length} columns; at most ${maxColumns} are accepted (MAX_CSV_COLUMNS)`;
   const bad = textProblem(line);
   if (bad) return bad === 'invalid_character' ? 'the header line holds a NUL character' : 'the header line holds bytes that are not UTF-8; save the file as UTF-8';
-  if (CONTROL.test(line)) return 'the header line holds a control character; column names become sensor names';
+  if (hasControlChars(line)) return 'the header line holds a control character; column names become sensor names';
   return h;
 }
 

@@ -18,6 +18,15 @@ export function textProblem(s: string): TextRule | null {
   return m[0] === '\0' ? 'invalid_character' : 'invalid_utf8';
 }
 
+/** Whether `text` holds a control character other than tab, LF and CR (storable, but a sign of binary data). */
+export function hasControlChars(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return true;
+  }
+  return false;
+}
+
 /** A sentence for a `textProblem`, naming the field. */
 export function textProblemMessage(rule: TextRule, field: string): string {
   return rule === 'invalid_character'
