@@ -10,3 +10,4 @@ export * from './lib/json/json-parser';
 export * from './lib/json/line-reader';
 export * from './lib/json/read-document';
 export * from './lib/json/validate-document';
+export * from './lib/text/storable-text.util';

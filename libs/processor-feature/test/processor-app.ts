@@ -1,10 +1,12 @@
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { FileSubject } from '@sluice/contracts';
+import { FileSubjects, type FileSubject } from '@sluice/contracts';
+import { LedgerRepository } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { Pool } from 'pg';
@@ -18,6 +20,10 @@ export interface ProcessorTestApp {
   js: JetStreamService;
   dropzone: string;
   query<T>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Does what the watcher does after a claim: the file in processing/, a ledger row, a queued message. */
+  enqueue(name: string, content: Buffer): Promise<string>;
+  /** The ledger status of a file. */
+  statusOf(id: string): Promise<string | undefined>;
   /** Hears a subject the way another service would (a durable consumer), handing each payload to `push`. */
   listen<T>(durable: string, subject: FileSubject, push: (payload: T) => void): Promise<void>;
   close(): Promise<void>;
@@ -41,13 +47,26 @@ export async function startProcessorApp(label: string): Promise<ProcessorTestApp
   );
   await app.init();
   const js = app.get(JetStreamService);
+  const ledger = app.get(LedgerRepository);
+  const query = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
   return {
     db,
     pool,
     app,
     js,
     dropzone,
-    query: async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[],
+    query,
+    enqueue: async (name: string, content: Buffer) => {
+      const id = randomUUID();
+      const storedPath = `processing/${id}__${name}`;
+      mkdirSync(join(dropzone, 'processing'), { recursive: true });
+      writeFileSync(join(dropzone, storedPath), content);
+      const sha256 = createHash('sha256').update(content).digest('hex');
+      await ledger.register({ id, source: 'dropzone', originalName: name, storedPath, sha256, sizeBytes: content.length });
+      await js.publish(FileSubjects.queued, { fileId: id }, id);
+      return id;
+    },
+    statusOf: async (id: string) => (await query<{ status: string }>('SELECT status FROM ingest_files WHERE id = $1', [id]))[0]?.status,
     listen: async <T>(durable: string, subject: FileSubject, push: (payload: T) => void) => {
       await js.ensureDurableConsumer({ durable, subjects: [subject], ackWaitMs: 5000, maxDeliver: 1 });
       const messages = await (await js.js.consumers.get(js.stream, durable)).consume();

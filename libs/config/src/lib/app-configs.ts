@@ -115,11 +115,18 @@ export class ProcessorConfig extends DropzoneConfig {
   @Min(1)
   MAX_JSON_DOCUMENT_BYTES = 32 * 1024 ** 2;
 
-  /** Longest NDJSON line, in bytes; a longer line is refused as line_too_long. */
+  /** Longest NDJSON line (refused as line_too_long) and longest CSV header line, in bytes. */
   @Type(() => Number)
   @IsInt()
   @Min(1)
   MAX_LINE_BYTES = 1024 ** 2;
+
+  /** Most columns of a sensor CSV header; a wider header quarantines the file (invalid_header). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(3)
+  @Max(100_000)
+  MAX_CSV_COLUMNS = 10_000;
 
   /** Deepest JSON nesting accepted; deeper is refused as json_too_deep. */
   @Type(() => Number)

@@ -22,6 +22,12 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig(QueryApiConfig, { ALLOW_ANONYMOUS: 'maybe' })).toThrow(/ALLOW_ANONYMOUS/);
   });
 
+  it('bounds MAX_CSV_COLUMNS, the widest CSV header read', () => {
+    expect(loadConfig(ProcessorConfig, {}).MAX_CSV_COLUMNS).toBe(10_000);
+    expect(loadConfig(ProcessorConfig, { MAX_CSV_COLUMNS: '50000' }).MAX_CSV_COLUMNS).toBe(50_000);
+    for (const bad of ['2', '100001', 'many', '1.5']) expect(() => loadConfig(ProcessorConfig, { MAX_CSV_COLUMNS: bad })).toThrow(/MAX_CSV_COLUMNS/);
+  });
+
   it('names every bad variable in one error', () => {
     let error: unknown;
     try {

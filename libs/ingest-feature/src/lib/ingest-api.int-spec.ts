@@ -288,6 +288,18 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     expect((nd.error.details as { problems: Array<{ line: number; field: string }> }).problems[0]).toMatchObject({ line: 2 });
   });
 
+  it('422: a NUL or a lone surrogate in a field, which PostgreSQL cannot store, is refused at once naming the field', async () => {
+    const res = await postJson('{"vehicle_status":[{"vehicle_id":"a\\u0000b","report_time":"2022-05-05T22:02:34.546Z","status":"driving"}]}');
+    expect(res.status).toBe(422);
+    const body = await errorOf(res);
+    expect(body.error).toMatchObject({ code: 'invalid_document', message: expect.stringContaining('vehicle_status[0].vehicle_id') });
+    expect((body.error.details as { problems: unknown[] }).problems).toEqual([expect.objectContaining({ field: 'vehicle_status[0].vehicle_id', rule: 'invalid_character' })]);
+
+    const nd = await post('/ingest', '{"kind":"sensor_reading","sensor":"d\\ud800/temp","ts":"2020-07-12T00:01:34Z","value":1}\n', { 'content-type': 'application/x-ndjson' });
+    expect(nd.status).toBe(422);
+    expect(((await errorOf(nd)).error.details as { problems: unknown[] }).problems).toEqual([expect.objectContaining({ line: 1, field: 'sensor', rule: 'invalid_utf8' })]);
+  });
+
   it('413 over MAX_INGEST_BODY_BYTES, 415 for another content type, 401/403 for keys', async () => {
     const big = JSON.stringify({ time_stamp: '2019-05-01T06:00:00Z', data: Array.from({ length: 20000 }, (_, i) => i) });
     const tooBig = await postJson(big);

@@ -38,6 +38,12 @@ describe('payload checks', () => {
     expect(refusal(() => checkNdjson(Buffer.from('\n\n'), 64)).message).toContain('no lines');
   });
 
+  it('takes NDJSON whose first line is longer than 64 KiB for NDJSON', () => {
+    const line = (i: number) => `{"kind":"measurement","time_stamp":"2019-05-01T06:${String(i).padStart(2, '0')}:00Z","data":[${Array.from({ length: 40_000 }, (_, k) => k % 10).join(',')}]}\n`;
+    expect(line(0).length).toBeGreaterThan(64 * 1024);
+    expect(checkNdjson(Buffer.from(line(0) + line(1)), 64)).toEqual({ kind: 'ndjson', items: 2 });
+  });
+
   it('counts NDJSON items, skipping blank lines and CRLF', () => {
     const body = '{"kind":"sensor_reading","sensor":"d/temp","ts":"2020-07-12T00:01:34Z","value":1}\r\n\r\n{"kind":"sensor_reading","sensor":"d/temp","ts":"2020-07-12T00:01:35Z","value":2}\r\n';
     expect(checkNdjson(Buffer.from(body), 64)).toEqual({ kind: 'ndjson', items: 2 });

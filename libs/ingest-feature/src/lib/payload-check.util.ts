@@ -1,5 +1,5 @@
 import { HttpStatus } from '@nestjs/common';
-import { DOCUMENT_KINDS, detectKind, JsonSyntaxError, parseJson, validateDocument, validateLine, type DocumentKind, type DocumentProblem } from '@sluice/formats';
+import { DOCUMENT_KINDS, detectionHead, detectKind, JsonSyntaxError, parseJson, validateDocument, validateLine, type DocumentKind, type DocumentProblem } from '@sluice/formats';
 import { ApiException } from '@sluice/http';
 
 /** Problems listed in a 422 answer; the message counts them all. */
@@ -32,7 +32,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 export function checkJsonDocument(body: Buffer, maxDepth: number): PayloadCheck {
   const text = decodeUtf8(body);
   const value = parse(text, maxDepth, 1);
-  const detected = detectKind(body.subarray(0, 64 * 1024), 'the body');
+  const detected = detectKind(detectionHead(body, body.length), 'the body');
   if ('reject' in detected) throw unprocessable(detected.reject.message, [{ field: '', rule: detected.reject.rule, message: detected.reject.message, value: null }]);
   if (detected.kind === 'ndjson') {
     const message = 'the body is a JSON object with a "kind" field, which is how NDJSON lines are routed; send NDJSON with Content-Type: application/x-ndjson, or drop "kind" from the document';
@@ -71,7 +71,7 @@ export function checkNdjson(body: Buffer, maxDepth: number): PayloadCheck {
   }
   if (items === 0) throw unprocessable('the NDJSON body has no lines; send one JSON object a line', []);
   if (problems.length) throw invalidDocument('NDJSON', problems);
-  const first = detectKind(body.subarray(0, 64 * 1024), 'the body');
+  const first = detectKind(detectionHead(body, body.length), 'the body');
   if ('reject' in first || first.kind !== 'ndjson') {
     throw unprocessable('the first line of the NDJSON body must be a JSON object with a "kind" field on one line', [{ line: 1, field: 'kind', rule: 'missing_field', message: 'kind is missing', value: null }]);
   }

@@ -16,8 +16,10 @@ export interface LoadOptions {
   maxJsonDocumentBytes?: number;
   /** Deepest JSON nesting accepted. */
   maxJsonDepth?: number;
-  /** Longest NDJSON line. */
+  /** Longest NDJSON line, and longest CSV header line. */
   maxLineBytes?: number;
+  /** Most columns of a CSV header. */
+  maxCsvColumns?: number;
 }
 
 export interface LoadResult {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FileKind, FileSource, FileStatus, RejectReason } from '@sluice/contracts';
 import { IngestFile } from '@sluice/db';
+import { storable } from '@sluice/formats';
 import { DataSource } from 'typeorm';
 import type { LoadResult } from './kind-loader';
 
@@ -46,6 +47,11 @@ export function loadOutcome(kind: FileKind, r: LoadResult): FileOutcome {
     readingsLoaded: r.rejection ? 0 : r.readingsLoaded,
     error: r.rejection,
   };
+}
+
+/** A reason as jsonb text: a NUL or lone surrogate quoted from a bad record would make PostgreSQL refuse it. */
+function reasonJson(r: RejectReason | null): string | null {
+  return r ? JSON.stringify(r, (_k, v: unknown) => (typeof v === 'string' ? storable(v) : v)) : null;
 }
 
 /**
@@ -218,7 +224,7 @@ export class LedgerRepository {
       `UPDATE ingest_files SET status = $2, kind = $3, rows_total = $4, rows_loaded = $5, rows_rejected = $6,
          readings_loaded = $7, error = $8, finished_at = clock_timestamp(), updated_at = clock_timestamp()
        WHERE id = $1`,
-      [id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, o.readingsLoaded, o.error ? JSON.stringify(o.error) : null],
+      [id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, o.readingsLoaded, reasonJson(o.error)],
     );
   }
 
@@ -270,7 +276,7 @@ export class LedgerRepository {
         col((o) => o.rowsLoaded),
         col((o) => o.rowsRejected),
         col((o) => o.readingsLoaded),
-        col((o) => (o.error ? JSON.stringify(o.error) : null)),
+        col((o) => (reasonJson(o.error))),
       ],
     ));
   }
@@ -280,7 +286,7 @@ export class LedgerRepository {
     const rows = rowsOf<IngestFile>(await this.ds.query(
       `UPDATE ingest_files SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
        WHERE id = $1 AND status IN ('queued','processing') RETURNING ${COLUMNS}`,
-      [id, JSON.stringify(error)],
+      [id, reasonJson(error)],
     ));
     return rows[0] ?? null;
   }

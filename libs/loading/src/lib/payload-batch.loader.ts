@@ -3,15 +3,13 @@ import { readJsonText, type DocumentKind } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { documentSink, isDocumentKind, readDocumentItems } from './json/json-document.loader';
+import { DEFAULT_MAX_LINE_BYTES } from './json/ndjson.loader';
 import { RecordCounter, settleLoad } from './json/record-load';
 import type { FileOrder, RecordSink } from './json/record-sinks';
 import type { LoadOptions } from './kind-loader';
 import { loadOutcome, refusedOutcome, type FileOutcome } from './ledger.repository';
 import { LoaderRegistry } from './loader-registry';
 import { writeRowErrors } from './sensor/ingest-errors.writer';
-
-/** Bytes the kind is detected from (as for a file). */
-export const HEAD_BYTES = 64 * 1024;
 
 /** One small payload of a batch, with its ledger row's place in arrival order. */
 export interface BatchPayload extends FileOrder {
@@ -45,7 +43,7 @@ export class PayloadBatchLoader {
     // Row errors of an earlier attempt are replaced; loaders taking a payload of their own do it themselves.
     await client.query(`DELETE FROM ingest_errors WHERE file_id = ANY($1::uuid[])`, [payloads.map((p) => p.fileId)]);
     for (const p of payloads) {
-      const route = this.loaders.route(p.body.subarray(0, HEAD_BYTES), p.originalName);
+      const route = this.loaders.routeBytes(p.body, p.originalName, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
       if ('reason' in route) {
         outcomes.set(p.fileId, refusedOutcome(route.kind, route.reason));
       } else if (isDocumentKind(route.kind)) {

@@ -54,7 +54,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `concurrency` calls at once, each of one message or (with `batch`) of every message waiting that fits.
  * A message is acked only after its handler resolves; it is kept alive with working() while it waits and
  * while the handler runs; a throw naks it with backoff; a payload that fails validation is terminated
- * (redelivering it can never succeed). No more messages are pulled ahead than one round of calls takes,
+ * (redelivering it can never succeed). So a handler throws only for what a retry may cure: it settles a
+ * permanent failure of its own (the processor quarantines a file the database refuses) and resolves. No more messages are pulled ahead than one round of calls takes,
  * so none waits long in this process while its ack_wait runs.
  */
 export class ConsumerRunner<T extends object> {

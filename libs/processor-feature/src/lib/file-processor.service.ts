@@ -3,7 +3,6 @@ import { ProcessorConfig } from '@sluice/config';
 import { FileSubjects, isTerminal, subjectOfStatus, type RejectReason } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import {
-  HEAD_BYTES,
   isStoredInDatabase,
   LedgerRepository,
   lifecycleEventOf,
@@ -20,6 +19,7 @@ import { DropFolder } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
+import { classifyFailure } from './failure.util';
 import * as metrics from './processor.metrics';
 
 export type ProcessResult = 'done' | 'busy';
@@ -55,6 +55,7 @@ export class FileProcessorService {
       maxJsonDocumentBytes: this.config.MAX_JSON_DOCUMENT_BYTES,
       maxLineBytes: this.config.MAX_LINE_BYTES,
       maxJsonDepth: this.config.MAX_JSON_DEPTH,
+      maxCsvColumns: this.config.MAX_CSV_COLUMNS,
       onProgress,
     };
   }
@@ -87,12 +88,12 @@ export class FileProcessorService {
       outcome = await this.load(file, working);
     } catch (e) {
       metrics.attemptsFailed.inc();
-      // The last permitted attempt: record why, so the file ends `failed` with the real error.
-      if (file.attempts >= this.config.MAX_ATTEMPTS) {
-        await this.fail(fileId, { rule: 'processing_failed', message: (e as Error).message });
-        return 'done';
-      }
-      throw e;
+      // A transient or unknown failure (see classifyFailure); the last permitted attempt records why, so the
+      // file ends `failed` with the real error.
+      if (file.attempts < this.config.MAX_ATTEMPTS) throw e;
+      const { reason } = classifyFailure(e);
+      await this.fail(fileId, { ...reason, message: `${reason.message} (attempt ${file.attempts} of ${this.config.MAX_ATTEMPTS})` });
+      return 'done';
     }
     if (!outcome) return 'done';
     const durationMs = Date.now() - started;
@@ -122,23 +123,34 @@ export class FileProcessorService {
 
   private async load(file: IngestFile, working: () => void): Promise<FileOutcome | null> {
     const source = await this.source(file);
-    const refused = await this.refuseBeforeLoad(file, source);
+    const route = await this.refuseBeforeLoad(file, source);
+    if ('reason' in route) return this.settle(file.id, refusedOutcome(route.kind, route.reason));
+    try {
+      return await this.settle(file.id, async (client) => loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working))));
+    } catch (e) {
+      const failure = classifyFailure(e);
+      if (failure.kind !== 'permanent') throw e;
+      // The database refuses the data and would again: quarantined now, never retried into `failed`.
+      this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused by the database');
+      return this.settle(file.id, refusedOutcome(route.kind, failure.reason));
+    }
+  }
+
+  /**
+   * In one transaction holding the ledger row: the outcome (or the load that yields it) and the ledger
+   * update. Null when the row is no longer `processing` (another replica finished it).
+   */
+  private async settle(fileId: string, outcomeOf: FileOutcome | ((client: PoolClient) => Promise<FileOutcome>)): Promise<FileOutcome | null> {
     const runner = this.ds.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
     try {
       await client.query('BEGIN');
-      if (!(await this.ledger.lockForLoad(client, file.id))) {
+      if (!(await this.ledger.lockForLoad(client, fileId))) {
         await client.query('ROLLBACK');
         return null;
       }
-      let outcome: FileOutcome;
-      if ('reason' in refused) {
-        outcome = refusedOutcome(refused.kind, refused.reason);
-      } else {
-        const result = await refused.loader.load(client, file.id, refused.kind, source, this.loadOptions(working));
-        outcome = loadOutcome(refused.kind, result);
-      }
-      await this.ledger.finish(client, file.id, outcome);
+      const outcome = typeof outcomeOf === 'function' ? await outcomeOf(client) : outcomeOf;
+      await this.ledger.finish(client, fileId, outcome);
       await client.query('COMMIT');
       return outcome;
     } catch (e) {
@@ -155,7 +167,7 @@ export class FileProcessorService {
     if (size > this.config.MAX_FILE_BYTES) {
       return { kind: null, reason: { rule: 'file_too_large', message: `the file has ${size} bytes; the limit is ${this.config.MAX_FILE_BYTES} (MAX_FILE_BYTES)` } };
     }
-    return this.loaders.route(await readHead(open(), HEAD_BYTES), file.originalName);
+    return this.loaders.routeStream(open(), file.originalName, this.config.MAX_LINE_BYTES);
   }
 
   /** Opens the file's bytes: a file of the drop folder, or a small API payload kept in the database. */
@@ -188,21 +200,4 @@ export class FileProcessorService {
       this.logger.warn(`could not publish ${subject}: ${(e as Error).message}`);
     }
   }
-}
-
-/** The first `bytes` bytes of a stream (fewer if it is shorter); the stream is closed afterwards. */
-async function readHead(stream: Readable, bytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  try {
-    for await (const chunk of stream) {
-      const buf = chunk as Buffer;
-      chunks.push(buf);
-      length += buf.length;
-      if (length >= bytes) break;
-    }
-  } finally {
-    stream.destroy();
-  }
-  return Buffer.concat(chunks).subarray(0, bytes);
 }

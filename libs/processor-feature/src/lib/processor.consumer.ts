@@ -3,6 +3,7 @@ import { ProcessorConfig } from '@sluice/config';
 import { BatchSubjects, FileBatchQueuedMessage, FileQueuedMessage, FileSubjects, MAX_BATCH_FILES } from '@sluice/contracts';
 import { ConsumerRunner, JetStreamService } from '@sluice/messaging';
 import { BatchProcessorService } from './batch-processor.service';
+import { classifyFailure } from './failure.util';
 import { FileProcessorService } from './file-processor.service';
 
 export const PROCESSOR_DURABLE = 'processor';
@@ -54,7 +55,7 @@ export class ProcessorConsumer implements OnApplicationBootstrap, BeforeApplicat
         return result === 'busy' ? { retryInMs: 2000 } : { ack: true };
       },
       onExhausted: async (msg, error) => {
-        await this.files.fail(msg.payload.fileId, { rule: 'processing_failed', message: (error as Error).message });
+        await this.files.fail(msg.payload.fileId, classifyFailure(error).reason);
       },
     });
     // Batches of small API payloads: their own consumer, so a long file never delays them (and back).

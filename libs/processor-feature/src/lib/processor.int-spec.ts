@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileSubjects, type FileLifecycleEvent } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
@@ -10,7 +10,6 @@ import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-a
 
 describe('processor', () => {
   let t: ProcessorTestApp;
-  let dropzone: string;
   let ledger: LedgerRepository;
   let js: JetStreamService;
   const outcomes: FileLifecycleEvent[] = [];
@@ -19,7 +18,7 @@ describe('processor', () => {
 
   beforeAll(async () => {
     t = await startProcessorApp('processor');
-    ({ dropzone, js } = t);
+    ({ js } = t);
     ledger = t.app.get(LedgerRepository);
     // Listen to outcomes the way the watcher does.
     await t.listen<FileLifecycleEvent>('spec-outcomes', FileSubjects.processed, (e) => outcomes.push(e));
@@ -29,19 +28,8 @@ describe('processor', () => {
     await t?.close();
   });
 
-  /** Does what the watcher does after a claim: the file in processing/, a ledger row, a queued message. */
-  async function enqueue(name: string, content: Buffer): Promise<string> {
-    const id = randomUUID();
-    const storedPath = `processing/${id}__${name}`;
-    mkdirSync(join(dropzone, 'processing'), { recursive: true });
-    writeFileSync(join(dropzone, storedPath), content);
-    const sha256 = createHash('sha256').update(content).digest('hex');
-    await ledger.register({ id, source: 'dropzone', originalName: name, storedPath, sha256, sizeBytes: content.length });
-    await js.publish(FileSubjects.queued, { fileId: id }, id);
-    return id;
-  }
-
-  const statusOf = async (id: string) => (await query<{ status: string }>('SELECT status FROM ingest_files WHERE id = $1', [id]))[0]?.status;
+  const enqueue = (name: string, content: Buffer) => t.enqueue(name, content);
+  const statusOf = (id: string) => t.statusOf(id);
 
   it('loads a queued sensor file in one transaction and announces the outcome', async () => {
     const path = join(FIXTURES, 'sensors', 'split_15.csv');

@@ -1,4 +1,4 @@
-import { detectKind, type KindDetector } from '../../index';
+import { detectionHead, detectKind, headIsEnough, type KindDetector } from '../../index';
 
 const d = (text: string | Buffer, name = 'f.dat') => detectKind(typeof text === 'string' ? Buffer.from(text) : text, name);
 
@@ -29,6 +29,32 @@ describe(detectKind.name, () => {
     expect(d(Buffer.from([0x74, 0x73, 0xff, 0xfe, 0x0a]))).toMatchObject({ reject: { rule: 'invalid_utf8' } });
     const cut = Buffer.concat([Buffer.from('ts,device,temp\n1,"é'), Buffer.from('€').subarray(0, 2)]);
     expect(d(cut)).toEqual({ kind: 'sensor_wide_csv' });
+  });
+
+  it('detects a file whose records hold a NUL or bytes that are not UTF-8 (those records become row errors)', () => {
+    expect(d(Buffer.from('ts,device,temp\n1,a,2\n1,b\u0000,2\n'))).toEqual({ kind: 'sensor_wide_csv' });
+    expect(d(Buffer.concat([Buffer.from('ts,device,temp\n1,a,2\n1,'), Buffer.from([0xff, 0xfe]), Buffer.from(',2\n')]))).toEqual({ kind: 'sensor_wide_csv' });
+    expect(d(Buffer.concat([Buffer.from('{"kind":"sensor_reading","sensor":"'), Buffer.from([0xff]), Buffer.from('"}\n')]))).toEqual({ kind: 'ndjson' });
+  });
+
+  it('refuses a sensor header holding a NUL or bytes that are not UTF-8 (they would become sensor names)', () => {
+    expect(d('ts,device,te\u0000mp\n')).toMatchObject({ reject: { rule: 'invalid_header' } });
+    expect(d('ts,device,te\u0001mp\n')).toMatchObject({ reject: { rule: 'invalid_header', message: expect.stringContaining('control character') } });
+    expect(d(Buffer.concat([Buffer.from('ts,device,te'), Buffer.from([0xff]), Buffer.from('mp\n')]))).toMatchObject({ reject: { rule: 'invalid_header' } });
+  });
+
+  it('sees the whole first line, however long, up to MAX_LINE_BYTES: NDJSON and a wide header past 64 KiB', () => {
+    const bigLine = `{"kind":"measurement","time_stamp":"2019-05-01T06:00:00Z","data":[${Array.from({ length: 40_000 }, (_, i) => i % 10).join(',')}]}\n`;
+    const ndjson = Buffer.from(bigLine + bigLine);
+    expect(bigLine.length).toBeGreaterThan(64 * 1024);
+    expect(d(detectionHead(ndjson, 1 << 20))).toEqual({ kind: 'ndjson' });
+    // Over MAX_LINE_BYTES the line is cut, and still recognised by its top-level "kind" (it is refused as line_too_long later).
+    expect(d(detectionHead(ndjson, 70_000))).toEqual({ kind: 'ndjson' });
+    const header = `ts,device,${Array.from({ length: 8000 }, (_, i) => `metric_${i}`).join(',')}\n`;
+    const wide = Buffer.from(`${header}1,a,${Array.from({ length: 8000 }, () => '1').join(',')}\n`);
+    expect(detectionHead(wide, 1 << 20).toString()).toContain(header);
+    expect(d(detectionHead(wide, 1 << 20))).toEqual({ kind: 'sensor_wide_csv' });
+    expect([headIsEnough(64 * 1024, false, 1 << 20), headIsEnough(64 * 1024, true, 1 << 20), headIsEnough((1 << 20) + 3, false, 1 << 20)]).toEqual([false, true, true]);
   });
 
   it('refuses unknown JSON shapes, binary and other text as unrecognized_format with a message', () => {

@@ -1,4 +1,5 @@
 import type { FileKind, RejectReason } from '@sluice/contracts';
+import { cutSequenceStart, decodeMarked, hasControlChars, INVALID_BYTE_MARK } from '../text/storable-text.util';
 import type { Detection, KindDetector } from './detector';
 import { jsonDetector } from './json.detector';
 import { ndjsonDetector } from './ndjson.detector';
@@ -7,31 +8,44 @@ import { sensorCsvDetector } from './sensor-csv.detector';
 /** Tried in order; the first that answers wins. A new kind is a new detector in this list. */
 export const KIND_DETECTORS: readonly KindDetector[] = [ndjsonDetector, jsonDetector, sensorCsvDetector];
 
-/** How many bytes of a file `detectKind` wants to see. */
+/** How many bytes of a file `detectKind` wants to see at least. */
 export const DETECT_HEAD_BYTES = 64 * 1024;
 
 /**
- * The kind of a file from its first bytes (the file name is only a hint for messages). Pass at most
- * DETECT_HEAD_BYTES; a shorter head is taken as the whole file.
+ * Whether a head of `length` bytes, `newline` telling if it holds a line break, is enough to detect from:
+ * DETECT_HEAD_BYTES and the whole first line (a CSV header or an NDJSON line may be longer), read up to
+ * `maxLineBytes` (the longest line accepted, MAX_LINE_BYTES).
+ */
+export function headIsEnough(length: number, newline: boolean, maxLineBytes: number): boolean {
+  return length >= DETECT_HEAD_BYTES && (newline || length > maxLineBytes + 2);
+}
+
+/** The head of `bytes` that `detectKind` takes: DETECT_HEAD_BYTES, or the whole first line up to `maxLineBytes` (+ CRLF). */
+export function detectionHead(bytes: Buffer, maxLineBytes: number): Buffer {
+  const nl = bytes.indexOf(10);
+  const lineEnd = nl < 0 ? bytes.length : nl + 1;
+  return bytes.subarray(0, Math.max(DETECT_HEAD_BYTES, Math.min(lineEnd, maxLineBytes + 2)));
+}
+
+/**
+ * The kind of a file from its head (`detectionHead`; the file name is only a hint for messages); a head
+ * shorter than DETECT_HEAD_BYTES is taken as the whole file. Bytes that are not text refuse the file only
+ * when no kind is recognised: inside a record of a known kind they are that record's row error.
  */
 export function detectKind(head: Buffer, fileName: string, detectors: readonly KindDetector[] = KIND_DETECTORS): Detection {
-  let text: string;
-  try {
-    // stream: true (never flushed) keeps a character cut at the end of the head from counting as invalid.
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(head, { stream: true });
-  } catch {
-    return reject('invalid_utf8', `${fileName} is not valid UTF-8 text; save it as UTF-8 and drop it again.`);
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const complete = head.length < DETECT_HEAD_BYTES;
+  // A character cut at the end of the head is not counted as invalid.
+  const text = decodeMarked(complete ? head : head.subarray(0, cutSequenceStart(head)));
   if (text.trim() === '') return reject('empty_file', `${fileName} is empty (or holds only whitespace).`);
-  // Control characters other than tab/CR/LF mean binary content.
-  if (hasControlChars(text)) {
-    return reject('unrecognized_format', `${fileName} looks binary; expected CSV, JSON or NDJSON text.`);
-  }
-  const input = { text, fileName, complete: head.length < DETECT_HEAD_BYTES };
+  const input = { text, fileName, complete };
   for (const d of detectors) {
     const found = d.detect(input);
     if (found) return found;
+  }
+  if (text.includes(INVALID_BYTE_MARK)) return reject('invalid_utf8', `${fileName} is not valid UTF-8 text; save it as UTF-8 and drop it again.`);
+  // Control characters mean binary content.
+  if (hasControlChars(text)) {
+    return reject('unrecognized_format', `${fileName} looks binary; expected CSV, JSON or NDJSON text.`);
   }
   return reject(
     'unrecognized_format',
@@ -45,12 +59,4 @@ export function isKind(d: Detection): d is { kind: FileKind } {
 
 function reject(rule: string, message: string): { reject: RejectReason } {
   return { reject: { rule, message } };
-}
-
-function hasControlChars(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return true;
-  }
-  return false;
 }

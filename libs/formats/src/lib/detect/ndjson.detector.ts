@@ -1,10 +1,16 @@
 import type { KindDetector } from './detector';
+import { topLevelKeys } from './json-keys.util';
 
-/** NDJSON: the first line is a whole JSON object carrying a string `kind` (SPEC §4.5). */
+/**
+ * NDJSON: the first line is a JSON object carrying a string `kind` (SPEC §4.5). A first line longer than
+ * the head (over MAX_LINE_BYTES: it will be refused as line_too_long) is recognised by its top-level
+ * `kind` member, which no JSON document kind has.
+ */
 export const ndjsonDetector: KindDetector = {
   name: 'ndjson',
-  detect({ text }) {
+  detect({ text, complete }) {
     const nl = text.indexOf('\n');
+    if (nl < 0 && !complete) return topLevelKeys(text)?.includes('kind') ? { kind: 'ndjson' } : null;
     const first = (nl < 0 ? text : text.slice(0, nl)).trim();
     if (!first.startsWith('{') || !first.endsWith('}')) return null;
     try {

@@ -16,6 +16,7 @@ import {
 } from 'class-validator';
 import { parseIsoTimestamp } from '../sensor/sensor-record';
 import { ZonedTime } from '../sensor/zoned-time.util';
+import { textProblem } from '../text/storable-text.util';
 
 /**
  * The JSON kinds of SPEC §4.2–4.5 as class-validator DTOs. Shared by the processor (files) and the
@@ -41,6 +42,20 @@ export function IsTimestampWithOffset(options?: ValidationOptions): PropertyDeco
       validator: {
         validate: (v: unknown) => typeof v === 'string' && v.length <= 40 && OFFSET.test(v) && !Number.isNaN(parseIsoTimestamp(v, UTC)),
         defaultMessage: () => '$property must be an ISO-8601 date-time with an offset',
+      },
+    },
+    options,
+  );
+}
+
+/** Text PostgreSQL can store: no NUL, no bytes that were not UTF-8, no lone surrogate (see `textProblem`). */
+export function IsStorableText(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isStorableText',
+      validator: {
+        validate: (v: unknown) => typeof v !== 'string' || textProblem(v) === null,
+        defaultMessage: () => '$property must be text without NUL characters, in UTF-8',
       },
     },
     options,
@@ -80,6 +95,7 @@ export function IsFiniteNumber(options?: ValidationOptions): PropertyDecorator {
 export class VehicleStatusItemDto {
   @IsDefined()
   @IsString()
+  @IsStorableText()
   @Length(1, ID_MAX)
   vehicle_id!: string;
 
@@ -89,6 +105,7 @@ export class VehicleStatusItemDto {
 
   @IsDefined()
   @IsString()
+  @IsStorableText()
   @Length(1, LABEL_MAX)
   status!: string;
 }
@@ -98,6 +115,7 @@ export class VehicleStatusItemDto {
 export class DetectionDto {
   @IsDefined()
   @IsString()
+  @IsStorableText()
   @Length(1, LABEL_MAX)
   object_type!: string;
 
@@ -111,6 +129,7 @@ export class DetectionDto {
 export class DetectionEventItemDto {
   @IsDefined()
   @IsString()
+  @IsStorableText()
   @Length(1, ID_MAX)
   vehicle_id!: string;
 
@@ -167,6 +186,7 @@ export class SensorReadingLineDto {
 
   @IsDefined()
   @IsString()
+  @IsStorableText()
   @Length(1, SENSOR_NAME_MAX)
   sensor!: string;
 

@@ -1,5 +1,19 @@
 import { Readable } from 'node:stream';
-import { JsonSyntaxError, parseJson, readJsonDocument, readLines, streamedShapeProblem, streamJsonItems, validateDocument, validateLine, type RawLine, type StreamedDocument } from '../../index';
+import {
+  INVALID_BYTE_MARK,
+  JsonSyntaxError,
+  parseJson,
+  readJsonDocument,
+  readLines,
+  streamedShapeProblem,
+  streamJsonItems,
+  textProblem,
+  validateDocument,
+  validateItem,
+  validateLine,
+  type RawLine,
+  type StreamedDocument,
+} from '../../index';
 
 const syntax = (text: string, maxDepth?: number) => {
   try {
@@ -126,7 +140,27 @@ describe(validateDocument.name, () => {
   });
 });
 
+describe(validateItem.name, () => {
+  const vs = (vehicle_id: string, status = 'driving') => ({ vehicle_id, report_time: '2022-05-05T22:02:34.546Z', status });
+
+  it('refuses text PostgreSQL cannot store: NUL as invalid_character, a lone surrogate or a byte that was not UTF-8 as invalid_utf8', () => {
+    expect(validateItem('vehicle_status', JSON.parse('{"vehicle_id":"a\\u0000b","report_time":"2022-05-05T22:02:34.546Z","status":"x"}'), ['vehicle_status', 0])).toEqual([
+      expect.objectContaining({ field: 'vehicle_status[0].vehicle_id', rule: 'invalid_character', value: '"a\\u0000b"' }),
+    ]);
+    expect(validateItem('vehicle_status', vs('a', 'dr\ud800')).map((p) => [p.field, p.rule])).toEqual([['status', 'invalid_utf8']]);
+    expect(validateItem('vehicle_status', vs(`a${INVALID_BYTE_MARK}`)).map((p) => [p.field, p.rule])).toEqual([['vehicle_id', 'invalid_utf8']]);
+    expect(validateItem('vehicle_status', vs('emoji \ud83d\ude00 and é'))).toEqual([]);
+    const detection = { vehicle_id: 'v', detection_time: '2022-05-05T22:02:34.546Z', detections: [{ object_type: 'car\u0000', object_value: 1 }] };
+    expect(validateItem('detections', detection).map((p) => [p.field, p.rule])).toEqual([['detections[0].object_type', 'invalid_character']]);
+  });
+});
+
 describe(validateLine.name, () => {
+  it('applies the same text rule to NDJSON lines', () => {
+    const r = validateLine({ kind: 'sensor_reading', sensor: 'd\u0000/temp', ts: '2020-07-12T00:01:34Z', value: 1 });
+    expect('problems' in r && r.problems.map((p) => [p.field, p.rule])).toEqual([['sensor', 'invalid_character']]);
+  });
+
   it('routes by kind and validates each kind', () => {
     expect(validateLine({ kind: 'sensor_reading', sensor: 's1', ts: '2024-01-01T00:00:00+01:00', value: 1.5 })).toMatchObject({ kind: 'sensor_reading' });
     expect(validateLine({ kind: 'sensor_reading', sensor: 's1', ts: '2024-01-01T00:00:00', value: '1.5' })).toMatchObject({
@@ -172,6 +206,12 @@ describe(readJsonDocument.name, () => {
     expect(await read('{"a":1}', 3)).toMatchObject({ reject: { rule: 'file_too_large' } });
     expect(await read('  \n')).toMatchObject({ reject: { rule: 'empty_file' } });
     expect(await read('{\n"a": [1,\n')).toMatchObject({ reject: { rule: 'truncated_json', line: 3 } });
-    expect(await read(Buffer.from([0x7b, 0x0a, 0x22, 0xff, 0x22, 0x7d]))).toMatchObject({ reject: { rule: 'invalid_utf8', line: 2 } });
+  });
+
+  it('reads a string holding bytes that are not UTF-8 with a mark, so only its item is refused', async () => {
+    const doc = Buffer.concat([Buffer.from('{\n"a": "x'), Buffer.from([0xff]), Buffer.from('y"}')]);
+    const parsed = await read(doc);
+    expect(parsed).toHaveProperty('value', { a: `x${INVALID_BYTE_MARK}y` });
+    expect(textProblem((parsed as { value: { a: string } }).value.a)).toBe('invalid_utf8');
   });
 });

@@ -1,3 +1,5 @@
+import { firstInvalidUtf8 } from '../text/storable-text.util';
+
 /**
  * Splits a byte stream into lines without ever holding more than `maxLineBytes` of one line: a longer
  * line is reported as too long (its bytes are skipped up to the next newline), so a file without line
@@ -72,17 +74,4 @@ export async function* readLines(input: AsyncIterable<Buffer | string> | NodeJS.
   }
   if (overflow > 0 || partBytes > 0) finish(Buffer.alloc(0));
   if (batch.length) yield batch;
-}
-
-/** Byte offset of the first invalid UTF-8 sequence (or of the cut-off sequence at the end). */
-export function firstInvalidUtf8(bytes: Uint8Array): number {
-  let i = 0;
-  while (i < bytes.length) {
-    const b = bytes[i];
-    const n = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
-    if (n < 0) return i;
-    for (let k = 1; k <= n; k++) if (i + k >= bytes.length || (bytes[i + k] & 0xc0) !== 0x80) return i;
-    i += n + 1;
-  }
-  return bytes.length;
 }

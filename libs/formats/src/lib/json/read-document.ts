@@ -1,5 +1,5 @@
 import type { RejectReason } from '@sluice/contracts';
-import { firstInvalidUtf8 } from './line-reader';
+import { decodeMarked } from '../text/storable-text.util';
 import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError, parseJson, type ParsedJson } from './json-parser';
 
 /** Single-document JSON files are read whole, so their size is capped (MAX_JSON_DOCUMENT_BYTES). */
@@ -12,7 +12,7 @@ export interface ReadDocumentOptions {
 
 /**
  * Reads one JSON document from a stream as text: the text, or why the file cannot be used
- * (file_too_large, invalid_utf8, empty_file), with the line where it applies.
+ * (file_too_large, empty_file), with the line where it applies.
  */
 export async function readJsonText(input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, opts: ReadDocumentOptions = {}): Promise<string | { reject: RejectReason }> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_JSON_DOCUMENT_BYTES;
@@ -27,7 +27,6 @@ export async function readJsonText(input: AsyncIterable<Buffer | string> | NodeJ
     chunks.push(buf);
   }
   const text = decode(chunks);
-  if (typeof text !== 'string') return text;
   if (text.trim() === '') return { reject: { rule: 'empty_file', message: 'the file is empty (or holds only whitespace)' } };
   return text;
 }
@@ -51,18 +50,12 @@ export function syntaxReject(e: unknown): RejectReason | null {
   return { rule: e.rule, message: `the file is not usable JSON: ${e.message}`, line: e.line, column: String(e.column) };
 }
 
-/** The chunks as text; the bytes are dropped before parsing (not held twice). */
-function decode(chunks: Buffer[]): string | { reject: RejectReason } {
-  let buf = Buffer.concat(chunks);
+/**
+ * The chunks as text; the bytes are dropped before parsing (not held twice). Bytes that are not UTF-8 are
+ * marked rather than refusing the file: inside a string they make that item an `invalid_utf8` row error.
+ */
+function decode(chunks: Buffer[]): string {
+  const buf = Buffer.concat(chunks);
   chunks.length = 0;
-  if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf);
-  } catch {
-    const at = firstInvalidUtf8(buf);
-    const before = buf.subarray(0, at);
-    let line = 1;
-    for (let i = before.indexOf(10); i >= 0; i = before.indexOf(10, i + 1)) line++;
-    return { reject: { rule: 'invalid_utf8', message: `the file is not valid UTF-8 text: byte ${at} (line ${line}) starts an invalid sequence; save it as UTF-8`, line } };
-  }
+  return decodeMarked(buf);
 }

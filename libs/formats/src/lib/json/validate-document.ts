@@ -1,6 +1,7 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { cap, VALUE_CAP } from '../sensor/sensor-record';
+import { textProblem, textProblemMessage, type TextRule } from '../text/storable-text.util';
 import {
   DetectionEventItemDto,
   DetectionLineDto,
@@ -40,7 +41,8 @@ export type ItemRule =
   | 'not_an_integer'
   | 'out_of_range'
   | 'empty_array'
-  | 'too_many_items';
+  | 'too_many_items'
+  | TextRule;
 
 /** One thing wrong with a document: where (as a path), which rule, a sentence naming the field, the value. */
 export interface DocumentProblem {
@@ -143,6 +145,7 @@ const PRIORITY = [
   'whitelistValidation',
   'isIn',
   'isString',
+  'isStorableText',
   'isArray',
   'nestedValidation',
   'isInt',
@@ -185,6 +188,10 @@ function explain(constraint: string, path: JsonPath, value: unknown, constraints
       return [problem(path, 'unknown_kind', `${f} ${shown} is not the expected kind`, value)];
     case 'isString':
       return [problem(path, 'invalid_type', `${f} must be a string, found ${describe(value)}`, value)];
+    case 'isStorableText': {
+      const rule = (typeof value === 'string' && textProblem(value)) || 'invalid_utf8';
+      return [problem(path, rule, textProblemMessage(rule, f), value)];
+    }
     case 'isArray':
       return [problem(path, 'invalid_type', `${f} must be a list, found ${describe(value)}`, value)];
     case 'nestedValidation':

@@ -1,4 +1,5 @@
 import { detectDelimiter, firstLine, splitHeader, stripBom, type CsvDelimiter } from '../csv/delimiter.util';
+import { hasControlChars, textProblem } from '../text/storable-text.util';
 
 export type SensorCsvKind = 'sensor_wide_csv' | 'sensor_long_csv' | 'sensor_mapping_csv';
 
@@ -32,12 +33,26 @@ function emptyHeader(kind: SensorCsvKind, delimiter: CsvDelimiter, columns: stri
   return { kind, delimiter, columns, quoted: false, tsIndex: -1, deviceIndex: -1, metrics: [], metricIndexes: [], uuidIndex: -1, valueIndex: -1, nameIndex: -1 };
 }
 
+/** Most columns a sensor CSV header may have by default (MAX_CSV_COLUMNS). */
+export const DEFAULT_MAX_CSV_COLUMNS = 10_000;
+
 /**
- * Reads a sensor CSV header line. Returns null when the line is not one of the three layouts, or a string
- * explaining what is wrong when it looks like one but is malformed.
+ * Reads a sensor CSV header line (`text` must hold all of it). Returns null when the line is not one of
+ * the three layouts, or a string explaining what is wrong when it looks like one but is malformed: more
+ * than `maxColumns` columns, a NUL or bytes that are not UTF-8 (they would end up in sensor names), …
  */
-export function readSensorHeader(text: string): SensorCsvHeader | string | null {
+export function readSensorHeader(text: string, maxColumns = DEFAULT_MAX_CSV_COLUMNS): SensorCsvHeader | string | null {
   const line = firstLine(stripBom(text));
+  const h = readHeaderLine(line);
+  if (h === null || typeof h === 'string') return h;
+  if (h.columns.length > maxColumns) return `the header has ${h.columns.length} columns; at most ${maxColumns} are accepted (MAX_CSV_COLUMNS)`;
+  const bad = textProblem(line);
+  if (bad) return bad === 'invalid_character' ? 'the header line holds a NUL character' : 'the header line holds bytes that are not UTF-8; save the file as UTF-8';
+  if (hasControlChars(line)) return 'the header line holds a control character; column names become sensor names';
+  return h;
+}
+
+function readHeaderLine(line: string): SensorCsvHeader | string | null {
   const delimiter = detectDelimiter(line);
   const columns = splitHeader(line, delimiter);
   const lower = columns.map((c) => c.toLowerCase());

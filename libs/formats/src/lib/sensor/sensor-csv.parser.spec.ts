@@ -32,6 +32,43 @@ describe(readWideCsv.name, () => {
     await expect(collect(readWideCsv(endless, opts))).rejects.toMatchObject({ reason: { rule: 'malformed_csv' } });
   });
 
+  /** A wide CSV of `n` good lines with `bad` as line `at` (1-based, the header is line 1). */
+  const withLine = (n: number, at: number, bad: Buffer) => {
+    const good = (i: number) => Buffer.from(`"${1.5e9 + i}","dev","0.5","True","20"\n`);
+    return Buffer.concat([Buffer.from(header), ...Array.from({ length: n }, (_, i) => (i + 2 === at ? bad : good(i)))]);
+  };
+
+  it('refuses a line with a NUL (here past the first 64 KiB) as invalid_character, and reads every other line', async () => {
+    const file = withLine(3000, 2500, Buffer.from('"1.6E9","d\u0000x","0.5","True","20"\n'));
+    const { rows, rejects } = await collect(readWideCsv(input(file, 65536), opts));
+    expect(rows).toHaveLength(2999);
+    expect(rejects).toEqual([expect.objectContaining({ line: 2500, column: 'device', rule: 'invalid_character', value: 'd\uFFFDx' })]);
+  });
+
+  it('refuses a line with bytes that are not UTF-8 as invalid_utf8 wherever it is, never loading U+FFFD', async () => {
+    const bad = Buffer.concat([Buffer.from('"1.6E9","na'), Buffer.from([0xff, 0xfe]), Buffer.from('me","0.5","True","20"\n')]);
+    for (const at of [3, 2500]) {
+      const { rows, rejects } = await collect(readWideCsv(input(withLine(3000, at, bad), 4096), opts));
+      expect(rows.map((r) => r.device)).not.toContain('na\uFFFD\uFFFDme');
+      expect(rows).toHaveLength(2999);
+      expect(rejects).toEqual([expect.objectContaining({ line: at, column: 'device', rule: 'invalid_utf8' })]);
+    }
+    // A real U+FFFD in a file that is valid UTF-8 is text like any other.
+    const { rows } = await collect(readWideCsv(input(`${header}"1.5E9","d\uFFFD","0.5","True","20"\n`), opts));
+    expect(rows[0].device).toBe('d\uFFFD');
+  });
+
+  it('reads a header of any length whole, up to MAX_CSV_COLUMNS columns and MAX_LINE_BYTES bytes', async () => {
+    const names = Array.from({ length: 8000 }, (_, i) => `m${i}`);
+    const wide = `ts,device,${names.join(',')}\n1500000000,a,${names.map(() => '1').join(',')}\n`;
+    const batches: Array<SensorCsvBatch<unknown>> = [];
+    for await (const b of readWideCsv(input(wide, 65536), { ...opts, maxColumns: 8002 })) batches.push(b);
+    expect(batches[0].header.metrics).toEqual(names);
+    expect(batches[0].rows).toHaveLength(1);
+    await expect(collect(readWideCsv(input(wide, 65536), { ...opts, maxColumns: 8001 }))).rejects.toMatchObject({ reason: { rule: 'invalid_header', message: expect.stringContaining('MAX_CSV_COLUMNS') } });
+    await expect(collect(readWideCsv(input(wide, 65536), { ...opts, maxHeaderBytes: 20_000 }))).rejects.toMatchObject({ reason: { rule: 'invalid_header', message: expect.stringContaining('MAX_LINE_BYTES') } });
+  });
+
   it('reads quoted lines, True/False and µs timestamps', async () => {
     const { rows, rejects } = await collect(readWideCsv(input(`${header}"1.5945120943859746E9","b8:27","0.0049","True","22.7"\n`), opts));
     expect(rejects).toEqual([]);

@@ -1,6 +1,7 @@
 import type { RejectReason } from '@sluice/contracts';
 import { Parser, type Options } from 'csv-parse';
-import { readSensorHeader, type SensorCsvHeader, type SensorCsvKind } from './sensor-csv.header';
+import { decodeMarked, storable, TextWatch, textProblemMessage, type TextRule } from '../text/storable-text.util';
+import { DEFAULT_MAX_CSV_COLUMNS, readSensorHeader, type SensorCsvHeader, type SensorCsvKind } from './sensor-csv.header';
 import {
   cap,
   epochProblem,
@@ -24,11 +25,18 @@ import {
 } from './sensor-record';
 import { ZonedTime } from './zoned-time.util';
 
-export interface SensorCsvOptions {
+export interface SensorCsvOptions extends CsvLimits {
   /** Valid range per metric (wide CSV); metrics without one are unbounded. */
   ranges: ValueRanges;
   /** IANA zone for naive timestamps (long CSV). */
   naiveTimeZone: string;
+}
+
+export interface CsvLimits {
+  /** Most header columns (MAX_CSV_COLUMNS). */
+  maxColumns?: number;
+  /** Longest header line in bytes (MAX_LINE_BYTES); the header is read whole up to it. */
+  maxHeaderBytes?: number;
 }
 
 /** What one input chunk yielded: good records and refused lines, in line order within each list. */
@@ -50,17 +58,17 @@ type Input = AsyncIterable<Buffer | string> | NodeJS.ReadableStream;
 
 /** Streams a wide CSV (`ts,device,<metrics…>`): one reading per metric per line. */
 export function readWideCsv(input: Input, opts: SensorCsvOptions): AsyncGenerator<SensorCsvBatch<WideReading>> {
-  return readBatches(input, 'sensor_wide_csv', (h, sink: Sink<WideReading>) => wideHandler(h, opts, sink));
+  return readBatches(input, 'sensor_wide_csv', opts, (h, sink: Sink<WideReading>) => wideHandler(h, opts, sink));
 }
 
 /** Streams a long CSV (`[index;]timestamp;sensor_uuid;sensor_value`). */
 export function readLongCsv(input: Input, opts: SensorCsvOptions): AsyncGenerator<SensorCsvBatch<LongReading>> {
-  return readBatches(input, 'sensor_long_csv', (h, sink: Sink<LongReading>) => longHandler(h, opts, sink));
+  return readBatches(input, 'sensor_long_csv', opts, (h, sink: Sink<LongReading>) => longHandler(h, opts, sink));
 }
 
 /** Streams a sensor mapping CSV (`sensor_uuid;sensor_name`). */
-export function readMappingCsv(input: Input): AsyncGenerator<SensorCsvBatch<MappingRow>> {
-  return readBatches(input, 'sensor_mapping_csv', (h, sink: Sink<MappingRow>) => mappingHandler(h, sink));
+export function readMappingCsv(input: Input, limits: CsvLimits = {}): AsyncGenerator<SensorCsvBatch<MappingRow>> {
+  return readBatches(input, 'sensor_mapping_csv', limits, (h, sink: Sink<MappingRow>) => mappingHandler(h, sink));
 }
 
 interface Sink<T> {
@@ -75,12 +83,16 @@ interface CsvApi {
   info: { lines: number };
 }
 
-const HEADER_SCAN_LIMIT = 1 << 20;
+/** Longest header line by default, in bytes (MAX_LINE_BYTES). */
+const DEFAULT_MAX_HEADER_BYTES = 1 << 20;
 /** Longest CSV record accepted, in characters; a longer one makes the file malformed_csv. */
 export const MAX_RECORD_CHARS = 1 << 20;
 
-async function* readBatches<T>(input: Input, kind: SensorCsvKind, makeHandler: (h: SensorCsvHeader, sink: Sink<T>) => RecordHandler): AsyncGenerator<SensorCsvBatch<T>> {
+async function* readBatches<T>(input: Input, kind: SensorCsvKind, limits: CsvLimits, makeHandler: (h: SensorCsvHeader, sink: Sink<T>) => RecordHandler): AsyncGenerator<SensorCsvBatch<T>> {
+  const maxHeaderBytes = limits.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   const sink: Sink<T> = { rows: [], rejects: [] };
+  // csv-parse decodes leniently (U+FFFD for bytes that are not UTF-8); the watch says when records need a look.
+  const watch = new TextWatch();
   let header: SensorCsvHeader | null = null;
   let api: CsvApi | null = null;
   let handle: RecordHandler = () => undefined;
@@ -93,7 +105,16 @@ async function* readBatches<T>(input: Input, kind: SensorCsvKind, makeHandler: (
       seenHeaderRecord = true;
       return;
     }
-    handle(record, (api as CsvApi).info.lines);
+    const line = (api as CsvApi).info.lines;
+    if (watch.nul || watch.invalidUtf8) {
+      const bad = textProblemOf(record, watch.invalidUtf8);
+      if (bad) {
+        const h = header as SensorCsvHeader;
+        const column = h.columns[bad.index] ?? null;
+        return reject(sink, h, record, line, column, { rule: bad.rule, message: textProblemMessage(bad.rule, column ?? `field ${bad.index + 1}`) }, storable(record[bad.index]));
+      }
+    }
+    handle(record, line);
   };
   const feed = (buf: Buffer | undefined, end: boolean) => {
     const err = (api as CsvApi).parse(buf, end, push, () => undefined);
@@ -102,8 +123,14 @@ async function* readBatches<T>(input: Input, kind: SensorCsvKind, makeHandler: (
     }
   };
   const start = () => {
-    const text = Buffer.concat(pending).toString('utf8');
-    const h = readSensorHeader(text);
+    const head = Buffer.concat(pending);
+    const nl = head.indexOf(10);
+    // CRLF and the line break do not count; a header is never read in part.
+    if ((nl < 0 ? head.length : nl) > maxHeaderBytes + 1) {
+      throw new SensorCsvFormatError({ rule: 'invalid_header', message: `the header line is longer than ${maxHeaderBytes} bytes (MAX_LINE_BYTES)`, line: 1 });
+    }
+    const text = decodeMarked(head);
+    const h = readSensorHeader(text, limits.maxColumns ?? DEFAULT_MAX_CSV_COLUMNS);
     if (h === null || typeof h === 'string' || h.kind !== kind) {
       const why = typeof h === 'string' ? h : `the header "${cap(text.split(/\r?\n/)[0] ?? '', 200)}" is not a ${kind.replace(/_/g, ' ')} header`;
       throw new SensorCsvFormatError({ rule: 'invalid_header', message: why, line: 1 });
@@ -114,17 +141,17 @@ async function* readBatches<T>(input: Input, kind: SensorCsvKind, makeHandler: (
     const options: Options = { delimiter: h.delimiter, bom: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true, max_record_size: MAX_RECORD_CHARS };
     api = (new Parser(options) as unknown as { api: CsvApi }).api;
     if (typeof api?.parse !== 'function') throw new Error('csv-parse no longer exposes Parser.api; update sensor-csv.parser.ts');
-    const first = Buffer.concat(pending);
     pending.length = 0;
-    feed(first, false);
+    feed(head, false);
   };
 
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    watch.push(buf);
     if (!api) {
       pending.push(buf);
       pendingBytes += buf.length;
-      if (buf.includes(10) || pendingBytes >= HEADER_SCAN_LIMIT) start();
+      if (buf.includes(10) || pendingBytes > maxHeaderBytes + 2) start();
     } else feed(buf, false);
     if (header && (sink.rows.length || sink.rejects.length)) {
       yield { header, rows: sink.rows, rejects: sink.rejects };
@@ -138,8 +165,19 @@ async function* readBatches<T>(input: Input, kind: SensorCsvKind, makeHandler: (
     }
     start();
   }
+  watch.end();
   feed(undefined, true);
   if (header && (sink.rows.length || sink.rejects.length)) yield { header, rows: sink.rows, rejects: sink.rejects };
+}
+
+/** The first field of a record whose text PostgreSQL cannot store; U+FFFD counts when the file had bytes that are not UTF-8. */
+function textProblemOf(record: string[], invalidUtf8: boolean): { index: number; rule: TextRule } | null {
+  for (let i = 0; i < record.length; i++) {
+    const f = record[i];
+    if (f.includes('\0')) return { index: i, rule: 'invalid_character' };
+    if (invalidUtf8 && f.includes('\uFFFD')) return { index: i, rule: 'invalid_utf8' };
+  }
+  return null;
 }
 
 /** The refused line as text, quoted like the header was (csv-parse does not keep raw text cheaply). */

@@ -1,5 +1,6 @@
 import type { JsonSyntaxRule } from '../json/json-parser';
 import type { ItemRule } from '../json/validate-document';
+import type { TextRule } from '../text/storable-text.util';
 import type { ZonedTime } from './zoned-time.util';
 
 /** Valid range per metric name; structurally the same as `MetricRanges` of @sluice/config. */
@@ -37,7 +38,8 @@ export type RowRule =
   | 'invalid_uuid'
   | 'missing_value'
   | 'wrong_field_count'
-  | 'duplicate_sensor_name';
+  | 'duplicate_sensor_name'
+  | TextRule;
 
 /** Rule codes of a refused JSON item or NDJSON line, besides the CSV ones. */
 export type RecordRule = RowRule | ItemRule | JsonSyntaxRule | 'line_too_long' | 'invalid_utf8';

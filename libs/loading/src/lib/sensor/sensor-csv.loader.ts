@@ -6,6 +6,7 @@ import {
   readMappingCsv,
   readWideCsv,
   SensorCsvFormatError,
+  type CsvLimits,
   type LongReading,
   type MappingRow,
   type RowReject,
@@ -288,7 +289,7 @@ export class SensorCsvLoader implements KindLoader {
     const byUuid = new Map<string, MappingRow>();
     const stream = open();
     try {
-      for await (const batch of readMappingCsv(stream)) {
+      for await (const batch of readMappingCsv(stream, csvLimits(opts))) {
         tally.addRows(batch.rows.length);
         if (tally.addRejects(batch.rejects)) return { conflict: false, tally, readings: 0, rejection: tally.rejection() };
         for (const r of batch.rows) byUuid.set(r.uuid, r); // a later line for the same UUID wins
@@ -356,7 +357,11 @@ function isSensorCsvKind(kind: FileKind): kind is SensorCsvKind {
 }
 
 function parseOptions(opts: SensorLoadOptions): SensorCsvOptions {
-  return { ranges: opts.ranges, naiveTimeZone: opts.naiveTimeZone };
+  return { ranges: opts.ranges, naiveTimeZone: opts.naiveTimeZone, ...csvLimits(opts) };
+}
+
+function csvLimits(opts: SensorLoadOptions): CsvLimits {
+  return { maxColumns: opts.maxCsvColumns, maxHeaderBytes: opts.maxLineBytes };
 }
 
 function progressEvery(onProgress: (() => void) | undefined): (lines: number) => void {
