@@ -20,6 +20,7 @@ import { DropFolder } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
+import { ClaimedContent } from './claimed-content.util';
 import * as metrics from './processor.metrics';
 
 export type ProcessResult = 'done' | 'busy';
@@ -121,7 +122,7 @@ export class FileProcessorService {
   }
 
   private async load(file: IngestFile, working: () => void): Promise<FileOutcome | null> {
-    const source = await this.source(file);
+    const { source, claimed } = await this.source(file);
     const refused = await this.refuseBeforeLoad(file, source);
     const runner = this.ds.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
@@ -131,12 +132,20 @@ export class FileProcessorService {
         await client.query('ROLLBACK');
         return null;
       }
+      if (claimed) await client.query('SAVEPOINT claimed_content');
       let outcome: FileOutcome;
       if ('reason' in refused) {
         outcome = refusedOutcome(refused.kind, refused.reason);
       } else {
         const result = await refused.loader.load(client, file.id, refused.kind, source, this.loadOptions(working));
         outcome = loadOutcome(refused.kind, result);
+      }
+      const changed = claimed?.verify(await this.storage.stat(file.storedPath));
+      if (changed) {
+        // A writer still had the file open: what was read is not what was claimed, so none of it counts.
+        await client.query('ROLLBACK TO SAVEPOINT claimed_content');
+        outcome = refusedOutcome(refused.kind, changed);
+        this.logger.warn({ fileId: file.id, storedPath: file.storedPath }, changed.message);
       }
       await this.ledger.finish(client, file.id, outcome);
       await client.query('COMMIT');
@@ -158,14 +167,18 @@ export class FileProcessorService {
     return this.loaders.route(await readHead(open(), HEAD_BYTES), file.originalName);
   }
 
-  /** Opens the file's bytes: a file of the drop folder, or a small API payload kept in the database. */
-  private async source(file: IngestFile): Promise<() => Readable> {
+  /**
+   * Opens the file's bytes: a file of the drop folder (every read checked against the claim, see
+   * ClaimedContent), or a small API payload kept in the database (written once, in its ledger transaction).
+   */
+  private async source(file: IngestFile): Promise<{ source: () => Readable; claimed?: ClaimedContent }> {
     if (isStoredInDatabase(file.storedPath)) {
       const body = await this.payloads.read(file.id);
       if (!body) throw new Error(`the stored body of ${file.id} is missing from ingest_payloads`);
-      return () => Readable.from([body]);
+      return { source: () => Readable.from([body]) };
     }
-    return () => this.open(file.storedPath);
+    const claimed = new ClaimedContent({ sha256: file.sha256.trim(), size: Number(file.sizeBytes) }, await this.storage.stat(file.storedPath));
+    return { source: () => claimed.tap(this.open(file.storedPath)), claimed };
   }
 
   private open(storedPath: string): Readable {
