@@ -1,3 +1,4 @@
+import { HttpStatus } from '@nestjs/common';
 import { ApiException } from '@sluice/http';
 import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
@@ -16,10 +17,13 @@ export interface UploadPart {
   complete: Promise<void>;
 }
 
-/** Calls `onAbort` when the client goes away before the body ended (the socket closed mid-stream). */
+/**
+ * Calls `onAbort` when the client goes away before the body ended (the socket closed mid-stream). The
+ * error is the client's doing (a 400 nobody reads), not a storage failure to log as one.
+ */
 function onAborted(req: IncomingMessage, onAbort: (e: Error) => void): void {
   finished(req, { writable: false }, (e) => {
-    if (e && !req.readableEnded) onAbort(new Error(`the client closed the connection before the body ended (${e.message})`));
+    if (e && !req.readableEnded) onAbort(new ApiException(HttpStatus.BAD_REQUEST, 'bad_request', `the client closed the connection before the body ended (${e.message}); nothing was stored`));
   });
 }
 
