@@ -9,7 +9,8 @@ import { bootstrapService } from '@sluice/observability';
 import { createTestDatabase, freePort, SHARED_NATS_URL, TEST_PG_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { Client } from 'pg';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -356,6 +357,56 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     expect((await errorOf(tooBig)).error.message).toContain('MAX_UPLOAD_BYTES');
     const leftovers = (await import('node:fs')).readdirSync(join(dir, 'processing')).filter((n) => n.endsWith('.tmp') || n.endsWith('big.csv'));
     expect(leftovers).toEqual([]);
+  });
+
+  it('400 for a multipart body with two file parts, and nothing of it stored or queued', async () => {
+    const rowsBefore = await app.get(DataSource).query(`SELECT count(*)::int AS n FROM ingest_files`);
+    const queuedBefore = (await queuedIds()).length;
+    const csv = 'ts,device,co,humidity,light,lpg,motion,smoke,temp\n"1594512094.3859746","b8:27:eb:bf:9d:51","0.0049","51","False","0.0076","False","0.0204","21.1"\n';
+    const form = new FormData();
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'first.csv');
+    form.append('file', new Blob([csv.replace('21.1', '21.2')], { type: 'text/csv' }), 'second.csv');
+    const res = await post('/ingest/files', form);
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).error.message).toContain('one file per request');
+    expect(await app.get(DataSource).query(`SELECT count(*)::int AS n FROM ingest_files`)).toEqual(rowsBefore);
+    expect((await queuedIds()).length).toBe(queuedBefore);
+    expect(readdirSync(join(dir, 'processing')).filter((n) => n.includes('first.csv') || n.includes('second.csv') || n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('an upload whose client goes away mid-stream leaves no temp file and no open descriptor (chunked and multipart)', async () => {
+    const processing = join(dir, 'processing');
+    const tmpFiles = () => readdirSync(processing).filter((n) => n.endsWith('.tmp'));
+    /** Descriptors of this process (which runs the ingest-api) open on a file of processing/. */
+    const openInProcessing = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(join('/proc/self/fd', fd)).startsWith(processing);
+        } catch {
+          return false; // closed while listing
+        }
+      });
+    const until = async (what: string, cond: () => boolean) => {
+      for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+      if (!cond()) throw new Error(`timed out waiting until ${what}`);
+    };
+    const abortMidStream = async (path: string, headers: Record<string, string>, head: Buffer) => {
+      const req = httpRequest(`${base}${path}`, { method: 'POST', headers: { 'x-api-key': KEY, ...headers } });
+      req.on('error', () => undefined);
+      req.write(head);
+      for (let i = 0; i < 4; i++) req.write(Buffer.alloc(64 * 1024, 'a'));
+      await until('the upload is being written', () => tmpFiles().length > 0);
+      req.destroy();
+    };
+    const rowsBefore = await app.get(DataSource).query(`SELECT count(*)::int AS n FROM ingest_files`);
+    for (let i = 0; i < 3; i++) await abortMidStream('/ingest/files?filename=chunked.csv', { 'content-type': 'text/csv', 'transfer-encoding': 'chunked' }, Buffer.from('ts,value\n'));
+    const boundary = 'sluice-test-boundary';
+    const partHead = Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="multi.csv"\r\ncontent-type: text/csv\r\n\r\nts,value\n`);
+    for (let i = 0; i < 3; i++) await abortMidStream('/ingest/files', { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(900 * 1024) }, partHead);
+    await until('every aborted upload is cleaned up', () => tmpFiles().length === 0 && openInProcessing().length === 0);
+    expect(tmpFiles()).toEqual([]);
+    expect(openInProcessing()).toEqual([]);
+    expect(await app.get(DataSource).query(`SELECT count(*)::int AS n FROM ingest_files`)).toEqual(rowsBefore);
   });
 
   it('GET /ingest/{raw_id}: 404 for an unknown id, 400 for a malformed one', async () => {

@@ -109,7 +109,7 @@ export class IngestController {
     const scope = this.ingest.scope(apiKeyOf(req), idempotencyKey);
     assertDeclaredLength(req, this.config.MAX_UPLOAD_BYTES, 'MAX_UPLOAD_BYTES');
     if (mediaType(req.headers['content-type']) === 'multipart/form-data') {
-      return accepted(res, await withMultipartFile(req, (file, name) => this.ingest.acceptUpload(file, name ?? q.filename ?? 'upload', scope)));
+      return accepted(res, await withMultipartFile(req, (part) => this.ingest.acceptUpload(part.file, part.filename ?? q.filename ?? 'upload', scope, part.complete)));
     }
     if (!q.filename) throw ApiException.invalidParameter('filename', 'a raw upload needs ?filename= (or send multipart/form-data with the field "file")');
     return accepted(res, await this.ingest.acceptUpload(rawBody(req), q.filename, scope));

@@ -74,8 +74,12 @@ export class IngestService {
     return accepted;
   }
 
-  /** POST /ingest/files: streams `source` to disk (never whole in memory), then registers it. */
-  async acceptUpload(source: AsyncIterable<Buffer>, filename: string, scope: IdempotencyScope | undefined): Promise<Accepted> {
+  /**
+   * POST /ingest/files: streams `source` to disk (never whole in memory), then registers it. `complete`
+   * (a multipart body) must resolve before anything is recorded: a request refused after its file part
+   * (a second file part) leaves nothing stored or queued.
+   */
+  async acceptUpload(source: AsyncIterable<Buffer>, filename: string, scope: IdempotencyScope | undefined, complete?: Promise<void>): Promise<Accepted> {
     const before = await this.previous(scope);
     if (before) return before;
     const id = randomUUID();
@@ -87,6 +91,14 @@ export class IngestService {
       if (isStorageException(e, 'too_large')) throw tooLarge(this.config.MAX_UPLOAD_BYTES, 'MAX_UPLOAD_BYTES');
       if (e instanceof ApiException) throw e;
       throw unavailable(e);
+    }
+    if (complete) {
+      try {
+        await complete;
+      } catch (e) {
+        await this.drop.discardProcessing(written.storedPath);
+        throw e;
+      }
     }
     const accepted = await this.register(id, name, written, scope);
     this.count('files', 'file', written.size);

@@ -1,16 +1,40 @@
+import { HttpStatus } from '@nestjs/common';
 import { ApiException } from '@sluice/http';
 import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
+import { finished, PassThrough, type Readable } from 'node:stream';
 
 export const UPLOAD_FIELD = 'file';
+
+/** The `file` part of a multipart upload. */
+export interface UploadPart {
+  file: Readable;
+  filename: string | undefined;
+  /**
+   * Settles once the whole body has been read: resolves when the request is valid, rejects when it is
+   * refused (a second file part, a malformed body) or aborted. Nothing may be stored before it resolves.
+   */
+  complete: Promise<void>;
+}
+
+/**
+ * Calls `onAbort` when the client goes away before the body ended (the socket closed mid-stream). The
+ * error is the client's doing (a 400 nobody reads), not a storage failure to log as one.
+ */
+function onAborted(req: IncomingMessage, onAbort: (e: Error) => void): void {
+  finished(req, { writable: false }, (e) => {
+    if (e && !req.readableEnded) onAbort(new ApiException(HttpStatus.BAD_REQUEST, 'bad_request', `the client closed the connection before the body ended (${e.message}); nothing was stored`));
+  });
+}
 
 /**
  * Hands the multipart field `file` to `handle` as a stream, as it arrives (busboy; nothing is buffered
  * whole). Other fields are ignored; a second file, or no `file` field, is a 400. When `handle` fails the
- * rest of the request is drained so that the client still gets the answer.
+ * rest of the request is drained so that the client still gets the answer. When the request is refused
+ * or the client aborts, the file stream is destroyed with the error, so the handler's writer stops and
+ * cleans up at once.
  */
-export function withMultipartFile<T>(req: IncomingMessage, handle: (file: Readable, filename: string | undefined) => Promise<T>): Promise<T> {
+export function withMultipartFile<T>(req: IncomingMessage, handle: (part: UploadPart) => Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -20,12 +44,23 @@ export function withMultipartFile<T>(req: IncomingMessage, handle: (file: Readab
       return;
     }
     let result: Promise<T> | undefined;
+    let pass: PassThrough | undefined;
     let settled = false;
-    const fail = (e: unknown) => {
+    let markComplete!: () => void;
+    let refuse!: (e: unknown) => void;
+    const complete = new Promise<void>((res, rej) => {
+      markComplete = res;
+      refuse = rej;
+    });
+    complete.catch(() => undefined); // the handler may never get to await it
+    const fail = (e: unknown, aborted = false) => {
       if (settled) return;
       settled = true;
+      refuse(e);
+      if (pass && !pass.readableEnded) pass.destroy(e as Error);
       req.unpipe(bb);
-      req.resume();
+      if (aborted) bb.destroy();
+      else req.resume();
       reject(e);
     };
     bb.on('file', (name, file, info) => {
@@ -34,15 +69,17 @@ export function withMultipartFile<T>(req: IncomingMessage, handle: (file: Readab
         return;
       }
       // The handler may stop reading early (a size limit): it then destroys this pass-through, not busboy's stream.
-      const pass = new PassThrough();
-      file.pipe(pass);
-      pass.once('close', () => {
-        if (!pass.readableEnded) {
-          file.unpipe(pass);
+      const p = new PassThrough();
+      p.on('error', () => undefined); // the handler sees it through its read; this stops an unhandled 'error' once it stopped reading
+      pass = p;
+      file.pipe(p);
+      p.once('close', () => {
+        if (!p.readableEnded) {
+          file.unpipe(p);
           file.resume();
         }
       });
-      result = handle(pass, info.filename || undefined);
+      result = handle({ file: p, filename: info.filename || undefined, complete });
       result.catch(fail);
     });
     bb.on('filesLimit', () => fail(ApiException.invalidParameter(UPLOAD_FIELD, 'send one file per request')));
@@ -53,6 +90,7 @@ export function withMultipartFile<T>(req: IncomingMessage, handle: (file: Readab
         fail(ApiException.invalidParameter(UPLOAD_FIELD, `the multipart body has no field named "${UPLOAD_FIELD}"`));
         return;
       }
+      markComplete();
       result.then(
         (r) => {
           settled = true;
@@ -61,13 +99,18 @@ export function withMultipartFile<T>(req: IncomingMessage, handle: (file: Readab
         fail,
       );
     });
+    onAborted(req, (e) => fail(e, true));
     req.pipe(bb);
   });
 }
 
-/** The raw request body as a stream the caller may abandon (the request itself is then drained, not destroyed). */
+/**
+ * The raw request body as a stream the caller may abandon (the request itself is then drained, not
+ * destroyed). A client that goes away mid-body destroys the stream with an error, so the reader stops.
+ */
 export function rawBody(req: IncomingMessage): Readable {
   const pass = new PassThrough();
+  pass.on('error', () => undefined); // the reader sees it through its read
   req.pipe(pass);
   pass.once('close', () => {
     if (!req.readableEnded) {
@@ -75,5 +118,6 @@ export function rawBody(req: IncomingMessage): Readable {
       req.resume();
     }
   });
+  onAborted(req, (e) => pass.destroy(e));
   return pass;
 }

@@ -19,6 +19,7 @@ import { DropFolder } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
+import { ClaimedContent } from './claimed-content.util';
 import { classifyFailure } from './failure.util';
 import * as metrics from './processor.metrics';
 
@@ -122,11 +123,10 @@ export class FileProcessorService {
   }
 
   private async load(file: IngestFile, working: () => void): Promise<FileOutcome | null> {
-    const source = await this.source(file);
+    const { source, claimed } = await this.source(file);
     const route = await this.refuseBeforeLoad(file, source);
-    if ('reason' in route) return this.settle(file.id, refusedOutcome(route.kind, route.reason));
     try {
-      return await this.settle(file.id, async (client) => loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working))));
+      return await this.settle(file.id, (client) => this.outcomeOf(client, file, route, source, claimed, working));
     } catch (e) {
       const failure = classifyFailure(e);
       if (failure.kind !== 'permanent') throw e;
@@ -134,6 +134,21 @@ export class FileProcessorService {
       this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused by the database');
       return this.settle(file.id, refusedOutcome(route.kind, failure.reason));
     }
+  }
+
+  /**
+   * The load (or refusal) of a file inside its transaction. When what was read is not what was claimed (a
+   * writer still had the file open), none of it counts: rolled back and quarantined `changed_after_claim`.
+   */
+  private async outcomeOf(client: PoolClient, file: IngestFile, route: Route, source: () => Readable, claimed: ClaimedContent | undefined, working: () => void): Promise<FileOutcome> {
+    if (claimed) await client.query('SAVEPOINT claimed_content');
+    const outcome =
+      'reason' in route ? refusedOutcome(route.kind, route.reason) : loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working)));
+    const changed = claimed?.verify(await this.storage.stat(file.storedPath));
+    if (!changed) return outcome;
+    await client.query('ROLLBACK TO SAVEPOINT claimed_content');
+    this.logger.warn({ fileId: file.id, storedPath: file.storedPath }, changed.message);
+    return refusedOutcome(route.kind, changed);
   }
 
   /**
@@ -170,14 +185,18 @@ export class FileProcessorService {
     return this.loaders.routeStream(open(), file.originalName, this.config.MAX_LINE_BYTES);
   }
 
-  /** Opens the file's bytes: a file of the drop folder, or a small API payload kept in the database. */
-  private async source(file: IngestFile): Promise<() => Readable> {
+  /**
+   * Opens the file's bytes: a file of the drop folder (every read checked against the claim, see
+   * ClaimedContent), or a small API payload kept in the database (written once, in its ledger transaction).
+   */
+  private async source(file: IngestFile): Promise<{ source: () => Readable; claimed?: ClaimedContent }> {
     if (isStoredInDatabase(file.storedPath)) {
       const body = await this.payloads.read(file.id);
       if (!body) throw new Error(`the stored body of ${file.id} is missing from ingest_payloads`);
-      return () => Readable.from([body]);
+      return { source: () => Readable.from([body]) };
     }
-    return () => this.open(file.storedPath);
+    const claimed = new ClaimedContent({ sha256: file.sha256.trim(), size: Number(file.sizeBytes) }, await this.storage.stat(file.storedPath));
+    return { source: () => claimed.tap(this.open(file.storedPath)), claimed };
   }
 
   private open(storedPath: string): Readable {

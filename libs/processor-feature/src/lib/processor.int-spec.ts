@@ -61,6 +61,25 @@ describe('processor', () => {
     expect((await query<{ attempts: number }>('SELECT attempts FROM ingest_files WHERE id = $1', [id]))[0].attempts).toBe(1);
   });
 
+  it('never marks processed a file that changed after its claim: quarantined changed_after_claim, nothing of it loaded', async () => {
+    const full = wideCsv({ lines: 10, devices: ['still-writing'], startEpoch: 1.9e9 });
+    const lines = full.split('\n');
+    const claimedPart = Buffer.from(lines.slice(0, 4).join('\n') + '\n');
+    // The watcher hashed the first lines; a writer that kept its descriptor appended the rest before the load.
+    const id = randomUUID();
+    const storedPath = `processing/${id}__still-writing.csv`;
+    writeFileSync(join(dropzone, storedPath), full);
+    const sha256 = createHash('sha256').update(claimedPart).digest('hex');
+    await ledger.register({ id, source: 'dropzone', originalName: 'still-writing.csv', storedPath, sha256, sizeBytes: claimedPart.length });
+    await js.publish(FileSubjects.queued, { fileId: id }, id);
+    await waitFor('terminal', async () => ['processed', 'quarantined'].includes((await statusOf(id)) ?? ''));
+    const [row] = await query<{ status: string; rows_loaded: string; error: { rule: string; message: string } }>('SELECT status, rows_loaded, error FROM ingest_files WHERE id = $1', [id]);
+    expect(row).toMatchObject({ status: 'quarantined', rows_loaded: '0', error: { rule: 'changed_after_claim' } });
+    expect(row.error.message).toContain('STABILITY_WINDOW_MS');
+    expect(await query('SELECT count(*)::int AS n FROM raw_sensor_data WHERE file_id = $1', [id])).toEqual([{ n: 0 }]);
+    expect(await aggregateMismatches({ query })).toEqual([]);
+  });
+
   it('quarantines an empty file and an unrecognised one with their reasons', async () => {
     const empty = await enqueue('empty.csv', Buffer.alloc(0));
     const binary = await enqueue('blob.bin', Buffer.from([0, 1, 2, 3, 255, 254, 0, 7]));

@@ -116,6 +116,19 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     expect((await ledger.get(bad.id))!.status).toBe('quarantined');
   });
 
+  it('records the content it replays: a file that grew after its claim is hashed again, and content live elsewhere is still refused', async () => {
+    const f = await finishedFile('quarantined', '{"time_stamp":"2019-05-01T06:00:00-04:00","data":[1]}');
+    // A writer that kept its descriptor finished the file after it was quarantined changed_after_claim.
+    const complete = '{"time_stamp":"2019-05-01T06:00:00-04:00","data":[1,2,3]}';
+    writeFileSync(join(dir, f.storedPath), complete);
+    const row = await sut.replay(f.id);
+    expect({ sha256: row.sha256.trim(), size: Number(row.sizeBytes) }).toEqual({ sha256: sha(complete), size: complete.length });
+
+    const other = await finishedFile('quarantined');
+    writeFileSync(join(dir, other.storedPath), complete);
+    await expect(sut.replay(other.id)).rejects.toMatchObject({ code: 'content_live', details: { liveFileId: f.id } });
+  });
+
   it('says so when the stored bytes are gone', async () => {
     const f = await finishedFile('failed');
     rmSync(join(dir, f.storedPath));

@@ -73,7 +73,8 @@ export class ReplayService {
     if (!row) throw new ReplayException('not_found', `file ${fileId} is not in the ledger`, { id: fileId });
     assertReplayable(row);
     const restored = await this.restore(row);
-    const replays = await this.resetRow(row.id, restored.storedPath);
+    const content = await this.contentOf(row, restored.storedPath);
+    const replays = await this.resetRow(row.id, restored.storedPath, content);
     if (restored.previous) {
       await this.drop.releaseRestored(restored.previous).catch((e: unknown) => this.logger.warn(`file ${fileId}: could not remove the old copy ${restored.previous}: ${(e as Error).message}`));
     }
@@ -104,6 +105,21 @@ export class ReplayService {
       }
       throw e;
     }
+  }
+
+  /**
+   * Hash and size of the bytes the replay will load. They differ from the row's when the file changed after
+   * its claim (a writer that kept writing, quarantined `changed_after_claim`): the row then takes the new
+   * content's identity, so the processor's check compares against what is really there.
+   */
+  private async contentOf(row: IngestFile, storedPath: string): Promise<{ sha256: string; size: number }> {
+    const recorded = { sha256: row.sha256.trim(), size: Number(row.sizeBytes) };
+    if (isStoredInDatabase(storedPath)) return recorded;
+    const now = await this.drop.sha256AndSize(storedPath);
+    if (now.sha256 !== recorded.sha256) {
+      this.logger.warn(`file ${row.id} (${row.originalName}) changed since it was stored: ${recorded.size} → ${now.size} bytes; the replay loads and records its current content`);
+    }
+    return now;
   }
 
   /** Replays every file in `status` (finished since `since`), oldest first; refusals are listed, not thrown. */
@@ -143,7 +159,7 @@ export class ReplayService {
   }
 
   /** Resets the row under its lock; returns the new replay count. */
-  private async resetRow(id: string, storedPath: string): Promise<number> {
+  private async resetRow(id: string, storedPath: string, content: { sha256: string; size: number }): Promise<number> {
     const runner = this.ds.createQueryRunner();
     await runner.connect();
     try {
@@ -157,18 +173,18 @@ export class ReplayService {
         await runner.query('SAVEPOINT reset');
         updated = rowsOf<{ replays: number }>(
           await runner.query(
-            `UPDATE ingest_files SET status = 'queued', stored_path = $2, attempts = 0, replays = replays + 1,
+            `UPDATE ingest_files SET status = 'queued', stored_path = $2, sha256 = $3, size_bytes = $4, attempts = 0, replays = replays + 1,
                rows_total = 0, rows_loaded = 0, rows_rejected = 0, readings_loaded = 0, error = NULL,
                duplicate_of = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
              WHERE id = $1 RETURNING replays`,
-            [id, storedPath],
+            [id, storedPath, content.sha256, content.size],
           ),
         );
       } catch (e) {
         if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
         await runner.query('ROLLBACK TO SAVEPOINT reset');
         const live = rowsOf<{ id: string }>(
-          await runner.query(`SELECT l.id FROM ingest_files l JOIN ingest_files f ON f.sha256 = l.sha256 WHERE f.id = $1 AND l.id <> $1 AND l.status IN ('queued','processing','processed')`, [id]),
+          await runner.query(`SELECT l.id FROM ingest_files l WHERE l.sha256 = $2 AND l.id <> $1 AND l.status IN ('queued','processing','processed')`, [id, content.sha256]),
         )[0];
         throw new ReplayException('content_live', `the same content is already loaded or queued as file ${live?.id ?? '(another file)'}; replaying ${id} would load it twice`, {
           id,

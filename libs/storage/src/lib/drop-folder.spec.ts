@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DropFolder, parseStoredName } from './drop-folder';
+import { DropFolder, MAX_WALK_DEPTH, parseStoredName } from './drop-folder';
 import { isIgnoredName, isIgnoredPath, sanitizeSegments, toSafeRelative } from './path-safety.util';
 import { StorageException } from './storage.exception';
 
@@ -228,6 +228,53 @@ describe(DropFolder.name, () => {
       put('incoming/plain.csv', 'x');
       expect(await codeOf(sut.quarantineIrregular('incoming/plain.csv', 'no'))).toBe('not_regular_file');
       expect(await sut.quarantineIrregular('incoming/gone', 'no')).toBeNull();
+    });
+  });
+
+  describe('writers and links', () => {
+    it('replaces a hard-linked stored file by a private copy: the other name can no longer change the stored bytes', async () => {
+      const other = join(outside, 'data.csv');
+      writeFileSync(other, 'a,b\n1,2\n');
+      linkSync(other, join(root, 'incoming/data.csv'));
+      const id = randomUUID();
+      const claimed = await sut.claim('data.csv', id);
+      expect(await sut.ensurePrivate(claimed!.storedPath)).toBe(2);
+      writeFileSync(other, 'a,b\n9,9\n');
+      expect(await readAll(sut.openRead(claimed!.storedPath))).toBe('a,b\n1,2\n');
+      expect(lstatSync(join(root, claimed!.storedPath)).nlink).toBe(1);
+      expect(await sut.ensurePrivate(claimed!.storedPath)).toBe(1);
+      expect(readdirSync(join(root, 'processing')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    });
+
+    it('names the stored files a process holds open for writing, not those open for reading', async () => {
+      const id = randomUUID();
+      put('incoming/slow.csv', 'a,b\n');
+      const writer = openSync(join(root, 'incoming/slow.csv'), 'a');
+      const readerFile = put(`processing/${randomUUID()}__read.csv`, 'x');
+      const reader = openSync(readerFile, 'r');
+      try {
+        const claimed = await sut.claim('slow.csv', id);
+        expect([...(await sut.openForWriting())]).toEqual([claimed!.storedPath]);
+        closeSync(writer);
+        expect([...(await sut.openForWriting())]).toEqual([]);
+      } finally {
+        closeSync(reader);
+        try {
+          closeSync(writer);
+        } catch {
+          // already closed
+        }
+      }
+    });
+
+    it('reports a directory nested deeper than the walk goes instead of skipping it silently', async () => {
+      const deep = Array.from({ length: MAX_WALK_DEPTH + 2 }, (_, i) => `d${i}`);
+      put(`incoming/${deep.join('/')}/x.csv`, 'x');
+      put('incoming/top.csv', 't');
+      const incoming = await sut.listIncoming();
+      expect(incoming).toContainEqual({ relativePath: 'top.csv', type: 'file' });
+      expect(incoming).toContainEqual({ relativePath: deep.slice(0, MAX_WALK_DEPTH + 1).join('/'), type: 'directory', unreachable: 'too_deep' });
+      expect(incoming.filter((e) => e.relativePath.endsWith('x.csv'))).toEqual([]);
     });
   });
 

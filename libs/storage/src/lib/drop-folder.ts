@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, createReadStream, fstatSync, fsync, openSync, realpathSync, renameSync, writeSync, type ReadStream, type Stats } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { entryType, isIgnoredName, resolveInside, sanitizeSegments, toSafeRelative, withSuffix, type EntryType } from './path-safety.util';
 import { StorageException } from './storage.exception';
@@ -31,6 +31,11 @@ export interface IncomingEntry {
   /** Relative to incoming/, `/`-separated. */
   relativePath: string;
   type: EntryType;
+  /**
+   * Set on a directory whose contents can never be claimed: nested deeper than the walk goes
+   * (`too_deep`), or not readable (`unreadable`).
+   */
+  unreachable?: 'too_deep' | 'unreadable';
 }
 
 export interface FinishOptions {
@@ -56,7 +61,10 @@ export interface IrregularQuarantine {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STORED_NAME = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})__(.+)$/i;
 const HARD_LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
-const MAX_WALK_DEPTH = 32;
+/** Directory levels below incoming/ that are watched and scanned (chokidar's `depth` uses the same). */
+export const MAX_WALK_DEPTH = 32;
+/** Access mode bits of the `flags:` line of /proc/<pid>/fdinfo/<fd> (O_WRONLY = 1, O_RDWR = 2). */
+const O_ACCMODE = 3;
 const MAX_COLLISIONS = 50;
 /** Buffers up to this size are written by `writeProcessing` with direct calls (all but the fsync). */
 const SYNC_WRITE_MAX_BYTES = 1024 * 1024;
@@ -201,7 +209,8 @@ export class DropFolder implements OnModuleInit {
   /**
    * Everything under incoming/ that is not a directory, walking real directories only (a symlinked
    * directory is reported as an entry of type `symlink`, never entered). Ignored names and everything
-   * below an ignored directory are left out.
+   * below an ignored directory are left out. A directory the walk cannot enter (deeper than
+   * MAX_WALK_DEPTH levels, or unreadable) is reported with `unreachable`, so that it can be made visible.
    */
   async listIncoming(): Promise<IncomingEntry[]> {
     await this.init();
@@ -212,6 +221,10 @@ export class DropFolder implements OnModuleInit {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (e) {
         if (codeOf(e) === 'ENOENT' || codeOf(e) === 'ENOTDIR') return;
+        if (prefix && (codeOf(e) === 'EACCES' || codeOf(e) === 'EPERM')) {
+          out.push({ relativePath: prefix, type: 'directory', unreachable: 'unreadable' });
+          return;
+        }
         throw e;
       }
       for (const d of entries) {
@@ -219,6 +232,7 @@ export class DropFolder implements OnModuleInit {
         const rel = prefix ? `${prefix}/${d.name}` : d.name;
         if (d.isDirectory()) {
           if (depth < MAX_WALK_DEPTH) await walk(join(dir, d.name), rel, depth + 1);
+          else out.push({ relativePath: rel, type: 'directory', unreachable: 'too_deep' });
         } else {
           out.push({ relativePath: rel, type: entryType(d) });
         }
@@ -297,6 +311,67 @@ export class DropFolder implements OnModuleInit {
   async sha256AndSize(storedPath: string): Promise<{ sha256: string; size: number }> {
     await this.init();
     return this.hashStream(this.openRead(storedPath));
+  }
+
+  /**
+   * A stored file that has other names (hard links, e.g. `ln data.csv incoming/`) is replaced by a private
+   * copy under the same name: whoever holds another name can no longer change the stored bytes. The
+   * copy is written beside it and renamed over it (atomic). Returns the link count found.
+   */
+  async ensurePrivate(storedPath: string): Promise<number> {
+    await this.init();
+    const abs = this.storedAbs(storedPath, ['processing']);
+    await this.assertRealDir(dirname(abs));
+    const st = await lstat(abs);
+    if (!st.isFile()) throw new StorageException('not_regular_file', `${storedPath} is a ${entryType(st)}, not a regular file`);
+    if (st.nlink <= 1) return st.nlink;
+    const tmp = join(dirname(abs), `.${basename(abs)}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await copyFile(abs, tmp, constants.COPYFILE_EXCL);
+      const fh = await open(tmp, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, abs);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    await fsyncDir(dirname(abs));
+    return st.nlink;
+  }
+
+  /**
+   * Stored paths under processing/ that a process on this host holds open for writing, read from
+   * /proc/<pid>/fd and /proc/<pid>/fdinfo (Linux). One walk answers for every file. Processes this one
+   * may not inspect (other users without privileges, other containers or hosts) are not seen; without
+   * /proc the set is empty.
+   */
+  async openForWriting(): Promise<Set<string>> {
+    await this.init();
+    const processing = this.areaPath('processing') + sep;
+    const out = new Set<string>();
+    let pids: string[];
+    try {
+      pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
+    } catch {
+      return out;
+    }
+    await Promise.all(
+      pids.map(async (pid) => {
+        const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+        for (const fd of fds) {
+          const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+          if (!target.startsWith(processing)) continue;
+          const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '');
+          const flags = /^flags:\s*([0-7]+)/m.exec(info);
+          if (flags && (parseInt(flags[1], 8) & O_ACCMODE) !== 0) out.add(`processing/${toPosix(target.slice(processing.length))}`);
+        }
+      }),
+    );
+    return out;
   }
 
   private async hashStream(stream: ReadStream): Promise<{ sha256: string; size: number }> {

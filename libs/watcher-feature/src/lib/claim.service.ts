@@ -21,6 +21,9 @@ const CLAIM_CONCURRENCY = 4;
 export class ClaimService {
   private readonly logger = new Logger(ClaimService.name);
   private readonly limit = new Semaphore(CLAIM_CONCURRENCY);
+  /** Claimed files a process still held open for writing: file id → name in incoming/. Registered once closed (Reconciler). */
+  private readonly held = new Map<string, string>();
+  private writerScan?: Promise<Set<string>>;
 
   constructor(
     private readonly drop: DropFolder,
@@ -31,8 +34,12 @@ export class ClaimService {
     private readonly metrics: WatcherMetrics,
   ) {}
 
-  /** Claims a ready file from incoming/ (path relative to incoming/). */
-  claimIncoming(relativePath: string): Promise<void> {
+  /**
+   * Claims a ready file from incoming/ (path relative to incoming/). `checkWriters`: the file was written in
+   * place, so a writer may still hold it open; such a file is left unregistered in processing/ (the writer
+   * keeps appending to it there, nothing is lost) until no process holds it open for writing.
+   */
+  claimIncoming(relativePath: string, checkWriters = true): Promise<void> {
     const fileId = randomUUID();
     return this.limit.run(() =>
       this.locks.run(fileId, async () => {
@@ -46,15 +53,52 @@ export class ClaimService {
         if (!claimed) return; // another watcher renamed it first
         this.metrics.claimed.inc();
         this.logger.log(`claimed incoming/${relativePath} as ${fileId}`);
+        if (checkWriters && (await this.openForWriting()).has(claimed.storedPath)) {
+          this.held.set(fileId, relativePath);
+          this.metrics.heldOpen.inc();
+          this.logger.warn(`incoming/${relativePath} was still open for writing when claimed (stable for STABILITY_WINDOW_MS, yet not finished): ${claimed.storedPath} is registered once its writer closes it`);
+          return;
+        }
         await this.registerStored(fileId, relativePath, claimed.storedPath);
       }),
     );
   }
 
-  /** Registers a file already in processing/ and publishes it. Caller holds the file's lock. */
+  /** Name in incoming/ of a claimed file that waits for its writer to close it; undefined for any other. */
+  heldName(fileId: string): string | undefined {
+    return this.held.get(fileId);
+  }
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Stored paths in processing/ some process on this host holds open for writing. Callers that ask while a
+   * walk of /proc is already running wait for the next one: the running one may have read a process's
+   * descriptors before their file was renamed into processing/.
+   */
+  openForWriting(): Promise<Set<string>> {
+    this.writerScan ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.writerScan = undefined;
+      return this.drop.openForWriting();
+    });
+    return this.writerScan;
+  }
+
+  /**
+   * Registers a file already in processing/ and publishes it. Caller holds the file's lock. A file with
+   * other hard links is first replaced by a private copy, so the bytes the ledger hashes cannot change later.
+   */
   async registerStored(fileId: string, originalName: string, storedPath: string): Promise<void> {
+    this.held.delete(fileId);
     let digest;
     try {
+      const links = await this.drop.ensurePrivate(storedPath);
+      if (links > 1) {
+        this.metrics.hardLinked.inc();
+        this.logger.warn(`${originalName} had ${links} hard links: stored as a private copy (${storedPath}), so its other names cannot change what is loaded`);
+      }
       digest = await this.drop.sha256AndSize(storedPath);
     } catch (e) {
       if (isStorageException(e, 'not_regular_file')) return this.quarantineIrregular(storedPath, 'is not a regular file (replaced while being claimed)');

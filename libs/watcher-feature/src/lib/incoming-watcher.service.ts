@@ -1,9 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { watch, type FSWatcher } from 'chokidar';
 import { WatcherConfig } from '@sluice/config';
-import { DropFolder, isIgnoredPath } from '@sluice/storage';
+import { DropFolder, isIgnoredPath, MAX_WALK_DEPTH } from '@sluice/storage';
 import { ClaimService } from './claim.service';
 import { TaskTracker } from './concurrency.util';
+import { WatcherMetrics } from './watcher.metrics';
 import { assessReadiness, recheckDelayMs, type StableState } from './file-readiness.util';
 
 interface Pending {
@@ -30,6 +31,7 @@ export class IncomingWatcher {
     private readonly drop: DropFolder,
     private readonly claims: ClaimService,
     private readonly tasks: TaskTracker,
+    private readonly metrics: WatcherMetrics,
   ) {}
 
   async start(): Promise<void> {
@@ -39,7 +41,7 @@ export class IncomingWatcher {
       followSymlinks: false,
       atomic: false,
       ignorePermissionErrors: true,
-      depth: 32,
+      depth: MAX_WALK_DEPTH,
       ignored: (path: string) => {
         const rel = this.drop.relativeToIncoming(path);
         return rel !== null && isIgnoredPath(rel);
@@ -65,7 +67,8 @@ export class IncomingWatcher {
   async scan(): Promise<void> {
     for (const entry of await this.drop.listIncoming()) {
       if (this.stopping) return;
-      this.schedule(entry.relativePath, 0);
+      if (entry.unreachable) this.reportUnreachable(entry.relativePath, entry.unreachable);
+      else this.schedule(entry.relativePath, 0);
     }
   }
 
@@ -88,7 +91,9 @@ export class IncomingWatcher {
     if (p.timer) return; // a check is already due; it will see whatever changed
     p.timer = setTimeout(() => {
       p.timer = undefined;
-      void this.tasks.track(this.check(rel)).catch((e: unknown) => this.complainOnce(rel, `check of incoming/${rel} failed: ${(e as Error).message}`));
+      void this.tasks.track(this.check(rel)).catch((e: unknown) => {
+        if (this.complainOnce(rel, `incoming/${rel} cannot be claimed: ${(e as Error).message}`)) this.metrics.unclaimable.inc({ reason: 'claim_failed' });
+      });
     }, delayMs);
     this.pending.set(rel, p);
   }
@@ -114,17 +119,29 @@ export class IncomingWatcher {
     this.logger.debug(`incoming/${rel} ready (${verdict.reason})`);
     this.claiming.add(rel);
     try {
-      await this.claims.claimIncoming(rel);
+      // A file renamed into place is finished; one written in place may still be open.
+      await this.claims.claimIncoming(rel, verdict.reason !== 'renamed_into_place');
       this.complained.delete(rel);
     } finally {
       this.claiming.delete(rel);
     }
   }
 
-  private complainOnce(rel: string, message: string): void {
-    if (this.complained.has(rel)) return;
+  /** A folder whose files can never be claimed: one warning and one count per folder, at each start. */
+  private reportUnreachable(rel: string, why: 'too_deep' | 'unreadable'): void {
+    const message =
+      why === 'too_deep'
+        ? `incoming/${rel} is nested deeper than ${MAX_WALK_DEPTH} folders below incoming/: nothing in it is watched or claimed; move its files higher up`
+        : `incoming/${rel} cannot be read by the watcher: nothing in it is claimed; fix its permissions`;
+    if (this.complainOnce(`unreachable:${rel}`, message, 'warn')) this.metrics.unclaimable.inc({ reason: why });
+  }
+
+  /** Logs a message once per key; true when it was logged now. */
+  private complainOnce(rel: string, message: string, level: 'error' | 'warn' = 'error'): boolean {
+    if (this.complained.has(rel)) return false;
     if (this.complained.size > 10000) this.complained.clear();
     this.complained.add(rel);
-    this.logger.error(message);
+    this.logger[level](message);
+    return true;
   }
 }

@@ -56,6 +56,19 @@ export class Reconciler {
     }
   }
 
+  /** Registers claimed files whose writers have closed them since (cheap when none waits). */
+  async adoptHeld(): Promise<void> {
+    if (this.claims.heldCount === 0) return;
+    for (const entry of await this.drop.listProcessing()) {
+      if (!entry.fileId || this.claims.heldName(entry.fileId) === undefined) continue;
+      try {
+        await this.reconcileEntry(entry);
+      } catch (e) {
+        this.warnOnce(`entry:${entry.name}`, `reconciling ${entry.storedPath} failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
   private async reconcileEntry(entry: ProcessingEntry): Promise<void> {
     // Writers of processing/ (the ingest API) use temporary names until a file is complete.
     if (isIgnoredName(entry.name)) return;
@@ -74,9 +87,15 @@ export class Reconciler {
       if (!row) {
         // The watcher died between the rename and the ledger insert (or another one is just between them).
         if (!settled) return;
-        this.logger.warn(`${entry.storedPath} has no ledger row: registering it now`);
-        this.metrics.orphans.inc();
-        await this.claims.registerStored(fileId, entry.originalBasename ?? entry.name, entry.storedPath);
+        // A writer still appending to a claimed file: register it once closed, with everything it wrote.
+        if ((await this.claims.openForWriting()).has(entry.storedPath)) return;
+        const heldName = this.claims.heldName(fileId);
+        if (heldName) this.logger.log(`${entry.storedPath} (incoming/${heldName}) is closed by its writer: registering it now`);
+        else {
+          this.logger.warn(`${entry.storedPath} has no ledger row: registering it now`);
+          this.metrics.orphans.inc();
+        }
+        await this.claims.registerStored(fileId, heldName ?? entry.originalBasename ?? entry.name, entry.storedPath);
         return;
       }
       if (isTerminal(row.status)) await this.mover.settleRow(row);

@@ -6,7 +6,7 @@ import { JetStreamService } from '@sluice/messaging';
 import { createTestDatabase, deleteNamespaceStream, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { register } from 'prom-client';
@@ -215,6 +215,56 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
     expect(await value('sluice_watcher_files_claimed_total')).toBeGreaterThanOrEqual(3);
     expect(await value('sluice_watcher_duplicates_total')).toBeGreaterThanOrEqual(1);
     expect(await value('sluice_watcher_files_moved_total')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a file claimed while its writer still holds it open is registered only once closed, with everything written', async () => {
+    const path = join(dir, 'incoming', 'slow-writer.csv');
+    const fd = openSync(path, 'a');
+    let content = '';
+    const append = (line: string) => {
+      writeSync(fd, line);
+      content += line;
+    };
+    try {
+      append('ts,device,temp\n');
+      append('0,slow,20\n');
+      // The writer pauses longer than the window: the watcher claims the file under it.
+      await waitFor('claimed from incoming/', async () => !existsSync(path));
+      for (let i = 1; i <= 5; i++) {
+        append(`${i},slow,${20 + i}\n`);
+        await sleep(300);
+        expect(await rows('original_name = $1', ['slow-writer.csv'])).toEqual([]);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const row = await rowNamed('slow-writer.csv');
+    expect(row).toMatchObject({ status: 'queued', sha256: sha(content), size_bytes: String(content.length) });
+    expect(readFileSync(join(dir, row.stored_path), 'utf8')).toBe(content);
+    expect(await rows(`original_name LIKE 'slow-writer%'`, [])).toHaveLength(1);
+  });
+
+  it('stores a hard-linked file as a private copy: its other name cannot change what is loaded', async () => {
+    const other = join(tmp, 'outside', 'linked.csv');
+    const original = 'ts,device,temp\n1,linked,20\n';
+    writeFileSync(other, original);
+    linkSync(other, join(dir, 'incoming', 'linked.csv'));
+    const row = await rowNamed('linked.csv');
+    expect(row).toMatchObject({ sha256: sha(original) });
+    writeFileSync(other, 'ts,device,temp\n1,linked,99\n');
+    const stored = await waitFor('stored file', async () => (await rows('id = $1', [row.id]))[0].stored_path);
+    expect(readFileSync(join(dir, stored), 'utf8')).toBe(original);
+    expect(lstatSync(join(dir, stored)).nlink).toBe(1);
+  });
+
+  it('makes files nested deeper than the walk goes visible: a warning and sluice_watcher_unclaimable_total', async () => {
+    const value = async () => (await register.getSingleMetric('sluice_watcher_unclaimable_total')?.get())?.values.find((v) => v.labels['reason'] === 'too_deep')?.value ?? 0;
+    const deep = Array.from({ length: 34 }, (_, i) => `level${i}`).join('/');
+    mkdirSync(join(dir, 'incoming', deep), { recursive: true });
+    writeFileSync(join(dir, 'incoming', deep, 'lost.csv'), 'ts,device,temp\n1,deep,20\n');
+    await waitFor('too_deep counted', async () => (await value()) >= 1);
+    expect(await rows('original_name LIKE $1', ['%lost.csv'])).toEqual([]);
+    rmSync(join(dir, 'incoming', 'level0'), { recursive: true, force: true });
   });
 
   it('after a restart, registers and publishes a file left in processing/ without a ledger row', async () => {

@@ -14,5 +14,8 @@ export class WatcherMetrics {
   readonly moved = counter('sluice_watcher_files_moved_total', 'Files moved out of processing/, by ledger outcome', ['outcome'] as const);
   readonly irregular = counter('sluice_watcher_irregular_quarantined_total', 'Symlinks, FIFOs, sockets and devices moved to quarantine/', ['type'] as const);
   readonly requeued = counter('sluice_watcher_requeued_total', 'Stale queued/processing files published again');
+  readonly heldOpen = counter('sluice_watcher_claimed_while_open_total', 'Files claimed while a process still held them open for writing (registered once closed)');
+  readonly hardLinked = counter('sluice_watcher_hard_linked_total', 'Claimed files with other hard links, stored as a private copy');
+  readonly unclaimable = counter('sluice_watcher_unclaimable_total', 'Entries of incoming/ that cannot be claimed, counted once each, by reason', ['reason'] as const);
   readonly orphans = counter('sluice_watcher_orphans_registered_total', 'Files found in processing/ without a ledger row and registered');
 }

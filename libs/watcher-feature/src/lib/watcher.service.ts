@@ -11,6 +11,7 @@ import { Reconciler } from './reconciler.service';
 export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(WatcherService.name);
   private timer?: NodeJS.Timeout;
+  private heldTimer?: NodeJS.Timeout;
   private rescanning?: Promise<void>;
   private stopping = false;
 
@@ -30,6 +31,8 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
     // The first pass runs in the background so that a large backlog does not delay readiness.
     void this.rescan();
     this.timer = setInterval(() => void this.rescan(), this.config.RESCAN_INTERVAL_MS);
+    // Files claimed while still open for writing are registered soon after their writer closes them.
+    this.heldTimer = setInterval(() => void this.adoptHeld(), Math.max(1000, this.config.STABILITY_WINDOW_MS));
     this.logger.log(`watcher started on ${this.drop.root} (rescan every ${this.config.RESCAN_INTERVAL_MS} ms)`);
   }
 
@@ -51,10 +54,16 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
     return this.rescanning;
   }
 
+  private adoptHeld(): Promise<void> {
+    if (this.stopping || this.rescanning) return Promise.resolve();
+    return this.tasks.track(this.reconciler.adoptHeld().catch((e: unknown) => this.logger.error(`registering held files failed: ${(e as Error).message}`)));
+  }
+
   /** Runs before the NATS and database connections close: stop intake, then finish what is in flight. */
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
+    clearInterval(this.heldTimer);
     await this.incoming.stop();
     await this.outcomes.stop();
     await this.tasks.drain();

@@ -1,0 +1,65 @@
+import type { RejectReason } from '@sluice/contracts';
+import { createHash } from 'node:crypto';
+import { pipeline, Transform, type Readable } from 'node:stream';
+
+/** What the ledger recorded at the claim, and what a stat of the stored file shows. */
+export interface ContentSnapshot {
+  sha256: string;
+  size: number;
+}
+
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * Proves that a load read the bytes the ledger recorded when the file was claimed. Every stream the load
+ * opens is hashed as it is read; a stream read to its end must match the claim's sha256 and size, and the
+ * file's size and mtime must be the same at the end of the load as at its start and as at the claim.
+ * A writer that kept a descriptor open after the claim fails one of these, and the load is not committed.
+ */
+export class ClaimedContent {
+  private readonly seen: ContentSnapshot[] = [];
+
+  constructor(
+    private readonly claim: ContentSnapshot,
+    private readonly atStart: FileStat,
+  ) {}
+
+  /** The stream with a hash tap: bytes pass through unchanged; destroying either end destroys both. */
+  tap(stream: Readable): Readable {
+    const hash = createHash('sha256');
+    let size = 0;
+    const seen = this.seen;
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb(null, chunk);
+      },
+      flush(cb) {
+        seen.push({ sha256: hash.digest('hex'), size });
+        cb();
+      },
+    });
+    pipeline(stream, tap, () => undefined);
+    return tap;
+  }
+
+  /** Null when nothing changed; otherwise the quarantine reason `changed_after_claim`. */
+  verify(atEnd: FileStat): RejectReason | null {
+    const read = this.seen.find((s) => s.sha256 !== this.claim.sha256 || s.size !== this.claim.size);
+    const changed =
+      read !== undefined || atEnd.size !== this.claim.size || atEnd.size !== this.atStart.size || atEnd.mtimeMs !== this.atStart.mtimeMs;
+    if (!changed) return null;
+    const now = read ? `${read.size} bytes with sha256 ${read.sha256.slice(0, 12)}… were read` : `it has ${atEnd.size} bytes`;
+    return {
+      rule: 'changed_after_claim',
+      message:
+        `the file changed after it was claimed (${this.claim.size} bytes, sha256 ${this.claim.sha256.slice(0, 12)}… at the claim; ${now}): ` +
+        'a writer was still writing to it, so nothing of it was loaded. Writers must rename a finished file into incoming/ or stop writing ' +
+        'for STABILITY_WINDOW_MS; replay the file once it is complete',
+    };
+  }
+}
