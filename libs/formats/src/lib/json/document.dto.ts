@@ -14,7 +14,7 @@ import {
   ValidateNested,
   type ValidationOptions,
 } from 'class-validator';
-import { parseIsoTimestamp } from '../sensor/sensor-record';
+import { MAX_ABS_VALUE, parseIsoTimestamp } from '../sensor/sensor-record';
 import { ZonedTime } from '../sensor/zoned-time.util';
 
 /**
@@ -47,13 +47,16 @@ export function IsTimestampWithOffset(options?: ValidationOptions): PropertyDeco
   );
 }
 
-/** Every element a finite number (not NaN, not ±Infinity, not a numeric string, not null). */
+/** A number Sluice stores: finite and within ±MAX_ABS_VALUE (beyond it statistics could overflow). */
+export const isStorableNumber = (x: unknown): x is number => typeof x === 'number' && x >= -MAX_ABS_VALUE && x <= MAX_ABS_VALUE;
+
+/** Every element a storable number (not NaN, not ±Infinity, not beyond ±MAX_ABS_VALUE, not a numeric string, not null). */
 export function IsFiniteNumberArray(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isFiniteNumberArray',
       validator: {
-        validate: (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x)),
+        validate: (v: unknown) => Array.isArray(v) && v.every(isStorableNumber),
         defaultMessage: () => '$property must hold finite numbers only',
       },
     },
@@ -61,13 +64,13 @@ export function IsFiniteNumberArray(options?: ValidationOptions): PropertyDecora
   );
 }
 
-/** A JSON number that is finite: "1.2", null, NaN and Infinity are refused, never coerced. */
+/** A JSON number that is storable: "1.2", null, NaN, Infinity and 1e300 are refused, never coerced. */
 export function IsFiniteNumber(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isFiniteNumber',
       validator: {
-        validate: (v: unknown) => typeof v === 'number' && Number.isFinite(v),
+        validate: isStorableNumber,
         defaultMessage: () => '$property must be a finite number',
       },
     },

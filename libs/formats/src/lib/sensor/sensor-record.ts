@@ -116,6 +116,19 @@ export function valueProblem(text: string, column: string): FieldProblem {
   return { rule: 'not_a_number', message: `${column} "${cap(text, VALUE_CAP)}" is not a finite number` };
 }
 
+/**
+ * The largest magnitude of a stored value. Beyond it, a bucket's sum of squared deviations (count ×
+ * spread², ≤ 9.2e18 × 4e200) or PostgreSQL's avg/var_pop over the raw rows could overflow float8 and turn
+ * mean and std dev into NaN (or fail the load); far below it, statistics are computed as usual.
+ */
+export const MAX_ABS_VALUE = 1e100;
+
+/** A finite value beyond ±MAX_ABS_VALUE: refused as out of range. */
+export function magnitudeProblem(value: number, column: string): FieldProblem | null {
+  if (value >= -MAX_ABS_VALUE && value <= MAX_ABS_VALUE) return null;
+  return { rule: 'out_of_range', message: `${column} ${value} is beyond ±${MAX_ABS_VALUE}, the largest magnitude Sluice stores` };
+}
+
 export function rangeProblem(value: number, column: string, range: { min: number; max: number }): FieldProblem | null {
   if (value >= range.min && value <= range.max) return null;
   return { rule: 'out_of_range', message: `${column} ${value} is outside its valid range ${range.min}..${range.max} (METRIC_RANGES)` };
