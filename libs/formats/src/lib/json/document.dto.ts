@@ -14,8 +14,7 @@ import {
   ValidateNested,
   type ValidationOptions,
 } from 'class-validator';
-import { MAX_ABS_VALUE, parseIsoTimestamp } from '../sensor/sensor-record';
-import { ZonedTime } from '../sensor/zoned-time.util';
+import { MAX_ABS_VALUE, parseInstant } from '../sensor/sensor-record';
 
 /**
  * The JSON kinds of SPEC §4.2–4.5 as class-validator DTOs. Shared by the processor (files) and the
@@ -29,9 +28,6 @@ export const SENSOR_NAME_MAX = 200;
 export const MEASUREMENT_MAX_SAMPLES = 1_000_000;
 export const INT32_MAX = 2_147_483_647;
 
-const UTC = new ZonedTime('UTC');
-/** A naive timestamp never parses when an offset is required: the zone below is never consulted. */
-const OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
 
 /** ISO-8601 date-time carrying an offset (`Z`, `+02:00`), a real calendar date. */
 export function IsTimestampWithOffset(options?: ValidationOptions): PropertyDecorator {
@@ -39,7 +35,7 @@ export function IsTimestampWithOffset(options?: ValidationOptions): PropertyDeco
     {
       name: 'isTimestampWithOffset',
       validator: {
-        validate: (v: unknown) => typeof v === 'string' && v.length <= 40 && OFFSET.test(v) && !Number.isNaN(parseIsoTimestamp(v, UTC)),
+        validate: (v: unknown) => typeof v === 'string' && v.length <= 40 && !Number.isNaN(parseInstant(v)),
         defaultMessage: () => '$property must be an ISO-8601 date-time with an offset',
       },
     },

@@ -1,6 +1,6 @@
 import type { JsonSyntaxRule } from '../json/json-parser';
 import type { ItemRule } from '../json/validate-document';
-import type { ZonedTime } from './zoned-time.util';
+import { ZonedTime } from './zoned-time.util';
 
 /** Valid range per metric name; structurally the same as `MetricRanges` of @sluice/config. */
 export type ValueRanges = Record<string, { min: number; max: number }>;
@@ -180,6 +180,23 @@ export function parseIsoTimestamp(text: string, naive: ZonedTime): number {
   }
   const us = ms * 1000 + frac;
   return us >= MIN_MICROS && us <= MAX_MICROS ? us : NaN;
+}
+
+const UTC = new ZonedTime('UTC');
+const OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+const BARE_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** An instant as JSON documents give it (`time_stamp`, `report_time`): parseIsoTimestamp's rule with an offset required. */
+export function parseInstant(text: string): number {
+  return OFFSET.test(text) ? parseIsoTimestamp(text, UTC) : NaN;
+}
+
+/**
+ * A bound of a time range as the query API and the CLI read it: the loader's rule (parseIsoTimestamp, a
+ * naive one is UTC), or a bare date, meaning its midnight UTC. So whatever a file can hold, a query can name.
+ */
+export function parseTimeBound(text: string): number {
+  return parseIsoTimestamp(BARE_DATE.test(text) ? `${text}T00:00Z` : text, UTC);
 }
 
 export function isoProblem(text: string, column: string): FieldProblem {
