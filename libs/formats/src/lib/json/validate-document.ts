@@ -243,7 +243,7 @@ function explain(constraint: string, path: JsonPath, value: unknown, constraints
 function numberProblem(path: JsonPath, value: unknown): DocumentProblem {
   const f = formatPath(path);
   const huge = typeof value === 'number' && Number.isFinite(value) ? magnitudeProblem(value, f) : null;
-  return huge ? problem(path, huge.rule, huge.message, value) : problem(path, 'not_a_number', `${f} must be a finite number, found ${describe(value)}`, value);
+  return huge ? problem(path, 'out_of_range', huge.message, value) : problem(path, 'not_a_number', `${f} must be a finite number, found ${describe(value)}`, value);
 }
 
 function problem(path: JsonPath, rule: ItemRule, message: string, value: unknown): DocumentProblem {
