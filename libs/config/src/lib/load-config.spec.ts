@@ -22,6 +22,14 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig(QueryApiConfig, { ALLOW_ANONYMOUS: 'maybe' })).toThrow(/ALLOW_ANONYMOUS/);
   });
 
+  it('listens on loopback by default; BIND_ADDRESS takes an IP address, METRICS_API_KEYS a list', () => {
+    expect(loadConfig(WatcherConfig, {}).BIND_ADDRESS).toBe('127.0.0.1');
+    expect(loadConfig(WatcherConfig, {}).metricsKeys).toEqual([]);
+    expect(loadConfig(QueryApiConfig, { BIND_ADDRESS: '::' }).BIND_ADDRESS).toBe('::');
+    expect(loadConfig(ProcessorConfig, { BIND_ADDRESS: '0.0.0.0', METRICS_API_KEYS: 'a, b' }).metricsKeys).toEqual(['a', 'b']);
+    expect(() => loadConfig(ProcessorConfig, { BIND_ADDRESS: 'everywhere' })).toThrow(/BIND_ADDRESS/);
+  });
+
   it('names every bad variable in one error', () => {
     let error: unknown;
     try {
