@@ -363,6 +363,11 @@ describe('query-api (HTTP, real PostgreSQL and NATS)', () => {
       [`/sensors/${enc(TEMP)}/aggregates?from=2020-01-01T24:00:00Z`, 'from'],
       ['/measurements?to=10000-01-01', 'to'],
       ['/detections?from=%ff', 'from'],
+      ['/detections?vehicle_id=%ff', 'vehicle_id'],
+      ['/detections?object_type=%E0%A4%A', 'object_type'],
+      ['/files?status=%', 'status'],
+      ['/sensors?%ff=1', '%ff'],
+      ['/measurements?to=%ED%A0%80', 'to'],
       [`${readings}?from=${'2'.repeat(80)}`, 'from'],
     ])('%s → 400 naming %s', async (path, parameter) => {
       await expectBadParameter(path, parameter);
