@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { DEFAULT_METRIC_RANGES, parseMetricRanges } from '@sluice/config';
 import type { FileKind } from '@sluice/contracts';
 import { createDataSource } from '@sluice/db';
-import { createTestDatabase, type TestDatabase } from '@sluice/testing';
+import { aggregateMismatches, createTestDatabase, type TestDatabase } from '@sluice/testing';
 import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { AGGREGATES_FROM_RAW_SQL, JsonDocumentLoader, LoaderRegistry, NdjsonLoader, SensorCsvLoader, type LoadOptions, type LoadResult } from '../../index';
@@ -364,6 +364,7 @@ describe('JSON and NDJSON loaders', () => {
       expect(light).toEqual([{ count: 198, max: 1e100, std_dev: expect.any(Number) }]);
       expect(Number.isFinite(light[0].std_dev)).toBe(true);
       await expectAggregatesMatchRaw();
+      expect(await aggregateMismatches({ query: async <T>(sql: string) => (await ds.query(sql)) as T[] })).toEqual([]);
     });
 
     it('NDJSON: a huge sensor_reading is a bad line; the recomputed buckets stay finite', async () => {
