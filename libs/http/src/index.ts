@@ -5,5 +5,6 @@ export * from './lib/error.dto';
 export * from './lib/http-metrics.middleware';
 export * from './lib/http-types';
 export * from './lib/validation';
+export * from './lib/query-encoding.middleware';
 export * from './lib/api-providers';
 export * from './lib/api-docs';

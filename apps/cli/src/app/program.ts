@@ -6,7 +6,7 @@ import { registerMigrate } from './commands/migrate.command';
 import { registerReplay } from './commands/replay.command';
 import { registerRetrieveSensorReadings } from './commands/retrieve-sensor-readings.command';
 import { registerStatus } from './commands/status.command';
-import type { CliIo } from './output';
+import { type CliIo, escapeControls, escapeControlsInLines } from './output';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version', 'commander.executeSubCommandAsync']);
 
@@ -15,7 +15,7 @@ export function buildProgram(ctx: () => CliContext, io: CliIo): Command {
     .description('Sluice from the command line: read sensor readings, backfill a folder, migrate, replay, status.')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+    .configureOutput({ writeOut: (s) => io.out.write(escapeControlsInLines(s)), writeErr: (s) => io.err.write(escapeControlsInLines(s)) })
     .showHelpAfterError('(add --help for usage)')
     .addHelpText(
       'after',
@@ -44,7 +44,7 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) return HELP_CODES.has(e.code) ? EXIT.ok : EXIT.usage;
-    io.err.write(`sluice: ${describeError(e)}\n`);
+    io.err.write(`sluice: ${escapeControls(describeError(e))}\n`);
     return e instanceof CliError ? e.exitCode : (e as Error).name === 'ConfigError' ? EXIT.usage : EXIT.failure;
   } finally {
     await context?.close();

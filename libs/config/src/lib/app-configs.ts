@@ -1,5 +1,5 @@
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsIP, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { DEFAULT_METRIC_RANGES, parseList, parseMetricRanges, type MetricRanges } from './parsers';
 import { IsMetricRanges, IsTimeZone, IsUrlList } from './validators';
 
@@ -22,8 +22,20 @@ export class CommonConfig {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
+  /** Address the HTTP port listens on: loopback unless set (containers set 0.0.0.0). */
+  @IsIP(undefined, { message: 'must be an IP address such as 127.0.0.1, 0.0.0.0 or ::' })
+  BIND_ADDRESS = '127.0.0.1';
+
+  /** Keys `GET /metrics` requires (x-api-key or Authorization: Bearer); unset, metrics are open. */
+  @IsOptional()
+  @IsString()
+  METRICS_API_KEYS?: string;
+
   get natsServers(): string[] {
     return parseList(this.NATS_URL);
+  }
+  get metricsKeys(): string[] {
+    return parseList(this.METRICS_API_KEYS);
   }
 }
 

@@ -28,6 +28,14 @@ describe(loadConfig.name, () => {
     for (const bad of ['2', '100001', 'many', '1.5']) expect(() => loadConfig(ProcessorConfig, { MAX_CSV_COLUMNS: bad })).toThrow(/MAX_CSV_COLUMNS/);
   });
 
+  it('listens on loopback by default; BIND_ADDRESS takes an IP address, METRICS_API_KEYS a list', () => {
+    expect(loadConfig(WatcherConfig, {}).BIND_ADDRESS).toBe('127.0.0.1');
+    expect(loadConfig(WatcherConfig, {}).metricsKeys).toEqual([]);
+    expect(loadConfig(QueryApiConfig, { BIND_ADDRESS: '::' }).BIND_ADDRESS).toBe('::');
+    expect(loadConfig(ProcessorConfig, { BIND_ADDRESS: '0.0.0.0', METRICS_API_KEYS: 'a, b' }).metricsKeys).toEqual(['a', 'b']);
+    expect(() => loadConfig(ProcessorConfig, { BIND_ADDRESS: 'everywhere' })).toThrow(/BIND_ADDRESS/);
+  });
+
   it('names every bad variable in one error', () => {
     let error: unknown;
     try {

@@ -61,6 +61,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
       }
       // Nest's router says "Cannot GET /x"; say it the same way every time.
       if (status === 404 && /^Cannot [A-Z]+ /.test(message)) message = `no route ${req.method} ${req.path}`;
+      // The router's "Failed to decode param '%ff'": say what is wrong and how to fix it.
+      const undecodable = status === 400 ? /^Failed to decode param '(.*)'$/s.exec(message) : null;
+      if (undecodable) message = `the path segment "${undecodable[1]}" is not valid percent-encoded UTF-8`;
       return { status, body: { error: { code, message, details } } };
     }
     if (exception instanceof HttpException && exception.getStatus() === HttpStatus.SERVICE_UNAVAILABLE) {

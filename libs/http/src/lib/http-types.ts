@@ -6,6 +6,7 @@ export interface HttpRequest {
   baseUrl: string;
   route?: { path?: string };
   headers: Record<string, string | string[] | undefined>;
+  originalUrl?: string;
 }
 
 export interface HttpResponse {

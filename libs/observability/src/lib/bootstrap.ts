@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { ConfigError } from '@sluice/config';
+import { CommonConfig, ConfigError } from '@sluice/config';
 import { Logger } from 'nestjs-pino';
 
 export interface BootstrapOptions {
@@ -41,6 +41,6 @@ export async function bootstrapService(rootModule: unknown | (() => unknown), op
     const doc = SwaggerModule.createDocument(app, builder.build());
     SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs-json' });
   }
-  await app.listen(opts.port(app));
+  await app.listen(opts.port(app), app.get(CommonConfig).BIND_ADDRESS);
   return app;
 }

@@ -26,18 +26,54 @@ class FakeDependency implements OnModuleInit {
   }
 }
 
+async function start(env: NodeJS.ProcessEnv = {}): Promise<INestApplication> {
+  @Module({ imports: [ConfigModule.forRoot(CommonConfig, { LOG_LEVEL: 'silent', ...env }), ObservabilityModule.forRoot('spec')], providers: [FakeDependency] })
+  class SpecModule {}
+  return bootstrapService(SpecModule, { port: () => 0, openApi: { title: 'spec', description: 'spec' } });
+}
+const addressOf = (app: INestApplication) => app.getHttpServer().address() as AddressInfo;
+
 describe(ObservabilityModule.name, () => {
   let app: INestApplication;
   let base: string;
 
   beforeAll(async () => {
-    @Module({ imports: [ConfigModule.forRoot(CommonConfig, { LOG_LEVEL: 'silent' }), ObservabilityModule.forRoot('spec')], providers: [FakeDependency] })
-    class SpecModule {}
-    app = await bootstrapService(SpecModule, { port: () => 0, openApi: { title: 'spec', description: 'spec' } });
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    app = await start();
+    base = `http://127.0.0.1:${addressOf(app).port}`;
   });
   afterAll(async () => {
     await app?.close();
+  });
+
+  it('listens on loopback only unless BIND_ADDRESS says otherwise', async () => {
+    expect(addressOf(app).address).toBe('127.0.0.1');
+    const everywhere = await start({ BIND_ADDRESS: '0.0.0.0' });
+    try {
+      expect(addressOf(everywhere).address).toBe('0.0.0.0');
+    } finally {
+      await everywhere.close();
+    }
+  });
+
+  it('with METRICS_API_KEYS, /metrics wants one of them (Bearer or x-api-key) and answers 401 in the error format without', async () => {
+    const guarded = await start({ METRICS_API_KEYS: 'scrape-1,scrape-2' });
+    const url = `http://127.0.0.1:${addressOf(guarded).port}/metrics`;
+    try {
+      for (const headers of [{}, { authorization: 'Bearer nope' }, { 'x-api-key': 'scrape-3' }, { authorization: 'Basic c2NyYXBlLTE=' }] as Record<string, string>[]) {
+        const res = await fetch(url, { headers });
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toBe('Bearer');
+        expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringContaining('METRICS_API_KEYS'), details: null } });
+      }
+      for (const headers of [{ authorization: 'Bearer scrape-2' }, { 'x-api-key': 'scrape-1' }] as Record<string, string>[]) {
+        const res = await fetch(url, { headers });
+        expect(res.status).toBe(200);
+        expect(await res.text()).toMatch(/process_cpu_seconds_total\{service="spec"\}/);
+      }
+      expect((await fetch(`http://127.0.0.1:${addressOf(guarded).port}/health/live`)).status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('answers liveness and readiness, and reports a dependency that is down with 503 and its reason', async () => {

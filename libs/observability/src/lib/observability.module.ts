@@ -10,6 +10,12 @@ import { ReadinessRegistry } from './readiness.registry';
 /** `?key=…` in a URL, with the value replaced. */
 export const redactKeyParam = (url: string | undefined): string | undefined => url?.replace(/([?&]key=)[^&#]*/gi, '$1[redacted]');
 
+// pino's JSON escapes C0 (ESC is \u001b) but leaves DEL, C1 (U+009B is a CSI too) and bidi overrides raw.
+const RAW_CONTROLS = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A pino log line made inert for a terminal: the controls JSON leaves raw, escaped (only strings hold them). */
+export const escapeLogLine = (line: string): string => line.replace(RAW_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** JSON logs (pino), Prometheus /metrics and /health/{live,ready} for one service. */
 @Global()
 @Module({})
@@ -32,6 +38,8 @@ export class ObservabilityModule {
             pinoHttp: {
               name: service,
               level: config.LOG_LEVEL,
+              // File names and other outside text reach log lines; a terminal tailing them must not act on them.
+              hooks: { streamWrite: escapeLogLine },
               // API keys and cookies never reach a log line.
               redact: { paths: ['req.headers["x-api-key"]', 'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]', 'req.query.key'], censor: '[redacted]' },
               // The dashboard link (`/?key=…`) carries a key in its URL.

@@ -326,6 +326,72 @@ describe('query-api (HTTP, real PostgreSQL and NATS)', () => {
     });
   });
 
+  // Every hostile value answers a readable 400/404 in the one error format, never a 500.
+  describe('hostile parameters', () => {
+    const readings = `/sensors/${enc(TEMP)}/readings`;
+
+    it.each([
+      [`${readings}?page=1000000000000000000`, 'page'],
+      [`${readings}?page=1000000001`, 'page'],
+      [`${readings}?page=9007199254740993`, 'page'],
+      [`${readings}?page=1e3`, 'page'],
+      [`${readings}?limit=0x10`, 'limit'],
+      [`${readings}?limit=1e400`, 'limit'],
+      [`${readings}?page_size=-1`, 'page_size'],
+      [`${readings}?limit=${'9'.repeat(30)}`, 'limit'],
+      ['/files?limit=1000000000000000000', 'limit'],
+      ['/errors?limit=1e2', 'limit'],
+      ['/measurements?limit=99999999999999999999', 'limit'],
+      ['/vehicles?limit=0x1', 'limit'],
+      ['/sensors/a%00b/readings', 'name'],
+      ['/sensors/a%00b/aggregates', 'name'],
+      ['/vehicles/a%00b', 'id'],
+      ['/vehicles/a%00b/detections', 'id'],
+      ['/detections?vehicle_id=a%00b', 'vehicle_id'],
+      ['/detections?object_type=%00', 'object_type'],
+      [`${readings}?cursor=a%00b`, 'cursor'],
+      ['/files?status=a%00b', 'status'],
+      ['/measurements/2019-05-01T10:00:00Z%00', 'timestamp_utc'],
+      ['/measurements/99999-05-01T10:00:00Z', 'timestamp_utc'],
+      ['/measurements/2019-05-01T10:00:00', 'timestamp_utc'],
+      [`${readings}?from=99999-01-01`, 'from'],
+      [`${readings}?from=275760-09-13`, 'from'],
+      [`${readings}?to=0000-01-01`, 'to'],
+      [`${readings}?to=-000001-01-01`, 'to'],
+      [`${readings}?from=${enc('9999-12-31T23:59:59-15:00')}`, 'from'],
+      [`${readings}?from=${enc('2020-01-01T00:00:00+16:00')}`, 'from'],
+      [`/sensors/${enc(TEMP)}/aggregates?from=2020-01-01T24:00:00Z`, 'from'],
+      ['/measurements?to=10000-01-01', 'to'],
+      ['/detections?from=%ff', 'from'],
+      ['/detections?vehicle_id=%ff', 'vehicle_id'],
+      ['/detections?object_type=%E0%A4%A', 'object_type'],
+      ['/files?status=%', 'status'],
+      ['/sensors?%ff=1', '%ff'],
+      ['/measurements?to=%ED%A0%80', 'to'],
+      [`${readings}?from=${'2'.repeat(80)}`, 'from'],
+    ])('%s → 400 naming %s', async (path, parameter) => {
+      await expectBadParameter(path, parameter);
+    });
+
+    it('invalid percent-encoding in the path is a 400 in the error format; an unknown name a 404', async () => {
+      for (const path of ['/sensors/%ff/readings', '/sensors/%E0%A4%A/aggregates', '/vehicles/%/detections', '/files/%C0%80']) {
+        const { status, body } = await call(path);
+        expect([path, status]).toEqual([path, 400]);
+        expect(body).toEqual({ error: { code: 'bad_request', message: expect.stringMatching(/^the path segment ".*" is not valid percent-encoded UTF-8$/), details: null } });
+      }
+      const { status, body } = await call(`/sensors/${enc('\u0001\u001b[2J')}/readings`);
+      expect(status).toBe(404);
+      expect(body['error'].code).toBe('not_found');
+    });
+
+    it('takes every timestamp form the loader takes (space, 9 fraction digits, comma, ±HH)', async () => {
+      for (const from of ['2020-07-13 00:00:00+00:00', '2020-07-13 02:00+02', '2020-07-12T23:59:59.9999999Z', '2020-07-13T00:00:00,0000001Z', '2020-07-13 00:00:00 Z', '2020-07-13T00:00:00']) {
+        const r = await call(`${readings}?from=${enc(from)}&limit=1`);
+        expect([from, r.status, r.body['readings']?.[0]?.['ts']]).toEqual([from, 200, '2020-07-13T00:00:00.000000Z']);
+      }
+    });
+  });
+
   describe('errors and metrics', () => {
     it('unknown routes answer 404 in the shared format', async () => {
       const { status, body } = await call('/nowhere');

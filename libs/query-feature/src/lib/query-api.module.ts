@@ -1,7 +1,7 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
 import { ConfigModule, loadConfig, QueryApiConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiKeySettings } from '@sluice/http';
+import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, QueryEncodingMiddleware, type ApiKeySettings } from '@sluice/http';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { DashboardModule } from './dashboard/dashboard.module';
@@ -53,6 +53,6 @@ export class QueryApiModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('{*path}');
+    consumer.apply(HttpMetricsMiddleware, QueryEncodingMiddleware).forRoutes('{*path}');
   }
 }

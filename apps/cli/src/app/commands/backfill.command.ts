@@ -8,7 +8,7 @@ import type { CliContext } from '../cli-context';
 import { CliError } from '../cli-error';
 import { followLedger, renderSummary } from '../ledger-follower';
 import { positiveInt } from '../options';
-import { type CliIo, formatCount } from '../output';
+import { type CliIo, escapeControls, formatCount } from '../output';
 import { probePipeline } from '../pipeline-probe';
 
 /** Files copied, registered and published at the same time. */
@@ -68,9 +68,9 @@ Example:
 
       const { copyIntoProcessing, walkFolder } = await import('../backfill/source-files');
       const walked = await walkFolder(dir);
-      for (const s of walked.skipped) io.err.write(`skipped ${s.rel}: ${s.why}\n`);
+      for (const s of walked.skipped) io.err.write(`skipped ${escapeControls(s.rel)}: ${escapeControls(s.why)}\n`);
       if (walked.files.length === 0) {
-        io.out.write(`no files to load under ${dirArg}${walked.ignored ? ` (${walked.ignored} ignored: dotfiles or partial names)` : ''}\n`);
+        io.out.write(`no files to load under ${escapeControls(dirArg)}${walked.ignored ? ` (${walked.ignored} ignored: dotfiles or partial names)` : ''}\n`);
         return;
       }
 
@@ -86,7 +86,7 @@ Example:
 
       const ledger = await c.ledger();
       const totalBytes = walked.files.reduce((n, f) => n + f.size, 0);
-      io.err.write(`enqueueing ${formatCount(walked.files.length)} files (${(totalBytes / 1024 ** 2).toFixed(1)} MB) from ${dir}\n`);
+      io.err.write(`enqueueing ${formatCount(walked.files.length)} files (${(totalBytes / 1024 ** 2).toFixed(1)} MB) from ${escapeControls(dir)}\n`);
       const enqueue = async (f: SourceFile): Promise<string> => {
         const fileId = randomUUID();
         const copied = await copyIntoProcessing(f, drop, fileId);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { CliContext } from '../cli-context';
 import { CliError } from '../cli-error';
-import { type CliIo, OUTPUT_FORMATS, type OutputFormat, renderTable } from '../output';
+import { type CliIo, escapeControls, OUTPUT_FORMATS, type OutputFormat, renderTable, terminalJson } from '../output';
 import { positiveInt } from '../options';
 import { QueryApiClient, resolveQueryKey } from '../query-api.client';
 import { toApiTimestamp } from '../timestamps';
@@ -93,11 +93,11 @@ Example:
 function render(format: OutputFormat, sensor: string, readings: Reading[]): string {
   switch (format) {
     case 'json':
-      return JSON.stringify(readings, null, 2) + '\n';
+      return terminalJson(readings) + '\n';
     case 'csv':
       return ['ts,value,file_id', ...readings.map((r) => `${r.ts},${r.value},${r.file_id}`)].join('\n') + '\n';
     case 'table':
-      if (readings.length === 0) return `no readings of ${sensor} in that range\n`;
+      if (readings.length === 0) return `no readings of ${escapeControls(sensor)} in that range\n`;
       return renderTable(['timestamp (UTC)', 'value', 'file'], readings.map((r) => [r.ts, r.value, r.file_id])) + '\n';
   }
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FILE_STATUSES } from '@sluice/contracts';
 import type { CliContext } from '../cli-context';
-import { type CliIo, formatCount, renderTable } from '../output';
+import { type CliIo, formatCount, renderTable, terminalJson } from '../output';
 
 interface StatusReport {
   statuses: Record<string, number>;
@@ -45,7 +45,7 @@ export function registerStatus(program: Command, ctx: () => CliContext, io: CliI
         inFlightTotal: inFlight[0]?.total ?? 0,
         recentErrors: errors.map((e) => ({ id: e.id, name: e.name, status: e.status, rule: e.rule, message: e.message, finishedAt: e.finished_at })),
       };
-      io.out.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
+      io.out.write(opts.json ? terminalJson(report) + '\n' : renderStatus(report));
     });
 }
 

@@ -14,8 +14,7 @@ import {
   ValidateNested,
   type ValidationOptions,
 } from 'class-validator';
-import { parseIsoTimestamp } from '../sensor/sensor-record';
-import { ZonedTime } from '../sensor/zoned-time.util';
+import { MAX_ABS_VALUE, parseInstant } from '../sensor/sensor-record';
 import { textProblem } from '../text/storable-text.util';
 
 /**
@@ -30,9 +29,6 @@ export const SENSOR_NAME_MAX = 200;
 export const MEASUREMENT_MAX_SAMPLES = 1_000_000;
 export const INT32_MAX = 2_147_483_647;
 
-const UTC = new ZonedTime('UTC');
-/** A naive timestamp never parses when an offset is required: the zone below is never consulted. */
-const OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
 
 /** ISO-8601 date-time carrying an offset (`Z`, `+02:00`), a real calendar date. */
 export function IsTimestampWithOffset(options?: ValidationOptions): PropertyDecorator {
@@ -40,7 +36,7 @@ export function IsTimestampWithOffset(options?: ValidationOptions): PropertyDeco
     {
       name: 'isTimestampWithOffset',
       validator: {
-        validate: (v: unknown) => typeof v === 'string' && v.length <= 40 && OFFSET.test(v) && !Number.isNaN(parseIsoTimestamp(v, UTC)),
+        validate: (v: unknown) => typeof v === 'string' && v.length <= 40 && !Number.isNaN(parseInstant(v)),
         defaultMessage: () => '$property must be an ISO-8601 date-time with an offset',
       },
     },
@@ -62,13 +58,16 @@ export function IsStorableText(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-/** Every element a finite number (not NaN, not ±Infinity, not a numeric string, not null). */
+/** A number Sluice stores: finite and within ±MAX_ABS_VALUE (beyond it statistics could overflow). */
+export const isStorableNumber = (x: unknown): x is number => typeof x === 'number' && x >= -MAX_ABS_VALUE && x <= MAX_ABS_VALUE;
+
+/** Every element a storable number (not NaN, not ±Infinity, not beyond ±MAX_ABS_VALUE, not a numeric string, not null). */
 export function IsFiniteNumberArray(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isFiniteNumberArray',
       validator: {
-        validate: (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x)),
+        validate: (v: unknown) => Array.isArray(v) && v.every(isStorableNumber),
         defaultMessage: () => '$property must hold finite numbers only',
       },
     },
@@ -76,13 +75,13 @@ export function IsFiniteNumberArray(options?: ValidationOptions): PropertyDecora
   );
 }
 
-/** A JSON number that is finite: "1.2", null, NaN and Infinity are refused, never coerced. */
+/** A JSON number that is storable: "1.2", null, NaN, Infinity and 1e300 are refused, never coerced. */
 export function IsFiniteNumber(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isFiniteNumber',
       validator: {
-        validate: (v: unknown) => typeof v === 'number' && Number.isFinite(v),
+        validate: isStorableNumber,
         defaultMessage: () => '$property must be a finite number',
       },
     },

@@ -1,10 +1,11 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { cap, VALUE_CAP } from '../sensor/sensor-record';
+import { cap, magnitudeProblem, VALUE_CAP } from '../sensor/sensor-record';
 import { textProblem, textProblemMessage, type TextRule } from '../text/storable-text.util';
 import {
   DetectionEventItemDto,
   DetectionLineDto,
+  isStorableNumber,
   LINE_KINDS,
   MeasurementDto,
   MeasurementLineDto,
@@ -201,7 +202,7 @@ function explain(constraint: string, path: JsonPath, value: unknown, constraints
         ? [problem(path, 'not_an_integer', `${f} ${shown} is not a whole number`, value)]
         : [problem(path, 'invalid_type', `${f} must be a whole number, found ${describe(value)}`, value)];
     case 'isFiniteNumber':
-      return [problem(path, 'not_a_number', `${f} must be a finite number, found ${describe(value)}`, value)];
+      return [numberProblem(path, value)];
     case 'isTimestampWithOffset':
       return [
         problem(
@@ -226,9 +227,7 @@ function explain(constraint: string, path: JsonPath, value: unknown, constraints
       const arr = Array.isArray(value) ? value : [];
       for (let i = 0; i < arr.length && out.length < 5; i++) {
         const x: unknown = arr[i];
-        if (typeof x === 'number' && Number.isFinite(x)) continue;
-        const p = [...path, i];
-        out.push(problem(p, 'not_a_number', `${formatPath(p)} must be a finite number, found ${describe(x)}`, x));
+        if (!isStorableNumber(x)) out.push(numberProblem([...path, i], x));
       }
       return out;
     }
@@ -245,6 +244,13 @@ function explain(constraint: string, path: JsonPath, value: unknown, constraints
     default:
       return [problem(path, 'invalid_type', `${f}: ${constraints[constraint] ?? 'invalid'}`, value)];
   }
+}
+
+/** Why a value is not a storable number: not a finite number at all, or beyond ±MAX_ABS_VALUE. */
+function numberProblem(path: JsonPath, value: unknown): DocumentProblem {
+  const f = formatPath(path);
+  const huge = typeof value === 'number' && Number.isFinite(value) ? magnitudeProblem(value, f) : null;
+  return huge ? problem(path, 'out_of_range', huge.message, value) : problem(path, 'not_a_number', `${f} must be a finite number, found ${describe(value)}`, value);
 }
 
 function problem(path: JsonPath, rule: ItemRule, message: string, value: unknown): DocumentProblem {

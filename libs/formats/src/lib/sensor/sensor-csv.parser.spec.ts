@@ -160,3 +160,32 @@ describe(readMappingCsv.name, () => {
     ]);
   });
 });
+
+// Beyond ±MAX_ABS_VALUE statistics overflow float8 (±1.7e308 in one hour gave NaN): such values are refused.
+describe('values beyond ±MAX_ABS_VALUE', () => {
+  it('wide CSV: refuses a huge value of a metric without a configured range, and one METRIC_RANGES would allow', async () => {
+    const csv = ['"ts","device","light","temp"', '"1.5E9","d","1.7E308","1"', '"1.5E9","d","-1.7e308","1"', '"1.5E9","d","1e100","-1e200"', '"1.5E9","d","5","-1e100"'].join('\n');
+    const ranges = { temp: { min: -1e300, max: 1e300 } };
+    const { rows, rejects } = await collect(readWideCsv(Readable.from([csv]), { ranges, naiveTimeZone: 'UTC' }));
+    expect(rows.map((r) => r.values)).toEqual([[5, -1e100]]);
+    expect(rejects.map((r) => [r.line, r.column, r.rule])).toEqual([
+      [2, 'light', 'out_of_range'],
+      [3, 'light', 'out_of_range'],
+      [4, 'temp', 'out_of_range'],
+    ]);
+    expect(rejects[0].message).toContain('beyond ±1e+100');
+  });
+
+  it('wide CSV: a value inside ±MAX_ABS_VALUE but outside METRIC_RANGES still names METRIC_RANGES', async () => {
+    const csv = '"ts","device","temp"\n"1.5E9","d","99"\n';
+    const { rejects } = await collect(readWideCsv(Readable.from([csv]), { ranges: { temp: { min: -50, max: 50 } }, naiveTimeZone: 'UTC' }));
+    expect(rejects).toMatchObject([{ rule: 'out_of_range', message: expect.stringContaining('METRIC_RANGES') }]);
+  });
+
+  it('long CSV: refuses a huge value', async () => {
+    const csv = 'timestamp;sensor_uuid;sensor_value\n2024-01-01T00:00:00Z;0b8e3f2c-1a2b-4c3d-8e9f-0123456789ab;1.7e308\n2024-01-01T00:00:01Z;0b8e3f2c-1a2b-4c3d-8e9f-0123456789ab;2\n';
+    const { rows, rejects } = await collect(readLongCsv(Readable.from([csv]), { ranges: {}, naiveTimeZone: 'UTC' }));
+    expect(rows.map((r) => r.value)).toEqual([2]);
+    expect(rejects).toMatchObject([{ line: 2, column: 'sensor_value', rule: 'out_of_range' }]);
+  });
+});

@@ -10,6 +10,8 @@ import {
   parseDecimal,
   parseEpochSeconds,
   parseIsoTimestamp,
+  magnitudeProblem,
+  MAX_ABS_VALUE,
   parseWideValue,
   rangeProblem,
   RAW_CAP,
@@ -200,8 +202,9 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
   const devCol = h.columns[h.deviceIndex];
   const m = h.metrics.length;
   const idx = h.metricIndexes;
-  const lo = h.metrics.map((name) => opts.ranges[name]?.min ?? -Infinity);
-  const hi = h.metrics.map((name) => opts.ranges[name]?.max ?? Infinity);
+  // Beyond MAX_ABS_VALUE statistics could overflow, whatever METRIC_RANGES says.
+  const lo = h.metrics.map((name) => Math.max(opts.ranges[name]?.min ?? -Infinity, -MAX_ABS_VALUE));
+  const hi = h.metrics.map((name) => Math.min(opts.ranges[name]?.max ?? Infinity, MAX_ABS_VALUE));
   return (rec, line) => {
     if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
     const tsText = rec[h.tsIndex];
@@ -215,7 +218,9 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
       const v = parseWideValue(text);
       if (v !== v) return reject(sink, h, rec, line, h.metrics[j], valueProblem(text, h.metrics[j]), text);
       if (v < lo[j] || v > hi[j]) {
-        return reject(sink, h, rec, line, h.metrics[j], rangeProblem(v, h.metrics[j], { min: lo[j], max: hi[j] }) as FieldProblem, text);
+        const metric = h.metrics[j];
+        const problem = magnitudeProblem(v, metric) ?? (rangeProblem(v, metric, opts.ranges[metric]) as FieldProblem);
+        return reject(sink, h, rec, line, metric, problem, text);
       }
       values[j] = v;
     }
@@ -237,6 +242,8 @@ function longHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Long
     const text = rec[h.valueIndex];
     const value = parseDecimal(text);
     if (value !== value) return reject(sink, h, rec, line, valueCol, valueProblem(text, valueCol), text);
+    const huge = magnitudeProblem(value, valueCol);
+    if (huge) return reject(sink, h, rec, line, valueCol, huge, text);
     sink.rows.push({ line, tsMicros: us, uuid: uuid.toLowerCase(), value });
   };
 }

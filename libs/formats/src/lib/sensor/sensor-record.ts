@@ -1,7 +1,7 @@
 import type { JsonSyntaxRule } from '../json/json-parser';
 import type { ItemRule } from '../json/validate-document';
 import type { TextRule } from '../text/storable-text.util';
-import type { ZonedTime } from './zoned-time.util';
+import { ZonedTime } from './zoned-time.util';
 
 /** Valid range per metric name; structurally the same as `MetricRanges` of @sluice/config. */
 export type ValueRanges = Record<string, { min: number; max: number }>;
@@ -118,6 +118,19 @@ export function valueProblem(text: string, column: string): FieldProblem {
   return { rule: 'not_a_number', message: `${column} "${cap(text, VALUE_CAP)}" is not a finite number` };
 }
 
+/**
+ * The largest magnitude of a stored value. Beyond it, a bucket's sum of squared deviations (count ×
+ * spread², ≤ 9.2e18 × 4e200) or PostgreSQL's avg/var_pop over the raw rows could overflow float8 and turn
+ * mean and std dev into NaN (or fail the load); far below it, statistics are computed as usual.
+ */
+export const MAX_ABS_VALUE = 1e100;
+
+/** A finite value beyond ±MAX_ABS_VALUE: refused as out of range. */
+export function magnitudeProblem(value: number, column: string): FieldProblem | null {
+  if (value >= -MAX_ABS_VALUE && value <= MAX_ABS_VALUE) return null;
+  return { rule: 'out_of_range', message: `${column} ${value} is beyond ±${MAX_ABS_VALUE}, the largest magnitude Sluice stores` };
+}
+
 export function rangeProblem(value: number, column: string, range: { min: number; max: number }): FieldProblem | null {
   if (value >= range.min && value <= range.max) return null;
   return { rule: 'out_of_range', message: `${column} ${value} is outside its valid range ${range.min}..${range.max} (METRIC_RANGES)` };
@@ -169,6 +182,23 @@ export function parseIsoTimestamp(text: string, naive: ZonedTime): number {
   }
   const us = ms * 1000 + frac;
   return us >= MIN_MICROS && us <= MAX_MICROS ? us : NaN;
+}
+
+const UTC = new ZonedTime('UTC');
+const OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+const BARE_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** An instant as JSON documents give it (`time_stamp`, `report_time`): parseIsoTimestamp's rule with an offset required. */
+export function parseInstant(text: string): number {
+  return OFFSET.test(text) ? parseIsoTimestamp(text, UTC) : NaN;
+}
+
+/**
+ * A bound of a time range as the query API and the CLI read it: the loader's rule (parseIsoTimestamp, a
+ * naive one is UTC), or a bare date, meaning its midnight UTC. So whatever a file can hold, a query can name.
+ */
+export function parseTimeBound(text: string): number {
+  return parseIsoTimestamp(BARE_DATE.test(text) ? `${text}T00:00Z` : text, UTC);
 }
 
 export function isoProblem(text: string, column: string): FieldProblem {

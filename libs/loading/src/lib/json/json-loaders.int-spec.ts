@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { DEFAULT_METRIC_RANGES, parseMetricRanges } from '@sluice/config';
 import type { FileKind } from '@sluice/contracts';
 import { createDataSource } from '@sluice/db';
-import { createTestDatabase, type TestDatabase } from '@sluice/testing';
+import { aggregateMismatches, createTestDatabase, type TestDatabase } from '@sluice/testing';
 import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { AGGREGATES_FROM_RAW_SQL, JsonDocumentLoader, LoaderRegistry, NdjsonLoader, SensorCsvLoader, type LoadOptions, type LoadResult } from '../../index';
@@ -335,6 +335,53 @@ describe('JSON and NDJSON loaders', () => {
         [2, 'unknown_kind'],
         [3, 'line_too_long'],
       ]);
+    });
+  });
+
+  // ±1.7e308 overflows float8 in a mean or a sum of squares (NaN in JS, an error in PostgreSQL's avg):
+  // beyond ±1e100 a value is refused, and every statistic of what is loaded stays finite.
+  describe('huge values', () => {
+    const hour = 1_600_000_000;
+    const wide = (rows: Array<[number, number, string]>) => ['ts,device,light,temp', ...rows.map(([t, i, light]) => `${hour + t},dev,${light},${20 + (i % 10)}`)].join('\n');
+    const nanStats = async () =>
+      (await ds.query(`SELECT count(*)::int AS n FROM aggregated_metrics WHERE 'NaN' IN (mean, m2, std_dev, min, max)`))[0].n +
+      (await ds.query(`SELECT count(*)::int AS n FROM measurements WHERE 'NaN' IN (mean, std_dev)`))[0].n;
+
+    it('wide CSV: ±1.7e308 in one hour is refused as out_of_range; the stats of the rest stay finite, also after the slow path', async () => {
+      const rows: Array<[number, number, string]> = [[0, 0, '1.7e308'], [1, 1, '-1.7e308'], [2, 2, '1e100'], [3, 3, '-1e100'], [4, 4, '3e99'], [5, 5, '1']];
+      for (let i = 6; i < 200; i++) rows.push([i, i, String(i % 2)]);
+      const r = await load('sensor_wide_csv', wide(rows), { maxInvalidRatio: 0.5 });
+      expect(r).toMatchObject({ rowsLoaded: 198, rowsRejected: 2, rejection: null });
+      expect(await errors(r.fileId)).toMatchObject([
+        { line: 2, column: 'light', rule: 'out_of_range', message: expect.stringContaining('beyond ±1e+100') },
+        { line: 3, column: 'light', rule: 'out_of_range' },
+      ]);
+      // the same readings again with one value changed: the slow path recomputes the buckets in SQL
+      rows[5] = [5, 5, '-2e99'];
+      await load('sensor_wide_csv', wide(rows), { maxInvalidRatio: 0.5 });
+      expect(await nanStats()).toBe(0);
+      const light = await ds.query(`SELECT a.count::int, a.max, a.std_dev FROM aggregated_metrics a JOIN sensors s ON s.id = a.sensor_id WHERE s.name = 'dev/light' AND a.bucket = 'hour'`);
+      expect(light).toEqual([{ count: 198, max: 1e100, std_dev: expect.any(Number) }]);
+      expect(Number.isFinite(light[0].std_dev)).toBe(true);
+      await expectAggregatesMatchRaw();
+      expect(await aggregateMismatches({ query: async <T>(sql: string) => (await ds.query(sql)) as T[] })).toEqual([]);
+    });
+
+    it('NDJSON: a huge sensor_reading is a bad line; the recomputed buckets stay finite', async () => {
+      const line = (value: number, s: number) => JSON.stringify({ kind: 'sensor_reading', sensor: 'big', ts: `2024-03-01T10:00:0${s}Z`, value });
+      const r = await load('ndjson', [line(1.7e308, 1), line(-1.7e308, 2), line(1e100, 3), line(-1e100, 4), line(7, 5)].join('\n'), { maxInvalidRatio: 1 });
+      expect(r).toMatchObject({ rowsLoaded: 3, rowsRejected: 2 });
+      expect((await errors(r.fileId)).map((e: { rule: string }) => e.rule)).toEqual(['out_of_range', 'out_of_range']);
+      expect(await nanStats()).toBe(0);
+      await expectAggregatesMatchRaw();
+    });
+
+    it('measurement: [1, 1e308, -1e308, 1.7e308] is refused naming data[1]; ±1e100 gives a finite std dev', async () => {
+      const r = await load('measurement', JSON.stringify({ time_stamp: '2019-05-01T06:00:00Z', data: [1, 1e308, -1e308, 1.7e308] }));
+      expect(r.rejection).toMatchObject({ rule: 'out_of_range', column: 'data[1]' });
+      await load('measurement', JSON.stringify({ time_stamp: '2019-05-01T07:00:00Z', data: [1e100, -1e100] }));
+      expect(await ds.query('SELECT mean, std_dev FROM measurements')).toEqual([{ mean: 0, std_dev: 1e100 }]);
+      expect(await nanStats()).toBe(0);
     });
   });
 

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus } from '@sluice/contracts';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString } from 'class-validator';
+import { IntegerParam } from '@sluice/http';
 
 export const MAX_FILES_PAGE = 1000;
 export const DEFAULT_FILES_PAGE = 100;
@@ -21,11 +21,7 @@ export class FilesQueryDto {
   kind?: FileKind;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_FILES_PAGE, default: DEFAULT_FILES_PAGE })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: '$property must be an integer' })
-  @Min(1)
-  @Max(MAX_FILES_PAGE)
+  @IntegerParam(1, MAX_FILES_PAGE)
   limit?: number;
 
   @ApiPropertyOptional({ description: '`next_cursor` of the previous page.' })

@@ -1,35 +1,42 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, Matches } from 'class-validator';
+import { IsOptional, ValidateBy } from 'class-validator';
 import { ApiException } from '@sluice/http';
+import { microsToIso, parseTimeBound } from '@sluice/formats';
 
 /**
- * Normalises an ISO-8601 date or date-time to a string PostgreSQL reads as timestamptz without losing
- * microseconds (a JS Date would keep milliseconds only). A value without an offset is UTC.
+ * A validated `from`/`to` → the UTC text PostgreSQL reads as timestamptz, microseconds kept (a JS Date
+ * would keep milliseconds only).
  */
 export function toTimestamptzText(value: string): string {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return `${value}T00:00:00Z`;
-  if (/(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value.slice(10))) return value;
-  return `${value}Z`;
+  return microsToIso(parseTimeBound(value));
 }
 
-const MESSAGE = '$property must be an ISO-8601 date or date-time, e.g. 2024-01-01T00:00:00Z';
-// The calendar forms PostgreSQL reads too (no week or ordinal dates); IsISO8601 then checks the date exists.
-const SHAPE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/i;
+const MESSAGE = '$property must be an ISO-8601 date or date-time between 0001-01-01 and 9999-12-31, e.g. 2024-01-01T00:00:00Z';
 
-/** An optional ISO-8601 query parameter, to be passed through toTimestamptzText. */
+/**
+ * An optional time-range query parameter, to be passed through toTimestamptzText. It takes what the loader
+ * takes in a file (parseTimeBound), so any stored timestamp can be named in a query.
+ */
 export function IsoTimestampParam(description: string, example: string) {
   return applyDecorators(
-    ApiPropertyOptional({ description: `${description} ISO-8601; without an offset it is UTC.`, example, type: String, format: 'date-time' }),
+    ApiPropertyOptional({
+      description: `${description} ISO-8601 (\`T\` or a space, up to 9 fraction digits, offset \`Z\`, \`±HH\`, \`±HHMM\` or \`±HH:MM\`), or a bare date; without an offset it is UTC.`,
+      example,
+      type: String,
+      format: 'date-time',
+    }),
     IsOptional(),
-    Matches(SHAPE, { message: MESSAGE }),
-    IsISO8601({ strict: true, strictSeparator: true }, { message: MESSAGE }),
+    ValidateBy(
+      { name: 'isTimeBound', validator: { validate: (v: unknown) => typeof v === 'string' && v.length <= 64 && !Number.isNaN(parseTimeBound(v)), defaultMessage: () => MESSAGE } },
+      { message: MESSAGE },
+    ),
   );
 }
 
-/** `from` must be before `to` when both are given (compared at ms precision, good enough to refuse nonsense). */
+/** `from` must not be after `to` when both are given. */
 export function assertRange(from: string | undefined, to: string | undefined): void {
-  if (from && to && Date.parse(toTimestamptzText(from)) > Date.parse(toTimestamptzText(to))) {
+  if (from && to && parseTimeBound(from) > parseTimeBound(to)) {
     throw ApiException.invalidParameter('to', 'must not be before from');
   }
 }

@@ -1,7 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { FILE_STATUSES, type FileStatus } from '@sluice/contracts';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IntegerParam } from '@sluice/http';
 import { RejectedRowDto, RejectReasonDto } from '../files/files.dto';
 
 export const THROUGHPUT_WINDOW_S = 60;
@@ -120,11 +119,7 @@ export class TraceDto {
 
 export class ErrorsQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: '$property must be an integer' })
-  @Min(1)
-  @Max(100)
+  @IntegerParam(1, 100)
   limit?: number;
 }
 

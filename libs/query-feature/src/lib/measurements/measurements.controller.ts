@@ -1,22 +1,11 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { microsToIso, parseInstant } from '@sluice/formats';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { decodeTsCursor, encodeTsCursor } from '../http/cursor.util';
 import { assertRange, toTimestamptzText } from '../http/time-range';
 import { DEFAULT_MEASUREMENTS_PAGE, MeasurementDto, MeasurementsPageDto, MeasurementsQueryDto } from './measurements.dto';
 import { MeasurementsRepository } from './measurements.repository';
-
-// A full date-time with an offset: the key is an instant, a bare date or local time would be a guess.
-const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})$/i;
-
-/** True for an existing calendar instant (Date.parse would roll 2019-02-30 over to March). */
-export function isInstant(value: string): boolean {
-  const m = INSTANT.exec(value);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
-}
 
 @ApiTags('measurements')
 @ApiKeyProtected()
@@ -47,10 +36,12 @@ export class MeasurementsController {
   @ApiOkResponse({ type: MeasurementDto })
   @ApiNotFound('No measurement at that instant.')
   async get(@Param('timestamp_utc') timestampUtc: string): Promise<MeasurementDto> {
-    if (!isInstant(timestampUtc)) {
+    // The key is an instant: the rule of a payload's time_stamp (an offset required), not a guess.
+    const us = timestampUtc.length <= 64 ? parseInstant(timestampUtc) : NaN;
+    if (Number.isNaN(us)) {
       throw ApiException.invalidParameter('timestamp_utc', 'must be an ISO-8601 date-time with an offset, e.g. 2019-05-01T10:00:00Z');
     }
-    const row = await this.measurements.get(timestampUtc);
+    const row = await this.measurements.get(microsToIso(us));
     if (row === undefined) throw ApiException.notFound('measurement', timestampUtc);
     return row;
   }

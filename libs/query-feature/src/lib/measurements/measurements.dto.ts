@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsOptional, IsString } from 'class-validator';
+import { IntegerParam } from '@sluice/http';
 import { IsoTimestampParam } from '../http/time-range';
 
 export const MAX_MEASUREMENTS_PAGE = 10000;
@@ -14,11 +14,7 @@ export class MeasurementsQueryDto {
   to?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_MEASUREMENTS_PAGE, default: DEFAULT_MEASUREMENTS_PAGE })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: '$property must be an integer' })
-  @Min(1)
-  @Max(MAX_MEASUREMENTS_PAGE)
+  @IntegerParam(1, MAX_MEASUREMENTS_PAGE)
   limit?: number;
 
   @ApiPropertyOptional({ description: '`next_cursor` of the previous page.' })

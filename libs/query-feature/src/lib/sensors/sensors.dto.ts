@@ -1,10 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString } from 'class-validator';
+import { IntegerParam } from '@sluice/http';
 import { IsoTimestampParam } from '../http/time-range';
 
 export const MAX_READINGS_PAGE = 10000;
 export const DEFAULT_READINGS_PAGE = 1000;
+/** Highest `page`: with page_size ≤ 10,000 the offset stays far inside PostgreSQL's bigint. */
+export const MAX_PAGE_NUMBER = 1_000_000_000;
 export const BUCKETS = ['hour', 'day'] as const;
 export type Bucket = (typeof BUCKETS)[number];
 
@@ -41,11 +43,7 @@ export class ReadingsQueryDto {
   to?: string;
 
   @ApiPropertyOptional({ description: 'Readings per page (keyset mode).', minimum: 1, maximum: MAX_READINGS_PAGE, default: DEFAULT_READINGS_PAGE })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: '$property must be an integer' })
-  @Min(1)
-  @Max(MAX_READINGS_PAGE)
+  @IntegerParam(1, MAX_READINGS_PAGE)
   limit?: number;
 
   @ApiPropertyOptional({ description: '`next_cursor` of the previous page. Not combined with `page`.' })
@@ -53,19 +51,12 @@ export class ReadingsQueryDto {
   @IsString()
   cursor?: string;
 
-  @ApiPropertyOptional({ description: 'Offset pagination: page number from 1 (same ordering as the cursor).', minimum: 1 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: '$property must be an integer' })
-  @Min(1)
+  @ApiPropertyOptional({ description: 'Offset pagination: page number from 1 (same ordering as the cursor).', minimum: 1, maximum: MAX_PAGE_NUMBER })
+  @IntegerParam(1, MAX_PAGE_NUMBER)
   page?: number;
 
   @ApiPropertyOptional({ description: 'Readings per page with `page` (defaults to `limit`, then 1000).', minimum: 1, maximum: MAX_READINGS_PAGE })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: '$property must be an integer' })
-  @Min(1)
-  @Max(MAX_READINGS_PAGE)
+  @IntegerParam(1, MAX_READINGS_PAGE)
   page_size?: number;
 }
 

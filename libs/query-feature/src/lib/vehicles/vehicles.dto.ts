@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IntegerParam } from '@sluice/http';
 import { IsoTimestampParam } from '../http/time-range';
 
 export const MAX_PAGE = 10000;
@@ -10,11 +10,7 @@ const VEHICLE_EXAMPLE = '8fd7b0fa-7f2f-4dd4-8cda-31e1e1b1a5bb';
 
 class PageQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: '$property must be an integer' })
-  @Min(1)
-  @Max(MAX_PAGE)
+  @IntegerParam(1, MAX_PAGE)
   limit?: number;
 
   @ApiPropertyOptional({ description: '`next_cursor` of the previous page.' })
