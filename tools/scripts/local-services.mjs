@@ -88,14 +88,39 @@ async function waitUntilReady(what, proc, logFile, ready) {
   }
 }
 
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+};
+
 /** Stops a process politely, then for good after 30 s. */
-function stopProcess(proc, signal) {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => proc.kill('SIGKILL'), 30000);
-    proc.once('exit', () => (clearTimeout(force), resolve()));
-    proc.kill(signal);
-  });
+async function stopPid(pid, signal) {
+  const deadline = Date.now() + 30000;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  while (alive(pid)) {
+    if (Date.now() > deadline) process.kill(pid, 'SIGKILL');
+    await sleep(100);
+  }
+}
+
+/**
+ * The server an earlier `npm start` ran on `dir` and left running (it was killed, or its terminal closed):
+ * its pid file names a live process whose command line names `dir`. Null when there is none.
+ */
+function leftover(pidFile, dir) {
+  if (!existsSync(pidFile)) return null;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return null;
+  const cmdline = `/proc/${pid}/cmdline`;
+  return !existsSync(cmdline) || readFileSync(cmdline, 'utf8').includes(dir) ? pid : null;
 }
 
 /**
@@ -157,7 +182,7 @@ async function startEmbeddedPostgres({ home, port: pgPort, logDir, log }) {
   const url = `postgres://postgres@127.0.0.1:${pgPort}/sluice`;
   await waitUntilReady('the embedded PostgreSQL', proc, logFile, async () => !(await pgProblem(url.replace(/\/sluice$/, '/postgres'))));
   // SIGINT is PostgreSQL's fast shutdown: open transactions roll back, the data is checkpointed.
-  return { url, stop: () => stopProcess(proc, 'SIGINT') };
+  return { url, stop: () => stopPid(proc.pid, 'SIGINT') };
 }
 
 async function startNats({ home, port: natsPort, logDir, log }) {
@@ -165,9 +190,9 @@ async function startNats({ home, port: natsPort, logDir, log }) {
   const logFile = join(logDir, 'nats-server.log');
   mkdirSync(store, { recursive: true });
   log(`• starting nats-server -js on 127.0.0.1:${natsPort} (store in ${store})`);
-  const proc = spawnLogged('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', store], logFile);
+  const proc = spawnLogged('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', store, '-P', join(store, 'nats-server.pid')], logFile);
   await waitUntilReady('nats-server', proc, logFile, async () => !(await tcpProblem('127.0.0.1', natsPort)));
-  return { url: `nats://127.0.0.1:${natsPort}`, stop: () => stopProcess(proc, 'SIGTERM') };
+  return { url: `nats://127.0.0.1:${natsPort}`, stop: () => stopPid(proc.pid, 'SIGTERM') };
 }
 
 const hasNatsServer = () => spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).error?.code !== 'ENOENT';
@@ -202,6 +227,16 @@ export async function localServices({ env, home, log }) {
   const needPostgres = !databaseUrl && (await pgProblem(defaultDb)) !== null;
   const needNats = !natsUrl && (await tcpProblem('127.0.0.1', natsPort)) !== null;
   if (needNats && !hasNatsServer()) throw new LocalServiceError(NATS_MISSING.replace('PORT', String(natsPort)));
+
+  // What answers at a default address may be ours, left by an earlier start: adopted, so Ctrl-C stops it.
+  const adopt = (what, pid, signal) => {
+    log(`• using the ${what} an earlier npm start left running (pid ${pid}); Ctrl-C stops it`);
+    started.push({ stop: () => stopPid(pid, signal) });
+  };
+  const pgLeft = !databaseUrl && !needPostgres && leftover(join(home, 'postgres', 'postmaster.pid'), join(home, 'postgres'));
+  if (pgLeft) adopt('embedded PostgreSQL', pgLeft, 'SIGINT');
+  const natsLeft = !natsUrl && !needNats && leftover(join(home, 'nats', 'nats-server.pid'), join(home, 'nats'));
+  if (natsLeft) adopt('nats-server', natsLeft, 'SIGTERM');
 
   try {
     if (needPostgres) {

@@ -39,8 +39,8 @@ async function shutdown(code) {
   // Before PostgreSQL and NATS are up, the launcher stops once they are (see below).
   if (children.size === 0 && local) await exit(code);
 }
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
+// SIGHUP: the terminal closed; PostgreSQL and NATS run detached from it and would be left behind.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void shutdown(0));
 
 try {
   local = await localServices({ env: process.env, home, log: (line) => process.stdout.write(`${line}\n`) });

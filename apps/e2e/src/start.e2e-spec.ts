@@ -19,7 +19,8 @@ class Launcher {
   private err = '';
 
   constructor(env: Record<string, string>) {
-    this.proc = spawn(process.execPath, [START, '--no-build'], { cwd: WORKSPACE_ROOT, env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own, as a terminal gives it, so a test can kill the launcher with its services.
+    this.proc = spawn(process.execPath, [START, '--no-build'], { cwd: WORKSPACE_ROOT, env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.proc.stdout?.on('data', (b: Buffer) => (this.out += b.toString()));
     this.proc.stderr?.on('data', (b: Buffer) => (this.err += b.toString()));
     this.exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)));
@@ -164,6 +165,28 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
     expect(launcher.stdout).not.toContain('initialising the embedded PostgreSQL');
     expect(await counts()).toEqual(firstRun);
     expect(await lastStreamSequence()).toBeGreaterThanOrEqual(firstSequence);
+
+    expect(await launcher.interrupt()).toBe(0);
+    await expectAllStopped();
+  });
+
+  it('adopts the PostgreSQL and nats-server a killed npm start left running, and stops them on Ctrl-C', async () => {
+    const killed = new Launcher(env);
+    launcher = killed;
+    await killed.running();
+    process.kill(-killed.proc.pid!, 'SIGKILL'); // the launcher and its services, as when its terminal is killed
+    await killed.exited;
+    expect(await listening(Number(env['SLUICE_PG_PORT']))).toBe(true);
+    expect(await listening(Number(env['SLUICE_NATS_PORT']))).toBe(true);
+
+    const servicePorts = ports.slice(2);
+    await waitFor('the killed services to be gone', async () => (await Promise.all(servicePorts.map(listening))).every((open) => !open), 30000);
+
+    launcher = new Launcher(env);
+    await launcher.running();
+    expect(launcher.stdout).toContain('using the embedded PostgreSQL an earlier npm start left running');
+    expect(launcher.stdout).toContain('using the nats-server an earlier npm start left running');
+    expect(await counts()).toEqual(firstRun);
 
     expect(await launcher.interrupt()).toBe(0);
     await expectAllStopped();
