@@ -71,7 +71,12 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
   let home: string;
   let env: Record<string, string>;
   let ports: number[];
-  let launcher: Launcher | undefined;
+  const launchers: Launcher[] = [];
+  const start = () => {
+    const launcher = new Launcher(env);
+    launchers.push(launcher);
+    return launcher;
+  };
   const dbUrl = () => `postgres://postgres@127.0.0.1:${env['SLUICE_PG_PORT']}/sluice`;
   const seeds = [...readdirSync(join(FIXTURES, 'sensors')).map((f) => join(FIXTURES, 'sensors', f)), ...readdirSync(join(FIXTURES, 'json')).map((f) => join(FIXTURES, 'json', f))];
 
@@ -123,7 +128,7 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
   });
 
   afterAll(async () => {
-    await launcher?.interrupt();
+    for (const launcher of launchers) await launcher.interrupt();
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -131,7 +136,7 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
   let firstSequence: number;
 
   it('runs an embedded PostgreSQL and nats-server, loads the seed files, and stops both on Ctrl-C', async () => {
-    launcher = new Launcher(env);
+    const launcher = start();
     await launcher.running();
     expect(launcher.stdout).toContain(`starting the embedded PostgreSQL on 127.0.0.1:${env['SLUICE_PG_PORT']}`);
     expect(launcher.stdout).toContain(`starting nats-server -js on 127.0.0.1:${env['SLUICE_NATS_PORT']}`);
@@ -143,10 +148,10 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
       copyFileSync(file, join(staging, name));
       renameSync(join(staging, name), join(env['DROPZONE_DIR'], 'incoming', name));
     }
-    firstRun = await waitFor('every seed file terminal', async () => {
-      const c = await counts();
-      return c['ingest_files'] === seeds.length && (await terminal()) === seeds.length ? c : null;
-    }, 180000, 500);
+    // A file's rows commit with its terminal status: counted once every file is terminal, they are final.
+    await waitFor('every seed file terminal', async () => (await terminal()) === seeds.length, 180000, 500);
+    firstRun = await counts();
+    expect(firstRun['ingest_files']).toBe(seeds.length);
     expect(firstRun['raw_sensor_data']).toBeGreaterThan(0);
     expect(firstRun['aggregated_metrics']).toBeGreaterThan(0);
     expect(firstRun['measurements']).toBe(1);
@@ -160,7 +165,7 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
   });
 
   it('finds the data again on the next start', async () => {
-    launcher = new Launcher(env);
+    const launcher = start();
     await launcher.running();
     expect(launcher.stdout).not.toContain('initialising the embedded PostgreSQL');
     expect(await counts()).toEqual(firstRun);
@@ -171,8 +176,7 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
   });
 
   it('adopts the PostgreSQL and nats-server a killed npm start left running, and stops them on Ctrl-C', async () => {
-    const killed = new Launcher(env);
-    launcher = killed;
+    const killed = start();
     await killed.running();
     process.kill(-killed.proc.pid!, 'SIGKILL'); // the launcher and its services, as when its terminal is killed
     await killed.exited;
@@ -182,7 +186,7 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
     const servicePorts = ports.slice(2);
     await waitFor('the killed services to be gone', async () => (await Promise.all(servicePorts.map(listening))).every((open) => !open), 30000);
 
-    launcher = new Launcher(env);
+    const launcher = start();
     await launcher.running();
     expect(launcher.stdout).toContain('using the embedded PostgreSQL an earlier npm start left running');
     expect(launcher.stdout).toContain('using the nats-server an earlier npm start left running');
