@@ -99,14 +99,17 @@ const alive = (pid) => {
 
 /** Stops a process politely, then for good after 30 s. */
 async function stopPid(pid, signal) {
+  const signalled = (sig) => {
+    try {
+      return process.kill(pid, sig);
+    } catch {
+      return false; // already gone
+    }
+  };
   const deadline = Date.now() + 30000;
-  try {
-    process.kill(pid, signal);
-  } catch {
-    return;
-  }
+  if (!signalled(signal)) return;
   while (alive(pid)) {
-    if (Date.now() > deadline) process.kill(pid, 'SIGKILL');
+    if (Date.now() > deadline) signalled('SIGKILL');
     await sleep(100);
   }
 }

@@ -1,10 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { streamName } from '@sluice/contracts';
-import { FIXTURES, freePort, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+import { FIXTURES, freePort, isListening as listening, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -47,13 +46,6 @@ class Launcher {
   }
 }
 
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = tcpConnect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-
 /** Processes whose command line names `dir` (postgres -D, nats-server -sd). */
 const processesUsing = (dir: string): string[] =>
   readdirSync('/proc')
@@ -80,18 +72,22 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
   const dbUrl = () => `postgres://postgres@127.0.0.1:${env['SLUICE_PG_PORT']}/sluice`;
   const seeds = [...readdirSync(join(FIXTURES, 'sensors')).map((f) => join(FIXTURES, 'sensors', f)), ...readdirSync(join(FIXTURES, 'json')).map((f) => join(FIXTURES, 'json', f))];
 
-  async function counts(): Promise<Record<string, number>> {
+  async function count(sql: string): Promise<number> {
     const client = new Client({ connectionString: dbUrl() });
     await client.connect();
     try {
-      const out: Record<string, number> = {};
-      for (const table of ['ingest_files', 'raw_sensor_data', 'aggregated_metrics', 'measurements', 'vehicles_status', 'detection_events']) {
-        out[table] = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
-      }
-      return out;
+      return Number((await client.query<{ n: string }>(sql)).rows[0].n);
     } finally {
       await client.end();
     }
+  }
+
+  async function counts(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const table of ['ingest_files', 'raw_sensor_data', 'aggregated_metrics', 'measurements', 'vehicles_status', 'detection_events']) {
+      out[table] = await count(`SELECT count(*) AS n FROM ${table}`);
+    }
+    return out;
   }
 
   async function lastStreamSequence(): Promise<number> {
@@ -149,7 +145,8 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
       renameSync(join(staging, name), join(env['DROPZONE_DIR'], 'incoming', name));
     }
     // A file's rows commit with its terminal status: counted once every file is terminal, they are final.
-    await waitFor('every seed file terminal', async () => (await terminal()) === seeds.length, 180000, 500);
+    const terminal = `SELECT count(*) AS n FROM ingest_files WHERE status IN ('processed', 'duplicate', 'quarantined', 'failed')`;
+    await waitFor('every seed file terminal', async () => (await count(terminal)) === seeds.length, 180000, 500);
     firstRun = await counts();
     expect(firstRun['ingest_files']).toBe(seeds.length);
     expect(firstRun['raw_sensor_data']).toBeGreaterThan(0);
@@ -196,16 +193,6 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
     await expectAllStopped();
   });
 
-  async function terminal(): Promise<number> {
-    const client = new Client({ connectionString: dbUrl() });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ingest_files WHERE status IN ('processed', 'duplicate', 'quarantined', 'failed')`);
-      return Number(rows[0].n);
-    } finally {
-      await client.end();
-    }
-  }
 });
 
 describe('npm start with bad configuration says so in one line and starts nothing', () => {
