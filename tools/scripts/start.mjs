@@ -1,25 +1,60 @@
 #!/usr/bin/env node
-// `npm start`: the whole pipeline on this machine. Creates and migrates the database, builds the four
-// services, starts them with the SPEC defaults (every one overridable by environment variables), prints a
-// local API key and the URLs, and stops them all on Ctrl-C.
+// `npm start`: the whole pipeline on this machine. Finds PostgreSQL and NATS or runs its own (see
+// local-services.mjs), creates and migrates the database, builds the four services, starts them with the
+// SPEC defaults (every one overridable by environment variables), prints a local API key and the URLs,
+// and stops them all, and whatever it started, on Ctrl-C.
 //   --no-build       reuse dist/ from an earlier build
-//   SLUICE_HOME      local data folder (API keys, service logs); default ./.sluice
+//   SLUICE_HOME      local data folder (API keys, service logs, embedded PostgreSQL and NATS data); default ./.sluice
 //   SLUICE_LOGS=stdout   stream the services' JSON logs here instead of $SLUICE_HOME/logs/<service>.log
+//   SLUICE_PG_PORT / SLUICE_NATS_PORT   port of the local PostgreSQL / NATS when DATABASE_URL / NATS_URL are unset
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localServices, LocalServiceError } from './local-services.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = new Set(process.argv.slice(2));
 const home = resolve(process.env.SLUICE_HOME ?? join(root, '.sluice'));
 mkdirSync(join(home, 'logs'), { recursive: true });
 
+const children = new Map();
+let stopping = false;
+let local;
+let exiting;
+/** Ends the launcher once what it started (PostgreSQL, NATS) has stopped. */
+const exit = (code) => (exiting ??= Promise.resolve(local?.stop()).finally(() => process.exit(code)));
+
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  process.exitCode = code;
+  process.stdout.write('\n• stopping…\n');
+  for (const child of children.values()) child.kill('SIGTERM');
+  setTimeout(() => {
+    for (const child of children.values()) child.kill('SIGKILL');
+    void exit(code || 1);
+  }, 20000).unref();
+  // Before PostgreSQL and NATS are up, the launcher stops once they are (see below).
+  if (children.size === 0 && local) await exit(code);
+}
+// SIGHUP: the terminal closed; PostgreSQL and NATS run detached from it and would be left behind.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void shutdown(0));
+
+try {
+  local = await localServices({ env: process.env, home, log: (line) => process.stdout.write(`${line}\n`) });
+} catch (e) {
+  if (!(e instanceof LocalServiceError)) throw e;
+  process.stderr.write(`✗ ${e.message}\n`);
+  process.exit(1);
+}
+if (stopping) await exit(0);
+
 const env = {
   ...process.env,
-  DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/sluice',
-  NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+  DATABASE_URL: local.databaseUrl,
+  NATS_URL: local.natsUrl,
   DROPZONE_DIR: resolve(process.env.DROPZONE_DIR ?? join(root, 'dropzone')),
   WATCHER_PORT: process.env.WATCHER_PORT ?? '3003',
   INGEST_API_PORT: process.env.INGEST_API_PORT ?? '3001',
@@ -43,13 +78,13 @@ const step = (title, cmd, cmdArgs) => {
   const r = spawnSync(cmd, cmdArgs, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {
     process.stderr.write(`✗ ${title} failed\n`);
-    process.exit(r.status ?? 1);
+    return exit(r.status ?? 1);
   }
 };
 
-step('database: create if missing and migrate', process.execPath, [join(root, 'tools/scripts/migrate.mjs')]);
+await step('database: create if missing and migrate', process.execPath, [join(root, 'tools/scripts/migrate.mjs')]);
 if (!args.has('--no-build')) {
-  step('build the four services', process.execPath, [
+  await step('build the four services', process.execPath, [
     join(root, 'node_modules/nx/dist/bin/nx.js'), 'run-many', '-t', 'build',
     '--projects=watcher,processor,ingest-api,query-api', '--outputStyle=static',
   ]);
@@ -68,14 +103,12 @@ const services = [
   ['ingest-api', env.INGEST_API_PORT],
   ['query-api', env.QUERY_API_PORT],
 ];
-const children = new Map();
-let stopping = false;
-
 for (const [name] of services) {
+  if (stopping) break;
   const main = join(root, 'dist/apps', name, 'main.js');
   if (!existsSync(main)) {
     process.stderr.write(`✗ ${main} is missing: run without --no-build\n`);
-    process.exit(1);
+    await exit(1);
   }
   const child = spawn(process.execPath, [...(NODE_ARGS[name] ?? []), main], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const sink = process.env.SLUICE_LOGS === 'stdout' ? process.stdout : createWriteStream(join(home, 'logs', `${name}.log`), { flags: 'a' });
@@ -86,25 +119,10 @@ for (const [name] of services) {
     if (!stopping) {
       process.stderr.write(`✗ ${name} exited (${signal ?? code}); see ${join(home, 'logs', `${name}.log`)}. Stopping the others.\n`);
       void shutdown(1);
-    } else if (children.size === 0) process.exit(process.exitCode ?? 0);
+    } else if (children.size === 0) void exit(process.exitCode ?? 0);
   });
   children.set(name, child);
 }
-
-async function shutdown(code) {
-  if (stopping) return;
-  stopping = true;
-  process.exitCode = code;
-  process.stdout.write('\n• stopping…\n');
-  for (const child of children.values()) child.kill('SIGTERM');
-  setTimeout(() => {
-    for (const child of children.values()) child.kill('SIGKILL');
-    process.exit(code || 1);
-  }, 20000).unref();
-  if (children.size === 0) process.exit(code);
-}
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
 
 // Wait until every service answers /health/ready, then print where everything is.
 const deadline = Date.now() + 60000;
