@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileSubjects, type FileLifecycleEvent } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
