@@ -11,7 +11,9 @@ export const FINISHED_SHOWN = 10;
 export const IN_FLIGHT_SHOWN = 100;
 export const FIRST_ROW_ERRORS = 3;
 
-const statusCounts = Object.fromEntries(FILE_STATUSES.map((s) => [s, { type: Number, example: s === 'processed' ? 41 : 0 }]));
+// Plain schema objects (`type: 'integer'`), not constructors: a raw `Number` here is printed as a function
+// into /docs/swagger-ui-init.js and breaks the page.
+const statusCounts = Object.fromEntries(FILE_STATUSES.map((s) => [s, { type: 'integer' as const, example: s === 'processed' ? 41 : 0 }]));
 
 export class FolderCountsDto {
   @ApiProperty({ enum: ['dropzone', 'ledger'], description: '`dropzone`: files counted in the drop folder (DROPZONE_DIR set); `ledger`: ledger rows by the first folder of stored_path.' })
