@@ -158,7 +158,7 @@ export class ReplayService {
         updated = rowsOf<{ replays: number }>(
           await runner.query(
             `UPDATE ingest_files SET status = 'queued', stored_path = $2, attempts = 0, replays = replays + 1,
-               rows_total = 0, rows_loaded = 0, rows_rejected = 0, readings_loaded = 0, error = NULL,
+               rows_total = 0, rows_loaded = 0, rows_rejected = 0, error = NULL,
                duplicate_of = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
              WHERE id = $1 RETURNING replays`,
             [id, storedPath],
