@@ -120,34 +120,6 @@ describe('dashboard in a real browser', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('hears of each ledger change within 100 ms (p95 over 20 files, commit seen in the DB → event in the page)', async () => {
-    const latencies: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const name = `small-${i}.csv`;
-      // A unique reading per file, so none is a duplicate of another.
-      const ts = 1594546229.5 + i;
-      drop(stack, name, (p) => writeFileSync(p, `"ts","device","temp"\n"${ts}","e2e:latency","${20 + i / 10}"\n`));
-      // Poll the ledger hard: the moment the outcome is visible in the database.
-      let seenAt = 0;
-      const deadline = Date.now() + 30000;
-      while (!seenAt && Date.now() < deadline) {
-        const rows = await stack.query<{ status: string }>(`SELECT status FROM ingest_files WHERE original_name = $1`, [name]);
-        if (rows[0]?.status === 'processed') seenAt = Date.now();
-      }
-      expect(seenAt).toBeGreaterThan(0);
-      const receivedAt = await page.waitForFunction(
-        (n) => (window as unknown as DashboardWindow).sluiceDashboard.activity.find((e) => e.originalName === n && e.status === 'processed')?.receivedAt,
-        name,
-        { timeout: 10000, polling: 5 },
-      );
-      latencies.push((await receivedAt.jsonValue()) - seenAt);
-    }
-    latencies.sort((a, b) => a - b);
-    const p95 = latencies[Math.ceil(latencies.length * 0.95) - 1];
-    process.stdout.write(`ledger commit visible → dashboard event, 20 files: p50 ${latencies[9]} ms, p95 ${p95} ms, max ${latencies[19]} ms\n`);
-    expect(p95).toBeLessThan(100);
-  });
-
   it('never writes the key to the service log', async () => {
     const logs = readdirSync(stack.logDir).filter((f) => f.startsWith('query-api'));
     const text = logs.map((f) => readFileSync(join(stack.logDir, f), 'utf8')).join('\n');
