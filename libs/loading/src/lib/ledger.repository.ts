@@ -69,7 +69,7 @@ const UNIQUE_VIOLATION = '23505';
 const COLUMNS = `id, source, original_name AS "originalName", stored_path AS "storedPath", sha256,
   size_bytes AS "sizeBytes", kind, status, duplicate_of AS "duplicateOf", rows_total AS "rowsTotal",
   rows_loaded AS "rowsLoaded", rows_rejected AS "rowsRejected", readings_loaded AS "readingsLoaded", error,
-  attempts, replays, created_at AS "createdAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+  attempts, replays, created_at AS "createdAt", queued_at AS "queuedAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 /**
  * The ledger (`ingest_files`): every state change of a file goes through here. Each method is a single

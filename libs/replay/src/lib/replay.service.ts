@@ -159,7 +159,7 @@ export class ReplayService {
           await runner.query(
             `UPDATE ingest_files SET status = 'queued', stored_path = $2, attempts = 0, replays = replays + 1,
                rows_total = 0, rows_loaded = 0, rows_rejected = 0, error = NULL,
-               duplicate_of = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+               duplicate_of = NULL, queued_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
              WHERE id = $1 RETURNING replays`,
             [id, storedPath],
           ),

@@ -102,13 +102,13 @@ export class TraceFileDto {
   @ApiProperty({ nullable: true, type: String, format: 'date-time' })
   finished_at!: string | null;
 
-  @ApiProperty({ nullable: true, type: Number, example: 120, description: 'From arrival in the ledger to the start of processing (or to now while queued).' })
+  @ApiProperty({ nullable: true, type: Number, example: 120, description: 'From entering the queue (arrival, or the latest replay) to the start of processing (or to now while queued).' })
   wait_ms!: number | null;
 
   @ApiProperty({ nullable: true, type: Number, example: 850, description: 'From the start of processing to the outcome (or to now while processing).' })
   processing_ms!: number | null;
 
-  @ApiProperty({ nullable: true, type: Number, example: 970, description: 'From arrival to the outcome (or to now while in flight).' })
+  @ApiProperty({ nullable: true, type: Number, example: 970, description: 'From entering the queue (arrival, or the latest replay) to the outcome (or to now while in flight).' })
   total_ms!: number | null;
 }
 
