@@ -6,9 +6,8 @@ import { cpus, loadavg } from 'node:os';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { Agent, get as httpGet } from 'node:http';
-import { generateLongFormat, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+import { CHROMIUM, generateLongFormat, launchChromium, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import autocannon from 'autocannon';
-import { chromium } from 'playwright-core';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -107,28 +106,20 @@ async function smallFileLatency(): Promise<void> {
  */
 async function dashboardLatency(): Promise<void> {
   out('\n## 2b. Dashboard: ledger commit seen in the database → event in the page (20 small files)');
-  const chromiumPath = '/usr/bin/chromium';
-  if (!existsSync(chromiumPath)) {
-    out(`(skipped: ${chromiumPath} is missing)`);
+  if (!existsSync(CHROMIUM)) {
+    out(`(skipped: ${CHROMIUM} is missing)`);
     return;
   }
   const stack = await Stack.start({ label: 'benchdash', services: ['watcher', 'processor', 'query-api'], env: { LOG_LEVEL: 'warn' } });
-  const profile = mkdtempSync(join(stack.dropzone, '..', 'chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
+    const { page } = browser;
     await page.goto(`${stack.url('query-api')}/?key=${encodeURIComponent(stack.queryKey)}`);
     await page.locator('#live.on').waitFor({ timeout: 30000 });
-    const staging = stageDir(stack);
     const lat: number[] = [];
     for (let i = 0; i < 20; i++) {
       const name = `dash-${i}.csv`;
-      writeFileSync(join(staging, name), `"ts","device","temp"\n"${1594546229.5 + i}","bench:dash","${20 + i / 10}"\n`);
-      renameSync(join(staging, name), join(stack.dropzone, 'incoming', name));
+      stack.drop(name, (p) => writeFileSync(p, `"ts","device","temp"\n"${1594546229.5 + i}","bench:dash","${20 + i / 10}"\n`));
       let seenAt = 0;
       const deadline = Date.now() + 30000;
       while (!seenAt && Date.now() < deadline) {
@@ -146,7 +137,7 @@ async function dashboardLatency(): Promise<void> {
     const p95 = pct(lat, 95);
     out(`p50 ${pct(lat, 50)} ms; p95 ${p95} ms (target < 100) ${p95 < 100 ? 'PASS' : 'FAIL'}; max ${Math.max(...lat)} ms`);
   } finally {
-    await context.close();
+    await browser.close();
     await stack.stop();
   }
 }

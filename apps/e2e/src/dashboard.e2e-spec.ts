@@ -1,22 +1,10 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { FIXTURES, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+import type { BrowserContext, Page } from 'playwright-core';
+import { FIXTURES, launchChromium, Stack, waitFor, WORKSPACE_ROOT, type Browser } from '@sluice/testing';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Without the networking flags Chromium keeps trying to reach the internet, which is closed here (STACK.md).
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOT = join(WORKSPACE_ROOT, 'test-artifacts', 'dashboard.png');
 const GOOD = join(FIXTURES, 'sensors', 'split_3.csv');
-
-/** Writes next to the drop folder and renames in, as a well-behaved writer does. */
-function drop(stack: Stack, name: string, write: (path: string) => void): void {
-  const staging = mkdtempSync(join(stack.dropzone, '..', 'staging-'));
-  write(join(staging, name));
-  renameSync(join(staging, name), join(stack.dropzone, 'incoming', name));
-  rmSync(staging, { recursive: true, force: true });
-}
 
 interface DashboardWindow {
   sluiceDashboard: { activity: { fileId: string; status: string; originalName?: string; receivedAt: number }[] };
@@ -26,23 +14,20 @@ interface DashboardWindow {
 
 describe('dashboard in a real browser', () => {
   let stack: Stack;
+  let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
     stack = await Stack.start({ label: 'dashboard' });
-    profile = mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 1100 } });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium({ width: 1400, height: 1100 });
+    ({ context, page } = browser);
     page.on('pageerror', (e) => pageErrors.push(e.message));
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await stack?.stop();
   });
 
@@ -70,7 +55,7 @@ describe('dashboard in a real browser', () => {
       const table = document.querySelector('#in-flight tbody') as Element;
       new MutationObserver(() => w.inFlightSeen?.push(table.textContent ?? '')).observe(table, { childList: true, subtree: true, characterData: true });
     });
-    drop(stack, 'split_3.csv', (p) => copyFileSync(GOOD, p));
+    stack.drop('split_3.csv', (p) => copyFileSync(GOOD, p));
 
     await page.waitForFunction(
       () => (window as unknown as DashboardWindow).sluiceDashboard.activity.some((e) => e.originalName === 'split_3.csv' && e.status === 'processed'),
@@ -93,7 +78,7 @@ describe('dashboard in a real browser', () => {
   });
 
   it('shows a quarantined file with its reason as soon as it happens', async () => {
-    drop(stack, 'empty.csv', (p) => writeFileSync(p, ''));
+    stack.drop('empty.csv', (p) => writeFileSync(p, ''));
     const item = page.locator('#errors li', { hasText: 'empty.csv' });
     await item.waitFor({ timeout: 30000 });
     expect(await item.textContent()).toContain('empty_file');
