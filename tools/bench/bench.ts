@@ -6,7 +6,7 @@ import { cpus, loadavg } from 'node:os';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { Agent, get as httpGet } from 'node:http';
-import { generateLongFormat, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+import { CHROMIUM, generateLongFormat, launchChromium, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import autocannon from 'autocannon';
 
 const arg = (name: string): string | undefined => {
@@ -96,6 +96,48 @@ async function smallFileLatency(): Promise<void> {
     const p99 = pct(lat, 99);
     out(`p50 ${p50.toFixed(0)} ms (target ≤ 150) ${p50 <= 150 ? 'PASS' : 'FAIL'}; p99 ${p99.toFixed(0)} ms (target ≤ 500) ${p99 <= 500 ? 'PASS' : 'FAIL'}; min ${Math.min(...lat).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms`);
   } finally {
+    await stack.stop();
+  }
+}
+
+/**
+ * How soon an open dashboard hears of a ledger change: the moment a file's outcome is visible in the
+ * database (polled hard) to the moment the page's EventSource handler receives it, over 20 small files.
+ */
+async function dashboardLatency(): Promise<void> {
+  out('\n## 2b. Dashboard: ledger commit seen in the database → event in the page (20 small files)');
+  if (!existsSync(CHROMIUM)) {
+    out(`(skipped: ${CHROMIUM} is missing)`);
+    return;
+  }
+  const stack = await Stack.start({ label: 'benchdash', services: ['watcher', 'processor', 'query-api'], env: { LOG_LEVEL: 'warn' } });
+  const browser = await launchChromium();
+  try {
+    const { page } = browser;
+    await page.goto(`${stack.url('query-api')}/?key=${encodeURIComponent(stack.queryKey)}`);
+    await page.locator('#live.on').waitFor({ timeout: 30000 });
+    const lat: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const name = `dash-${i}.csv`;
+      stack.drop(name, (p) => writeFileSync(p, `"ts","device","temp"\n"${1594546229.5 + i}","bench:dash","${20 + i / 10}"\n`));
+      let seenAt = 0;
+      const deadline = Date.now() + 30000;
+      while (!seenAt && Date.now() < deadline) {
+        const rows = await stack.query<{ status: string }>(`SELECT status FROM ingest_files WHERE original_name = $1`, [name]);
+        if (rows[0]?.status === 'processed') seenAt = Date.now();
+      }
+      if (!seenAt) throw new Error(`${name} was not processed within 30 s`);
+      const receivedAt = await page.waitForFunction(
+        (n) => (globalThis as unknown as { sluiceDashboard: { activity: { originalName?: string; status: string; receivedAt: number }[] } }).sluiceDashboard.activity.find((e) => e.originalName === n && e.status === 'processed')?.receivedAt,
+        name,
+        { timeout: 10000, polling: 5 },
+      );
+      lat.push(((await receivedAt.jsonValue()) as number) - seenAt);
+    }
+    const p95 = pct(lat, 95);
+    out(`p50 ${pct(lat, 50)} ms; p95 ${p95} ms (target < 100) ${p95 < 100 ? 'PASS' : 'FAIL'}; max ${Math.max(...lat)} ms`);
+  } finally {
+    await browser.close();
     await stack.stop();
   }
 }
@@ -435,6 +477,7 @@ async function uploadMemory(): Promise<void> {
 const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'e2e', run: endToEnd },
   { name: 'small-files', run: smallFileLatency },
+  { name: 'dashboard', run: dashboardLatency },
   {
     name: 'large',
     run: async () => {

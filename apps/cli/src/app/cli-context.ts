@@ -48,7 +48,9 @@ export class CliContext {
       try {
         await ds.initialize();
       } catch (e) {
-        throw new CliError(`cannot connect to PostgreSQL at ${redactUrl(this.config.DATABASE_URL)} (DATABASE_URL): ${(e as Error).message}`);
+        // The usual cause: `npm start` was given another DATABASE_URL than this shell has.
+        const hint = (e as { code?: string }).code === '3D000' ? '; give the DATABASE_URL the services run with, or create this one with npm run migrate' : '';
+        throw new CliError(`cannot connect to PostgreSQL at ${redactUrl(this.config.DATABASE_URL)} (DATABASE_URL): ${(e as Error).message}${hint}`);
       }
       this.ds = ds;
     }

@@ -39,6 +39,14 @@ describe('runCli', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
+  it('says which variable to set when the database does not exist', async () => {
+    const url = new URL(process.env['TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+    url.pathname = '/sluice_no_such_database';
+    const r = await run(['status'], { DATABASE_URL: url.toString() });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^sluice: cannot connect to PostgreSQL at .*\/sluice_no_such_database \(DATABASE_URL\): database "sluice_no_such_database" does not exist; give the DATABASE_URL the services run with, or create this one with npm run migrate\n$/);
+  });
+
   it('refuses an end before the start as a usage error', async () => {
     const r = await run(['retrieve-sensor-readings', '--sensor-name', 's', '--start-timestamp', '2013-01-02', '--end-timestamp', '2013-01-01']);
     expect(r.code).toBe(2);

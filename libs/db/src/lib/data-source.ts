@@ -13,10 +13,11 @@ import { FileOrder1764100000000 } from './migrations/1764100000000-file-order';
 import { IngestApi1764200000000 } from './migrations/1764200000000-ingest-api';
 import { CoveringReadingsKey1764300000000 } from './migrations/1764300000000-covering-readings-key';
 import { IngestPayloads1764400000000 } from './migrations/1764400000000-ingest-payloads';
+import { QueuedAt1764560000000 } from './migrations/1764560000000-queued-at';
 
 // Classes, not globs: globs do not survive bundling.
 export const ENTITIES = [IngestFile, IngestPayload, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent];
-export const MIGRATIONS = [InitialSchema1764000000000, FileOrder1764100000000, IngestApi1764200000000, CoveringReadingsKey1764300000000, IngestPayloads1764400000000];
+export const MIGRATIONS = [InitialSchema1764000000000, FileOrder1764100000000, IngestApi1764200000000, CoveringReadingsKey1764300000000, IngestPayloads1764400000000, QueuedAt1764560000000];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {
   return {

@@ -75,7 +75,7 @@ const UNIQUE_VIOLATION = '23505';
 const COLUMNS = `id, source, original_name AS "originalName", stored_path AS "storedPath", sha256,
   size_bytes AS "sizeBytes", kind, status, duplicate_of AS "duplicateOf", rows_total AS "rowsTotal",
   rows_loaded AS "rowsLoaded", rows_rejected AS "rowsRejected", readings_loaded AS "readingsLoaded", error,
-  attempts, replays, created_at AS "createdAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+  attempts, replays, created_at AS "createdAt", queued_at AS "queuedAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 /**
  * The ledger (`ingest_files`): every state change of a file goes through here. Each method is a single
@@ -218,11 +218,13 @@ export class LedgerRepository {
   /**
    * Writes the terminal outcome; inside the load transaction so rows and ledger commit together.
    * clock_timestamp(), not now(): now() is the transaction's start, which would hide the load's duration.
+   * readings_loaded adds up: a load counts the rows it wrote, and a replay finds its earlier rows stored
+   * (unchanged, so not written again), which still count as the file's.
    */
   async finish(sql: Sql, id: string, o: FileOutcome): Promise<void> {
     await sql.query(
       `UPDATE ingest_files SET status = $2, kind = $3, rows_total = $4, rows_loaded = $5, rows_rejected = $6,
-         readings_loaded = $7, error = $8, finished_at = clock_timestamp(), updated_at = clock_timestamp()
+         readings_loaded = readings_loaded + $7, error = $8, finished_at = clock_timestamp(), updated_at = clock_timestamp()
        WHERE id = $1`,
       [id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, o.readingsLoaded, reasonJson(o.error)],
     );
@@ -262,7 +264,7 @@ export class LedgerRepository {
     const col = <T>(f: (o: FileOutcome) => T) => outcomes.map((x) => f(x.outcome));
     return rowsOf<IngestFile>(await sql.query(
       `UPDATE ingest_files SET status = o.o_status, kind = o.o_kind, rows_total = o.o_total, rows_loaded = o.o_loaded,
-         rows_rejected = o.o_rejected, readings_loaded = o.o_readings, error = o.o_error,
+         rows_rejected = o.o_rejected, readings_loaded = readings_loaded + o.o_readings, error = o.o_error,
          finished_at = clock_timestamp(), updated_at = clock_timestamp()
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[])
          AS o(o_id, o_status, o_kind, o_total, o_loaded, o_rejected, o_readings, o_error)

@@ -206,10 +206,13 @@ export class FileProcessorService {
     return stream;
   }
 
-  /** Publishes the terminal state of a row; the msgId makes a repeat after a crash harmless. */
+  /**
+   * Publishes the terminal state of a row; the msgId makes a repeat after a crash harmless. It names the
+   * replay too: a replay's outcome is news (the watcher moves the file on it), not a repeat to drop.
+   */
   private async announce(row: IngestFile, durationMs?: number): Promise<void> {
     if (!isTerminal(row.status)) return;
-    await this.jetstream.publish(subjectOfStatus(row.status), lifecycleEventOf(row, { durationMs }), `${row.id}.${row.status}`);
+    await this.jetstream.publish(subjectOfStatus(row.status), lifecycleEventOf(row, { durationMs }), outcomeMsgId(row));
   }
 
   private async publishQuietly(subject: (typeof FileSubjects)[keyof typeof FileSubjects], payload: object, msgId: string): Promise<void> {
@@ -220,3 +223,5 @@ export class FileProcessorService {
     }
   }
 }
+
+export const outcomeMsgId = (row: Pick<IngestFile, 'id' | 'status' | 'replays'>): string => `${row.id}.${row.status}.${row.replays}`;

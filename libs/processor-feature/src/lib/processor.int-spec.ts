@@ -1,9 +1,12 @@
 import 'reflect-metadata';
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileSubjects, type FileLifecycleEvent } from '@sluice/contracts';
-import { LedgerRepository } from '@sluice/loading';
+import { LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { ReplayService } from '@sluice/replay';
+import { DropFolder } from '@sluice/storage';
+import { DataSource } from 'typeorm';
 import type { JetStreamService } from '@sluice/messaging';
 import { aggregateMismatches, expectedWide, FIXTURES, waitFor, wideCsv } from '@sluice/testing';
 import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
@@ -78,6 +81,28 @@ describe('processor', () => {
     expect(row.error.message).toContain('STABILITY_WINDOW_MS');
     expect(await query('SELECT count(*)::int AS n FROM raw_sensor_data WHERE file_id = $1', [id])).toEqual([{ n: 0 }]);
     expect(await aggregateMismatches({ query })).toEqual([]);
+  });
+
+  it('a replayed processed file keeps its readings_loaded and its outcome is announced again (not dropped as a repeat)', async () => {
+    const content = Buffer.from(wideCsv({ lines: 20, devices: ['replayed'], startEpoch: 1.81e9 }));
+    const id = await enqueue('replayed.csv', content);
+    await waitFor('processed', async () => (await statusOf(id)) === 'processed');
+    await waitFor('first outcome event', async () => outcomes.some((o) => o.fileId === id));
+    const loaded = async () => (await query<{ readings_loaded: string }>('SELECT readings_loaded FROM ingest_files WHERE id = $1', [id]))[0].readings_loaded;
+    const first = await loaded();
+    expect(Number(first)).toBeGreaterThan(0);
+    // Where the watcher would have moved it.
+    const ds = t.app.get(DataSource);
+    await ds.query(`UPDATE ingest_files SET stored_path = 'processed/replayed.csv' WHERE id = $1`, [id]);
+    mkdirSync(join(dropzone, 'processed'), { recursive: true });
+    renameSync(join(dropzone, `processing/${id}__replayed.csv`), join(dropzone, 'processed/replayed.csv'));
+
+    await new ReplayService(ds, ledger, new DropFolder(dropzone), js, new StoredPayloads(ds)).replay(id);
+    await waitFor('second outcome event', async () => outcomes.filter((o) => o.fileId === id).length === 2, 30000);
+    expect(await statusOf(id)).toBe('processed');
+    // The rows it loaded the first time are still in raw_sensor_data and still its own.
+    expect(await loaded()).toBe(first);
+    expect((await query<{ n: string }>('SELECT count(*)::text AS n FROM raw_sensor_data WHERE file_id = $1', [id]))[0].n).toBe(first);
   });
 
   it('quarantines an empty file and an unrecognised one with their reasons', async () => {

@@ -1,3 +1,4 @@
+import { Script } from 'node:vm';
 import type { INestApplication } from '@nestjs/common';
 import { ConfigError } from '@sluice/config';
 import { JetStreamService } from '@sluice/messaging';
@@ -118,6 +119,14 @@ describe('query-api (HTTP, real PostgreSQL and NATS)', () => {
       const readingParams = (paths['/sensors/{name}/readings']['get']['parameters'] as Json[]).map((p) => p['name']);
       expect(readingParams).toEqual(expect.arrayContaining(['name', 'from', 'to', 'limit', 'cursor', 'page', 'page_size', 'x-api-key']));
       expect(body['components']['schemas']['ApiErrorDto']).toBeDefined();
+    });
+
+    it('serves /docs with a script that is valid JavaScript (the page renders)', async () => {
+      const res = await fetch(`${api?.base}/docs/swagger-ui-init.js`);
+      expect(res.status).toBe(200);
+      const script = await res.text();
+      expect(() => new Script(script)).not.toThrow();
+      expect(script).not.toContain('[native code]');
     });
   });
 

@@ -174,8 +174,8 @@ export class ReplayService {
         updated = rowsOf<{ replays: number }>(
           await runner.query(
             `UPDATE ingest_files SET status = 'queued', stored_path = $2, sha256 = $3, size_bytes = $4, attempts = 0, replays = replays + 1,
-               rows_total = 0, rows_loaded = 0, rows_rejected = 0, readings_loaded = 0, error = NULL,
-               duplicate_of = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+               rows_total = 0, rows_loaded = 0, rows_rejected = 0, error = NULL,
+               duplicate_of = NULL, queued_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
              WHERE id = $1 RETURNING replays`,
             [id, storedPath, content.sha256, content.size],
           ),

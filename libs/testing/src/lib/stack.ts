@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'pg';
@@ -168,6 +168,14 @@ export class Stack {
     r.proc.stdout?.pipe(log);
     r.proc.stderr?.pipe(log);
     await this.waitReady(name, index);
+  }
+
+  /** Writes a file next to the drop folder and renames it in, as a well-behaved writer does. */
+  drop(name: string, write: (path: string) => void): void {
+    const staging = mkdtempSync(join(this.dropzone, '..', 'staging-'));
+    write(join(staging, name));
+    renameSync(join(staging, name), join(this.dropzone, 'incoming', name));
+    rmSync(staging, { recursive: true, force: true });
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type uPlot from 'uplot';
-import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.page';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_ICON, DASHBOARD_JS } from './dashboard.page';
 
 /** The browser global the page script uses (typed here only so the dependency is declared). */
 export type UPlotConstructor = typeof uPlot;
@@ -30,6 +30,7 @@ export class DashboardAssets {
   constructor() {
     this.files.set('app.js', { body: DASHBOARD_JS, type: 'text/javascript; charset=utf-8' });
     this.files.set('app.css', { body: DASHBOARD_CSS, type: 'text/css; charset=utf-8' });
+    this.files.set('favicon.svg', { body: DASHBOARD_ICON, type: 'image/svg+xml' });
     const dist = uplotDist();
     this.files.set('vendor/uPlot.iife.min.js', { body: readFileSync(join(dist, 'uPlot.iife.min.js')), type: 'text/javascript; charset=utf-8' });
     this.files.set('vendor/uPlot.min.css', { body: readFileSync(join(dist, 'uPlot.min.css')), type: 'text/css; charset=utf-8' });

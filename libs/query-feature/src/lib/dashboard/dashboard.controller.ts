@@ -59,6 +59,12 @@ export class DashboardController {
     res.writeHead(303, { Location: '/', 'Cache-Control': 'no-store', 'Set-Cookie': `${API_KEY_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` }).end();
   }
 
+  /** Browsers ask for it on every page of this origin (/docs too). */
+  @Get('favicon.ico')
+  favicon(@Res() res: ServerResponse): void {
+    this.send(res, this.assets.get('favicon.svg') as { body: string; type: string });
+  }
+
   @Get('dashboard/:file')
   asset(@Param('file') file: string, @Res() res: ServerResponse): void {
     const asset = this.assets.get(file);

@@ -114,11 +114,10 @@ describe('dashboard page and its key cookie (real PostgreSQL and NATS)', () => {
     expect(res.status).toBe(200);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     await reader.read();
-    const started = Date.now();
     const closing = (app as INestApplication).close();
     app = undefined;
+    // The stream ends (rather than holding the server open) and the close completes.
     for (;;) if ((await reader.read()).done) break;
-    await closing;
-    expect(Date.now() - started).toBeLessThan(5000);
+    await expect(closing).resolves.toBeUndefined();
   });
 });

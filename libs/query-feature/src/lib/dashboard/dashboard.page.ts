@@ -7,6 +7,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sluice dashboard</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml">
 <link rel="stylesheet" href="/dashboard/vendor/uPlot.min.css">
 <link rel="stylesheet" href="/dashboard/app.css">
 </head>
@@ -72,6 +73,9 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
 </body>
 </html>
 `;
+
+/** The tab icon: a sluice gate over water. */
+export const DASHBOARD_ICON = String.raw`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f1419"/><rect x="6" y="5" width="4" height="22" fill="#8b98a5"/><rect x="22" y="5" width="4" height="22" fill="#8b98a5"/><rect x="10" y="8" width="12" height="9" fill="#58a6ff"/><path d="M4 22q4-3 8 0t8 0 8 0v6H4z" fill="#3fb950"/></svg>`;
 
 export const DASHBOARD_CSS = String.raw`
 :root { --bg: #0f1419; --panel: #182028; --text: #e6edf3; --muted: #8b98a5; --ok: #3fb950; --warn: #d29922; --bad: #f85149; --info: #58a6ff; }
@@ -139,6 +143,21 @@ export const DASHBOARD_JS = String.raw`(function () {
     return Math.round(ms / 60000) + ' min';
   }
   function fmtN(n) { return Number(n).toLocaleString('en-US'); }
+  /** A short axis label: 12,500 → 12.5k. */
+  function fmtShort(n) {
+    var a = Math.abs(n);
+    if (a >= 1e6) return Number((n / 1e6).toPrecision(3)) + 'M';
+    if (a >= 1e3) return Number((n / 1e3).toPrecision(3)) + 'k';
+    return String(Number(n.toPrecision(3)));
+  }
+  var API_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(json|ndjson)$/;
+  /** What a person reads for a file: its name; a REST payload (named by its id) says what it is instead. */
+  function fileLabel(name, kind) {
+    if (!name) return 'a file (name not known yet)';
+    var api = API_NAME.exec(name);
+    if (!api) return name;
+    return 'REST ' + (kind ? kind.replace(/_/g, ' ') : api[1].toUpperCase()) + ' payload';
+  }
   function fmtTime(iso) { return iso ? new Date(iso).toLocaleTimeString('en-GB') : ''; }
 
   function api(path) {
@@ -170,12 +189,14 @@ export const DASHBOARD_JS = String.raw`(function () {
     STATUSES.forEach(function (st) {
       counts.appendChild(el('div', { 'class': 'card', 'data-status': st }, [el('div', { 'class': 'n s-' + st, text: fmtN(s.files_by_status[st]) }), el('div', { 'class': 'l', text: st })]));
     });
-    counts.appendChild(el('div', { 'class': 'card' }, [el('div', { 'class': 'n', text: fmtN(s.readings_loaded) }), el('div', { 'class': 'l', text: 'rows loaded' })]));
-    counts.appendChild(el('div', { 'class': 'card' }, [el('div', { 'class': 'n', id: 'rows-per-s', text: fmtN(s.throughput.rows_per_s) }), el('div', { 'class': 'l', text: 'rows/s (last minute)' })]));
+    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_loaded', title: 'CSV lines and JSON items loaded, all files' }, [el('div', { 'class': 'n', text: fmtN(s.rows_loaded) }), el('div', { 'class': 'l', text: 'records loaded' })]));
+    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'readings_loaded', title: 'Rows written to the data tables (a wide CSV line is one reading per metric)' }, [el('div', { 'class': 'n', text: fmtN(s.readings_loaded) }), el('div', { 'class': 'l', text: 'readings written' })]));
+    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_rejected' }, [el('div', { 'class': 'n', text: fmtN(s.rows_rejected) }), el('div', { 'class': 'l', text: 'records rejected' })]));
+    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_per_s' }, [el('div', { 'class': 'n', id: 'rows-per-s', text: fmtN(s.throughput.rows_per_s) }), el('div', { 'class': 'l', text: 'readings/s (last minute)' })]));
     var f = s.folders;
     $('folders').textContent = (f.source === 'dropzone' ? 'Drop folder: ' : 'Ledger by folder: ') +
       Object.keys(f.counts).map(function (k) { return k + ' ' + fmtN(f.counts[k]); }).join(' · ') + (f.truncated ? ' (capped)' : '');
-    $('rate').textContent = s.throughput.rows_per_s + ' rows/s over the last ' + s.throughput.window_s + ' s';
+    $('rate').textContent = fmtN(s.throughput.rows_per_s) + ' readings/s over the last ' + s.throughput.window_s + ' s';
     drawThroughput(s.throughput.series);
   }
 
@@ -186,15 +207,21 @@ export const DASHBOARD_JS = String.raw`(function () {
     rows.forEach(function (r) { tbody.appendChild(r); });
   }
 
+  /** The heading counts the rows below it, whatever added them (a /trace refresh or a live event). */
+  function countInFlight() {
+    var n = $('in-flight').tBodies[0].querySelectorAll('tr[data-file-id]').length;
+    $('in-flight-count').textContent = n ? '(' + n + ')' : '';
+  }
+
   function renderTrace(t) {
-    $('in-flight-count').textContent = t.in_flight.length ? '(' + t.in_flight.length + ')' : '';
     fill($('in-flight').tBodies[0], t.in_flight.map(function (f) {
-      var r = row([f.original_name, badge(f.status), fmtMs(f.wait_ms), fmtMs(f.processing_ms)]);
+      var r = row([fileLabel(f.original_name, f.kind), badge(f.status), fmtMs(f.wait_ms), fmtMs(f.processing_ms)]);
       r.setAttribute('data-file-id', f.id);
       return r;
     }), 'nothing in flight', 4);
+    countInFlight();
     fill($('finished').tBodies[0], t.finished.map(function (f) {
-      var r = row([f.original_name, badge(f.status), fmtN(f.rows_loaded) + (f.rows_rejected ? ' (' + fmtN(f.rows_rejected) + ' rejected)' : ''), fmtMs(f.total_ms)]);
+      var r = row([fileLabel(f.original_name, f.kind), badge(f.status), fmtN(f.rows_loaded) + (f.rows_rejected ? ' (' + fmtN(f.rows_rejected) + ' rejected)' : ''), fmtMs(f.total_ms)]);
       r.setAttribute('data-file-id', f.id);
       return r;
     }), 'nothing finished yet', 4);
@@ -206,7 +233,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     if (e.errors.length === 0) list.appendChild(el('li', { 'class': 'muted', text: 'no quarantines or failures' }));
     e.errors.forEach(function (f) {
       var reason = f.error ? f.error.rule + ': ' + f.error.message : 'no reason recorded';
-      var li = el('li', { 'data-file-id': f.id }, [badge(f.status), ' ', el('strong', { text: f.original_name }), ' ', el('span', { 'class': 'muted', text: fmtTime(f.at) }), el('div', { 'class': 'reason', text: reason })]);
+      var li = el('li', { 'data-file-id': f.id }, [badge(f.status), ' ', el('strong', { text: fileLabel(f.original_name, f.kind) }), ' ', el('span', { 'class': 'muted', text: fmtTime(f.at) }), el('div', { 'class': 'reason', text: reason })]);
       f.first_row_errors.forEach(function (r) {
         li.appendChild(el('div', { 'class': 'rows', text: 'line ' + (r.line === null ? '?' : r.line) + (r.column ? ' [' + r.column + ']' : '') + ' ' + r.rule + ': ' + r.message }));
       });
@@ -231,11 +258,9 @@ export const DASHBOARD_JS = String.raw`(function () {
     var detail = '';
     if (e.status === 'processed') detail += ' · ' + fmtN(e.rowsLoaded || 0) + ' records' + (e.durationMs !== undefined ? ' in ' + fmtMs(e.durationMs) : '');
     if (e.error) detail += ' · ' + e.error.rule + ': ' + e.error.message;
-    var name = el('span', { 'class': 'name', text: e.originalName || e.fileId });
+    var name = el('span', { 'class': 'name', text: fileLabel(e.originalName, e.kind) });
     var li = el('li', { 'data-file-id': e.fileId, 'data-status': e.status }, [badge(e.status), ' ' + fmtTime(e.at) + ' ' + e.status + ' ', name, detail]);
     var list = $('activity');
-    // A queued message carries the id only; name its lines once a later event tells the name.
-    if (e.originalName) list.querySelectorAll('li[data-file-id="' + e.fileId + '"] .name').forEach(function (n) { n.textContent = e.originalName; });
     list.insertBefore(li, list.firstChild);
     e.receivedAt = Date.now();
     activity.push(e);
@@ -250,12 +275,18 @@ export const DASHBOARD_JS = String.raw`(function () {
   function showInFlight(e) {
     var tbody = $('in-flight').tBodies[0];
     var existing = tbody.querySelector('tr[data-file-id="' + e.fileId + '"]');
-    if (e.status !== 'queued' && e.status !== 'processing') { if (existing) existing.remove(); return; }
-    var r = row([e.originalName || (existing ? existing.cells[0].textContent : e.fileId), badge(e.status), existing ? existing.cells[2].textContent : '–', '–']);
+    if (e.status !== 'queued' && e.status !== 'processing') {
+      if (existing) existing.remove();
+      if (!tbody.querySelector('tr[data-file-id]')) fill(tbody, [], 'nothing in flight', 4);
+      countInFlight();
+      return;
+    }
+    var r = row([fileLabel(e.originalName, e.kind), badge(e.status), existing ? existing.cells[2].textContent : 'just now', '–']);
     r.setAttribute('data-file-id', e.fileId);
     var empty = tbody.querySelector('td.empty');
     if (empty) empty.parentNode.remove();
     if (existing) tbody.replaceChild(r, existing); else tbody.appendChild(r);
+    countInFlight();
   }
 
   function connect() {
@@ -279,8 +310,9 @@ export const DASHBOARD_JS = String.raw`(function () {
     if (throughputPlot) { throughputPlot.setData([xs, ys]); return; }
     throughputPlot = new uPlot({
       width: chartWidth('throughput-chart'), height: 200,
-      series: [{}, { label: 'rows/s', stroke: '#3fb950', fill: 'rgba(63,185,80,0.15)', width: 2 }],
-      axes: [axisStyle, axisStyle],
+      series: [{}, { label: 'readings/s', stroke: '#3fb950', fill: 'rgba(63,185,80,0.15)', width: 2 }],
+      // Room for the widest label, and x ticks far enough apart that their labels never overlap.
+      axes: [Object.assign({}, axisStyle, { space: 90 }), Object.assign({}, axisStyle, { size: 60, values: function (u, splits) { return splits.map(fmtShort); } })],
       scales: { y: { range: function (u, min, max) { return [0, Math.max(10, max * 1.1)]; } } },
     }, [xs, ys], $('throughput-chart'));
   }
@@ -341,7 +373,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       if (sensorPlot) sensorPlot.destroy();
       // Small values (co, lpg) need more digits than uPlot's default ticks show.
       var yAxis = Object.assign({}, axisStyle, { size: 70, values: function (u, splits) { return splits.map(function (v) { return String(Number(v.toPrecision(4))); }); } });
-      sensorPlot = new uPlot({ width: chartWidth('sensor-chart'), height: 260, series: series, axes: [axisStyle, yAxis] }, data, $('sensor-chart'));
+      sensorPlot = new uPlot({ width: chartWidth('sensor-chart'), height: 260, series: series, axes: [Object.assign({}, axisStyle, { space: 90 }), yAxis] }, data, $('sensor-chart'));
     }).catch(function (err) { $('sensor-note').textContent = err.message; });
   }
 
@@ -361,9 +393,14 @@ export const DASHBOARD_JS = String.raw`(function () {
     $('sensor').addEventListener('change', function () { setRangeFromSensor(); drawSensor(); });
     $('series').addEventListener('change', function () { drawSensor(); });
     $('sensor-form').addEventListener('submit', drawSensor);
+    window.addEventListener('resize', function () {
+      if (throughputPlot) throughputPlot.setSize({ width: chartWidth('throughput-chart'), height: 200 });
+      if (sensorPlot) sensorPlot.setSize({ width: chartWidth('sensor-chart'), height: 260 });
+    });
   }
 
-  window.sluiceDashboard = { activity: activity };
+  // For tests and the curious: the events heard, and the charts as drawn.
+  window.sluiceDashboard = { activity: activity, plots: function () { return { throughput: throughputPlot, sensor: sensorPlot }; } };
   start();
 })();
 `;

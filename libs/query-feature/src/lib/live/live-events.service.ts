@@ -4,6 +4,7 @@ import { BatchSubjects, FileBatchFinishedMessage, FileBatchQueuedMessage, FileLi
 import { JetStreamService } from '@sluice/messaging';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
+import { DataSource } from 'typeorm';
 
 /**
  * What /events sends for one file's lifecycle change: the validated payload plus its status and the stream
@@ -12,7 +13,16 @@ import { validate } from 'class-validator';
  */
 export interface LiveEvent {
   seq: number;
-  data: (FileLifecycleEvent | { fileId: string; status: 'queued'; at: string }) & { status: FileStatus };
+  data: (FileLifecycleEvent | QueuedEvent) & { status: FileStatus };
+}
+
+/** A queued message carries ids only; the event adds the name (and kind, if known) from the ledger. */
+interface QueuedEvent {
+  fileId: string;
+  status: 'queued';
+  at: string;
+  originalName?: string;
+  kind?: string;
 }
 
 export interface LiveSubscription {
@@ -38,7 +48,10 @@ export class LiveEventsService implements BeforeApplicationShutdown {
   private readonly batchQueued: string;
   private readonly batchFinished: string;
 
-  constructor(private readonly jetstream: JetStreamService) {
+  constructor(
+    private readonly jetstream: JetStreamService,
+    private readonly db: DataSource,
+  ) {
     this.statusBySubject = new Map(Object.entries(FileSubjects).map(([status, subject]) => [jetstream.subject(subject), status as FileStatus]));
     this.batchQueued = jetstream.subject(BatchSubjects.queued);
     this.batchFinished = jetstream.subject(BatchSubjects.finished);
@@ -93,7 +106,7 @@ export class LiveEventsService implements BeforeApplicationShutdown {
       const queued = plainToInstance(FileBatchQueuedMessage, body);
       if ((await validate(queued)).length > 0) return this.skip(m);
       const at = queuedAt();
-      return queued.fileIds.map((fileId) => ({ seq: m.seq, data: { fileId, status: 'queued' as const, at } }));
+      return this.named(m.seq, queued.fileIds, at);
     }
     if (m.subject === this.batchFinished) {
       const finished = plainToInstance(FileBatchFinishedMessage, body);
@@ -105,11 +118,27 @@ export class LiveEventsService implements BeforeApplicationShutdown {
     if (status === 'queued') {
       const queued = plainToInstance(FileQueuedMessage, body);
       if ((await validate(queued)).length > 0) return this.skip(m);
-      return [{ seq: m.seq, data: { fileId: queued.fileId, status, at: queuedAt() } }];
+      return this.named(m.seq, [queued.fileId], queuedAt());
     }
     const event = plainToInstance(FileLifecycleEvent, body);
     if ((await validate(event)).length > 0 || event.status !== status) return this.skip(m);
     return [{ seq: m.seq, data: { ...(body as FileLifecycleEvent), status } }];
+  }
+
+  /** Queued events for these ids, each with the name and kind the ledger has for it (a person reads names, not ids). */
+  private async named(seq: number, fileIds: string[], at: string): Promise<LiveEvent[]> {
+    const rows: { id: string; original_name: string; kind: string | null }[] = await this.db
+      .query(`SELECT id::text AS id, original_name, kind FROM ingest_files WHERE id = ANY($1::uuid[])`, [fileIds])
+      .catch((e: unknown) => {
+        this.logger.warn(`could not name queued files: ${(e as Error).message}`);
+        return [];
+      });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return fileIds.map((fileId) => {
+      const row = byId.get(fileId);
+      const data: QueuedEvent = { fileId, status: 'queued', at, ...(row ? { originalName: row.original_name } : {}), ...(row?.kind ? { kind: row.kind } : {}) };
+      return { seq, data };
+    });
   }
 
   private skip(m: JsMsg): [] {

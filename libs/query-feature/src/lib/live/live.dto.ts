@@ -10,7 +10,9 @@ export const FINISHED_SHOWN = 10;
 export const IN_FLIGHT_SHOWN = 100;
 export const FIRST_ROW_ERRORS = 3;
 
-const statusCounts = Object.fromEntries(FILE_STATUSES.map((s) => [s, { type: Number, example: s === 'processed' ? 41 : 0 }]));
+// Plain schema objects (`type: 'integer'`), not constructors: a raw `Number` here is printed as a function
+// into /docs/swagger-ui-init.js and breaks the page.
+const statusCounts = Object.fromEntries(FILE_STATUSES.map((s) => [s, { type: 'integer' as const, example: s === 'processed' ? 41 : 0 }]));
 
 export class FolderCountsDto {
   @ApiProperty({ enum: ['dropzone', 'ledger'], description: '`dropzone`: files counted in the drop folder (DROPZONE_DIR set); `ledger`: ledger rows by the first folder of stored_path.' })
@@ -99,13 +101,13 @@ export class TraceFileDto {
   @ApiProperty({ nullable: true, type: String, format: 'date-time' })
   finished_at!: string | null;
 
-  @ApiProperty({ nullable: true, type: Number, example: 120, description: 'From arrival in the ledger to the start of processing (or to now while queued).' })
+  @ApiProperty({ nullable: true, type: Number, example: 120, description: 'From entering the queue (arrival, or the latest replay) to the start of processing (or to now while queued).' })
   wait_ms!: number | null;
 
   @ApiProperty({ nullable: true, type: Number, example: 850, description: 'From the start of processing to the outcome (or to now while processing).' })
   processing_ms!: number | null;
 
-  @ApiProperty({ nullable: true, type: Number, example: 970, description: 'From arrival to the outcome (or to now while in flight).' })
+  @ApiProperty({ nullable: true, type: Number, example: 970, description: 'From entering the queue (arrival, or the latest replay) to the outcome (or to now while in flight).' })
   total_ms!: number | null;
 }
 

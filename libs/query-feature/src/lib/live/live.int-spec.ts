@@ -28,19 +28,21 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 async function seed(url: string): Promise<void> {
   const c = new Client({ connectionString: url });
   await c.connect();
-  const row = (id: string, name: string, status: string, stored: string, created: string, started: string | null, finished: string | null, loaded: number, readings: number, rejected: number, error: object | null) =>
+  // `queued`: when the row last entered the queue, if not at its arrival (a replay).
+  const row = (id: string, name: string, status: string, stored: string, created: string, started: string | null, finished: string | null, loaded: number, readings: number, rejected: number, error: object | null, queued: string = created) =>
     c.query(
       `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, kind, status, rows_total, rows_loaded, rows_rejected,
-                                 readings_loaded, error, attempts, created_at, updated_at, started_at, finished_at)
+                                 readings_loaded, error, attempts, created_at, updated_at, started_at, finished_at, queued_at)
        VALUES ($1::uuid, 'dropzone', $2, $3, md5($1::text) || md5($2::text), 100, NULL, $4, $5::bigint + $7::bigint, $5, $7, $6, $8, 1,
                now() - $9::interval, now() - COALESCE($11::interval, $10::interval, $9::interval),
-               now() - $10::interval, now() - $11::interval)`,
-      [id, name, stored, status, loaded, readings, rejected, error, created, started, finished],
+               now() - $10::interval, now() - $11::interval, now() - $12::interval)`,
+      [id, name, stored, status, loaded, readings, rejected, error, created, started, finished, queued],
     );
   try {
     await row(ids.queued, 'waiting.csv', 'queued', `processing/${ids.queued}__waiting.csv`, '3 seconds', null, null, 0, 0, 0, null);
     await row(ids.processing, 'busy.csv', 'processing', `processing/${ids.processing}__busy.csv`, '5 seconds', '2 seconds', null, 0, 0, 0, null);
-    await row(ids.doneRecent, 'recent.csv', 'processed', 'processed/recent.csv', '20 seconds', '19 seconds', '18 seconds', 1000, 6000, 2, null);
+    // Arrived an hour ago, replayed 20 s ago: its times count from the replay.
+    await row(ids.doneRecent, 'recent.csv', 'processed', 'processed/recent.csv', '1 hour', '19 seconds', '18 seconds', 1000, 6000, 2, null, '20 seconds');
     await row(ids.doneOld, 'old.csv', 'processed', 'processed/old.csv', '2 hours', '2 hours', '2 hours', 500, 3000, 0, null);
     await row(ids.quarantined, 'empty.csv', 'quarantined', 'quarantine/empty.csv', '30 seconds', '29 seconds', '29 seconds', 0, 0, 0, { rule: 'empty_file', message: 'the file is empty' });
     await row(ids.failed, 'poison.csv', 'failed', 'quarantine/poison.csv', '60 seconds', '50 seconds', '40 seconds', 0, 0, 3, { rule: 'processing_failed', message: 'boom' });
@@ -227,6 +229,22 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
       }
     });
 
+    it('names queued files from the ledger (a queued message carries ids only), single and batched', async () => {
+      const sse = await openEvents(`${base}/events`, { 'x-api-key': KEY });
+      try {
+        await js.publish(FileSubjects.queued, { fileId: ids.queued }, `${ids.queued}.named`);
+        await js.publish(BatchSubjects.queued, { fileIds: [ids.processing, ids.queued] } satisfies FileBatchQueuedMessage, `batch.${ids.processing}.named`);
+        await waitFor('3 events', async () => sse.events.length >= 3, 5000, 20);
+        expect(sse.events.map((e) => [e.data['status'], e.data['originalName']])).toEqual([
+          ['queued', 'waiting.csv'],
+          ['queued', 'busy.csv'],
+          ['queued', 'waiting.csv'],
+        ]);
+      } finally {
+        sse.close();
+      }
+    });
+
     it('splits batch messages: one queued event per file id, one event per finished file, all with the message sequence', async () => {
       const sse = await openEvents(`${base}/events`, { 'x-api-key': KEY });
       try {
@@ -271,28 +289,6 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
       } finally {
         sse.close();
       }
-    });
-
-    it('delivers an event within 100 ms of its publication (p95 over 20 events)', async () => {
-      const sse = await openEvents(`${base}/events`, { 'x-api-key': KEY });
-      const latencies: number[] = [];
-      try {
-        for (let i = 0; i < 20; i++) {
-          const file = randomUUID();
-          const before = sse.events.length;
-          const sent = performance.now();
-          await js.publish(FileSubjects.processed, event(file, 'processed', { rowsLoaded: i }), `${file}.processed`);
-          await waitFor('the event', async () => sse.events.length > before, 2000, 1);
-          const got = sse.events.find((e) => e.data['fileId'] === file);
-          latencies.push((got as SseEvent).receivedAt - sent);
-        }
-      } finally {
-        sse.close();
-      }
-      latencies.sort((a, b) => a - b);
-      const p95 = latencies[Math.ceil(latencies.length * 0.95) - 1];
-      process.stdout.write(`/events latency publish → client over 20 events: p50 ${latencies[9].toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${latencies[19].toFixed(1)} ms\n`);
-      expect(p95).toBeLessThan(100);
     });
 
     it('resumes after Last-Event-ID, and deletes its consumer when the client goes', async () => {

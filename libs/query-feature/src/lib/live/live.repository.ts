@@ -18,9 +18,9 @@ type TraceRow = Omit<TraceFileDto, 'rows_loaded' | 'rows_rejected' | 'wait_ms' |
 const TRACE_COLUMNS = `f.id::text AS id, f.original_name, f.status, f.kind, f.attempts,
   f.rows_loaded::text AS rows_loaded, f.rows_rejected::text AS rows_rejected,
   ${isoUs('f.created_at')} AS created_at, ${isoUs('f.started_at')} AS started_at, ${isoUs('f.finished_at')} AS finished_at,
-  round(extract(epoch FROM (COALESCE(f.started_at, CASE WHEN f.status = 'queued' THEN clock_timestamp() END) - f.created_at)) * 1000)::float8 AS wait_ms,
+  round(extract(epoch FROM (COALESCE(f.started_at, CASE WHEN f.status = 'queued' THEN clock_timestamp() END) - f.queued_at)) * 1000)::float8 AS wait_ms,
   round(extract(epoch FROM (COALESCE(f.finished_at, CASE WHEN f.status = 'processing' THEN clock_timestamp() END) - f.started_at)) * 1000)::float8 AS processing_ms,
-  round(extract(epoch FROM (COALESCE(f.finished_at, clock_timestamp()) - f.created_at)) * 1000)::float8 AS total_ms`;
+  round(extract(epoch FROM (COALESCE(f.finished_at, clock_timestamp()) - f.queued_at)) * 1000)::float8 AS total_ms`;
 
 const toTrace = (r: TraceRow): TraceFileDto => ({ ...r, rows_loaded: toCount(r.rows_loaded), rows_rejected: toCount(r.rows_rejected) });
 
