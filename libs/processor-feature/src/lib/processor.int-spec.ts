@@ -15,13 +15,14 @@ describe('processor', () => {
   let t: ProcessorTestApp;
   let ledger: LedgerRepository;
   let js: JetStreamService;
+  let dropzone: string;
   const outcomes: FileLifecycleEvent[] = [];
 
   const query = <T>(sql: string, params: unknown[] = []) => t.query<T>(sql, params);
 
   beforeAll(async () => {
     t = await startProcessorApp('processor');
-    ({ js } = t);
+    ({ dropzone, js } = t);
     ledger = t.app.get(LedgerRepository);
     // Listen to outcomes the way the watcher does.
     await t.listen<FileLifecycleEvent>('spec-outcomes', FileSubjects.processed, (e) => outcomes.push(e));
