@@ -37,7 +37,8 @@ describe('crashes: every file completes once, nothing is lost or doubled', () =>
     expect(statuses).toEqual({ processed: 1 });
     expect(await stack.count('raw_sensor_data')).toBe(lines * METRICS);
     const [row] = await stack.query<{ attempts: number; readings_loaded: string }>(`SELECT attempts, readings_loaded FROM ingest_files`);
-    expect(row.attempts).toBe(2);
+    // The killed attempt counts; on a busy machine a late heartbeat may add a redelivery, which must change nothing.
+    expect(row.attempts).toBeGreaterThanOrEqual(2);
     expect(Number(row.readings_loaded)).toBe(lines * METRICS);
     await waitFor('processing/ empty', async () => readdirSync(join(stack.dropzone, 'processing')).length === 0);
     expect(await aggregateMismatches(stack)).toEqual([]);
