@@ -16,7 +16,7 @@ import {
   type Route,
 } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder } from '@sluice/storage';
+import { StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
@@ -39,7 +39,7 @@ export class FileProcessorService {
     private readonly config: ProcessorConfig,
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
-    private readonly storage: DropFolder,
+    private readonly readers: StoredFileReaders,
     private readonly jetstream: JetStreamService,
     private readonly loaders: LoaderRegistry,
     private readonly payloads: StoredPayloads,
@@ -158,7 +158,7 @@ export class FileProcessorService {
     return this.loaders.route(await readHead(open(), HEAD_BYTES), file.originalName);
   }
 
-  /** Opens the file's bytes: a file of the drop folder, or a small API payload kept in the database. */
+  /** Opens the file's bytes: a file of the drop folder or an object store, or a small API payload kept in the database. */
   private async source(file: IngestFile): Promise<() => Readable> {
     if (isStoredInDatabase(file.storedPath)) {
       const body = await this.payloads.read(file.id);
@@ -169,7 +169,7 @@ export class FileProcessorService {
   }
 
   private open(storedPath: string): Readable {
-    const stream = this.storage.openRead(storedPath);
+    const stream = this.readers.open(storedPath);
     this.openStreams.add(stream);
     stream.once('close', () => this.openStreams.delete(stream));
     return stream;
