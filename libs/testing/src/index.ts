@@ -6,3 +6,4 @@ export * from './lib/wait-for';
 export * from './lib/stack';
 export * from './lib/sensor-data';
 export * from './lib/aggregates';
+export * from './lib/s3-server';

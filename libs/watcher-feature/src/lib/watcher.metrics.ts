@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, register } from 'prom-client';
+import { Counter, Gauge, register } from 'prom-client';
 
 /** Reuses a counter already in the default registry (a second app instance in one process, as in tests). */
 function counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
   return (register.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames });
+}
+
+function gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+  return (register.getSingleMetric(name) as Gauge<L> | undefined) ?? new Gauge<L>({ name, help, labelNames });
 }
 
 @Injectable()
@@ -14,5 +18,6 @@ export class WatcherMetrics {
   readonly moved = counter('sluice_watcher_files_moved_total', 'Files moved out of processing/, by ledger outcome', ['outcome'] as const);
   readonly irregular = counter('sluice_watcher_irregular_quarantined_total', 'Symlinks, FIFOs, sockets and devices moved to quarantine/', ['type'] as const);
   readonly requeued = counter('sluice_watcher_requeued_total', 'Stale queued/processing files published again');
+  readonly s3SourceUp = gauge('sluice_s3_source_up', 'Whether the last listing of an object-store source succeeded (1) or failed (0)', ['source'] as const);
   readonly orphans = counter('sluice_watcher_orphans_registered_total', 'Files found in processing/ without a ledger row and registered');
 }
