@@ -43,9 +43,17 @@ export function isTransientS3Error(e: unknown): boolean {
   return TRANSIENT_CODES.has(err.code ?? '') || TRANSIENT_CODES.has(err.cause?.code ?? '') || err.name === 'TimeoutError';
 }
 
+/** A read found another version under the key than the one claimed. */
+export class ObjectChangedError extends Error {
+  constructor(key: string, expected: string, found: string) {
+    super(`${key} now has ETag ${found}, not the claimed ${expected}`);
+    this.name = 'ObjectChangedError';
+  }
+}
+
 /** The object's ETag no longer matches the claimed one: the key now holds other bytes (a new version). */
 export function isObjectChanged(e: unknown): boolean {
-  return e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 412 || e.name === 'PreconditionFailed');
+  return e instanceof ObjectChangedError || (e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 412 || e.name === 'PreconditionFailed'));
 }
 
 /** One sentence for a person: what is wrong with the source (bucket, credentials, endpoint), without a stack. */
@@ -113,6 +121,11 @@ export class S3ObjectStore {
     for (let failures = 0; ; ) {
       try {
         const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: etag, Range: offset > 0 ? `bytes=${offset}-` : undefined }), { abortSignal: signal });
+        // Servers that ignore If-Match still name the version they send.
+        if (res.ETag !== undefined && res.ETag !== etag) {
+          (res.Body as Readable).destroy();
+          throw new ObjectChangedError(key, etag, res.ETag);
+        }
         for await (const chunk of res.Body as Readable) {
           const buf = chunk as Buffer;
           offset += buf.length;
