@@ -16,7 +16,7 @@ import {
   type Route,
 } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { StoredFileReaders } from '@sluice/storage';
+import { isObjectChanged, StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
@@ -155,7 +155,15 @@ export class FileProcessorService {
     if (size > this.config.MAX_FILE_BYTES) {
       return { kind: null, reason: { rule: 'file_too_large', message: `the file has ${size} bytes; the limit is ${this.config.MAX_FILE_BYTES} (MAX_FILE_BYTES)` } };
     }
-    return this.loaders.route(await readHead(open(), HEAD_BYTES), file.originalName);
+    let head: Buffer;
+    try {
+      head = await readHead(open(), HEAD_BYTES);
+    } catch (e) {
+      // The object's key holds other bytes than the version claimed: that version is gone (the new one is claimed on its own).
+      if (isObjectChanged(e)) return { kind: null, reason: { rule: 'object_changed', message: `${file.originalName} was overwritten after it was claimed; the new version is loaded as a file of its own` } };
+      throw e;
+    }
+    return this.loaders.route(head, file.originalName);
   }
 
   /** Opens the file's bytes: a file of the drop folder or an object store, or a small API payload kept in the database. */
