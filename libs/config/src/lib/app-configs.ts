@@ -60,6 +60,13 @@ export class DropzoneConfig extends CommonConfig {
   @Min(1000)
   S3_LIST_INTERVAL_MS = 30000;
 
+  /** Keys one listing request asks for (S3 sends at most 1000). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  S3_LIST_PAGE_SIZE = 1000;
+
   get s3Sources(): S3Source[] {
     return parseS3Sources(this.S3_SOURCES, this);
   }

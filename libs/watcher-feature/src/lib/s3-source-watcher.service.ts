@@ -11,7 +11,7 @@ import { claimableObjects, claimOrder, nextPosition } from './s3-listing.util';
 import { S3ObjectsRepository } from './s3-objects.repository';
 import { WatcherMetrics } from './watcher.metrics';
 
-/** Pages (of 1,000 keys) one listing round reads per source at most; the checkpoint carries the rest to the next round. */
+/** Pages (of S3_LIST_PAGE_SIZE keys) one listing round reads per source at most; the checkpoint carries the rest to the next round. */
 const MAX_PAGES_PER_ROUND = 100;
 /** Objects hashed and claimed at the same time per source. */
 const CLAIM_CONCURRENCY = 4;
@@ -74,7 +74,7 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
     try {
       let at = await this.objects.position(source);
       for (let page = 0; page < MAX_PAGES_PER_ROUND && !this.stopping; page++) {
-        const listed = await store.listPage(at.startAfter);
+        const listed = await store.listPage(at.startAfter, this.config.S3_LIST_PAGE_SIZE);
         const fresh = await this.objects.unclaimed(source, claimOrder(claimableObjects(source, listed.objects)));
         await this.claimAll(store, fresh);
         const next = nextPosition(at, listed);

@@ -49,6 +49,8 @@ describe('S3 sources in the watcher (real PostgreSQL, NATS and s3rver)', () => {
         S3_SOURCES: JSON.stringify(sources),
         // Listings are driven by the test (listAll), not by the clock.
         S3_LIST_INTERVAL_MS: '3600000',
+        // Small pages, so that every pass spans several listing requests and checkpoints.
+        S3_LIST_PAGE_SIZE: '2',
         LOG_LEVEL: 'warn',
       }),
       { logger: ['error', 'warn'] },
@@ -97,6 +99,22 @@ describe('S3 sources in the watcher (real PostgreSQL, NATS and s3rver)', () => {
       ]),
     );
     expect(added).toHaveLength(2);
+  });
+
+  it('resumes a pass from its checkpoint: keys after it now, keys before it on the next pass', async () => {
+    const db = app.get(DataSource);
+    const [{ generation }] = await db.query(`SELECT generation FROM s3_source_checkpoints WHERE source = 'seed-data'`);
+    // As if the watcher had stopped in the middle of a pass.
+    await db.query(`UPDATE s3_source_checkpoints SET start_after = 'timeseries/part-0002.csv' WHERE source = 'seed-data'`);
+    await s3.put('seed-data', 'a-before.csv', 'sensor_uuid;sensor_name\n00000000-0000-4000-8000-00000000000a;before\n');
+    await s3.put('seed-data', 'zz-after.csv', 'sensor_uuid;sensor_name\n00000000-0000-4000-8000-00000000000b;after\n');
+    const names = async () => (await ledger()).map((r) => r.original_name);
+    await watcher.listAll();
+    expect(await names()).toContain('s3://seed-data/zz-after.csv');
+    expect(await names()).not.toContain('s3://seed-data/a-before.csv');
+    expect(await db.query(`SELECT generation, start_after FROM s3_source_checkpoints WHERE source = 'seed-data'`)).toEqual([{ generation: generation + 1, start_after: null }]);
+    await watcher.listAll();
+    expect(await names()).toContain('s3://seed-data/a-before.csv');
   });
 
   it('reports a missing bucket and refused credentials once each, and keeps serving the other sources', async () => {
