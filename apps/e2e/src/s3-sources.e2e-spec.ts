@@ -1,7 +1,16 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { aggregateMismatches, generateLongFormat, S3TestServer, Stack, waitFor } from '@sluice/testing';
+import { aggregateMismatches, generateLongFormat, S3TestServer, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+
+/** `sluice …` as a process, on the stack's database; resolves with its stdout. */
+function sluice(stack: Stack, args: string[], extra: Record<string, string> = {}): Promise<string> {
+  const env = { PATH: process.env['PATH'], DATABASE_URL: stack.db.url, NATS_URL: stack.natsUrl, NATS_NAMESPACE: stack.namespace, DROPZONE_DIR: stack.dropzone, ...extra };
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [join(WORKSPACE_ROOT, 'apps/cli/bin/sluice.js'), ...args], { cwd: WORKSPACE_ROOT, env }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
+  );
+}
 
 /**
  * The seed's object-store layout in a bucket of a real S3-protocol server, listed by the watcher and streamed
@@ -57,6 +66,13 @@ describe('S3 source: the seed-004 layout in a bucket', () => {
     expect(files.every((f) => f.stored_path.startsWith('s3/seed/seed-004/'))).toBe(true);
   });
 
+  it('sluice status shows each source, its bucket and the objects claimed', async () => {
+    const report = JSON.parse(await sluice(stack, ['status', '--json'])) as { sources: Array<{ source: string; bucket: string; objectsClaimed: number; passes: number }> };
+    expect(report.sources).toEqual([expect.objectContaining({ source: 'seed', bucket: 'seed-004', objectsClaimed: 21 })]);
+    expect(report.sources[0].passes).toBeGreaterThanOrEqual(1);
+    expect(await sluice(stack, ['status'])).toMatch(/Object-store sources[\s\S]*seed[\s\S]*seed-004/);
+  });
+
   it('adds nothing on later listings', async () => {
     const after = (await generation()) + 2;
     await waitFor('two more listing passes', async () => (await generation()) >= after, 60000);
@@ -85,5 +101,48 @@ describe('S3 source: the seed-004 layout in a bucket', () => {
     // One line per problem, however many listings failed.
     const log = readFileSync(join(stack.logDir, 'watcher-0.log'), 'utf8');
     expect(log.split('\n').filter((l) => l.includes('the bucket does not exist'))).toHaveLength(1);
+  });
+});
+
+describe('sluice backfill s3://bucket/prefix', () => {
+  let s3: S3TestServer;
+  let stack: Stack;
+  let data: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    s3 = await S3TestServer.start();
+    data = mkdtempSync(join(tmpdir(), 'sluice-s3-backfill-'));
+    generateLongFormat(data, { sensors: 5, rows: 3000, files: 4, bad: 0 });
+    await s3.createBucket('archive');
+    await s3.uploadTree('archive', join(data), ['mapping/mapping.csv']);
+    await s3.put('archive', 'elsewhere/ignored.csv', 'not under the prefix\n');
+    env = { S3_SOURCES: JSON.stringify([s3.source('archive')]) };
+    // No watcher: the CLI claims the objects itself.
+    stack = await Stack.start({ label: 's3backfill', services: ['processor'], env });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await s3?.stop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it('claims, loads and summarises the objects under the prefix, and enqueues nothing the second time', async () => {
+    await s3.put('archive', 'timeseries/mapping.csv', readFileSync(join(data, 'mapping', 'mapping.csv')));
+    const out = await sluice(stack, ['backfill', 's3://archive/timeseries/'], env);
+    expect(out).toMatch(/processed/);
+    expect(await stack.count('raw_sensor_data')).toBe(3000);
+    expect(await stack.count('sensors')).toBe(5);
+    const names = await stack.query<{ original_name: string }>('SELECT original_name FROM ingest_files ORDER BY created_at');
+    expect(names[0].original_name).toBe('s3://archive/timeseries/mapping.csv');
+    expect(names.map((n) => n.original_name).every((n) => n.startsWith('s3://archive/timeseries/'))).toBe(true);
+    expect(names).toHaveLength(5);
+    expect(await sluice(stack, ['backfill', 's3://archive/timeseries/'], env)).toMatch(/no new objects to load under s3:\/\/archive\/timeseries\//);
+    expect(await stack.count('ingest_files')).toBe(5);
+  });
+
+  it('names the missing source of a bucket', async () => {
+    await expect(sluice(stack, ['backfill', 's3://unknown-bucket/'], env)).rejects.toThrow(/no source in S3_SOURCES \(or MINIO_\*\) reads bucket "unknown-bucket"/);
   });
 });

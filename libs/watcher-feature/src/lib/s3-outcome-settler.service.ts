@@ -1,12 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { isTerminal } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
-import { LedgerRepository } from '@sluice/loading';
-import { ObjectStores, objectStoredPath, parseObjectStoredPath, type ObjectLocation, type S3ObjectStore } from '@sluice/storage';
+import { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
+import { ERROR_REPORT_SUFFIX, ObjectStores, objectStoredPath, parseObjectStoredPath, type ObjectLocation, type S3ObjectStore } from '@sluice/storage';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { LifecyclePublisher } from './lifecycle.publisher';
-import { S3ObjectsRepository } from './s3-objects.repository';
-import { ERROR_REPORT_SUFFIX } from './s3-listing.util';
 import { WatcherMetrics } from './watcher.metrics';
 
 export type ObjectSettleResult = 'moved' | 'not_terminal' | 'missing' | 'unknown';

@@ -1,14 +1,13 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { WatcherConfig, type S3Source } from '@sluice/config';
+import { S3ObjectsRepository } from '@sluice/loading';
 import { ReadinessRegistry } from '@sluice/observability';
-import { describeS3Error, isObjectChanged, ObjectStores, type ListedObject, type S3ObjectStore } from '@sluice/storage';
+import { claimableObjects, claimOrder, describeS3Error, isMappingObject, isObjectChanged, nextPosition, objectDisplayName, ObjectStores, objectStoredPath, type ListedObject, type S3ObjectStore } from '@sluice/storage';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { Semaphore, TaskTracker } from './concurrency.util';
 import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
-import { claimableObjects, claimOrder, nextPosition } from './s3-listing.util';
-import { S3ObjectsRepository } from './s3-objects.repository';
 import { WatcherMetrics } from './watcher.metrics';
 
 /** Pages (of S3_LIST_PAGE_SIZE keys) one listing round reads per source at most; the checkpoint carries the rest to the next round. */
@@ -92,7 +91,7 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
   /** Mappings one by one first (claimOrder put them first), then the rest CLAIM_CONCURRENCY at a time. */
   private async claimAll(store: S3ObjectStore, fresh: readonly ListedObject[]): Promise<void> {
     const limit = new Semaphore(CLAIM_CONCURRENCY);
-    const mappings = fresh.filter((o) => /(^|\/)mapping(\/|\.csv$)/i.test(o.key));
+    const mappings = fresh.filter(isMappingObject);
     for (const o of mappings) await this.claim(store, o);
     await Promise.all(fresh.filter((o) => !mappings.includes(o)).map((o) => limit.run(() => this.claim(store, o))));
   }
@@ -106,7 +105,15 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
       throw e;
     }
     const fileId = randomUUID();
-    const claim = await this.objects.claim(store.source, object, fileId, digest);
+    const source = store.source;
+    const claim = await this.objects.claim(source, object, {
+      id: fileId,
+      source: 's3',
+      originalName: objectDisplayName({ bucket: source.bucket, key: object.key }),
+      storedPath: objectStoredPath({ source: source.name, bucket: source.bucket, key: object.key, etag: object.etag }),
+      sha256: digest.sha256,
+      sizeBytes: digest.size,
+    });
     switch (claim.status) {
       case 'claimed_before':
       case 'existing':

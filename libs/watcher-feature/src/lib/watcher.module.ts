@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, WatcherConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { LedgerRepository } from '@sluice/loading';
+import { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { ObjectStores, StorageModule } from '@sluice/storage';
@@ -13,7 +13,6 @@ import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
 import { OutcomeConsumer } from './outcome.consumer';
 import { Reconciler } from './reconciler.service';
-import { S3ObjectsRepository } from './s3-objects.repository';
 import { S3OutcomeSettler } from './s3-outcome-settler.service';
 import { S3SourceWatcher } from './s3-source-watcher.service';
 import { WatcherMetrics } from './watcher.metrics';

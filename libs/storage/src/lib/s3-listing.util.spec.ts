@@ -1,5 +1,5 @@
 import type { S3Source } from '@sluice/config';
-import type { ListedObject } from '@sluice/storage';
+import type { ListedObject } from './s3-object-store';
 import { claimableObjects, claimOrder, nextPosition } from './s3-listing.util';
 
 const source: S3Source = { name: 's', region: 'us-east-1', bucket: 'b', prefix: '', pathStyle: true, afterLoad: 'move', moveTo: 'loaded/', quarantineTo: 'quarantine/' };

@@ -1,15 +1,30 @@
 import { Injectable } from '@nestjs/common';
-import type { S3Source } from '@sluice/config';
 import { TERMINAL_STATUSES } from '@sluice/contracts';
-import { LedgerRepository, rowsOf } from '@sluice/loading';
-import { objectDisplayName, objectStoredPath, type ListedObject } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import type { ListingPosition } from './s3-listing.util';
+import { LedgerRepository, rowsOf, type NewLedgerEntry } from './ledger.repository';
+
+/** Where a listing pass stands (the storage lib's ListingPosition). */
+interface ListingPosition {
+  startAfter: string | null;
+  generation: number;
+}
+
+/** A source as this repository needs it: its name and the bucket it reads. */
+export interface SourceRef {
+  name: string;
+  bucket: string;
+}
+
+/** One listed object version. */
+export interface ObjectVersion {
+  key: string;
+  etag: string;
+}
 
 export type ObjectClaim = { status: 'queued' | 'duplicate' | 'existing'; fileId: string } | { status: 'claimed_before' };
 
-/** The watcher's side of `s3_objects` (one row per claimed object version) and `s3_source_checkpoints`. */
+/** `s3_objects` (one row per claimed object version) and `s3_source_checkpoints`, for the watcher and `sluice backfill s3://…`. */
 @Injectable()
 export class S3ObjectsRepository {
   constructor(
@@ -18,7 +33,7 @@ export class S3ObjectsRepository {
   ) {}
 
   /** Where the source's listing stands; a source now pointing at another bucket starts over. */
-  async position(source: S3Source): Promise<ListingPosition> {
+  async position(source: SourceRef): Promise<ListingPosition> {
     const rows = rowsOf<{ bucket: string; startAfter: string | null; generation: number }>(
       await this.ds.query(`SELECT bucket, start_after AS "startAfter", generation FROM s3_source_checkpoints WHERE source = $1`, [source.name]),
     );
@@ -27,7 +42,7 @@ export class S3ObjectsRepository {
     return { startAfter: row.startAfter, generation: row.generation };
   }
 
-  async savePosition(source: S3Source, at: ListingPosition, listed: number): Promise<void> {
+  async savePosition(source: SourceRef, at: ListingPosition, listed: number): Promise<void> {
     await this.ds.query(
       `INSERT INTO s3_source_checkpoints (source, bucket, start_after, generation, objects_listed)
        VALUES ($1, $2, $3, $4, $5)
@@ -40,7 +55,7 @@ export class S3ObjectsRepository {
   }
 
   /** The listed versions not claimed yet (one indexed lookup per page), in the given order. */
-  async unclaimed(source: S3Source, objects: readonly ListedObject[]): Promise<ListedObject[]> {
+  async unclaimed<T extends ObjectVersion>(source: SourceRef, objects: readonly T[]): Promise<T[]> {
     if (objects.length === 0) return [];
     const claimed = new Set(
       rowsOf<{ key: string; etag: string }>(
@@ -58,7 +73,7 @@ export class S3ObjectsRepository {
    * Claims one object version and registers it in the ledger, in one transaction: the same version is claimed
    * once however many watchers list it; the same bytes already live under another key make it a `duplicate`.
    */
-  async claim(source: S3Source, object: ListedObject, fileId: string, digest: { sha256: string; size: number }): Promise<ObjectClaim> {
+  async claim(source: SourceRef, object: ObjectVersion, entry: NewLedgerEntry): Promise<ObjectClaim> {
     const runner = this.ds.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
     try {
@@ -66,24 +81,15 @@ export class S3ObjectsRepository {
       const won = await client.query(
         `INSERT INTO s3_objects (source, bucket, key, etag, file_id, size_bytes) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT DO NOTHING RETURNING file_id`,
-        [source.name, source.bucket, object.key, object.etag, fileId, digest.size],
+        [source.name, source.bucket, object.key, object.etag, entry.id, entry.sizeBytes],
       );
       if (won.rowCount === 0) {
         await client.query('ROLLBACK');
         return { status: 'claimed_before' };
       }
-      const [result] = await this.ledger.registerMany(client, [
-        {
-          id: fileId,
-          source: 's3',
-          originalName: objectDisplayName({ bucket: source.bucket, key: object.key }),
-          storedPath: objectStoredPath({ source: source.name, bucket: source.bucket, key: object.key, etag: object.etag }),
-          sha256: digest.sha256,
-          sizeBytes: digest.size,
-        },
-      ]);
+      const [result] = await this.ledger.registerMany(client, [entry]);
       await client.query('COMMIT');
-      return { status: result.status, fileId };
+      return { status: result.status, fileId: entry.id };
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw e;
@@ -93,7 +99,7 @@ export class S3ObjectsRepository {
   }
 
   /** Ledger ids of the source's objects whose outcome is terminal but whose after-load action is not done. */
-  async unsettled(source: S3Source, limit = 500): Promise<string[]> {
+  async unsettled(source: SourceRef, limit = 500): Promise<string[]> {
     return rowsOf<{ id: string }>(
       await this.ds.query(
         `SELECT f.id FROM s3_objects o JOIN ingest_files f ON f.id = o.file_id

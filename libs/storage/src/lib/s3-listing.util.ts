@@ -1,13 +1,14 @@
 import type { S3Source } from '@sluice/config';
-import { isIgnoredPath, type ListedObject, type ObjectPage } from '@sluice/storage';
-
-export const ERROR_REPORT_SUFFIX = '.error.json';
+import { isIgnoredPath } from './path-safety.util';
+import type { ListedObject, ObjectPage } from './s3-object-store';
 
 /** Where a listing pass stands: the key it continues after (null: from the start) and the passes completed. */
 export interface ListingPosition {
   startAfter: string | null;
   generation: number;
 }
+
+export const ERROR_REPORT_SUFFIX = '.error.json';
 
 /**
  * Objects of a page that are data to claim: not a folder marker, an error report we wrote, a partial upload
@@ -22,9 +23,13 @@ export function claimableObjects(source: S3Source, objects: readonly ListedObjec
  * Claim order within a page: sensor mappings first, so that names usually exist before readings arrive (SPEC
  * §4.1 keeps the result the same in any order); then key order, as listed.
  */
-export function claimOrder(objects: readonly ListedObject[]): ListedObject[] {
-  const isMapping = (o: ListedObject) => /(^|\/)mapping(\/|\.csv$)/i.test(o.key);
-  return [...objects.filter(isMapping), ...objects.filter((o) => !isMapping(o))];
+export function claimOrder<T extends ListedObject>(objects: readonly T[]): T[] {
+  return [...objects.filter(isMappingObject), ...objects.filter((o) => !isMappingObject(o))];
+}
+
+/** A sensor mapping by its key: under a `mapping/` folder or named `mapping.csv`. */
+export function isMappingObject(o: ListedObject): boolean {
+  return /(^|\/)mapping(\/|\.csv$)/i.test(o.key);
 }
 
 /** The position after a page: on after its last key, or, at the end of the listing, a new pass from the start. */
