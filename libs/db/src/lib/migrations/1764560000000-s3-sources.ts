@@ -3,18 +3,19 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * Object-store sources: `s3_objects` claims each object version once (source, bucket, key, ETag) and records
  * what became of it after its outcome; `s3_source_checkpoints` lets a listing pass resume where it stopped.
+ * `file_id` is the ledger row written in the same transaction; no foreign key, so that the ledger can be
+ * truncated or pruned on its own.
  */
 export class S3Sources1764560000000 implements MigrationInterface {
   name = 'S3Sources1764560000000';
 
-  // The claim inserts this row before its ledger row, in one transaction: hence the deferred foreign key.
   async up(q: QueryRunner): Promise<void> {
     await q.query(`CREATE TABLE s3_objects (
         source varchar(32) NOT NULL,
         bucket text NOT NULL,
         key text NOT NULL,
         etag text NOT NULL,
-        file_id uuid NOT NULL UNIQUE REFERENCES ingest_files(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+        file_id uuid NOT NULL UNIQUE,
         size_bytes bigint NOT NULL,
         claimed_at timestamptz NOT NULL DEFAULT now(),
         settled_at timestamptz,
