@@ -93,7 +93,10 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
     const limit = new Semaphore(CLAIM_CONCURRENCY);
     const mappings = fresh.filter(isMappingObject);
     for (const o of mappings) await this.claim(store, o);
-    await Promise.all(fresh.filter((o) => !mappings.includes(o)).map((o) => limit.run(() => this.claim(store, o))));
+    // Every claim runs to its end before a failure is reported, so that nothing outlives the round.
+    const results = await Promise.allSettled(fresh.filter((o) => !mappings.includes(o)).map((o) => limit.run(() => this.claim(store, o))));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async claim(store: S3ObjectStore, object: ListedObject): Promise<void> {
