@@ -1,14 +1,4 @@
-import {
-  CopyObjectCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Source } from '@sluice/config';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -27,6 +17,25 @@ export interface ObjectPage {
   truncated: boolean;
 }
 
+type Sdk = typeof import('@aws-sdk/client-s3');
+let loadedSdk: Sdk | undefined;
+/** The SDK loads on first use: services and commands without object-store sources never pay its ~20 MB and 0.4 s. */
+function sdk(): Sdk {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (loadedSdk ??= require('@aws-sdk/client-s3') as Sdk);
+}
+
+/** The HTTP status of an error the S3 service answered with (undefined for network and other errors). */
+export function s3StatusOf(e: unknown): number | undefined {
+  const err = e as { $fault?: unknown; $metadata?: { httpStatusCode?: number } } | null;
+  return err && typeof err === 'object' && err.$fault !== undefined ? err.$metadata?.httpStatusCode : undefined;
+}
+
+/** The key holds no object (deleted, or never there). */
+export function isNoSuchKey(e: unknown): boolean {
+  return (e as { name?: string }).name === 'NoSuchKey' || s3StatusOf(e) === 404;
+}
+
 /** Attempts at one read after a transient failure (the SDK's own retries come on top, per request). */
 const READ_ATTEMPTS = 6;
 const BACKOFF_BASE_MS = 200;
@@ -35,10 +44,8 @@ const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPI
 
 /** True for failures worth retrying: the network, throttling, a server error. Not a missing object, a refusal or a changed ETag. */
 export function isTransientS3Error(e: unknown): boolean {
-  if (e instanceof S3ServiceException) {
-    const status = e.$metadata.httpStatusCode ?? 0;
-    return status >= 500 || status === 429 || e.$retryable !== undefined;
-  }
+  const status = s3StatusOf(e);
+  if (status !== undefined) return status >= 500 || status === 429 || (e as { $retryable?: unknown }).$retryable !== undefined;
   const err = e as { code?: string; name?: string; cause?: { code?: string } };
   return TRANSIENT_CODES.has(err.code ?? '') || TRANSIENT_CODES.has(err.cause?.code ?? '') || err.name === 'TimeoutError';
 }
@@ -53,14 +60,14 @@ export class ObjectChangedError extends Error {
 
 /** The object's ETag no longer matches the claimed one: the key now holds other bytes (a new version). */
 export function isObjectChanged(e: unknown): boolean {
-  return e instanceof ObjectChangedError || (e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 412 || e.name === 'PreconditionFailed'));
+  return e instanceof ObjectChangedError || s3StatusOf(e) === 412 || (e as { name?: string }).name === 'PreconditionFailed';
 }
 
 /** One sentence for a person: what is wrong with the source (bucket, credentials, endpoint), without a stack. */
 export function describeS3Error(source: S3Source, e: unknown): string {
   const where = `source "${source.name}" (bucket "${source.bucket}" at ${source.endpoint ?? 'AWS S3'})`;
   const name = (e as { name?: string }).name ?? 'Error';
-  const status = e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined;
+  const status = s3StatusOf(e);
   if (name === 'NoSuchBucket' || (name === 'NotFound' && status === 404)) return `${where}: the bucket does not exist`;
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden', 'InvalidToken', 'ExpiredToken'].includes(name) || status === 403 || status === 401) {
     return `${where}: the credentials were refused (${name})`;
@@ -75,7 +82,7 @@ export class S3ObjectStore {
   readonly client: S3Client;
 
   constructor(readonly source: S3Source) {
-    this.client = new S3Client({
+    this.client = new (sdk().S3Client)({
       region: source.region,
       endpoint: source.endpoint,
       forcePathStyle: source.pathStyle,
@@ -92,13 +99,13 @@ export class S3ObjectStore {
 
   /** Fails with the server's error when the bucket is missing or the credentials are refused. */
   async check(): Promise<void> {
-    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    await this.client.send(new (sdk().HeadBucketCommand)({ Bucket: this.bucket }));
   }
 
   /** One page of keys under the source's prefix, in key order, after `startAfter` (a resumable position, unlike a continuation token). */
   async listPage(startAfter: string | null, maxKeys = 1000): Promise<ObjectPage> {
     const res = await this.client.send(
-      new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.source.prefix || undefined, StartAfter: startAfter ?? undefined, MaxKeys: maxKeys }),
+      new (sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: this.source.prefix || undefined, StartAfter: startAfter ?? undefined, MaxKeys: maxKeys }),
     );
     const objects = (res.Contents ?? []).flatMap((o) => (o.Key !== undefined && o.ETag !== undefined ? [{ key: o.Key, etag: o.ETag, size: Number(o.Size ?? 0) }] : []));
     return { objects, truncated: res.IsTruncated === true };
@@ -120,7 +127,7 @@ export class S3ObjectStore {
     let offset = 0;
     for (let failures = 0; ; ) {
       try {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: etag, Range: offset > 0 ? `bytes=${offset}-` : undefined }), { abortSignal: signal });
+        const res = await this.client.send(new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key, IfMatch: etag, Range: offset > 0 ? `bytes=${offset}-` : undefined }), { abortSignal: signal });
         // Servers that ignore If-Match still name the version they send.
         if (res.ETag !== undefined && res.ETag !== etag) {
           (res.Body as Readable).destroy();
@@ -153,26 +160,26 @@ export class S3ObjectStore {
   }
 
   async put(key: string, body: string | Buffer, contentType?: string): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    await this.client.send(new (sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
   }
 
   /** Server-side copy of one version (If-Match its ETag) to another key of the bucket. */
   async copy(fromKey: string, etag: string, toKey: string): Promise<void> {
-    await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: toKey, CopySource: `${this.bucket}/${encodeURIComponent(fromKey).replace(/%2F/g, '/')}`, CopySourceIfMatch: etag }));
+    await this.client.send(new (sdk().CopyObjectCommand)({ Bucket: this.bucket, Key: toKey, CopySource: `${this.bucket}/${encodeURIComponent(fromKey).replace(/%2F/g, '/')}`, CopySourceIfMatch: etag }));
   }
 
   /** The ETag the key holds now, or null when there is no such object. */
   async etagOf(key: string): Promise<string | null> {
     try {
-      return (await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))).ETag ?? null;
+      return (await this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key }))).ETag ?? null;
     } catch (e) {
-      if (e instanceof S3ServiceException && e.$metadata.httpStatusCode === 404) return null;
+      if (s3StatusOf(e) === 404) return null;
       throw e;
     }
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    await this.client.send(new (sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key: key }));
   }
 
   destroy(): void {

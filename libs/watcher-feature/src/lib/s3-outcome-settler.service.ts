@@ -2,14 +2,11 @@ import { Injectable, Logger } from '@nestjs/common';
 import { isTerminal } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
-import { ERROR_REPORT_SUFFIX, ObjectStores, objectStoredPath, parseObjectStoredPath, type ObjectLocation, type S3ObjectStore } from '@sluice/storage';
-import { S3ServiceException } from '@aws-sdk/client-s3';
+import { ERROR_REPORT_SUFFIX, isNoSuchKey, isObjectChanged, ObjectStores, objectStoredPath, parseObjectStoredPath, type ObjectLocation, type S3ObjectStore } from '@sluice/storage';
 import { LifecyclePublisher } from './lifecycle.publisher';
 import { WatcherMetrics } from './watcher.metrics';
 
 export type ObjectSettleResult = 'moved' | 'not_terminal' | 'missing' | 'unknown';
-
-const isNoSuchKey = (e: unknown) => e instanceof S3ServiceException && (e.name === 'NoSuchKey' || e.$metadata.httpStatusCode === 404);
 
 /**
  * Does the source's after-load action for an object whose ledger row is terminal: keep, delete, or move a
@@ -74,7 +71,7 @@ export class S3OutcomeSettler {
       await store.copy(loc.key, loc.etag, target);
     } catch (e) {
       // Gone (or overwritten) since: an earlier attempt copied and deleted it, or someone else removed it.
-      if (!isNoSuchKey(e) && !(e instanceof S3ServiceException && e.$metadata.httpStatusCode === 412)) throw e;
+      if (!isNoSuchKey(e) && !isObjectChanged(e)) throw e;
       this.logger.warn(`object ${row.originalName} (${row.id}) was not at ${loc.key} to move; recorded as moved to ${target}`);
     }
     await this.ledger.setStoredPath(row.id, objectStoredPath({ ...loc, key: target }));

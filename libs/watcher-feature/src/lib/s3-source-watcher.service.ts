@@ -2,8 +2,7 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy }
 import { WatcherConfig, type S3Source } from '@sluice/config';
 import { S3ObjectsRepository } from '@sluice/loading';
 import { ReadinessRegistry } from '@sluice/observability';
-import { claimableObjects, claimOrder, describeS3Error, isMappingObject, isObjectChanged, nextPosition, objectDisplayName, ObjectStores, objectStoredPath, type ListedObject, type S3ObjectStore } from '@sluice/storage';
-import { S3ServiceException } from '@aws-sdk/client-s3';
+import { claimableObjects, claimOrder, describeS3Error, isMappingObject, isNoSuchKey, isObjectChanged, nextPosition, objectDisplayName, ObjectStores, objectStoredPath, type ListedObject, type S3ObjectStore } from '@sluice/storage';
 import { randomUUID } from 'node:crypto';
 import { Semaphore, TaskTracker } from './concurrency.util';
 import { LifecyclePublisher } from './lifecycle.publisher';
@@ -16,7 +15,7 @@ const MAX_PAGES_PER_ROUND = 100;
 const CLAIM_CONCURRENCY = 4;
 
 /** Deleted or overwritten between the listing and the read: the next pass sees what the key holds then. */
-const isGone = (e: unknown) => isObjectChanged(e) || (e instanceof S3ServiceException && (e.name === 'NoSuchKey' || e.$metadata.httpStatusCode === 404));
+const isGone = (e: unknown) => isObjectChanged(e) || isNoSuchKey(e);
 
 /**
  * Lists every object-store source on an interval, in pages from a checkpoint, and claims each object version
