@@ -3,3 +3,4 @@ export * from './lib/config.module';
 export * from './lib/load-config';
 export * from './lib/parsers';
 export * from './lib/cli-config';
+export * from './lib/s3-sources';

@@ -5,6 +5,8 @@ export * from './lib/entities/ingest-file.entity';
 export * from './lib/entities/ingest-payload.entity';
 export * from './lib/entities/measurement.entity';
 export * from './lib/entities/raw-sensor-data.entity';
+export * from './lib/entities/s3-object.entity';
+export * from './lib/entities/s3-source-checkpoint.entity';
 export * from './lib/entities/sensor.entity';
 export * from './lib/entities/vehicle-status.entity';
 export * from './lib/data-source';

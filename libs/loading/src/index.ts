@@ -10,3 +10,4 @@ export { MAX_ROW_ERRORS } from './lib/sensor/row-tally';
 export * from './lib/lifecycle-event';
 export * from './lib/stored-payloads.repository';
 export * from './lib/payload-batch.loader';
+export * from './lib/s3-objects.repository';

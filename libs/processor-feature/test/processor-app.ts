@@ -29,7 +29,7 @@ export interface ProcessorTestApp {
   close(): Promise<void>;
 }
 
-export async function startProcessorApp(label: string): Promise<ProcessorTestApp> {
+export async function startProcessorApp(label: string, env: Record<string, string> = {}): Promise<ProcessorTestApp> {
   const db = await createTestDatabase(label);
   const pool = new Pool({ connectionString: db.url, max: 2 });
   const dropzone = mkdtempSync(join(tmpdir(), `sluice-${label}-`));
@@ -42,6 +42,7 @@ export async function startProcessorApp(label: string): Promise<ProcessorTestApp
       ACK_WAIT_MS: '5000',
       MAX_ATTEMPTS: '2',
       LOG_LEVEL: 'warn',
+      ...env,
     }),
     { logger: ['error', 'warn'] },
   );

@@ -7,3 +7,4 @@ export * from './lib/stack';
 export * from './lib/sensor-data';
 export * from './lib/aggregates';
 export * from './lib/browser';
+export * from './lib/s3-server';

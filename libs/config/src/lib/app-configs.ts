@@ -2,6 +2,8 @@ import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsIP, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { DEFAULT_METRIC_RANGES, parseList, parseMetricRanges, type MetricRanges } from './parsers';
 import { IsMetricRanges, IsTimeZone, IsUrlList } from './validators';
+import { parseS3Sources, type S3Source } from './s3-sources';
+import { IsS3Sources } from './s3-sources.validator';
 
 const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
 /** `true/1/yes` and `false/0/no`; anything else stays a string and fails @IsBoolean, naming the variable. */
@@ -42,6 +44,44 @@ export class CommonConfig {
 export class DropzoneConfig extends CommonConfig {
   @IsString()
   DROPZONE_DIR = './dropzone';
+
+  /** Object-store sources (SPEC §4.6): a JSON array, see README "Object-store sources (S3)". */
+  @IsS3Sources()
+  S3_SOURCES = '';
+
+  /** The seed's variables: all three define one more source (bucket MINIO_BUCKET, default `sensors`). */
+  @IsOptional()
+  @IsString()
+  MINIO_ENDPOINT?: string;
+
+  @IsOptional()
+  @IsString()
+  MINIO_ACCESS_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  MINIO_SECRET_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  MINIO_BUCKET?: string;
+
+  /** How often the watcher lists each object-store source. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  S3_LIST_INTERVAL_MS = 30000;
+
+  /** Keys one listing request asks for (S3 sends at most 1000). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  S3_LIST_PAGE_SIZE = 1000;
+
+  get s3Sources(): S3Source[] {
+    return parseS3Sources(this.S3_SOURCES, this);
+  }
 }
 
 export class WatcherConfig extends DropzoneConfig {

@@ -6,6 +6,8 @@ import { IngestFile } from './entities/ingest-file.entity';
 import { IngestPayload } from './entities/ingest-payload.entity';
 import { Measurement } from './entities/measurement.entity';
 import { RawSensorData } from './entities/raw-sensor-data.entity';
+import { S3Object } from './entities/s3-object.entity';
+import { S3SourceCheckpoint } from './entities/s3-source-checkpoint.entity';
 import { Sensor } from './entities/sensor.entity';
 import { VehicleStatus } from './entities/vehicle-status.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
@@ -14,10 +16,19 @@ import { IngestApi1764200000000 } from './migrations/1764200000000-ingest-api';
 import { CoveringReadingsKey1764300000000 } from './migrations/1764300000000-covering-readings-key';
 import { IngestPayloads1764400000000 } from './migrations/1764400000000-ingest-payloads';
 import { QueuedAt1764560000000 } from './migrations/1764560000000-queued-at';
+import { S3Sources1764600000000 } from './migrations/1764600000000-s3-sources';
 
 // Classes, not globs: globs do not survive bundling.
-export const ENTITIES = [IngestFile, IngestPayload, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent];
-export const MIGRATIONS = [InitialSchema1764000000000, FileOrder1764100000000, IngestApi1764200000000, CoveringReadingsKey1764300000000, IngestPayloads1764400000000, QueuedAt1764560000000];
+export const ENTITIES = [IngestFile, IngestPayload, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent, S3Object, S3SourceCheckpoint];
+export const MIGRATIONS = [
+  InitialSchema1764000000000,
+  FileOrder1764100000000,
+  IngestApi1764200000000,
+  CoveringReadingsKey1764300000000,
+  IngestPayloads1764400000000,
+  QueuedAt1764560000000,
+  S3Sources1764600000000,
+];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {
   return {

@@ -15,7 +15,7 @@ import {
   type Route,
 } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder } from '@sluice/storage';
+import { DropFolder, isObjectChanged, isStoredInObjectStore, StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
@@ -40,6 +40,7 @@ export class FileProcessorService {
     private readonly config: ProcessorConfig,
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
+    private readonly readers: StoredFileReaders,
     private readonly storage: DropFolder,
     private readonly jetstream: JetStreamService,
     private readonly loaders: LoaderRegistry,
@@ -182,12 +183,19 @@ export class FileProcessorService {
     if (size > this.config.MAX_FILE_BYTES) {
       return { kind: null, reason: { rule: 'file_too_large', message: `the file has ${size} bytes; the limit is ${this.config.MAX_FILE_BYTES} (MAX_FILE_BYTES)` } };
     }
-    return this.loaders.routeStream(open(), file.originalName, this.config.MAX_LINE_BYTES);
+    try {
+      return await this.loaders.routeStream(open(), file.originalName, this.config.MAX_LINE_BYTES);
+    } catch (e) {
+      // The object's key holds other bytes than the version claimed: that version is gone (the new one is claimed on its own).
+      if (isObjectChanged(e)) return { kind: null, reason: { rule: 'object_changed', message: `${file.originalName} was overwritten after it was claimed; the new version is loaded as a file of its own` } };
+      throw e;
+    }
   }
 
   /**
    * Opens the file's bytes: a file of the drop folder (every read checked against the claim, see
-   * ClaimedContent), or a small API payload kept in the database (written once, in its ledger transaction).
+   * ClaimedContent), an object of an object store (its claimed version pinned by ETag), or a small API
+   * payload kept in the database (written once, in its ledger transaction).
    */
   private async source(file: IngestFile): Promise<{ source: () => Readable; claimed?: ClaimedContent }> {
     if (isStoredInDatabase(file.storedPath)) {
@@ -195,12 +203,13 @@ export class FileProcessorService {
       if (!body) throw new Error(`the stored body of ${file.id} is missing from ingest_payloads`);
       return { source: () => Readable.from([body]) };
     }
+    if (isStoredInObjectStore(file.storedPath)) return { source: () => this.open(file.storedPath) };
     const claimed = new ClaimedContent({ sha256: file.sha256.trim(), size: Number(file.sizeBytes) }, await this.storage.stat(file.storedPath));
     return { source: () => claimed.tap(this.open(file.storedPath)), claimed };
   }
 
   private open(storedPath: string): Readable {
-    const stream = this.storage.openRead(storedPath);
+    const stream = this.readers.open(storedPath);
     this.openStreams.add(stream);
     stream.once('close', () => this.openStreams.delete(stream));
     return stream;

@@ -4,7 +4,7 @@ import { DbModule } from '@sluice/db';
 import { JsonDocumentLoader, LedgerRepository, LoaderRegistry, NdjsonLoader, PayloadBatchLoader, SensorCsvLoader, StoredPayloads } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
-import { DropFolder } from '@sluice/storage';
+import { DropFolder, DropFolderReader, ObjectStoreReader, ObjectStores, StoredFileReaders } from '@sluice/storage';
 import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
 import { ProcessorConsumer } from './processor.consumer';
@@ -23,6 +23,8 @@ export class ProcessorModule {
       ],
       providers: [
         { provide: DropFolder, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new DropFolder(c.DROPZONE_DIR) },
+        { provide: ObjectStores, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new ObjectStores(c.s3Sources) },
+        { provide: StoredFileReaders, inject: [DropFolder, ObjectStores], useFactory: (d: DropFolder, s: ObjectStores) => new StoredFileReaders([new ObjectStoreReader(s), new DropFolderReader(d)]) },
         LedgerRepository,
         SensorCsvLoader,
         JsonDocumentLoader,

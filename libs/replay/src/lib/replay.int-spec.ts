@@ -3,7 +3,7 @@ import { FileSubjects, fullSubject } from '@sluice/contracts';
 import { createDataSource } from '@sluice/db';
 import { databaseStoredPath, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder } from '@sluice/storage';
+import { DropFolder, objectStoredPath } from '@sluice/storage';
 import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -152,6 +152,19 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     expect((await new StoredPayloads(ds).read(p.id))?.toString('utf8')).toBe(p.content);
     expect(existsSync(join(dir, 'processing', p.id))).toBe(false);
     expect((await queued()).filter(([id]) => id === p.id)).toEqual([[p.id, `${p.id}.replay.1`]]);
+  });
+
+  it('replays an object-store row: stored_path kept, its after-load action to be done again, published once', async () => {
+    const id = randomUUID();
+    const content = `sensor_uuid;sensor_name\n${randomUUID()};s\n`;
+    const storedPath = objectStoredPath({ source: 'src', bucket: 'bkt', key: 'mapping/mapping.csv', etag: '"abc123"' });
+    await ledger.register({ id, source: 's3', originalName: 's3://bkt/mapping/mapping.csv', storedPath, sha256: sha(content), sizeBytes: content.length });
+    await ds.query(`INSERT INTO s3_objects (source, bucket, key, etag, file_id, size_bytes, settled_at, settled_as) VALUES ('src', 'bkt', 'mapping/mapping.csv', '"abc123"', $1, $2, now(), 'mapping/mapping.csv.error.json')`, [id, content.length]);
+    await ds.query(`UPDATE ingest_files SET status = 'quarantined', error = '{"rule":"x","message":"bad"}', finished_at = now() WHERE id = $1`, [id]);
+    const row = await sut.replay(id);
+    expect(row).toMatchObject({ id, status: 'queued', replays: 1, error: null, storedPath });
+    expect(await ds.query(`SELECT settled_at, settled_as FROM s3_objects WHERE file_id = $1`, [id])).toEqual([{ settled_at: null, settled_as: null }]);
+    expect((await queued()).filter(([q]) => q === id)).toEqual([[id, `${id}.replay.1`]]);
   });
 
   it('says so when a payload stored in the database has lost its body', async () => {

@@ -3,7 +3,7 @@ import { FileSubjects, type FileQueuedMessage, type FileStatus } from '@sluice/c
 import type { IngestFile } from '@sluice/db';
 import { isStoredInDatabase, LedgerRepository, rowsOf, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder, isStorageException } from '@sluice/storage';
+import { DropFolder, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { DataSource } from 'typeorm';
 import { ReplayException } from './replay.exception';
 
@@ -97,6 +97,8 @@ export class ReplayService {
       }
       return { storedPath: row.storedPath, previous: null };
     }
+    // An object version is read from its store where the row names it (a read of another version is quarantined as object_changed).
+    if (isStoredInObjectStore(row.storedPath)) return { storedPath: row.storedPath, previous: null };
     try {
       return await this.drop.restore(row.storedPath, row.id);
     } catch (e) {
@@ -168,6 +170,8 @@ export class ReplayService {
       if (!current) throw new ReplayException('not_found', `file ${id} is not in the ledger`, { id });
       assertReplayable({ id, status: current.status });
       await runner.query(`DELETE FROM ingest_errors WHERE file_id = $1`, [id]);
+      // An object's after-load action (or quarantine report) is done again for its new outcome.
+      await runner.query(`UPDATE s3_objects SET settled_at = NULL, settled_as = NULL WHERE file_id = $1`, [id]);
       let updated: { replays: number }[];
       try {
         await runner.query('SAVEPOINT reset');

@@ -2,10 +2,11 @@ import { Injectable, Logger } from '@nestjs/common';
 import { isTerminal } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { LedgerRepository } from '@sluice/loading';
-import { DropFolder, isStorageException } from '@sluice/storage';
+import { DropFolder, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { FileLocks } from './concurrency.util';
 import { LedgerQueries } from './ledger-queries.repository';
 import { LifecyclePublisher } from './lifecycle.publisher';
+import { S3OutcomeSettler } from './s3-outcome-settler.service';
 import { WatcherMetrics } from './watcher.metrics';
 
 export type SettleResult = 'moved' | 'not_terminal' | 'not_in_processing' | 'missing' | 'unknown';
@@ -25,6 +26,7 @@ export class OutcomeMover {
     private readonly publisher: LifecyclePublisher,
     private readonly locks: FileLocks,
     private readonly metrics: WatcherMetrics,
+    private readonly objects: S3OutcomeSettler,
   ) {}
 
   /** Re-reads the ledger row (the truth) under the file's lock and settles it. */
@@ -38,6 +40,7 @@ export class OutcomeMover {
   /** Caller holds the file's lock and a fresh row. */
   async settleRow(row: IngestFile): Promise<SettleResult> {
     if (!isTerminal(row.status)) return 'not_terminal';
+    if (isStoredInObjectStore(row.storedPath)) return this.objects.settle(row, () => this.errorReport(row));
     if (!row.storedPath.startsWith('processing/')) return 'not_in_processing';
     const target = row.status === 'processed' || row.status === 'duplicate' ? 'processed' : 'quarantine';
     const report = target === 'quarantine' ? await this.errorReport(row) : undefined;

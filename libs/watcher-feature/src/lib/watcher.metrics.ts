@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, register } from 'prom-client';
+import { Counter, Gauge, register } from 'prom-client';
 
 /** Reuses a counter already in the default registry (a second app instance in one process, as in tests). */
 function counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
   return (register.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames });
+}
+
+function gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+  return (register.getSingleMetric(name) as Gauge<L> | undefined) ?? new Gauge<L>({ name, help, labelNames });
 }
 
 @Injectable()
@@ -17,5 +21,6 @@ export class WatcherMetrics {
   readonly heldOpen = counter('sluice_watcher_claimed_while_open_total', 'Files claimed while a process still held them open for writing (registered once closed)');
   readonly hardLinked = counter('sluice_watcher_hard_linked_total', 'Claimed files with other hard links, stored as a private copy');
   readonly unclaimable = counter('sluice_watcher_unclaimable_total', 'Entries of incoming/ that cannot be claimed, counted once each, by reason', ['reason'] as const);
+  readonly s3SourceUp = gauge('sluice_s3_source_up', 'Whether the last listing of an object-store source succeeded (1) or failed (0)', ['source'] as const);
   readonly orphans = counter('sluice_watcher_orphans_registered_total', 'Files found in processing/ without a ledger row and registered');
 }

@@ -1,10 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, WatcherConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { LedgerRepository } from '@sluice/loading';
+import { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
-import { StorageModule } from '@sluice/storage';
+import { ObjectStores, StorageModule } from '@sluice/storage';
 import { ClaimService } from './claim.service';
 import { FileLocks, TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
@@ -13,6 +13,8 @@ import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
 import { OutcomeConsumer } from './outcome.consumer';
 import { Reconciler } from './reconciler.service';
+import { S3OutcomeSettler } from './s3-outcome-settler.service';
+import { S3SourceWatcher } from './s3-source-watcher.service';
 import { WatcherMetrics } from './watcher.metrics';
 import { WatcherService } from './watcher.service';
 
@@ -42,6 +44,10 @@ export class WatcherModule {
         IncomingWatcher,
         OutcomeConsumer,
         WatcherService,
+        { provide: ObjectStores, inject: [WatcherConfig], useFactory: (c: WatcherConfig) => new ObjectStores(c.s3Sources) },
+        S3ObjectsRepository,
+        S3OutcomeSettler,
+        S3SourceWatcher,
       ],
     };
   }

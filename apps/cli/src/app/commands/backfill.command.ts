@@ -10,6 +10,8 @@ import { followLedger, renderSummary } from '../ledger-follower';
 import { positiveInt } from '../options';
 import { type CliIo, escapeControls, formatCount } from '../output';
 import { probePipeline } from '../pipeline-probe';
+import { enqueueBucket, parseS3Url, sourceFor, type S3Location } from '../backfill/s3-objects';
+import type { JetStreamService } from '@sluice/messaging';
 
 /** Files copied, registered and published at the same time. */
 const ENQUEUE_CONCURRENCY = 4;
@@ -40,7 +42,7 @@ export function registerBackfill(program: Command, ctx: () => CliContext, io: Cl
   program
     .command('backfill')
     .description('Load every file under DIR through the pipeline, then follow it to the end with a progress bar and a summary.')
-    .argument('<dir>', 'folder to load (walked recursively; symlinks are not followed)')
+    .argument('<dir>', 'folder to load (walked recursively; symlinks are not followed), or s3://bucket/prefix of a source in S3_SOURCES')
     .option('--stall-seconds <n>', 'give up when nothing has moved for this long and no processor is consuming', positiveInt('--stall-seconds'), 60)
     .addHelpText(
       'after',
@@ -53,59 +55,20 @@ watcher moves the files to processed/ or quarantine/ as they finish.
 Exit code 0 when every file reached a final state (quarantined files included: see the summary),
 1 when a file failed or nothing consumed the queue.
 
-Example:
-  sluice backfill ../shared/fixtures/seeds/realtime-pipeline`,
+s3://bucket/prefix claims every object under the prefix the way the watcher does (one ledger row per object
+version; a version the watcher already claimed is not enqueued again), through the source of S3_SOURCES
+(or MINIO_*) that reads the bucket; the processors must have the same source.
+
+Examples:
+  sluice backfill ../shared/fixtures/seeds/realtime-pipeline
+  sluice backfill s3://sensor-data/timeseries/`,
     )
     .action(async (dirArg: string, opts: Options) => {
-      const dir = resolve(dirArg);
-      const st = await stat(dir).catch(() => null);
-      if (!st?.isDirectory()) throw CliError.usage(`${dirArg} is not a folder`);
       const c = ctx();
-      const drop = await c.drop();
-      if (isInside(await realpath(drop.root), await realpath(dir))) {
-        throw CliError.usage(`${dirArg} is inside the drop folder (${drop.root}); the watcher loads files there by itself`);
-      }
-
-      const { copyIntoProcessing, walkFolder } = await import('../backfill/source-files');
-      const walked = await walkFolder(dir);
-      for (const s of walked.skipped) io.err.write(`skipped ${escapeControls(s.rel)}: ${escapeControls(s.why)}\n`);
-      if (walked.files.length === 0) {
-        io.out.write(`no files to load under ${escapeControls(dirArg)}${walked.ignored ? ` (${walked.ignored} ignored: dotfiles or partial names)` : ''}\n`);
-        return;
-      }
-
+      const bucket = parseS3Url(dirArg);
+      const ids = bucket ? await enqueueObjects(c, bucket, io) : await enqueueFolder(c, dirArg, io);
+      if (!ids) return;
       const [ds, js] = [await c.db(), await c.jetstream()];
-      const probe = await probePipeline(js);
-      if (!probe.processors) {
-        throw new CliError(
-          `nothing is consuming ${js.subject(FileSubjects.queued)} on NATS ${c.config.NATS_URL}: no processor is running for namespace "${js.namespace}". ` +
-            'Start the services (npm start) and run backfill again; nothing was enqueued.',
-        );
-      }
-      if (!probe.outcomes) io.err.write('note: no watcher seems to be running; files will stay in processing/ until one starts (the data loads regardless)\n');
-
-      const ledger = await c.ledger();
-      const totalBytes = walked.files.reduce((n, f) => n + f.size, 0);
-      io.err.write(`enqueueing ${formatCount(walked.files.length)} files (${(totalBytes / 1024 ** 2).toFixed(1)} MB) from ${escapeControls(dir)}\n`);
-      const enqueue = async (f: SourceFile): Promise<string> => {
-        const fileId = randomUUID();
-        const copied = await copyIntoProcessing(f, drop, fileId);
-        const result = await ledger.register({ id: fileId, source: 'dropzone', originalName: f.rel, storedPath: copied.storedPath, sha256: copied.sha256, sizeBytes: copied.size });
-        if (result.status === 'queued') {
-          const message: FileQueuedMessage = { fileId };
-          await js.publish(FileSubjects.queued, message, fileId);
-        } else if (result.status === 'duplicate') {
-          // The watcher hears this outcome and moves the copy to processed/, as for a dropped duplicate.
-          const event: FileLifecycleEvent = { fileId, status: 'duplicate', originalName: f.rel, ...(result.duplicateOf ? { duplicateOf: result.duplicateOf } : {}), at: new Date().toISOString() };
-          await js.publish(FileSubjects.duplicate, event, `${fileId}.duplicate`);
-        }
-        return fileId;
-      };
-      const ids = await mapLimit(walked.files, ENQUEUE_CONCURRENCY, (f) =>
-        enqueue(f).catch((e: unknown) => {
-          throw new CliError(`could not enqueue ${f.rel}: ${(e as Error).message} (files enqueued before it keep loading; see sluice status)`);
-        }),
-      );
 
       let stallNoted = false;
       const followed = await followLedger(ds, ids, io, {
@@ -134,4 +97,78 @@ Example:
       const failed = followed.tally.byStatus['failed'] ?? 0;
       if (failed > 0) throw new CliError(`${failed} file(s) failed; see sluice status`);
     });
+}
+
+/** Copies every file under the folder into processing/, registers and publishes it; null when there is nothing to load. */
+async function enqueueFolder(c: CliContext, dirArg: string, io: CliIo): Promise<string[] | null> {
+  const dir = resolve(dirArg);
+  const st = await stat(dir).catch(() => null);
+  if (!st?.isDirectory()) throw CliError.usage(`${dirArg} is not a folder`);
+  const drop = await c.drop();
+  if (isInside(await realpath(drop.root), await realpath(dir))) {
+    throw CliError.usage(`${dirArg} is inside the drop folder (${drop.root}); the watcher loads files there by itself`);
+  }
+
+  const { copyIntoProcessing, walkFolder } = await import('../backfill/source-files');
+  const walked = await walkFolder(dir);
+  for (const s of walked.skipped) io.err.write(`skipped ${escapeControls(s.rel)}: ${escapeControls(s.why)}\n`);
+  if (walked.files.length === 0) {
+    io.out.write(`no files to load under ${escapeControls(dirArg)}${walked.ignored ? ` (${walked.ignored} ignored: dotfiles or partial names)` : ''}\n`);
+    return null;
+  }
+
+  const js = await requireProcessors(c, io);
+  const ledger = await c.ledger();
+  const totalBytes = walked.files.reduce((n, f) => n + f.size, 0);
+  io.err.write(`enqueueing ${formatCount(walked.files.length)} files (${(totalBytes / 1024 ** 2).toFixed(1)} MB) from ${escapeControls(dir)}\n`);
+  const enqueue = async (f: SourceFile): Promise<string> => {
+    const fileId = randomUUID();
+    const copied = await copyIntoProcessing(f, drop, fileId);
+    const result = await ledger.register({ id: fileId, source: 'dropzone', originalName: f.rel, storedPath: copied.storedPath, sha256: copied.sha256, sizeBytes: copied.size });
+    if (result.status === 'queued') {
+      const message: FileQueuedMessage = { fileId };
+      await js.publish(FileSubjects.queued, message, fileId);
+    } else if (result.status === 'duplicate') {
+      // The watcher hears this outcome and moves the copy to processed/, as for a dropped duplicate.
+      const event: FileLifecycleEvent = { fileId, status: 'duplicate', originalName: f.rel, ...(result.duplicateOf ? { duplicateOf: result.duplicateOf } : {}), at: new Date().toISOString() };
+      await js.publish(FileSubjects.duplicate, event, `${fileId}.duplicate`);
+    }
+    return fileId;
+  };
+  return mapLimit(walked.files, ENQUEUE_CONCURRENCY, (f) =>
+    enqueue(f).catch((e: unknown) => {
+      throw new CliError(`could not enqueue ${escapeControls(f.rel)}: ${(e as Error).message} (files enqueued before it keep loading; see sluice status)`);
+    }),
+  );
+}
+
+/** NATS, once a processor is known to consume the queue (nothing is enqueued otherwise). */
+async function requireProcessors(c: CliContext, io: CliIo): Promise<JetStreamService> {
+  const js = await c.jetstream();
+  const probe = await probePipeline(js);
+  if (!probe.processors) {
+    throw new CliError(
+      `nothing is consuming ${js.subject(FileSubjects.queued)} on NATS ${c.config.NATS_URL}: no processor is running for namespace "${js.namespace}". ` +
+        'Start the services (npm start) and run backfill again; nothing was enqueued.',
+    );
+  }
+  if (!probe.outcomes) io.err.write('note: no watcher seems to be running; files will stay in processing/ until one starts (the data loads regardless)\n');
+  return js;
+}
+
+/** Claims every object under s3://bucket/prefix as the watcher does, and publishes the new ones. */
+async function enqueueObjects(c: CliContext, at: S3Location, io: CliIo): Promise<string[] | null> {
+  const source = sourceFor(c.config.s3Sources, at);
+  const js = await requireProcessors(c, io);
+  const [ds, ledger] = [await c.db(), await c.ledger()];
+  const { S3ObjectsRepository } = await import('@sluice/loading');
+  io.err.write(`listing ${escapeControls(`s3://${at.bucket}/${at.prefix}`)} (source "${escapeControls(source.name)}")\n`);
+  const enqueued = await enqueueBucket(source, { objects: new S3ObjectsRepository(ds, ledger), ledger, js });
+  if (enqueued.claimedBefore) io.err.write(`${formatCount(enqueued.claimedBefore)} object versions were claimed before (by the watcher or an earlier backfill): not enqueued again\n`);
+  if (enqueued.ids.length === 0) {
+    io.out.write(`no new objects to load under ${escapeControls(`s3://${at.bucket}/${at.prefix}`)}\n`);
+    return null;
+  }
+  io.err.write(`enqueued ${formatCount(enqueued.ids.length)} objects (${(enqueued.bytes / 1024 ** 2).toFixed(1)} MB)\n`);
+  return enqueued.ids;
 }

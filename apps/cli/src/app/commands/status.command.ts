@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { FILE_STATUSES } from '@sluice/contracts';
 import type { CliContext } from '../cli-context';
 import { type CliIo, formatCount, renderTable, terminalJson } from '../output';
+import { renderSourceStatuses, sourceStatuses, type SourceStatus } from './s3-sources.status';
 
 interface StatusReport {
   statuses: Record<string, number>;
@@ -10,6 +11,7 @@ interface StatusReport {
   inFlight: { id: string; name: string; status: string; attempts: number; waitingSeconds: number }[];
   inFlightTotal: number;
   recentErrors: { id: string; name: string; status: string; rule: string | null; message: string | null; finishedAt: string | null }[];
+  sources: SourceStatus[];
 }
 
 const IN_FLIGHT_SHOWN = 20;
@@ -44,6 +46,7 @@ export function registerStatus(program: Command, ctx: () => CliContext, io: CliI
         inFlight: inFlight.map((r) => ({ id: r.id, name: r.name, status: r.status, attempts: r.attempts, waitingSeconds: Math.round(r.waiting) })),
         inFlightTotal: inFlight[0]?.total ?? 0,
         recentErrors: errors.map((e) => ({ id: e.id, name: e.name, status: e.status, rule: e.rule, message: e.message, finishedAt: e.finished_at })),
+        sources: await sourceStatuses(ds),
       };
       io.out.write(opts.json ? terminalJson(report) + '\n' : renderStatus(report));
     });
@@ -66,5 +69,6 @@ function renderStatus(r: StatusReport): string {
     out.push('Recent errors');
     out.push(renderTable(['finished (UTC)', 'file', 'name', 'status', 'reason'], r.recentErrors.map((e) => [e.finishedAt ?? '', e.id, e.name, e.status, `${e.rule ?? ''}: ${(e.message ?? '').slice(0, 80)}`])));
   }
+  out.push(...renderSourceStatuses(r.sources));
   return out.join('\n') + '\n';
 }

@@ -1,0 +1,132 @@
+import 'reflect-metadata';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { FileSubjects } from '@sluice/contracts';
+import { LedgerRepository } from '@sluice/loading';
+import { objectDisplayName, objectStoredPath } from '@sluice/storage';
+import { freePort, S3TestServer, waitFor } from '@sluice/testing';
+import { createHash, randomUUID } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
+
+jest.setTimeout(120000);
+
+const BUCKET = 'stream-test';
+const UUID = '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';
+
+/** A long CSV of `rows` readings of one sensor, a minute apart. */
+function longCsv(rows: number, startMs: number): string {
+  const lines = [';timestamp;sensor_uuid;sensor_value'];
+  for (let i = 0; i < rows; i++) lines.push(`${i};${new Date(startMs + i * 60000).toISOString()};${UUID};${(i % 1000) / 10}`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * A TCP relay to the S3 server that cuts connections once they have carried `cutAfter` bytes of response,
+ * `cuts` times in all: a connection dropped in the middle of an object's body.
+ */
+class CuttingRelay {
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly state: { cutsLeft: number; sockets: Set<Socket> },
+  ) {}
+
+  static async start(target: number, cutAfter: number, cuts: number): Promise<CuttingRelay> {
+    const port = await freePort();
+    const state = { cutsLeft: cuts, sockets: new Set<Socket>() };
+    const server = createServer((client) => {
+      const upstream = connect(target, '127.0.0.1');
+      state.sockets.add(client).add(upstream);
+      let carried = 0;
+      client.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        carried += chunk.length;
+        if (state.cutsLeft > 0 && carried > cutAfter) {
+          state.cutsLeft--;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        client.write(chunk);
+      });
+      upstream.on('end', () => client.end());
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return new CuttingRelay(server, port, state);
+  }
+
+  get cutsDone(): boolean {
+    return this.state.cutsLeft === 0;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.state.sockets) s.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () => {
+  let s3: S3TestServer;
+  let relay: CuttingRelay;
+  let t: ProcessorTestApp;
+
+  beforeAll(async () => {
+    s3 = await S3TestServer.start();
+    await s3.createBucket(BUCKET);
+    relay = await CuttingRelay.start(Number(new URL(s3.endpoint).port), 512 * 1024, 1);
+    const direct = s3.source(BUCKET, { name: 'direct' });
+    const flaky = s3.source(BUCKET, { name: 'flaky', endpoint: `http://127.0.0.1:${relay.port}` });
+    t = await startProcessorApp('processor_s3', { S3_SOURCES: JSON.stringify([direct, flaky]) });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await relay?.stop();
+    await s3?.stop();
+  });
+
+  /** What the watcher does after listing: a ledger row naming the object version, and a queued message. */
+  async function enqueue(source: string, key: string, body: string): Promise<{ id: string; etag: string }> {
+    await s3.put(BUCKET, key, body);
+    const etag = (await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).ETag ?? '';
+    const id = randomUUID();
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    await t.app.get(LedgerRepository).register({ id, source: 's3', originalName: objectDisplayName({ bucket: BUCKET, key }), storedPath: objectStoredPath({ source, bucket: BUCKET, key, etag }), sha256, sizeBytes: Buffer.byteLength(body) });
+    await t.js.publish(FileSubjects.queued, { fileId: id }, id);
+    return { id, etag };
+  }
+
+  const row = async (id: string) => (await t.query<{ status: string; readings_loaded: string; error: { rule: string } | null }>(`SELECT status, readings_loaded, error FROM ingest_files WHERE id = $1`, [id]))[0];
+  const terminal = (id: string) => waitFor(`${id} terminal`, async () => {
+    const r = await row(id);
+    return r && ['processed', 'quarantined', 'failed'].includes(r.status) ? r : null;
+  }, 60000);
+
+  it('streams an object from its store and loads it', async () => {
+    const { id } = await enqueue('direct', 'timeseries/part-0000.csv', longCsv(5000, Date.UTC(2020, 0, 1)));
+    expect(await terminal(id)).toMatchObject({ status: 'processed', readings_loaded: '5000' });
+  });
+
+  it('resumes a read whose connection drops in the middle of the body, losing and doubling nothing', async () => {
+    const body = longCsv(40000, Date.UTC(2021, 0, 1));
+    expect(Buffer.byteLength(body)).toBeGreaterThan(1024 * 1024);
+    const { id } = await enqueue('flaky', 'timeseries/big.csv', body);
+    expect(await terminal(id)).toMatchObject({ status: 'processed', readings_loaded: '40000' });
+    expect(relay.cutsDone).toBe(true);
+    const [{ n }] = await t.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data WHERE file_id = $1`, [id]);
+    expect(n).toBe('40000');
+  });
+
+  it('quarantines a version overwritten after its claim as object_changed', async () => {
+    const key = 'timeseries/overwritten.csv';
+    await s3.put(BUCKET, key, longCsv(10, Date.UTC(2022, 0, 1)));
+    const old = (await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).ETag ?? '';
+    await s3.put(BUCKET, key, longCsv(20, Date.UTC(2022, 0, 1)));
+    const id = randomUUID();
+    await t.app.get(LedgerRepository).register({ id, source: 's3', originalName: objectDisplayName({ bucket: BUCKET, key }), storedPath: objectStoredPath({ source: 'direct', bucket: BUCKET, key, etag: old }), sha256: 'a'.repeat(64), sizeBytes: 10 });
+    await t.js.publish(FileSubjects.queued, { fileId: id }, id);
+    expect(await terminal(id)).toMatchObject({ status: 'quarantined', error: { rule: 'object_changed' } });
+  });
+});
