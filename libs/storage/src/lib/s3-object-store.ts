@@ -21,7 +21,6 @@ type Sdk = typeof import('@aws-sdk/client-s3');
 let loadedSdk: Sdk | undefined;
 /** The SDK loads on first use: services and commands without object-store sources never pay its ~20 MB and 0.4 s. */
 function sdk(): Sdk {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (loadedSdk ??= require('@aws-sdk/client-s3') as Sdk);
 }
 
