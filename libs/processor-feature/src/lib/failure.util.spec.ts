@@ -6,7 +6,7 @@ const sysError = (code: string) => Object.assign(new Error(`${code}: system`), {
 
 describe(classifyFailure.name, () => {
   it('data exceptions (22) and integrity violations (23) are permanent: quarantined with the SQLSTATE, never retried', () => {
-    for (const code of ['22021', '22P05', '22003', '23505', '23502']) {
+    for (const code of ['22021', '22P05', '22003', '23514', '23502']) {
       const f = classifyFailure(pgError(code, 'invalid byte sequence for encoding "UTF8": 0x00'));
       expect(f.kind).toBe('permanent');
       expect(f.reason).toMatchObject({ rule: 'rejected_by_database', message: expect.stringContaining(`SQLSTATE ${code}`) });
@@ -14,7 +14,8 @@ describe(classifyFailure.name, () => {
   });
 
   it('connection (08), serialization/deadlock (40), resources (53), operator (57), lock timeout and a full disk are transient', () => {
-    for (const code of ['08006', '08001', '40001', '40P01', '53100', '53300', '57P01', '57014', '55P03']) expect(classifyFailure(pgError(code)).kind).toBe('transient');
+    // A unique violation escaping the loaders (which resolve key conflicts) is a race between replicas.
+    for (const code of ['08006', '08001', '40001', '40P01', '53100', '53300', '57P01', '57014', '55P03', '23505']) expect(classifyFailure(pgError(code)).kind).toBe('transient');
     for (const code of ['ENOSPC', 'ECONNRESET', 'ECONNREFUSED', 'EIO']) expect(classifyFailure(sysError(code)).kind).toBe('transient');
     expect(classifyFailure(new Error('Connection terminated unexpectedly')).kind).toBe('transient');
   });

@@ -4,6 +4,8 @@ import type { RejectReason } from '@sluice/contracts';
  * What an error that escaped a load means for the file:
  * - `permanent`: the data itself is refused (PostgreSQL SQLSTATE class 22 data exception, 23 integrity
  *   violation). Loading again gives the same answer, so the file is quarantined at once with the reason.
+ *   Except 23505 (unique violation): the loaders resolve key conflicts themselves, so one that escapes is a
+ *   race between replicas, which a retry settles; quarantining would drop good rows.
  * - `transient`: the world failed, not the file (class 08 connection, 40 serialization/deadlock, 53
  *   insufficient resources such as a full disk, 57 operator intervention, 58 system error, lock timeout; a
  *   lost connection or full disk on our side). Retried with backoff; `failed` with this reason at the end.
@@ -19,8 +21,8 @@ export interface Failure {
 
 const PERMANENT_SQLSTATE_CLASSES = new Set(['22', '23']);
 const TRANSIENT_SQLSTATE_CLASSES = new Set(['08', '40', '53', '57', '58']);
-/** lock_not_available (lock_timeout), idle_in_transaction_session_timeout. */
-const TRANSIENT_SQLSTATES = new Set(['55P03', '25P03']);
+/** lock_not_available (lock_timeout), idle_in_transaction_session_timeout, unique_violation (a race, see above). */
+const TRANSIENT_SQLSTATES = new Set(['55P03', '25P03', '23505']);
 /** Node system errors of the machine or network, not of the file. */
 const TRANSIENT_SYSTEM_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
@@ -31,7 +33,7 @@ export function classifyFailure(e: unknown): Failure {
   // A PostgreSQL error (pg's DatabaseError) carries a severity and a five-character SQLSTATE.
   if (code && typeof err?.severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
     const cls = code.slice(0, 2);
-    if (PERMANENT_SQLSTATE_CLASSES.has(cls)) {
+    if (PERMANENT_SQLSTATE_CLASSES.has(cls) && !TRANSIENT_SQLSTATES.has(code)) {
       return { kind: 'permanent', reason: { rule: 'rejected_by_database', message: `PostgreSQL refused the file's data: ${message} (SQLSTATE ${code}); fix the data and replay the file` } };
     }
     if (TRANSIENT_SQLSTATE_CLASSES.has(cls) || TRANSIENT_SQLSTATES.has(code)) return { kind: 'transient', reason: { rule: 'processing_failed', message: `${message} (SQLSTATE ${code})` } };
