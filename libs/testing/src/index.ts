@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 export * from './lib/nats-server';
 export * from './lib/test-database';
+export * from './lib/private-postgres';
 export * from './lib/wait-for';
 export * from './lib/stack';
 export * from './lib/sensor-data';
