@@ -99,7 +99,7 @@ async function main(): Promise<void> {
       const lost = deliveries.reduce((n, d) => n + d.unanswered, 0);
       console.log(
         `round ${round} seed ${rs}: ${inputs.length} inputs, faults ${faults.map(describeFault).join(' ')}` +
-          `${lost ? `, ${lost} unanswered requests retried` : ''}${selfExited.length ? `, exited on their own: ${selfExited.join(' ')}` : ''}` +
+          `${lost ? `, ${lost} requests lost their answer and were retried` : ''}${selfExited.length ? `, exited on their own: ${selfExited.join(' ')}` : ''}` +
           ` — ${v.length ? `${v.length} VIOLATIONS` : 'ok'} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
       );
       for (const line of v) console.log(`  ✗ ${line}`);

@@ -11,7 +11,7 @@ const GIVE_UP_MS = 120000;
 export interface Delivery {
   input: Input;
   rawId?: string;
-  /** Attempts that got no answer (connection reset, service killed): each may or may not have been stored. */
+  /** Attempts whose answer was lost (connection reset, timeout): each may or may not have been stored. */
   unanswered: number;
   /** Whether a retry of an Idempotency-Key request returned the first raw_id. */
   replayedSameId?: boolean;
@@ -45,8 +45,9 @@ async function send(stack: Stack, url: string, input: Input, headers: Record<str
     let res: Response;
     try {
       res = await fetch(url, { method: 'POST', body: input.body, headers: { 'x-api-key': stack.ingestKey, ...headers }, signal: AbortSignal.timeout(20000) });
-    } catch {
-      d.unanswered++;
+    } catch (e) {
+      // A refused connection stored nothing; any other failure may have lost an answer to a stored request.
+      if ((e as { cause?: { code?: string } }).cause?.code !== 'ECONNREFUSED') d.unanswered++;
       if (Date.now() > deadline) throw new Error(`no answer from the ingest-api for ${input.name}`);
       await sleep(200);
       continue;

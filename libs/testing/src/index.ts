@@ -7,3 +7,4 @@ export * from './lib/wait-for';
 export * from './lib/stack';
 export * from './lib/sensor-data';
 export * from './lib/aggregates';
+export * from './lib/hostile-corpus';

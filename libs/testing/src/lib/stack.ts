@@ -90,9 +90,15 @@ export class Stack {
       nats,
     );
     const services = opts.services ?? ['watcher', 'processor', 'query-api'];
-    for (const name of services) {
-      const copies = opts.replicas?.[name] ?? (name === 'processor' ? (opts.processors ?? 1) : 1);
-      for (let i = 0; i < copies; i++) await stack.startService(name);
+    try {
+      for (const name of services) {
+        const copies = opts.replicas?.[name] ?? (name === 'processor' ? (opts.processors ?? 1) : 1);
+        for (let i = 0; i < copies; i++) await stack.startService(name);
+      }
+    } catch (e) {
+      // Nothing started is left running when a service does not come up.
+      await stack.stop().catch(() => undefined);
+      throw e;
     }
     return stack;
   }
@@ -159,7 +165,7 @@ export class Stack {
     this.find(name, index).proc.kill(signal);
   }
 
-  async waitReady(name: ServiceName, index = 0, timeoutMs = 30000): Promise<void> {
+  async waitReady(name: ServiceName, index = 0, timeoutMs = 90000): Promise<void> {
     const r = this.find(name, index);
     await waitFor(`${name} ready`, async () => {
       if (r.proc.exitCode !== null) throw new Error(`${name} exited with ${r.proc.exitCode}; see ${this.logDir}`);

@@ -1,0 +1,329 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { FIXTURES, wideCsv } from './sensor-data';
+import type { Stack } from './stack';
+import { waitFor } from './wait-for';
+
+export const HOSTILE_DIR = join(FIXTURES, 'hostile');
+
+/** Limits the corpus runs under (small, so the over-limit cases stay cheap), and the stack environment that sets them. */
+export const HOSTILE_LIMITS = { maxUploadBytes: 4 * 1024 * 1024, maxIngestBodyBytes: 1024 * 1024 };
+export const HOSTILE_STACK_ENV: Record<string, string> = {
+  MAX_UPLOAD_BYTES: String(HOSTILE_LIMITS.maxUploadBytes),
+  MAX_INGEST_BODY_BYTES: String(HOSTILE_LIMITS.maxIngestBodyBytes),
+  INGEST_RATE_LIMIT: '0',
+};
+
+export interface HostileExpectation {
+  /** Ledger status the file (or accepted upload) ends in. */
+  status?: string;
+  /** `error.rule` of a quarantined file. */
+  rule?: string;
+  rowsRejected?: number;
+  /** HTTP status of the request (0: the client aborts it and expects no answer). */
+  http?: number;
+  /** `error.code` of the JSON error body. */
+  code?: string;
+  /** No in-flight temp file left in processing/ once the request is over. */
+  noTempFiles?: boolean;
+  /** The measurement at this UTC time has finite mean and std dev. */
+  finiteMeasurement?: string;
+}
+
+export interface HostileCase {
+  id: string;
+  channel: 'drop' | 'upload' | 'ingest' | 'query';
+  file?: string;
+  generate?: string;
+  size?: { ci: number; full: number };
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  key?: 'ingest' | 'query' | 'none' | 'wrong';
+  expect: HostileExpectation;
+  /** A defect being fixed elsewhere: the case is expected to fail until the fix removes the mark. */
+  knownDefect?: string;
+}
+
+export type CorpusScale = 'ci' | 'full';
+
+export function loadHostileCorpus(): HostileCase[] {
+  return (JSON.parse(readFileSync(join(HOSTILE_DIR, 'manifest.json'), 'utf8')) as { cases: HostileCase[] }).cases;
+}
+
+const sizeOf = (c: HostileCase, scale: CorpusScale) => c.size?.[scale] ?? 0;
+const reading = (i: number) => JSON.stringify({ kind: 'sensor_reading', sensor: 'h-gen/temp', ts: new Date(Date.UTC(2024, 5, 1) + i * 60000).toISOString(), value: i % 40 });
+
+/** The bytes of a case whose content is generated (large ones at the given scale). */
+export function hostileBytes(c: HostileCase, scale: CorpusScale): Buffer {
+  if (c.file) return readFileSync(join(HOSTILE_DIR, c.file));
+  const n = sizeOf(c, scale);
+  switch (c.generate ?? '') {
+    case 'ndjson-long-first-line': {
+      const data = Array.from({ length: Math.ceil(n / 6) }, (_, i) => (i % 97) + 0.5);
+      const first = JSON.stringify({ kind: 'measurement', time_stamp: '2019-07-01T00:00:00+00:00', data });
+      return Buffer.from([first, ...Array.from({ length: 30 }, (_, i) => reading(i))].join('\n') + '\n');
+    }
+    case 'ndjson-line-too-long':
+      return Buffer.from([...Array.from({ length: 30 }, (_, i) => reading(1000 + i)), JSON.stringify({ kind: 'sensor_reading', sensor: 'h-gen/temp', ts: '2024-07-01T00:00:00Z', value: 1, pad: 'x'.repeat(n) })].join('\n') + '\n');
+    case 'wide-header': {
+      const metrics = Array.from({ length: n }, (_, i) => `m${i}`);
+      const line = (t: number) => [`"${1_700_000_000 + t}"`, '"h-wide"', ...metrics.map((_, i) => `"${i % 10}"`)].join(',');
+      return Buffer.from([['"ts"', '"device"', ...metrics.map((m) => `"${m}"`)].join(','), line(0), line(60)].join('\n') + '\n');
+    }
+    case 'csv-huge-line': {
+      const csv = wideCsv({ lines: 30, devices: ['h-hugeline'], startEpoch: 1_650_000_000 });
+      return Buffer.from(csv + `"1650009999","h-hugeline","${'9'.repeat(n)}","1","True","0.1","False","0.1","20"\n`);
+    }
+    case 'large-csv':
+    case 'slow-writer':
+    case 'unicode-name':
+    case 'newline-name':
+    case 'escape-name':
+    case 'long-name':
+      return Buffer.from(wideCsv({ lines: c.generate === 'large-csv' ? n : 50, devices: [`h-${c.id}`], startEpoch: 1_640_000_000 }));
+    default:
+      return Buffer.alloc(0);
+  }
+}
+
+/** Where a drop case lands under incoming/ (a sub-folder or an unusual name for some). */
+function dropName(c: HostileCase): string {
+  switch (c.generate ?? '') {
+    case 'unicode-name':
+      return 'файлы données/測定 ✓.csv';
+    case 'newline-name':
+      return 'line\nbreak.csv';
+    case 'escape-name':
+      return 'evil\u001b[2J\u001b]0;owned\u0007.csv';
+    case 'long-name':
+      return `${'l'.repeat(240)}.csv`;
+    default:
+      return `${c.id}${c.file?.replace(/^.*?(\.[a-z.]+)?$/, '$1') ?? '.csv'}`;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Drops one case into incoming/ the way its writer would; returns the name the ledger will record. */
+export async function dropHostile(stack: Stack, c: HostileCase, scale: CorpusScale): Promise<string> {
+  const incoming = join(stack.dropzone, 'incoming');
+  const name = dropName(c);
+  if (c.generate === 'symlink') {
+    symlinkSync('/etc/passwd', join(incoming, name));
+    return name;
+  }
+  if (c.generate === 'fifo') {
+    execFileSync('mkfifo', [join(incoming, name)]);
+    return name;
+  }
+  const bytes = hostileBytes(c, scale);
+  if (c.generate === 'slow-writer') {
+    // Written in place, a piece at a time, each pause shorter than the stability window.
+    const path = join(incoming, name);
+    const pieces = sizeOf(c, scale);
+    const step = Math.ceil(bytes.length / pieces);
+    writeFileSync(path, bytes.subarray(0, step));
+    for (let i = 1; i < pieces; i++) {
+      await sleep(150);
+      writeFileSync(path, bytes.subarray(i * step, (i + 1) * step), { flag: 'a' });
+    }
+    return name;
+  }
+  const dir = join(incoming, name, '..');
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${c.id}.part`);
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, join(incoming, name));
+  return name;
+}
+
+export interface HttpOutcome {
+  status: number;
+  body: string;
+}
+
+function keyHeader(stack: Stack, c: HostileCase): Record<string, string> {
+  switch (c.key ?? (c.channel === 'query' ? 'query' : 'ingest')) {
+    case 'ingest':
+      return { 'x-api-key': stack.ingestKey };
+    case 'query':
+      return { 'x-api-key': stack.queryKey };
+    case 'wrong':
+      return { 'x-api-key': 'not-a-key' };
+    case 'none':
+      return {};
+  }
+}
+
+function multipart(parts: Array<{ name: string; filename?: string; body: string }>, close = true): { body: Buffer; type: string } {
+  const b = 'hostileBoundary7MA4YWxk';
+  const text = parts.map((p) => `--${b}\r\nContent-Disposition: form-data; name="${p.name}"${p.filename ? `; filename="${p.filename}"` : ''}\r\n\r\n${p.body}\r\n`).join('') + (close ? `--${b}--\r\n` : '');
+  return { body: Buffer.from(text), type: `multipart/form-data; boundary=${b}` };
+}
+
+/** Sends one HTTP case; generated bodies (limits, aborts, multipart) are built here. */
+export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusScale, limits: { maxUploadBytes: number; maxIngestBodyBytes: number }): Promise<HttpOutcome> {
+  const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
+  const url = new URL(c.path ?? '/', stack.url(service));
+  const headers: Record<string, string> = { ...keyHeader(stack, c), ...c.headers };
+  let body: Buffer | undefined = c.file ? hostileBytes(c, scale) : c.body !== undefined ? Buffer.from(c.body) : undefined;
+  let abortAfter: number | undefined;
+  const csv = Buffer.from(wideCsv({ lines: 20, devices: ['h-mp'], startEpoch: 1_630_000_000 }));
+  switch (c.generate ?? '') {
+    case 'multipart-two-files':
+    case 'multipart-no-file':
+    case 'multipart-truncated': {
+      const parts = c.generate === 'multipart-no-file' ? [{ name: 'note', body: 'hello' }] : [{ name: 'file', filename: 'a.csv', body: csv.toString() }, { name: 'file', filename: 'b.csv', body: csv.toString().replace(/h-mp/g, 'h-mp2') }];
+      const mp = multipart(c.generate === 'multipart-truncated' ? parts.slice(0, 1) : parts, c.generate !== 'multipart-truncated');
+      body = c.generate === 'multipart-truncated' ? mp.body.subarray(0, mp.body.length - 40) : mp.body;
+      headers['content-type'] = mp.type;
+      break;
+    }
+    case 'declared-over-limit':
+      headers['content-type'] = 'text/csv';
+      headers['content-length'] = String(limits.maxUploadBytes + 1);
+      body = Buffer.alloc(0);
+      abortAfter = 0;
+      break;
+    case 'streamed-over-limit':
+      headers['content-type'] = 'text/csv';
+      body = Buffer.alloc(limits.maxUploadBytes + 65536, 0x41);
+      break;
+    case 'ingest-over-limit':
+      body = Buffer.from(JSON.stringify({ time_stamp: '2019-06-01T06:00:00-04:00', data: Array.from({ length: Math.ceil(limits.maxIngestBodyBytes / 4) + 10 }, () => 1.5) }));
+      break;
+    case 'aborted-upload':
+      headers['content-type'] = 'text/csv';
+      headers['content-length'] = String(csv.length * 100);
+      body = csv;
+      abortAfter = 300;
+      break;
+  }
+  return new Promise<HttpOutcome>((resolve) => {
+    const req = request(url, { method: c.method ?? 'GET', headers: { ...headers, ...(body && !headers['content-length'] ? { 'content-length': String(body.length) } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    if (abortAfter === undefined) {
+      req.end(body);
+      return;
+    }
+    if (body?.length) req.write(body);
+    // The client gives up half-way: the server sees the connection close before the declared length.
+    setTimeout(() => {
+      if (c.generate === 'aborted-upload') req.destroy();
+      else req.end();
+    }, abortAfter);
+    if (c.generate === 'aborted-upload') setTimeout(() => resolve({ status: 0, body: '' }), abortAfter + 50);
+  });
+}
+
+/** In-flight temp files (`.<id>.<rand>.tmp`) the ingest-api left in processing/. */
+export function leftoverTempFiles(stack: Stack): string[] {
+  return readdirSync(join(stack.dropzone, 'processing')).filter((n) => n.endsWith('.tmp'));
+}
+
+/** Descriptors a service process holds on files under the drop folder (a leak once every file is terminal). */
+export function openDropFiles(stack: Stack): string[] {
+  const out: string[] = [];
+  for (const p of stack.processes()) {
+    if (!p.alive || !p.pid) continue;
+    const dir = `/proc/${p.pid}/fd`;
+    for (const fd of readdirSync(dir)) {
+      let target = '';
+      try {
+        target = readlinkSync(join(dir, fd));
+      } catch {
+        continue; // closed meanwhile
+      }
+      if (target.startsWith(stack.dropzone)) out.push(`${p.name}#${p.index} fd ${fd} → ${target}`);
+    }
+  }
+  return out;
+}
+
+interface LedgerOutcome {
+  id: string;
+  original_name: string;
+  status: string;
+  rows_rejected: string;
+  error: { rule?: string } | null;
+}
+
+function ledgerProblems(e: HostileExpectation, row: LedgerOutcome | undefined): string[] {
+  if (!e.status) return [];
+  if (!row) return ['no terminal ledger row'];
+  const p: string[] = [];
+  if (row.status !== e.status) p.push(`status ${row.status}, expected ${e.status} (${JSON.stringify(row.error)})`);
+  if (e.rule && row.error?.rule !== e.rule) p.push(`rule ${row.error?.rule}, expected ${e.rule}`);
+  if (e.rowsRejected !== undefined && Number(row.rows_rejected) !== e.rowsRejected) p.push(`${row.rows_rejected} rows rejected, expected ${e.rowsRejected}`);
+  return p;
+}
+
+const TERMINAL = ['processed', 'duplicate', 'quarantined', 'failed'];
+const STACK_TRACE = /\bat [^\n]+:\d+:\d+/;
+
+/**
+ * Runs every case against a running stack (drop cases all at once, then the HTTP cases one by one) and returns,
+ * per case id, how its outcome differs from its expectation (empty when it holds).
+ */
+export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale: CorpusScale, limits = HOSTILE_LIMITS): Promise<Map<string, string[]>> {
+  const result = new Map<string, string[]>();
+  const drops = cases.filter((c) => c.channel === 'drop');
+  const names = new Map<string, string>();
+  await Promise.all(drops.map(async (c) => names.set(c.id, await dropHostile(stack, c, scale))));
+  const accepted = new Map<string, string>();
+  for (const c of cases.filter((x) => x.channel !== 'drop')) {
+    const before = leftoverTempFiles(stack).length;
+    const out = await sendHostile(stack, c, scale, limits);
+    const p: string[] = [];
+    if (c.expect.http !== undefined && out.status !== c.expect.http) p.push(`HTTP ${out.status}, expected ${c.expect.http}: ${out.body.slice(0, 200)}`);
+    if (out.status >= 400) {
+      const code = (() => {
+        try {
+          return (JSON.parse(out.body) as { error?: { code?: string } }).error?.code;
+        } catch {
+          return undefined;
+        }
+      })();
+      if (!code) p.push(`error body is not {"error":{"code",…}}: ${out.body.slice(0, 120)}`);
+      if (c.expect.code && code !== c.expect.code) p.push(`error code ${code}, expected ${c.expect.code}`);
+    }
+    if (STACK_TRACE.test(out.body)) p.push('the answer shows a stack trace');
+    if (out.status === 202) accepted.set(c.id, (JSON.parse(out.body) as { raw_id: string }).raw_id);
+    if (c.expect.noTempFiles) {
+      await sleep(1000);
+      const left = leftoverTempFiles(stack).length - before;
+      if (left > 0) p.push(`${left} temp files left in processing/`);
+    }
+    result.set(c.id, p);
+  }
+  const ids = [...accepted.values()];
+  const rows = await waitFor('every hostile file terminal', async () => {
+    const r = await stack.query<LedgerOutcome>(
+      `SELECT id, original_name, status, rows_rejected, error FROM ingest_files WHERE (source = 'dropzone' AND original_name = ANY($1)) OR id = ANY($2)`,
+      [[...names.values()], ids],
+    );
+    const done = r.filter((x) => TERMINAL.includes(x.status));
+    const expected = drops.filter((c) => c.expect.status && !['symlink', 'fifo'].includes(c.generate ?? '')).length + ids.length;
+    return done.length >= expected ? done : null;
+  }, 180000, 250).catch(async () => stack.query<LedgerOutcome>(`SELECT id, original_name, status, rows_rejected, error FROM ingest_files`));
+  for (const c of drops) result.set(c.id, ledgerProblems(c.expect, rows.find((r) => r.original_name === names.get(c.id))));
+  for (const [id, rawId] of accepted) {
+    const c = cases.find((x) => x.id === id) as HostileCase;
+    const p = [...(result.get(id) ?? []), ...ledgerProblems(c.expect, rows.find((r) => r.id === rawId))];
+    if (c.expect.finiteMeasurement) {
+      const [m] = await stack.query<{ ok: boolean }>(`SELECT mean::text NOT IN ('NaN', 'Infinity', '-Infinity') AND std_dev::text NOT IN ('NaN', 'Infinity', '-Infinity') AS ok FROM measurements WHERE timestamp_utc = $1`, [c.expect.finiteMeasurement]);
+      if (!m?.ok) p.push(`measurement ${c.expect.finiteMeasurement} ${m ? 'has a non-finite mean or std dev' : 'is missing'}`);
+    }
+    result.set(id, p);
+  }
+  return result;
+}
