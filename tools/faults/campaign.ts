@@ -15,6 +15,9 @@ import { describeFault, FAULT_KINDS, healAll, planFaults, runFault, type FaultKi
 import { copyOf, measurementPost, Rng, roundSeed, sensorCsv, type CsvInput, type Input } from './inputs';
 import { deliver, type Delivery } from './load';
 
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
 const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string', default: '10' },
@@ -69,11 +72,11 @@ async function replayOne(env: Environment, rng: Rng, deliveries: Delivery[]): Pr
 
 async function main(): Promise<void> {
   const logDir = mkdtempSync(join(tmpdir(), 'sluice-faults-logs-'));
-  console.log(`fault campaign: seed ${seed}, rounds ${firstRound}..${firstRound + rounds - 1}, logs in ${logDir}`);
+  out(`fault campaign: seed ${seed}, rounds ${firstRound}..${firstRound + rounds - 1}, logs in ${logDir}`);
   const env = await startEnvironment(logDir);
   const kinds: FaultKind[] = FAULT_KINDS.filter((k) => k !== 'disk-full' || env.drop.limited);
-  if (!env.drop.limited) console.log('the drop folder cannot be a tmpfs here (no mount): the disk-full fault is left out');
-  console.log(`stack up: 2 watchers, 3 processors, ingest-api, query-api; PostgreSQL private on :${env.pg.port}; NATS cluster ${env.nats.url} (stream R3)`);
+  if (!env.drop.limited) out('the drop folder cannot be a tmpfs here (no mount): the disk-full fault is left out');
+  out(`stack up: 2 watchers, 3 processors, ingest-api, query-api; PostgreSQL private on :${env.pg.port}; NATS cluster ${env.nats.url} (stream R3)`);
   const expect = new Expectation();
   const earlier: CsvInput[] = [];
   const seen = new Map<FaultKind, number>();
@@ -97,25 +100,25 @@ async function main(): Promise<void> {
       for (const i of inputs) if (i.kind !== 'post') earlier.push(i);
       violations += v.length;
       const lost = deliveries.reduce((n, d) => n + d.unanswered, 0);
-      console.log(
+      out(
         `round ${round} seed ${rs}: ${inputs.length} inputs, faults ${faults.map(describeFault).join(' ')}` +
           `${lost ? `, ${lost} requests lost their answer and were retried` : ''}${selfExited.length ? `, exited on their own: ${selfExited.join(' ')}` : ''}` +
           ` — ${v.length ? `${v.length} VIOLATIONS` : 'ok'} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
       );
-      for (const line of v) console.log(`  ✗ ${line}`);
+      for (const line of v) out(`  ✗ ${line}`);
       if (stuck) break;
     }
   } finally {
     await env.dispose();
   }
-  console.log(`faults seen: ${[...seen].map(([k, n]) => `${k}×${n}`).join(' ')}`);
+  out(`faults seen: ${[...seen].map(([k, n]) => `${k}×${n}`).join(' ')}`);
   const missing = kinds.filter((k) => !seen.has(k));
-  if (missing.length && rounds >= kinds.length) console.log(`fault kinds that never occurred: ${missing.join(' ')}`);
-  console.log(`${violations} invariant violations over ${rounds} rounds (seed ${seed}; replay: npm run test:faults -- --seed ${seed} --rounds ${rounds})`);
+  if (missing.length && rounds >= kinds.length) out(`fault kinds that never occurred: ${missing.join(' ')}`);
+  out(`${violations} invariant violations over ${rounds} rounds (seed ${seed}; replay: npm run test:faults -- --seed ${seed} --rounds ${rounds})`);
   process.exit(violations ? 1 : 0);
 }
 
 main().catch((e: Error) => {
-  console.error(`fault campaign aborted: ${e.stack ?? e.message}`);
+  err(`fault campaign aborted: ${e.stack ?? e.message}`);
   process.exit(2);
 });

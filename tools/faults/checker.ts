@@ -54,7 +54,7 @@ function pending(stack: Stack, folder: string): string[] {
 /** Waits until every delivered input has a terminal ledger row, no row is in flight and incoming/ and processing/ are empty. */
 export async function settle(stack: Stack, deliveries: Delivery[], timeoutMs: number): Promise<string | null> {
   const names = deliveries.filter((d) => d.input.kind === 'drop' && !d.error).map((d) => d.input.name);
-  const ids = deliveries.filter((d) => d.rawId).map((d) => d.rawId!);
+  const ids = deliveries.flatMap((d) => (d.rawId ? [d.rawId] : []));
   let last = '';
   try {
     await waitFor('the round to settle', async () => {
@@ -95,9 +95,9 @@ export async function checkRound(stack: Stack, round: number, deliveries: Delive
     for (const r of rows) if (r.status === 'failed') v.push(`${input.name}: ledger row ${r.id} failed: ${JSON.stringify(r.error)}`);
   }
 
-  for (const sha of shas) {
+  for (const input of new Map(deliveries.map((d) => [d.input.sha256, d.input])).values()) {
+    const sha = input.sha256;
     const rows = bySha.get(sha) ?? [];
-    const input = deliveries.find((d) => d.input.sha256 === sha)!.input;
     const originals = rows.filter((r) => r.status !== 'duplicate');
     const ids = new Set(rows.map((r) => r.id));
     for (const r of rows.filter((x) => x.status === 'duplicate')) {

@@ -82,7 +82,7 @@ export async function startEnvironment(logDir: string): Promise<Environment> {
       return c;
     },
     async dispose() {
-      await stack.stop().catch((e: Error) => console.error(`stack stop: ${e.message}`));
+      await stack.stop().catch((e: Error) => process.stderr.write(`stack stop: ${e.message}\n`));
       await nats.dispose();
       await pg.dispose();
       drop.dispose();

@@ -1,7 +1,7 @@
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceName } from '@sluice/testing';
-import type { Environment } from './environment';
+import { CAMPAIGN_SERVICES, type Environment } from './environment';
 import type { Rng } from './inputs';
 
 const SERVICES: ServiceName[] = ['watcher', 'processor', 'ingest-api', 'query-api'];
@@ -41,11 +41,9 @@ export function planFaults(rng: Rng, round: number, loadMs: number, available: r
   }
   return kinds.map((kind) => {
     const svc = kind.includes(':') ? (kind.split(':')[1] as ServiceName) : undefined;
-    return { kind, atMs: rng.int(0, loadMs), holdMs: rng.int(200, 2500), index: svc ? rng.int(0, COPIES[svc] - 1) : rng.int(0, 2) };
+    return { kind, atMs: rng.int(0, loadMs), holdMs: rng.int(200, 2500), index: svc ? rng.int(0, CAMPAIGN_SERVICES[svc] - 1) : rng.int(0, 2) };
   });
 }
-
-const COPIES: Record<ServiceName, number> = { watcher: 2, processor: 3, 'ingest-api': 1, 'query-api': 1 };
 
 export const describeFault = (f: PlannedFault) => `${f.kind}${f.kind.includes(':') || f.kind === 'nats-node' ? `#${f.index}` : ''}@${f.atMs}ms/${f.holdMs}ms`;
 
@@ -81,18 +79,19 @@ function fillDisk(dir: string): string {
 export async function runFault(env: Environment, f: PlannedFault): Promise<void> {
   await sleep(f.atMs);
   const { stack } = env;
-  const [verb, svc] = f.kind.split(':') as [string, ServiceName | undefined];
+  const [verb, target] = f.kind.split(':');
+  const svc = target as ServiceName;
   switch (verb) {
     case 'kill': {
-      await stack.kill(svc!, f.index, 'SIGKILL');
+      await stack.kill(svc, f.index, 'SIGKILL');
       await sleep(f.holdMs);
-      await restartService(env, svc!, f.index);
+      await restartService(env, svc, f.index);
       return;
     }
     case 'stop': {
-      stack.signal(svc!, f.index, 'SIGSTOP');
+      stack.signal(svc, f.index, 'SIGSTOP');
       await sleep(f.holdMs);
-      stack.signal(svc!, f.index, 'SIGCONT');
+      stack.signal(svc, f.index, 'SIGCONT');
       return;
     }
     case 'nats-node': {

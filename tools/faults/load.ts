@@ -13,13 +13,11 @@ export interface Delivery {
   rawId?: string;
   /** Attempts whose answer was lost (connection reset, timeout): each may or may not have been stored. */
   unanswered: number;
-  /** Whether a retry of an Idempotency-Key request returned the first raw_id. */
-  replayedSameId?: boolean;
   error?: string;
 }
 
 /** A writer that writes a dotfile and renames it into incoming/; a full disk makes it wait and write again. */
-async function drop(stack: Stack, input: Input, d: Delivery): Promise<void> {
+async function drop(stack: Stack, input: Input): Promise<void> {
   const tmp = join(stack.dropzone, 'incoming', `.${input.name}`);
   const deadline = Date.now() + GIVE_UP_MS;
   for (;;) {
@@ -55,7 +53,6 @@ async function send(stack: Stack, url: string, input: Input, headers: Record<str
     const text = await res.text().catch(() => '');
     if (res.status === 202) {
       d.rawId = (JSON.parse(text) as { raw_id: string }).raw_id;
-      d.replayedSameId = res.headers.get('idempotent-replayed') === 'true' ? true : undefined;
       return;
     }
     if (res.status !== 503 && res.status !== 502 && res.status !== 500) throw new Error(`${input.name}: HTTP ${res.status} ${text.slice(0, 200)}`);
@@ -69,7 +66,7 @@ export async function deliver(stack: Stack, input: Input, atMs: number): Promise
   await sleep(atMs);
   const d: Delivery = { input, unanswered: 0 };
   try {
-    if (input.kind === 'drop') await drop(stack, input, d);
+    if (input.kind === 'drop') await drop(stack, input);
     else if (input.kind === 'upload') {
       const url = `${stack.url('ingest-api')}/ingest/files?filename=${encodeURIComponent(input.name)}`;
       await send(stack, url, input, { 'content-type': 'text/csv', 'idempotency-key': `upload-${input.name}` }, d);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { FIXTURES, wideCsv } from './sensor-data';
@@ -17,10 +17,14 @@ export const HOSTILE_STACK_ENV: Record<string, string> = {
 };
 
 export interface HostileExpectation {
-  /** Ledger status the file (or accepted upload) ends in. */
+  /** Ledger status the file (or accepted upload) ends in; `skipped`: never registered (symlinks, FIFOs). */
   status?: string;
-  /** `error.rule` of a quarantined file. */
-  rule?: string;
+  /** `error.rule` of a quarantined file (one of several when more than one reason is right). */
+  rule?: string | string[];
+  /** Readings in raw_sensor_data for the sensors of this device. */
+  readings?: { device: string; count: number };
+  /** These sensors' aggregates have finite mean and std dev. */
+  finiteAggregates?: string;
   rowsRejected?: number;
   /** HTTP status of the request (0: the client aborts it and expects no answer). */
   http?: number;
@@ -63,7 +67,7 @@ export function hostileBytes(c: HostileCase, scale: CorpusScale): Buffer {
   const n = sizeOf(c, scale);
   switch (c.generate ?? '') {
     case 'ndjson-long-first-line': {
-      const data = Array.from({ length: Math.ceil(n / 6) }, (_, i) => (i % 97) + 0.5);
+      const data = Array.from({ length: Math.ceil(n / 5) }, (_, i) => (i % 90) + 10.5);
       const first = JSON.stringify({ kind: 'measurement', time_stamp: '2019-07-01T00:00:00+00:00', data });
       return Buffer.from([first, ...Array.from({ length: 30 }, (_, i) => reading(i))].join('\n') + '\n');
     }
@@ -78,13 +82,14 @@ export function hostileBytes(c: HostileCase, scale: CorpusScale): Buffer {
       const csv = wideCsv({ lines: 30, devices: ['h-hugeline'], startEpoch: 1_650_000_000 });
       return Buffer.from(csv + `"1650009999","h-hugeline","${'9'.repeat(n)}","1","True","0.1","False","0.1","20"\n`);
     }
+    case 'csv':
     case 'large-csv':
     case 'slow-writer':
     case 'unicode-name':
     case 'newline-name':
     case 'escape-name':
     case 'long-name':
-      return Buffer.from(wideCsv({ lines: c.generate === 'large-csv' ? n : 50, devices: [`h-${c.id}`], startEpoch: 1_640_000_000 }));
+      return Buffer.from(wideCsv({ lines: c.generate === 'large-csv' ? n : 200, devices: [`h-${c.id}`], startEpoch: 1_640_000_000 }));
     default:
       return Buffer.alloc(0);
   }
@@ -122,14 +127,18 @@ export async function dropHostile(stack: Stack, c: HostileCase, scale: CorpusSca
   }
   const bytes = hostileBytes(c, scale);
   if (c.generate === 'slow-writer') {
-    // Written in place, a piece at a time, each pause shorter than the stability window.
-    const path = join(incoming, name);
+    // Written in place through one descriptor, a piece at a time, pausing longer than the stability window:
+    // the file may be claimed while it still grows, and must then not end processed with rows missing.
+    const fd = openSync(join(incoming, name), 'w');
     const pieces = sizeOf(c, scale);
     const step = Math.ceil(bytes.length / pieces);
-    writeFileSync(path, bytes.subarray(0, step));
-    for (let i = 1; i < pieces; i++) {
-      await sleep(150);
-      writeFileSync(path, bytes.subarray(i * step, (i + 1) * step), { flag: 'a' });
+    try {
+      for (let i = 0; i < pieces; i++) {
+        if (i) await sleep(900);
+        writeSync(fd, bytes.subarray(i * step, (i + 1) * step));
+      }
+    } finally {
+      closeSync(fd);
     }
     return name;
   }
@@ -170,7 +179,7 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
   const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
   const url = new URL(c.path ?? '/', stack.url(service));
   const headers: Record<string, string> = { ...keyHeader(stack, c), ...c.headers };
-  let body: Buffer | undefined = c.file ? hostileBytes(c, scale) : c.body !== undefined ? Buffer.from(c.body) : undefined;
+  let body: Buffer | undefined = c.file || c.generate === 'csv' ? hostileBytes(c, scale) : c.body !== undefined ? Buffer.from(c.body) : undefined;
   let abortAfter: number | undefined;
   const csv = Buffer.from(wideCsv({ lines: 20, devices: ['h-mp'], startEpoch: 1_630_000_000 }));
   switch (c.generate ?? '') {
@@ -184,10 +193,10 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
       break;
     }
     case 'declared-over-limit':
+      // Only the headers: the answer must come from Content-Length alone, before any byte of the body.
       headers['content-type'] = 'text/csv';
       headers['content-length'] = String(limits.maxUploadBytes + 1);
       body = Buffer.alloc(0);
-      abortAfter = 0;
       break;
     case 'streamed-over-limit':
       headers['content-type'] = 'text/csv';
@@ -202,6 +211,14 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
       body = csv;
       abortAfter = 300;
       break;
+    case 'aborted-multipart': {
+      const mp = multipart([{ name: 'file', filename: 'aborted.csv', body: csv.toString().repeat(50) }]);
+      headers['content-type'] = mp.type;
+      headers['content-length'] = String(mp.body.length);
+      body = mp.body.subarray(0, mp.body.length >> 1);
+      abortAfter = 300;
+      break;
+    }
   }
   return new Promise<HttpOutcome>((resolve) => {
     const req = request(url, { method: c.method ?? 'GET', headers: { ...headers, ...(body && !headers['content-length'] ? { 'content-length': String(body.length) } : {}) } }, (res) => {
@@ -211,6 +228,11 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
       res.on('error', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
     });
     req.on('error', () => resolve({ status: 0, body: '' }));
+    if (c.generate === 'declared-over-limit') {
+      req.flushHeaders();
+      req.on('response', (res) => res.once('end', () => req.destroy()));
+      return;
+    }
     if (abortAfter === undefined) {
       req.end(body);
       return;
@@ -218,10 +240,10 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
     if (body?.length) req.write(body);
     // The client gives up half-way: the server sees the connection close before the declared length.
     setTimeout(() => {
-      if (c.generate === 'aborted-upload') req.destroy();
+      if (c.generate?.startsWith('aborted-')) req.destroy();
       else req.end();
     }, abortAfter);
-    if (c.generate === 'aborted-upload') setTimeout(() => resolve({ status: 0, body: '' }), abortAfter + 50);
+    if (c.generate?.startsWith('aborted-')) setTimeout(() => resolve({ status: 0, body: '' }), abortAfter + 50);
   });
 }
 
@@ -259,15 +281,39 @@ interface LedgerOutcome {
 
 function ledgerProblems(e: HostileExpectation, row: LedgerOutcome | undefined): string[] {
   if (!e.status) return [];
+  if (e.status === 'skipped') return row ? [`registered as ${row.status}, expected to be skipped`] : [];
   if (!row) return ['no terminal ledger row'];
   const p: string[] = [];
   if (row.status !== e.status) p.push(`status ${row.status}, expected ${e.status} (${JSON.stringify(row.error)})`);
-  if (e.rule && row.error?.rule !== e.rule) p.push(`rule ${row.error?.rule}, expected ${e.rule}`);
+  const rules = e.rule === undefined ? [] : [e.rule].flat();
+  if (rules.length && !rules.includes(row.error?.rule ?? '')) p.push(`rule ${row.error?.rule}, expected ${rules.join(' or ')}`);
   if (e.rowsRejected !== undefined && Number(row.rows_rejected) !== e.rowsRejected) p.push(`${row.rows_rejected} rows rejected, expected ${e.rowsRejected}`);
   return p;
 }
 
 const TERMINAL = ['processed', 'duplicate', 'quarantined', 'failed'];
+const NON_FINITE = `('NaN', 'Infinity', '-Infinity')`;
+
+/** The data a case's expectation names: readings of a device, finite aggregates and measurements. */
+async function dataProblems(stack: Stack, e: HostileExpectation): Promise<string[]> {
+  const p: string[] = [];
+  if (e.readings) {
+    const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id WHERE starts_with(s.name, $1)`, [`${e.readings.device}/`]);
+    if (Number(r.n) !== e.readings.count) p.push(`${r.n} readings of ${e.readings.device}, expected ${e.readings.count}`);
+  }
+  if (e.finiteAggregates) {
+    const [r] = await stack.query<{ n: string; bad: string }>(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE a.mean::text IN ${NON_FINITE} OR a.std_dev::text IN ${NON_FINITE}) AS bad FROM aggregated_metrics a JOIN sensors s ON s.id = a.sensor_id WHERE s.name = $1`,
+      [e.finiteAggregates],
+    );
+    if (Number(r.n) === 0 || Number(r.bad) > 0) p.push(`${r.bad} of ${r.n} aggregates of ${e.finiteAggregates} are not finite (or none exist)`);
+  }
+  if (e.finiteMeasurement) {
+    const [m] = await stack.query<{ ok: boolean }>(`SELECT mean::text NOT IN ${NON_FINITE} AND std_dev::text NOT IN ${NON_FINITE} AS ok FROM measurements WHERE timestamp_utc = $1`, [e.finiteMeasurement]);
+    if (!m?.ok) p.push(`measurement ${e.finiteMeasurement} ${m ? 'has a non-finite mean or std dev' : 'is missing'}`);
+  }
+  return p;
+}
 const STACK_TRACE = /\bat [^\n]+:\d+:\d+/;
 
 /**
@@ -279,6 +325,18 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
   const drops = cases.filter((c) => c.channel === 'drop');
   const names = new Map<string, string>();
   await Promise.all(drops.map(async (c) => names.set(c.id, await dropHostile(stack, c, scale))));
+  const registered = drops.filter((c) => c.expect.status && c.expect.status !== 'skipped').map((c) => names.get(c.id) as string);
+  const ledger = (sql: string, params: unknown[]) => stack.query<LedgerOutcome>(`SELECT id, original_name, status, rows_rejected, error FROM ingest_files WHERE ${sql}`, params);
+  // Every dropped file settles before the requests, so an upload never races a dropped file of the same content.
+  const dropRows = await waitFor('every dropped hostile file terminal', async () => {
+    const r = (await ledger(`source = 'dropzone' AND original_name = ANY($1)`, [registered])).filter((x) => TERMINAL.includes(x.status));
+    return r.length >= registered.length ? r : null;
+  }, 300000, 250).catch(() => ledger(`source = 'dropzone'`, []));
+  for (const c of drops) {
+    const row = dropRows.find((r) => r.original_name === names.get(c.id)) ?? (c.expect.status === 'skipped' ? (await ledger(`original_name = $1`, [names.get(c.id)]))[0] : undefined);
+    result.set(c.id, [...ledgerProblems(c.expect, row), ...(await dataProblems(stack, c.expect))]);
+  }
+
   const accepted = new Map<string, string>();
   for (const c of cases.filter((x) => x.channel !== 'drop')) {
     const before = leftoverTempFiles(stack).length;
@@ -286,13 +344,7 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
     const p: string[] = [];
     if (c.expect.http !== undefined && out.status !== c.expect.http) p.push(`HTTP ${out.status}, expected ${c.expect.http}: ${out.body.slice(0, 200)}`);
     if (out.status >= 400) {
-      const code = (() => {
-        try {
-          return (JSON.parse(out.body) as { error?: { code?: string } }).error?.code;
-        } catch {
-          return undefined;
-        }
-      })();
+      const code = errorCode(out.body);
       if (!code) p.push(`error body is not {"error":{"code",…}}: ${out.body.slice(0, 120)}`);
       if (c.expect.code && code !== c.expect.code) p.push(`error code ${code}, expected ${c.expect.code}`);
     }
@@ -303,27 +355,32 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
       const left = leftoverTempFiles(stack).length - before;
       if (left > 0) p.push(`${left} temp files left in processing/`);
     }
+    // A request that kills a service is a finding of its own; the service comes back for the next case.
+    const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
+    const live = await fetch(`${stack.url(service)}/health/live`).then((r) => r.ok, () => false);
+    if (!live) {
+      const dead = await waitFor(`${service} to exit`, async () => stack.processes().find((x) => x.name === service && !x.alive), 15000, 50).catch(() => undefined);
+      p.push(`${service} ${dead ? `crashed (${dead.exit})` : 'stopped answering'}`);
+      if (dead) await stack.restart(service, dead.index);
+    }
     result.set(c.id, p);
   }
   const ids = [...accepted.values()];
-  const rows = await waitFor('every hostile file terminal', async () => {
-    const r = await stack.query<LedgerOutcome>(
-      `SELECT id, original_name, status, rows_rejected, error FROM ingest_files WHERE (source = 'dropzone' AND original_name = ANY($1)) OR id = ANY($2)`,
-      [[...names.values()], ids],
-    );
-    const done = r.filter((x) => TERMINAL.includes(x.status));
-    const expected = drops.filter((c) => c.expect.status && !['symlink', 'fifo'].includes(c.generate ?? '')).length + ids.length;
-    return done.length >= expected ? done : null;
-  }, 180000, 250).catch(async () => stack.query<LedgerOutcome>(`SELECT id, original_name, status, rows_rejected, error FROM ingest_files`));
-  for (const c of drops) result.set(c.id, ledgerProblems(c.expect, rows.find((r) => r.original_name === names.get(c.id))));
+  const apiRows = await waitFor('every accepted hostile upload terminal', async () => {
+    const r = (await ledger(`id = ANY($1)`, [ids])).filter((x) => TERMINAL.includes(x.status));
+    return r.length >= ids.length ? r : null;
+  }, 300000, 250).catch(() => ledger(`id = ANY($1)`, [ids]));
   for (const [id, rawId] of accepted) {
     const c = cases.find((x) => x.id === id) as HostileCase;
-    const p = [...(result.get(id) ?? []), ...ledgerProblems(c.expect, rows.find((r) => r.id === rawId))];
-    if (c.expect.finiteMeasurement) {
-      const [m] = await stack.query<{ ok: boolean }>(`SELECT mean::text NOT IN ('NaN', 'Infinity', '-Infinity') AND std_dev::text NOT IN ('NaN', 'Infinity', '-Infinity') AS ok FROM measurements WHERE timestamp_utc = $1`, [c.expect.finiteMeasurement]);
-      if (!m?.ok) p.push(`measurement ${c.expect.finiteMeasurement} ${m ? 'has a non-finite mean or std dev' : 'is missing'}`);
-    }
-    result.set(id, p);
+    result.set(id, [...(result.get(id) ?? []), ...ledgerProblems(c.expect, apiRows.find((r) => r.id === rawId)), ...(await dataProblems(stack, c.expect))]);
   }
   return result;
+}
+
+function errorCode(body: string): string | undefined {
+  try {
+    return (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+  } catch {
+    return undefined;
+  }
 }

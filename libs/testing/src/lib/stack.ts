@@ -151,12 +151,13 @@ export class Stack {
   }
 
   /** Every started process: its service, index among that service's copies, and whether it is running. */
-  processes(): Array<{ name: ServiceName; index: number; alive: boolean; pid: number | undefined }> {
+  processes(): Array<{ name: ServiceName; index: number; alive: boolean; pid: number | undefined; exit: string }> {
     return this.running.map((r) => ({
       name: r.name,
       index: this.running.filter((x) => x.name === r.name).indexOf(r),
       alive: r.proc.exitCode === null && r.proc.signalCode === null,
       pid: r.proc.pid,
+      exit: r.proc.signalCode ?? `exit code ${r.proc.exitCode}`,
     }));
   }
 
