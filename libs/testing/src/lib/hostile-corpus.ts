@@ -181,12 +181,12 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
   const headers: Record<string, string> = { ...keyHeader(stack, c), ...c.headers };
   let body: Buffer | undefined = c.file || c.generate === 'csv' ? hostileBytes(c, scale) : c.body !== undefined ? Buffer.from(c.body) : undefined;
   let abortAfter: number | undefined;
-  const csv = Buffer.from(wideCsv({ lines: 20, devices: ['h-mp'], startEpoch: 1_630_000_000 }));
+  const csv = Buffer.from(wideCsv({ lines: 20, devices: [`h-${c.id}`], startEpoch: 1_630_000_000 }));
   switch (c.generate ?? '') {
     case 'multipart-two-files':
     case 'multipart-no-file':
     case 'multipart-truncated': {
-      const parts = c.generate === 'multipart-no-file' ? [{ name: 'note', body: 'hello' }] : [{ name: 'file', filename: 'a.csv', body: csv.toString() }, { name: 'file', filename: 'b.csv', body: csv.toString().replace(/h-mp/g, 'h-mp2') }];
+      const parts = c.generate === 'multipart-no-file' ? [{ name: 'note', body: 'hello' }] : [{ name: 'file', filename: 'a.csv', body: csv.toString() }, { name: 'file', filename: 'b.csv', body: csv.toString().replace(/h-/g, 'h2-') }];
       const mp = multipart(c.generate === 'multipart-truncated' ? parts.slice(0, 1) : parts, c.generate !== 'multipart-truncated');
       body = c.generate === 'multipart-truncated' ? mp.body.subarray(0, mp.body.length - 40) : mp.body;
       headers['content-type'] = mp.type;
