@@ -221,7 +221,7 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
     }
   }
   return new Promise<HttpOutcome>((resolve) => {
-    const req = request(url, { method: c.method ?? 'GET', headers: { ...headers, ...(body && !headers['content-length'] ? { 'content-length': String(body.length) } : {}) } }, (res) => {
+    const req = request(url, { agent: false, method: c.method ?? 'GET', headers: { ...headers, ...(body && !headers['content-length'] ? { 'content-length': String(body.length) } : {}) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
