@@ -74,6 +74,8 @@ async function main(): Promise<void> {
   const logDir = mkdtempSync(join(tmpdir(), 'sluice-faults-logs-'));
   out(`fault campaign: seed ${seed}, rounds ${firstRound}..${firstRound + rounds - 1}, logs in ${logDir}`);
   const env = await startEnvironment(logDir);
+  // Interrupted (Ctrl-C, a CI timeout): the private servers, processes and the tmpfs go with the campaign.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void env.dispose().finally(() => process.exit(130)));
   const kinds: FaultKind[] = FAULT_KINDS.filter((k) => k !== 'disk-full' || env.drop.limited);
   if (!env.drop.limited) out('the drop folder cannot be a tmpfs here (no mount): the disk-full fault is left out');
   out(`stack up: 2 watchers, 3 processors, ingest-api, query-api; PostgreSQL private on :${env.pg.port}; NATS cluster ${env.nats.url} (stream R3)`);

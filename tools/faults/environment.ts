@@ -51,26 +51,45 @@ export interface Environment {
  */
 export async function startEnvironment(logDir: string): Promise<Environment> {
   const drop = makeDropFolder(96);
-  const pg = await startPrivatePostgres();
-  const nats = await startNatsCluster(3);
-  const stack = await Stack.start({
-    label: 'faults',
-    natsUrl: nats.url,
-    pgServerUrl: pg.url,
-    dropzone: drop.dir,
-    logDir,
-    services: ['watcher', 'processor', 'ingest-api', 'query-api'],
-    replicas: CAMPAIGN_SERVICES,
-    env: {
-      NATS_STREAM_REPLICAS: '3',
-      LOG_LEVEL: 'warn',
-      ACK_WAIT_MS: '3000',
-      REQUEUE_AFTER_MS: '4000',
-      RESCAN_INTERVAL_MS: '1000',
-      STABILITY_WINDOW_MS: '300',
-      INGEST_RATE_LIMIT: '0',
-    },
-  });
+  const started: Array<() => Promise<void> | void> = [() => drop.dispose()];
+  // What came up is taken down again when a later part fails to start.
+  const undo = async () => {
+    for (const dispose of started.splice(0).reverse()) {
+      try {
+        await dispose();
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  let pg: PrivatePostgres, nats: NatsCluster, stack: Stack;
+  try {
+    pg = await startPrivatePostgres();
+    started.push(() => pg.dispose());
+    nats = await startNatsCluster(3);
+    started.push(() => nats.dispose());
+    stack = await Stack.start({
+      label: 'faults',
+      natsUrl: nats.url,
+      pgServerUrl: pg.url,
+      dropzone: drop.dir,
+      logDir,
+      services: ['watcher', 'processor', 'ingest-api', 'query-api'],
+      replicas: CAMPAIGN_SERVICES,
+      env: {
+        NATS_STREAM_REPLICAS: '3',
+        LOG_LEVEL: 'warn',
+        ACK_WAIT_MS: '3000',
+        REQUEUE_AFTER_MS: '4000',
+        RESCAN_INTERVAL_MS: '1000',
+        STABILITY_WINDOW_MS: '300',
+        INGEST_RATE_LIMIT: '0',
+      },
+    });
+  } catch (e) {
+    await undo();
+    throw e;
+  }
   return {
     stack,
     pg,
@@ -83,9 +102,7 @@ export async function startEnvironment(logDir: string): Promise<Environment> {
     },
     async dispose() {
       await stack.stop().catch((e: Error) => process.stderr.write(`stack stop: ${e.message}\n`));
-      await nats.dispose();
-      await pg.dispose();
-      drop.dispose();
+      await undo();
     },
   };
 }
