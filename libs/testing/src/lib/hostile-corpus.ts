@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { FIXTURES, wideCsv } from './sensor-data';
@@ -127,16 +127,16 @@ export async function dropHostile(stack: Stack, c: HostileCase, scale: CorpusSca
   }
   const bytes = hostileBytes(c, scale);
   if (c.generate === 'slow-writer') {
-    // Written in place through one descriptor, a piece at a time, pausing longer than the stability window:
-    // the file may be claimed while it still grows, and must then not end processed with rows missing.
-    const fd = openSync(join(incoming, name), 'w');
+    // Written in place through one descriptor: the first piece, then (once the watcher has claimed the file
+    // as stable) the rest. A file that grows after its claim must not end processed with rows missing.
+    const path = join(incoming, name);
+    const fd = openSync(path, 'w');
     const pieces = sizeOf(c, scale);
     const step = Math.ceil(bytes.length / pieces);
     try {
-      for (let i = 0; i < pieces; i++) {
-        if (i) await sleep(900);
-        writeSync(fd, bytes.subarray(i * step, (i + 1) * step));
-      }
+      writeSync(fd, bytes.subarray(0, step));
+      await waitFor('the growing file claimed', async () => !existsSync(path), 60000, 20);
+      for (let i = 1; i < pieces; i++) writeSync(fd, bytes.subarray(i * step, (i + 1) * step));
     } finally {
       closeSync(fd);
     }
@@ -322,6 +322,8 @@ const STACK_TRACE = /\bat [^\n]+:\d+:\d+/;
  */
 export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale: CorpusScale, limits = HOSTILE_LIMITS): Promise<Map<string, string[]>> {
   const result = new Map<string, string[]>();
+  // The sensor the query cases name, so what they are refused for is their parameters, not the sensor.
+  await dropControl(stack, HOSTILE_CONTROL_DEVICE, 100);
   const drops = cases.filter((c) => c.channel === 'drop');
   const names = new Map<string, string>();
   await Promise.all(drops.map(async (c) => names.set(c.id, await dropHostile(stack, c, scale))));
@@ -375,6 +377,26 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
     result.set(id, [...(result.get(id) ?? []), ...ledgerProblems(c.expect, apiRows.find((r) => r.id === rawId)), ...(await dataProblems(stack, c.expect))]);
   }
   return result;
+}
+
+/** The device whose sensors (`hostile-control/temp`, …) the manifest's query cases name. */
+const HOSTILE_CONTROL_DEVICE = 'hostile-control';
+const METRIC_COLUMNS = 7;
+
+/**
+ * A well-formed CSV of `lines` lines for `device`, dropped by rename; resolves once it is processed with every
+ * reading loaded (throws otherwise): the control that shows the pipeline still loads exactly.
+ */
+export async function dropControl(stack: Stack, device: string, lines: number): Promise<void> {
+  const tmp = join(stack.dropzone, 'incoming', `.${device}.part`);
+  writeFileSync(tmp, wideCsv({ lines, devices: [device], startEpoch: 1_620_000_000 }));
+  renameSync(tmp, join(stack.dropzone, 'incoming', `${device}.csv`));
+  await waitFor(`control file ${device} processed`, async () => {
+    const [r] = await stack.query<{ status: string }>(`SELECT status FROM ingest_files WHERE source = 'dropzone' AND original_name = $1`, [`${device}.csv`]);
+    return r?.status === 'processed';
+  }, 120000, 200);
+  const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id WHERE starts_with(s.name, $1)`, [`${device}/`]);
+  if (Number(r.n) !== lines * METRIC_COLUMNS) throw new Error(`control file ${device}: ${r.n} readings loaded, expected ${lines * METRIC_COLUMNS}`);
 }
 
 function errorCode(body: string): string | undefined {
