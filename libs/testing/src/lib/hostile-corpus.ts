@@ -200,7 +200,8 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
       break;
     case 'streamed-over-limit':
       headers['content-type'] = 'text/csv';
-      body = Buffer.alloc(limits.maxUploadBytes + 65536, 0x41);
+      // One byte over: the whole body is sent before the refusal, so no reset races the answer.
+      body = Buffer.alloc(limits.maxUploadBytes + 1, 0x41);
       break;
     case 'ingest-over-limit':
       body = Buffer.from(JSON.stringify({ time_stamp: '2019-06-01T06:00:00-04:00', data: Array.from({ length: Math.ceil(limits.maxIngestBodyBytes / 4) + 10 }, () => 1.5) }));
