@@ -6,7 +6,7 @@ import { cpus, loadavg } from 'node:os';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { Agent, get as httpGet } from 'node:http';
-import { CHROMIUM, generateLongFormat, launchChromium, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+import { CHROMIUM, generateLongFormat, HOSTILE_STACK_ENV, launchChromium, loadHostileCorpus, runHostileCorpus, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import autocannon from 'autocannon';
 
 const arg = (name: string): string | undefined => {
@@ -473,6 +473,33 @@ async function uploadMemory(): Promise<void> {
   }
 }
 
+/** The hostile-input corpus (fixtures/hostile) at full size: every case's outcome against its manifest entry. */
+async function hostileCorpus(): Promise<void> {
+  const cases = loadHostileCorpus();
+  out(`\n## 7. Hostile-input corpus at full size (${cases.length} cases)`);
+  const stack = await Stack.start({ label: 'benchhostile', services: ['watcher', 'processor', 'ingest-api', 'query-api'], env: { ...HOSTILE_STACK_ENV, LOG_LEVEL: 'warn' } });
+  try {
+    const outcomes = await runHostileCorpus(stack, cases, 'full');
+    const failing = cases.filter((c) => (outcomes.get(c.id) ?? []).length > 0);
+    for (const c of failing) out(`${c.knownDefect ? `known defect (${c.knownDefect})` : 'FAIL'} ${c.channel} ${c.id}: ${(outcomes.get(c.id) ?? []).join('; ')}`);
+    const fixed = cases.filter((c) => c.knownDefect && !failing.includes(c));
+    for (const c of fixed) out(`known defect ${c.knownDefect} no longer shows in ${c.id}: remove its mark`);
+    out(`${cases.length - failing.length} cases hold, ${failing.filter((c) => c.knownDefect).length} known defects, ${failing.filter((c) => !c.knownDefect).length} unexpected ${failing.some((c) => !c.knownDefect) ? 'FAIL' : 'PASS'}`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** A long seeded fault campaign (tools/faults): `--fault-rounds` (100) rounds from `--fault-seed` (1). */
+async function faultCampaign(): Promise<void> {
+  const rounds = arg('fault-rounds') ?? '100';
+  const seed = arg('fault-seed') ?? '1';
+  out(`\n## 8. Fault campaign: ${rounds} rounds, seed ${seed}`);
+  const child = spawn(process.execPath, ['-r', join(WORKSPACE_ROOT, 'tools/scripts/register.cjs'), join(WORKSPACE_ROOT, 'tools/faults/campaign.ts'), '--rounds', rounds, '--seed', seed], { cwd: WORKSPACE_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  out(`fault campaign ${code === 0 ? 'PASS: 0 invariant violations' : `FAIL (exit ${code})`}`);
+}
+
 /** Every section, in run order; `--only name[,name]` picks some. Append new sections here. */
 const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'e2e', run: endToEnd },
@@ -488,6 +515,8 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'query', run: queryLatency },
   { name: 'ingest', run: ingestLoad },
   { name: 'upload', run: uploadMemory },
+  { name: 'hostile', run: hostileCorpus },
+  { name: 'faults', run: faultCampaign },
 ];
 
 async function main(): Promise<void> {

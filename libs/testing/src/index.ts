@@ -2,9 +2,11 @@
 import 'reflect-metadata';
 export * from './lib/nats-server';
 export * from './lib/test-database';
+export * from './lib/private-postgres';
 export * from './lib/wait-for';
 export * from './lib/stack';
 export * from './lib/sensor-data';
 export * from './lib/aggregates';
 export * from './lib/browser';
 export * from './lib/s3-server';
+export * from './lib/hostile-corpus';

@@ -21,6 +21,13 @@ export class CommonConfig {
   @Matches(/^[a-z][a-z0-9_-]{0,31}$/, { message: 'must be lower-case letters, digits, - or _' })
   NATS_NAMESPACE = 'sluice';
 
+  /** Copies JetStream keeps of the stream (1, or 3/5 on a NATS cluster); set when the stream is created. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(5)
+  NATS_STREAM_REPLICAS = 1;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

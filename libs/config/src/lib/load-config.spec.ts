@@ -16,6 +16,13 @@ describe(loadConfig.name, () => {
     expect(c.DROPZONE_DIR).toBe('/data/drop');
   });
 
+  it('keeps the stream at one copy unless NATS_STREAM_REPLICAS names 1 to 5', () => {
+    expect(loadConfig(WatcherConfig, {}).NATS_STREAM_REPLICAS).toBe(1);
+    expect(loadConfig(WatcherConfig, { NATS_STREAM_REPLICAS: '3' }).NATS_STREAM_REPLICAS).toBe(3);
+    expect(() => loadConfig(WatcherConfig, { NATS_STREAM_REPLICAS: '0' })).toThrow(/NATS_STREAM_REPLICAS/);
+    expect(() => loadConfig(WatcherConfig, { NATS_STREAM_REPLICAS: 'three' })).toThrow(/NATS_STREAM_REPLICAS/);
+  });
+
   it('reads booleans strictly', () => {
     expect(loadConfig(QueryApiConfig, { ALLOW_ANONYMOUS: 'true' }).ALLOW_ANONYMOUS).toBe(true);
     expect(loadConfig(QueryApiConfig, { ALLOW_ANONYMOUS: 'no' }).ALLOW_ANONYMOUS).toBe(false);

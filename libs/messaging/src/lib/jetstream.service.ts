@@ -99,14 +99,17 @@ export class JetStreamService implements OnApplicationShutdown {
       name: this.stream,
       subjects: STREAM_SUBJECT_WILDCARDS.map((w) => `${this.namespace}.${w}`),
       storage: StorageType.File,
+      num_replicas: this.config.NATS_STREAM_REPLICAS,
       retention: RetentionPolicy.Limits,
       max_age: nanos(7 * DAY_MS),
       duplicate_window: nanos(10 * 60 * 1000),
     };
     try {
       const info = await this.jsm.streams.info(this.stream);
-      // A stream made by an older version lacks newer subjects.
-      if (config.subjects.some((x) => !info.config.subjects?.includes(x))) await this.jsm.streams.update(this.stream, { ...info.config, subjects: config.subjects });
+      // A stream made by an older version lacks newer subjects; a changed replica count is applied too.
+      if (config.subjects.some((x) => !info.config.subjects?.includes(x)) || info.config.num_replicas !== config.num_replicas) {
+        await this.jsm.streams.update(this.stream, { ...info.config, subjects: config.subjects, num_replicas: config.num_replicas });
+      }
     } catch (e) {
       if (!isNotFound(e)) throw e;
       try {

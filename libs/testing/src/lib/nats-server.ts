@@ -65,12 +65,12 @@ export interface PrivateNatsServer {
 }
 
 /** A nats-server with JetStream on a free port and a temporary store, for tests that restart or kill NATS. */
-export async function startPrivateNats(): Promise<PrivateNatsServer> {
-  const port = await freePort();
+export async function startPrivateNats(extraArgs: string[] = [], port?: number): Promise<PrivateNatsServer> {
+  port ??= await freePort();
   const store = mkdtempSync(join(tmpdir(), 'sluice-nats-'));
   let proc: ChildProcess | undefined;
   const start = async () => {
-    proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: 'ignore' });
+    proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store, ...extraArgs], { stdio: 'ignore' });
     await waitForPort(port);
   };
   const stop = async (hard = false) => {
@@ -92,4 +92,47 @@ export async function startPrivateNats(): Promise<PrivateNatsServer> {
       rmSync(store, { recursive: true, force: true });
     },
   };
+}
+
+export interface NatsCluster {
+  /** Every node's client URL, comma-separated (NATS_URL of a service). */
+  url: string;
+  nodes: PrivateNatsServer[];
+  /** Resolves once JetStream answers through `url` (the cluster has a meta leader). */
+  waitJetStream(timeoutMs?: number): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** Nodes of a JetStream cluster on 127.0.0.1 with routes to each other, each with a store of its own. */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const cluster = `sluice${randomBytes(3).toString('hex')}`;
+  const routeList = routes.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  const nodes = await Promise.all(
+    ports.map((port, i) =>
+      startPrivateNats(['-n', `${cluster}-${i}`, '--cluster_name', cluster, '--cluster', `nats://127.0.0.1:${routes[i]}`, '--routes', routeList], port),
+    ),
+  );
+  const url = nodes.map((n) => n.url).join(',');
+  const waitJetStream = async (timeoutMs = 60000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ok = await connect({ servers: url.split(','), timeout: 2000 })
+        .then(async (nc) => {
+          try {
+            await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo();
+            return true;
+          } finally {
+            await nc.close();
+          }
+        })
+        .catch(() => false);
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`the NATS cluster had no JetStream leader within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  await waitJetStream();
+  return { url, nodes, waitJetStream, dispose: async () => void (await Promise.all(nodes.map((n) => n.dispose()))) };
 }

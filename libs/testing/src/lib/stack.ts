@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'pg';
-import { deleteNamespaceStream, freePort, startPrivateNats, testNamespace, type PrivateNatsServer } from './nats-server';
+import { deleteNamespaceStream, freePort, SHARED_NATS_URL, startPrivateNats, testNamespace, type PrivateNatsServer } from './nats-server';
 import { createTestDatabase, type TestDatabase } from './test-database';
 import { waitFor } from './wait-for';
 
@@ -33,6 +33,14 @@ export interface StackOptions {
   privateNats?: boolean;
   /** Where service logs go; default a temp folder (kept on failure for reading). */
   logDir?: string;
+  /** NATS the services use (e.g. a cluster's URL list) instead of the shared or a private server. */
+  natsUrl?: string;
+  /** PostgreSQL server the test database is created on (default TEST_PG_URL). */
+  pgServerUrl?: string;
+  /** An existing drop folder (e.g. a small tmpfs); the stack empties it on stop but leaves the folder. */
+  dropzone?: string;
+  /** Copies of each service (processors also via `processors`). */
+  replicas?: Partial<Record<ServiceName, number>>;
 }
 
 interface Running {
@@ -63,25 +71,34 @@ export class Stack {
   ) {}
 
   static async start(opts: StackOptions): Promise<Stack> {
-    const db = await createTestDatabase(opts.label);
+    const db = await createTestDatabase(opts.label, opts.pgServerUrl);
     const nats = opts.privateNats ? await startPrivateNats() : null;
-    const dropzone = mkdtempSync(join(tmpdir(), `sluice-${opts.label}-`));
+    const dropzone = opts.dropzone ?? mkdtempSync(join(tmpdir(), `sluice-${opts.label}-`));
     const logDir = opts.logDir ?? join(dropzone, '..', `${dropzone.split('/').pop()}-logs`);
     mkdirSync(logDir, { recursive: true });
+    const pool = new Pool({ connectionString: db.url, max: 4 });
+    // An idle client whose server went away (a restart, pg_terminate_backend in fault tests) is dropped, not fatal.
+    pool.on('error', () => undefined);
     const stack = new Stack(
       opts,
       db,
-      new Pool({ connectionString: db.url, max: 4 }),
-      nats?.url ?? (process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222'),
+      pool,
+      opts.natsUrl ?? nats?.url ?? SHARED_NATS_URL,
       testNamespace(opts.label),
       dropzone,
       logDir,
       nats,
     );
     const services = opts.services ?? ['watcher', 'processor', 'query-api'];
-    for (const name of services) {
-      const copies = name === 'processor' ? (opts.processors ?? 1) : 1;
-      for (let i = 0; i < copies; i++) await stack.startService(name);
+    try {
+      for (const name of services) {
+        const copies = opts.replicas?.[name] ?? (name === 'processor' ? (opts.processors ?? 1) : 1);
+        for (let i = 0; i < copies; i++) await stack.startService(name);
+      }
+    } catch (e) {
+      // Nothing started is left running when a service does not come up.
+      await stack.stop().catch(() => undefined);
+      throw e;
     }
     return stack;
   }
@@ -133,7 +150,23 @@ export class Stack {
     return this.find(name, index).proc.pid;
   }
 
-  async waitReady(name: ServiceName, index = 0, timeoutMs = 30000): Promise<void> {
+  /** Every started process: its service, index among that service's copies, and whether it is running. */
+  processes(): Array<{ name: ServiceName; index: number; alive: boolean; pid: number | undefined; exit: string }> {
+    return this.running.map((r) => ({
+      name: r.name,
+      index: this.running.filter((x) => x.name === r.name).indexOf(r),
+      alive: r.proc.exitCode === null && r.proc.signalCode === null,
+      pid: r.proc.pid,
+      exit: r.proc.signalCode ?? `exit code ${r.proc.exitCode}`,
+    }));
+  }
+
+  /** Sends a signal that does not end the process (SIGSTOP, SIGCONT). */
+  signal(name: ServiceName, index: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.find(name, index).proc.kill(signal);
+  }
+
+  async waitReady(name: ServiceName, index = 0, timeoutMs = 90000): Promise<void> {
     const r = this.find(name, index);
     await waitFor(`${name} ready`, async () => {
       if (r.proc.exitCode !== null) throw new Error(`${name} exited with ${r.proc.exitCode}; see ${this.logDir}`);
@@ -198,12 +231,15 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
+    // A stopped process would hold SIGTERM until continued.
+    for (const r of this.running) if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGCONT');
     await Promise.all(this.running.map((r) => this.kill(r.name, this.running.filter((x) => x.name === r.name).indexOf(r), 'SIGTERM')));
     await this.pool.end();
     // A private server goes with its store; on the shared one the namespace's stream would stay behind.
     if (this.nats) await this.nats.dispose();
     else await deleteNamespaceStream(this.natsUrl, this.namespace).catch(() => undefined);
     await this.db.drop();
-    rmSync(this.dropzone, { recursive: true, force: true });
+    if (!this.opts.dropzone) rmSync(this.dropzone, { recursive: true, force: true });
+    else for (const entry of readdirSync(this.dropzone)) rmSync(join(this.dropzone, entry), { recursive: true, force: true });
   }
 }

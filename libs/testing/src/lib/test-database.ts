@@ -17,9 +17,9 @@ export function assertTestDatabaseUrl(url: string): void {
 }
 
 /** A fresh, migrated database of its own for one suite; dropped (with its connections) by drop(). */
-export async function createTestDatabase(label = 'it'): Promise<TestDatabase> {
+export async function createTestDatabase(label = 'it', serverUrl = TEST_PG_URL): Promise<TestDatabase> {
   const name = `sluice_test_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
-  const url = new URL(TEST_PG_URL);
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const dbUrl = url.toString();
   assertTestDatabaseUrl(dbUrl);
@@ -29,7 +29,7 @@ export async function createTestDatabase(label = 'it'): Promise<TestDatabase> {
     url: dbUrl,
     name,
     async drop() {
-      const admin = new Client({ connectionString: TEST_PG_URL });
+      const admin = new Client({ connectionString: serverUrl });
       await admin.connect();
       try {
         await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

@@ -1,0 +1,126 @@
+/**
+ * The fault campaign: rounds of random load (dropped CSVs, uploads, JSON payloads) while services are killed or
+ * frozen, a NATS node or the whole NATS cluster and PostgreSQL restart, database backends are terminated and
+ * the drop folder's disk fills; after each round a checker computed from the generated inputs verifies that
+ * nothing was lost, doubled or invented. `npm run test:faults -- --rounds N --seed S [--first-round K]`.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { waitFor } from '@sluice/testing';
+import { checkRound, Expectation, roundMeasurementEpoch, settle, tablesDigest } from './checker';
+import { startEnvironment, type Environment } from './environment';
+import { describeFault, FAULT_KINDS, healAll, planFaults, runFault, type FaultKind } from './faults';
+import { copyOf, measurementPost, Rng, roundSeed, sensorCsv, type CsvInput, type Input } from './inputs';
+import { deliver, type Delivery } from './load';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '10' },
+    seed: { type: 'string' },
+    'first-round': { type: 'string', default: '0' },
+    'load-ms': { type: 'string', default: '2500' },
+    'settle-ms': { type: 'string', default: '120000' },
+  },
+});
+const rounds = Number(args.rounds);
+const seed = args.seed !== undefined ? Number(args.seed) : Math.floor(Math.random() * 2 ** 31);
+const firstRound = Number(args['first-round']);
+const loadMs = Number(args['load-ms']);
+const settleMs = Number(args['settle-ms']);
+for (const [name, n] of Object.entries({ rounds, seed, firstRound, loadMs, settleMs })) {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
+}
+
+/** The inputs of one round: 2–5 dropped files, 1–3 uploads, 4–16 measurement payloads, duplicates and overlaps among them. */
+function roundInputs(rng: Rng, round: number, earlier: CsvInput[]): Input[] {
+  const inputs: Input[] = [];
+  const csv = (kind: 'drop' | 'upload', i: number) => {
+    const name = `r${round}-${kind[0]}${i}.csv`;
+    const source = earlier.length ? rng.pick(earlier) : undefined;
+    if (source && rng.chance(0.15)) return copyOf(source, kind, name);
+    return sensorCsv(rng, kind, name, `r${round}-${kind[0]}${i}`, { overlapFrom: source && rng.chance(0.2) ? source : undefined, quarantine: rng.chance(0.08) });
+  };
+  for (let i = rng.int(2, 5); i > 0; i--) inputs.push(csv('drop', i));
+  for (let i = rng.int(1, 3); i > 0; i--) inputs.push(csv('upload', i));
+  const base = roundMeasurementEpoch(round);
+  for (let i = rng.int(4, 16); i > 0; i--) inputs.push(measurementPost(rng, `r${round}-m${i}`, base + i * 3600, rng.chance(0.5) ? `r${round}-m${i}` : undefined));
+  return inputs;
+}
+
+async function replayOne(env: Environment, rng: Rng, deliveries: Delivery[]): Promise<string | null> {
+  const drops = deliveries.filter((d) => d.input.kind === 'drop' && !d.error);
+  if (!drops.length) return null;
+  const name = rng.pick(drops).input.name;
+  const [row] = await env.stack.query<{ id: string; replays: number }>(`SELECT id, replays FROM ingest_files WHERE source = 'dropzone' AND original_name = $1 AND status IN ('processed', 'quarantined')`, [name]);
+  if (!row) return null;
+  const before = await tablesDigest(env.stack);
+  const res = await fetch(`${env.stack.url('ingest-api')}/files/${row.id}/replay`, { method: 'POST', headers: { 'x-api-key': env.stack.ingestKey } });
+  if (res.status !== 202 && res.status !== 200) return `replay of ${name}: HTTP ${res.status} ${await res.text()}`;
+  await waitFor(`replay of ${name}`, async () => {
+    const [r] = await env.stack.query<{ status: string; replays: number }>(`SELECT status, replays FROM ingest_files WHERE id = $1`, [row.id]);
+    return r.replays > row.replays && ['processed', 'quarantined'].includes(r.status);
+  }, 60000, 200);
+  await waitFor('replayed file moved back', async () => (await env.stack.query(`SELECT 1 FROM ingest_files WHERE id = $1 AND stored_path NOT LIKE 'processing/%'`, [row.id])).length > 0, 30000, 200);
+  const after = await tablesDigest(env.stack);
+  return before === after ? null : `replay of ${name} changed the tables: ${before} → ${after}`;
+}
+
+async function main(): Promise<void> {
+  const logDir = mkdtempSync(join(tmpdir(), 'sluice-faults-logs-'));
+  out(`fault campaign: seed ${seed}, rounds ${firstRound}..${firstRound + rounds - 1}, logs in ${logDir}`);
+  const env = await startEnvironment(logDir);
+  // Interrupted (Ctrl-C, a CI timeout): the private servers, processes and the tmpfs go with the campaign.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void env.dispose().finally(() => process.exit(130)));
+  const kinds: FaultKind[] = FAULT_KINDS.filter((k) => k !== 'disk-full' || env.drop.limited);
+  if (!env.drop.limited) out('the drop folder cannot be a tmpfs here (no mount): the disk-full fault is left out');
+  out(`stack up: 2 watchers, 3 processors, ingest-api, query-api; PostgreSQL private on :${env.pg.port}; NATS cluster ${env.nats.url} (stream R3)`);
+  const expect = new Expectation();
+  const earlier: CsvInput[] = [];
+  const seen = new Map<FaultKind, number>();
+  let violations = 0;
+  try {
+    for (let round = firstRound; round < firstRound + rounds; round++) {
+      const rs = roundSeed(seed, round);
+      const rng = new Rng(rs);
+      const inputs = roundInputs(rng, round, earlier);
+      const faults = planFaults(rng, round, loadMs, kinds);
+      faults.forEach((f) => seen.set(f.kind, (seen.get(f.kind) ?? 0) + 1));
+      const started = Date.now();
+      const [deliveries] = await Promise.all([Promise.all(inputs.map((i) => deliver(env.stack, i, rng.int(0, loadMs)))), Promise.all(faults.map((f) => runFault(env, f)))]);
+      const selfExited = await healAll(env);
+      const stuck = await settle(env.stack, deliveries, settleMs);
+      const v = stuck ? [stuck] : await checkRound(env.stack, round, deliveries, expect);
+      if (!stuck) {
+        const replay = await replayOne(env, rng, deliveries);
+        if (replay) v.push(replay);
+      }
+      for (const i of inputs) if (i.kind !== 'post') earlier.push(i);
+      violations += v.length;
+      const lost = deliveries.reduce((n, d) => n + d.unanswered, 0);
+      out(
+        `round ${round} seed ${rs}: ${inputs.length} inputs, faults ${faults.map(describeFault).join(' ')}` +
+          `${lost ? `, ${lost} requests lost their answer and were retried` : ''}${selfExited.length ? `, exited on their own: ${selfExited.join(' ')}` : ''}` +
+          ` — ${v.length ? `${v.length} VIOLATIONS` : 'ok'} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      );
+      for (const line of v) out(`  ✗ ${line}`);
+      if (stuck) break;
+    }
+  } finally {
+    await env.dispose();
+  }
+  out(`faults seen: ${[...seen].map(([k, n]) => `${k}×${n}`).join(' ')}`);
+  const missing = kinds.filter((k) => !seen.has(k));
+  if (missing.length && rounds >= kinds.length) out(`fault kinds that never occurred: ${missing.join(' ')}`);
+  out(`${violations} invariant violations over ${rounds} rounds (seed ${seed}; replay: npm run test:faults -- --seed ${seed} --rounds ${rounds})`);
+  process.exit(violations ? 1 : 0);
+}
+
+main().catch((e: Error) => {
+  err(`fault campaign aborted: ${e.stack ?? e.message}`);
+  process.exit(2);
+});

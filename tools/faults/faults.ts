@@ -1,0 +1,164 @@
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServiceName } from '@sluice/testing';
+import { CAMPAIGN_SERVICES, type Environment } from './environment';
+import type { Rng } from './inputs';
+
+const SERVICES: ServiceName[] = ['watcher', 'processor', 'ingest-api', 'query-api'];
+
+/** Every kind of fault the campaign injects; each round takes the next one in turn plus up to two at random. */
+export const FAULT_KINDS = [
+  ...SERVICES.map((s) => `kill:${s}` as const),
+  ...SERVICES.map((s) => `stop:${s}` as const),
+  'nats-node',
+  'nats-restart',
+  'pg-restart',
+  'pg-terminate',
+  'disk-full',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Faults that cannot overlap in one round share a group (one at a time per group). */
+const group = (k: FaultKind) => (k.startsWith('nats') ? 'nats' : k.startsWith('pg') ? 'pg' : k);
+
+export interface PlannedFault {
+  kind: FaultKind;
+  /** When it strikes, ms after the round's load starts. */
+  atMs: number;
+  /** How long the fault lasts before it is healed (restart, SIGCONT, space freed). */
+  holdMs: number;
+  /** Which copy of a service it hits (index among the service's copies). */
+  index: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function planFaults(rng: Rng, round: number, loadMs: number, available: readonly FaultKind[]): PlannedFault[] {
+  const kinds: FaultKind[] = [available[round % available.length]];
+  for (let extra = rng.int(0, 2); extra > 0; extra--) {
+    const k = rng.pick(available);
+    if (!kinds.some((x) => group(x) === group(k))) kinds.push(k);
+  }
+  return kinds.map((kind) => {
+    const svc = kind.includes(':') ? (kind.split(':')[1] as ServiceName) : undefined;
+    return { kind, atMs: rng.int(0, loadMs), holdMs: rng.int(200, 2500), index: svc ? rng.int(0, CAMPAIGN_SERVICES[svc] - 1) : rng.int(0, 2) };
+  });
+}
+
+export const describeFault = (f: PlannedFault) => `${f.kind}${f.kind.includes(':') || f.kind === 'nats-node' ? `#${f.index}` : ''}@${f.atMs}ms/${f.holdMs}ms`;
+
+/** Fills the drop folder's file system until writes fail with ENOSPC; returns the filler's path. */
+function fillDisk(dir: string): string {
+  const path = join(dir, '.filler');
+  const fd = openSync(path, 'w');
+  const chunk = Buffer.alloc(1 << 20);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    closeSync(fd);
+  }
+  // The last partial MiB too, so not even a small write fits.
+  const fd2 = openSync(path, 'a');
+  try {
+    for (let size = 65536; size >= 1; size >>= 1) {
+      try {
+        for (;;) writeSync(fd2, chunk.subarray(0, size));
+      } catch {
+        /* next smaller size */
+      }
+    }
+  } finally {
+    closeSync(fd2);
+  }
+  return path;
+}
+
+/** Strikes one fault at its time and heals it after its hold; resolves once healed. */
+export async function runFault(env: Environment, f: PlannedFault): Promise<void> {
+  await sleep(f.atMs);
+  const { stack } = env;
+  const [verb, target] = f.kind.split(':');
+  const svc = target as ServiceName;
+  switch (verb) {
+    case 'kill': {
+      await stack.kill(svc, f.index, 'SIGKILL');
+      await sleep(f.holdMs);
+      await restartService(env, svc, f.index);
+      return;
+    }
+    case 'stop': {
+      stack.signal(svc, f.index, 'SIGSTOP');
+      await sleep(f.holdMs);
+      stack.signal(svc, f.index, 'SIGCONT');
+      return;
+    }
+    case 'nats-node': {
+      const node = env.nats.nodes[f.index];
+      await node.stop(true);
+      await sleep(f.holdMs);
+      await node.start();
+      return;
+    }
+    case 'nats-restart': {
+      await Promise.all(env.nats.nodes.map((n) => n.stop(false)));
+      await sleep(f.holdMs);
+      await Promise.all(env.nats.nodes.map((n) => n.start()));
+      await env.nats.waitJetStream();
+      return;
+    }
+    case 'pg-restart': {
+      await env.pg.stop('immediate');
+      await sleep(f.holdMs);
+      await env.pg.start();
+      return;
+    }
+    case 'pg-terminate': {
+      const c = await env.admin();
+      try {
+        await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+      } finally {
+        await c.end();
+      }
+      return;
+    }
+    case 'disk-full': {
+      const filler = fillDisk(env.drop.dir);
+      await sleep(f.holdMs);
+      rmSync(filler, { force: true });
+      return;
+    }
+    default:
+      throw new Error(`unknown fault ${f.kind}`);
+  }
+}
+
+/**
+ * Starts a service copy again; while NATS or PostgreSQL is still down it may not get ready (or exit, as a
+ * supervisor would see), so it is tried again until it is.
+ */
+export async function restartService(env: Environment, name: ServiceName, index: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const p = env.stack.processes().find((x) => x.name === name && x.index === index);
+      if (p?.alive) await env.stack.waitReady(name, index, 60000);
+      else await env.stack.restart(name, index);
+      return;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await env.stack.kill(name, index, 'SIGKILL');
+      await sleep(1000);
+    }
+  }
+}
+
+/** After a round: every service copy running and ready (one that exited on its own is started again and reported). */
+export async function healAll(env: Environment): Promise<string[]> {
+  const restarted: string[] = [];
+  for (const p of env.stack.processes()) {
+    if (!p.alive) restarted.push(`${p.name}#${p.index}`);
+    await restartService(env, p.name, p.index);
+  }
+  return restarted;
+}
