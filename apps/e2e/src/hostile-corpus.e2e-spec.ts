@@ -49,15 +49,12 @@ describe('the hostile-input corpus (fixtures/hostile)', () => {
       }
     });
 
-    // Leaked temp files of aborted uploads are a known defect: this check fails with it and turns on with its fix.
-    const tempLeak = cases.find((c) => c.knownDefect === 'aborted-upload-temp')?.knownDefect;
-    (tempLeak ? it.failing : it)(`no temp file is left in processing/${tempLeak ? ` — known defect (${tempLeak})` : ''}`, async () => {
+    it('no temp file is left in processing/', async () => {
       await waitFor('files moved out of processing/', async () => (await stack.query(`SELECT 1 FROM ingest_files WHERE stored_path LIKE 'processing/%'`)).length === 0, 60000, 200);
       expect(leftoverTempFiles(stack)).toEqual([]);
     });
 
-    // An aborted upload's temp file stays open in the ingest-api too (the same known defect).
-    (tempLeak ? it.failing : it)(`no service holds a drop-folder file open${tempLeak ? ` — known defect (${tempLeak})` : ''}`, () => {
+    it('no service holds a drop-folder file open', () => {
       expect(openDropFiles(stack)).toEqual([]);
     });
   });

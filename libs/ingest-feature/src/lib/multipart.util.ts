@@ -63,7 +63,10 @@ export function withMultipartFile<T>(req: IncomingMessage, handle: (part: Upload
       else req.resume();
       reject(e);
     };
+    const malformed = (e: Error) => fail(ApiException.invalidParameter('body', `malformed multipart/form-data: ${e.message}`));
     bb.on('file', (name, file, info) => {
+      // A body cut before its closing boundary fails the part's stream ("Unexpected end of form"), not only busboy.
+      file.on('error', malformed);
       if (name !== UPLOAD_FIELD || result) {
         file.resume();
         return;
@@ -83,7 +86,7 @@ export function withMultipartFile<T>(req: IncomingMessage, handle: (part: Upload
       result.catch(fail);
     });
     bb.on('filesLimit', () => fail(ApiException.invalidParameter(UPLOAD_FIELD, 'send one file per request')));
-    bb.on('error', (e: Error) => fail(ApiException.invalidParameter('body', `malformed multipart/form-data: ${e.message}`)));
+    bb.on('error', malformed);
     bb.on('close', () => {
       if (settled) return;
       if (!result) {

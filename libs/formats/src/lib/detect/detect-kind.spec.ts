@@ -15,6 +15,8 @@ describe(detectKind.name, () => {
     ['{"objects_detection_events":[]}', 'detections'],
     ['{"time_stamp":"2019-05-01T06:00:00-04:00","data":[0.3', 'measurement'],
     ['{"kind":"measurement","time_stamp":"x","data":[1]}\n{"kind":"vehicle_status"}\n', 'ndjson'],
+    ['\n\r\n{"kind":"measurement","time_stamp":"x","data":[1]}\n', 'ndjson'],
+    ['\n\n{"vehicle_status":[]}', 'vehicle_status'],
   ])('detects %j as %s', (text, kind) => {
     expect(d(text)).toEqual({ kind });
   });
