@@ -17,6 +17,7 @@ import { CoveringReadingsKey1764300000000 } from './migrations/1764300000000-cov
 import { IngestPayloads1764400000000 } from './migrations/1764400000000-ingest-payloads';
 import { QueuedAt1764560000000 } from './migrations/1764560000000-queued-at';
 import { S3Sources1764600000000 } from './migrations/1764600000000-s3-sources';
+import { pgDriver } from './pg-driver';
 
 // Classes, not globs: globs do not survive bundling.
 export const ENTITIES = [IngestFile, IngestPayload, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent, S3Object, S3SourceCheckpoint];
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {
   return {
     type: 'postgres',
+    driver: pgDriver,
     url,
     entities: ENTITIES,
     migrations: MIGRATIONS,
