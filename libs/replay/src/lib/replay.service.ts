@@ -116,7 +116,8 @@ export class ReplayService {
    */
   private async contentOf(row: IngestFile, storedPath: string): Promise<{ sha256: string; size: number }> {
     const recorded = { sha256: row.sha256.trim(), size: Number(row.sizeBytes) };
-    if (isStoredInDatabase(storedPath)) return recorded;
+    // A payload is written once with its row; an object version is pinned by its ETag (another one is object_changed).
+    if (isStoredInDatabase(storedPath) || isStoredInObjectStore(storedPath)) return recorded;
     const now = await this.drop.sha256AndSize(storedPath);
     if (now.sha256 !== recorded.sha256) {
       this.logger.warn(`file ${row.id} (${row.originalName}) changed since it was stored: ${recorded.size} → ${now.size} bytes; the replay loads and records its current content`);

@@ -8,9 +8,10 @@ const HOSTILE = 'x\u001b]0;owned\u0007\u001b[2J\u009b31m.csv';
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const ACTIVE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
-/** The ledger as the status command's three queries see it. */
+/** The ledger as the status command's queries see it (no object-store sources). */
 class FakeLedger {
   async query(sql: string): Promise<unknown[]> {
+    if (sql.includes('s3_source_checkpoints')) return [];
     if (sql.includes('GROUP BY status')) return [{ status: 'quarantined', n: 1, readings: '0', rejected: '0' }, { status: 'queued', n: 1, readings: '0', rejected: '0' }];
     if (sql.includes("IN ('queued','processing')")) return [{ id: '20000000-0000-4000-8000-000000000002', name: HOSTILE, status: 'queued', attempts: 0, waiting: 3, total: 1 }];
     return [{ id: '10000000-0000-4000-8000-000000000001', name: HOSTILE, status: 'quarantined', rule: 'unrecognized_format', message: `${HOSTILE} is no known kind`, finished_at: '2026-01-01T00:00:00Z' }];
