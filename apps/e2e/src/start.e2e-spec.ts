@@ -151,7 +151,7 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
     expect(firstRun['ingest_files']).toBe(seeds.length);
     expect(firstRun['raw_sensor_data']).toBeGreaterThan(0);
     expect(firstRun['aggregated_metrics']).toBeGreaterThan(0);
-    expect(firstRun['measurements']).toBe(1);
+    expect(firstRun['measurements']).toBe(2); // json/payload.json and one line of json/lines.ndjson
     expect(firstRun['vehicles_status']).toBeGreaterThan(0);
     expect(firstRun['detection_events']).toBeGreaterThan(0);
     firstSequence = await lastStreamSequence();
