@@ -228,7 +228,9 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
       res.on('error', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
     });
-    req.on('error', () => resolve({ status: 0, body: '' }));
+    // A server may answer (413) and close while the body is still being written: the write fails, yet the
+    // answer may still be on its way, so an error only settles the outcome if no response follows.
+    req.on('error', () => setTimeout(() => resolve({ status: 0, body: '' }), 500));
     if (c.generate === 'declared-over-limit') {
       req.flushHeaders();
       req.on('response', (res) => res.once('end', () => req.destroy()));
