@@ -1,18 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { HourlySweep } from './hourly-sweep';
 import { IdempotencyRepository } from './idempotency.repository';
 
 /**
- * Deletes Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS at start and then hourly, so the table holds
+ * Deletes Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS at start and then hourly (IngestApiJobs), so the table holds
  * about a TTL's worth of keys. Expiry itself does not wait for this: an expired key already counts as absent.
  */
 @Injectable()
-export class IdempotencyExpiry extends HourlySweep {
+export class IdempotencyExpiry {
   private readonly logger = new Logger(IdempotencyExpiry.name);
 
-  constructor(private readonly keys: IdempotencyRepository) {
-    super();
-  }
+  constructor(private readonly keys: IdempotencyRepository) {}
 
   async sweep(): Promise<number> {
     try {

@@ -9,6 +9,7 @@ import { ReplayService } from '@sluice/replay';
 import { StorageModule } from '@sluice/storage';
 import { IdempotencyExpiry } from './idempotency-expiry.service';
 import { IdempotencyRepository } from './idempotency.repository';
+import { IngestApiJobs } from './ingest-api.jobs';
 import { IngestCommitter } from './ingest-committer.service';
 import { IngestController } from './ingest.controller';
 import { IngestMetrics } from './ingest.metrics';
@@ -53,7 +54,7 @@ export class IngestApiModule implements NestModule {
         StorageModule.forRoot(),
       ],
       controllers: [IngestController],
-      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, StoredPayloads, ReplayService, IdempotencyRepository, IdempotencyExpiry, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper],
+      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, StoredPayloads, ReplayService, IdempotencyRepository, IdempotencyExpiry, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper, IngestApiJobs],
     };
   }
 

@@ -1,6 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DropFolder } from '@sluice/storage';
-import { HourlySweep } from './hourly-sweep';
 
 /** `.<fileId>.<8 hex>.tmp`: what DropFolder.writeProcessing writes before the rename. */
 const TEMP_NAME = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[0-9a-f]{8}\.tmp$/;
@@ -9,16 +8,14 @@ const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 
 /**
  * Removes temp files of payloads and uploads a killed ingest-api left in processing/ (the watcher ignores
- * dotfiles, so nobody else would). At start and then hourly; only files idle for an hour, so an upload of
+ * dotfiles, so nobody else would). At start and then hourly (IngestApiJobs); only files idle for an hour, so an upload of
  * another replica that is still being written is never touched.
  */
 @Injectable()
-export class TempSweeper extends HourlySweep {
+export class TempSweeper {
   private readonly logger = new Logger(TempSweeper.name);
 
-  constructor(private readonly drop: DropFolder) {
-    super();
-  }
+  constructor(private readonly drop: DropFolder) {}
 
   async sweep(now = Date.now()): Promise<number> {
     let removed = 0;

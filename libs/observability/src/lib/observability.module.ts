@@ -1,10 +1,12 @@
 import { type DynamicModule, Global, Module, type RequestMethod } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { CommonConfig } from '@sluice/config';
 import { LoggerModule } from 'nestjs-pino';
 import { collectDefaultMetrics, register } from 'prom-client';
 import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
+import { PeriodicJobs } from './periodic-jobs.service';
 import { ReadinessRegistry } from './readiness.registry';
 
 /** `?key=…` in a URL, with the value replaced. */
@@ -16,7 +18,7 @@ const RAW_CONTROLS = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 /** A pino log line made inert for a terminal: the controls JSON leaves raw, escaped (only strings hold them). */
 export const escapeLogLine = (line: string): string => line.replace(RAW_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-/** JSON logs (pino), Prometheus /metrics and /health/{live,ready} for one service. */
+/** JSON logs (pino), Prometheus /metrics, /health/{live,ready} and the scheduler of periodic jobs for one service. */
 @Global()
 @Module({})
 export class ObservabilityModule {
@@ -31,6 +33,8 @@ export class ObservabilityModule {
       module: ObservabilityModule,
       imports: [
         TerminusModule.forRoot({ logger: false }),
+        // @Interval/@Cron methods anywhere in the app, and the SchedulerRegistry behind PeriodicJobs.
+        ScheduleModule.forRoot(),
         LoggerModule.forRootAsync({
           inject: [CommonConfig],
           useFactory: (config: CommonConfig) => ({
@@ -50,8 +54,8 @@ export class ObservabilityModule {
         }),
       ],
       controllers: [HealthController, MetricsController],
-      providers: [ReadinessRegistry],
-      exports: [ReadinessRegistry],
+      providers: [ReadinessRegistry, PeriodicJobs],
+      exports: [ReadinessRegistry, PeriodicJobs],
     };
   }
 }

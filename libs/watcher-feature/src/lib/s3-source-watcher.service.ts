@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { WatcherConfig, type S3Source } from '@sluice/config';
 import { S3ObjectsRepository } from '@sluice/loading';
-import { ReadinessRegistry } from '@sluice/observability';
+import { PeriodicJobs, ReadinessRegistry } from '@sluice/observability';
 import { claimableObjects, claimOrder, describeS3Error, isMappingObject, isNoSuchKey, isObjectChanged, nextPosition, objectDisplayName, ObjectStores, objectStoredPath, type ListedObject, type S3ObjectStore } from '@sluice/storage';
 import { randomUUID } from 'node:crypto';
 import { Semaphore, TaskTracker } from './concurrency.util';
@@ -13,6 +13,8 @@ import { WatcherMetrics } from './watcher.metrics';
 const MAX_PAGES_PER_ROUND = 100;
 /** Objects hashed and claimed at the same time per source. */
 const CLAIM_CONCURRENCY = 4;
+/** The listing's periodic job (its name in the SchedulerRegistry). */
+const LIST_JOB = 'watcher.s3-list';
 
 /** Deleted or overwritten between the listing and the read: the next pass sees what the key holds then. */
 const isGone = (e: unknown) => isObjectChanged(e) || isNoSuchKey(e);
@@ -26,7 +28,6 @@ const isGone = (e: unknown) => isObjectChanged(e) || isNoSuchKey(e);
 export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(S3SourceWatcher.name);
   private readonly problems = new Map<string, string>();
-  private timer?: NodeJS.Timeout;
   private round?: Promise<void>;
   private stopping = false;
 
@@ -39,6 +40,7 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly tasks: TaskTracker,
     private readonly metrics: WatcherMetrics,
     private readonly readiness: ReadinessRegistry,
+    private readonly jobs: PeriodicJobs,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -51,7 +53,7 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
     }
     if (this.stores.all.length === 0) return;
     void this.listAll();
-    this.timer = setInterval(() => void this.listAll(), this.config.S3_LIST_INTERVAL_MS);
+    this.jobs.every(LIST_JOB, this.config.S3_LIST_INTERVAL_MS, () => this.listAll());
     this.logger.log(`listing ${this.stores.all.map((s) => `${s.source.name} (s3://${s.bucket}/${s.source.prefix})`).join(', ')} every ${this.config.S3_LIST_INTERVAL_MS} ms`);
   }
 
@@ -155,7 +157,7 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.timer);
+    this.jobs.stop(LIST_JOB);
     await this.round;
     this.stores.destroy();
   }

@@ -1,17 +1,20 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { WatcherConfig } from '@sluice/config';
+import { PeriodicJobs } from '@sluice/observability';
 import { DropFolder } from '@sluice/storage';
 import { TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
 import { OutcomeConsumer } from './outcome.consumer';
 import { Reconciler } from './reconciler.service';
 
+/** The watcher's periodic jobs (names in the SchedulerRegistry). */
+const RESCAN_JOB = 'watcher.rescan';
+const ADOPT_HELD_JOB = 'watcher.adopt-held';
+
 /** Starts and stops the watcher's parts in order; runs the periodic rescan. */
 @Injectable()
 export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(WatcherService.name);
-  private timer?: NodeJS.Timeout;
-  private heldTimer?: NodeJS.Timeout;
   private rescanning?: Promise<void>;
   private stopping = false;
 
@@ -22,6 +25,7 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly outcomes: OutcomeConsumer,
     private readonly reconciler: Reconciler,
     private readonly tasks: TaskTracker,
+    private readonly jobs: PeriodicJobs,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -30,9 +34,9 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
     await this.incoming.start();
     // The first pass runs in the background so that a large backlog does not delay readiness.
     void this.rescan();
-    this.timer = setInterval(() => void this.rescan(), this.config.RESCAN_INTERVAL_MS);
+    this.jobs.every(RESCAN_JOB, this.config.RESCAN_INTERVAL_MS, () => this.rescan());
     // Files claimed while still open for writing are registered soon after their writer closes them.
-    this.heldTimer = setInterval(() => void this.adoptHeld(), Math.max(1000, this.config.STABILITY_WINDOW_MS));
+    this.jobs.every(ADOPT_HELD_JOB, Math.max(1000, this.config.STABILITY_WINDOW_MS), () => this.adoptHeld());
     this.logger.log(`watcher started on ${this.drop.root} (rescan every ${this.config.RESCAN_INTERVAL_MS} ms)`);
   }
 
@@ -62,8 +66,7 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
   /** Runs before the NATS and database connections close: stop intake, then finish what is in flight. */
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.timer);
-    clearInterval(this.heldTimer);
+    this.jobs.stop(RESCAN_JOB, ADOPT_HELD_JOB);
     await this.incoming.stop();
     await this.outcomes.stop();
     await this.tasks.drain();

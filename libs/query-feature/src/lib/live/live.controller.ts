@@ -83,6 +83,7 @@ export class LiveController {
       'X-Accel-Buffering': 'no',
     });
     res.write('retry: 2000\n: connected\n\n');
+    // Per connection and cleared with it: a keep-alive of this stream, not one of the app's periodic jobs (those run on @nestjs/schedule).
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
     const end = () => {
       clearInterval(heartbeat);
