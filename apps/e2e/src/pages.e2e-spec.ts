@@ -83,8 +83,8 @@ describe('every page a person opens, in Chromium', () => {
   }
 
   beforeAll(async () => {
-    // A long rescan: a file must leave processing/ on its outcome event, not on the next rescan.
-    stack = await Stack.start({ label: 'pages', services: ['watcher', 'processor', 'query-api', 'ingest-api'], env: { RESCAN_INTERVAL_MS: '600000' } });
+    // No rescan after the one at start within this suite's time: a file must leave processing/ on its outcome event.
+    stack = await Stack.start({ label: 'pages', services: ['watcher', 'processor', 'query-api', 'ingest-api'], env: { RESCAN_INTERVAL_MS: '3600000' } });
     browser = await launchChromium({ width: 1400, height: 1000 });
     page = browser.page;
     page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
@@ -171,7 +171,7 @@ describe('every page a person opens, in Chromium', () => {
     // REST payload sent twice under other names, and a CSV uploaded through the ingest-api.
     const devices = ['b8:27:eb:bf:9d:51', '00:0f:00:70:91:0a', '1c:bf:ce:15:ec:4d'];
     const generated = GENERATED_BAD_LINES.map((badLines, i) => ({ name: `split_${101 + i}.csv`, body: seedLikeCsv({ lines: 1500, devices, startEpoch: 1.6e9 + i * 1e5, badLines }) }));
-    for (const name of ['split_3.csv', 'split_15.csv', 'split_30.csv', 'split_31.csv']) stack.drop(name, (p) => copyFileSync(join(FIXTURES, 'sensors', name), p));
+    for (const name of ['split_3.csv', 'split_15.csv']) stack.drop(name, (p) => copyFileSync(join(FIXTURES, 'sensors', name), p));
     for (const g of generated) stack.drop(g.name, (p) => writeFileSync(p, g.body));
     stack.drop('split_101 (copy).csv', (p) => writeFileSync(p, generated[0].body));
     stack.drop('split_15-again.csv', (p) => copyFileSync(join(FIXTURES, 'sensors', 'split_15.csv'), p));
@@ -179,7 +179,7 @@ describe('every page a person opens, in Chromium', () => {
     upload.append('file', new Blob([seedLikeCsv({ lines: 900, devices, startEpoch: 1.7e9, badLines: [7] })]), 'uploaded.csv');
     expect((await ingest('/ingest/files', { method: 'POST', body: upload })).status).toBe(202);
     expect((await ingest('/ingest', { method: 'POST', body: readFileSync(join(FIXTURES, 'json', 'payload.json')), headers: { 'content-type': 'application/json' } })).status).toBe(202);
-    const arrived = 5 + 4 + generated.length + 2 + 2;
+    const arrived = 5 + 2 + generated.length + 2 + 2;
     await waitFor('every arrival in the ledger', async () => (await stack.count('ingest_files')) === arrived, 60000, 200);
     const before = await stack.waitForTerminal(arrived, 300000);
     expect(before['duplicate']).toBe(4);
@@ -195,15 +195,8 @@ describe('every page a person opens, in Chromium', () => {
       const rows = await stack.query<{ status: string; replays: number }>(`SELECT status, replays FROM ingest_files WHERE id = ANY($1::uuid[])`, [replayed.map((r) => r.id)]);
       return rows.every((r) => r.replays === 1 && ['processed', 'quarantined'].includes(r.status));
     }, 120000, 200);
-    // The watcher moves them on their outcome event: the next rescan is 10 minutes away, well past this test's time.
+    // The watcher moves them on their outcome event: the next rescan is an hour away.
     await waitFor('processing/ empty', async () => readdirSync(join(stack.dropzone, 'processing')).filter((f) => !f.startsWith('.')).length === 0, 120000, 200);
-
-    // Loaded rows are counted once, replays included: the ledger's readings equal the data tables.
-    const [tables] = await stack.query<{ n: string }>(
-      `SELECT ((SELECT count(*) FROM raw_sensor_data) + (SELECT count(*) FROM measurements) + (SELECT count(*) FROM vehicles_status) + (SELECT count(*) FROM detection_events))::text AS n`,
-    );
-    const [ledger] = await stack.query<{ n: string }>(`SELECT sum(readings_loaded)::text AS n FROM ingest_files`);
-    expect(ledger.n).toBe(tables.n);
 
     // "took" for a replayed file counts from its replay, as the ledger has it.
     const [took] = await stack.query<{ ms: number }>(
@@ -212,7 +205,8 @@ describe('every page a person opens, in Chromium', () => {
     const trace = (await (await fetch(`${stack.url('query-api')}/trace`, { headers: { 'x-api-key': stack.queryKey } })).json()) as { finished: { original_name: string; total_ms: number }[] };
     expect(trace.finished.find((f) => f.original_name === 'split_3.csv')?.total_ms).toBe(took.ms);
 
-    // The page has been open through all of it: figures, lists and the live feed as they stand now.
+    // The page has been open through all of it: figures, lists and the live feed as they stand now. (Its
+    // "readings written" is the ledger's sum; the SQL counts the data tables, so a replay counted twice shows.)
     await expectFiguresMatchSql();
     await waitFor('the activity feed to match the ledger', async () => (await activityMismatches(stack, page)).length === 0, 20000, 250).catch(() => undefined);
     expect(await activityMismatches(stack, page)).toEqual([]);
@@ -229,7 +223,7 @@ describe('every page a person opens, in Chromium', () => {
     expect(await textOf('#finished tbody')).toMatch(/rejected/);
     expect(await page.evaluate(unreadableLabels)).toEqual([]);
     await shot('dashboard-after-load-1400');
-  });
+  }, 600000);
 
   it('stays readable at 800 px wide', async () => {
     await page.setViewportSize({ width: 800, height: 1000 });
