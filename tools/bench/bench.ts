@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { Agent, get as httpGet } from 'node:http';
 import { CHROMIUM, generateLongFormat, HOSTILE_STACK_ENV, launchChromium, loadHostileCorpus, runHostileCorpus, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import autocannon from 'autocannon';
+import { replaySection } from './replay.section';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -505,6 +506,7 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'e2e', run: endToEnd },
   { name: 'small-files', run: smallFileLatency },
   { name: 'dashboard', run: dashboardLatency },
+  { name: 'replay', run: () => replaySection({ seeds, out, pct, replays: arg('replays') ? Number(arg('replays')) : undefined }) },
   {
     name: 'large',
     run: async () => {

@@ -56,3 +56,31 @@ export function wideCsv(opts: { lines: number; devices: string[]; startEpoch: nu
   }
   return out.join('\n') + '\n';
 }
+
+/**
+ * A wide CSV in the layout of the seed files (realtime-pipeline/split_N.csv): epoch seconds with a fraction,
+ * written as Java doubles ("1.5945120943859746E9"), and a bad line at each of `badLines` (file line numbers,
+ * the header being line 1): in turn a timestamp that is not one, a humidity outside 0..100, a temp that is
+ * not a number.
+ */
+export function seedLikeCsv(opts: { lines: number; devices: string[]; startEpoch: number; badLines?: number[] }): string {
+  const bad = new Set(opts.badLines ?? []);
+  let nth = 0;
+  const rows = wideCsv(opts).trimEnd().split('\n');
+  return (
+    rows
+      .map((row, i) => {
+        if (i === 0) return row;
+        const f = row.split('","');
+        f[0] = `"${(Number(f[0].slice(1)) + (i % 1000) / 1024).toExponential().replace('e+', 'E')}`;
+        if (bad.has(i + 1)) {
+          const kind = nth++ % 3;
+          if (kind === 0) f[0] = '"yesterday';
+          else if (kind === 1) f[3] = '150.0';
+          else f[8] = 'warm"';
+        }
+        return f.join('","');
+      })
+      .join('\n') + '\n'
+  );
+}

@@ -128,6 +128,8 @@ export const DASHBOARD_JS = String.raw`(function () {
   var source = null;
   var throughputPlot = null;
   var sensorPlot = null;
+  var lastStats = null;
+  var sensorTimer = null;
 
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
@@ -184,6 +186,7 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
 
   function renderStats(s) {
+    lastStats = s;
     var counts = $('counts');
     counts.replaceChildren();
     STATUSES.forEach(function (st) {
@@ -192,11 +195,11 @@ export const DASHBOARD_JS = String.raw`(function () {
     counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_loaded', title: 'CSV lines and JSON items loaded, all files' }, [el('div', { 'class': 'n', text: fmtN(s.rows_loaded) }), el('div', { 'class': 'l', text: 'records loaded' })]));
     counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'readings_loaded', title: 'Rows written to the data tables (a wide CSV line is one reading per metric)' }, [el('div', { 'class': 'n', text: fmtN(s.readings_loaded) }), el('div', { 'class': 'l', text: 'readings written' })]));
     counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_rejected' }, [el('div', { 'class': 'n', text: fmtN(s.rows_rejected) }), el('div', { 'class': 'l', text: 'records rejected' })]));
-    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_per_s' }, [el('div', { 'class': 'n', id: 'rows-per-s', text: fmtN(s.throughput.rows_per_s) }), el('div', { 'class': 'l', text: 'readings/s (last minute)' })]));
+    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_per_s', title: 'Records loaded by the files that finished in the last minute, per second (a replay counts again)' }, [el('div', { 'class': 'n', id: 'rows-per-s', text: fmtN(s.throughput.rows_per_s) }), el('div', { 'class': 'l', text: 'records/s (last minute)' })]));
     var f = s.folders;
     $('folders').textContent = (f.source === 'dropzone' ? 'Drop folder: ' : 'Ledger by folder: ') +
       Object.keys(f.counts).map(function (k) { return k + ' ' + fmtN(f.counts[k]); }).join(' · ') + (f.truncated ? ' (capped)' : '');
-    $('rate').textContent = fmtN(s.throughput.rows_per_s) + ' readings/s over the last ' + s.throughput.window_s + ' s';
+    $('rate').textContent = fmtN(s.throughput.rows_per_s) + ' records/s over the last ' + s.throughput.window_s + ' s';
     drawThroughput(s.throughput.series);
   }
 
@@ -246,6 +249,11 @@ export const DASHBOARD_JS = String.raw`(function () {
       renderStats(r[0]); renderTrace(r[1]); renderErrors(r[2]);
     }).catch(function (err) { if (err.message !== 'unauthorised') console.warn(err); });
   }
+  /** A loaded file changes the picker's reading counts and maybe the drawn range: both again, at most every 2 s. */
+  function sensorsSoon() {
+    if (sensorTimer) return;
+    sensorTimer = setTimeout(function () { sensorTimer = null; loadSensors().then(function () { drawSensor(); }); }, 2000);
+  }
   function refreshSoon() {
     if (refreshTimer) return;
     // At most five refreshes a second however busy the pipeline; each event itself shows at once.
@@ -266,9 +274,10 @@ export const DASHBOARD_JS = String.raw`(function () {
     activity.push(e);
     showInFlight(e);
     while (list.children.length > 50) list.removeChild(list.lastChild);
-    refreshSoon();
     // The first loaded file brings the first sensors: fill the picker and draw one.
     if (e.status === 'processed' && !$('sensor').value) loadSensors().then(function () { drawSensor(); });
+    else if (e.status === 'processed') sensorsSoon();
+    refreshSoon();
   }
 
   /** Moves a file into or out of the in-flight table at once; the next /trace refresh fills in the times. */
@@ -310,7 +319,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     if (throughputPlot) { throughputPlot.setData([xs, ys]); return; }
     throughputPlot = new uPlot({
       width: chartWidth('throughput-chart'), height: 200,
-      series: [{}, { label: 'readings/s', stroke: '#3fb950', fill: 'rgba(63,185,80,0.15)', width: 2 }],
+      series: [{}, { label: 'records/s', stroke: '#3fb950', fill: 'rgba(63,185,80,0.15)', width: 2 }],
       // Room for the widest label, and x ticks far enough apart that their labels never overlap.
       axes: [Object.assign({}, axisStyle, { space: 90 }), Object.assign({}, axisStyle, { size: 60, values: function (u, splits) { return splits.map(fmtShort); } })],
       scales: { y: { range: function (u, min, max) { return [0, Math.max(10, max * 1.1)]; } } },
@@ -399,8 +408,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     });
   }
 
-  // For tests and the curious: the events heard, and the charts as drawn.
-  window.sluiceDashboard = { activity: activity, plots: function () { return { throughput: throughputPlot, sensor: sensorPlot }; } };
+  // For tests and the curious: the events heard, the /stats shown, and the charts as drawn.
+  window.sluiceDashboard = { activity: activity, stats: function () { return lastStats; }, plots: function () { return { throughput: throughputPlot, sensor: sensorPlot }; } };
   start();
 })();
 `;

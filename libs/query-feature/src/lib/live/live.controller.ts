@@ -26,7 +26,7 @@ export class LiveController {
   @ApiOperation({ summary: 'Files per status and per folder, rows loaded, throughput' })
   @ApiOkResponse({ type: StatsDto })
   async stats(): Promise<StatsDto> {
-    const [totals, folders, throughput] = await Promise.all([this.live.totals(), this.folders(), this.live.throughput()]);
+    const [totals, folders, { at, ...throughput }] = await Promise.all([this.live.totals(), this.folders(), this.live.throughput()]);
     return {
       files_by_status: totals.byStatus,
       files_total: Object.values(totals.byStatus).reduce((a, b) => a + b, 0),
@@ -35,7 +35,7 @@ export class LiveController {
       readings_loaded: totals.readingsLoaded,
       rows_rejected: totals.rowsRejected,
       throughput,
-      at: new Date().toISOString(),
+      at,
     };
   }
 

@@ -29,12 +29,15 @@ export class ThroughputPointDto {
   @ApiProperty({ example: '2026-01-05T10:00:00.000000Z', format: 'date-time', description: 'Start of the bucket.' })
   t!: string;
 
-  @ApiProperty({ example: 12500.5 })
+  @ApiProperty({ example: 1250.5, description: 'Records loaded by the processed files that finished in this bucket, per second.' })
   rows_per_s!: number;
 }
 
 export class ThroughputDto {
-  @ApiProperty({ example: 8433.2, description: `Readings loaded by files that finished in the last ${THROUGHPUT_WINDOW_S} s, per second.` })
+  @ApiProperty({
+    example: 1204.7,
+    description: `Records (CSV lines, JSON items) loaded by the processed files that finished in the last ${THROUGHPUT_WINDOW_S} s, per second (a replay counts its records again).`,
+  })
   rows_per_s!: number;
 
   @ApiProperty({ example: THROUGHPUT_WINDOW_S })
@@ -66,7 +69,7 @@ export class StatsDto {
   @ApiProperty({ type: ThroughputDto })
   throughput!: ThroughputDto;
 
-  @ApiProperty({ example: '2026-01-05T10:00:01.000000Z', format: 'date-time' })
+  @ApiProperty({ example: '2026-01-05T10:00:01.000000Z', format: 'date-time', description: 'The database time the throughput was computed at: its window ends here.' })
   at!: string;
 }
 

@@ -60,22 +60,24 @@ export class LiveRepository {
   }
 
   /**
-   * Readings loaded per second: over the last minute, and as a series of buckets over the last minutes
-   * (zero-filled). A file counts when it finishes. Only processed files load rows.
+   * Records loaded per second: over the last minute, and as a series of buckets over the last minutes
+   * (zero-filled). A file counts when it finishes. Only processed files load rows. Records, not readings:
+   * a replay counts the records it loaded again, while readings_loaded keeps the earlier run's readings
+   * (the replay writes none of them anew), so readings would count old work as new.
    */
-  async throughput(): Promise<ThroughputDto> {
-    const rows: { t: string; readings: string; recent: string }[] = await this.db.query(
+  async throughput(): Promise<ThroughputDto & { at: string }> {
+    const rows: { t: string; records: string; recent: string; now: string }[] = await this.db.query(
       `WITH done AS (
-         SELECT finished_at, readings_loaded FROM ingest_files
+         SELECT finished_at, rows_loaded FROM ingest_files
           WHERE status = 'processed'
             AND updated_at >= now() - make_interval(mins => $1) AND finished_at >= now() - make_interval(mins => $1)
        ), buckets AS (
          SELECT to_timestamp(floor(extract(epoch FROM b) / $2) * $2) AS t
            FROM generate_series(now() - make_interval(mins => $1) + make_interval(secs => $2), now(), make_interval(secs => $2)) b
        )
-       SELECT ${isoUs('b.t')} AS t,
-              COALESCE((SELECT sum(d.readings_loaded) FROM done d WHERE d.finished_at >= b.t AND d.finished_at < b.t + make_interval(secs => $2)), 0)::text AS readings,
-              COALESCE((SELECT sum(d.readings_loaded) FROM done d WHERE d.finished_at >= now() - make_interval(secs => $3)), 0)::text AS recent
+       SELECT ${isoUs('b.t')} AS t, ${isoUs('now()')} AS now,
+              COALESCE((SELECT sum(d.rows_loaded) FROM done d WHERE d.finished_at >= b.t AND d.finished_at < b.t + make_interval(secs => $2)), 0)::text AS records,
+              COALESCE((SELECT sum(d.rows_loaded) FROM done d WHERE d.finished_at >= now() - make_interval(secs => $3)), 0)::text AS recent
          FROM buckets b ORDER BY b.t`,
       [SERIES_MINUTES, SERIES_STEP_S, THROUGHPUT_WINDOW_S],
     );
@@ -83,7 +85,8 @@ export class LiveRepository {
     return {
       rows_per_s: Math.round((recent / THROUGHPUT_WINDOW_S) * 10) / 10,
       window_s: THROUGHPUT_WINDOW_S,
-      series: rows.map((r) => ({ t: r.t, rows_per_s: Math.round((toCount(r.readings) / SERIES_STEP_S) * 10) / 10 })),
+      series: rows.map((r) => ({ t: r.t, rows_per_s: Math.round((toCount(r.records) / SERIES_STEP_S) * 10) / 10 })),
+      at: rows[0].now,
     };
   }
 
