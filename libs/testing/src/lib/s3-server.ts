@@ -40,6 +40,11 @@ export class S3TestServer {
     return new S3TestServer(endpoint, client, proc, dir);
   }
 
+  /** The server's process id (to read its CPU time, for example). */
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
   /** An S3_SOURCES entry for a bucket of this server. */
   source(bucket: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
     return { name: bucket, endpoint: this.endpoint, bucket, accessKey: S3RVER_KEY, secretKey: S3RVER_KEY, ...extra };
