@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { isObjectChanged, isTransientS3Error, ObjectChangedError, S3ObjectStore, s3StatusOf } from './s3-object-store';
+import { describeS3Error, isObjectChanged, isTransientS3Error, ObjectChangedError, S3ObjectStore, s3StatusOf } from './s3-object-store';
 
 const ROOT = join(__dirname, '../../../..');
 
@@ -29,6 +29,20 @@ describe('S3 error classification', () => {
     expect(isObjectChanged(new ObjectChangedError('k', '"a"', '"b"'))).toBe(true);
     expect(isObjectChanged(serviceError('NoSuchKey', 404))).toBe(false);
     expect(s3StatusOf(new Error('plain'))).toBeUndefined();
+  });
+});
+
+describe(describeS3Error.name, () => {
+  const source: S3Source = { name: 'sensors', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', bucket: 'sensor-data', prefix: '', pathStyle: true, afterLoad: 'keep' };
+  const where = 'source "sensors" (bucket "sensor-data" at http://127.0.0.1:9000)';
+
+  it('says in one sentence which source fails and why: bucket, credentials or endpoint', () => {
+    expect(describeS3Error(source, serviceError('NoSuchBucket', 404))).toBe(`${where}: the bucket does not exist`);
+    expect(describeS3Error(source, serviceError('NotFound', 404))).toBe(`${where}: the bucket does not exist`);
+    expect(describeS3Error(source, serviceError('InvalidAccessKeyId', 403))).toBe(`${where}: the credentials were refused (InvalidAccessKeyId)`);
+    expect(describeS3Error(source, serviceError('SignatureDoesNotMatch', 403))).toBe(`${where}: the credentials were refused (SignatureDoesNotMatch)`);
+    expect(describeS3Error(source, Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' }))).toBe(`${where}: cannot reach the endpoint (ECONNREFUSED)`);
+    expect(describeS3Error({ ...source, endpoint: undefined }, serviceError('NoSuchBucket', 404))).toBe('source "sensors" (bucket "sensor-data" at AWS S3): the bucket does not exist');
   });
 });
 
