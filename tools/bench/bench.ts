@@ -8,6 +8,8 @@ import { Readable } from 'node:stream';
 import { Agent, get as httpGet } from 'node:http';
 import { CHROMIUM, generateLongFormat, HOSTILE_STACK_ENV, launchChromium, loadHostileCorpus, runHostileCorpus, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import autocannon from 'autocannon';
+import { cpuMs } from './cpu.util';
+import { s3Source } from './s3.section';
 import { replaySection } from './replay.section';
 
 const arg = (name: string): string | undefined => {
@@ -310,16 +312,6 @@ async function queryLatency(): Promise<void> {
   }
 }
 
-/** CPU time (user + system) a process has used so far, in ms (/proc stat fields 14 and 15, in 1/100 s). */
-function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0; // the process ended
-  }
-}
-
 /** CPU ms used so far by every process with this command name (e.g. all PostgreSQL backends). */
 function cpuMsOf(comm: string): number {
   let total = 0;
@@ -504,6 +496,7 @@ async function faultCampaign(): Promise<void> {
 /** Every section, in run order; `--only name[,name]` picks some. Append new sections here. */
 const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'e2e', run: endToEnd },
+  { name: 's3', run: s3Source },
   { name: 'small-files', run: smallFileLatency },
   { name: 'dashboard', run: dashboardLatency },
   { name: 'replay', run: () => replaySection({ seeds, out, pct, replays: arg('replays') ? Number(arg('replays')) : undefined }) },

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,9 +31,13 @@ describe('S3 source: the seed-004 layout in a bucket', () => {
     generated = generateLongFormat(data, { sensors: 50, rows: 200000, files: 20, bad: 10 });
     await s3.createBucket('seed-004');
     await s3.createBucket('elsewhere');
+    await s3.createBucket('landing');
     await s3.uploadTree('seed-004', data, ['mapping/mapping.csv']);
     const sources = [
       s3.source('seed-004', { name: 'seed' }),
+      // Empty until the after-load tests put objects in.
+      s3.source('landing', { name: 'moving', prefix: 'in/', afterLoad: 'move', moveTo: 'loaded/', quarantineTo: 'rejected/' }),
+      s3.source('landing', { name: 'deleting', prefix: 'once/', afterLoad: 'delete' }),
       s3.source('no-such-bucket', { name: 'missing' }),
       { ...s3.source('elsewhere', { name: 'wrong-keys' }), accessKey: 'nobody', secretKey: 'nothing' },
     ];
@@ -68,8 +73,10 @@ describe('S3 source: the seed-004 layout in a bucket', () => {
 
   it('sluice status shows each source, its bucket and the objects claimed', async () => {
     const report = JSON.parse(await sluice(stack, ['status', '--json'])) as { sources: Array<{ source: string; bucket: string; objectsClaimed: number; passes: number }> };
-    expect(report.sources).toEqual([expect.objectContaining({ source: 'seed', bucket: 'seed-004', objectsClaimed: 21 })]);
-    expect(report.sources[0].passes).toBeGreaterThanOrEqual(1);
+    const seed = report.sources.find((s) => s.source === 'seed');
+    expect(seed).toEqual(expect.objectContaining({ source: 'seed', bucket: 'seed-004', objectsClaimed: 21 }));
+    expect(seed?.passes).toBeGreaterThanOrEqual(1);
+    expect(report.sources.find((s) => s.source === 'moving')).toEqual(expect.objectContaining({ bucket: 'landing', objectsClaimed: 0 }));
     expect(await sluice(stack, ['status'])).toMatch(/Object-store sources[\s\S]*seed[\s\S]*seed-004/);
   });
 
@@ -101,6 +108,51 @@ describe('S3 source: the seed-004 layout in a bucket', () => {
     // One line per problem, however many listings failed.
     const log = readFileSync(join(stack.logDir, 'watcher-0.log'), 'utf8');
     expect(log.split('\n').filter((l) => l.includes('the bucket does not exist'))).toHaveLength(1);
+  });
+
+  it('shows object keys on the dashboard (its /trace)', async () => {
+    const res = await fetch(`${stack.url('query-api')}/trace`, { headers: { 'x-api-key': stack.queryKey } });
+    const trace = (await res.json()) as { finished: Array<{ original_name: string; status: string }> };
+    expect(trace.finished.length).toBeGreaterThan(0);
+    expect(trace.finished.every((f) => f.original_name.startsWith('s3://seed-004/'))).toBe(true);
+  });
+
+  it('records the same bytes under another key as a duplicate, keeps both objects, and writes a quarantined object’s report beside it', async () => {
+    const mapping = readFileSync(join(data, 'mapping', 'mapping.csv'));
+    await s3.put('seed-004', 'copies/mapping.csv', mapping);
+    await s3.put('seed-004', 'timeseries/broken.csv', Buffer.from([0, 159, 146, 150, 0, 1, 2, 3]));
+    expect(await stack.waitForTerminal(24)).toEqual({ processed: 22, duplicate: 1, quarantined: 1 });
+    const rows = await stack.query<{ original_name: string; status: string; duplicate_of: string | null; original: string }>(
+      `SELECT f.original_name, f.status, f.duplicate_of, o.original_name AS original FROM ingest_files f LEFT JOIN ingest_files o ON o.id = f.duplicate_of
+        WHERE f.original_name IN ('s3://seed-004/copies/mapping.csv', 's3://seed-004/timeseries/broken.csv') ORDER BY f.original_name`,
+    );
+    expect(rows.map((r) => [r.original_name, r.status, r.original])).toEqual([
+      ['s3://seed-004/copies/mapping.csv', 'duplicate', 's3://seed-004/mapping/mapping.csv'],
+      ['s3://seed-004/timeseries/broken.csv', 'quarantined', null],
+    ]);
+    await waitFor('the error report beside the quarantined object', async () => (await s3.keys('seed-004')).includes('timeseries/broken.csv.error.json'), 60000);
+    const [{ rule }] = await stack.query<{ rule: string }>(`SELECT error->>'rule' AS rule FROM ingest_files WHERE original_name = 's3://seed-004/timeseries/broken.csv'`);
+    expect(JSON.parse(await s3.text('seed-004', 'timeseries/broken.csv.error.json'))).toMatchObject({ originalName: 's3://seed-004/timeseries/broken.csv', status: 'quarantined', error: { rule } });
+    expect(await s3.keys('seed-004')).toEqual(expect.arrayContaining(['mapping/mapping.csv', 'copies/mapping.csv', 'timeseries/broken.csv']));
+    // Neither the report nor anything else is claimed again.
+    const after = (await generation()) + 1;
+    await waitFor('one more listing pass', async () => (await generation()) >= after, 60000);
+    expect(await stack.count('ingest_files')).toBe(24);
+  });
+
+  it('moves loaded objects under moveTo and quarantined ones with their report under quarantineTo, or deletes them, per source', async () => {
+    const uuid = readFileSync(join(data, 'mapping', 'mapping.csv'), 'utf8').split('\n')[1].split(';')[0];
+    await s3.put('landing', 'in/readings.csv', `;timestamp;sensor_uuid;sensor_value\n0;2031-01-01 00:00:00+00:00;${uuid};2.5\n`);
+    await s3.put('landing', 'in/empty.csv', '');
+    await s3.put('landing', 'once/readings.csv', `;timestamp;sensor_uuid;sensor_value\n0;2031-01-02 00:00:00+00:00;${uuid};3.5\n`);
+    expect(await stack.waitForTerminal(27)).toEqual({ processed: 24, duplicate: 1, quarantined: 2 });
+    const settled = async () => Number((await stack.query<{ n: string }>(`SELECT count(*) AS n FROM s3_objects WHERE source IN ('moving', 'deleting') AND settled_at IS NOT NULL`))[0].n);
+    await waitFor('the three objects settled', async () => (await settled()) === 3, 60000);
+    expect((await s3.keys('landing')).sort()).toEqual(['loaded/in/readings.csv', 'rejected/in/empty.csv', 'rejected/in/empty.csv.error.json']);
+    expect(JSON.parse(await s3.text('landing', 'rejected/in/empty.csv.error.json'))).toMatchObject({ originalName: 's3://landing/in/empty.csv', error: { rule: 'empty_file' } });
+    const [moved] = await stack.query<{ stored_path: string }>(`SELECT stored_path FROM ingest_files WHERE original_name = 's3://landing/in/readings.csv'`);
+    expect(moved.stored_path).toMatch(/^s3\/moving\/landing\/[0-9a-f]+\/loaded\/in\/readings\.csv$/);
+    expect(await stack.count('raw_sensor_data')).toBe(generated.rows - generated.badRows + 4);
   });
 });
 
@@ -144,5 +196,32 @@ describe('sluice backfill s3://bucket/prefix', () => {
 
   it('names the missing source of a bucket', async () => {
     await expect(sluice(stack, ['backfill', 's3://unknown-bucket/'], env)).rejects.toThrow(/no source in S3_SOURCES \(or MINIO_\*\) reads bucket "unknown-bucket"/);
+  });
+});
+
+describe('S3_SOURCES at boot', () => {
+  it('stops the watcher and the processor with one line naming the entry at fault, never a stack trace', async () => {
+    const dropzone = mkdtempSync(join(tmpdir(), 'sluice-s3-boot-'));
+    try {
+      for (const service of ['watcher', 'processor']) {
+        const env = {
+          PATH: process.env['PATH'],
+          DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/sluice_never_used',
+          NATS_URL: 'nats://127.0.0.1:4222',
+          DROPZONE_DIR: dropzone,
+          S3_SOURCES: JSON.stringify([{ bucket: 'fine-bucket' }, { bucket: 'Not_A_Bucket' }]),
+        };
+        const proc = spawn(process.execPath, [join(WORKSPACE_ROOT, 'dist/apps', service, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let output = '';
+        proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
+        proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
+        const [code] = (await once(proc, 'exit')) as [number | null];
+        expect(code).toBe(1);
+        expect(output).toMatch(/S3_SOURCES\[1\]: bucket must be an S3 bucket name/);
+        expect(output).not.toMatch(/\n\s+at /);
+      }
+    } finally {
+      rmSync(dropzone, { recursive: true, force: true });
+    }
   });
 });

@@ -80,8 +80,12 @@ export function describeS3Error(source: S3Source, e: unknown): string {
 export class S3ObjectStore {
   readonly client: S3Client;
 
-  constructor(readonly source: S3Source) {
-    this.client = new (sdk().S3Client)({
+  /** `client` replaces the SDK's own (a test's fake); by default one is made from the source. */
+  constructor(
+    readonly source: S3Source,
+    client?: S3Client,
+  ) {
+    this.client = client ?? new (sdk().S3Client)({
       region: source.region,
       endpoint: source.endpoint,
       forcePathStyle: source.pathStyle,

@@ -1,4 +1,4 @@
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +40,11 @@ export class S3TestServer {
     return new S3TestServer(endpoint, client, proc, dir);
   }
 
+  /** The server's process id (to read its CPU time, for example). */
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
   /** An S3_SOURCES entry for a bucket of this server. */
   source(bucket: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
     return { name: bucket, endpoint: this.endpoint, bucket, accessKey: S3RVER_KEY, secretKey: S3RVER_KEY, ...extra };
@@ -59,6 +64,12 @@ export class S3TestServer {
     const ordered = [...keys.filter((k) => !last.includes(k)).sort(), ...last];
     for (const key of ordered) await this.put(bucket, key, readFileSync(join(dir, key)));
     return ordered;
+  }
+
+  /** An object's content as text. */
+  async text(bucket: string, key: string): Promise<string> {
+    const res = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return (await res.Body?.transformToString()) ?? '';
   }
 
   async keys(bucket: string): Promise<string[]> {

@@ -1,6 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createTestDatabase, deleteNamespaceStream, S3TestServer, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +25,7 @@ describe('after-load actions of S3 sources (real PostgreSQL, NATS and s3rver)', 
   /** What a processor's commit does to the ledger row. */
   const finish = (id: string, status: string) =>
     sql(`UPDATE ingest_files SET status = $2, error = $3, finished_at = now() WHERE id = $1`, [id, status, status === 'quarantined' ? { rule: 'empty_file', message: 'the file is empty' } : null]);
-  const text = async (key: string) => (await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToString();
+  const text = (key: string) => s3.text(BUCKET, key);
 
   beforeAll(async () => {
     s3 = await S3TestServer.start();
@@ -72,7 +71,7 @@ describe('after-load actions of S3 sources (real PostgreSQL, NATS and s3rver)', 
     expect(await app.get(OutcomeMover).settleById(kept)).toBe('moved');
     expect(await app.get(OutcomeMover).settleById(bad)).toBe('moved');
     expect(await s3.keys(BUCKET)).toEqual(expect.arrayContaining(['k/kept.csv', 'k/bad.csv', 'k/bad.csv.error.json']));
-    expect(JSON.parse((await text('k/bad.csv.error.json')) ?? '{}')).toMatchObject({ fileId: bad, originalName: `s3://${BUCKET}/k/bad.csv`, status: 'quarantined', error: { rule: 'empty_file' } });
+    expect(JSON.parse(await text('k/bad.csv.error.json'))).toMatchObject({ fileId: bad, originalName: `s3://${BUCKET}/k/bad.csv`, status: 'quarantined', error: { rule: 'empty_file' } });
     expect(await sql(`SELECT settled_as FROM s3_objects WHERE file_id = ANY($1) ORDER BY key DESC`, [[kept, bad]])).toEqual([{ settled_as: 'kept' }, { settled_as: 'k/bad.csv.error.json' }]);
   });
 
