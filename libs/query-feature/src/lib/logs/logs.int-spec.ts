@@ -1,9 +1,5 @@
-import type { INestApplication } from '@nestjs/common';
-import { JetStreamService } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { Client } from 'pg';
-import { QUERY_API_OPENAPI, QueryApiModule } from '../query-api.module';
+import { type Json, type QueryApiHarness, startQueryApi } from '../../../test/query-api-harness';
 
 jest.setTimeout(60_000);
 
@@ -11,9 +7,6 @@ const KEY = 'qk-logs-secret';
 const INPUT = '70000000-0000-4000-8000-000000000001';
 const APP = '70000000-0000-4000-8000-000000000002';
 const OTHER = '70000000-0000-4000-8000-000000000003';
-
-// Response bodies are checked field by field below; `any` keeps those checks short.
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Two plain-text files as the loader writes them: the folder-queue seed and a timestamped app log. */
 async function seed(url: string): Promise<void> {
@@ -48,43 +41,22 @@ async function seed(url: string): Promise<void> {
 }
 
 describe('query-api GET /logs (real PostgreSQL and NATS)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-  let base: string;
-
-  const get = (path: string, headers: Record<string, string> = {}, key: string | null = KEY) => fetch(`${base}${path}`, { headers: key === null ? headers : { 'x-api-key': key, ...headers } });
-  const call = async (path: string, key: string | null = KEY): Promise<{ status: number; body: Json }> => {
-    const res = await get(path, {}, key);
-    return { status: res.status, body: (await res.json()) as Json };
-  };
+  let api: QueryApiHarness;
+  const call = (path: string, key?: string | null) => api.call(path, key);
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${api.base}${path}`, { headers: { 'x-api-key': KEY, ...headers } });
   const lines = async (path: string) => {
     const { status, body } = await call(path);
     expect(status).toBe(200);
     return body['lines'] as Json[];
   };
-  const expectBadParameter = async (path: string, parameter: string) => {
-    const { status, body } = await call(path);
-    expect(status).toBe(400);
-    expect(body['error'].code).toBe('invalid_parameter');
-    expect(body['error'].details).toEqual([{ parameter, message: expect.any(String) }]);
-  };
+  const expectBadParameter = (path: string, parameter: string) => api.expectBadParameter(path, parameter);
 
   beforeAll(async () => {
-    db = await createTestDatabase('query_logs');
-    await seed(db.url);
-    const port = await freePort();
-    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace('qlogs'), QUERY_API_KEYS: KEY, INGEST_API_KEYS: 'ik', LOG_LEVEL: 'silent', QUERY_API_PORT: String(port) };
-    app = await bootstrapService(QueryApiModule.forRoot(env), { port: () => port, openApi: QUERY_API_OPENAPI });
-    base = `http://127.0.0.1:${port}`;
+    api = await startQueryApi('query_logs', KEY, seed);
   });
 
   afterAll(async () => {
-    if (app) {
-      const js = app.get(JetStreamService);
-      await js.jsm.streams.delete(js.stream).catch(() => undefined);
-      await app.close();
-    }
-    await db?.drop();
+    await api?.close();
   });
 
   it('needs a key and is documented in OpenAPI with its filters', async () => {
@@ -124,16 +96,7 @@ describe('query-api GET /logs (real PostgreSQL and NATS)', () => {
   it('walks keyset pages each line once, newest first by default', async () => {
     const all = await lines('/logs');
     expect(all).toHaveLength(9);
-    const seen: Json[] = [];
-    let cursor: string | null = null;
-    let pages = 0;
-    do {
-      const { status, body }: { status: number; body: Json } = await call(`/logs?limit=4${cursor ? `&cursor=${cursor}` : ''}`);
-      expect(status).toBe(200);
-      seen.push(...body['lines']);
-      cursor = body['next_cursor'];
-      pages++;
-    } while (cursor !== null && pages < 10);
+    const { rows: seen, pages } = await api.walk('/logs?limit=4', 'lines');
     expect(pages).toBe(3);
     expect(seen).toEqual(all);
     expect(all[0]).toMatchObject({ line: 6, message_truncated: true });
