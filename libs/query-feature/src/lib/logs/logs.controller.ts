@@ -2,7 +2,7 @@ import { Controller, Get, Headers, Logger, Query, StreamableFile } from '@nestjs
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { exportResponse } from '../http/export-stream';
-import { assertRange, toTimestamptzText } from '../http/time-range';
+import { assertRange, optionalTimestamptz as ts } from '../http/time-range';
 import { csvField, EXPORT_CONTENT_TYPES, ExportEncoder, exportFormatFor, type ExportFormat } from '../sensors/readings-export';
 import { decodeKeyset, encodeKeyset } from '../vehicles/keyset-cursor.util';
 import { DEFAULT_LOGS_PAGE, LogsPageDto, LogsQueryDto, LogTagsDto } from './logs.dto';
@@ -16,8 +16,6 @@ const toLine = (format: ExportFormat) =>
   format === 'csv'
     ? ([fileId, fileName, line, ts, tag, message]: LogRow) => `${fileId},${csvField(fileName)},${line},${ts ?? ''},${csvField(tag ?? '')},${csvField(message)}\n`
     : ([fileId, fileName, line, ts, tag, message]: LogRow) => `${JSON.stringify({ file_id: fileId, file_name: fileName, line, ts, tag, message })}\n`;
-
-const ts = (v: string | undefined) => (v === undefined ? undefined : toTimestamptzText(v));
 
 @ApiTags('logs')
 @ApiKeyProtected()

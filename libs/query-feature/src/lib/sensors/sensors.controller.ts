@@ -4,7 +4,7 @@ import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { Readable } from 'node:stream';
 import { decodeTsCursor, encodeTsCursor } from '../http/cursor.util';
 import { exportResponse } from '../http/export-stream';
-import { assertRange, toTimestamptzText } from '../http/time-range';
+import { assertRange, optionalTimestamptz as ts } from '../http/time-range';
 import { AggregatesDto, AggregatesQueryDto, DEFAULT_READINGS_PAGE, ReadingsPageDto, ReadingsQueryDto, SensorDto } from './sensors.dto';
 import { type ReadingsRange, SensorsRepository } from './sensors.repository';
 import { EXPORT_CONTENT_TYPES, exportFileName, exportFormatFor, type ExportFormat, ReadingsEncoder } from './readings-export';
@@ -14,8 +14,6 @@ const NAME_PARAM = {
   description: 'Sensor name, URL-encoded (it may hold `/` and `:`), e.g. `b8%3A27%3Aeb%3Abf%3A9d%3A51%2Ftemp`.',
   example: 'b8:27:eb:bf:9d:51/temp',
 };
-
-const ts = (v: string | undefined) => (v === undefined ? undefined : toTimestamptzText(v));
 
 @ApiTags('sensors')
 @ApiKeyProtected()
