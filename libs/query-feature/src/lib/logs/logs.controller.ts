@@ -6,7 +6,7 @@ import { assertRange, optionalTimestamptz as ts } from '../http/time-range';
 import { csvField, EXPORT_CONTENT_TYPES, ExportEncoder, exportFormatFor, type ExportFormat } from '../sensors/readings-export';
 import { decodeKeyset, encodeKeyset } from '../vehicles/keyset-cursor.util';
 import { DEFAULT_LOGS_PAGE, LogsPageDto, LogsQueryDto, LogTagsDto } from './logs.dto';
-import { type LogsFilter, LogsRepository } from './logs.repository';
+import { EXPORT_BATCH_LINES, type LogsFilter, LogsRepository } from './logs.repository';
 
 /** A line as the export cursor returns it. */
 type LogRow = [fileId: string, fileName: string, line: number, ts: string | null, tag: string | null, message: string];
@@ -50,7 +50,7 @@ export class LogsController {
         if (q[p] !== undefined) throw ApiException.invalidParameter(p, `pages do not apply to a ${format} export, which streams every matching line`);
       }
       const rows = await this.logs.export(filter);
-      return exportResponse(rows, new ExportEncoder(toLine(format), format === 'csv' ? CSV_HEADER : ''), EXPORT_CONTENT_TYPES[format], `logs.${format}`, this.logger, 'log lines');
+      return exportResponse(rows, new ExportEncoder(toLine(format), format === 'csv' ? CSV_HEADER : '', EXPORT_BATCH_LINES), EXPORT_CONTENT_TYPES[format], `logs.${format}`, this.logger, 'log lines');
     }
     const limit = q.limit ?? DEFAULT_LOGS_PAGE;
     if (q.cursor !== undefined) {

@@ -9,8 +9,8 @@ import { isoUs, toCount } from '../http/sql.util';
 import { type LogLineDto, type LogOrder, type LogTagsDto, PAGE_MESSAGE_CHARS } from './logs.dto';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Rows an export reads a round trip: a line may be up to MAX_LINE_BYTES, so fewer than for readings. */
-const EXPORT_BATCH_LINES = 100;
+/** Lines an export reads a round trip and buffers ahead of the socket: a line may be up to MAX_LINE_BYTES, so fewer than for readings. */
+export const EXPORT_BATCH_LINES = 100;
 
 export interface LogsFilter {
   tag?: string;

@@ -55,11 +55,13 @@ const CHUNK_CHARS = 64 * 1024;
 export class ExportEncoder<Row> extends Transform {
   private pending: string;
 
+  /** `bufferedRows`: rows waiting to be encoded at most (fewer where a row may be large). */
   constructor(
     private readonly toLine: (row: Row) => string,
     header: string,
+    bufferedRows = 1000,
   ) {
-    super({ writableObjectMode: true, readableObjectMode: false, writableHighWaterMark: 1000 });
+    super({ writableObjectMode: true, readableObjectMode: false, writableHighWaterMark: bufferedRows });
     this.pending = header;
   }
 
