@@ -1,11 +1,12 @@
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, launchChromium, Stack, waitFor, type Browser } from '@sluice/testing';
+import { FIXTURES, launchChromium, Stack, waitFor, WORKSPACE_ROOT, type Browser } from '@sluice/testing';
 
 // Response bodies are checked field by field below; `any` keeps those checks short.
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const INPUT_LOG = join(FIXTURES, 'logs', 'input.log');
+const SCREENSHOT = join(WORKSPACE_ROOT, 'test-artifacts', 'dashboard-logs.png');
 
 describe('plain-text line files through the whole stack', () => {
   let stack: Stack;
@@ -72,6 +73,9 @@ describe('plain-text line files through the whole stack', () => {
     await waitFor('tag counts', async () => ((await browser!.page.locator('#log-tags [data-tag="info"]').textContent()) === 'info 41' ? true : null), 10000, 200);
     expect(await browser.page.locator('#log-tags [data-tag="error"]').textContent()).toBe('error 1');
     expect(await browser.page.locator('#log-lines tbody tr', { hasText: 'failed to connect' }).textContent()).toContain('input.log');
+    mkdirSync(join(WORKSPACE_ROOT, 'test-artifacts'), { recursive: true });
+    await browser.page.locator('#log-lines').screenshot({ path: SCREENSHOT });
+    expect(existsSync(SCREENSHOT)).toBe(true);
     expect(errors).toEqual([]);
   });
 });
