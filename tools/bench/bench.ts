@@ -11,6 +11,7 @@ import autocannon from 'autocannon';
 import { cpuMs } from './cpu.util';
 import { s3Source } from './s3.section';
 import { replaySection } from './replay.section';
+import { logsSection } from './logs.section';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -512,6 +513,7 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'upload', run: uploadMemory },
   { name: 'hostile', run: hostileCorpus },
   { name: 'faults', run: faultCampaign },
+  { name: 'logs', run: () => logsSection(out) },
 ];
 
 async function main(): Promise<void> {

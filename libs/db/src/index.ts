@@ -3,6 +3,7 @@ export * from './lib/entities/detection-event.entity';
 export * from './lib/entities/ingest-error.entity';
 export * from './lib/entities/ingest-file.entity';
 export * from './lib/entities/ingest-payload.entity';
+export * from './lib/entities/log-line.entity';
 export * from './lib/entities/measurement.entity';
 export * from './lib/entities/raw-sensor-data.entity';
 export * from './lib/entities/s3-object.entity';

@@ -11,3 +11,5 @@ export * from './lib/json/line-reader';
 export * from './lib/json/read-document';
 export * from './lib/json/validate-document';
 export * from './lib/text/storable-text.util';
+export * from './lib/detect/log.detector';
+export * from './lib/log/log-line';

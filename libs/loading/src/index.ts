@@ -3,6 +3,8 @@ export * from './lib/ledger.repository';
 export * from './lib/loader-registry';
 export * from './lib/json/json-document.loader';
 export * from './lib/json/ndjson.loader';
+export * from './lib/log/log-lines.loader';
+export * from './lib/log/tag-counts';
 export * from './lib/json/measurement-stats';
 export * from './lib/sensor/aggregates.sql';
 export * from './lib/sensor/sensor-csv.loader';

@@ -18,6 +18,7 @@ export const FILE_KINDS = [
   'detections',
   'measurement',
   'ndjson',
+  'log',
 ] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
 

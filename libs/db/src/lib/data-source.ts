@@ -4,6 +4,7 @@ import { DetectionEvent } from './entities/detection-event.entity';
 import { IngestError } from './entities/ingest-error.entity';
 import { IngestFile } from './entities/ingest-file.entity';
 import { IngestPayload } from './entities/ingest-payload.entity';
+import { LogLine } from './entities/log-line.entity';
 import { Measurement } from './entities/measurement.entity';
 import { RawSensorData } from './entities/raw-sensor-data.entity';
 import { S3Object } from './entities/s3-object.entity';
@@ -17,10 +18,11 @@ import { CoveringReadingsKey1764300000000 } from './migrations/1764300000000-cov
 import { IngestPayloads1764400000000 } from './migrations/1764400000000-ingest-payloads';
 import { QueuedAt1764560000000 } from './migrations/1764560000000-queued-at';
 import { S3Sources1764600000000 } from './migrations/1764600000000-s3-sources';
+import { LogLines1764700000000 } from './migrations/1764700000000-log-lines';
 import { pgDriver } from './pg-driver';
 
 // Classes, not globs: globs do not survive bundling.
-export const ENTITIES = [IngestFile, IngestPayload, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent, S3Object, S3SourceCheckpoint];
+export const ENTITIES = [IngestFile, IngestPayload, IngestError, Sensor, RawSensorData, AggregatedMetric, Measurement, VehicleStatus, DetectionEvent, S3Object, S3SourceCheckpoint, LogLine];
 export const MIGRATIONS = [
   InitialSchema1764000000000,
   FileOrder1764100000000,
@@ -29,6 +31,7 @@ export const MIGRATIONS = [
   IngestPayloads1764400000000,
   QueuedAt1764560000000,
   S3Sources1764600000000,
+  LogLines1764700000000,
 ];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {

@@ -5,7 +5,7 @@ const TEST_PG_URL = process.env['TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1
 import { ensureDatabase, revertLastMigration, runMigrations } from '../lib/database';
 import { MIGRATIONS } from './data-source';
 
-const TABLES = ['aggregated_metrics', 'detection_events', 'ingest_errors', 'ingest_files', 'ingest_idempotency_keys', 'ingest_payloads', 'measurements', 'raw_sensor_data', 's3_objects', 's3_source_checkpoints', 'sensors', 'vehicles_status'];
+const TABLES = ['aggregated_metrics', 'detection_events', 'ingest_errors', 'ingest_files', 'ingest_idempotency_keys', 'ingest_payloads', 'log_lines', 'measurements', 'raw_sensor_data', 's3_objects', 's3_source_checkpoints', 'sensors', 'vehicles_status'];
 
 describe('migrations', () => {
   const name = `sluice_test_migrations_${process.pid}`;

@@ -4,6 +4,7 @@ import type { KindLoader, LoadResult } from './kind-loader';
 import { LoaderRegistry } from './loader-registry';
 import { JsonDocumentLoader } from './json/json-document.loader';
 import { NdjsonLoader } from './json/ndjson.loader';
+import { LogLinesLoader } from './log/log-lines.loader';
 import { SensorCsvLoader } from './sensor/sensor-csv.loader';
 
 const done: LoadResult = { rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, readingsLoaded: 0, rejection: null };
@@ -13,17 +14,19 @@ describe(LoaderRegistry.name, () => {
   const sensors = fake(['sensor_wide_csv', 'sensor_long_csv', 'sensor_mapping_csv']);
   const documents = fake(['vehicle_status', 'detections', 'measurement']);
   const ndjson = fake(['ndjson']);
-  const sut = new LoaderRegistry(sensors as SensorCsvLoader, documents as JsonDocumentLoader, ndjson as NdjsonLoader);
+  const logs = fake(['log']);
+  const sut = new LoaderRegistry(sensors as SensorCsvLoader, documents as JsonDocumentLoader, ndjson as NdjsonLoader, logs as LogLinesLoader);
 
   it('routes every kind to the loader that claims it', () => {
     expect(sut.for('sensor_long_csv')).toBe(sensors);
     expect(sut.for('measurement')).toBe(documents);
     expect(sut.for('ndjson')).toBe(ndjson);
+    expect(sut.for('log')).toBe(logs);
   });
 
   it('has a loader for every kind of SPEC §4 with the real loaders', () => {
     const ds = {} as DataSource;
-    const real = new LoaderRegistry(new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds));
+    const real = new LoaderRegistry(new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds), new LogLinesLoader());
     for (const kind of FILE_KINDS) expect(real.for(kind)?.kinds).toContain(kind);
   });
 

@@ -4,6 +4,7 @@ import { detectionHead, detectKind, headIsEnough } from '@sluice/formats';
 import { JsonDocumentLoader } from './json/json-document.loader';
 import { NdjsonLoader } from './json/ndjson.loader';
 import type { KindLoader } from './kind-loader';
+import { LogLinesLoader } from './log/log-lines.loader';
 import { SensorCsvLoader } from './sensor/sensor-csv.loader';
 
 /** Where a file goes: the loader of its detected kind, or why no loader will take it. */
@@ -14,8 +15,8 @@ export type Route = { kind: FileKind; loader: KindLoader } | { kind: FileKind | 
 export class LoaderRegistry {
   private readonly byKind = new Map<FileKind, KindLoader>();
 
-  constructor(sensors: SensorCsvLoader, documents: JsonDocumentLoader, ndjson: NdjsonLoader) {
-    for (const loader of [sensors, documents, ndjson]) this.register(loader);
+  constructor(sensors: SensorCsvLoader, documents: JsonDocumentLoader, ndjson: NdjsonLoader, logs: LogLinesLoader) {
+    for (const loader of [sensors, documents, ndjson, logs]) this.register(loader);
   }
 
   register(loader: KindLoader): void {

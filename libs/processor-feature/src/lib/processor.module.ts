@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ProcessorConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { JsonDocumentLoader, LedgerRepository, LoaderRegistry, NdjsonLoader, PayloadBatchLoader, SensorCsvLoader, StoredPayloads } from '@sluice/loading';
+import { JsonDocumentLoader, LedgerRepository, LoaderRegistry, LogLinesLoader, NdjsonLoader, PayloadBatchLoader, SensorCsvLoader, StoredPayloads } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { DropFolder, DropFolderReader, ObjectStoreReader, ObjectStores, StoredFileReaders } from '@sluice/storage';
@@ -29,6 +29,7 @@ export class ProcessorModule {
         SensorCsvLoader,
         JsonDocumentLoader,
         NdjsonLoader,
+        LogLinesLoader,
         LoaderRegistry,
         StoredPayloads,
         PayloadBatchLoader,

@@ -7,6 +7,7 @@ import { ObservabilityModule } from '@sluice/observability';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { FilesModule } from './files/files.module';
 import { LiveModule } from './live/live.module';
+import { LogsModule } from './logs/logs.module';
 import { MeasurementsModule } from './measurements/measurements.module';
 import { SensorsModule } from './sensors/sensors.module';
 import { VehiclesModule } from './vehicles/vehicles.module';
@@ -14,7 +15,7 @@ import { VehiclesModule } from './vehicles/vehicles.module';
 /** OpenAPI settings of the query API (used by main.ts and by tests that boot it the same way). */
 export const QUERY_API_OPENAPI = {
   title: 'Sluice query API',
-  description: 'Readings, aggregates, files and live pipeline state',
+  description: 'Readings, aggregates, files, log lines and live pipeline state',
   apiKeyHeader: 'x-api-key',
 };
 
@@ -45,6 +46,7 @@ export class QueryApiModule implements NestModule {
         FilesModule,
         MeasurementsModule,
         VehiclesModule,
+        LogsModule,
         LiveModule,
         DashboardModule,
       ],

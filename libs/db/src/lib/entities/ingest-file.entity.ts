@@ -51,6 +51,10 @@ export class IngestFile {
   @Column({ type: 'jsonb', nullable: true })
   error!: RejectReason | null;
 
+  /** Lines per tag of a loaded plain-text line file (`{"info": 2, "error": 1}`); null for other kinds. */
+  @Column({ name: 'tag_counts', type: 'jsonb', nullable: true })
+  tagCounts!: Record<string, number> | null;
+
   @Column({ type: 'int', default: 0 })
   attempts!: number;
 

@@ -27,8 +27,8 @@ describe(detectKind.name, () => {
     expect(d('\uFEFF')).toMatchObject({ reject: { rule: 'empty_file' } });
   });
 
-  it('refuses invalid UTF-8, but not a character cut at the end of the head', () => {
-    expect(d(Buffer.from([0x74, 0x73, 0xff, 0xfe, 0x0a]))).toMatchObject({ reject: { rule: 'invalid_utf8' } });
+  it('refuses invalid UTF-8 under a structured name, but not a character cut at the end of the head', () => {
+    expect(d(Buffer.concat([Buffer.from('hello w'), Buffer.from([0xf6]), Buffer.from('rld\n')]), 'f.csv')).toMatchObject({ reject: { rule: 'invalid_utf8' } });
     const cut = Buffer.concat([Buffer.from('ts,device,temp\n1,"é'), Buffer.from('€').subarray(0, 2)]);
     expect(d(cut)).toEqual({ kind: 'sensor_wide_csv' });
   });
@@ -64,6 +64,29 @@ describe(detectKind.name, () => {
       const r = d(text, 'x.json');
       expect(r).toMatchObject({ reject: { rule: 'unrecognized_format' } });
       expect('reject' in r && r.reject.message.length).toBeGreaterThan(10);
+    }
+  });
+
+  it('takes other text as a log, its lines with NUL or bytes that are not UTF-8 included (they become row errors)', () => {
+    expect(d('info: system booted\nwarn: disk space low\n', 'input.log')).toEqual({ kind: 'log' });
+    expect(d('Once upon a time\n', 'story.txt')).toEqual({ kind: 'log' });
+    expect(d('[INFO] started\n[1,2] is not JSON text here\n')).toEqual({ kind: 'log' });
+    expect(d('\x1b[31merror\x1b[0m: red\n')).toEqual({ kind: 'log' });
+    const text = 'a line of ordinary text\n'.repeat(20);
+    expect(d(Buffer.concat([Buffer.from(text), Buffer.from([0xe9, 0x0a, 0x00, 0x0a]), Buffer.from(text)]))).toEqual({ kind: 'log' });
+  });
+
+  it('refuses binary content as unrecognized_format whatever its name: NUL-heavy, UTF-16, random bytes', () => {
+    const utf16 = Buffer.from('\uFEFFinfo: system booted\n', 'utf16le');
+    const random = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256));
+    for (const bytes of [Buffer.from([0, 1, 2, 3, 255, 254, 0, 7]), utf16, random, Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x01])]) {
+      expect(d(bytes, 'blob.log')).toMatchObject({ reject: { rule: 'unrecognized_format', message: expect.stringContaining('looks binary') } });
+    }
+  });
+
+  it('does not take JSON that is no known kind, or text under a structured name, as a log', () => {
+    for (const [text, name] of [['[1,2,3]', 'a.log'], ['"just a string"', 'a.txt'], ['42', 'a.txt'], ['[\n  {"a": 1}\n]', 'a.log'], ['info: hello\n', 'a.csv'], ['<x/>\n', 'a.xml']]) {
+      expect(d(text, name)).toMatchObject({ reject: { rule: 'unrecognized_format', message: expect.stringContaining('loaded as a log') } });
     }
   });
 

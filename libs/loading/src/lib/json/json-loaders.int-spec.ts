@@ -8,7 +8,7 @@ import { createDataSource } from '@sluice/db';
 import { aggregateMismatches, createTestDatabase, type TestDatabase } from '@sluice/testing';
 import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
-import { AGGREGATES_FROM_RAW_SQL, JsonDocumentLoader, LoaderRegistry, NdjsonLoader, SensorCsvLoader, type LoadOptions, type LoadResult } from '../../index';
+import { AGGREGATES_FROM_RAW_SQL, JsonDocumentLoader, LoaderRegistry, LogLinesLoader, NdjsonLoader, SensorCsvLoader, type LoadOptions, type LoadResult } from '../../index';
 
 const FIXTURES = join(__dirname, '../../../../../fixtures/json');
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
@@ -38,7 +38,7 @@ describe('JSON and NDJSON loaders', () => {
 
   beforeEach(async () => {
     await ds.query('TRUNCATE vehicles_status, detection_events, measurements, raw_sensor_data, aggregated_metrics, ingest_errors, sensors, ingest_files');
-    registry = new LoaderRegistry(new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds));
+    registry = new LoaderRegistry(new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds), new LogLinesLoader());
   });
 
   /** Registers a file in the ledger (at `createdAt`, its place in arrival order). */

@@ -17,7 +17,7 @@ import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { SensorRegistry } from '../sensor/sensor-registry';
-import { destroy, fileOrder, itemReject, placeReject, runRecordLoad } from './record-load';
+import { destroy, fileOrder, itemReject, placeReject, runRecordLoad, unreadableLine } from './record-load';
 import { DetectionSink, MeasurementSink, SensorReadingSink, VehicleStatusSink } from './record-sinks';
 
 /** Longest NDJSON line accepted by default (a line is one record). */
@@ -52,11 +52,7 @@ export class NdjsonLoader implements KindLoader {
         for await (const batch of readLines(stream, maxLine)) {
           for (const raw of batch) {
             if ('error' in raw) {
-              const message =
-                raw.error === 'line_too_long'
-                  ? `line ${raw.line}: the line has ${raw.bytes} bytes; a line may have at most ${maxLine} (MAX_LINE_BYTES)`
-                  : `line ${raw.line}: byte ${raw.byteOffset} of the line starts an invalid UTF-8 sequence; save the file as UTF-8`;
-              if (counter.reject({ line: raw.line, column: null, rule: raw.error, message, value: null, raw: '' })) return { stopped: true };
+              if (counter.reject(unreadableLine(raw, maxLine))) return { stopped: true };
               continue;
             }
             if (raw.text.trim() === '') continue;

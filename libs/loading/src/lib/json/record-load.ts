@@ -1,5 +1,5 @@
 import type { RejectReason } from '@sluice/contracts';
-import { cap, RAW_CAP, type DocumentProblem, type RowReject } from '@sluice/formats';
+import { cap, RAW_CAP, type DocumentProblem, type RawLine, type RowReject } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { LoadOptions, LoadResult } from '../kind-loader';
 import { CREATED_AT_US, rowsOf } from '../ledger.repository';
@@ -104,6 +104,15 @@ export function itemReject(problems: readonly DocumentProblem[], item: unknown, 
   const p = problems[0];
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).map((x) => x.field).join(', ')}${problems.length > 4 ? ', …' : ''})` : '';
   return { line, column: p.field || null, rule: p.rule, message: `${p.message}${more}`, value: p.value, raw: rawOf(item) };
+}
+
+/** The row error of a line the line reader could not give as text: longer than MAX_LINE_BYTES, or not UTF-8. */
+export function unreadableLine(raw: Extract<RawLine, { error: string }>, maxLineBytes: number): RowReject {
+  const message =
+    raw.error === 'line_too_long'
+      ? `line ${raw.line}: the line has ${raw.bytes} bytes; a line may have at most ${maxLineBytes} (MAX_LINE_BYTES)`
+      : `line ${raw.line}: byte ${raw.byteOffset} of the line starts an invalid UTF-8 sequence; save the file as UTF-8`;
+  return { line: raw.line, column: null, rule: raw.error, message, value: null, raw: '' };
 }
 
 /** Sets the line of a refused record and prefixes its message with it. */

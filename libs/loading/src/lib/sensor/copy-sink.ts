@@ -50,6 +50,13 @@ export class CopySink {
   }
 }
 
+/** Text as one field of COPY's text format: backslash, tab, LF and CR escaped. */
+export function copyField(text: string): string {
+  return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]) : text;
+}
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
 export function isUniqueViolation(e: unknown): boolean {
   return (e as { code?: string } | null)?.code === '23505';
 }

@@ -53,6 +53,12 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   </section>
 
   <section>
+    <h2>Log lines <span class="muted" id="log-note"></span></h2>
+    <p class="tags" id="log-tags"></p>
+    <table id="log-lines"><thead><tr><th>time</th><th>file</th><th>line</th><th>tag</th><th>message</th></tr></thead><tbody></tbody></table>
+  </section>
+
+  <section>
     <h2>Sensor</h2>
     <form id="sensor-form" class="sensor-form">
       <select id="sensor" aria-label="sensor"></select>
@@ -117,6 +123,11 @@ button.link { background: none; border: none; color: var(--muted); text-decorati
 #login form { display: flex; gap: 8px; max-width: 480px; }
 #login input { flex: 1; }
 .u-legend { color: var(--text); }
+.tags { display: flex; flex-wrap: wrap; gap: 6px; margin: 0 0 8px; }
+#log-lines td.msg { max-width: 640px; font-family: ui-monospace, monospace; font-size: 12px; }
+.t-error, .t-err, .t-fatal, .t-critical, .t-crit, .t-alert, .t-emerg, .t-severe { color: var(--bad); }
+.t-warn, .t-warning { color: var(--warn); }
+.t-info, .t-notice { color: var(--info); }
 `;
 
 export const DASHBOARD_JS = String.raw`(function () {
@@ -244,9 +255,28 @@ export const DASHBOARD_JS = String.raw`(function () {
     });
   }
 
+  /** A tag as a badge; known levels get their colour (the class is chosen from a fixed list, never from data). */
+  var LEVEL_CLASS = { error: 't-error', err: 't-err', fatal: 't-fatal', critical: 't-critical', crit: 't-crit', alert: 't-alert', emerg: 't-emerg', severe: 't-severe', warn: 't-warn', warning: 't-warning', info: 't-info', notice: 't-notice' };
+  function tagBadge(tag, text) {
+    return el('span', { 'class': 'badge ' + (Object.prototype.hasOwnProperty.call(LEVEL_CLASS, tag) ? LEVEL_CLASS[tag] : ''), 'data-tag': tag, text: text });
+  }
+
+  function renderLogs(page, tags) {
+    var list = $('log-tags');
+    list.replaceChildren();
+    tags.tags.forEach(function (t) { list.appendChild(tagBadge(t.tag, t.tag + ' ' + fmtN(t.lines))); });
+    $('log-note').textContent = tags.files ? fmtN(tags.lines) + ' lines from ' + fmtN(tags.files) + (tags.files === 1 ? ' file' : ' files') : '';
+    fill($('log-lines').tBodies[0], page.lines.map(function (l) {
+      var msg = el('td', { 'class': 'msg', title: l.message, text: l.message });
+      var r = el('tr', {}, [el('td', { text: l.ts ? new Date(l.ts).toLocaleString('en-GB') : '–' }), el('td', { text: l.file_name }), el('td', { text: String(l.line) }), el('td', {}, l.tag ? [tagBadge(l.tag, l.tag)] : []), msg]);
+      r.setAttribute('data-file-id', l.file_id);
+      return r;
+    }), 'no log lines loaded yet', 5);
+  }
+
   function refresh() {
-    return Promise.all([api('/stats'), api('/trace'), api('/errors?limit=10')]).then(function (r) {
-      renderStats(r[0]); renderTrace(r[1]); renderErrors(r[2]);
+    return Promise.all([api('/stats'), api('/trace'), api('/errors?limit=10'), api('/logs?limit=15'), api('/logs/tags')]).then(function (r) {
+      renderStats(r[0]); renderTrace(r[1]); renderErrors(r[2]); renderLogs(r[3], r[4]);
     }).catch(function (err) { if (err.message !== 'unauthorised') console.warn(err); });
   }
   /** A loaded file changes the picker's reading counts and maybe the drawn range: both again, at most every 2 s. */

@@ -90,6 +90,15 @@ export class FileDto {
   @ApiProperty({ type: RejectReasonDto, nullable: true, description: 'Why the file was quarantined or failed.' })
   error!: RejectReasonDto | null;
 
+  @ApiProperty({
+    nullable: true,
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    example: null,
+    description: 'Lines per tag of a loaded plain-text file (`{"error": 1, "info": 2}`); null for other kinds.',
+  })
+  tag_counts!: Record<string, number> | null;
+
   @ApiProperty({ example: 1 })
   attempts!: number;
 

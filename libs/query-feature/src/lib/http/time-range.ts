@@ -12,6 +12,9 @@ export function toTimestamptzText(value: string): string {
   return microsToIso(parseTimeBound(value));
 }
 
+/** toTimestamptzText of an optional parameter. */
+export const optionalTimestamptz = (value: string | undefined): string | undefined => (value === undefined ? undefined : toTimestamptzText(value));
+
 const MESSAGE = '$property must be an ISO-8601 date or date-time between 0001-01-01 and 9999-12-31, e.g. 2024-01-01T00:00:00Z';
 
 /**

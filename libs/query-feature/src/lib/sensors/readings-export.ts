@@ -37,7 +37,8 @@ export function exportFormatFor(accept: string | undefined): ExportFormat | null
   return best && best.format !== 'json' ? best.format : null;
 }
 
-const csvField = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+/** A CSV field, quoted when it holds a quote, comma or line break. */
+export const csvField = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 function line(format: ExportFormat, [ts, value, fileId]: ExportRow): string {
   // String(number) is the shortest text that parses back to the same double.
@@ -48,19 +49,24 @@ function line(format: ExportFormat, [ts, value, fileId]: ExportRow): string {
 const CHUNK_CHARS = 64 * 1024;
 
 /**
- * Rows (object mode) in, text out: the CSV header first, then one line per reading, gathered into chunks
- * of about 64 KB. Back-pressure passes through: pipe() stops reading rows while the socket is full.
+ * Rows (object mode) in, text out: `header` first, then `toLine` of each row, gathered into chunks of about
+ * 64 KB. Back-pressure passes through: pipe() stops reading rows while the socket is full.
  */
-export class ReadingsEncoder extends Transform {
+export class ExportEncoder<Row> extends Transform {
   private pending: string;
 
-  constructor(private readonly format: ExportFormat) {
-    super({ writableObjectMode: true, readableObjectMode: false, writableHighWaterMark: 1000 });
-    this.pending = format === 'csv' ? 'ts,value,file_id\n' : '';
+  /** `bufferedRows`: rows waiting to be encoded at most (fewer where a row may be large). */
+  constructor(
+    private readonly toLine: (row: Row) => string,
+    header: string,
+    bufferedRows = 1000,
+  ) {
+    super({ writableObjectMode: true, readableObjectMode: false, writableHighWaterMark: bufferedRows });
+    this.pending = header;
   }
 
-  override _transform(row: ExportRow, _enc: BufferEncoding, done: TransformCallback): void {
-    this.pending += line(this.format, row);
+  override _transform(row: Row, _enc: BufferEncoding, done: TransformCallback): void {
+    this.pending += this.toLine(row);
     if (this.pending.length >= CHUNK_CHARS) {
       const out = this.pending;
       this.pending = '';
@@ -72,6 +78,13 @@ export class ReadingsEncoder extends Transform {
 
   override _flush(done: TransformCallback): void {
     done(null, this.pending.length > 0 ? this.pending : undefined);
+  }
+}
+
+/** Readings as CSV (header `ts,value,file_id`) or NDJSON. */
+export class ReadingsEncoder extends ExportEncoder<ExportRow> {
+  constructor(format: ExportFormat) {
+    super((row) => line(format, row), format === 'csv' ? 'ts,value,file_id\n' : '');
   }
 }
 

@@ -1,9 +1,10 @@
 import { Controller, Get, Headers, Logger, Param, Query, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { decodeTsCursor, encodeTsCursor } from '../http/cursor.util';
-import { assertRange, toTimestamptzText } from '../http/time-range';
+import { exportResponse } from '../http/export-stream';
+import { assertRange, optionalTimestamptz as ts } from '../http/time-range';
 import { AggregatesDto, AggregatesQueryDto, DEFAULT_READINGS_PAGE, ReadingsPageDto, ReadingsQueryDto, SensorDto } from './sensors.dto';
 import { type ReadingsRange, SensorsRepository } from './sensors.repository';
 import { EXPORT_CONTENT_TYPES, exportFileName, exportFormatFor, type ExportFormat, ReadingsEncoder } from './readings-export';
@@ -13,11 +14,6 @@ const NAME_PARAM = {
   description: 'Sensor name, URL-encoded (it may hold `/` and `:`), e.g. `b8%3A27%3Aeb%3Abf%3A9d%3A51%2Ftemp`.',
   example: 'b8:27:eb:bf:9d:51/temp',
 };
-
-/** The response as StreamableFile's error handler sees it (the interface is not exported by Nest). */
-type StreamResponse = Parameters<Parameters<StreamableFile['setErrorHandler']>[0]>[1];
-
-const ts = (v: string | undefined) => (v === undefined ? undefined : toTimestamptzText(v));
 
 @ApiTags('sensors')
 @ApiKeyProtected()
@@ -90,23 +86,7 @@ export class SensorsController {
     const sensorId = await this.sensors.sensorId(name);
     if (sensorId === undefined) throw ApiException.notFound('sensor', name);
     const rows = await this.sensors.exportReadings(sensorId, ts(q.from), ts(q.to));
-    const body = pipeline(rows, new ReadingsEncoder(format), () => undefined);
-    return new StreamableFile(body, {
-      type: EXPORT_CONTENT_TYPES[format],
-      disposition: `attachment; filename="${exportFileName(name, format)}"`,
-    }).setErrorHandler((err: Error, res: StreamResponse) => {
-      if (res.destroyed) return;
-      this.logger.error(`export of ${name} failed: ${err.message}`);
-      // Before the first byte the client gets a 500; after it, only an aborted connection can say so.
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.send('the export failed; see the query-api log');
-      } else if (res.destroy) {
-        res.destroy();
-      } else {
-        res.end();
-      }
-    });
+    return exportResponse(rows, new ReadingsEncoder(format), EXPORT_CONTENT_TYPES[format], exportFileName(name, format), this.logger, name);
   }
 
   @Get(':name/aggregates')

@@ -1,40 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Pool } from 'pg';
-import QueryStream from 'pg-query-stream';
 import type { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { openExportCursor } from '../http/export-stream';
 import { isoUs, toCount } from '../http/sql.util';
 import type { AggregateDto, Bucket, SensorDto } from './sensors.dto';
-
-/** Rows fetched per round trip by the export cursor (and buffered ahead of the socket at most). */
-const EXPORT_BATCH_ROWS = 2000;
-/** Closing a cursor waits for the server's answer; a connection that cannot give one is not waited on longer. */
-const CURSOR_CLOSE_TIMEOUT_MS = 5000;
-
-/**
- * pg-query-stream whose destroy never hangs: its own close waits for ReadyForQuery, which a failed
- * query or a dead connection never sends, and the stream would then never emit 'error' or 'close'.
- */
-class ExportCursorStream extends QueryStream {
-  connectionLost = false;
-
-  override _destroy(err: Error, cb: (e?: Error | null) => void): void {
-    if (this.connectionLost || (this.cursor as { state?: string }).state === 'error') {
-      cb(err);
-      return;
-    }
-    let done = false;
-    const finish = (e?: Error | null) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      cb(e ?? err);
-    };
-    const timer = setTimeout(() => finish(err ?? new Error('closing the export cursor timed out')), CURSOR_CLOSE_TIMEOUT_MS);
-    super._destroy(err, finish);
-  }
-}
 
 export interface ReadingsRange {
   /** Inclusive lower bound (timestamptz text). */
@@ -164,16 +135,11 @@ export class SensorsRepository {
     return rows[0]?.id;
   }
 
-  /**
-   * Every reading of one sensor in [from, to) as a stream of `[ts, value, file_id]` arrays, read through a
-   * server-side cursor on a pool client of its own: memory stays at one batch whatever the range. The
-   * client goes back to the pool when the stream ends and is discarded when it is destroyed early (a
-   * client that went away) or fails, so a half-read portal never reaches the next user of the pool.
-   */
-  async exportReadings(sensorId: number, from?: string, to?: string): Promise<Readable> {
+  /** Every reading of one sensor in [from, to) as a stream of `[ts, value, file_id]` arrays (see openExportCursor). */
+  exportReadings(sensorId: number, from?: string, to?: string): Promise<Readable> {
     const pool = (this.db.driver as PostgresDriver).master as Pool;
-    const client = await pool.connect();
-    const stream = new ExportCursorStream(
+    return openExportCursor(
+      pool,
       `SELECT ${isoUs('r.ts')} AS ts, r.value, r.file_id::text AS file_id
          FROM raw_sensor_data r
         WHERE r.sensor_id = $1
@@ -181,29 +147,8 @@ export class SensorsRepository {
           AND ($3::timestamptz IS NULL OR r.ts <  $3::timestamptz)
         ORDER BY r.ts`,
       [sensorId, from ?? null, to ?? null],
-      { batchSize: EXPORT_BATCH_ROWS, rowMode: 'array' },
+      this.logger,
+      `sensor ${sensorId}`,
     );
-    let released = false;
-    // A checked-out pg client has no error listener of the pool's: without ours, a connection that dies
-    // mid-export (a restarted or terminated backend) would be an unhandled 'error' and end the process.
-    const onClientError = (e: Error) => {
-      stream.connectionLost = true;
-      stream.destroy(e);
-    };
-    client.on('error', onClientError);
-    const release = (discard: boolean) => {
-      if (released) return;
-      released = true;
-      // A discarded client may still report its socket closing: keep it listened to.
-      if (!discard) client.removeListener('error', onClientError);
-      client.release(discard);
-    };
-    stream.once('error', (e: Error) => {
-      this.logger.warn(`export of sensor ${sensorId} failed: ${e.message}`);
-      release(true);
-    });
-    stream.once('close', () => release(!stream.readableEnded));
-    client.query(stream);
-    return stream;
   }
 }

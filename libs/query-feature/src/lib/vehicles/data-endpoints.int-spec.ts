@@ -1,9 +1,5 @@
-import type { INestApplication } from '@nestjs/common';
-import { JetStreamService } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { Client } from 'pg';
-import { QUERY_API_OPENAPI, QueryApiModule } from '../query-api.module';
+import { type Json, type QueryApiHarness, startQueryApi } from '../../../test/query-api-harness';
 
 jest.setTimeout(60_000);
 
@@ -12,9 +8,6 @@ const FILE = '60000000-0000-4000-8000-000000000006';
 const V1 = 'veh-1';
 const V2 = 'veh/2 "two"';
 const V_ONLY_DETECTIONS = 'veh-3';
-
-// Response bodies are checked field by field below; `any` keeps those checks short.
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Measurements (two 1 µs apart), vehicle states and detections, by SQL as a loader would write them. */
 async function seed(url: string): Promise<void> {
@@ -49,51 +42,17 @@ async function seed(url: string): Promise<void> {
 }
 
 describe('query-api measurements, vehicles and detections (real PostgreSQL and NATS)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-  let base: string;
-
-  const call = async (path: string, key: string | null = KEY): Promise<{ status: number; body: Json }> => {
-    const res = await fetch(`${base}${path}`, { headers: key === null ? {} : { 'x-api-key': key } });
-    return { status: res.status, body: (await res.json()) as Json };
-  };
-  const expectBadParameter = async (path: string, parameter: string) => {
-    const { status, body } = await call(path);
-    expect(status).toBe(400);
-    expect(body['error'].code).toBe('invalid_parameter');
-    expect(body['error'].details).toEqual([{ parameter, message: expect.any(String) }]);
-  };
-  /** Follows next_cursor from `path` (which has a query string) and returns every row of `field`. */
-  const walk = async (path: string, field: string): Promise<{ rows: Json[]; pages: number }> => {
-    const rows: Json[] = [];
-    let cursor: string | null = null;
-    let pages = 0;
-    do {
-      const { status, body } = await call(`${path}${cursor ? `&cursor=${cursor}` : ''}`);
-      expect(status).toBe(200);
-      rows.push(...body[field]);
-      cursor = body['next_cursor'];
-      pages++;
-    } while (cursor !== null && pages < 100);
-    return { rows, pages };
-  };
+  let api: QueryApiHarness;
+  const call = (path: string, key?: string | null) => api.call(path, key);
+  const expectBadParameter = (path: string, parameter: string) => api.expectBadParameter(path, parameter);
+  const walk = (path: string, field: string) => api.walk(path, field);
 
   beforeAll(async () => {
-    db = await createTestDatabase('query_data');
-    await seed(db.url);
-    const port = await freePort();
-    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace('qdata'), QUERY_API_KEYS: KEY, INGEST_API_KEYS: 'ik', LOG_LEVEL: 'silent', QUERY_API_PORT: String(port) };
-    app = await bootstrapService(QueryApiModule.forRoot(env), { port: () => port, openApi: QUERY_API_OPENAPI });
-    base = `http://127.0.0.1:${port}`;
+    api = await startQueryApi('query_data', KEY, seed);
   });
 
   afterAll(async () => {
-    if (app) {
-      const js = app.get(JetStreamService);
-      await js.jsm.streams.delete(js.stream).catch(() => undefined);
-      await app.close();
-    }
-    await db?.drop();
+    await api?.close();
   });
 
   it('needs a key on every new endpoint and documents them in OpenAPI', async () => {

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
-import { assertRange, toTimestamptzText } from '../http/time-range';
+import { assertRange, optionalTimestamptz as ts } from '../http/time-range';
 import { decodeKeyset, encodeKeyset } from './keyset-cursor.util';
 import {
   DEFAULT_PAGE,
@@ -15,8 +15,6 @@ import {
 import { type DetectionsFilter, VehiclesRepository } from './vehicles.repository';
 
 const ID_PARAM = { name: 'id', description: 'Vehicle id as received (URL-encoded).', example: '8fd7b0fa-7f2f-4dd4-8cda-31e1e1b1a5bb' };
-const ts = (v: string | undefined) => (v === undefined ? undefined : toTimestamptzText(v));
-
 @ApiTags('vehicles')
 @ApiKeyProtected()
 @Controller()

@@ -1,0 +1,73 @@
+import { Controller, Get, Headers, Logger, Query, StreamableFile } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
+import { exportResponse } from '../http/export-stream';
+import { assertRange, optionalTimestamptz as ts } from '../http/time-range';
+import { csvField, EXPORT_CONTENT_TYPES, ExportEncoder, exportFormatFor, type ExportFormat } from '../sensors/readings-export';
+import { decodeKeyset, encodeKeyset } from '../vehicles/keyset-cursor.util';
+import { DEFAULT_LOGS_PAGE, LogsPageDto, LogsQueryDto, LogTagsDto } from './logs.dto';
+import { EXPORT_BATCH_LINES, type LogsFilter, LogsRepository } from './logs.repository';
+
+/** A line as the export cursor returns it. */
+type LogRow = [fileId: string, fileName: string, line: number, ts: string | null, tag: string | null, message: string];
+
+const CSV_HEADER = 'file_id,file_name,line,ts,tag,message\n';
+const toLine = (format: ExportFormat) =>
+  format === 'csv'
+    ? ([fileId, fileName, line, ts, tag, message]: LogRow) => `${fileId},${csvField(fileName)},${line},${ts ?? ''},${csvField(tag ?? '')},${csvField(message)}\n`
+    : ([fileId, fileName, line, ts, tag, message]: LogRow) => `${JSON.stringify({ file_id: fileId, file_name: fileName, line, ts, tag, message })}\n`;
+
+@ApiTags('logs')
+@ApiKeyProtected()
+@Controller('logs')
+export class LogsController {
+  private readonly logger = new Logger(LogsController.name);
+
+  constructor(private readonly logs: LogsRepository) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'Lines of plain-text files (JSON pages, or a CSV / NDJSON export of every match)',
+    description:
+      'Filters combine: `tag`, `file` (id or name), the line timestamp range [from, to), full-text `q`. Keyset pagination: follow ' +
+      '`next_cursor` until it is null. With `Accept: text/csv` (columns `file_id,file_name,line,ts,tag,message`) or ' +
+      '`Accept: application/x-ndjson` every matching line is streamed from a database cursor, whole; `limit` and `cursor` ' +
+      'are refused there.',
+  })
+  @ApiProduces('application/json', 'text/csv', 'application/x-ndjson')
+  @ApiOkResponse({ type: LogsPageDto })
+  @ApiNotFound('`file` names no plain-text file.')
+  async list(@Query() q: LogsQueryDto, @Headers('accept') accept?: string): Promise<LogsPageDto | StreamableFile> {
+    assertRange(q.from, q.to);
+    const filter: Omit<LogsFilter, 'limit'> = { tag: q.tag, from: ts(q.from), to: ts(q.to), q: q.q, order: q.order ?? 'desc' };
+    if (q.file !== undefined) {
+      filter.fileIds = await this.logs.resolveFile(q.file);
+      if (filter.fileIds.length === 0) throw ApiException.notFound('file', q.file);
+    }
+    const format = exportFormatFor(accept);
+    if (format) {
+      for (const p of ['limit', 'cursor'] as const) {
+        if (q[p] !== undefined) throw ApiException.invalidParameter(p, `pages do not apply to a ${format} export, which streams every matching line`);
+      }
+      const rows = await this.logs.export(filter);
+      return exportResponse(rows, new ExportEncoder(toLine(format), format === 'csv' ? CSV_HEADER : '', EXPORT_BATCH_LINES), EXPORT_CONTENT_TYPES[format], `logs.${format}`, this.logger, 'log lines');
+    }
+    const limit = q.limit ?? DEFAULT_LOGS_PAGE;
+    if (q.cursor !== undefined) {
+      const [id] = decodeKeyset(q.cursor, ['text']);
+      if (!/^\d{1,18}$/.test(id)) throw ApiException.invalidParameter('cursor', 'is not a cursor issued by this API');
+      filter.afterId = id;
+    }
+    const rows = await this.logs.page({ ...filter, limit: limit + 1 });
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    return { lines: page.map(({ id: _id, ...line }) => line), next_cursor: more ? encodeKeyset([page[page.length - 1].id]) : null };
+  }
+
+  @Get('tags')
+  @ApiOperation({ summary: 'Lines per tag over every loaded plain-text file' })
+  @ApiOkResponse({ type: LogTagsDto })
+  tags(): Promise<LogTagsDto> {
+    return this.logs.tags();
+  }
+}
