@@ -4,11 +4,12 @@ import pg from 'pg';
 const logger = new Logger('Database');
 
 /**
- * What makes PostgreSQL notice a client that is gone. A process killed in a container can vanish without its
- * FIN ever reaching the server (the container's network goes with it); the backend then waits for the rest of
- * a COPY, or for the next statement, holding its transaction's row locks until TCP gives up: two hours by
- * default. Meanwhile every other replica finds that file's ledger row held and the watcher skips it as
- * being worked on. Keepalives end such a session about a minute after the client's last packet.
+ * What makes PostgreSQL notice a client that is gone. PostgreSQL sees a client's end only when it next reads
+ * from it, and a client can vanish without its FIN reaching the server (a host or a container's network gone
+ * with unsent data); the backend then waits for the rest of a COPY, or for the next statement, holding its
+ * transaction's row locks until TCP gives up: two hours by default. Meanwhile every other replica finds that
+ * file's ledger row held, and the watcher's requeue skips it as being worked on. Keepalives end such a
+ * session about a minute after the client's last packet.
  */
 const DEAD_CLIENT_KEEPALIVES = `SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '3', false)`;
 /**
