@@ -1,3 +1,7 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { streamName } from '@sluice/contracts';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,5 +110,51 @@ describe('two processor replicas', () => {
     expect(processedBy[0] + processedBy[1]).toBe(files);
     expect(processedBy[0]).toBeGreaterThan(0);
     expect(processedBy[1]).toBeGreaterThan(0);
+  });
+});
+
+describe('a killed processor whose database session lives on', () => {
+  let stack: Stack;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    // Three deliveries a message (MAX_ATTEMPTS + 1), and a requeue too far away to be what saves the file.
+    stack = await Stack.start({ label: 'heldrow', env: { ACK_WAIT_MS: '3000', MAX_ATTEMPTS: '2', REQUEUE_AFTER_MS: '3600000', PROCESSOR_CONCURRENCY: '1' } });
+    nc = await connect({ servers: stack.natsUrl });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await stack?.stop();
+  });
+
+  it('loads a file whose ledger row a killed processor\'s session held', async () => {
+    const lines = 1000;
+    // The load transaction of the file will wait on this lock, holding the file's ledger row.
+    const blocker = await stack.pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE ingest_errors IN SHARE MODE');
+      dropText(stack, 'held.csv', wideCsv({ lines, devices: ['held'], startEpoch: 1.75e9 }));
+      await waitFor('the load waiting on the lock', async () => {
+        const rows = await stack.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'DELETE FROM ingest_errors%'`);
+        return rows.length > 0;
+      });
+      // Without more, PostgreSQL notices the dead client only when its backend next reads from it: not while
+      // it waits for a lock, so the row stays held while the lock above is.
+      await stack.kill('processor');
+      await stack.restart('processor');
+      // Either the dead session was ended (the new processor took the file and waits on the lock in turn) or
+      // the new processor found the row held on more deliveries than one message has (and queued it again).
+      const jsm = await jetstreamManager(nc);
+      await waitFor('the file taken again, or delivered past max_deliver', async () => {
+        const [row] = await stack.query<{ attempts: number }>(`SELECT attempts FROM ingest_files`);
+        return row.attempts >= 2 || (await jsm.consumers.info(streamName(stack.namespace), 'processor')).delivered.consumer_seq > 3;
+      }, 60000);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+    expect(await stack.waitForTerminal(1)).toEqual({ processed: 1 });
+    expect(await stack.count('raw_sensor_data')).toBe(lines * METRICS);
   });
 });

@@ -85,6 +85,25 @@ describe(ConsumerRunner.name, () => {
     expect(calls).toBe(2);
   });
 
+  it('never drops a message for "not now" answers: past its last delivery it comes back as a new message', async () => {
+    const id = randomUUID();
+    const deliveries: number[] = [];
+    let exhausted = 0;
+    await run(
+      async (m) => {
+        deliveries.push(m.deliveryCount);
+        // Held elsewhere for more deliveries than max_deliver allows one message.
+        return deliveries.length <= 5 ? { retryInMs: 100 } : { ack: true };
+      },
+      { maxDeliver: 2, onExhausted: async () => void exhausted++ },
+    );
+    await js.publish(FileSubjects.queued, { fileId: id }, id);
+    await waitFor('handled once the work is free', async () => deliveries.length === 6 && (await pending()) === 0, 20000);
+    // Each new message starts again at delivery 1.
+    expect(deliveries).toEqual([1, 2, 1, 2, 1, 2]);
+    expect(exhausted).toBe(0);
+  });
+
   it('terminates a message whose payload fails validation without calling the handler', async () => {
     let calls = 0;
     await run(async () => {

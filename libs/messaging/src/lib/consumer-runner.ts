@@ -5,6 +5,7 @@ import { validate } from 'class-validator';
 import type { FileSubject } from '@sluice/contracts';
 import type { JetStreamService } from './jetstream.service';
 
+/** `retryInMs`: not now (e.g. another process holds the work), which is no failure and spends no attempt. */
 export type HandlerResult = { ack: true } | { retryInMs: number };
 
 export interface ConsumedMessage<T> {
@@ -53,7 +54,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Pulls from a durable consumer through one long-lived `consume()` subscription and handles up to
  * `concurrency` calls at once, each of one message or (with `batch`) of every message waiting that fits.
  * A message is acked only after its handler resolves; it is kept alive with working() while it waits and
- * while the handler runs; a throw naks it with backoff; a payload that fails validation is terminated
+ * while the handler runs; a throw naks it with backoff; a "not now" answer naks it with its delay, or on the
+ * last delivery queues it again (never dropped for it); a payload that fails validation is terminated
  * (redelivering it can never succeed). So a handler throws only for what a retry may cure: it settles a
  * permanent failure of its own (the processor quarantines a file the database refuses) and resolves. No more messages are pulled ahead than one round of calls takes,
  * so none waits long in this process while its ack_wait runs.
@@ -185,7 +187,7 @@ export class ConsumerRunner<T extends object> {
       try {
         const result = await (this.opts.handle as NonNullable<ConsumerRunnerOptions<T>['handle']>)(r.consumed);
         if ('ack' in result) await r.msg.ackAck().catch(() => r.msg.ack());
-        else r.msg.nak(result.retryInMs);
+        else await this.retryLater(r.msg, result.retryInMs);
       } catch (error) {
         await this.failed(r, error);
       }
@@ -201,6 +203,26 @@ export class ConsumerRunner<T extends object> {
         for (const r of rs) await this.failed(r, error);
       }
     });
+  }
+
+  /**
+   * JetStream drops a message nak'ed on its last delivery (max_deliver counts every delivery), and a
+   * "not now" must not use up the attempts: on the last delivery the same payload goes out as a new
+   * message (its id makes a repeat after a crash harmless) and this one is acked.
+   */
+  private async retryLater(msg: JsMsg, delayMs: number): Promise<void> {
+    if (msg.info.deliveryCount < this.opts.maxDeliver) {
+      msg.nak(delayMs);
+      return;
+    }
+    try {
+      await this.jetstream.js.publish(msg.subject, msg.data, { msgID: `${msg.info.streamSequence}.again` });
+      msg.ack();
+      this.logger.log(`message ${msg.info.streamSequence} still not workable after ${msg.info.deliveryCount} deliveries: queued again`);
+    } catch (e) {
+      this.logger.warn(`could not queue message ${msg.info.streamSequence} again (${(e as Error).message}): it is dropped after this delivery`);
+      msg.nak(delayMs);
+    }
   }
 
   /** Retried with backoff, or, after the last delivery, recorded and terminated. */
