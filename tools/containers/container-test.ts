@@ -114,6 +114,17 @@ class ComposeStack {
     );
   }
 
+  /** The container's addresses on its networks. */
+  addresses(id: string): string[] {
+    return run('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', id]).trim().split(' ').filter(Boolean);
+  }
+
+  /** One SQL query through psql inside the postgres container, its rows as text lines. */
+  sql(query: string): string[] {
+    const [pg] = this.service('postgres');
+    return run('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'sluice', '-Atc', query], { quiet: true }).trim().split('\n').filter(Boolean);
+  }
+
   service(name: string): string[] {
     return this.containers()
       .filter((c) => c.service === name && this.inspect(c.id).status === 'running')
@@ -302,13 +313,18 @@ async function main(): Promise<void> {
     await stack.drop(gen, files);
     const morePayloads = 300;
     const posting = postMeasurements(stack, firstPayloads, morePayloads);
+    // The victim is a processor whose database session is inside a COPY at that moment: killed mid-load.
+    let victim = '';
     await waitFor(
-      'a generated file in a processor',
-      async () => (await stack.get<{ in_flight: { original_name: string; status: string }[] }>('/trace')).in_flight.some((f) => f.original_name.startsWith('ct-load-') && f.status === 'processing'),
+      'a processor loading a generated file',
+      async () => {
+        const loading = stack.sql(`SELECT host(client_addr) FROM pg_stat_activity WHERE state = 'active' AND query ILIKE 'COPY %'`);
+        victim = stack.service('processor').find((id) => stack.addresses(id).some((ip) => loading.includes(ip))) ?? '';
+        return victim !== '';
+      },
       120_000,
       100,
     );
-    const victim = stack.service('processor')[0];
     run('docker', ['kill', victim], { quiet: true });
     out(`killed processor ${victim} with files in flight`);
     check(`${morePayloads} more POST /ingest answered 202`, (await posting) === morePayloads);
