@@ -11,3 +11,4 @@ export * from './lib/json/line-reader';
 export * from './lib/json/read-document';
 export * from './lib/json/validate-document';
 export * from './lib/text/storable-text.util';
+export * from './lib/compression/compression.util';

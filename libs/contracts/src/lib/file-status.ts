@@ -18,6 +18,8 @@ export const FILE_KINDS = [
   'detections',
   'measurement',
   'ndjson',
+  /** A zip archive: its members are files of their own (ledger rows whose archive_id names it). */
+  'zip_archive',
 ] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
 

@@ -17,6 +17,7 @@ import { CoveringReadingsKey1764300000000 } from './migrations/1764300000000-cov
 import { IngestPayloads1764400000000 } from './migrations/1764400000000-ingest-payloads';
 import { QueuedAt1764560000000 } from './migrations/1764560000000-queued-at';
 import { S3Sources1764600000000 } from './migrations/1764600000000-s3-sources';
+import { CompressedFiles1764800000000 } from './migrations/1764800000000-compressed-files';
 import { pgDriver } from './pg-driver';
 
 // Classes, not globs: globs do not survive bundling.
@@ -29,6 +30,7 @@ export const MIGRATIONS = [
   IngestPayloads1764400000000,
   QueuedAt1764560000000,
   S3Sources1764600000000,
+  CompressedFiles1764800000000,
 ];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {
