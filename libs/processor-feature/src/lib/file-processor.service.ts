@@ -135,8 +135,8 @@ export class FileProcessorService {
     } catch (e) {
       const failure = classifyFailure(e);
       if (failure.kind !== 'permanent') throw e;
-      // The database refuses the data and would again: quarantined now, never retried into `failed`.
-      this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused by the database');
+      // The database (or the decompression) refuses the data and would again: quarantined now, never retried into `failed`.
+      this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused');
       return this.settle(file.id, refusedOutcome(route.kind, failure.reason));
     }
   }
