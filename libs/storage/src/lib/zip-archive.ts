@@ -47,7 +47,7 @@ function asInvalid(name: string, e: unknown): unknown {
   return invalidCompression(name, 'zip', (e as Error).message);
 }
 
-/** One zip archive opened for reading; `close()` when done. */
+/** One zip archive opened for reading, for one pass over its directory (`members()` or `openMember()`); `close()` when done. */
 export class ZipArchive {
   private constructor(
     private readonly zip: yauzl.ZipFile,
