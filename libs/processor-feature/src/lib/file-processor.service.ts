@@ -19,8 +19,8 @@ import { decompressed, isCompressedContentError } from '@sluice/formats';
 import { DropFolder, isArchiveMember, isObjectChanged, isStoredInObjectStore, StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
-import { ArchiveExpander } from './archive-expander.service';
 import { DataSource } from 'typeorm';
+import { ArchiveExpander } from './archive-expander.service';
 import { ClaimedContent } from './claimed-content.util';
 import { classifyFailure } from './failure.util';
 import * as metrics from './processor.metrics';
@@ -160,7 +160,7 @@ export class FileProcessorService {
    * In one transaction holding the ledger row: the outcome (or the load that yields it) and the ledger
    * update. Null when the row is no longer `processing` (another replica finished it).
    */
-  async settle(fileId: string, outcomeOf: FileOutcome | ((client: PoolClient) => Promise<FileOutcome>)): Promise<FileOutcome | null> {
+  private async settle(fileId: string, outcomeOf: FileOutcome | ((client: PoolClient) => Promise<FileOutcome>)): Promise<FileOutcome | null> {
     const runner = this.ds.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
     try {
