@@ -226,10 +226,17 @@ export async function contentDigest(source: AsyncIterable<Buffer>, limits: Decom
     raw.update(chunk);
     rawSize += chunk.length;
     const g = gunzip;
-    if (g && !g.write(chunk)) await new Promise<void>((resolve) => {
-      g.once('drain', resolve);
-      g.once('close', resolve);
-    });
+    if (g && !g.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          g.off('drain', done);
+          g.off('close', done);
+          resolve();
+        };
+        g.on('drain', done);
+        g.on('close', done);
+      });
+    }
   }
   gunzip?.end();
   await ended;
