@@ -33,7 +33,18 @@ class RangeReader extends yauzl.RandomAccessReader {
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
-    return end <= start ? Readable.from([]) : this.openRange({ start, end });
+    if (end <= start) return Readable.from([]);
+    try {
+      return this.openRange({ start, end });
+    } catch (e) {
+      // yauzl reads inside its own callbacks: a throw there would escape every caller, an error on the stream does not.
+      return Readable.from(
+        (async function* () {
+          yield* [];
+          throw e;
+        })(),
+      );
+    }
   }
 }
 
