@@ -12,6 +12,7 @@ import { cpuMs } from './cpu.util';
 import { s3Source } from './s3.section';
 import { replaySection } from './replay.section';
 import { logsSection } from './logs.section';
+import { compressedFiles } from './compressed.section';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -514,6 +515,7 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'hostile', run: hostileCorpus },
   { name: 'faults', run: faultCampaign },
   { name: 'logs', run: () => logsSection(out) },
+  { name: 'compressed', run: () => compressedFiles({ out, secs, peakRssMb, stageDir, largeBytes, skipLarge, seeds }) },
 ];
 
 async function main(): Promise<void> {

@@ -13,3 +13,4 @@ export * from './lib/json/validate-document';
 export * from './lib/text/storable-text.util';
 export * from './lib/detect/log.detector';
 export * from './lib/log/log-line';
+export * from './lib/compression/compression.util';

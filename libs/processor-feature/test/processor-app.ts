@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { FileSubjects, type FileSubject } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
+import { DropFolder } from '@sluice/storage';
 import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { Pool } from 'pg';
 import { ProcessorModule } from '../src/lib/processor.module';
@@ -62,8 +63,8 @@ export async function startProcessorApp(label: string, env: Record<string, strin
       const storedPath = `processing/${id}__${name}`;
       mkdirSync(join(dropzone, 'processing'), { recursive: true });
       writeFileSync(join(dropzone, storedPath), content);
-      const sha256 = createHash('sha256').update(content).digest('hex');
-      await ledger.register({ id, source: 'dropzone', originalName: name, storedPath, sha256, sizeBytes: content.length });
+      const digest = await app.get(DropFolder).sha256AndSize(storedPath);
+      await ledger.register({ id, source: 'dropzone', originalName: name, storedPath, sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression });
       await js.publish(FileSubjects.queued, { fileId: id }, id);
       return id;
     },

@@ -7,3 +7,4 @@ export * from './lib/object-stores';
 export * from './lib/s3-object-store';
 export * from './lib/s3-stored-path.util';
 export * from './lib/s3-listing.util';
+export * from './lib/zip-archive';

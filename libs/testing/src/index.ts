@@ -11,3 +11,4 @@ export * from './lib/browser';
 export * from './lib/s3-server';
 export * from './lib/hostile-corpus';
 export * from './lib/dashboard-truth';
+export * from './lib/compressed-files';

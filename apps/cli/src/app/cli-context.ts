@@ -84,7 +84,7 @@ export class CliContext {
 
   async drop(): Promise<DropFolder> {
     if (!this.dropFolder) {
-      const drop = new DropFolder(this.config.DROPZONE_DIR);
+      const drop = new DropFolder(this.config.DROPZONE_DIR, this.config.decompressionLimits);
       try {
         await drop.init();
       } catch (e) {

@@ -40,6 +40,26 @@ export class CommonConfig {
   @IsString()
   METRICS_API_KEYS?: string;
 
+  /**
+   * Compressed input (gzip files, zip members; read by the watcher, the ingest-api and the processor): the
+   * most bytes one of them may decompress to (default 20 GiB), and the most its content may outgrow its
+   * compressed bytes (checked once 1 MiB has come out). Past either, the file is quarantined
+   * `decompression_limit` the moment the limit is crossed: a decompression bomb is never read further.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MAX_DECOMPRESSED_BYTES = 20 * 1024 ** 3;
+
+  @Type(() => Number)
+  @IsNumber()
+  @Min(1)
+  MAX_COMPRESSION_RATIO = 200;
+
+  get decompressionLimits(): { maxBytes: number; maxRatio: number } {
+    return { maxBytes: this.MAX_DECOMPRESSED_BYTES, maxRatio: this.MAX_COMPRESSION_RATIO };
+  }
+
   get natsServers(): string[] {
     return parseList(this.NATS_URL);
   }

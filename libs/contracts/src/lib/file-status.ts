@@ -19,6 +19,8 @@ export const FILE_KINDS = [
   'measurement',
   'ndjson',
   'log',
+  /** A zip archive: its members are files of their own (ledger rows whose archive_id names it). */
+  'zip_archive',
 ] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
 

@@ -94,12 +94,17 @@ export class IngestController {
   @Post('ingest/files')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
-    summary: 'Upload a file (CSV, JSON, NDJSON) of any size',
+    summary: 'Upload a file (CSV, JSON, NDJSON; plain, gzip or zip) of any size',
     description:
       'multipart/form-data with the field `file`, or the raw file as the body (any other Content-Type) with `?filename=`. Streamed to disk as it arrives (never held in memory), ' +
-      'fsynced, recorded and queued; then 202. The kind is detected by the processor from the content.',
+      'fsynced, recorded and queued; then 202. The kind is detected by the processor from the content.\n\n' +
+      'Compressed input is known by its first bytes, not its name or Content-Type. A **gzip** file is one file: it is recorded with the SHA-256 and size of its ' +
+      'uncompressed content (so the same data gzipped or not is a `duplicate`) and decompressed as it loads. A **zip** archive is unpacked by the processor: each ' +
+      'member becomes a file of its own (`GET /ingest/{raw_id}` of the archive shows it `processed`, kind `zip_archive`, `rows_total` = its members; ' +
+      '`GET /files?archive_id=` on the query-api lists them). An archive inside an archive is quarantined `nested_archive`; content over MAX_DECOMPRESSED_BYTES ' +
+      'or expanding more than MAX_COMPRESSION_RATIO times is quarantined `decompression_limit` the moment it crosses the limit; a corrupt one `invalid_compression`.',
   })
-  @ApiConsumes('multipart/form-data', 'application/octet-stream', 'text/csv')
+  @ApiConsumes('multipart/form-data', 'application/octet-stream', 'text/csv', 'application/gzip', 'application/zip')
   @ApiBody({ schema: UPLOAD_BODY_SCHEMA })
   @IdempotencyHeader()
   @ApiAcceptedResponse({ type: IngestAcceptedDto, description: 'Stored durably and queued.' })

@@ -2,6 +2,7 @@ import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
 import { IngestError } from '@sluice/db';
 import { ApiException } from '@sluice/http';
+import type { Compression } from '@sluice/formats';
 import { databaseStoredPath, LedgerRepository } from '@sluice/loading';
 import { DropFolder, isStorageException, sanitizeSegments } from '@sluice/storage';
 import { createHash, randomUUID } from 'node:crypto';
@@ -106,9 +107,9 @@ export class IngestService {
   }
 
   /** `body`: the payload itself, to be stored in the database with its row (then `written.storedPath` is database/<id>). */
-  private async register(id: string, name: string, written: { storedPath: string; sha256: string; size: number }, scope: IdempotencyScope | undefined, body?: Buffer): Promise<Accepted> {
+  private async register(id: string, name: string, written: { storedPath: string; sha256: string; size: number; compression?: Compression | null }, scope: IdempotencyScope | undefined, body?: Buffer): Promise<Accepted> {
     const result = await unavailableOnFailure(() =>
-      this.committer.commit({ id, source: 'api', originalName: name, storedPath: written.storedPath, sha256: written.sha256, sizeBytes: written.size }, scope, body),
+      this.committer.commit({ id, source: 'api', originalName: name, storedPath: written.storedPath, sha256: written.sha256, sizeBytes: written.size, compression: written.compression }, scope, body),
     );
     return { rawId: result.rawId, replayed: result.replayedKey };
   }

@@ -17,6 +17,11 @@ export interface NewLedgerEntry {
   storedPath: string;
   sha256: string;
   sizeBytes: number;
+  /** How the stored bytes are packed; sha256/sizeBytes are then of the content (see contentDigest). */
+  compression?: 'gzip' | 'zip' | null;
+  /** A member of a zip archive: the archive's row and the member's index in it. */
+  archiveId?: string;
+  memberIndex?: number;
 }
 
 export type RegisterResult = { status: 'queued'; row: IngestFile } | { status: 'duplicate'; row: IngestFile; duplicateOf: string } | { status: 'existing'; row: IngestFile };
@@ -73,7 +78,7 @@ export const CREATED_AT_US = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD
 const UNIQUE_VIOLATION = '23505';
 
 const COLUMNS = `id, source, original_name AS "originalName", stored_path AS "storedPath", sha256,
-  size_bytes AS "sizeBytes", kind, status, duplicate_of AS "duplicateOf", rows_total AS "rowsTotal",
+  size_bytes AS "sizeBytes", compression, archive_id AS "archiveId", member_index AS "memberIndex", kind, status, duplicate_of AS "duplicateOf", rows_total AS "rowsTotal",
   rows_loaded AS "rowsLoaded", rows_rejected AS "rowsRejected", readings_loaded AS "readingsLoaded", error,
   attempts, replays, created_at AS "createdAt", queued_at AS "queuedAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
@@ -96,11 +101,11 @@ export class LedgerRepository {
   async register(entry: NewLedgerEntry): Promise<RegisterResult> {
     const existing = await this.get(entry.id);
     if (existing) return { status: 'existing', row: existing };
-    const params = [entry.id, entry.source, entry.originalName, entry.storedPath, entry.sha256, entry.sizeBytes];
+    const params = [entry.id, entry.source, entry.originalName, entry.storedPath, entry.sha256, entry.sizeBytes, entry.compression ?? null];
     try {
       const inserted = rowsOf<IngestFile>(await this.ds.query(
-        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued')
+        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, compression, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued')
          ON CONFLICT (sha256) WHERE status IN ${LIVE} DO NOTHING
          RETURNING ${COLUMNS}`,
         params,
@@ -109,8 +114,8 @@ export class LedgerRepository {
       const original = rowsOf<{ id: string }>(await this.ds.query(`SELECT id FROM ingest_files WHERE sha256 = $1 AND status IN ${LIVE}`, [entry.sha256]));
       const duplicateOf = original[0]?.id ?? null;
       const dup = rowsOf<IngestFile>(await this.ds.query(
-        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, duplicate_of, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'duplicate', $7, now())
+        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, compression, status, duplicate_of, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'duplicate', $8, now())
          RETURNING ${COLUMNS}`,
         [...params, duplicateOf],
       ));
@@ -139,12 +144,14 @@ export class LedgerRepository {
     bodies: ReadonlyMap<string, Buffer> = new Map(),
   ): Promise<Array<{ id: string; status: 'queued' | 'duplicate' | 'existing'; duplicateOf: string | null }>> {
     if (entries.length === 0) return [];
-    const input = `SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY AS t(id, source, original_name, stored_path, sha256, size_bytes, n)`;
+    const input = `SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $9::text[], $10::uuid[], $11::int[])
+      WITH ORDINALITY AS t(id, source, original_name, stored_path, sha256, size_bytes, compression, archive_id, member_index, n)`;
     const params = (es: readonly NewLedgerEntry[]) => {
       const withBody = es.filter((e) => bodies.has(e.id));
       return [
         es.map((e) => e.id), es.map((e) => e.source), es.map((e) => e.originalName), es.map((e) => e.storedPath), es.map((e) => e.sha256), es.map((e) => e.sizeBytes),
         withBody.map((e) => e.id), withBody.map((e) => bodies.get(e.id)),
+        es.map((e) => e.compression ?? null), es.map((e) => e.archiveId ?? null), es.map((e) => e.memberIndex ?? null),
       ];
     };
     // The bodies of the rows the INSERT returns (a data-modifying CTE runs whether or not it is read).
@@ -153,8 +160,8 @@ export class LedgerRepository {
       rowsOf<{ id: string }>(
         await sql.query(
           `WITH created AS (
-             INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status)
-             SELECT id, source, original_name, stored_path, sha256, size_bytes, 'queued' FROM (${input}) i ORDER BY sha256, n
+             INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, compression, archive_id, member_index, status)
+             SELECT id, source, original_name, stored_path, sha256, size_bytes, compression, archive_id, member_index, 'queued' FROM (${input}) i ORDER BY sha256, n
              ON CONFLICT DO NOTHING RETURNING id), ${storeBodies}
            SELECT id FROM created`,
           params(entries),
@@ -167,11 +174,11 @@ export class LedgerRepository {
       for (const r of rowsOf<{ id: string; duplicateOf: string | null }>(
         await sql.query(
           `WITH created AS (
-             INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, duplicate_of, finished_at)
-             SELECT i.id, i.source, i.original_name, i.stored_path, i.sha256, i.size_bytes, 'duplicate',
+             INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, compression, archive_id, member_index, status, duplicate_of, finished_at)
+             SELECT i.id, i.source, i.original_name, i.stored_path, i.sha256, i.size_bytes, i.compression, i.archive_id, i.member_index, 'duplicate',
                     (SELECT l.id FROM ingest_files l WHERE l.sha256 = i.sha256 AND l.status IN ${LIVE} LIMIT 1), now()
              FROM (${input}) i ORDER BY n
-             ON CONFLICT (id) DO NOTHING RETURNING id, duplicate_of), ${storeBodies}
+             ON CONFLICT DO NOTHING RETURNING id, duplicate_of), ${storeBodies}
            SELECT id, duplicate_of AS "duplicateOf" FROM created`,
           params(rest),
         ),

@@ -18,13 +18,17 @@ export interface FileStat {
  * opens is hashed as it is read; a stream read to its end must match the claim's sha256 and size, and the
  * file's size and mtime must be the same at the end of the load as at its start and as at the claim.
  * A writer that kept a descriptor open after the claim fails one of these, and the load is not committed.
+ * The claim is of the content (a gzip file's uncompressed bytes), so the tap goes after decompression;
+ * then (`storedIsContent` false) the stored file's size is only compared with itself. A zip member has no
+ * file of its own (`atStart` null): the hash of what was read is the whole proof.
  */
 export class ClaimedContent {
   private readonly seen: ContentSnapshot[] = [];
 
   constructor(
     private readonly claim: ContentSnapshot,
-    private readonly atStart: FileStat,
+    private readonly atStart: FileStat | null,
+    private readonly storedIsContent = true,
   ) {}
 
   /** The stream with a hash tap: bytes pass through unchanged; destroying either end destroys both. */
@@ -48,12 +52,13 @@ export class ClaimedContent {
   }
 
   /** Null when nothing changed; otherwise the quarantine reason `changed_after_claim`. */
-  verify(atEnd: FileStat): RejectReason | null {
+  verify(atEnd: FileStat | null): RejectReason | null {
     const read = this.seen.find((s) => s.sha256 !== this.claim.sha256 || s.size !== this.claim.size);
-    const changed =
-      read !== undefined || atEnd.size !== this.claim.size || atEnd.size !== this.atStart.size || atEnd.mtimeMs !== this.atStart.mtimeMs;
-    if (!changed) return null;
-    const now = read ? `${read.size} bytes with sha256 ${read.sha256.slice(0, 12)}… were read` : `it has ${atEnd.size} bytes`;
+    const start = this.atStart;
+    const statChanged =
+      start !== null && atEnd !== null && ((this.storedIsContent && atEnd.size !== this.claim.size) || atEnd.size !== start.size || atEnd.mtimeMs !== start.mtimeMs);
+    if (read === undefined && !statChanged) return null;
+    const now = read ? `${read.size} bytes with sha256 ${read.sha256.slice(0, 12)}… were read` : `it has ${atEnd?.size ?? 0} bytes`;
     return {
       rule: 'changed_after_claim',
       message:

@@ -1,9 +1,10 @@
 import type { RejectReason } from '@sluice/contracts';
+import { isCompressedContentError } from '@sluice/formats';
 
 /**
  * What an error that escaped a load means for the file:
- * - `permanent`: the data itself is refused (PostgreSQL SQLSTATE class 22 data exception, 23 integrity
- *   violation). Loading again gives the same answer, so the file is quarantined at once with the reason.
+ * - `permanent`: the data itself is refused: a compressed file over a limit, corrupt or nested
+ *   (CompressedContentError), or PostgreSQL SQLSTATE class 22 data exception, 23 integrity violation. Loading again gives the same answer, so the file is quarantined at once with the reason.
  *   Except 23505 (unique violation): the loaders resolve key conflicts themselves, so one that escapes is a
  *   race between replicas, which a retry settles; quarantining would drop good rows.
  * - `transient`: the world failed, not the file (class 08 connection, 40 serialization/deadlock, 53
@@ -27,6 +28,8 @@ const TRANSIENT_SQLSTATES = new Set(['55P03', '25P03', '23505']);
 const TRANSIENT_SYSTEM_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 export function classifyFailure(e: unknown): Failure {
+  // A gzip file or zip member over a limit, corrupt or nested: reading it again gives the same answer.
+  if (isCompressedContentError(e)) return { kind: 'permanent', reason: e.reason };
   const err = e as { message?: unknown; code?: unknown; severity?: unknown } | null;
   const message = typeof err?.message === 'string' && err.message ? err.message : String(e);
   const code = typeof err?.code === 'string' ? err.code : undefined;

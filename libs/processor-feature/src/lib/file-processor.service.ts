@@ -15,10 +15,12 @@ import {
   type Route,
 } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder, isObjectChanged, isStoredInObjectStore, StoredFileReaders } from '@sluice/storage';
+import { decompressed, isCompressedContentError } from '@sluice/formats';
+import { DropFolder, isArchiveMember, isObjectChanged, isStoredInObjectStore, StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
+import { ArchiveExpander } from './archive-expander.service';
 import { ClaimedContent } from './claimed-content.util';
 import { classifyFailure } from './failure.util';
 import * as metrics from './processor.metrics';
@@ -45,6 +47,7 @@ export class FileProcessorService {
     private readonly jetstream: JetStreamService,
     private readonly loaders: LoaderRegistry,
     private readonly payloads: StoredPayloads,
+    private readonly archives: ArchiveExpander,
   ) {}
 
   /** Policies and limits every load runs with. */
@@ -124,6 +127,7 @@ export class FileProcessorService {
   }
 
   private async load(file: IngestFile, working: () => void): Promise<FileOutcome | null> {
+    if (file.compression === 'zip' && !file.archiveId) return this.archives.expand(file, working, (f, o) => this.settle(f, o));
     const { source, claimed } = await this.source(file);
     const route = await this.refuseBeforeLoad(file, source);
     try {
@@ -131,8 +135,8 @@ export class FileProcessorService {
     } catch (e) {
       const failure = classifyFailure(e);
       if (failure.kind !== 'permanent') throw e;
-      // The database refuses the data and would again: quarantined now, never retried into `failed`.
-      this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused by the database');
+      // The database (or the decompression) refuses the data and would again: quarantined now, never retried into `failed`.
+      this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused');
       return this.settle(file.id, refusedOutcome(route.kind, failure.reason));
     }
   }
@@ -145,7 +149,7 @@ export class FileProcessorService {
     if (claimed) await client.query('SAVEPOINT claimed_content');
     const outcome =
       'reason' in route ? refusedOutcome(route.kind, route.reason) : loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working)));
-    const changed = claimed?.verify(await this.storage.stat(file.storedPath));
+    const changed = claimed?.verify(file.archiveId ? null : await this.storage.stat(file.storedPath));
     if (!changed) return outcome;
     await client.query('ROLLBACK TO SAVEPOINT claimed_content');
     this.logger.warn({ fileId: file.id, storedPath: file.storedPath }, changed.message);
@@ -186,6 +190,7 @@ export class FileProcessorService {
     try {
       return await this.loaders.routeStream(open(), file.originalName, this.config.MAX_LINE_BYTES);
     } catch (e) {
+      if (isCompressedContentError(e)) return { kind: null, reason: e.reason };
       // The object's key holds other bytes than the version claimed: that version is gone (the new one is claimed on its own).
       if (isObjectChanged(e)) return { kind: null, reason: { rule: 'object_changed', message: `${file.originalName} was overwritten after it was claimed; the new version is loaded as a file of its own` } };
       throw e;
@@ -193,23 +198,49 @@ export class FileProcessorService {
   }
 
   /**
-   * Opens the file's bytes: a file of the drop folder (every read checked against the claim, see
-   * ClaimedContent), an object of an object store (its claimed version pinned by ETag), or a small API
-   * payload kept in the database (written once, in its ledger transaction).
+   * Opens the file's content: a file of the drop folder (every read checked against the claim, see
+   * ClaimedContent), an object of an object store (its claimed version pinned by ETag), a small API
+   * payload kept in the database (written once, in its ledger transaction), or a member of a zip archive
+   * (checked against the hash taken when the archive was unpacked). A gzip file is decompressed as it is
+   * read (its claim is of its content); a compressed member, or gzip inside gzip, is refused as nested.
    */
   private async source(file: IngestFile): Promise<{ source: () => Readable; claimed?: ClaimedContent }> {
+    const unpack = (raw: Readable, nested = false) => this.track(decompressed(raw, this.config.decompressionLimits, { name: file.originalName, nested }));
+    const claim = { sha256: file.sha256.trim(), size: Number(file.sizeBytes) };
+    if (isArchiveMember(file.storedPath)) {
+      const claimed = new ClaimedContent(claim, null);
+      return { source: () => claimed.tap(unpack(Readable.from(this.memberBytes(file)), true)), claimed };
+    }
     if (isStoredInDatabase(file.storedPath)) {
       const body = await this.payloads.read(file.id);
       if (!body) throw new Error(`the stored body of ${file.id} is missing from ingest_payloads`);
-      return { source: () => Readable.from([body]) };
+      return { source: () => unpack(Readable.from([body])) };
     }
-    if (isStoredInObjectStore(file.storedPath)) return { source: () => this.open(file.storedPath) };
-    const claimed = new ClaimedContent({ sha256: file.sha256.trim(), size: Number(file.sizeBytes) }, await this.storage.stat(file.storedPath));
-    return { source: () => claimed.tap(this.open(file.storedPath)), claimed };
+    if (isStoredInObjectStore(file.storedPath)) return { source: () => unpack(this.open(file.storedPath)) };
+    const claimed = new ClaimedContent(claim, await this.storage.stat(file.storedPath), file.compression === null);
+    return { source: () => claimed.tap(unpack(this.open(file.storedPath))), claimed };
+  }
+
+  /** The bytes of a zip member, read from its archive wherever the archive's row says it is now. */
+  private async *memberBytes(file: IngestFile): AsyncGenerator<Buffer> {
+    const archive = file.archiveId ? await this.ledger.get(file.archiveId) : null;
+    if (!archive || file.memberIndex === null) throw new Error(`the archive ${file.archiveId ?? '(none)'} of member ${file.id} is not in the ledger`);
+    const zip = await this.archives.open(archive);
+    try {
+      const opened = await zip.openMember(file.memberIndex);
+      if (!opened) throw new Error(`${archive.originalName} has no member #${file.memberIndex} (${file.originalName})`);
+      yield* opened.stream as AsyncIterable<Buffer>;
+    } finally {
+      zip.close();
+    }
   }
 
   private open(storedPath: string): Readable {
-    const stream = this.readers.open(storedPath);
+    return this.track(this.readers.open(storedPath));
+  }
+
+  /** Kept until closed, so that a shutdown can interrupt it. */
+  private track(stream: Readable): Readable {
     this.openStreams.add(stream);
     stream.once('close', () => this.openStreams.delete(stream));
     return stream;

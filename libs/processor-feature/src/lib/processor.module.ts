@@ -5,6 +5,7 @@ import { JsonDocumentLoader, LedgerRepository, LoaderRegistry, LogLinesLoader, N
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { DropFolder, DropFolderReader, ObjectStoreReader, ObjectStores, StoredFileReaders } from '@sluice/storage';
+import { ArchiveExpander } from './archive-expander.service';
 import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
 import { ProcessorConsumer } from './processor.consumer';
@@ -22,7 +23,7 @@ export class ProcessorModule {
         MessagingModule.forRoot('sluice-processor'),
       ],
       providers: [
-        { provide: DropFolder, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new DropFolder(c.DROPZONE_DIR) },
+        { provide: DropFolder, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new DropFolder(c.DROPZONE_DIR, c.decompressionLimits) },
         { provide: ObjectStores, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new ObjectStores(c.s3Sources) },
         { provide: StoredFileReaders, inject: [DropFolder, ObjectStores], useFactory: (d: DropFolder, s: ObjectStores) => new StoredFileReaders([new ObjectStoreReader(s), new DropFolderReader(d)]) },
         LedgerRepository,
@@ -33,6 +34,7 @@ export class ProcessorModule {
         LoaderRegistry,
         StoredPayloads,
         PayloadBatchLoader,
+        ArchiveExpander,
         FileProcessorService,
         BatchProcessorService,
         ProcessorConsumer,

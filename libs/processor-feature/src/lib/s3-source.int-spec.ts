@@ -2,8 +2,9 @@ import 'reflect-metadata';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { FileSubjects } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
-import { objectDisplayName, objectStoredPath } from '@sluice/storage';
-import { freePort, S3TestServer, waitFor } from '@sluice/testing';
+import { objectDisplayName, objectStoredPath, ObjectStores } from '@sluice/storage';
+import { freePort, S3TestServer, waitFor, zipOf } from '@sluice/testing';
+import { gzipSync } from 'node:zlib';
 import { createHash, randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
@@ -117,6 +118,34 @@ describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () =
     expect(relay.cutsDone).toBe(true);
     const [{ n }] = await t.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data WHERE file_id = $1`, [id]);
     expect(n).toBe('40000');
+  });
+
+  it('loads a gzip object as its content and unpacks a zip object into members read by ranged GETs', async () => {
+    /** As the watcher claims an object: hashed by its content, with its packing. */
+    const claim = async (key: string, body: Buffer) => {
+      await s3.put(BUCKET, key, body);
+      const etag = (await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).ETag ?? '';
+      const digest = await t.app.get(ObjectStores).get('direct')!.sha256AndSize(key, etag);
+      const id = randomUUID();
+      await t.app.get(LedgerRepository).register({ id, source: 's3', originalName: objectDisplayName({ bucket: BUCKET, key }), storedPath: objectStoredPath({ source: 'direct', bucket: BUCKET, key, etag }), sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression });
+      await t.js.publish(FileSubjects.queued, { fileId: id }, id);
+      return id;
+    };
+    const gz = await claim('timeseries/part-0001.csv.gz', gzipSync(longCsv(3000, Date.UTC(2023, 0, 1))));
+    expect(await terminal(gz)).toMatchObject({ status: 'processed', readings_loaded: '3000' });
+    const zip = await claim(
+      'timeseries/parts.zip',
+      await zipOf([
+        { name: 'a.csv', content: Buffer.from(longCsv(1000, Date.UTC(2024, 0, 1))) },
+        { name: 'b.csv', content: Buffer.from(longCsv(2000, Date.UTC(2024, 6, 1))) },
+      ]),
+    );
+    expect(await terminal(zip)).toMatchObject({ status: 'processed' });
+    const members = await waitFor('members processed', async () => {
+      const rows = await t.query<{ status: string; readings_loaded: string }>(`SELECT status, readings_loaded FROM ingest_files WHERE archive_id = $1 ORDER BY member_index`, [zip]);
+      return rows.length === 2 && rows.every((r) => r.status === 'processed') ? rows : null;
+    }, 60000);
+    expect(members.map((m) => m.readings_loaded)).toEqual(['1000', '2000']);
   });
 
   it('quarantines a version overwritten after its claim as object_changed', async () => {

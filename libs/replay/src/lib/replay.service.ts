@@ -3,7 +3,7 @@ import { FileSubjects, type FileQueuedMessage, type FileStatus } from '@sluice/c
 import type { IngestFile } from '@sluice/db';
 import { isStoredInDatabase, LedgerRepository, rowsOf, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder, isStorageException, isStoredInObjectStore } from '@sluice/storage';
+import { DropFolder, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { DataSource } from 'typeorm';
 import { ReplayException } from './replay.exception';
 
@@ -97,8 +97,9 @@ export class ReplayService {
       }
       return { storedPath: row.storedPath, previous: null };
     }
-    // An object version is read from its store where the row names it (a read of another version is quarantined as object_changed).
-    if (isStoredInObjectStore(row.storedPath)) return { storedPath: row.storedPath, previous: null };
+    // An object version is read from its store where the row names it (a read of another version is quarantined as object_changed);
+    // a zip member from its archive, wherever the archive's row says it is.
+    if (isStoredInObjectStore(row.storedPath) || isArchiveMember(row.storedPath)) return { storedPath: row.storedPath, previous: null };
     try {
       return await this.drop.restore(row.storedPath, row.id);
     } catch (e) {
@@ -117,7 +118,7 @@ export class ReplayService {
   private async contentOf(row: IngestFile, storedPath: string): Promise<{ sha256: string; size: number }> {
     const recorded = { sha256: row.sha256.trim(), size: Number(row.sizeBytes) };
     // A payload is written once with its row; an object version is pinned by its ETag (another one is object_changed).
-    if (isStoredInDatabase(storedPath) || isStoredInObjectStore(storedPath)) return recorded;
+    if (isStoredInDatabase(storedPath) || isStoredInObjectStore(storedPath) || isArchiveMember(storedPath)) return recorded;
     const now = await this.drop.sha256AndSize(storedPath);
     if (now.sha256 !== recorded.sha256) {
       this.logger.warn(`file ${row.id} (${row.originalName}) changed since it was stored: ${recorded.size} → ${now.size} bytes; the replay loads and records its current content`);

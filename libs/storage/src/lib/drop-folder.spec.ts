@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { DropFolder, MAX_WALK_DEPTH, parseStoredName } from './drop-folder';
 import { isIgnoredName, isIgnoredPath, sanitizeSegments, toSafeRelative } from './path-safety.util';
 import { StorageException } from './storage.exception';
@@ -91,7 +92,7 @@ describe(DropFolder.name, () => {
       const claimed = await sut.claim('sub/a.csv', id);
       expect(claimed).toEqual({ storedPath: `processing/${id}__a.csv` });
       expect(existsSync(join(root, 'incoming/sub/a.csv'))).toBe(false);
-      expect(await sut.sha256AndSize(claimed!.storedPath)).toEqual({ sha256: sha('hello'), size: 5 });
+      expect(await sut.sha256AndSize(claimed!.storedPath)).toEqual({ sha256: sha('hello'), size: 5, compression: null });
       expect(await readAll(sut.openRead(claimed!.storedPath))).toBe('hello');
       expect((await sut.stat(claimed!.storedPath)).size).toBe(5);
     });
@@ -134,6 +135,20 @@ describe(DropFolder.name, () => {
       execFileSync('mkfifo', [join(root, stored)]);
       expect(await codeOf(() => sut.openRead(stored))).toBe('not_regular_file');
       expect(await codeOf(sut.stat(stored))).toBe('not_regular_file');
+    });
+
+    it('reads a byte range, and knows a gzip file (stored or written) by its uncompressed content', async () => {
+      const stored = `processing/${randomUUID()}__a.bin`;
+      put(stored, 'hello world');
+      expect(await readAll(sut.openRead(stored, { start: 6, end: 11 }))).toBe('world');
+      const gz = `processing/${randomUUID()}__a.csv.gz`;
+      writeFileSync(join(root, gz), gzipSync('hello'));
+      expect(await sut.sha256AndSize(gz)).toEqual({ sha256: sha('hello'), size: 5, compression: 'gzip' });
+      const written = await sut.writeProcessing(randomUUID(), 'up.gz', (async function* () {
+        yield gzipSync('hello');
+      })());
+      expect(written).toMatchObject({ sha256: sha('hello'), size: 5, compression: 'gzip' });
+      expect(await sut.writeProcessing(randomUUID(), 'small.gz', gzipSync('hello'))).toMatchObject({ sha256: sha('hello'), compression: 'gzip' });
     });
 
     it('refuses stored paths that leave the drop folder or name no area', async () => {

@@ -5,6 +5,7 @@ import { copyFile, link, lstat, mkdir, open, readdir, readFile, readlink, realpa
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { entryType, isIgnoredName, resolveInside, sanitizeSegments, toSafeRelative, withSuffix, type EntryType } from './path-safety.util';
 import { StorageException } from './storage.exception';
+import { contentDigest, DEFAULT_DECOMPRESSION_LIMITS, sniffCompression, type Compression, type ContentDigest, type DecompressionLimits } from '@sluice/formats';
 
 export const DROP_AREAS = ['incoming', 'processing', 'processed', 'quarantine'] as const;
 export type DropArea = (typeof DROP_AREAS)[number];
@@ -49,8 +50,16 @@ export interface FinishOptions {
 export interface WrittenFile {
   /** `processing/<fileId>__<name>`. */
   storedPath: string;
+  /** Of the content: a gzip file's uncompressed bytes (see contentDigest). */
   sha256: string;
   size: number;
+  compression: Compression | null;
+}
+
+/** Bytes `start` (inclusive) to `end` (exclusive) of a stored file. */
+export interface ByteRange {
+  start: number;
+  end: number;
 }
 
 export interface IrregularQuarantine {
@@ -120,7 +129,11 @@ export class DropFolder implements OnModuleInit {
   private realRoot?: string;
   private initialized?: Promise<void>;
 
-  constructor(rootDir: string) {
+  /** `limits`: how far a gzip file is decompressed to hash its content (MAX_DECOMPRESSED_BYTES, MAX_COMPRESSION_RATIO). */
+  constructor(
+    rootDir: string,
+    private readonly limits: DecompressionLimits = DEFAULT_DECOMPRESSION_LIMITS,
+  ) {
     this.root = resolve(rootDir);
   }
 
@@ -277,7 +290,7 @@ export class DropFolder implements OnModuleInit {
    * Opens a stored file for reading: O_NOFOLLOW (a symlink fails), O_NONBLOCK (a FIFO cannot block the
    * open), then fstat must show a regular file. Synchronous so that callers get a stream at once.
    */
-  openRead(storedPath: string): ReadStream {
+  openRead(storedPath: string, range?: ByteRange): ReadStream {
     const abs = this.storedAbs(storedPath);
     this.assertRealDirSync(dirname(abs));
     let fd: number;
@@ -294,7 +307,7 @@ export class DropFolder implements OnModuleInit {
       closeSync(fd);
       throw e;
     }
-    return createReadStream(abs, { fd, autoClose: true });
+    return createReadStream(abs, { fd, autoClose: true, ...(range ? { start: range.start, end: range.end - 1 } : {}) });
   }
 
   /** lstat of a stored file, which must be a regular file. */
@@ -307,8 +320,8 @@ export class DropFolder implements OnModuleInit {
     return st;
   }
 
-  /** SHA-256 (hex) and byte count of a stored file, streamed. */
-  async sha256AndSize(storedPath: string): Promise<{ sha256: string; size: number }> {
+  /** SHA-256 (hex) and byte count of a stored file's content (a gzip file's uncompressed bytes), streamed. */
+  async sha256AndSize(storedPath: string): Promise<ContentDigest> {
     await this.init();
     return this.hashStream(this.openRead(storedPath));
   }
@@ -374,15 +387,15 @@ export class DropFolder implements OnModuleInit {
     return out;
   }
 
-  private async hashStream(stream: ReadStream): Promise<{ sha256: string; size: number }> {
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of stream) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      hash.update(buf);
-    }
-    return { sha256: hash.digest('hex'), size };
+  private hashStream(stream: ReadStream): Promise<ContentDigest> {
+    return contentDigest(stream, this.limits);
+  }
+
+  /** What writeProcessing returns: the bytes' own hash, or for a gzip file that of its content (read again). */
+  private async written(storedPath: string, head: Buffer, digest: Omit<WrittenFile, 'compression' | 'storedPath'>): Promise<WrittenFile> {
+    const compression = sniffCompression(head);
+    if (compression === 'gzip') return { storedPath, ...(await this.sha256AndSize(storedPath)) };
+    return { storedPath, ...digest, compression };
   }
 
   /** Creates `base/seg1/seg2…` one level at a time; null when a level exists as something else. */
@@ -613,10 +626,12 @@ export class DropFolder implements OnModuleInit {
     const hash = createHash('sha256');
     let size = 0;
     let closed = false;
+    let head = Buffer.alloc(0);
     try {
       const chunks: AsyncIterable<Buffer | string> | Buffer[] = Buffer.isBuffer(source) ? [source] : source;
       for await (const chunk of chunks) {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        if (head.length < 4) head = Buffer.concat([head, buf.subarray(0, 4 - head.length)]);
         size += buf.length;
         if (size > maxBytes) throw new StorageException('too_large', `more than ${maxBytes} bytes`);
         hash.update(buf);
@@ -631,7 +646,7 @@ export class DropFolder implements OnModuleInit {
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
-    return { storedPath: `processing/${final}`, sha256: hash.digest('hex'), size };
+    return this.written(`processing/${final}`, head, { sha256: hash.digest('hex'), size });
   }
 
   /**
@@ -652,7 +667,7 @@ export class DropFolder implements OnModuleInit {
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
-    return { storedPath, sha256: createHash('sha256').update(data).digest('hex'), size: data.length };
+    return this.written(storedPath, data.subarray(0, 4), { sha256: createHash('sha256').update(data).digest('hex'), size: data.length });
   }
 
   /** fsync of one area's directory: makes the renames into it durable (one call covers many files). */

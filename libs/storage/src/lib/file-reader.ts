@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { DropFolder } from './drop-folder';
+import type { ByteRange, DropFolder } from './drop-folder';
 import type { ObjectStores } from './object-stores';
 import { isStoredInObjectStore, parseObjectStoredPath } from './s3-stored-path.util';
 
@@ -7,8 +7,8 @@ import { isStoredInObjectStore, parseObjectStoredPath } from './s3-stored-path.u
 export interface StoredFileReader {
   /** Whether this reader serves the row's stored_path. */
   serves(storedPath: string): boolean;
-  /** A stream of the bytes; errors (missing file, changed object) surface on the stream or are thrown. */
-  open(storedPath: string): Readable;
+  /** A stream of the bytes (or of `range` of them); errors (missing file, changed object) surface on the stream or are thrown. */
+  open(storedPath: string, range?: ByteRange): Readable;
 }
 
 export class DropFolderReader implements StoredFileReader {
@@ -18,8 +18,8 @@ export class DropFolderReader implements StoredFileReader {
     return !isStoredInObjectStore(storedPath);
   }
 
-  open(storedPath: string): Readable {
-    return this.drop.openRead(storedPath);
+  open(storedPath: string, range?: ByteRange): Readable {
+    return this.drop.openRead(storedPath, range);
   }
 }
 
@@ -30,14 +30,14 @@ export class ObjectStoreReader implements StoredFileReader {
     return isStoredInObjectStore(storedPath);
   }
 
-  open(storedPath: string): Readable {
+  open(storedPath: string, range?: ByteRange): Readable {
     const loc = parseObjectStoredPath(storedPath);
     if (!loc) throw new Error(`"${storedPath}" is not an object-store path`);
     const store = this.stores.get(loc.source);
     // A row of a source since removed from S3_SOURCES: a configuration matter, retried until attempts run out.
     if (!store) throw new Error(`object-store source "${loc.source}" of ${storedPath} is not configured (S3_SOURCES)`);
     if (store.bucket !== loc.bucket) throw new Error(`source "${loc.source}" now reads bucket "${store.bucket}", not "${loc.bucket}" of ${storedPath}`);
-    return store.openRead(loc.key, loc.etag);
+    return store.openRead(loc.key, loc.etag, range);
   }
 }
 
@@ -45,9 +45,9 @@ export class ObjectStoreReader implements StoredFileReader {
 export class StoredFileReaders {
   constructor(private readonly readers: readonly StoredFileReader[]) {}
 
-  open(storedPath: string): Readable {
+  open(storedPath: string, range?: ByteRange): Readable {
     const reader = this.readers.find((r) => r.serves(storedPath));
     if (!reader) throw new Error(`no reader serves ${storedPath}`);
-    return reader.open(storedPath);
+    return reader.open(storedPath, range);
   }
 }

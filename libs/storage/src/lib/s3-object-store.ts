@@ -1,8 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Source } from '@sluice/config';
-import { createHash } from 'node:crypto';
+import { contentDigest, DEFAULT_DECOMPRESSION_LIMITS, type ContentDigest, type DecompressionLimits } from '@sluice/formats';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ByteRange } from './drop-folder';
 
 export interface ListedObject {
   key: string;
@@ -119,18 +120,23 @@ export class S3ObjectStore {
    * backoff from the byte where it stopped (a Range request), so a long read survives a dropped connection.
    * Memory is bounded by the stream's buffer; nothing is written to disk.
    */
-  openRead(key: string, etag: string): Readable {
+  openRead(key: string, etag: string, range?: ByteRange): Readable {
     const abort = new AbortController();
-    const stream = Readable.from(this.chunks(key, etag, abort.signal), { objectMode: false });
+    const stream = Readable.from(this.chunks(key, etag, abort.signal, range), { objectMode: false });
     stream.once('close', () => abort.abort());
     return stream;
   }
 
-  private async *chunks(key: string, etag: string, signal: AbortSignal): AsyncGenerator<Buffer> {
-    let offset = 0;
+  private async *chunks(key: string, etag: string, signal: AbortSignal, range?: ByteRange): AsyncGenerator<Buffer> {
+    let offset = range?.start ?? 0;
+    if (range && range.end <= range.start) return;
     for (let failures = 0; ; ) {
       try {
-        const res = await this.client.send(new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key, IfMatch: etag, Range: offset > 0 ? `bytes=${offset}-` : undefined }), { abortSignal: signal });
+        const last = range ? `${range.end - 1}` : '';
+        const res = await this.client.send(
+          new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key, IfMatch: etag, Range: offset > 0 || range ? `bytes=${offset}-${last}` : undefined }),
+          { abortSignal: signal },
+        );
         // Servers that ignore If-Match still name the version they send.
         if (res.ETag !== undefined && res.ETag !== etag) {
           (res.Body as Readable).destroy();
@@ -150,16 +156,9 @@ export class S3ObjectStore {
     }
   }
 
-  /** SHA-256 and size of one version of an object, streamed. */
-  async sha256AndSize(key: string, etag: string): Promise<{ sha256: string; size: number }> {
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of this.openRead(key, etag)) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      hash.update(buf);
-    }
-    return { sha256: hash.digest('hex'), size };
+  /** SHA-256 and size of one version of an object's content (a gzip object's uncompressed bytes), streamed. */
+  sha256AndSize(key: string, etag: string, limits: DecompressionLimits = DEFAULT_DECOMPRESSION_LIMITS): Promise<ContentDigest> {
+    return contentDigest(this.openRead(key, etag), limits);
   }
 
   async put(key: string, body: string | Buffer, contentType?: string): Promise<void> {

@@ -15,7 +15,7 @@ export class StorageModule {
           useFactory: (config: CommonConfig) => {
             const dir = (config as CommonConfig & { DROPZONE_DIR?: unknown }).DROPZONE_DIR;
             if (typeof dir !== 'string' || dir === '') throw new Error('StorageModule needs a config class with DROPZONE_DIR');
-            return new DropFolder(dir);
+            return new DropFolder(dir, config.decompressionLimits);
           },
         },
       ],

@@ -104,7 +104,7 @@ export class ClaimService {
       if (isStorageException(e, 'not_regular_file')) return this.quarantineIrregular(storedPath, 'is not a regular file (replaced while being claimed)');
       throw e;
     }
-    const result = await this.ledger.register({ id: fileId, source: 'dropzone', originalName, storedPath, sha256: digest.sha256, sizeBytes: digest.size });
+    const result = await this.ledger.register({ id: fileId, source: 'dropzone', originalName, storedPath, sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression });
     switch (result.status) {
       case 'queued':
         await this.publisher.queued(fileId);

@@ -18,6 +18,12 @@ export class LedgerQueries {
     return this.ds.getRepository(IngestFile).find({ where: { status: In([...TERMINAL_STATUSES]), storedPath: Like('processing/%') }, order: { updatedAt: 'ASC' }, take: limit });
   }
 
+  /** Whether a zip archive still has members waiting or loading: they read the archive where it is. */
+  async hasPendingMembers(archiveId: string): Promise<boolean> {
+    const rows: unknown[] = await this.ds.query(`SELECT 1 FROM ingest_files WHERE archive_id = $1 AND status IN ('queued','processing') LIMIT 1`, [archiveId]);
+    return rows.length > 0;
+  }
+
   /** Rows waiting for a processor whose file should be in processing/. */
   queuedInProcessing(limit = 500): Promise<IngestFile[]> {
     return this.ds.getRepository(IngestFile).find({ where: { status: 'queued', storedPath: Like('processing/%') }, order: { updatedAt: 'ASC' }, take: limit });

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { isTerminal } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { LedgerRepository } from '@sluice/loading';
-import { DropFolder, isStorageException, isStoredInObjectStore } from '@sluice/storage';
+import { DropFolder, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { FileLocks } from './concurrency.util';
 import { LedgerQueries } from './ledger-queries.repository';
 import { LifecyclePublisher } from './lifecycle.publisher';
@@ -37,9 +37,17 @@ export class OutcomeMover {
     });
   }
 
-  /** Caller holds the file's lock and a fresh row. */
+  /**
+   * Caller holds the file's lock and a fresh row. A zip archive stays where it is until its last member is
+   * done (members read it there); that member's outcome settles it, and so does the next rescan.
+   */
   async settleRow(row: IngestFile): Promise<SettleResult> {
     if (!isTerminal(row.status)) return 'not_terminal';
+    if (isArchiveMember(row.storedPath)) {
+      if (row.archiveId) await this.settleById(row.archiveId);
+      return 'not_in_processing';
+    }
+    if (row.compression === 'zip' && (await this.queries.hasPendingMembers(row.id))) return 'not_terminal';
     if (isStoredInObjectStore(row.storedPath)) return this.objects.settle(row, () => this.errorReport(row));
     if (!row.storedPath.startsWith('processing/')) return 'not_in_processing';
     const target = row.status === 'processed' || row.status === 'duplicate' ? 'processed' : 'quarantine';

@@ -110,7 +110,7 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
   private async claim(store: S3ObjectStore, object: ListedObject): Promise<void> {
     let digest;
     try {
-      digest = await store.sha256AndSize(object.key, object.etag);
+      digest = await store.sha256AndSize(object.key, object.etag, this.config.decompressionLimits);
     } catch (e) {
       if (isGone(e)) return;
       throw e;
@@ -124,6 +124,7 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
       storedPath: objectStoredPath({ source: source.name, bucket: source.bucket, key: object.key, etag: object.etag }),
       sha256: digest.sha256,
       sizeBytes: digest.size,
+      compression: digest.compression,
     });
     switch (claim.status) {
       case 'claimed_before':

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { S3Source } from '@sluice/config';
 import { FileSubjects, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
 import type { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
+import type { DecompressionLimits } from '@sluice/formats';
 import type { JetStreamService } from '@sluice/messaging';
 import { claimableObjects, claimOrder, describeS3Error, objectDisplayName, objectStoredPath, S3ObjectStore, type ListedObject } from '@sluice/storage';
 import { CliError } from '../cli-error';
@@ -41,7 +42,10 @@ export interface BucketEnqueued {
  * Claims every object under the prefix as the watcher does (one ledger row per object version, mappings
  * first, the same bytes under another key a duplicate) and publishes the new ones for the processors.
  */
-export async function enqueueBucket(source: S3Source, deps: { objects: S3ObjectsRepository; ledger: LedgerRepository; js: JetStreamService }): Promise<BucketEnqueued> {
+export async function enqueueBucket(
+  source: S3Source,
+  deps: { objects: S3ObjectsRepository; ledger: LedgerRepository; js: JetStreamService; limits?: DecompressionLimits },
+): Promise<BucketEnqueued> {
   const store = new S3ObjectStore(source);
   try {
     const listed: ListedObject[] = [];
@@ -58,7 +62,7 @@ export async function enqueueBucket(source: S3Source, deps: { objects: S3Objects
     const result: BucketEnqueued = { ids: [], claimedBefore: 0, bytes: 0 };
     for (const object of claimOrder(await deps.objects.unclaimed(source, listed))) {
       const fileId = randomUUID();
-      const digest = await store.sha256AndSize(object.key, object.etag);
+      const digest = await store.sha256AndSize(object.key, object.etag, deps.limits);
       const originalName = objectDisplayName({ bucket: source.bucket, key: object.key });
       const claim = await deps.objects.claim(source, object, {
         id: fileId,
@@ -67,6 +71,7 @@ export async function enqueueBucket(source: S3Source, deps: { objects: S3Objects
         storedPath: objectStoredPath({ source: source.name, bucket: source.bucket, key: object.key, etag: object.etag }),
         sha256: digest.sha256,
         sizeBytes: digest.size,
+        compression: digest.compression,
       });
       if (claim.status === 'claimed_before' || claim.status === 'existing') {
         result.claimedBefore++;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DropFolder } from '@sluice/storage';
 import { copyIntoProcessing, walkFolder } from './source-files';
+import { gzipSync } from 'node:zlib';
 
 describe('walkFolder / copyIntoProcessing', () => {
   let dir: string;
@@ -38,9 +39,19 @@ describe('walkFolder / copyIntoProcessing', () => {
     writeFileSync(join(dir, 'in.csv'), content);
     const id = '0b9d7c52-1f4e-4f0a-9d7e-6c3c1b2a4f10';
     const r = await copyIntoProcessing({ abs: join(dir, 'in.csv'), rel: 'sub/in.csv', size: content.length }, drop, id);
-    expect(r).toEqual({ storedPath: `processing/${id}__in.csv`, sha256: createHash('sha256').update(content).digest('hex'), size: content.length });
+    expect(r).toEqual({ storedPath: `processing/${id}__in.csv`, sha256: createHash('sha256').update(content).digest('hex'), size: content.length, compression: null });
     expect(readdirSync(join(dir, 'dz', 'processing'))).toEqual([`${id}__in.csv`]);
     expect(readFileSync(join(dir, 'dz', r.storedPath), 'utf8')).toBe(content);
+  });
+
+  it('records a gzip file by its uncompressed content, as the watcher does', async () => {
+    const drop = new DropFolder(join(dir, 'dz'));
+    await drop.init();
+    const content = 'ts,device,temp\n1,d,20\n'.repeat(1000);
+    writeFileSync(join(dir, 'in.csv.gz'), gzipSync(content));
+    const id = '0b9d7c52-1f4e-4f0a-9d7e-6c3c1b2a4f11';
+    const r = await copyIntoProcessing({ abs: join(dir, 'in.csv.gz'), rel: 'in.csv.gz', size: 0 }, drop, id);
+    expect(r).toEqual({ storedPath: `processing/${id}__in.csv.gz`, sha256: createHash('sha256').update(content).digest('hex'), size: content.length, compression: 'gzip' });
   });
 
   it('refuses to read through a symlink', async () => {

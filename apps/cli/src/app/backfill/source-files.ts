@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
+import { MAGIC_BYTES, sniffCompression, type ContentDigest } from '@sluice/formats';
 import { type DropFolder, isIgnoredName, sanitizeSegments } from '@sluice/storage';
 
 export interface SourceFile {
@@ -52,7 +53,7 @@ export async function walkFolder(root: string): Promise<WalkResult> {
  * written under a dotfile name (which the watcher ignores), fsynced, then renamed into place, so a
  * half-copied file is never seen. The source is opened without following symlinks and must be a regular file.
  */
-export async function copyIntoProcessing(src: SourceFile, drop: DropFolder, fileId: string): Promise<{ storedPath: string; sha256: string; size: number }> {
+export async function copyIntoProcessing(src: SourceFile, drop: DropFolder, fileId: string): Promise<ContentDigest & { storedPath: string }> {
   const dir = drop.areaPath('processing');
   const name = `${fileId}__${sanitizeSegments(basename(src.rel)).at(-1) ?? 'unnamed'}`;
   const tmp = join(dir, `.${fileId}.part`);
@@ -62,9 +63,11 @@ export async function copyIntoProcessing(src: SourceFile, drop: DropFolder, file
     const output = await open(tmp, 'wx', 0o644);
     const hash = createHash('sha256');
     let size = 0;
+    let head = Buffer.alloc(0);
     try {
       for await (const chunk of input.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 })) {
         const buf = chunk as Buffer;
+        if (head.length < MAGIC_BYTES) head = Buffer.concat([head, buf.subarray(0, MAGIC_BYTES - head.length)]);
         hash.update(buf);
         size += buf.length;
         await output.write(buf);
@@ -77,7 +80,11 @@ export async function copyIntoProcessing(src: SourceFile, drop: DropFolder, file
     }
     await output.close();
     await rename(tmp, join(dir, name));
-    return { storedPath: `processing/${name}`, sha256: hash.digest('hex'), size };
+    const storedPath = `processing/${name}`;
+    const compression = sniffCompression(head);
+    // A gzip file is known by its content (read once more, decompressed), as the watcher does.
+    if (compression === 'gzip') return { storedPath, ...(await drop.sha256AndSize(storedPath)) };
+    return { storedPath, sha256: hash.digest('hex'), size, compression };
   } finally {
     await input.close().catch(() => undefined);
   }

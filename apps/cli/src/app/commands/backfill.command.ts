@@ -124,7 +124,7 @@ async function enqueueFolder(c: CliContext, dirArg: string, io: CliIo): Promise<
   const enqueue = async (f: SourceFile): Promise<string> => {
     const fileId = randomUUID();
     const copied = await copyIntoProcessing(f, drop, fileId);
-    const result = await ledger.register({ id: fileId, source: 'dropzone', originalName: f.rel, storedPath: copied.storedPath, sha256: copied.sha256, sizeBytes: copied.size });
+    const result = await ledger.register({ id: fileId, source: 'dropzone', originalName: f.rel, storedPath: copied.storedPath, sha256: copied.sha256, sizeBytes: copied.size, compression: copied.compression });
     if (result.status === 'queued') {
       const message: FileQueuedMessage = { fileId };
       await js.publish(FileSubjects.queued, message, fileId);
@@ -163,7 +163,7 @@ async function enqueueObjects(c: CliContext, at: S3Location, io: CliIo): Promise
   const [ds, ledger] = [await c.db(), await c.ledger()];
   const { S3ObjectsRepository } = await import('@sluice/loading');
   io.err.write(`listing ${escapeControls(`s3://${at.bucket}/${at.prefix}`)} (source "${escapeControls(source.name)}")\n`);
-  const enqueued = await enqueueBucket(source, { objects: new S3ObjectsRepository(ds, ledger), ledger, js });
+  const enqueued = await enqueueBucket(source, { objects: new S3ObjectsRepository(ds, ledger), ledger, js, limits: c.config.decompressionLimits });
   if (enqueued.claimedBefore) io.err.write(`${formatCount(enqueued.claimedBefore)} object versions were claimed before (by the watcher or an earlier backfill): not enqueued again\n`);
   if (enqueued.ids.length === 0) {
     io.out.write(`no new objects to load under ${escapeControls(`s3://${at.bucket}/${at.prefix}`)}\n`);

@@ -48,6 +48,17 @@ export class IngestFile {
   @Column({ name: 'readings_loaded', type: 'bigint', default: 0 })
   readingsLoaded!: string;
 
+  /** How the stored bytes are packed (gzip, zip), null for plain; sha256 and size_bytes are of the content (a zip: its own bytes). */
+  @Column({ type: 'varchar', length: 8, nullable: true })
+  compression!: 'gzip' | 'zip' | null;
+
+  /** A member of a zip archive: the archive's row, and the member's index in its central directory. */
+  @Column({ name: 'archive_id', type: 'uuid', nullable: true })
+  archiveId!: string | null;
+
+  @Column({ name: 'member_index', type: 'int', nullable: true })
+  memberIndex!: number | null;
+
   @Column({ type: 'jsonb', nullable: true })
   error!: RejectReason | null;
 

@@ -24,6 +24,7 @@ export class FilesController {
     const rows = await this.files.list({
       status: q.status,
       kind: q.kind,
+      archiveId: q.archive_id,
       before: q.cursor === undefined ? undefined : decodeLedgerCursor(q.cursor),
       limit: limit + 1,
     });

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus } from '@sluice/contracts';
-import { IsIn, IsOptional, IsString } from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUUID } from 'class-validator';
 import { IntegerParam } from '@sluice/http';
 
 export const MAX_FILES_PAGE = 1000;
@@ -19,6 +19,11 @@ export class FilesQueryDto {
   @IsOptional()
   @IsIn(FILE_KINDS, { message: `$property must be one of: ${FILE_KINDS.join(', ')}` })
   kind?: FileKind;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only the members of this zip archive (its file id).' })
+  @IsOptional()
+  @IsUUID('all', { message: '$property must be a file id (a UUID)' })
+  archive_id?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_FILES_PAGE, default: DEFAULT_FILES_PAGE })
   @IntegerParam(1, MAX_FILES_PAGE)
@@ -74,6 +79,12 @@ export class FileDto {
 
   @ApiProperty({ nullable: true, type: String, format: 'uuid', example: null })
   duplicate_of!: string | null;
+
+  @ApiProperty({ nullable: true, enum: ['gzip', 'zip'], example: null, description: 'How the stored file is packed; sha256 and size_bytes are of its content (a zip archive: of its own bytes).' })
+  compression!: 'gzip' | 'zip' | null;
+
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', example: null, description: 'A member of a zip archive: the archive\'s file id (its members: `GET /files?archive_id=`).' })
+  archive_id!: string | null;
 
   @ApiProperty({ example: 1000 })
   rows_total!: number;

@@ -7,7 +7,7 @@ type FileRow = Omit<FileDto, 'size_bytes' | 'rows_total' | 'rows_loaded' | 'rows
   Record<'size_bytes' | 'rows_total' | 'rows_loaded' | 'rows_rejected' | 'readings_loaded', string>;
 
 const FILE_COLUMNS = `f.id::text AS id, f.source, f.original_name, f.stored_path, f.sha256, f.size_bytes::text AS size_bytes, f.kind, f.status,
-  f.duplicate_of::text AS duplicate_of, f.rows_total::text AS rows_total, f.rows_loaded::text AS rows_loaded,
+  f.duplicate_of::text AS duplicate_of, f.compression, f.archive_id::text AS archive_id, f.rows_total::text AS rows_total, f.rows_loaded::text AS rows_loaded,
   f.rows_rejected::text AS rows_rejected, f.readings_loaded::text AS readings_loaded, f.error, f.tag_counts, f.attempts,
   ${isoUs('f.created_at')} AS created_at, ${isoUs('f.updated_at')} AS updated_at,
   ${isoUs('f.started_at')} AS started_at, ${isoUs('f.finished_at')} AS finished_at`;
@@ -24,6 +24,8 @@ const toFile = (r: FileRow): FileDto => ({
 export interface FilesFilter {
   status?: string;
   kind?: string;
+  /** Only the members of this zip archive. */
+  archiveId?: string;
   /** Keyset position: rows strictly older than (createdAt, id). */
   before?: { createdAt: string; id: string };
   limit: number;
@@ -42,9 +44,10 @@ export class FilesRepository {
         WHERE ($1::text IS NULL OR f.status = $1)
           AND ($2::text IS NULL OR f.kind = $2)
           AND ($3::timestamptz IS NULL OR (f.created_at, f.id) < ($3::timestamptz, $4::uuid))
+          AND ($6::uuid IS NULL OR f.archive_id = $6::uuid)
         ORDER BY f.created_at DESC, f.id DESC
         LIMIT $5`,
-      [filter.status ?? null, filter.kind ?? null, filter.before?.createdAt ?? null, filter.before?.id ?? null, filter.limit],
+      [filter.status ?? null, filter.kind ?? null, filter.before?.createdAt ?? null, filter.before?.id ?? null, filter.limit, filter.archiveId ?? null],
     );
     return rows.map(toFile);
   }

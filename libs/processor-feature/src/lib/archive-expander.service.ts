@@ -1,0 +1,113 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ProcessorConfig } from '@sluice/config';
+import { FileSubjects, type RejectReason } from '@sluice/contracts';
+import type { IngestFile } from '@sluice/db';
+import { isCompressedContentError } from '@sluice/formats';
+import { LedgerRepository, lifecycleEventOf, refusedOutcome, type FileOutcome, type NewLedgerEntry } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
+import { DropFolder, isObjectChanged, memberStoredPath, StoredFileReaders, ZipArchive } from '@sluice/storage';
+import { createHash, randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+
+/** FileProcessorService.settle: the outcome (or the work that yields it) and the ledger update, in one transaction holding the row. */
+export type Settle = (fileId: string, outcomeOf: (client: PoolClient) => Promise<FileOutcome>) => Promise<FileOutcome | null>;
+
+/**
+ * Unpacks a zip archive into ledger rows: each file member is read once (inflated as a stream, guarded by
+ * MAX_DECOMPRESSED_BYTES and MAX_COMPRESSION_RATIO) to take the SHA-256 of its content, then every member is
+ * registered in the archive's own transaction with its outcome (`processed`, its members counted): either
+ * the archive is settled with all its members, or with none. The unique (archive_id, member_index) makes a
+ * second registration (a replay) add nothing. Members are published after the commit; a crash before that
+ * leaves them `queued`, and the watcher publishes rows left queued again (REQUEUE_AFTER_MS). Each member is
+ * then loaded as a file of its own, read from the archive (see FileProcessorService.source).
+ */
+@Injectable()
+export class ArchiveExpander {
+  private readonly logger = new Logger(ArchiveExpander.name);
+
+  constructor(
+    private readonly config: ProcessorConfig,
+    private readonly ledger: LedgerRepository,
+    private readonly readers: StoredFileReaders,
+    private readonly storage: DropFolder,
+    private readonly jetstream: JetStreamService,
+  ) {}
+
+  /** The archive of a ledger row, read through ranged reads of its stored bytes (size_bytes of a zip is its own size). */
+  open(archive: IngestFile): Promise<ZipArchive> {
+    return ZipArchive.open((range) => this.readers.open(archive.storedPath, range), Number(archive.sizeBytes), archive.originalName, this.config.decompressionLimits);
+  }
+
+  async expand(file: IngestFile, working: () => void, settle: Settle): Promise<FileOutcome | null> {
+    let members: NewLedgerEntry[];
+    try {
+      const before = await this.statOf(file);
+      members = await this.hashMembers(file, working);
+      const after = await this.statOf(file);
+      if (before !== after || (after !== null && !after.startsWith(`${file.sizeBytes}:`))) return settle(file.id, async () => refusedOutcome('zip_archive', changedAfterClaim(file)));
+    } catch (e) {
+      if (isCompressedContentError(e)) return settle(file.id, async () => refusedOutcome('zip_archive', e.reason));
+      if (isObjectChanged(e)) return settle(file.id, async () => refusedOutcome('zip_archive', { rule: 'object_changed', message: `${file.originalName} was overwritten after it was claimed; the new version is loaded as a file of its own` }));
+      throw e;
+    }
+    let registered: Awaited<ReturnType<LedgerRepository['registerMany']>> = [];
+    const outcome = await settle(file.id, async (client) => {
+      registered = await this.ledger.registerMany(client, members);
+      return { status: 'processed', kind: 'zip_archive', rowsTotal: members.length, rowsLoaded: members.length, rowsRejected: 0, readingsLoaded: 0, error: null };
+    });
+    if (!outcome) return null;
+    for (const r of registered) {
+      if (r.status === 'queued') await this.jetstream.publish(FileSubjects.queued, { fileId: r.id }, r.id);
+      if (r.status !== 'duplicate') continue;
+      // Announced as the watcher announces a dropped duplicate (a member has nothing to move).
+      const row = await this.ledger.get(r.id);
+      if (row) await this.jetstream.publish(FileSubjects.duplicate, lifecycleEventOf(row), `${r.id}.duplicate`);
+    }
+    this.logger.log({ fileId: file.id, members: members.length, queued: registered.filter((r) => r.status === 'queued').length }, 'archive unpacked');
+    return outcome;
+  }
+
+  /** One pass over the archive: every file member read to its end and hashed. */
+  private async hashMembers(file: IngestFile, working: () => void): Promise<NewLedgerEntry[]> {
+    const zip = await this.open(file);
+    const members: NewLedgerEntry[] = [];
+    try {
+      for await (const m of zip.members()) {
+        working();
+        const hash = createHash('sha256');
+        let size = 0;
+        for await (const chunk of await zip.read(m)) {
+          hash.update(chunk as Buffer);
+          size += (chunk as Buffer).length;
+        }
+        members.push({
+          id: randomUUID(),
+          source: file.source,
+          originalName: `${file.originalName}/${m.name}`,
+          storedPath: memberStoredPath(file.id, m.index),
+          sha256: hash.digest('hex'),
+          sizeBytes: size,
+          archiveId: file.id,
+          memberIndex: m.index,
+        });
+      }
+    } finally {
+      zip.close();
+    }
+    return members;
+  }
+
+  /** `size:mtime` of an archive in the drop folder (a writer still at it changes it); null for an object (pinned by its ETag). */
+  private async statOf(file: IngestFile): Promise<string | null> {
+    if (!file.storedPath.startsWith('processing/')) return null;
+    const st = await this.storage.stat(file.storedPath);
+    return `${st.size}:${st.mtimeMs}`;
+  }
+}
+
+function changedAfterClaim(file: IngestFile): RejectReason {
+  return {
+    rule: 'changed_after_claim',
+    message: `${file.originalName} changed after it was claimed (${file.sizeBytes} bytes at the claim): a writer was still writing to it, so none of its members were registered; replay it once it is complete`,
+  };
+}
