@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { Agent, get as httpGet } from 'node:http';
 import { CHROMIUM, generateLongFormat, HOSTILE_STACK_ENV, launchChromium, loadHostileCorpus, runHostileCorpus, type ServiceName, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
 import autocannon from 'autocannon';
+import { largeJsonDocument } from './json-document.section';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -517,6 +518,7 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'upload', run: uploadMemory },
   { name: 'hostile', run: hostileCorpus },
   { name: 'faults', run: faultCampaign },
+  { name: 'json-large', run: () => largeJsonDocument({ out, peakRssMb, mb: Number(arg('json-mb') ?? 1024), skip: skipLarge }) },
 ];
 
 async function main(): Promise<void> {
