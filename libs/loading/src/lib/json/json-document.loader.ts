@@ -105,10 +105,7 @@ export async function streamDocument(
         }
         const rejected = itemReject(problems, item.value);
         placeReject(rejected, lineWithin(item, problems[0].path.slice(2)));
-        if (counter.reject(rejected)) {
-          await items.return({ reject: { rule: 'stopped', message: '' } });
-          return { stopped: true };
-        }
+        if (counter.reject(rejected)) return { stopped: true };
       }
     }
   } catch (e) {
