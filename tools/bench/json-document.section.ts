@@ -26,7 +26,8 @@ export async function largeJsonDocument({ out, peakRssMb, mb, skip }: JsonDocume
     const big = join(staging, 'fleet.json');
     const items = await writeFleetDocument(big, { bytes: target, vehicles: VEHICLES });
     const size = statSync(big).size;
-    const pid = stack.pid('processor')!;
+    const pid = stack.pid('processor');
+    if (pid === undefined) throw new Error('the processor is not running');
     const idle = peakRssMb(pid);
     const t0 = performance.now();
     renameSync(big, join(stack.dropzone, 'incoming', 'fleet.json'));
