@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { RejectReason } from '@sluice/contracts';
-import { TokenParser, Tokenizer, TokenType } from '@streamparser/json';
+import { TokenParser, Tokenizer, TokenType, type ParsedTokenInfo } from '@streamparser/json';
 import { cutSequenceStart, firstInvalidUtf8 } from '../text/storable-text.util';
 import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError } from './json-parser';
 
@@ -8,9 +8,10 @@ import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError } from './json-parser';
  * Why @streamparser/json: of the streaming parsers for Node, it is maintained (releases through 2026), ships
  * CommonJS beside ESM with no dependencies, gives the byte offset of every token (so lines and columns can
  * be named), and keeps memory flat when told to drop what it has emitted. On a 100 MB vehicle_status
- * document (this machine, loaded) it read the items in 22 s where stream-json 3 took 74 s; clarinet and
- * jsonparse have had no release in years. The hand-written parser (json-parser.ts) is faster on a string
- * but needs the whole text in memory, which is what this module removes.
+ * document (this machine, loaded) it read the items in 22 s where stream-json 3 (ESM only, a stream per
+ * stage) took 74 s; clarinet and jsonparse have had no release in years. The hand-written parser
+ * (json-parser.ts) reads the same items in 8 s, but from the whole text in memory, which is what this
+ * module removes; validating the items costs more than either, and writing them more still.
  */
 
 /** One element of a document's items array, parsed, with where it was. */
@@ -91,10 +92,12 @@ export async function* streamDocumentItems(
       const end = cutSequenceStart(buf);
       if (end < buf.length) carry = Buffer.from(buf.subarray(end));
       const items = reader.write(markInvalidBytes(buf.subarray(0, end)));
-      if (reader.ended) return reader.ended;
       if (items.length) yield items;
     }
-    if (carry) reader.write(markInvalidBytes(carry));
+    if (carry) {
+      const items = reader.write(markInvalidBytes(carry));
+      if (items.length) yield items;
+    }
     return reader.end();
   } catch (e) {
     if (e instanceof Stop) return e.end;
@@ -128,7 +131,6 @@ class ItemReader {
   private readonly parser: TokenParser;
   private readonly maxDepth: number;
   private items: DocumentItem[] = [];
-  ended: StreamedEnd | null = null;
 
   // Position: absolute offsets of the bytes fed, and the line/column they are on.
   private total = 0;
@@ -165,7 +167,7 @@ class ItemReader {
       const { start, line } = this.record;
       this.items.push({ value, index: key as number, line, text: this.textFrom(start, this.lastToken + 1, typeof value === 'object' && value !== null) });
     };
-    this.tokenizer.onToken = (t) => this.onToken(t.token, t.value, t.offset);
+    this.tokenizer.onToken = (t) => this.onToken(t);
   }
 
   write(buf: Buffer): DocumentItem[] {
@@ -202,7 +204,8 @@ class ItemReader {
     return { doc: { top: this.top, streamed: this.streamed, repeatedKey: this.repeatedKey }, lineOf: (m) => (m === undefined ? 1 : (this.memberLines.get(m) ?? 1)) };
   }
 
-  private onToken(token: TokenType, value: unknown, offset: number): void {
+  private onToken(t: ParsedTokenInfo): void {
+    const { token, value, offset } = t;
     this.tokens++;
     this.lastToken = offset;
     const d = this.depth;
@@ -219,13 +222,13 @@ class ItemReader {
     } else if (token === TokenType.STRING && d === 1 && this.expectKey) {
       this.expectKey = false;
       this.key = value as string;
-      if (this.memberLines.size < KEPT_MEMBERS && !this.memberLines.has(this.key)) this.memberLines.set(this.key, this.lineAt(offset).line);
+      if (this.memberLines.size < KEPT_MEMBERS && !this.memberLines.has(this.key)) this.memberLines.set(this.key, this.lineAt(offset));
     } else if (token !== TokenType.COLON && token !== TokenType.SEPARATOR) {
       this.valueStarts(token, value, offset);
     }
     if (this.record && offset - this.record.start > this.opts.maxItemBytes) throw this.tooLong(this.record.start);
     try {
-      this.parser.write({ token, value } as Parameters<TokenParser['write']>[0]);
+      this.parser.write(t);
     } catch (e) {
       throw this.parserError(e, token, value, offset);
     }
@@ -257,7 +260,7 @@ class ItemReader {
   }
 
   private openRecord(start: number, depth: number): void {
-    this.record = { start, depth, line: this.lineAt(start).line };
+    this.record = { start, depth, line: this.lineAt(start) };
     this.kept = [{ buf: this.chunk, start: this.chunkStart }];
   }
 
@@ -292,21 +295,22 @@ class ItemReader {
   }
 
   /**
-   * Line and column of an absolute offset. Tokens come in order; one that began in an earlier chunk (a long
-   * string or number) holds no line break, so the line counted so far is its line.
+   * Line of an absolute offset. Tokens come in order; one that began in an earlier chunk (a long string or
+   * number) holds no line break, so the line counted so far is its line.
    */
-  private lineAt(offset: number): { line: number; column: number } {
+  private lineAt(offset: number): number {
     if (offset > this.counted) this.countLines(offset);
-    return { line: this.line, column: Math.max(1, offset - this.lineStart + 1) };
+    return this.line;
   }
 
   private syntax(rule: 'invalid_json' | 'truncated_json' | 'json_too_deep', what: string, offset: number): JsonSyntaxError {
-    const { line, column } = this.lineAt(offset);
+    const line = this.lineAt(offset);
+    const column = Math.max(1, offset - this.lineStart + 1);
     return new JsonSyntaxError(rule, `${what} (line ${line}, column ${column})`, line, column);
   }
 
   private tooLong(since: number): Stop {
-    const { line } = this.lineAt(since);
+    const line = this.lineAt(since);
     const what = this.record ? (this.inItems ? `an item of ${this.itemsKey}` : 'a top-level member') : 'a member name, string or number';
     return new Stop({
       reject: { rule: 'too_long', line, message: `line ${line}: ${what} has more than ${this.opts.maxItemBytes} bytes; an item of a JSON document may have at most MAX_LINE_BYTES, as an NDJSON line` },
