@@ -13,6 +13,7 @@ import { s3Source } from './s3.section';
 import { replaySection } from './replay.section';
 import { logsSection } from './logs.section';
 import { compressedFiles } from './compressed.section';
+import { largeJsonDocument } from './json-document.section';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -516,6 +517,7 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'faults', run: faultCampaign },
   { name: 'logs', run: () => logsSection(out) },
   { name: 'compressed', run: () => compressedFiles({ out, secs, peakRssMb, stageDir, largeBytes, skipLarge, seeds }) },
+  { name: 'json-large', run: () => largeJsonDocument({ out, peakRssMb, mb: Number(arg('json-mb') ?? 1024), skip: skipLarge }) },
 ];
 
 async function main(): Promise<void> {

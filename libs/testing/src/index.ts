@@ -12,3 +12,4 @@ export * from './lib/s3-server';
 export * from './lib/hostile-corpus';
 export * from './lib/dashboard-truth';
 export * from './lib/compressed-files';
+export * from './lib/json-documents';

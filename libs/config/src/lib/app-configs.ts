@@ -186,15 +186,18 @@ export class ProcessorConfig extends DropzoneConfig {
   MAX_FILE_BYTES = 4 * 1024 ** 3;
 
   /**
-   * Largest single-document JSON file, in bytes: its text is held whole while its items stream (a 32 MiB
-   * document peaks the processor at ~275 MB RSS, 64 MiB at ~330 MB). Bigger data belongs in NDJSON.
+   * Largest single-document JSON file, in bytes (default 64 GiB): a safety limit only, as documents stream
+   * item by item in bounded memory (MAX_FILE_BYTES applies too).
    */
   @Type(() => Number)
   @IsInt()
   @Min(1)
-  MAX_JSON_DOCUMENT_BYTES = 32 * 1024 ** 2;
+  MAX_JSON_DOCUMENT_BYTES = 64 * 1024 ** 3;
 
-  /** Longest NDJSON line (refused as line_too_long) and longest CSV header line, in bytes. */
+  /**
+   * Longest NDJSON line (refused as line_too_long), longest item of a JSON document (refused as too_long)
+   * and longest CSV header line, in bytes.
+   */
   @Type(() => Number)
   @IsInt()
   @Min(1)

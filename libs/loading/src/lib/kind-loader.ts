@@ -12,11 +12,11 @@ export interface LoadOptions {
   onProgress?: () => void;
   /** Hour buckets kept in memory before a mid-file merge (sensor CSV). */
   aggFlushBuckets?: number;
-  /** Largest single-document JSON file (read whole). */
+  /** Largest single-document JSON file (a safety limit: documents stream). */
   maxJsonDocumentBytes?: number;
   /** Deepest JSON nesting accepted. */
   maxJsonDepth?: number;
-  /** Longest NDJSON line, and longest CSV header line. */
+  /** Longest NDJSON line, item of a JSON document, and CSV header line. */
   maxLineBytes?: number;
   /** Most columns of a CSV header. */
   maxCsvColumns?: number;

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { readJsonText, type DocumentKind } from '@sluice/formats';
+import type { DocumentKind } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
-import { documentSink, isDocumentKind, readDocumentItems } from './json/json-document.loader';
+import { documentSink, isDocumentKind, readDocument } from './json/json-document.loader';
 import { DEFAULT_MAX_LINE_BYTES } from './json/ndjson.loader';
 import { RecordCounter, settleLoad } from './json/record-load';
 import type { FileOrder, RecordSink } from './json/record-sinks';
@@ -69,9 +69,8 @@ export class PayloadBatchLoader {
     sinks: Map<DocumentKind, RecordSink<unknown>>,
   ): Promise<FileOutcome> {
     const counter = new RecordCounter(opts);
-    const text = await readJsonText(Readable.from([p.body]), { maxBytes: opts.maxJsonDocumentBytes });
     const items: Array<[unknown, number]> = [];
-    const body = typeof text === 'string' ? await readDocumentItems(kind, text, opts, counter, (item, index) => void items.push([item, index])) : { fileRejection: text.reject };
+    const body = await readDocument(kind, Readable.from([p.body]), opts, counter, (item, index) => void items.push([item, index]));
     const { result, errors } = settleLoad(counter.tally, 'done' in body ? { written: 0 } : body);
     await writeRowErrors(client, p.fileId, errors);
     const outcome = loadOutcome(kind, result);

@@ -73,6 +73,11 @@ export function hostileBytes(c: HostileCase, scale: CorpusScale): Buffer {
     }
     case 'ndjson-line-too-long':
       return Buffer.from([...Array.from({ length: 30 }, (_, i) => reading(1000 + i)), JSON.stringify({ kind: 'sensor_reading', sensor: 'h-gen/temp', ts: '2024-07-01T00:00:00Z', value: 1, pad: 'x'.repeat(n) })].join('\n') + '\n');
+    case 'json-item-too-long': {
+      // An item of a streamed document longer than MAX_LINE_BYTES: refused without being held whole.
+      const item = (id: string, status: string) => ({ vehicle_id: id, report_time: '2022-05-05T22:02:34.546Z', status });
+      return Buffer.from(JSON.stringify({ vehicle_status: [item('h-json-long-1', 'driving'), item('h-json-long-2', 'x'.repeat(n))] }));
+    }
     case 'wide-header': {
       const metrics = Array.from({ length: n }, (_, i) => `m${i}`);
       const line = (t: number) => [`"${1_700_000_000 + t}"`, '"h-wide"', ...metrics.map((_, i) => `"${i % 10}"`)].join(',');

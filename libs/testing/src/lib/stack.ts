@@ -18,7 +18,7 @@ const PORT_VARS: Record<ServiceName, string> = {
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 
 /** V8 flags a service is deployed with (as tools/scripts/start.mjs, docker-compose.yml and its nx serve target give them). */
-const SERVICE_NODE_ARGS: Partial<Record<ServiceName, string[]>> = { 'ingest-api': ['--max-semi-space-size=2'] };
+const SERVICE_NODE_ARGS: Partial<Record<ServiceName, string[]>> = { 'ingest-api': ['--max-semi-space-size=2'], processor: ['--max-semi-space-size=8'] };
 
 /** Node flags for a service process, plus STACK_NODE_ARGS for every one (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
 const nodeArgs = (name: ServiceName): string[] => [...(SERVICE_NODE_ARGS[name] ?? []), ...(process.env['STACK_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];

@@ -49,25 +49,6 @@ export function parseJson(text: string, opts: JsonParseOptions = {}): ParsedJson
   return { value, linesOf: (paths) => locateLines(text, paths, firstLine) };
 }
 
-/** What `streamJsonItems` leaves after the items: the top-level value without them. */
-export interface StreamedDocument {
-  /** The top-level value; when `streamed`, its items member is absent (the items were yielded). */
-  top: unknown;
-  /** Whether the top-level object held `itemsKey` as an array (whose elements were yielded). */
-  streamed: boolean;
-  /** Members named `itemsKey` beyond the first. */
-  repeatedKey: boolean;
-}
-
-/**
- * Parses a document of the shape `{"<itemsKey>": [item, …], …}` yielding the items one at a time, so a
- * large document never exists as one tree (only its text does). Throws JsonSyntaxError like parseJson,
- * possibly after some items were yielded.
- */
-export function streamJsonItems(text: string, itemsKey: string, opts: JsonParseOptions = {}): Generator<unknown, StreamedDocument, undefined> {
-  return new Parser(text, opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH, opts.firstLine ?? 1).streamItems(itemsKey);
-}
-
 /**
  * Lines of the values at `paths` in a JSON text already known to be valid: a scan that builds no value
  * and descends only into containers on the way to a wanted path.
@@ -195,69 +176,6 @@ class Parser {
     const v = this.value(1);
     this.end();
     return v;
-  }
-
-  *streamItems(itemsKey: string): Generator<unknown, StreamedDocument, undefined> {
-    this.ws();
-    if (this.i >= this.s.length) throw this.error('truncated_json', 'the document is empty');
-    if (this.s.charCodeAt(this.i) !== 0x7b) return { top: this.parseDocument(), streamed: false, repeatedKey: false };
-    this.i++;
-    const obj: Record<string, unknown> = {};
-    let streamed = false;
-    let repeatedKey = false;
-    this.ws();
-    if (this.s.charCodeAt(this.i) === 0x7d) {
-      this.i++;
-      this.end();
-      return { top: obj, streamed, repeatedKey };
-    }
-    for (;;) {
-      const key = this.memberName();
-      if (key === itemsKey && (streamed || key in obj)) repeatedKey = true;
-      if (key === itemsKey && !streamed && !(key in obj) && this.s.charCodeAt(this.i) === 0x5b) {
-        streamed = true;
-        if (2 > this.maxDepth) throw this.error('json_too_deep', `nesting is deeper than ${this.maxDepth} levels`);
-        this.i++;
-        this.ws();
-        if (this.s.charCodeAt(this.i) === 0x5d) this.i++;
-        else {
-          for (;;) {
-            this.ws();
-            yield this.value(3);
-            this.ws();
-            const c = this.s.charCodeAt(this.i);
-            if (c === 0x2c) {
-              this.i++;
-              continue;
-            }
-            if (c === 0x5d) {
-              this.i++;
-              break;
-            }
-            if (Number.isNaN(c)) throw this.error('truncated_json', 'the document ends inside an array');
-            throw this.error('invalid_json', `expected "," or "]" in an array, found ${this.describe()}`);
-          }
-        }
-      } else {
-        const v = this.value(2);
-        if (key === '__proto__') Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true });
-        else obj[key] = v;
-      }
-      this.ws();
-      const c = this.s.charCodeAt(this.i);
-      if (c === 0x2c) {
-        this.i++;
-        continue;
-      }
-      if (c === 0x7d) {
-        this.i++;
-        break;
-      }
-      if (Number.isNaN(c)) throw this.error('truncated_json', 'the document ends inside an object');
-      throw this.error('invalid_json', `expected "," or "}" in an object, found ${this.describe()}`);
-    }
-    this.end();
-    return { top: obj, streamed, repeatedKey };
   }
 
   /** Reads `"name" :` of an object member and the whitespace after it. */

@@ -6,7 +6,6 @@ import {
   readJsonDocument,
   readLines,
   streamedShapeProblem,
-  streamJsonItems,
   textProblem,
   validateDocument,
   validateItem,
@@ -58,30 +57,7 @@ describe(parseJson.name, () => {
   });
 });
 
-describe(streamJsonItems.name, () => {
-  const drain = (text: string, key = 'items') => {
-    const it = streamJsonItems(text, key);
-    const items: unknown[] = [];
-    for (let r = it.next(); ; r = it.next()) {
-      if (r.done) return { items, doc: r.value };
-      items.push(r.value);
-    }
-  };
-
-  it('yields the items of the top-level array one by one and returns the rest', () => {
-    expect(drain('{"a": 1, "items": [{"x": 1}, [2], 3], "b": {}}')).toEqual({ items: [{ x: 1 }, [2], 3], doc: { top: { a: 1, b: {} }, streamed: true, repeatedKey: false } });
-    expect(drain('{"items": {"x": 1}}').doc).toEqual({ top: { items: { x: 1 } }, streamed: false, repeatedKey: false });
-    expect(drain('{"items": [], "items": [1]}').doc.repeatedKey).toBe(true);
-    expect(drain('[1]').doc).toMatchObject({ top: [1], streamed: false });
-  });
-
-  it('throws a syntax error after the good items of a truncated document', () => {
-    const it = streamJsonItems('{"items": [1, 2, {"x": ', 'items');
-    expect(it.next().value).toBe(1);
-    expect(it.next().value).toBe(2);
-    expect(() => it.next()).toThrow(expect.objectContaining({ rule: 'truncated_json' }) as Error);
-  });
-
+describe(streamedShapeProblem.name, () => {
   it('checks the shape left after streaming', () => {
     const shape = (doc: StreamedDocument) => streamedShapeProblem('vehicle_status', doc);
     expect(shape({ top: {}, streamed: true, repeatedKey: false })).toBeNull();

@@ -2,12 +2,17 @@ import type { RejectReason } from '@sluice/contracts';
 import { decodeMarked } from '../text/storable-text.util';
 import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError, parseJson, type ParsedJson } from './json-parser';
 
-/** Single-document JSON files are read whole, so their size is capped (MAX_JSON_DOCUMENT_BYTES). */
-export const DEFAULT_MAX_JSON_DOCUMENT_BYTES = 32 * 1024 * 1024;
+/**
+ * A measurement document is one record (at most MEASUREMENT_MAX_SAMPLES samples, ~25 MB as text) and is
+ * read whole, so its size is capped; documents with a list of items stream (`streamDocumentItems`).
+ */
+export const MEASUREMENT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
 
 export interface ReadDocumentOptions {
   maxBytes?: number;
   maxDepth?: number;
+  /** What the text is, for the refusal of a larger one. */
+  what?: string;
 }
 
 /**
@@ -15,14 +20,14 @@ export interface ReadDocumentOptions {
  * (file_too_large, empty_file), with the line where it applies.
  */
 export async function readJsonText(input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, opts: ReadDocumentOptions = {}): Promise<string | { reject: RejectReason }> {
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_JSON_DOCUMENT_BYTES;
+  const maxBytes = opts.maxBytes ?? MEASUREMENT_MAX_DOCUMENT_BYTES;
   const chunks: Buffer[] = [];
   let bytes = 0;
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     bytes += buf.length;
     if (bytes > maxBytes) {
-      return { reject: { rule: 'file_too_large', message: `a JSON document is read whole and may have at most ${maxBytes} bytes (MAX_JSON_DOCUMENT_BYTES); this one is larger — send it as NDJSON, one item a line` } };
+      return { reject: { rule: 'file_too_large', message: `a ${opts.what ?? 'JSON document'} is read whole and may have at most ${maxBytes} bytes; this one is larger` } };
     }
     chunks.push(buf);
   }

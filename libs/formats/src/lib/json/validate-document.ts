@@ -15,7 +15,8 @@ import {
   type LineKind,
   type NdjsonLineDto,
 } from './document.dto';
-import { formatPath, type JsonPath, type StreamedDocument } from './json-parser';
+import type { StreamedDocument } from './item-stream';
+import { formatPath, type JsonPath } from './json-parser';
 
 /** JSON document kinds (SPEC §4.2–4.4), named like their FileKind. */
 export const DOCUMENT_KINDS = ['vehicle_status', 'detections', 'measurement'] as const;
@@ -98,7 +99,7 @@ export function documentItems(kind: DocumentKind, json: unknown): unknown[] | Do
 }
 
 /**
- * The outer shape of a document whose items were streamed (`streamJsonItems`): null when it was
+ * The outer shape of a document whose items were streamed (`streamDocumentItems`): null when it was
  * `{"<key>": [...]}` and nothing else, else the problem that makes the whole document unusable.
  */
 export function streamedShapeProblem(kind: DocumentKind, doc: StreamedDocument): DocumentProblem | null {

@@ -6,24 +6,27 @@ import {
   documentItems,
   formatPath,
   locateLines,
+  MEASUREMENT_MAX_DOCUMENT_BYTES,
   parseJson,
   readJsonText,
+  streamDocumentItems,
   streamedShapeProblem,
-  streamJsonItems,
   syntaxReject,
   validateItem,
   type DetectionEventItemDto,
+  type DocumentItem,
   type DocumentKind,
   type DocumentProblem,
   type JsonPath,
   type MeasurementDto,
   type RowReject,
-  type StreamedDocument,
+  type StreamedEnd,
   type VehicleStatusItemDto,
 } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { MAX_ROW_ERRORS } from '../sensor/row-tally';
+import { DEFAULT_MAX_LINE_BYTES } from './ndjson.loader';
 import { destroy, fileOrder, itemReject, placeReject, runRecordLoad, type RecordCounter } from './record-load';
 import { DetectionSink, MeasurementSink, VehicleStatusSink, type FileOrder, type RecordSink } from './record-sinks';
 
@@ -34,10 +37,12 @@ export type DocumentOutcome = { done: true } | { fileRejection: RejectReason } |
 export type ItemSink = (item: unknown, index: number) => Promise<void> | void;
 
 /**
- * Single-document JSON (SPEC §4.2–4.4). The text is read whole, up to MAX_JSON_DOCUMENT_BYTES; the items
- * of its top-level array are parsed one at a time (the document never exists as one tree) and validated
- * with the shared DTOs: a bad item is recorded with its line and field path and the INVALID_ROWS policy
- * decides; good items go to their table in set-based batches.
+ * Single-document JSON (SPEC §4.2–4.4). Vehicle status and detection documents are read as they stream:
+ * each item of the top-level array is parsed, validated with the shared DTOs and handed to its table's
+ * sink before the next is read, so memory stays flat whatever the size (an item may have MAX_LINE_BYTES,
+ * as an NDJSON line). A bad item is recorded with its line and field path and the INVALID_ROWS policy
+ * decides. A measurement document is one record of at most MEASUREMENT_MAX_SAMPLES samples: it is read
+ * whole, up to MEASUREMENT_MAX_DOCUMENT_BYTES.
  */
 @Injectable()
 export class JsonDocumentLoader implements KindLoader {
@@ -46,16 +51,14 @@ export class JsonDocumentLoader implements KindLoader {
   async load(client: PoolClient, fileId: string, kind: FileKind, open: () => NodeJS.ReadableStream, opts: LoadOptions): Promise<LoadResult> {
     if (!isDocumentKind(kind)) throw new Error(`JsonDocumentLoader cannot load ${kind}`);
     return runRecordLoad(client, fileId, opts, async (counter) => {
+      const sink = documentSink(kind, client, await fileOrder(client, fileId));
       const stream = open();
-      let text: Awaited<ReturnType<typeof readJsonText>>;
+      let outcome: DocumentOutcome;
       try {
-        text = await readJsonText(stream, { maxBytes: opts.maxJsonDocumentBytes });
+        outcome = await readDocument(kind, stream, opts, counter, (item, index) => sink.add(item, index));
       } finally {
         destroy(stream);
       }
-      if (typeof text !== 'string') return { fileRejection: text.reject };
-      const sink = documentSink(kind, client, await fileOrder(client, fileId));
-      const outcome = await readDocumentItems(kind, text, opts, counter, (item, index) => sink.add(item, index));
       if (!('done' in outcome)) return outcome;
       await sink.finish();
       return { written: sink.written };
@@ -63,28 +66,94 @@ export class JsonDocumentLoader implements KindLoader {
   }
 }
 
+/** Reads one document from its byte stream, streamed or (a measurement) whole, and validates its items. */
+export async function readDocument(kind: DocumentKind, input: NodeJS.ReadableStream, opts: LoadOptions, counter: RecordCounter, accept: ItemSink): Promise<DocumentOutcome> {
+  const key = DOCUMENT_ITEMS_KEY[kind];
+  if (key !== null) return streamDocument(kind, key, input, opts, counter, accept);
+  const text = await readJsonText(input, { maxBytes: Math.min(opts.maxJsonDocumentBytes ?? Infinity, MEASUREMENT_MAX_DOCUMENT_BYTES), what: 'measurement document' });
+  return typeof text === 'string' ? readWholeDocument(kind, text, opts, counter, accept) : { fileRejection: text.reject };
+}
+
 /**
- * Parses the items of one document and validates each with the shared DTOs: valid ones go to `accept`,
- * refused ones are counted on `counter` (which applies INVALID_ROWS) and located by line in one scan of
- * the text. A syntax or shape problem refuses the whole document.
+ * Reads the items of a `{"<key>": [items]}` document from its byte stream (`streamDocumentItems`) and
+ * validates each as it comes: valid ones go to `accept`, refused ones are counted on `counter` (which
+ * applies INVALID_ROWS) with the line of the offending field. A syntax or shape problem refuses the whole
+ * document (the items before it were read, and are rolled back by the caller).
  */
-export async function readDocumentItems(kind: DocumentKind, text: string, opts: LoadOptions, counter: RecordCounter, accept: ItemSink): Promise<DocumentOutcome> {
-  const refused: Refused[] = [];
-  const take = async (item: unknown, path: JsonPath, index: number): Promise<boolean> => {
-    const problems = validateItem(kind, item, path);
-    if (problems.length) {
-      const r = itemReject(problems, item);
-      if (refused.length < MAX_ROW_ERRORS) refused.push({ reject: r, path: problems[0].path });
-      return !counter.reject(r);
-    }
-    counter.good();
-    await accept(item, index);
-    return true;
-  };
-  let outcome: DocumentOutcome | { fileRejection: RejectReason & { path?: JsonPath } };
+export async function streamDocument(
+  kind: DocumentKind,
+  key: string,
+  input: NodeJS.ReadableStream,
+  opts: LoadOptions,
+  counter: RecordCounter,
+  accept: ItemSink,
+): Promise<DocumentOutcome> {
+  const items = streamDocumentItems(input, key, { maxItemBytes: opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, maxDepth: opts.maxJsonDepth, maxDocumentBytes: opts.maxJsonDocumentBytes });
+  let end: StreamedEnd;
   try {
-    const key = DOCUMENT_ITEMS_KEY[kind];
-    outcome = key === null ? await single(kind, text, opts, take) : await streamed(kind, key, text, opts, take);
+    for (let r = await items.next(); ; r = await items.next()) {
+      if (r.done) {
+        end = r.value;
+        break;
+      }
+      for (const item of r.value) {
+        const problems = validateItem(kind, item.value, [key, item.index]);
+        if (!problems.length) {
+          counter.good();
+          await accept(item.value, item.index);
+          continue;
+        }
+        const rejected = itemReject(problems, item.value);
+        placeReject(rejected, lineWithin(item, problems[0].path.slice(2)));
+        if (counter.reject(rejected)) return { stopped: true };
+      }
+    }
+  } catch (e) {
+    const reject = syntaxReject(e);
+    if (!reject) throw e;
+    return { fileRejection: reject };
+  }
+  if ('reject' in end) return { fileRejection: end.reject };
+  const shape = streamedShapeProblem(kind, end.doc);
+  if (!shape) return { done: true };
+  const member = shape.path[0];
+  return { fileRejection: placed(shapeReason(shape), end.lineOf(typeof member === 'string' ? member : undefined)) };
+}
+
+/** The line of the value at `path` (relative to the item) in a streamed item. */
+function lineWithin(item: DocumentItem, path: JsonPath): number {
+  if (!path.length) return item.line;
+  return locateLines(item.text(), [path], item.line).get(formatPath(path)) ?? item.line;
+}
+
+/**
+ * Parses a whole document's text (a measurement: one record) and validates its items with the shared DTOs:
+ * valid ones go to `accept`, refused ones are counted on `counter` (which applies INVALID_ROWS) and located
+ * by line in one scan of the text. A syntax or shape problem refuses the whole document.
+ */
+export async function readWholeDocument(kind: DocumentKind, text: string, opts: LoadOptions, counter: RecordCounter, accept: ItemSink): Promise<DocumentOutcome> {
+  const refused: Array<{ reject: RowReject; path: JsonPath }> = [];
+  let outcome: DocumentOutcome | { fileRejection: RejectReason & { path?: JsonPath } } = { done: true };
+  try {
+    const items = documentItems(kind, parseDocument(text, opts));
+    if (!Array.isArray(items)) outcome = { fileRejection: shapeReason(items) };
+    else {
+      const key = DOCUMENT_ITEMS_KEY[kind];
+      for (let i = 0; i < items.length; i++) {
+        const problems = validateItem(kind, items[i], key === null ? [] : [key, i]);
+        if (!problems.length) {
+          counter.good();
+          await accept(items[i], i);
+          continue;
+        }
+        const r = itemReject(problems, items[i]);
+        if (refused.length < MAX_ROW_ERRORS) refused.push({ reject: r, path: problems[0].path });
+        if (counter.reject(r)) {
+          outcome = { stopped: true };
+          break;
+        }
+      }
+    }
   } catch (e) {
     const reject = syntaxReject(e);
     if (!reject) throw e;
@@ -97,35 +166,15 @@ export async function readDocumentItems(kind: DocumentKind, text: string, opts: 
   }
   if ('fileRejection' in outcome && outcome.fileRejection.line === undefined) {
     const p = outcome.fileRejection as RejectReason & { path?: JsonPath };
-    const line = locateLines(text, [p.path ?? []]).get(formatPath(p.path ?? [])) ?? 1;
-    delete p.path;
-    return { fileRejection: { ...p, line, message: `line ${line}: ${p.message}` } };
+    return { fileRejection: placed(p, locateLines(text, [p.path ?? []]).get(formatPath(p.path ?? [])) ?? 1) };
   }
   return outcome;
 }
 
-interface Refused {
-  reject: RowReject;
-  path: JsonPath;
-}
-
-/** Validates and passes on one item; false when the INVALID_ROWS policy stops the document. */
-type TakeItem = (item: unknown, path: JsonPath, index: number) => Promise<boolean>;
-
-/** vehicle_status and detections: `{"<key>": [items]}`, items streamed. */
-async function streamed(kind: DocumentKind, key: string, text: string, opts: LoadOptions, take: TakeItem): Promise<DocumentOutcome> {
-  const items = streamJsonItems(text, key, { maxDepth: opts.maxJsonDepth });
-  let i = 0;
-  let doc: StreamedDocument;
-  for (let r = items.next(); ; r = items.next(), i++) {
-    if (r.done) {
-      doc = r.value;
-      break;
-    }
-    if (!(await take(r.value, [key, i], i))) return { stopped: true };
-  }
-  const shape = streamedShapeProblem(kind, doc);
-  return shape ? { fileRejection: shapeReason(shape) } : { done: true };
+/** A whole-document reason with its line (its `path`, used to find the line, dropped). */
+function placed(reason: RejectReason & { path?: JsonPath }, line: number): RejectReason {
+  const { path: _path, ...rest } = reason;
+  return { ...rest, line, message: `line ${line}: ${reason.message}` };
 }
 
 /**
@@ -138,14 +187,6 @@ function parseDocument(text: string, opts: LoadOptions): unknown {
   } catch {
     return parseJson(text, { maxDepth: opts.maxJsonDepth }).value;
   }
-}
-
-/** measurement: the document is the one item. */
-async function single(kind: DocumentKind, text: string, opts: LoadOptions, take: TakeItem): Promise<DocumentOutcome> {
-  const items = documentItems(kind, parseDocument(text, opts));
-  if (!Array.isArray(items)) return { fileRejection: shapeReason(items) };
-  for (let i = 0; i < items.length; i++) if (!(await take(items[i], [], i))) return { stopped: true };
-  return { done: true };
 }
 
 /** A whole-document problem as a quarantine reason; its line is found afterwards from `path`. */

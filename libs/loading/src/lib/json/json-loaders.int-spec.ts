@@ -16,6 +16,8 @@ const skip: LoadOptions = { invalidRows: 'skip', maxInvalidRatio: 0.05, ranges: 
 
 const V1 = 'ebab5f787798416fb2b8afc1340d7a4e';
 const V3 = 'qbae3f787798416fb2b8afc1340ddf19';
+/** The bytes cut every `size` bytes (anywhere: inside a string, a number or a UTF-8 sequence), as a stream may. */
+const chunksOf = (buf: Buffer, size = buf.length): Buffer[] => Array.from({ length: Math.ceil(buf.length / size) }, (_, i) => buf.subarray(i * size, (i + 1) * size));
 const vehicles = (items: Array<[string, string, string]>) => JSON.stringify({ vehicle_status: items.map(([vehicle_id, report_time, status]) => ({ vehicle_id, report_time, status })) }, null, 2);
 
 describe('JSON and NDJSON loaders', () => {
@@ -52,7 +54,7 @@ describe('JSON and NDJSON loaders', () => {
   }
 
   /** Loads a file the way the processor does: its own transaction, ledger row locked. */
-  async function load(kind: FileKind, text: string, opts: Partial<LoadOptions> & { fileId?: string; createdAt?: Date } = {}): Promise<LoadResult & { fileId: string }> {
+  async function load(kind: FileKind, text: string, opts: Partial<LoadOptions> & { fileId?: string; createdAt?: Date; chunkBytes?: number } = {}): Promise<LoadResult & { fileId: string }> {
     const fileId = opts.fileId ?? (await register(opts.createdAt));
     const qr = ds.createQueryRunner();
     const client = (await qr.connect()) as PoolClient;
@@ -65,7 +67,7 @@ describe('JSON and NDJSON loaders', () => {
         statements++;
         return query(...a);
       };
-      const r = await registry.for(kind)!.load(client, fileId, kind, () => Readable.from([Buffer.from(text)]), { ...skip, ...opts });
+      const r = await registry.for(kind)!.load(client, fileId, kind, () => Readable.from(chunksOf(Buffer.from(text), opts.chunkBytes)), { ...skip, ...opts });
       (client as unknown as { query: unknown }).query = query;
       await client.query('COMMIT');
       return { ...r, fileId };
@@ -147,6 +149,30 @@ describe('JSON and NDJSON loaders', () => {
       const refused = await load('vehicle_status', vehicles(items), { invalidRows: 'reject' });
       expect(refused.rejection).toMatchObject({ rule: 'invalid_timestamp', column: 'vehicle_status[17].report_time' });
       expect(refused.rejection!.message).toContain('INVALID_ROWS=reject');
+      expect(await statuses()).toEqual({});
+    });
+
+    it('streams a document read in small chunks: every item loaded, the bad ones named with their own line', async () => {
+      const items: Array<[string, string, string]> = Array.from({ length: 3000 }, (_, i) => [`v${i}`, new Date(Date.UTC(2022, 0, 1) + i * 1000).toISOString(), i % 3 ? 'driving' : 'parking ☂']);
+      items[1234] = ['v1234', 'soon', 'ok'];
+      items[2999] = ['v2999', '2022-05-05T10:00:00Z', ''];
+      // pretty-printed: item i starts on line 3 + 5i, its report_time on the line after
+      const r = await load('vehicle_status', vehicles(items), { chunkBytes: 1000 });
+      expect(r).toMatchObject({ rowsTotal: 3000, rowsLoaded: 2998, rowsRejected: 2, readingsLoaded: 2998, rejection: null });
+      expect(await errors(r.fileId)).toMatchObject([
+        { line: 3 + 5 * 1234 + 2, column: 'vehicle_status[1234].report_time', rule: 'invalid_timestamp' },
+        { line: 3 + 5 * 2999 + 3, column: 'vehicle_status[2999].status', rule: 'empty_value' },
+      ]);
+      expect(await ds.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'parking ☂')::int AS p FROM vehicles_status`)).toEqual([{ n: 2998, p: 1000 }]);
+    });
+
+    it('refuses an item larger than MAX_LINE_BYTES as a whole-file too_long, naming its line, without reading it whole', async () => {
+      const text = `{"vehicle_status": [
+  {"vehicle_id": "a", "report_time": "2022-05-05T10:00:00Z", "status": "ok"},
+  {"vehicle_id": "${'x'.repeat(50_000)}"}
+]}`;
+      const r = await load('vehicle_status', text, { maxLineBytes: 10_000, chunkBytes: 4096 });
+      expect(r.rejection).toMatchObject({ rule: 'too_long', line: 3 });
       expect(await statuses()).toEqual({});
     });
 
@@ -264,6 +290,8 @@ describe('JSON and NDJSON loaders', () => {
       ['too large', vehicles([[V1, '2022-05-05T10:00:00Z', 'x']]), { maxJsonDocumentBytes: 50 }, { rule: 'file_too_large' }],
       ['not a list', '{"vehicle_status": {"a": 1}}', {}, { rule: 'invalid_document', column: 'vehicle_status', line: 1 }],
       ['extra top-level key', '{"vehicle_status": [],\n "extra": 1}', {}, { rule: 'unknown_field', column: 'extra', line: 2 }],
+      ['NaN in an item', '{"vehicle_status": [\n  {"vehicle_id": NaN}]}', {}, { rule: 'invalid_json', line: 2 }],
+      ['trailing text', '{"vehicle_status": []}\n}', {}, { rule: 'invalid_json', line: 2 }],
     ])('%s', async (_, text, opts, reason) => {
       const r = await load('vehicle_status', text, opts);
       expect(r.rejection).toMatchObject(reason);
