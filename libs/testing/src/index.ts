@@ -10,3 +10,4 @@ export * from './lib/aggregates';
 export * from './lib/browser';
 export * from './lib/s3-server';
 export * from './lib/hostile-corpus';
+export * from './lib/hybrid-app';

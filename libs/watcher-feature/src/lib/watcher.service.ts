@@ -3,7 +3,6 @@ import { WatcherConfig } from '@sluice/config';
 import { DropFolder } from '@sluice/storage';
 import { TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
-import { OutcomeConsumer } from './outcome.consumer';
 import { Reconciler } from './reconciler.service';
 
 /** Starts and stops the watcher's parts in order; runs the periodic rescan. */
@@ -19,14 +18,12 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly config: WatcherConfig,
     private readonly drop: DropFolder,
     private readonly incoming: IncomingWatcher,
-    private readonly outcomes: OutcomeConsumer,
     private readonly reconciler: Reconciler,
     private readonly tasks: TaskTracker,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.drop.init();
-    await this.outcomes.start();
     await this.incoming.start();
     // The first pass runs in the background so that a large backlog does not delay readiness.
     void this.rescan();
@@ -65,7 +62,6 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
     clearInterval(this.timer);
     clearInterval(this.heldTimer);
     await this.incoming.stop();
-    await this.outcomes.stop();
     await this.tasks.drain();
     this.logger.log('watcher stopped');
   }
