@@ -32,7 +32,7 @@ export interface JetStreamHandlerOptions {
   batch?: BatchOptions<never>;
 }
 
-const describe = (errors: ValidationError[] | string | string[]): string =>
+const problemsOf = (errors: ValidationError[] | string | string[]): string =>
   typeof errors === 'string' || (Array.isArray(errors) && errors.every((e) => typeof e === 'string'))
     ? [errors].flat().join('; ')
     : (errors as ValidationError[]).map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join(', ') || 'invalid'}`).join('; ');
@@ -42,7 +42,7 @@ const MESSAGE_VALIDATION: ValidationPipeOptions = {
   whitelist: true,
   transform: true,
   validationError: { target: false, value: false },
-  exceptionFactory: (errors: ValidationError[] | string) => new InvalidMessage(describe(errors)),
+  exceptionFactory: (errors: ValidationError[] | string) => new InvalidMessage(problemsOf(errors)),
 };
 
 /**
