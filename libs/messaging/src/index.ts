@@ -1,3 +1,5 @@
-export * from './lib/consumer-runner';
 export * from './lib/jetstream.service';
 export * from './lib/messaging.module';
+export * from './lib/transport/jetstream.context';
+export * from './lib/transport/jetstream.decorators';
+export * from './lib/transport/jetstream.server';

@@ -3,13 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
 import { FileSubjects, type FileSubject } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
+import { JetStreamServer, JetStreamService } from '@sluice/messaging';
 import { DropFolder } from '@sluice/storage';
-import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, SHARED_NATS_URL, startHybridApp, testNamespace, type TestDatabase } from '@sluice/testing';
 import { Pool } from 'pg';
 import { ProcessorModule } from '../src/lib/processor.module';
 
@@ -17,7 +16,7 @@ import { ProcessorModule } from '../src/lib/processor.module';
 export interface ProcessorTestApp {
   db: TestDatabase;
   pool: Pool;
-  app: INestApplicationContext;
+  app: INestApplication;
   js: JetStreamService;
   dropzone: string;
   query<T>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -34,7 +33,7 @@ export async function startProcessorApp(label: string, env: Record<string, strin
   const db = await createTestDatabase(label);
   const pool = new Pool({ connectionString: db.url, max: 2 });
   const dropzone = mkdtempSync(join(tmpdir(), `sluice-${label}-`));
-  const app = await NestFactory.createApplicationContext(
+  const app = await startHybridApp(
     ProcessorModule.forRoot({
       DATABASE_URL: db.url,
       NATS_URL: SHARED_NATS_URL,
@@ -45,9 +44,8 @@ export async function startProcessorApp(label: string, env: Record<string, strin
       LOG_LEVEL: 'warn',
       ...env,
     }),
-    { logger: ['error', 'warn'] },
+    (a) => a.get(JetStreamServer),
   );
-  await app.init();
   const js = app.get(JetStreamService);
   const ledger = app.get(LedgerRepository);
   const query = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];

@@ -13,3 +13,4 @@ export * from './lib/hostile-corpus';
 export * from './lib/dashboard-truth';
 export * from './lib/compressed-files';
 export * from './lib/json-documents';
+export * from './lib/hybrid-app';

@@ -19,6 +19,14 @@ const DAY_MS = 24 * 3600 * 1000;
 const STREAM_NAME_IN_USE = 10058;
 const isNotFound = (e: unknown) => e instanceof JetStreamApiError && e.status === 404;
 
+/** The leading tokens every subject shares, each with its dot: `files.` for files.processed.v1 and files.failed.v1. */
+function commonTokens(subjects: readonly string[]): string {
+  const split = subjects.map((s) => s.split('.'));
+  const common: string[] = [];
+  for (let i = 0; split.every((t) => i < t.length - 1 && t[i] === split[0][i]); i++) common.push(`${split[0][i]}.`);
+  return common.join('');
+}
+
 export interface DurableConsumerSpec {
   durable: string;
   subjects: readonly FileSubject[];
@@ -127,9 +135,9 @@ export class JetStreamService implements OnApplicationShutdown {
       durable_name: spec.durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      // One subject filters exactly; several share the namespace wildcard (NATS 2.9 has no filter_subjects)
-      // and ConsumerRunner skips the others.
-      filter_subject: spec.subjects.length === 1 ? this.subject(spec.subjects[0]) : `${this.namespace}.files.>`,
+      // One subject filters exactly; several share the wildcard of their common tokens (NATS 2.9 has no
+      // filter_subjects) and the transport skips the others.
+      filter_subject: spec.subjects.length === 1 ? this.subject(spec.subjects[0]) : `${this.namespace}.${commonTokens(spec.subjects)}>`,
       ack_wait: nanos(spec.ackWaitMs),
       max_deliver: spec.maxDeliver,
       max_ack_pending: spec.maxAckPending ?? 1000,

@@ -15,7 +15,8 @@ export interface BootstrapOptions {
 
 /**
  * Starts one service: validated config (a bad variable prints its name and exits 1), JSON logs,
- * OpenAPI for the APIs, and graceful shutdown on SIGTERM/SIGINT (Nest closes modules in order).
+ * OpenAPI for the APIs, the microservice transports that `configure` connects, and graceful shutdown on
+ * SIGTERM/SIGINT (Nest closes modules in order, and drains the transports before the connections close).
  */
 export async function bootstrapService(rootModule: unknown | (() => unknown), opts: BootstrapOptions): Promise<INestApplication> {
   let app: INestApplication;
@@ -41,6 +42,9 @@ export async function bootstrapService(rootModule: unknown | (() => unknown), op
     const doc = SwaggerModule.createDocument(app, builder.build());
     SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs-json' });
   }
+  await app.init();
+  // A hybrid app's transports (connected in `configure`) start once the modules hold their connections.
+  await app.startAllMicroservices();
   await app.listen(opts.port(app), app.get(CommonConfig).BIND_ADDRESS);
   return app;
 }

@@ -1,6 +1,6 @@
-import type { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { createTestDatabase, deleteNamespaceStream, S3TestServer, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import type { INestApplication } from '@nestjs/common';
+import { JetStreamServer } from '@sluice/messaging';
+import { createTestDatabase, deleteNamespaceStream, S3TestServer, SHARED_NATS_URL, startHybridApp, testNamespace, type TestDatabase } from '@sluice/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ describe('after-load actions of S3 sources (real PostgreSQL, NATS and s3rver)', 
   let db: TestDatabase;
   let namespace: string;
   let tmp: string;
-  let app: INestApplicationContext;
+  let app: INestApplication;
 
   const sql = <T>(text: string, params: unknown[] = []): Promise<T[]> => app.get(DataSource).query(text, params);
   const idOf = async (key: string) => (await sql<{ id: string }>(`SELECT id FROM ingest_files WHERE original_name = $1`, [`s3://${BUCKET}/${key}`]))[0]?.id;
@@ -39,7 +39,7 @@ describe('after-load actions of S3 sources (real PostgreSQL, NATS and s3rver)', 
       s3.source(BUCKET, { name: 'move', prefix: 'm/', afterLoad: 'move', moveTo: 'loaded/', quarantineTo: 'quarantine/' }),
       s3.source(BUCKET, { name: 'delete', prefix: 'd/', afterLoad: 'delete' }),
     ];
-    app = await NestFactory.createApplicationContext(
+    app = await startHybridApp(
       WatcherModule.forRoot({
         DATABASE_URL: db.url,
         NATS_URL: SHARED_NATS_URL,
@@ -49,9 +49,8 @@ describe('after-load actions of S3 sources (real PostgreSQL, NATS and s3rver)', 
         S3_LIST_INTERVAL_MS: '3600000',
         LOG_LEVEL: 'warn',
       }),
-      { logger: ['error', 'warn'] },
+      (a) => a.get(JetStreamServer),
     );
-    await app.init();
     await app.get(S3SourceWatcher).listAll();
   });
 

@@ -1,6 +1,6 @@
-import type { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { createTestDatabase, deleteNamespaceStream, generateLongFormat, S3TestServer, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import type { INestApplication } from '@nestjs/common';
+import { JetStreamServer } from '@sluice/messaging';
+import { createTestDatabase, deleteNamespaceStream, generateLongFormat, S3TestServer, SHARED_NATS_URL, startHybridApp, testNamespace, type TestDatabase } from '@sluice/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ describe('S3 sources in the watcher (real PostgreSQL, NATS and s3rver)', () => {
   let db: TestDatabase;
   let namespace: string;
   let data: string;
-  let app: INestApplicationContext;
+  let app: INestApplication;
   let watcher: S3SourceWatcher;
   let keys: string[];
 
@@ -40,7 +40,7 @@ describe('S3 sources in the watcher (real PostgreSQL, NATS and s3rver)', () => {
     await s3.createBucket('other-data');
     keys = await s3.uploadTree('seed-data', data, ['mapping/mapping.csv']);
     const sources = [s3.source('seed-data'), s3.source('gone-bucket'), { ...s3.source('other-data', { name: 'wrong-keys' }), accessKey: 'nobody', secretKey: 'nothing' }, s3.source('other-data')];
-    app = await NestFactory.createApplicationContext(
+    app = await startHybridApp(
       WatcherModule.forRoot({
         DATABASE_URL: db.url,
         NATS_URL: SHARED_NATS_URL,
@@ -53,9 +53,8 @@ describe('S3 sources in the watcher (real PostgreSQL, NATS and s3rver)', () => {
         S3_LIST_PAGE_SIZE: '2',
         LOG_LEVEL: 'warn',
       }),
-      { logger: ['error', 'warn'] },
+      (a) => a.get(JetStreamServer),
     );
-    await app.init();
     watcher = app.get(S3SourceWatcher);
   });
 

@@ -1,9 +1,8 @@
-import type { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
 import { BatchSubjects, FileSubjects, fullSubject, type FileLifecycleEvent, type FileSubject } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
-import { createTestDatabase, deleteNamespaceStream, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
+import { JetStreamServer, JetStreamService } from '@sluice/messaging';
+import { createTestDatabase, deleteNamespaceStream, SHARED_NATS_URL, startHybridApp, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -36,10 +35,10 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
   let namespace: string;
   let tmp: string;
   let dir: string;
-  let app: INestApplicationContext | undefined;
+  let app: INestApplication | undefined;
 
   const boot = async () => {
-    app = await NestFactory.createApplicationContext(
+    app = await startHybridApp(
       WatcherModule.forRoot({
         DATABASE_URL: db.url,
         NATS_URL: SHARED_NATS_URL,
@@ -50,7 +49,7 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
         REQUEUE_AFTER_MS: '60000',
         LOG_LEVEL: 'warn',
       }),
-      { logger: ['error', 'warn'] },
+      (a) => a.get(JetStreamServer),
     );
   };
   const ctx = () => {

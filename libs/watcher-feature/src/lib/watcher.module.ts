@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, WatcherConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
 import { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
-import { MessagingModule } from '@sluice/messaging';
+import { JetStreamServer, JetStreamService, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { ObjectStores, StorageModule } from '@sluice/storage';
 import { ClaimService } from './claim.service';
@@ -11,7 +11,7 @@ import { IncomingWatcher } from './incoming-watcher.service';
 import { LedgerQueries } from './ledger-queries.repository';
 import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
-import { OutcomeConsumer } from './outcome.consumer';
+import { OUTCOMES_ACK_WAIT_MS, OUTCOMES_DURABLE, OUTCOMES_MAX_DELIVER, OutcomeConsumer } from './outcome.consumer';
 import { Reconciler } from './reconciler.service';
 import { S3OutcomeSettler } from './s3-outcome-settler.service';
 import { S3SourceWatcher } from './s3-source-watcher.service';
@@ -31,7 +31,14 @@ export class WatcherModule {
         MessagingModule.forRoot('sluice-watcher'),
         StorageModule.forRoot(),
       ],
+      controllers: [OutcomeConsumer],
       providers: [
+        {
+          provide: JetStreamServer,
+          inject: [JetStreamService],
+          useFactory: (js: JetStreamService) =>
+            new JetStreamServer(js, { durable: OUTCOMES_DURABLE, concurrency: 2, ackWaitMs: OUTCOMES_ACK_WAIT_MS, maxDeliver: OUTCOMES_MAX_DELIVER }),
+        },
         LedgerRepository,
         LedgerQueries,
         WatcherMetrics,
@@ -42,7 +49,6 @@ export class WatcherModule {
         ClaimService,
         Reconciler,
         IncomingWatcher,
-        OutcomeConsumer,
         WatcherService,
         { provide: ObjectStores, inject: [WatcherConfig], useFactory: (c: WatcherConfig) => new ObjectStores(c.s3Sources) },
         S3ObjectsRepository,

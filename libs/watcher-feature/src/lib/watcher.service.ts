@@ -4,7 +4,6 @@ import { PeriodicJobs } from '@sluice/observability';
 import { DropFolder } from '@sluice/storage';
 import { TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
-import { OutcomeConsumer } from './outcome.consumer';
 import { Reconciler } from './reconciler.service';
 
 /** The watcher's periodic jobs (names in the SchedulerRegistry). */
@@ -22,7 +21,6 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly config: WatcherConfig,
     private readonly drop: DropFolder,
     private readonly incoming: IncomingWatcher,
-    private readonly outcomes: OutcomeConsumer,
     private readonly reconciler: Reconciler,
     private readonly tasks: TaskTracker,
     private readonly jobs: PeriodicJobs,
@@ -30,7 +28,6 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.drop.init();
-    await this.outcomes.start();
     await this.incoming.start();
     // The first pass runs in the background so that a large backlog does not delay readiness.
     void this.rescan();
@@ -68,7 +65,6 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
     this.stopping = true;
     this.jobs.stop(RESCAN_JOB, ADOPT_HELD_JOB);
     await this.incoming.stop();
-    await this.outcomes.stop();
     await this.tasks.drain();
     this.logger.log('watcher stopped');
   }

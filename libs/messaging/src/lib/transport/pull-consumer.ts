@@ -1,0 +1,147 @@
+import type { Logger } from '@nestjs/common';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { JetStreamService } from '../jetstream.service';
+import type { BatchOptions } from './jetstream.decorators';
+
+/** A message pulled and decoded, waiting for a handler call. */
+export interface Received {
+  msg: JsMsg;
+  /** The subject without the namespace: the handler's pattern. */
+  route: string;
+  data: unknown;
+  at: number;
+}
+
+export interface PullConsumerOptions {
+  durable: string;
+  concurrency: number;
+  ackWaitMs: number;
+  batch?: BatchOptions<unknown>;
+  /** Decodes a message; undefined when it was settled already (another subject, not JSON). */
+  receive(msg: JsMsg): Received | undefined;
+  /** One handler call: settles every message it is given. */
+  handle(rs: Received[]): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Pulls from one durable consumer through one long-lived `consume()` subscription and runs up to
+ * `concurrency` handler calls at once, each of one message or (with `batch`) of every message waiting that
+ * fits. Messages are kept alive with working() while a call runs. No more messages are pulled ahead than one
+ * round of calls takes, so none waits long in this process while its ack_wait runs.
+ */
+export class PullConsumer {
+  private stopping = false;
+  private loop?: Promise<void>;
+  private messages?: ConsumerMessages;
+  private readonly waiting: Received[] = [];
+  private readonly active = new Set<Promise<void>>();
+  private progress?: () => void;
+  private lingering?: NodeJS.Timeout;
+  private readonly ahead: number;
+
+  constructor(
+    private readonly jetstream: JetStreamService,
+    private readonly opts: PullConsumerOptions,
+    private readonly logger: Logger,
+  ) {
+    this.ahead = opts.concurrency * (opts.batch?.maxMessages ?? 1);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops pulling and waits for in-flight calls to finish; messages pulled but not started go back. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.lingering);
+    this.messages?.stop();
+    this.progress?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        const consumer = await this.jetstream.js.consumers.get(this.jetstream.stream, this.opts.durable);
+        this.messages = await consumer.consume({ max_messages: this.ahead });
+        if (this.stopping) this.messages.stop();
+        for await (const msg of this.messages) {
+          const received = this.stopping ? undefined : this.opts.receive(msg);
+          if (this.stopping) msg.nak();
+          else if (received) this.waiting.push(received);
+          this.dispatch();
+          while (this.waiting.length >= this.ahead && !this.stopping) await new Promise<void>((resolve) => (this.progress = resolve));
+        }
+      } catch (e) {
+        if (!this.stopping) this.logger.warn(`pull from ${this.opts.durable} failed: ${(e as Error).message}`);
+      }
+      // The subscription ended (consumer deleted, connection lost) or failed: subscribe again.
+      if (!this.stopping) await sleep(1000);
+    }
+    for (const r of this.waiting.splice(0)) r.msg.nak();
+    await Promise.all([...this.active]);
+  }
+
+  /**
+   * Starts calls while fewer than `concurrency` run, each with the waiting messages that fit together. A
+   * batch call lingers for more messages first (a few large calls cost far less than many small ones).
+   */
+  private dispatch(): void {
+    while (this.active.size < this.opts.concurrency && this.waiting.length && !this.stopping) {
+      const batch = this.opts.batch;
+      if (batch && this.waiting.length < batch.maxMessages) {
+        const wait = this.waiting[0].at + batch.lingerMs - Date.now();
+        if (wait > 0) {
+          this.lingering ??= setTimeout(() => {
+            this.lingering = undefined;
+            this.dispatch();
+          }, wait);
+          return;
+        }
+      }
+      const run: Promise<void> = this.heartbeating(this.take()).finally(() => {
+        this.active.delete(run);
+        this.dispatch();
+        this.progress?.();
+      });
+      this.active.add(run);
+    }
+  }
+
+  private take(): Received[] {
+    const batch = this.opts.batch;
+    if (!batch) return this.waiting.splice(0, 1);
+    const taken = [this.waiting.shift() as Received];
+    const payloads = [taken[0].data];
+    while (this.waiting.length && this.fits(batch, payloads, this.waiting[0].data)) {
+      const next = this.waiting.shift() as Received;
+      taken.push(next);
+      payloads.push(next.data);
+    }
+    return taken;
+  }
+
+  /** `fits` sees payloads before validation: one it cannot measure goes into a call of its own. */
+  private fits(batch: BatchOptions<unknown>, taken: unknown[], next: unknown): boolean {
+    try {
+      return batch.fits(taken, next);
+    } catch {
+      return false;
+    }
+  }
+
+  private async heartbeating(rs: Received[]): Promise<void> {
+    const heartbeat = setInterval(() => rs.forEach((r) => r.msg.working()), Math.max(500, Math.floor(this.opts.ackWaitMs / 3)));
+    try {
+      await this.opts.handle(rs);
+    } catch (e) {
+      // Settling failed (NATS gone): the messages come back after ack_wait.
+      this.logger.error(`settling messages of ${this.opts.durable} failed: ${(e as Error).message}`);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+}
