@@ -19,9 +19,10 @@ describe('pgDriver', () => {
       const [{ pid }] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
       // pg's pool stops listening on a client it hands out; without a listener of ours its 'error' is thrown.
       expect(client.listenerCount('error')).toBeGreaterThan(0);
+      // Listening first: the connection may end before the admin's answer arrives.
+      const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
       // Between two queries of an open transaction, as while a load parses its file.
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
-      const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
       await ended;
       await expect(client.query('SELECT 1')).rejects.toThrow();
       await runner.release();
