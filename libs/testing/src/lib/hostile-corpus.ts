@@ -205,7 +205,9 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
       break;
     case 'streamed-over-limit':
       headers['content-type'] = 'text/csv';
-      // One byte over: the whole body is sent before the refusal, so no reset races the answer.
+      // Chunked, so no Content-Length can refuse it up front (declared-over-limit covers that): the limit must
+      // be found by counting. One byte over, so the whole body is sent before the refusal and no reset races it.
+      headers['transfer-encoding'] = 'chunked';
       body = Buffer.alloc(limits.maxUploadBytes + 1, 0x41);
       break;
     case 'ingest-over-limit':
@@ -227,7 +229,7 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
     }
   }
   return new Promise<HttpOutcome>((resolve) => {
-    const req = request(url, { agent: false, method: c.method ?? 'GET', headers: { ...headers, ...(body && !headers['content-length'] ? { 'content-length': String(body.length) } : {}) } }, (res) => {
+    const req = request(url, { agent: false, method: c.method ?? 'GET', headers: { ...headers, ...(body && !headers['content-length'] && !headers['transfer-encoding'] ? { 'content-length': String(body.length) } : {}) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
