@@ -15,6 +15,7 @@ import {
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import { IngestApiConfig } from '@sluice/config';
+import type { IngestFile } from '@sluice/db';
 import { API_KEY_HEADER, ApiErrorDto, ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { ReplayException, ReplayService } from '@sluice/replay';
 import type { IncomingMessage } from 'node:http';
@@ -155,14 +156,15 @@ export class IngestController {
   @ApiConflictResponse({ type: ApiErrorDto, description: '`details.reason`: not_replayable (still queued/processing, or a duplicate), content_live (the same content is live as another file) or file_missing.' })
   @Refusals()
   async replay(@Param() p: FileIdParamsDto): Promise<IngestStatusDto> {
+    let queued: IngestFile;
     try {
-      await this.replays.replay(p.id);
+      queued = await this.replays.replay(p.id);
     } catch (e) {
       if (!(e instanceof ReplayException)) throw e;
       if (e.code === 'not_found') throw ApiException.notFound('file', p.id);
       throw new ApiException(HttpStatus.CONFLICT, 'conflict', e.message, { reason: e.code, ...e.details });
     }
-    return this.ingest.status(p.id);
+    return this.ingest.statusOf(queued);
   }
 }
 

@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
-import { IngestError } from '@sluice/db';
+import { IngestError, type IngestFile } from '@sluice/db';
 import { ApiException } from '@sluice/http';
 import type { Compression } from '@sluice/formats';
 import { databaseStoredPath, LedgerRepository } from '@sluice/loading';
@@ -122,7 +122,12 @@ export class IngestService {
   async status(rawId: string): Promise<IngestStatusDto> {
     const row = await this.ledger.get(rawId);
     if (!row) throw ApiException.notFound('raw_id', rawId);
-    const errors = await this.ds.getRepository(IngestError).find({ where: { fileId: rawId }, order: { line: 'ASC', id: 'ASC' }, take: ROW_ERRORS_SHOWN });
+    return this.statusOf(row);
+  }
+
+  /** The status answer for a ledger row already read (a replay answers the row it queued, whatever happened since). */
+  async statusOf(row: IngestFile): Promise<IngestStatusDto> {
+    const errors = await this.ds.getRepository(IngestError).find({ where: { fileId: row.id }, order: { line: 'ASC', id: 'ASC' }, take: ROW_ERRORS_SHOWN });
     return {
       raw_id: row.id,
       status: row.status,

@@ -86,6 +86,22 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     expect((await queued()).filter(([id]) => id === f.id)).toEqual([[f.id, `${f.id}.replay.1`]]);
   });
 
+  it('answers the row it queued, even when a processor claims it the moment the message is out', async () => {
+    const f = await finishedFile('processed');
+    // A processor as fast as can be: the row is claimed as soon as the publish returns, before the replay answers.
+    const eager = Object.create(js) as JetStreamService;
+    eager.publish = async (...args: Parameters<JetStreamService['publish']>) => {
+      await js.publish(...args);
+      await ds.query(`UPDATE ingest_files SET status = 'processing', attempts = 1 WHERE id = $1`, [f.id]);
+    };
+    const racing = new ReplayService(ds, ledger, drop, eager, new StoredPayloads(ds));
+
+    const row = await racing.replay(f.id);
+
+    expect(row).toMatchObject({ id: f.id, status: 'queued', attempts: 0, replays: 1 });
+    expect((await ledger.get(f.id))?.status).toBe('processing');
+  });
+
   it('refuses a row that is not terminal, a duplicate and an unknown id', async () => {
     const f = await finishedFile('quarantined');
     await sut.replay(f.id);

@@ -75,14 +75,16 @@ export class ReplayService {
     const restored = await this.restore(row);
     const content = await this.contentOf(row, restored.storedPath);
     const replays = await this.resetRow(row.id, restored.storedPath, content);
+    // Read before publishing: once the message is out a processor may claim the row at once, and the answer is the
+    // row this replay queued, not whatever state the next run has reached.
+    const queuedRow = await this.ledger.get(row.id);
+    if (!queuedRow) throw new ReplayException('not_found', `file ${fileId} vanished from the ledger`, { id: fileId });
     if (restored.previous) {
       await this.drop.releaseRestored(restored.previous).catch((e: unknown) => this.logger.warn(`file ${fileId}: could not remove the old copy ${restored.previous}: ${(e as Error).message}`));
     }
     await this.publish(row.id, `${row.id}.replay.${replays}`);
     this.logger.log(`file ${row.id} (${row.originalName}) replayed from ${row.status} (replay ${replays})`);
-    const fresh = await this.ledger.get(row.id);
-    if (!fresh) throw new ReplayException('not_found', `file ${fileId} vanished from the ledger`, { id: fileId });
-    return fresh;
+    return queuedRow;
   }
 
   /** Makes the row's bytes available to the processor again: the path the row will name, and an old copy to remove after the commit. */
