@@ -7,8 +7,9 @@ import { ProcessorModule } from '@sluice/processor-feature';
 
 // A load promotes a steady stream of short-lived batches to the old generation. By default V8 lets that grow
 // to several times what survived the last full GC before collecting again (JSON documents of 64–256 MB peaked
-// at 297–315 MB RSS); 1.5× keeps the processor under 200 MB at no measured cost in rows/s. Read by V8 at each GC, so it can be
-// set here rather than on every command line that starts the processor (NODE_OPTIONS does not accept it).
+// at 297–315 MB RSS); 1.5× keeps the processor under 200 MB at no measured cost in rows/s. Read by V8 at each
+// GC, so it can be set here rather than on every command line that starts the processor (NODE_OPTIONS does not
+// accept it).
 setFlagsFromString('--heap-growing-percent=50');
 
 // A hybrid app: HTTP for health and metrics, the JetStream transport for its @EventPattern handlers.

@@ -75,13 +75,14 @@ export class ReplayService {
     const restored = await this.restore(row);
     const content = await this.contentOf(row, restored.storedPath);
     const replays = await this.resetRow(row.id, restored.storedPath, content);
-    // Read before publishing: once the message is out a processor may claim the row at once, and the answer is the
-    // row this replay queued, not whatever state the next run has reached.
-    const queuedRow = await this.ledger.get(row.id);
-    if (!queuedRow) throw new ReplayException('not_found', `file ${fileId} vanished from the ledger`, { id: fileId });
     if (restored.previous) {
       await this.drop.releaseRestored(restored.previous).catch((e: unknown) => this.logger.warn(`file ${fileId}: could not remove the old copy ${restored.previous}: ${(e as Error).message}`));
     }
+    // Read before publishing: once the message is out a processor may claim the row at once, and the answer is the
+    // row this replay queued, not whatever state the next run has reached. Should the read fail, the queued row is
+    // left unpublished, which the watcher's requeue picks up as it does a failed publish.
+    const queuedRow = await this.ledger.get(row.id);
+    if (!queuedRow) throw new ReplayException('not_found', `file ${fileId} vanished from the ledger`, { id: fileId });
     await this.publish(row.id, `${row.id}.replay.${replays}`);
     this.logger.log(`file ${row.id} (${row.originalName}) replayed from ${row.status} (replay ${replays})`);
     return queuedRow;
