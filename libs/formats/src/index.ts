@@ -1,4 +1,5 @@
 export * from './lib/csv/delimiter.util';
+export * from './lib/csv/csv-writer';
 export * from './lib/detect/detector';
 export * from './lib/detect/detect-kind';
 export * from './lib/sensor/sensor-csv.header';

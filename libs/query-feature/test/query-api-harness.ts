@@ -19,7 +19,8 @@ export interface QueryApiHarness {
   close(): Promise<void>;
 }
 
-export async function startQueryApi(label: string, key: string, seed: (url: string) => Promise<void>): Promise<QueryApiHarness> {
+/** `env`: settings on top of the test ones (e.g. CSV_FORMULA_ESCAPE). */
+export async function startQueryApi(label: string, key: string, seed: (url: string) => Promise<void>, env: Record<string, string> = {}): Promise<QueryApiHarness> {
   const db = await createTestDatabase(label);
   let app: INestApplication | undefined;
   const close = async () => {
@@ -34,8 +35,8 @@ export async function startQueryApi(label: string, key: string, seed: (url: stri
   try {
     await seed(db.url);
     port = await freePort();
-    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace(label), QUERY_API_KEYS: key, INGEST_API_KEYS: 'ik', LOG_LEVEL: 'silent', QUERY_API_PORT: String(port) };
-    app = await bootstrapService(QueryApiModule.forRoot(env), { port: () => port, openApi: QUERY_API_OPENAPI });
+    const settings = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace(label), QUERY_API_KEYS: key, INGEST_API_KEYS: 'ik', LOG_LEVEL: 'silent', QUERY_API_PORT: String(port), ...env };
+    app = await bootstrapService(QueryApiModule.forRoot(settings), { port: () => port, openApi: QUERY_API_OPENAPI });
   } catch (e) {
     await close();
     throw e;

@@ -255,6 +255,14 @@ export class QueryApiConfig extends ApiKeysConfig {
   @IsOptional()
   @IsString()
   DROPZONE_DIR?: string;
+
+  /**
+   * CSV exports write a text cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR,
+   * LF first) as `"'…"`. Numeric columns are never touched. false: cells as stored, for machine consumers.
+   */
+  @Transform(toBool)
+  @IsBoolean()
+  CSV_FORMULA_ESCAPE = true;
 }
 
 export class IngestApiConfig extends ApiKeysConfig {

@@ -29,6 +29,12 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig(QueryApiConfig, { ALLOW_ANONYMOUS: 'maybe' })).toThrow(/ALLOW_ANONYMOUS/);
   });
 
+  it('neutralises CSV formulas by default (CSV_FORMULA_ESCAPE)', () => {
+    expect(loadConfig(QueryApiConfig, {}).CSV_FORMULA_ESCAPE).toBe(true);
+    expect(loadConfig(QueryApiConfig, { CSV_FORMULA_ESCAPE: 'false' }).CSV_FORMULA_ESCAPE).toBe(false);
+    expect(() => loadConfig(QueryApiConfig, { CSV_FORMULA_ESCAPE: 'off' })).toThrow(/CSV_FORMULA_ESCAPE/);
+  });
+
   it('bounds MAX_CSV_COLUMNS, the widest CSV header read', () => {
     expect(loadConfig(ProcessorConfig, {}).MAX_CSV_COLUMNS).toBe(10_000);
     expect(loadConfig(ProcessorConfig, { MAX_CSV_COLUMNS: '50000' }).MAX_CSV_COLUMNS).toBe(50_000);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { CliContext } from '../cli-context';
 import { CliError } from '../cli-error';
+import { CsvWriter } from '@sluice/formats';
 import { type CliIo, escapeControls, OUTPUT_FORMATS, type OutputFormat, renderTable, terminalJson } from '../output';
 import { positiveInt } from '../options';
 import { QueryApiClient, resolveQueryKey } from '../query-api.client';
@@ -90,12 +91,22 @@ Example:
     });
 }
 
+/** The same columns and cells as the API's CSV export. */
+const READINGS_CSV = new CsvWriter(
+  [
+    { name: 'ts', kind: 'text' },
+    { name: 'value', kind: 'number' },
+    { name: 'file_id', kind: 'text' },
+  ],
+  { neutraliseFormulas: true },
+);
+
 function render(format: OutputFormat, sensor: string, readings: Reading[]): string {
   switch (format) {
     case 'json':
       return terminalJson(readings) + '\n';
     case 'csv':
-      return ['ts,value,file_id', ...readings.map((r) => `${r.ts},${r.value},${r.file_id}`)].join('\n') + '\n';
+      return READINGS_CSV.header + readings.map((r) => READINGS_CSV.line([r.ts, r.value, r.file_id])).join('');
     case 'table':
       if (readings.length === 0) return `no readings of ${escapeControls(sensor)} in that range\n`;
       return renderTable(['timestamp (UTC)', 'value', 'file'], readings.map((r) => [r.ts, r.value, r.file_id])) + '\n';

@@ -1,9 +1,11 @@
 import { Controller, Get, Headers, Logger, Query, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { QueryApiConfig } from '@sluice/config';
+import { CsvWriter } from '@sluice/formats';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { exportResponse } from '../http/export-stream';
 import { assertRange, optionalTimestamptz as ts } from '../http/time-range';
-import { csvField, EXPORT_CONTENT_TYPES, ExportEncoder, exportFormatFor, type ExportFormat } from '../sensors/readings-export';
+import { EXPORT_CONTENT_TYPES, ExportEncoder, exportFormatFor } from '../sensors/readings-export';
 import { decodeKeyset, encodeKeyset } from '../vehicles/keyset-cursor.util';
 import { DEFAULT_LOGS_PAGE, LogsPageDto, LogsQueryDto, LogTagsDto } from './logs.dto';
 import { EXPORT_BATCH_LINES, type LogsFilter, LogsRepository } from './logs.repository';
@@ -11,11 +13,15 @@ import { EXPORT_BATCH_LINES, type LogsFilter, LogsRepository } from './logs.repo
 /** A line as the export cursor returns it. */
 type LogRow = [fileId: string, fileName: string, line: number, ts: string | null, tag: string | null, message: string];
 
-const CSV_HEADER = 'file_id,file_name,line,ts,tag,message\n';
-const toLine = (format: ExportFormat) =>
-  format === 'csv'
-    ? ([fileId, fileName, line, ts, tag, message]: LogRow) => `${fileId},${csvField(fileName)},${line},${ts ?? ''},${csvField(tag ?? '')},${csvField(message)}\n`
-    : ([fileId, fileName, line, ts, tag, message]: LogRow) => `${JSON.stringify({ file_id: fileId, file_name: fileName, line, ts, tag, message })}\n`;
+const CSV_COLUMNS = [
+  { name: 'file_id', kind: 'text' },
+  { name: 'file_name', kind: 'text' },
+  { name: 'line', kind: 'number' },
+  { name: 'ts', kind: 'text' },
+  { name: 'tag', kind: 'text' },
+  { name: 'message', kind: 'text' },
+] as const;
+const ndjsonLine = ([fileId, fileName, line, ts, tag, message]: LogRow) => `${JSON.stringify({ file_id: fileId, file_name: fileName, line, ts, tag, message })}\n`;
 
 @ApiTags('logs')
 @ApiKeyProtected()
@@ -23,7 +29,10 @@ const toLine = (format: ExportFormat) =>
 export class LogsController {
   private readonly logger = new Logger(LogsController.name);
 
-  constructor(private readonly logs: LogsRepository) {}
+  constructor(
+    private readonly logs: LogsRepository,
+    private readonly config: QueryApiConfig,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -50,7 +59,9 @@ export class LogsController {
         if (q[p] !== undefined) throw ApiException.invalidParameter(p, `pages do not apply to a ${format} export, which streams every matching line`);
       }
       const rows = await this.logs.export(filter);
-      return exportResponse(rows, new ExportEncoder(toLine(format), format === 'csv' ? CSV_HEADER : '', EXPORT_BATCH_LINES), EXPORT_CONTENT_TYPES[format], `logs.${format}`, this.logger, 'log lines');
+      const csv = format === 'csv' ? new CsvWriter<LogRow>(CSV_COLUMNS, { neutraliseFormulas: this.config.CSV_FORMULA_ESCAPE }) : undefined;
+      const encoder = new ExportEncoder<LogRow>(csv ? (row) => csv.line(row) : ndjsonLine, csv?.header ?? '', EXPORT_BATCH_LINES);
+      return exportResponse(rows, encoder, EXPORT_CONTENT_TYPES[format], `logs.${format}`, this.logger, 'log lines');
     }
     const limit = q.limit ?? DEFAULT_LOGS_PAGE;
     if (q.cursor !== undefined) {

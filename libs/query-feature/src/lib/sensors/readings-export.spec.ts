@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { exportFileName, exportFormatFor, type ExportRow, ReadingsEncoder } from './readings-export';
 
-const encode = (format: 'csv' | 'ndjson', rows: ExportRow[]) => text(Readable.from(rows).pipe(new ReadingsEncoder(format)));
+const encode = (format: 'csv' | 'ndjson', rows: ExportRow[], neutraliseFormulas = true) => text(Readable.from(rows).pipe(new ReadingsEncoder(format, { neutraliseFormulas })));
 
 describe('exportFormatFor', () => {
   it.each([
@@ -37,6 +37,12 @@ describe(ReadingsEncoder.name, () => {
     expect(Number(lines[1].split(',')[1])).toBe(0.1 + 0.2);
   });
 
+  it('keeps negative and signed values numbers, and neutralises a text cell that could be a formula', async () => {
+    const out = await encode('csv', [['=1+1', -1.5, '@SUM(A1)']]);
+    expect(out).toBe(`ts,value,file_id\n"'=1+1",-1.5,"'@SUM(A1)"\n`);
+    expect(await encode('csv', [['=1+1', -1.5, '@SUM(A1)']], false)).toBe('ts,value,file_id\n=1+1,-1.5,@SUM(A1)\n');
+  });
+
   it('writes one JSON object a line for NDJSON', async () => {
     const out = await encode('ndjson', rows);
     expect(out.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(rows.map(([t, v, f]) => ({ ts: t, value: v, file_id: f })));
@@ -50,7 +56,7 @@ describe(ReadingsEncoder.name, () => {
   it('gathers many rows into chunks instead of one write per row', async () => {
     const many: ExportRow[] = Array.from({ length: 20000 }, (_, i) => [`2024-01-01T00:00:00.${String(i).padStart(6, '0')}Z`, i, 'f']);
     const chunks: string[] = [];
-    for await (const c of Readable.from(many).pipe(new ReadingsEncoder('csv'))) chunks.push(String(c));
+    for await (const c of Readable.from(many).pipe(new ReadingsEncoder('csv', { neutraliseFormulas: true }))) chunks.push(String(c));
     expect(chunks.length).toBeLessThan(30);
     expect(chunks.join('').split('\n').length).toBe(20002);
   });

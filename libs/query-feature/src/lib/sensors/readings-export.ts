@@ -1,3 +1,4 @@
+import { CsvWriter } from '@sluice/formats';
 import { Transform, type TransformCallback } from 'node:stream';
 
 export type ExportFormat = 'csv' | 'ndjson';
@@ -37,13 +38,16 @@ export function exportFormatFor(accept: string | undefined): ExportFormat | null
   return best && best.format !== 'json' ? best.format : null;
 }
 
-/** A CSV field, quoted when it holds a quote, comma or line break. */
-export const csvField = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-
-function line(format: ExportFormat, [ts, value, fileId]: ExportRow): string {
-  // String(number) is the shortest text that parses back to the same double.
-  return format === 'csv' ? `${csvField(ts)},${String(value)},${csvField(fileId)}\n` : `${JSON.stringify({ ts, value, file_id: fileId })}\n`;
+/** How every CSV export writes its cells: `neutraliseFormulas` is CSV_FORMULA_ESCAPE. */
+export interface CsvExportOptions {
+  neutraliseFormulas: boolean;
 }
+
+const READINGS_CSV_COLUMNS = [
+  { name: 'ts', kind: 'text' },
+  { name: 'value', kind: 'number' },
+  { name: 'file_id', kind: 'text' },
+] as const;
 
 /** Flushes once this much text has gathered: fewer, larger writes to the socket. */
 const CHUNK_CHARS = 64 * 1024;
@@ -81,10 +85,14 @@ export class ExportEncoder<Row> extends Transform {
   }
 }
 
-/** Readings as CSV (header `ts,value,file_id`) or NDJSON. */
+/** Readings as CSV (header `ts,value,file_id`; the value stays a number) or NDJSON. */
 export class ReadingsEncoder extends ExportEncoder<ExportRow> {
-  constructor(format: ExportFormat) {
-    super((row) => line(format, row), format === 'csv' ? 'ts,value,file_id\n' : '');
+  constructor(format: ExportFormat, csv: CsvExportOptions) {
+    const writer = format === 'csv' ? new CsvWriter<ExportRow>(READINGS_CSV_COLUMNS, csv) : undefined;
+    super(
+      writer ? (row) => writer.line(row) : ([ts, value, fileId]) => `${JSON.stringify({ ts, value, file_id: fileId })}\n`,
+      writer?.header ?? '',
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, Logger, Param, Query, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { QueryApiConfig } from '@sluice/config';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { Readable } from 'node:stream';
 import { decodeTsCursor, encodeTsCursor } from '../http/cursor.util';
@@ -21,7 +22,10 @@ const NAME_PARAM = {
 export class SensorsController {
   private readonly logger = new Logger(SensorsController.name);
 
-  constructor(private readonly sensors: SensorsRepository) {}
+  constructor(
+    private readonly sensors: SensorsRepository,
+    private readonly config: QueryApiConfig,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Every sensor with its reading count and first/last reading time' })
@@ -86,7 +90,7 @@ export class SensorsController {
     const sensorId = await this.sensors.sensorId(name);
     if (sensorId === undefined) throw ApiException.notFound('sensor', name);
     const rows = await this.sensors.exportReadings(sensorId, ts(q.from), ts(q.to));
-    return exportResponse(rows, new ReadingsEncoder(format), EXPORT_CONTENT_TYPES[format], exportFileName(name, format), this.logger, name);
+    return exportResponse(rows, new ReadingsEncoder(format, { neutraliseFormulas: this.config.CSV_FORMULA_ESCAPE }), EXPORT_CONTENT_TYPES[format], exportFileName(name, format), this.logger, name);
   }
 
   @Get(':name/aggregates')
