@@ -263,6 +263,12 @@ export class QueryApiConfig extends ApiKeysConfig {
   @Transform(toBool)
   @IsBoolean()
   CSV_FORMULA_ESCAPE = true;
+
+  /** Open GET /events streams at most; one more is answered 503 with Retry-After. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MAX_SSE_CLIENTS = 2000;
 }
 
 export class IngestApiConfig extends ApiKeysConfig {

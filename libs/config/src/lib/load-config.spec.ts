@@ -29,10 +29,11 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig(QueryApiConfig, { ALLOW_ANONYMOUS: 'maybe' })).toThrow(/ALLOW_ANONYMOUS/);
   });
 
-  it('neutralises CSV formulas by default (CSV_FORMULA_ESCAPE)', () => {
-    expect(loadConfig(QueryApiConfig, {}).CSV_FORMULA_ESCAPE).toBe(true);
-    expect(loadConfig(QueryApiConfig, { CSV_FORMULA_ESCAPE: 'false' }).CSV_FORMULA_ESCAPE).toBe(false);
+  it('neutralises CSV formulas by default and bounds SSE clients (CSV_FORMULA_ESCAPE, MAX_SSE_CLIENTS)', () => {
+    expect(loadConfig(QueryApiConfig, {})).toMatchObject({ CSV_FORMULA_ESCAPE: true, MAX_SSE_CLIENTS: 2000 });
+    expect(loadConfig(QueryApiConfig, { CSV_FORMULA_ESCAPE: 'false', MAX_SSE_CLIENTS: '10' })).toMatchObject({ CSV_FORMULA_ESCAPE: false, MAX_SSE_CLIENTS: 10 });
     expect(() => loadConfig(QueryApiConfig, { CSV_FORMULA_ESCAPE: 'off' })).toThrow(/CSV_FORMULA_ESCAPE/);
+    for (const bad of ['0', 'many', '1.5']) expect(() => loadConfig(QueryApiConfig, { MAX_SSE_CLIENTS: bad })).toThrow(/MAX_SSE_CLIENTS/);
   });
 
   it('bounds MAX_CSV_COLUMNS, the widest CSV header read', () => {

@@ -4,11 +4,14 @@ import { QueryApiConfig } from '@sluice/config';
 import { ApiException, ApiKeyProtected } from '@sluice/http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { countDropFolders } from './folder-counter';
-import { LiveEventsService } from './live-events.service';
+import { FeedOverrunError } from './live-feed';
+import { type LiveEvent, LiveEventsService, TooManyLiveClientsError } from './live-events.service';
 import { ErrorsDto, ErrorsQueryDto, type FolderCountsDto, StatsDto, TraceDto } from './live.dto';
 import { LiveRepository } from './live.repository';
 
 export const HEARTBEAT_MS = 15_000;
+/** What a client refused for MAX_SSE_CLIENTS is told to wait, in seconds. */
+export const SSE_RETRY_AFTER_S = 10;
 const FOLDER_COUNT_TTL_MS = 1000;
 
 @ApiTags('live')
@@ -73,6 +76,13 @@ export class LiveController {
     const after = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined;
     // Subscribe before answering: if NATS is down the client gets the usual JSON error, not an empty stream.
     const sub = await this.events.subscribe(after).catch((e: unknown) => {
+      if (e instanceof TooManyLiveClientsError) {
+        res.setHeader('Retry-After', String(SSE_RETRY_AFTER_S));
+        throw new ApiException(HttpStatus.SERVICE_UNAVAILABLE, 'service_unavailable', `${e.message}; retry after ${SSE_RETRY_AFTER_S} s`, {
+          max_clients: e.max,
+          retry_after_seconds: SSE_RETRY_AFTER_S,
+        });
+      }
       this.logger.warn(`cannot open a live event consumer: ${(e as Error).message}`);
       throw new ApiException(HttpStatus.SERVICE_UNAVAILABLE, 'service_unavailable', 'live events are unavailable: JetStream did not answer; retry shortly');
     });
@@ -84,8 +94,12 @@ export class LiveController {
     });
     res.write('retry: 2000\n: connected\n\n');
     // Per connection and cleared with it: a keep-alive of this stream, not one of the app's periodic jobs (those run on @nestjs/schedule).
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    // A stream whose socket is backed up needs no keep-alive, and must not buffer one.
+    const heartbeat = setInterval(() => res.writableNeedDrain || res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    let ended = false;
     const end = () => {
+      if (ended) return;
+      ended = true;
       clearInterval(heartbeat);
       void sub.close();
       if (!res.writableEnded) res.end();
@@ -93,9 +107,16 @@ export class LiveController {
     req.once('close', end);
     void (async () => {
       try {
-        for await (const e of sub.events) res.write(`id: ${e.seq}\ndata: ${JSON.stringify(e.data)}\n\n`);
-      } catch {
-        // NATS went away under us: end the stream; EventSource reconnects and resumes by Last-Event-ID.
+        // One event at a time, and none while the socket is backed up: a slow client's events wait in the
+        // shared feed, not in this process's buffers, until the feed drops it (FeedOverrunError).
+        for await (const e of sub.events) {
+          if (ended) break;
+          if (!res.write(sseFrame(e))) await drained(res);
+        }
+      } catch (e) {
+        // A client too slow for the feed is dropped; EventSource reconnects and resumes by Last-Event-ID.
+        if (e instanceof FeedOverrunError) this.logger.debug(`dropped a live event client: ${e.message}`);
+        // Otherwise NATS went away under us: end the stream the same way.
       } finally {
         end();
       }
@@ -118,4 +139,28 @@ export class LiveController {
     }
     return this.folderCount.result;
   }
+}
+
+/** Frames are shared by every client reading the same event: serialised once. */
+const frames = new WeakMap<LiveEvent, string>();
+function sseFrame(e: LiveEvent): string {
+  let frame = frames.get(e);
+  if (frame === undefined) {
+    frame = `id: ${e.seq}\ndata: ${JSON.stringify(e.data)}\n\n`;
+    frames.set(e, frame);
+  }
+  return frame;
+}
+
+/** Resolves when the response can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }

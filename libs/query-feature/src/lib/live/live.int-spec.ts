@@ -11,6 +11,8 @@ import { QUERY_API_OPENAPI, QueryApiModule } from '../query-api.module';
 jest.setTimeout(90_000);
 
 const KEY = 'qk-live-secret';
+/** MAX_SSE_CLIENTS of the app under test. */
+const MAX_CLIENTS = 4;
 const ids = {
   queued: '70000000-0000-4000-8000-000000000001',
   processing: '70000000-0000-4000-8000-000000000002',
@@ -127,7 +129,7 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
     db = await createTestDatabase('query_live');
     await seed(db.url);
     const port = await freePort();
-    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace('qlive'), QUERY_API_KEYS: KEY, INGEST_API_KEYS: 'ik', LOG_LEVEL: 'silent', QUERY_API_PORT: String(port) };
+    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace('qlive'), QUERY_API_KEYS: KEY, INGEST_API_KEYS: 'ik', LOG_LEVEL: 'silent', QUERY_API_PORT: String(port), MAX_SSE_CLIENTS: String(MAX_CLIENTS) };
     app = await bootstrapService(QueryApiModule.forRoot(env), { port: () => port, openApi: QUERY_API_OPENAPI });
     js = app.get(JetStreamService);
     base = `http://127.0.0.1:${port}`;
@@ -315,6 +317,54 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
         again.close();
       }
       await waitFor('consumer deleted', async () => (await consumersOnStream()) === 0, 5000, 50);
+    });
+
+    it('serves every client from one shared consumer, and resumes a recent Last-Event-ID from it', async () => {
+      const clients = await Promise.all(Array.from({ length: MAX_CLIENTS - 1 }, () => openEvents(`${base}/events`, { 'x-api-key': KEY })));
+      try {
+        expect(clients.map((c) => c.res.status)).toEqual(clients.map(() => 200));
+        expect(await consumersOnStream()).toBe(1);
+        const file = randomUUID();
+        await js.publish(FileSubjects.processing, event(file, 'processing'), `${file}.shared.processing`);
+        await js.publish(FileSubjects.processed, event(file, 'processed'), `${file}.shared.processed`);
+        await waitFor('every client has both events', async () => clients.every((c) => c.events.length >= 2), 5000, 20);
+        for (const c of clients) expect(c.events.map((e) => [e.data['fileId'], e.data['status']])).toEqual([[file, 'processing'], [file, 'processed']]);
+
+        // A reconnect after an event the shared feed still holds: replayed from it, no consumer of its own.
+        const again = await openEvents(`${base}/events`, { 'x-api-key': KEY, 'last-event-id': clients[0].events[0].id as string });
+        try {
+          await waitFor('replayed event', async () => again.events.length >= 1, 5000, 10);
+          expect(again.events[0]).toMatchObject({ id: clients[0].events[1].id, data: { fileId: file, status: 'processed' } });
+          expect(await consumersOnStream()).toBe(1);
+        } finally {
+          again.close();
+        }
+      } finally {
+        for (const c of clients) c.close();
+      }
+      await waitFor('consumer deleted', async () => (await consumersOnStream()) === 0, 5000, 50);
+    });
+
+    it(`answers 503 with Retry-After in the error format beyond MAX_SSE_CLIENTS (${MAX_CLIENTS}), and takes a client again once one goes`, async () => {
+      const clients = await Promise.all(Array.from({ length: MAX_CLIENTS }, () => openEvents(`${base}/events`, { 'x-api-key': KEY })));
+      try {
+        expect(clients.map((c) => c.res.status)).toEqual(clients.map(() => 200));
+        const refused = await fetch(`${base}/events`, { headers: { 'x-api-key': KEY } });
+        expect(refused.status).toBe(503);
+        expect(refused.headers.get('retry-after')).toBe('10');
+        expect(await refused.json()).toEqual({
+          error: { code: 'service_unavailable', message: expect.stringContaining('MAX_SSE_CLIENTS'), details: { max_clients: MAX_CLIENTS, retry_after_seconds: 10 } },
+        });
+        clients.pop()?.close();
+        await waitFor('a slot is free again', async () => {
+          const next = await openEvents(`${base}/events`, { 'x-api-key': KEY });
+          if (next.res.status === 200) clients.push(next);
+          else await next.res.body?.cancel();
+          return next.res.status === 200;
+        }, 5000, 50);
+      } finally {
+        for (const c of clients) c.close();
+      }
     });
   });
 });
