@@ -1,3 +1,4 @@
+import { parse } from 'csv-parse/sync';
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
@@ -8,12 +9,16 @@ import { waitFor } from './wait-for';
 
 export const HOSTILE_DIR = join(FIXTURES, 'hostile');
 
+/** MAX_SSE_CLIENTS of the corpus's query-api: small, so filling it is cheap. */
+const HOSTILE_SSE_CLIENTS = 8;
+
 /** Limits the corpus runs under (small, so the over-limit cases stay cheap), and the stack environment that sets them. */
 export const HOSTILE_LIMITS = { maxUploadBytes: 4 * 1024 * 1024, maxIngestBodyBytes: 1024 * 1024 };
 export const HOSTILE_STACK_ENV: Record<string, string> = {
   MAX_UPLOAD_BYTES: String(HOSTILE_LIMITS.maxUploadBytes),
   MAX_INGEST_BODY_BYTES: String(HOSTILE_LIMITS.maxIngestBodyBytes),
   INGEST_RATE_LIMIT: '0',
+  MAX_SSE_CLIENTS: String(HOSTILE_SSE_CLIENTS),
 };
 
 export interface HostileExpectation {
@@ -34,6 +39,10 @@ export interface HostileExpectation {
   noTempFiles?: boolean;
   /** The measurement at this UTC time has finite mean and std dev. */
   finiteMeasurement?: string;
+  /** A CSV answer in which no cell a spreadsheet would run as a formula is left as it is (numbers stay numbers). */
+  csvCellsSafe?: boolean;
+  /** The answer carries a Retry-After header. */
+  retryAfter?: boolean;
 }
 
 export interface HostileCase {
@@ -158,6 +167,7 @@ export async function dropHostile(stack: Stack, c: HostileCase, scale: CorpusSca
 export interface HttpOutcome {
   status: number;
   body: string;
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 function keyHeader(stack: Stack, c: HostileCase): Record<string, string> {
@@ -181,6 +191,7 @@ function multipart(parts: Array<{ name: string; filename?: string; body: string 
 
 /** Sends one HTTP case; generated bodies (limits, aborts, multipart) are built here. */
 export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusScale, limits: { maxUploadBytes: number; maxIngestBodyBytes: number }): Promise<HttpOutcome> {
+  if (c.generate === 'sse-over-max-clients') return sseOverMaxClients(stack, c);
   const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
   const url = new URL(c.path ?? '/', stack.url(service));
   const headers: Record<string, string> = { ...keyHeader(stack, c), ...c.headers };
@@ -232,7 +243,7 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
     const req = request(url, { agent: false, method: c.method ?? 'GET', headers: { ...headers, ...(body && !headers['content-length'] && !headers['transfer-encoding'] ? { 'content-length': String(body.length) } : {}) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
       res.on('error', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
     });
     // A server may answer (413) and close while the body is still being written: the write fails, yet the
@@ -361,6 +372,8 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
       if (c.expect.code && code !== c.expect.code) p.push(`error code ${code}, expected ${c.expect.code}`);
     }
     if (STACK_TRACE.test(out.body)) p.push('the answer shows a stack trace');
+    if (c.expect.csvCellsSafe) p.push(...formulaCells(out.body));
+    if (c.expect.retryAfter && !out.headers?.['retry-after']) p.push('no Retry-After header');
     if (out.status === 202) accepted.set(c.id, (JSON.parse(out.body) as { raw_id: string }).raw_id);
     if (c.expect.noTempFiles) {
       await sleep(1000);
@@ -414,5 +427,37 @@ function errorCode(body: string): string | undefined {
     return (JSON.parse(body) as { error?: { code?: string } }).error?.code;
   } catch {
     return undefined;
+  }
+}
+
+// --- CSV formula cells and the bound on live event streams ---
+
+const FORMULA_START = /^[=+\-@\t\r\n]/;
+const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** The cells of a CSV answer a spreadsheet would run as formulas (a signed number is a number, not one). */
+function formulaCells(csv: string): string[] {
+  if (!csv) return ['an empty CSV answer'];
+  const cells = parse(csv, { relax_column_count: true }) as string[][];
+  const bad = cells.flat().filter((cell) => FORMULA_START.test(cell) && !PLAIN_NUMBER.test(cell));
+  return bad.length ? [`${bad.length} cells start like a formula, e.g. ${JSON.stringify(bad[0].slice(0, 60))}`] : [];
+}
+
+/** Fills the query-api's MAX_SSE_CLIENTS with open /events streams, then answers what one more gets. */
+async function sseOverMaxClients(stack: Stack, c: HostileCase): Promise<HttpOutcome> {
+  const url = new URL(c.path ?? '/events', stack.url('query-api'));
+  const headers = keyHeader(stack, c);
+  const streams: AbortController[] = [];
+  try {
+    for (let i = 0; i < HOSTILE_SSE_CLIENTS; i++) {
+      const abort = new AbortController();
+      streams.push(abort);
+      const res = await fetch(url, { headers, signal: abort.signal });
+      if (res.status !== 200) return { status: res.status, body: `stream ${i + 1} of ${HOSTILE_SSE_CLIENTS} was refused: ${await res.text()}` };
+    }
+    const res = await fetch(url, { headers });
+    return { status: res.status, body: await res.text(), headers: Object.fromEntries(res.headers) };
+  } finally {
+    for (const s of streams) s.abort();
   }
 }
