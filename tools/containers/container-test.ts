@@ -3,23 +3,20 @@
 // the seed CSVs through the drop-folder volume and measurement payloads through the ingest-api, checks the
 // exact counts through the query-api, kills a processor during a load, restarts the stack, then `down -v`.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expectedWide, freePort, waitFor, wideCsv, WORKSPACE_ROOT } from '@sluice/testing';
+import { csvFilesOf, generatedSeedSet, realSeedSet, type SeedSet } from '../data/seed-set';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const seedDir = resolve(arg('seeds') ?? join(WORKSPACE_ROOT, '../shared/fixtures/seeds/realtime-pipeline'));
+/** The realtime-pipeline CSVs: `--seeds DIR`, else files generated in their shape. */
+const seedSet = (): SeedSet => (arg('seeds') ? realSeedSet(resolve(arg('seeds') as string)) : generatedSeedSet());
 const keep = process.argv.includes('--keep');
 
-// What the 41 seed files load (README, Benchmark; the bench checks the same numbers).
-const SEED_FILES = 41;
-const SEED_READINGS = 2_836_197;
-const SEED_SENSORS = 21;
-const SEED_REJECTED = 29;
 const APPS = ['watcher', 'processor', 'ingest-api', 'query-api', 'cli'] as const;
 const LONG_RUNNING = ['postgres', 'nats', 'watcher', 'processor', 'ingest-api', 'query-api'];
 const DEV_ONLY = ['typescript', 'jest', 'nx', '@nx', '@swc', 'eslint', 'webpack', 'autocannon', 'playwright-core'];
@@ -244,9 +241,11 @@ function imageChecks(stack: ComposeStack): void {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(seedDir)) throw new Error(`${seedDir} not found: pass --seeds DIR (the realtime-pipeline seed CSVs)`);
-  const seeds = readdirSync(seedDir).filter((f) => f.endsWith('.csv'));
-  if (seeds.length !== SEED_FILES) throw new Error(`${seedDir} holds ${seeds.length} CSV files, expected ${SEED_FILES}`);
+  const set = seedSet();
+  const seedDir = set.dir;
+  const seeds = csvFilesOf(set);
+  const SEED_FILES = seeds.length;
+  const { readings: SEED_READINGS, sensors: SEED_SENSORS, rejected: SEED_REJECTED } = set.expected;
 
   const work = mkdtempSync(join(tmpdir(), 'sluice-containers-'));
   const clone = join(work, 'sluice');
@@ -255,6 +254,7 @@ async function main(): Promise<void> {
   const stack = new ComposeStack(clone, project, { ingest: await freePort(), query: await freePort() });
   out(`# Container test: ${run('git', ['-C', clone, 'log', '-1', '--format=%h %s']).trim()}`);
   out(`${stack.tool}, project ${project}, ingest-api 127.0.0.1:${stack.ports.ingest}, query-api 127.0.0.1:${stack.ports.query}`);
+  out(`seed files: ${set.origin}`);
 
   try {
     const b0 = performance.now();
