@@ -1,6 +1,6 @@
 // The 41 realtime-pipeline files the bench's end-to-end, replay and compressed sections and the container test load: the real set from
 // `--seeds DIR`, or, in a clone alone, files of the same shape and size generated here (deterministic).
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -48,10 +48,12 @@ function rng(seed: number): () => number {
 
 let generated: SeedSet | undefined;
 
-/** Writes the generated set once per run (~57 MB, a few seconds) into a temporary folder. */
+/** Writes the generated set once per run (~57 MB, a few seconds) into a temporary folder, removed at exit. */
 export function generatedSeedSet(): SeedSet {
   if (generated) return generated;
-  const dir = join(mkdtempSync(join(tmpdir(), 'sluice-bench-seeds-')), 'realtime-pipeline');
+  const root = mkdtempSync(join(tmpdir(), 'sluice-seeds-'));
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'realtime-pipeline');
   mkdirSync(dir);
   const random = rng(20200712);
   let ts = START_EPOCH_S;
