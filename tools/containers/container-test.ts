@@ -33,6 +33,15 @@ function check(what: string, ok: boolean, detail = ''): void {
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/** What is missing for this test, in one line, or null when a Docker engine and a compose tool answer. */
+function missingDocker(): string | null {
+  const client = spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' });
+  if (client.error) return 'no docker command on the PATH: install Docker (docker.io, Docker Desktop, or another engine with its CLI)';
+  if (client.status !== 0) return `no Docker engine answers the docker command (${(client.stderr || '').trim().split('\n').pop() ?? 'docker version failed'}): start it (dockerd, Docker Desktop) and run again`;
+  const compose = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0 || spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+  return compose ? null : 'neither the docker compose plugin nor docker-compose is installed';
+}
+
 /** `docker compose` where the plugin is installed, else docker-compose (v1.29 and later). */
 function composeCommand(): string[] {
   return spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0 ? ['docker', 'compose'] : ['docker-compose'];
@@ -241,6 +250,11 @@ function imageChecks(stack: ComposeStack): void {
 }
 
 async function main(): Promise<void> {
+  const missing = missingDocker();
+  if (missing) {
+    process.stderr.write(`container test: ${missing}\n`);
+    process.exit(1);
+  }
   const set = seedSet();
   const seedDir = set.dir;
   const seeds = csvFilesOf(set);
