@@ -1,0 +1,29 @@
+import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError, parseJson } from '../json/json-parser';
+
+/** A number or word a cut head may end inside (`1.`, `-`, `1e`, `tru`, `hel`): dropped before a cut head is parsed. */
+const CUT_TOKEN = /[\w.+-]+$/;
+
+/**
+ * Whether `text` is JSON, or the start of a JSON text cut off (by the file's end or, when `complete` is
+ * false, by the head's): what follows a bracket or quote must parse too, so `[2024-07-21T14:30:00Z] error`
+ * or `{user} logged in` is no JSON.
+ */
+export function isJsonText(text: string, complete: boolean): boolean {
+  try {
+    parseJson(complete ? text : text.replace(CUT_TOKEN, ''), { maxDepth: DEFAULT_MAX_JSON_DEPTH });
+    return true;
+  } catch (e) {
+    if (!(e instanceof JsonSyntaxError)) throw e;
+    return e.rule !== 'invalid_json';
+  }
+}
+
+/** Whether a head is JSON: one JSON text (see `isJsonText`), or lines of JSON whose first is a whole object or array. */
+export function looksJson(text: string, complete: boolean): boolean {
+  if (isJsonText(text, complete)) return true;
+  const body = text.trimStart();
+  const end = body.search(/[\r\n]/);
+  if (end < 0) return false;
+  const first = body.slice(0, end).trim();
+  return (first.startsWith('[') || first.startsWith('{')) && isJsonText(first, true);
+}
