@@ -146,6 +146,8 @@ class ItemReader {
   private depth = 0;
   private tokens = 0;
   private lastToken = 0;
+  /** Offset of the first byte that is not whitespace, once seen: leading whitespace counts toward no limit but the document's. */
+  private contentFrom: number | undefined;
   private expectKey = false;
   private key: string | undefined;
   private inItems = false;
@@ -184,8 +186,12 @@ class ItemReader {
       throw this.translate(e);
     }
     this.countLines(this.total);
+    if (this.contentFrom === undefined) {
+      const at = buf.findIndex((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+      if (at >= 0) this.contentFrom = this.chunkStart + at;
+    }
     // A string or number still being read is held by the tokenizer: bound it (and the open record) here.
-    const since = this.record ? this.record.start : this.lastToken;
+    const since = this.record ? this.record.start : this.tokens ? this.lastToken : (this.contentFrom ?? this.total);
     if (this.total - since > this.opts.maxItemBytes) throw this.tooLong(since);
     const items = this.items;
     this.items = [];
@@ -311,7 +317,7 @@ class ItemReader {
 
   private tooLong(since: number): Stop {
     const line = this.lineAt(since);
-    const what = this.record ? (this.inItems ? `an item of ${this.itemsKey}` : 'a top-level member') : 'a member name, string or number';
+    const what = this.record ? (this.inItems ? `an item of ${this.itemsKey}` : 'a top-level member') : 'a member name, string, number or run of whitespace';
     return new Stop({
       reject: { rule: 'too_long', line, message: `line ${line}: ${what} has more than ${this.opts.maxItemBytes} bytes; an item of a JSON document may have at most MAX_LINE_BYTES, as an NDJSON line` },
     });

@@ -148,11 +148,23 @@ describe(validateLine.name, () => {
 });
 
 describe(readLines.name, () => {
-  const all = async (chunks: (string | Buffer)[], max = 100) => {
+  const all = async (chunks: (string | Buffer)[], max = 100, loneCr = false) => {
     const out: RawLine[] = [];
-    for await (const b of readLines(Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))), max)) out.push(...b);
+    for await (const b of readLines(Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))), max, { loneCr })) out.push(...b);
     return out;
   };
+
+  it('with loneCr, ends a line at a lone CR too, and a CRLF split between chunks is one line end', async () => {
+    const expected = ['a', 'b', '', 'c', 'd', 'e'].map((text, i) => ({ line: i + 1, text }));
+    expect(await all(['a\rb\r', '\rc\r', '\nd\r\ne'], 100, true)).toEqual(expected);
+    expect(await all(['a\rb\r\rc\r\nd\r\ne'], 100, true)).toEqual(expected);
+    expect(await all(['x'.repeat(150), '\ry\r'], 100, true)).toEqual([
+      { line: 1, error: 'line_too_long', bytes: 150 },
+      { line: 2, text: 'y' },
+    ]);
+    // Without it (NDJSON), a CR is part of its line.
+    expect(await all(['a\rb\n'])).toEqual([{ line: 1, text: 'a\rb' }]);
+  });
 
   it('splits across chunks, accepts CRLF and a BOM, keeps a last line without newline', async () => {
     expect(await all(['\uFEFFab', 'c\r\nd', 'e\n\nf'])).toEqual([
