@@ -96,7 +96,19 @@ describe(detectKind.name, () => {
   });
 
   it('reports a malformed sensor header', () => {
-    expect(d('ts,device,temp,temp\n')).toMatchObject({ reject: { rule: 'invalid_header', line: 1 } });
+    expect(d('ts,device,temp,temp\n')).toMatchObject({ reject: { rule: 'invalid_header', line: 1, message: expect.stringContaining('columns 3 and 4') } });
+  });
+
+  it('refuses a second timestamp, device or key column, naming the columns, rather than taking it for a metric', () => {
+    const cases: Array<[string, string]> = [
+      ['"ts","device","temp","ts"\n', '"ts" (column 1), "ts" (column 4)'],
+      ['ts,device,temp,DEVICE\n', '"device" (column 2), "device" (column 4)'],
+      ['timestamp,ts,device,temp\n', '"timestamp" (column 1), "ts" (column 2)'],
+      ['ts,device,device_id,temp\n', '"device" (column 2), "device_id" (column 3)'],
+      ['timestamp;sensor_uuid;sensor_value;sensor_uuid\n', '"sensor_uuid" (column 2), "sensor_uuid" (column 4)'],
+      ['sensor_uuid;sensor_name;sensor_name\n', '"sensor_name" (column 2), "sensor_name" (column 3)'],
+    ];
+    for (const [text, named] of cases) expect(d(text, 'x.csv')).toEqual({ reject: { rule: 'invalid_header', line: 1, message: expect.stringContaining(named) } });
   });
 
   it('takes a list of detectors, so a new kind is one more module', () => {

@@ -5,6 +5,9 @@ import {
   parseJson,
   readJsonDocument,
   readLines,
+  readMappingCsv,
+  readWideCsv,
+  SENSOR_NAME_MAX,
   streamedShapeProblem,
   textProblem,
   validateDocument,
@@ -144,6 +147,44 @@ describe(validateLine.name, () => {
     });
     expect(validateLine({ kind: 'teleport' })).toMatchObject({ problems: [{ field: 'kind', rule: 'unknown_kind' }] });
     expect(validateLine({ vehicle_id: 'v' })).toMatchObject({ problems: [{ field: 'kind', rule: 'missing_field' }] });
+  });
+});
+
+describe('one sensor-name rule whatever the input', () => {
+  const line = (sensor: string) => validateLine({ kind: 'sensor_reading', sensor, ts: '2024-01-01T00:00:00Z', value: 1 });
+  const rows = async <T>(gen: AsyncGenerator<{ rows: T[]; rejects: Array<{ line: number; column: string | null; rule: string; message: string }> }>) => {
+    const out = { rows: [] as T[], rejects: [] as Array<{ line: number; column: string | null; rule: string; message: string }> };
+    for await (const b of gen) out.rows.push(...b.rows), out.rejects.push(...b.rejects);
+    return out;
+  };
+  const wide = (device: string) => readWideCsv(Readable.from([Buffer.from(`ts,device,temp\n1.5E9,${device},1\n`)]), { ranges: {}, naiveTimeZone: 'UTC' });
+  const mapping = (name: string) => readMappingCsv(Readable.from([Buffer.from(`sensor_uuid;sensor_name\n0b8e3f2c-1a2b-4c3d-8e9f-0123456789ab;${name}\n`)]));
+
+  it('takes names of SENSOR_NAME_MAX characters (a surrogate pair is one) from NDJSON, a wide CSV and a mapping CSV', async () => {
+    const emoji = '\u{1F321}'.repeat(SENSOR_NAME_MAX - 5); // 195 characters, 390 UTF-16 units
+    expect(line('x'.repeat(SENSOR_NAME_MAX))).toMatchObject({ kind: 'sensor_reading' });
+    expect(line(`${emoji}/temp`)).toMatchObject({ kind: 'sensor_reading' });
+    expect((await rows(wide('d'.repeat(SENSOR_NAME_MAX - 5)))).rows).toHaveLength(1);
+    expect((await rows(wide(emoji))).rows).toHaveLength(1);
+    expect((await rows(mapping('m'.repeat(SENSOR_NAME_MAX)))).rows).toHaveLength(1);
+  });
+
+  it('refuses one character more as a row error too_long, with line, column and the same message, in every input', async () => {
+    const long = 'd'.repeat(3000);
+    const message = expect.stringMatching(/is 3005 characters long; a sensor name may have at most 200 \(SENSOR_NAME_MAX\)$/);
+    expect(line(`${long}/temp`)).toEqual({ problems: [expect.objectContaining({ field: 'sensor', rule: 'too_long', message })] });
+    expect(line('x'.repeat(SENSOR_NAME_MAX + 1))).toEqual({ problems: [expect.objectContaining({ rule: 'too_long' })] });
+    expect((await rows(wide(long))).rejects).toEqual([expect.objectContaining({ line: 2, column: 'device', rule: 'too_long', message })]);
+    expect((await rows(wide('d'.repeat(SENSOR_NAME_MAX - 4)))).rejects).toEqual([expect.objectContaining({ rule: 'too_long' })]);
+    expect((await rows(mapping(`${long}/temp`))).rejects).toEqual([expect.objectContaining({ line: 2, column: 'sensor_name', rule: 'too_long', message })]);
+    expect(line('')).toEqual({ problems: [expect.objectContaining({ rule: 'empty_value' })] });
+  });
+
+  it('refuses a wide header whose metric alone makes every name too long', async () => {
+    const metric = 'm'.repeat(SENSOR_NAME_MAX - 1);
+    await expect(rows(readWideCsv(Readable.from([Buffer.from(`ts,device,${metric}\n1.5E9,d,1\n`)]), { ranges: {}, naiveTimeZone: 'UTC' }))).rejects.toMatchObject({
+      reason: { rule: 'invalid_header', message: expect.stringContaining('column 3') },
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { cap, magnitudeProblem, VALUE_CAP } from '../sensor/sensor-record';
+import { cap, magnitudeProblem, sensorNameProblem, VALUE_CAP } from '../sensor/sensor-record';
 import { textProblem, textProblemMessage, type TextRule } from '../text/storable-text.util';
 import {
   DetectionEventItemDto,
@@ -154,6 +154,7 @@ const PRIORITY = [
   'isFiniteNumber',
   'isTimestampWithOffset',
   'isLength',
+  'isSensorName',
   'arrayNotEmpty',
   'arrayMaxSize',
   'isFiniteNumberArray',
@@ -219,6 +220,11 @@ function explain(constraint: string, path: JsonPath, value: unknown, constraints
       return typeof value === 'string' && value.length === 0
         ? [problem(path, 'empty_value', `${f} is empty`, value)]
         : [problem(path, 'too_long', `${f} is ${typeof value === 'string' ? value.length : '?'} characters long: ${constraints[constraint]}`, value)];
+    case 'isSensorName': {
+      const name = typeof value === 'string' ? value : '';
+      const tooLong = sensorNameProblem(name, f);
+      return tooLong ? [problem(path, 'too_long', tooLong.message, value)] : [problem(path, 'empty_value', `${f} is empty`, value)];
+    }
     case 'arrayNotEmpty':
       return [problem(path, 'empty_array', `${f} is empty; it needs at least one value`, value)];
     case 'arrayMaxSize':

@@ -16,6 +16,9 @@ import {
   parseWideValue,
   rangeProblem,
   RAW_CAP,
+  charLength,
+  SENSOR_NAME_MAX,
+  sensorNameProblem,
   uuidProblem,
   valueProblem,
   VALUE_CAP,
@@ -218,6 +221,9 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
   // Beyond MAX_ABS_VALUE statistics could overflow, whatever METRIC_RANGES says.
   const lo = h.metrics.map((name) => Math.max(opts.ranges[name]?.min ?? -Infinity, -MAX_ABS_VALUE));
   const hi = h.metrics.map((name) => Math.min(opts.ranges[name]?.max ?? Infinity, MAX_ABS_VALUE));
+  // The longest sensor name a line makes is its device, "/" and the longest metric: one check per line.
+  const longest = h.metrics.reduce((a, b) => (charLength(b) > charLength(a) ? b : a), '');
+  const deviceRoom = SENSOR_NAME_MAX - 1 - charLength(longest);
   return (rec, line) => {
     if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
     const tsText = rec[h.tsIndex];
@@ -225,6 +231,10 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
     if (us !== us) return reject(sink, h, rec, line, tsCol, epochProblem(tsText, tsCol), tsText);
     const device = rec[h.deviceIndex];
     if (device === '') return reject(sink, h, rec, line, devCol, { rule: 'missing_value', message: `${devCol} is empty; every reading needs a device` }, device);
+    if (device.length > deviceRoom) {
+      const tooLong = sensorNameProblem(`${device}/${longest}`, `${devCol} makes the sensor name`);
+      if (tooLong) return reject(sink, h, rec, line, devCol, tooLong, device);
+    }
     const values = new Array<number>(m);
     for (let j = 0; j < m; j++) {
       const text = rec[idx[j]];
@@ -270,6 +280,8 @@ function mappingHandler(h: SensorCsvHeader, sink: Sink<MappingRow>): RecordHandl
     if (!isUuid(uuid)) return reject(sink, h, rec, line, uuidCol, uuidProblem(uuid, uuidCol), uuid);
     const name = rec[h.nameIndex].trim();
     if (name === '') return reject(sink, h, rec, line, nameCol, { rule: 'missing_value', message: `${nameCol} is empty; a mapping needs a sensor name` }, name);
+    const tooLong = sensorNameProblem(name, nameCol);
+    if (tooLong) return reject(sink, h, rec, line, nameCol, tooLong, name);
     sink.rows.push({ line, uuid: uuid.toLowerCase(), name });
   };
 }
