@@ -7,6 +7,7 @@ export * from './lib/sensor/sensor-csv.parser';
 export * from './lib/sensor/sensor-record';
 export * from './lib/sensor/zoned-time.util';
 export * from './lib/json/document.dto';
+export * from './lib/json/duplicate-keys';
 export * from './lib/json/item-stream';
 export * from './lib/json/json-parser';
 export * from './lib/json/line-reader';

@@ -94,6 +94,12 @@ describe(streamDocumentItems.name, () => {
     expect((await read(' '.repeat(5000), { maxItemBytes: 1000, every: 256 })).end).toEqual({ reject: expect.objectContaining({ rule: 'empty_file' }) });
   });
 
+  it('gives the paths of members an item names twice (the value keeps the last), not those of other items or the top level', async () => {
+    const r = await read('{"items": [{"a": 1, "a": 2}, {"a": 1, "n": [{"b": 1}, {"b": 1, "b": 2}]}, {"a": 1}, 5, "a"]}', { every: 3 });
+    expect(r.items.map((i) => i.duplicates)).toEqual([[['a']], [['n', 1, 'b']], [], [], []]);
+    expect(r.values[0]).toEqual({ a: 2 });
+  });
+
   it('refuses nesting deeper than the limit, at its position, without overflowing the stack', async () => {
     const deep = (n: number) => `{"items": [${'['.repeat(n)}${']'.repeat(n)}]}`;
     expect((await read(deep(62), { maxDepth: 64 })).error).toBeUndefined();

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import {
+  duplicateKeys,
   INVALID_BYTE_MARK,
   JsonSyntaxError,
   parseJson,
@@ -147,6 +148,33 @@ describe(validateLine.name, () => {
     });
     expect(validateLine({ kind: 'teleport' })).toMatchObject({ problems: [{ field: 'kind', rule: 'unknown_kind' }] });
     expect(validateLine({ vehicle_id: 'v' })).toMatchObject({ problems: [{ field: 'kind', rule: 'missing_field' }] });
+  });
+});
+
+describe('members named twice in one object', () => {
+  it('are found with their paths, however escaped, and only within one object', () => {
+    expect(duplicateKeys('{"a":1,"a":2}')).toEqual([['a']]);
+    expect(duplicateKeys('{"x":[{"b":1},{"b":1,"c":{"d":1,"e":"}{,\\"d\\"[","d":2}}]}')).toEqual([['x', 1, 'c', 'd']]);
+    expect(duplicateKeys('{"a\\u0062":1,"ab":2,"q\\\\":1,"q\\\\":2}')).toEqual([['ab'], ['q\\']]);
+    expect(duplicateKeys('[{"a":1},{"a":1},{"b":{"a":1},"a":2}]')).toEqual([]);
+    expect(duplicateKeys('{"__proto__":1,"__proto__":2,"toString":1}')).toEqual([['__proto__']]);
+  });
+
+  it('refuse the NDJSON line or the document item as duplicate_key, first among its problems; the items key twice refuses the document', () => {
+    const vs = (status: string) => ({ vehicle_id: 'v', report_time: '2022-05-05T22:02:34.546Z', status });
+    const line = '{"kind":"sensor_reading","sensor":"a/b","ts":"2024-01-01T00:00:00Z","value":1,"value":"x"}';
+    expect(validateLine(JSON.parse(line), [], duplicateKeys(line))).toEqual({
+      problems: [
+        expect.objectContaining({ field: 'value', rule: 'duplicate_key', message: 'value is given more than once in its object; give each field once', value: null }),
+        expect.objectContaining({ field: 'value', rule: 'not_a_number' }),
+      ],
+    });
+    const doc = `{"vehicle_status":[${JSON.stringify(vs('a'))},{"vehicle_id":"w","status":"a","report_time":"2022-05-05T22:02:34.546Z","status":"b"}]}`;
+    expect(validateDocument('vehicle_status', JSON.parse(doc), duplicateKeys(doc))).toEqual([expect.objectContaining({ field: 'vehicle_status[1].status', rule: 'duplicate_key' })]);
+    const twice = '{"vehicle_status":[],"vehicle_status":[]}';
+    expect(validateDocument('vehicle_status', JSON.parse(twice), duplicateKeys(twice))).toEqual([expect.objectContaining({ field: 'vehicle_status', rule: 'invalid_document' })]);
+    const m = '{"time_stamp":"2019-05-01T06:00:00-04:00","time_stamp":"2019-05-01T07:00:00-04:00","data":[1]}';
+    expect(validateDocument('measurement', JSON.parse(m), duplicateKeys(m))).toEqual([expect.objectContaining({ field: 'time_stamp', rule: 'duplicate_key' })]);
   });
 });
 
