@@ -182,7 +182,10 @@ describe('one sensor-name rule whatever the input', () => {
   const line = (sensor: string) => validateLine({ kind: 'sensor_reading', sensor, ts: '2024-01-01T00:00:00Z', value: 1 });
   const rows = async <T>(gen: AsyncGenerator<{ rows: T[]; rejects: Array<{ line: number; column: string | null; rule: string; message: string }> }>) => {
     const out = { rows: [] as T[], rejects: [] as Array<{ line: number; column: string | null; rule: string; message: string }> };
-    for await (const b of gen) out.rows.push(...b.rows), out.rejects.push(...b.rejects);
+    for await (const b of gen) {
+      out.rows.push(...b.rows);
+      out.rejects.push(...b.rejects);
+    }
     return out;
   };
   const wide = (device: string) => readWideCsv(Readable.from([Buffer.from(`ts,device,temp\n1.5E9,${device},1\n`)]), { ranges: {}, naiveTimeZone: 'UTC' });
