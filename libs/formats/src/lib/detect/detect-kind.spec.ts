@@ -134,9 +134,11 @@ describe(detectKind.name, () => {
     it('still refuses JSON of no known kind, whole, cut off by the head or by the end, or as lines, saying it is JSON', () => {
       const cut = `[${Array.from({ length: 20_000 }, (_, i) => i + 0.5).join(', ')}]`;
       expect(cut.length).toBeGreaterThan(64 * 1024);
-      for (const text of ['[1,2,3]', '[1, 2', '[\n  {"a": 1}\n]', '[1,2]\n[3,4]\n', '{"a":1}\n{"b":2}\n', cut, '"a string"']) {
+      for (const text of ['[1,2,3]', '[1, 2', '[\n  {"a": 1}\n]', '[1,2]\n[3,4]\n', '{"a":1}\n{"b":2}\n', '{"a":1} trailing', cut, '"a string"']) {
         expect(d(text, 'app.log')).toMatchObject({ reject: { rule: 'unrecognized_format', message: expect.stringMatching(/JSON (\(|with)/) } });
       }
+      // A known document followed by other text is that document (its loader refuses the trailing text with its position).
+      expect(d('{"time_stamp":"2019-05-04T07:00:00-04:00","data":[1]} trailing', 'x.json')).toEqual({ kind: 'measurement' });
       // A head cut inside a number or a word is still the start of JSON.
       const measurement = `{"time_stamp":"2019-05-01T06:00:00-04:00","data":[${Array.from({ length: 20_000 }, () => '12.375').join(',')}]}`;
       for (const at of [64 * 1024, 64 * 1024 + 1, 64 * 1024 + 2, 64 * 1024 + 3]) expect(d(measurement.slice(0, at))).toEqual({ kind: 'measurement' });

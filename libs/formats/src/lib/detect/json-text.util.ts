@@ -6,7 +6,8 @@ const CUT_TOKEN = /[\w.+-]+$/;
 /**
  * Whether `text` is JSON, or the start of a JSON text cut off (by the file's end or, when `complete` is
  * false, by the head's): what follows a bracket or quote must parse too, so `[2024-07-21T14:30:00Z] error`
- * or `{user} logged in` is no JSON.
+ * or `{user} logged in` is no JSON. A whole object followed by other text is JSON with trailing text (its
+ * loader says where); a list or string followed by words is a line of text (`[1] first entry`).
  */
 export function isJsonText(text: string, complete: boolean): boolean {
   try {
@@ -14,7 +15,7 @@ export function isJsonText(text: string, complete: boolean): boolean {
     return true;
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
-    return e.rule !== 'invalid_json';
+    return e.rule !== 'invalid_json' || (e.afterValue && text.trimStart().startsWith('{'));
   }
 }
 
