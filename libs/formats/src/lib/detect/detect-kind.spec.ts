@@ -137,6 +137,10 @@ describe(detectKind.name, () => {
       for (const text of ['[1,2,3]', '[1, 2', '[\n  {"a": 1}\n]', '[1,2]\n[3,4]\n', '{"a":1}\n{"b":2}\n', '{"a":1} trailing', cut, '"a string"']) {
         expect(d(text, 'app.log')).toMatchObject({ reject: { rule: 'unrecognized_format', message: expect.stringMatching(/JSON (\(|with)/) } });
       }
+      // A head cut inside a long run of letters or digits is read in linear time (1 MiB of them, as a first line may hold).
+      expect(d(Buffer.from(`{"kind":"sensor_reading","pad":"${'x'.repeat(1 << 20)}`), 'a.ndjson')).toEqual({ kind: 'ndjson' });
+      expect(d(Buffer.from(`{"vehicle_status":[{"vehicle_id":"${'x'.repeat(1 << 20)}`))).toEqual({ kind: 'vehicle_status' });
+      expect(d(Buffer.from(`[2024-07-21T14:30:00Z] ${'x'.repeat(1 << 20)}`), 'app.log')).toEqual({ kind: 'log' });
       // A known document followed by other text is that document (its loader refuses the trailing text with its position).
       expect(d('{"time_stamp":"2019-05-04T07:00:00-04:00","data":[1]} trailing', 'x.json')).toEqual({ kind: 'measurement' });
       // A head cut inside a number or a word is still the start of JSON.

@@ -1,7 +1,16 @@
 import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError, parseJson } from '../json/json-parser';
 
-/** A number or word a cut head may end inside (`1.`, `-`, `1e`, `tru`, `hel`): dropped before a cut head is parsed. */
-const CUT_TOKEN = /[\w.+-]+$/;
+/**
+ * The text without the number or word a cut head may end inside (`1.`, `-`, `1e`, `tru`, `hel`). A scan back
+ * from the end: an end-anchored regular expression would be quadratic on a long run of letters.
+ */
+function withoutCutToken(text: string): string {
+  let i = text.length;
+  while (i > 0 && isTokenChar(text.charCodeAt(i - 1))) i--;
+  return text.slice(0, i);
+}
+
+const isTokenChar = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x2e || c === 0x2b || c === 0x2d;
 
 /**
  * Whether `text` is JSON, or the start of a JSON text cut off (by the file's end or, when `complete` is
@@ -11,7 +20,7 @@ const CUT_TOKEN = /[\w.+-]+$/;
  */
 export function isJsonText(text: string, complete: boolean): boolean {
   try {
-    parseJson(complete ? text : text.replace(CUT_TOKEN, ''), { maxDepth: DEFAULT_MAX_JSON_DEPTH });
+    parseJson(complete ? text : withoutCutToken(text), { maxDepth: DEFAULT_MAX_JSON_DEPTH });
     return true;
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
