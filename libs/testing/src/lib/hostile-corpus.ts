@@ -26,6 +26,8 @@ export interface HostileExpectation {
   /** These sensors' aggregates have finite mean and std dev. */
   finiteAggregates?: string;
   rowsRejected?: number;
+  /** Rows (lines, items, readings' lines) the file loaded. */
+  rowsLoaded?: number;
   /** HTTP status of the request (0: the client aborts it and expects no answer). */
   http?: number;
   /** `error.code` of the JSON error body. */
@@ -95,6 +97,14 @@ export function hostileBytes(c: HostileCase, scale: CorpusScale): Buffer {
     case 'escape-name':
     case 'long-name':
       return Buffer.from(wideCsv({ lines: c.generate === 'large-csv' ? n : 200, devices: [`h-${c.id}`], startEpoch: 1_640_000_000 }));
+    // Detection past leading whitespace: a document after more than a MiB of it loads; past DETECT_MAX_BLANK_BYTES it is refused for that.
+    case 'whitespace-led-json':
+    case 'space-led-json':
+    case 'whitespace-beyond-detection': {
+      const item = (i: number) => ({ vehicle_id: `h-wslead-${c.id}-${i}`, report_time: '2022-05-05T22:02:34.546Z', status: 'driving' });
+      const blank = c.generate === 'whitespace-led-json' ? Buffer.from(' \n\t\r\n'.repeat(Math.ceil(n / 5))) : Buffer.alloc(n, 0x20);
+      return Buffer.concat([blank, Buffer.from(JSON.stringify({ vehicle_status: [item(1), item(2)] }))]);
+    }
     default:
       return Buffer.alloc(0);
   }
@@ -111,6 +121,10 @@ function dropName(c: HostileCase): string {
       return 'evil\u001b[2J\u001b]0;owned\u0007.csv';
     case 'long-name':
       return `${'l'.repeat(240)}.csv`;
+    case 'whitespace-led-json':
+    case 'space-led-json':
+    case 'whitespace-beyond-detection':
+      return `${c.id}.json`;
     default:
       return `${c.id}${c.file?.replace(/^.*?(\.[a-z.]+)?$/, '$1') ?? '.csv'}`;
   }
@@ -286,6 +300,7 @@ interface LedgerOutcome {
   original_name: string;
   status: string;
   rows_rejected: string;
+  rows_loaded: string;
   error: { rule?: string } | null;
 }
 
@@ -298,6 +313,7 @@ function ledgerProblems(e: HostileExpectation, row: LedgerOutcome | undefined): 
   const rules = e.rule === undefined ? [] : [e.rule].flat();
   if (rules.length && !rules.includes(row.error?.rule ?? '')) p.push(`rule ${row.error?.rule}, expected ${rules.join(' or ')}`);
   if (e.rowsRejected !== undefined && Number(row.rows_rejected) !== e.rowsRejected) p.push(`${row.rows_rejected} rows rejected, expected ${e.rowsRejected}`);
+  if (e.rowsLoaded !== undefined && Number(row.rows_loaded) !== e.rowsLoaded) p.push(`${row.rows_loaded} rows loaded, expected ${e.rowsLoaded}`);
   return p;
 }
 
@@ -338,7 +354,7 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
   const names = new Map<string, string>();
   await Promise.all(drops.map(async (c) => names.set(c.id, await dropHostile(stack, c, scale))));
   const registered = drops.filter((c) => c.expect.status && c.expect.status !== 'skipped').map((c) => names.get(c.id) as string);
-  const ledger = (sql: string, params: unknown[]) => stack.query<LedgerOutcome>(`SELECT id, original_name, status, rows_rejected, error FROM ingest_files WHERE ${sql}`, params);
+  const ledger = (sql: string, params: unknown[]) => stack.query<LedgerOutcome>(`SELECT id, original_name, status, rows_rejected, rows_loaded, error FROM ingest_files WHERE ${sql}`, params);
   // Every dropped file settles before the requests, so an upload never races a dropped file of the same content.
   const dropRows = await waitFor('every dropped hostile file terminal', async () => {
     const r = (await ledger(`source = 'dropzone' AND original_name = ANY($1)`, [registered])).filter((x) => TERMINAL.includes(x.status));

@@ -82,6 +82,32 @@ describe(readWideCsv.name, () => {
     }
   });
 
+  it('skips blank lines before the header, keeping the line numbers of the file', async () => {
+    for (const lead of ['\n\n', '\r\n \t\r\n', '\uFEFF\n \n', '\r\r']) {
+      for (const chunk of [1, 7, 4096]) {
+        const { rows, rejects } = await collect(readWideCsv(input(`${lead}${header}"1.5E9","d","0.1","True","20"\n"1.5E9","d","x","True","20"\n`, chunk), opts));
+        expect(rows).toEqual([{ line: 4, tsMicros: 1.5e15, device: 'd', values: [0.1, 1, 20] }]);
+        expect(rejects.map((r) => [r.line, r.column])).toEqual([[5, 'co']]);
+      }
+    }
+    // A header whose first cell is empty keeps its leading tab after blank lines (long CSV with an index column).
+    const u = '0b8e3f2c-1a2b-4c3d-8e9f-0123456789ab';
+    const { rows } = await collect(readLongCsv(input(`\n\ttimestamp\tsensor_uuid\tsensor_value\n0\t2013-01-05 10:00:00Z\t${u}\t21\n`, 3), opts));
+    expect(rows).toEqual([{ line: 3, tsMicros: Date.UTC(2013, 0, 5, 10) * 1000, uuid: u, value: 21 }]);
+    await expect(collect(readWideCsv(input('\n \r\n\t'), opts))).rejects.toMatchObject({ reason: { rule: 'empty_file' } });
+  });
+
+  it('reads CR-only line ends (old Mac files) line by line', async () => {
+    for (const chunk of [1, 7, 4096]) {
+      const { rows, rejects } = await collect(readWideCsv(input(`${header.trimEnd()}\r"1.5E9","d","0.1","True","20"\r\r"1.6E9","d","x","True","20"\r"1.7E9","e","0.2","False","21"\r`, chunk), opts));
+      expect(rows.map((r) => [r.line, r.device])).toEqual([
+        [2, 'd'],
+        [5, 'e'],
+      ]);
+      expect(rejects.map((r) => [r.line, r.column])).toEqual([[4, 'co']]);
+    }
+  });
+
   it('refuses each bad line once, with its first problem, line, column and raw text', async () => {
     const text =
       header +

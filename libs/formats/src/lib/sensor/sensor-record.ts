@@ -39,6 +39,7 @@ export type RowRule =
   | 'missing_value'
   | 'wrong_field_count'
   | 'duplicate_sensor_name'
+  | 'too_long'
   | TextRule;
 
 /** Rule codes of a refused JSON item or NDJSON line, besides the CSV ones. */
@@ -71,6 +72,37 @@ export function cap(text: string, max: number): string {
 export interface FieldProblem {
   rule: RowRule;
   message: string;
+}
+
+// ---- sensor names -------------------------------------------------------------------------------------------
+
+/**
+ * Longest sensor name, in characters (as PostgreSQL counts them), whatever the input names it: an NDJSON
+ * `sensor`, a wide CSV's `<device>/<metric>`, a mapping CSV's `sensor_name`.
+ */
+export const SENSOR_NAME_MAX = 200;
+
+/** Characters of `s` as PostgreSQL counts them (code points, a surrogate pair is one). */
+export function charLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff || i + 1 >= s.length) n++;
+    else {
+      const d = s.charCodeAt(i + 1);
+      n++;
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+  }
+  return n;
+}
+
+/** The one rule for sensor names: `too_long` past SENSOR_NAME_MAX characters (null when `name` fits); `what` says where the name comes from. */
+export function sensorNameProblem(name: string, what = 'the sensor name'): FieldProblem | null {
+  if (name.length <= SENSOR_NAME_MAX) return null;
+  const n = charLength(name);
+  if (n <= SENSOR_NAME_MAX) return null;
+  return { rule: 'too_long', message: `${what} "${cap(name, 40)}…" is ${n} characters long; a sensor name may have at most ${SENSOR_NAME_MAX} (SENSOR_NAME_MAX)` };
 }
 
 // ---- values -------------------------------------------------------------------------------------------------
