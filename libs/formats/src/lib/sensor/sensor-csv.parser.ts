@@ -9,11 +9,12 @@ import {
   isoProblem,
   isUuid,
   parseDecimal,
-  parseEpochSeconds,
   parseIsoTimestamp,
   magnitudeProblem,
   MAX_ABS_VALUE,
   parseWideValue,
+  parseWideTimestamp,
+  parseDecimalComma,
   rangeProblem,
   RAW_CAP,
   charLength,
@@ -224,10 +225,13 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
   // The longest sensor name a line makes is its device, "/" and the longest metric: one check per line.
   const longest = h.metrics.reduce((a, b) => (charLength(b) > charLength(a) ? b : a), '');
   const deviceRoom = SENSOR_NAME_MAX - 1 - charLength(longest);
+  const zone = new ZonedTime(opts.naiveTimeZone);
+  // With `;` or tabs between fields, `21,5` can only mean 21.5.
+  const decimalComma = h.delimiter !== ',';
   return (rec, line) => {
     if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
     const tsText = rec[h.tsIndex];
-    const us = parseEpochSeconds(tsText);
+    const us = parseWideTimestamp(tsText, zone);
     if (us !== us) return reject(sink, h, rec, line, tsCol, epochProblem(tsText, tsCol), tsText);
     const device = rec[h.deviceIndex];
     if (device === '') return reject(sink, h, rec, line, devCol, { rule: 'missing_value', message: `${devCol} is empty; every reading needs a device` }, device);
@@ -238,7 +242,8 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
     const values = new Array<number>(m);
     for (let j = 0; j < m; j++) {
       const text = rec[idx[j]];
-      const v = parseWideValue(text);
+      let v = parseWideValue(text);
+      if (v !== v && decimalComma) v = parseDecimalComma(text);
       if (v !== v) return reject(sink, h, rec, line, h.metrics[j], valueProblem(text, h.metrics[j]), text);
       if (v < lo[j] || v > hi[j]) {
         const metric = h.metrics[j];
@@ -255,6 +260,7 @@ function longHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Long
   const width = h.columns.length;
   const zone = new ZonedTime(opts.naiveTimeZone);
   const [tsCol, uuidCol, valueCol] = [h.columns[h.tsIndex], h.columns[h.uuidIndex], h.columns[h.valueIndex]];
+  const decimalComma = h.delimiter !== ',';
   return (rec, line) => {
     if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
     const tsText = rec[h.tsIndex];
@@ -263,7 +269,8 @@ function longHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Long
     const uuid = rec[h.uuidIndex];
     if (!isUuid(uuid)) return reject(sink, h, rec, line, uuidCol, uuidProblem(uuid, uuidCol), uuid);
     const text = rec[h.valueIndex];
-    const value = parseDecimal(text);
+    let value = parseDecimal(text);
+    if (value !== value && decimalComma) value = parseDecimalComma(text);
     if (value !== value) return reject(sink, h, rec, line, valueCol, valueProblem(text, valueCol), text);
     const huge = magnitudeProblem(value, valueCol);
     if (huge) return reject(sink, h, rec, line, valueCol, huge, text);

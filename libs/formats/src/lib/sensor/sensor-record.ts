@@ -178,9 +178,26 @@ export function parseEpochSeconds(text: string): number {
   return us >= MIN_MICROS && us <= MAX_MICROS ? us : NaN;
 }
 
+/** A wide CSV's timestamp: epoch seconds, else ISO-8601 (an offset, or wall time in `naive`'s zone) → µs, or NaN. */
+export function parseWideTimestamp(text: string, naive: ZonedTime): number {
+  const us = parseEpochSeconds(text);
+  return us === us ? us : parseIsoTimestamp(text, naive);
+}
+
 export function epochProblem(text: string, column: string): FieldProblem {
-  if (text.trim() === '') return { rule: 'invalid_timestamp', message: `${column} is empty; expected epoch seconds such as 1594512094.385` };
-  return { rule: 'invalid_timestamp', message: `${column} "${cap(text, VALUE_CAP)}" is not a timestamp in epoch seconds (e.g. 1594512094.385)` };
+  const expected = 'epoch seconds such as 1594512094.385 or ISO-8601 such as 2020-07-12T00:01:34Z';
+  if (text.trim() === '') return { rule: 'invalid_timestamp', message: `${column} is empty; expected ${expected}` };
+  return { rule: 'invalid_timestamp', message: `${column} "${cap(text, VALUE_CAP)}" is not a timestamp; expected ${expected}` };
+}
+
+/**
+ * A number written with a decimal comma (`21,5`), as CSVs separated by `;` or tabs often are: read as `21.5`.
+ * Only one comma and no point, so it cannot be a thousands separator; a file separated by `,` never gets here.
+ */
+export function parseDecimalComma(text: string): number {
+  const comma = text.indexOf(',');
+  if (comma < 0 || text.indexOf(',', comma + 1) >= 0 || text.includes('.')) return NaN;
+  return parseDecimal(`${text.slice(0, comma)}.${text.slice(comma + 1)}`);
 }
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
