@@ -14,6 +14,7 @@ export type ApiErrorCode =
   | 'invalid_json'
   | 'invalid_document'
   | 'conflict'
+  | 'idempotency_key_reused'
   | 'rate_limited'
   | 'service_unavailable'
   | 'internal_error'

@@ -38,7 +38,8 @@ const IdempotencyHeader = () =>
     name: 'Idempotency-Key',
     required: false,
     description:
-      'Any 1–255 visible ASCII characters. The same key (with the same API key) returns the first raw_id and stores nothing new; `Idempotent-Replayed: true` says so. ' +
+      'Any 1–255 visible ASCII characters. The same key (with the same API key) and the same request returns the first raw_id and stores nothing new; `Idempotent-Replayed: true` says so. ' +
+      'The same key with another request (another body, JSON/NDJSON format, route or file name) is refused: 422 `idempotency_key_reused`. ' +
       'A key is remembered for IDEMPOTENCY_KEY_TTL_HOURS (default 24).',
   });
 
@@ -74,7 +75,9 @@ export class IngestController {
   @ApiAcceptedResponse({ type: IngestAcceptedDto, description: 'Stored durably and queued.' })
   @ApiUnprocessableEntityResponse({
     type: ApiErrorDto,
-    description: 'A document the processor would reject: `details.problems` lists `{line?, field, rule, message, value}` (e.g. `data[2]` `not_a_number`). Also an unknown shape.',
+    description:
+      'A document the processor would reject: `details.problems` lists `{line?, field, rule, message, value}` (e.g. `data[2]` `not_a_number`). Also an unknown shape. ' +
+      'Or `idempotency_key_reused`: the Idempotency-Key was used before with another request (`details`: `idempotency_key`, `raw_id`).',
   })
   @ApiPayloadTooLargeResponse({ type: ApiErrorDto, description: 'Body over MAX_INGEST_BODY_BYTES.' })
   @ApiUnsupportedMediaTypeResponse({ type: ApiErrorDto, description: 'Content-Type other than application/json or application/x-ndjson.' })
@@ -110,6 +113,7 @@ export class IngestController {
   @IdempotencyHeader()
   @ApiAcceptedResponse({ type: IngestAcceptedDto, description: 'Stored durably and queued.' })
   @ApiPayloadTooLargeResponse({ type: ApiErrorDto, description: 'File over MAX_UPLOAD_BYTES.' })
+  @ApiUnprocessableEntityResponse({ type: ApiErrorDto, description: '`idempotency_key_reused`: the Idempotency-Key was used before with another request (`details`: `idempotency_key`, `raw_id`).' })
   @Refusals()
   async ingestFile(@Req() req: IncomingMessage, @Res({ passthrough: true }) res: HeaderSink, @Query() q: UploadQueryDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<IngestAcceptedDto> {
     const scope = this.ingest.scope(apiKeyOf(req), idempotencyKey);

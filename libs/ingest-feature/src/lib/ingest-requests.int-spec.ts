@@ -1,0 +1,177 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { IngestApiConfig } from '@sluice/config';
+import { JetStreamService } from '@sluice/messaging';
+import { bootstrapService } from '@sluice/observability';
+import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { INGEST_API_BOOTSTRAP, IngestApiModule } from './ingest-api.module';
+
+jest.setTimeout(60000);
+
+const KEY = 'ingest-key';
+const INLINE_MAX = 4096;
+
+interface ErrorBody {
+  error: { code: string; message: string; details: Record<string, unknown> | null };
+}
+
+async function boot(db: TestDatabase, dir: string, extra: Record<string, string> = {}) {
+  const port = await freePort();
+  const env = {
+    DATABASE_URL: db.url,
+    NATS_URL: SHARED_NATS_URL,
+    NATS_NAMESPACE: testNamespace('ingestreq'),
+    INGEST_API_PORT: String(port),
+    INGEST_API_KEYS: KEY,
+    DROPZONE_DIR: dir,
+    MAX_INGEST_BODY_BYTES: String(64 * 1024),
+    MAX_UPLOAD_BYTES: String(1024 * 1024),
+    INGEST_INLINE_MAX_BYTES: String(INLINE_MAX),
+    LOG_LEVEL: 'silent',
+    ...extra,
+  };
+  const app = await bootstrapService(() => IngestApiModule.forRoot(env), { ...INGEST_API_BOOTSTRAP, port: (a) => a.get(IngestApiConfig).INGEST_API_PORT });
+  return { app, base: `http://127.0.0.1:${port}` };
+}
+
+async function shutdown(app: INestApplication | undefined) {
+  if (!app) return;
+  await app.get(JetStreamService).jsm.streams.delete(app.get(JetStreamService).stream).catch(() => undefined);
+  await app.close();
+}
+
+const measurement = (day: number, value: number) => JSON.stringify({ time_stamp: `2021-03-${String(day).padStart(2, '0')}T06:00:00Z`, data: [value] });
+const csv = (temp: string) => `ts,device,co,humidity,light,lpg,motion,smoke,temp\n"1594512094.3859746","b8:27:eb:bf:9d:51","0.0049","51","False","0.0076","False","0.0204","${temp}"\n`;
+
+describe('ingest-api requests (real PostgreSQL and NATS)', () => {
+  let db: TestDatabase;
+  let dir: string;
+  let app: INestApplication;
+  let base: string;
+
+  const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { method: 'POST', body, headers: { 'x-api-key': KEY, ...headers } });
+  const postJson = (body: string, headers: Record<string, string> = {}) => post('/ingest', body, { 'content-type': 'application/json', ...headers });
+  const upload = (name: string, content: string, key: string) => post(`/ingest/files?filename=${name}`, content, { 'content-type': 'text/csv', 'idempotency-key': key });
+  const multipart = (name: string, content: string, key: string) => {
+    const form = new FormData();
+    form.append('file', new Blob([content], { type: 'text/csv' }), name);
+    return post('/ingest/files', form, { 'idempotency-key': key });
+  };
+  const rawIdOf = async (res: Response) => ((await res.json()) as { raw_id: string }).raw_id;
+  const rows = async () => ((await app.get(DataSource).query(`SELECT count(*)::int AS n FROM ingest_files`)) as Array<{ n: number }>)[0].n;
+  const expectReused = async (res: Response, key: string, rawId: string) => {
+    expect(res.status).toBe(422);
+    const { error } = (await res.json()) as ErrorBody;
+    expect(error).toEqual({ code: 'idempotency_key_reused', message: expect.stringContaining(`"${key}"`), details: { idempotency_key: key, raw_id: rawId } });
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('ingestreq');
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ingestreq-'));
+    ({ app, base } = await boot(db, dir));
+  });
+  afterAll(async () => {
+    await shutdown(app);
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('an Idempotency-Key sent again', () => {
+    it('with another JSON body is refused with 422 naming the key; the same body still replays the first raw_id', async () => {
+      const first = await postJson(measurement(1, 1), { 'idempotency-key': 'pay-1' });
+      expect(first.status).toBe(202);
+      const rawId = await rawIdOf(first);
+      const before = await rows();
+      await expectReused(await postJson(measurement(1, 2), { 'idempotency-key': 'pay-1' }), 'pay-1', rawId);
+      expect(await rows()).toBe(before);
+      const again = await postJson(measurement(1, 1), { 'idempotency-key': 'pay-1' });
+      expect(again.status).toBe(202);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await rawIdOf(again)).toBe(rawId);
+    });
+
+    it('with a body over INGEST_INLINE_MAX_BYTES (written to processing/) behaves the same', async () => {
+      const big = (v: number) => JSON.stringify({ time_stamp: '2021-03-02T06:00:00Z', data: Array.from({ length: 2000 }, () => v + 0.125) });
+      expect(big(1).length).toBeGreaterThan(INLINE_MAX);
+      const rawId = await rawIdOf(await postJson(big(1), { 'idempotency-key': 'big-1' }));
+      await expectReused(await postJson(big(2), { 'idempotency-key': 'big-1' }), 'big-1', rawId);
+      expect(await rawIdOf(await postJson(big(1), { 'idempotency-key': 'big-1' }))).toBe(rawId);
+    });
+
+    it('with the same bytes on /ingest/files is another request', async () => {
+      const line = JSON.stringify({ kind: 'measurement', time_stamp: '2021-03-03T06:00:00Z', data: [1] });
+      const ndjson = await post('/ingest', line, { 'content-type': 'application/x-ndjson', 'idempotency-key': 'fmt-1' });
+      expect(ndjson.status).toBe(202);
+      const rawId = await rawIdOf(ndjson);
+      await expectReused(await upload('line.ndjson', line, 'fmt-1'), 'fmt-1', rawId);
+      expect(await rawIdOf(await post('/ingest', line, { 'content-type': 'application/x-ndjson', 'idempotency-key': 'fmt-1' }))).toBe(rawId);
+    });
+
+    it('on a raw upload with another file, or another file name, is refused; the same file replays', async () => {
+      const rawId = await rawIdOf(await upload('a.csv', csv('20.1'), 'up-1'));
+      await expectReused(await upload('a.csv', csv('20.2'), 'up-1'), 'up-1', rawId);
+      await expectReused(await upload('b.csv', csv('20.1'), 'up-1'), 'up-1', rawId);
+      const again = await upload('a.csv', csv('20.1'), 'up-1');
+      expect(again.status).toBe(202);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await rawIdOf(again)).toBe(rawId);
+    });
+
+    it('on a multipart upload with another file is refused; the same file (multipart or raw) replays', async () => {
+      const rawId = await rawIdOf(await multipart('m.csv', csv('21.1'), 'mp-1'));
+      await expectReused(await multipart('m.csv', csv('21.2'), 'mp-1'), 'mp-1', rawId);
+      expect(await rawIdOf(await multipart('m.csv', csv('21.1'), 'mp-1'))).toBe(rawId);
+      expect(await rawIdOf(await upload('m.csv', csv('21.1'), 'mp-1'))).toBe(rawId);
+    });
+
+    it('concurrently with different bodies stores one of them; the others are refused, none is lost silently', async () => {
+      const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => postJson(measurement(4, i), { 'idempotency-key': 'race-diff' })));
+      const statuses = answers.map((r) => r.status);
+      expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+      expect(statuses.filter((s) => s === 422)).toHaveLength(5);
+      const [stored] = (await app.get(DataSource).query(`SELECT raw_id FROM ingest_idempotency_keys WHERE idempotency_key = 'race-diff'`)) as Array<{ raw_id: string }>;
+      for (const r of answers.filter((a) => a.status === 422)) expect(((await r.json()) as ErrorBody).error.details).toEqual({ idempotency_key: 'race-diff', raw_id: stored.raw_id });
+    });
+
+    it('stored before request digests were kept keeps replaying whatever is sent, until it expires', async () => {
+      const rawId = await rawIdOf(await postJson(measurement(5, 1), { 'idempotency-key': 'legacy' }));
+      await app.get(DataSource).query(`UPDATE ingest_idempotency_keys SET request_sha256 = NULL WHERE idempotency_key = 'legacy'`);
+      const other = await postJson(measurement(5, 2), { 'idempotency-key': 'legacy' });
+      expect(other.status).toBe(202);
+      expect(await rawIdOf(other)).toBe(rawId);
+      expect(await rawIdOf(await upload('legacy.csv', csv('22.2'), 'legacy'))).toBe(rawId);
+    });
+  });
+
+  describe('a multipart body with many fields before its file part', () => {
+    const form = (fields: number) => {
+      const f = new FormData();
+      for (let i = 0; i < fields; i++) f.append(`note${i}`, `value ${i}`);
+      f.append('file', new Blob([csv(`23.${fields}`)], { type: 'text/csv' }), `fields-${fields}.csv`);
+      return f;
+    };
+
+    it('is accepted with 20 fields, and refused past 20 saying so, not as "no field named file"', async () => {
+      expect((await post('/ingest/files', form(20))).status).toBe(202);
+      const before = await rows();
+      const many = await post('/ingest/files', form(25));
+      expect(many.status).toBe(400);
+      const { error } = (await many.json()) as ErrorBody;
+      expect(error.code).toBe('invalid_parameter');
+      expect(error.message).toMatch(/more than 20 fields before its "file" part/);
+      expect(error.message).not.toMatch(/no field named/);
+      expect(await rows()).toBe(before);
+    });
+
+    it('is accepted when the fields come after the file part', async () => {
+      const f = new FormData();
+      f.append('file', new Blob([csv('24.1')], { type: 'text/csv' }), 'fields-after.csv');
+      for (let i = 0; i < 25; i++) f.append(`note${i}`, `value ${i}`);
+      expect((await post('/ingest/files', f)).status).toBe(202);
+    });
+  });
+});
