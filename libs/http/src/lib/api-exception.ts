@@ -16,6 +16,7 @@ export type ApiErrorCode =
   | 'conflict'
   | 'idempotency_key_reused'
   | 'rate_limited'
+  | 'request_timeout'
   | 'service_unavailable'
   | 'internal_error'
   | 'error';

@@ -3,8 +3,9 @@ import type { INestApplication } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
 import { JetStreamService } from '@sluice/messaging';
 import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -173,5 +174,75 @@ describe('ingest-api requests (real PostgreSQL and NATS)', () => {
       for (let i = 0; i < 25; i++) f.append(`note${i}`, `value ${i}`);
       expect((await post('/ingest/files', f)).status).toBe(202);
     });
+  });
+});
+
+/** A raw connection that records what the server sent and whether it closed. */
+function rawConnection(port: number): Promise<{ socket: Socket; received: () => string; closed: () => boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let closed = false;
+    const socket = connect(port, '127.0.0.1', () => resolve({ socket, received: () => Buffer.concat(chunks).toString(), closed: () => closed }));
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => (closed = true));
+    socket.once('error', reject);
+  });
+}
+
+describe('ingest-api HTTP server bounds (real PostgreSQL and NATS)', () => {
+  let db: TestDatabase;
+  let dir: string;
+  let app: INestApplication | undefined;
+  let port: number;
+  const MAX_CONNECTIONS = 12;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('ingestbounds');
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ingestbounds-'));
+    let base: string;
+    ({ app, base } = await boot(db, dir, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_MAX_CONNECTIONS: String(MAX_CONNECTIONS) }));
+    port = Number(new URL(base).port);
+  });
+  afterAll(async () => {
+    await shutdown(app);
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('closes slowloris connections (headers trickled in) with a 408 once HTTP_HEADERS_TIMEOUT_MS has passed', async () => {
+    const conns = await Promise.all(Array.from({ length: 10 }, () => rawConnection(port)));
+    for (const c of conns) c.socket.write('POST /ingest HTTP/1.1\r\nHost: localhost\r\n');
+    // One more header line now and then, never the blank line that ends them (bounded: the test stops it).
+    let n = 0;
+    const trickle = setInterval(() => {
+      n++;
+      for (const c of conns) if (!c.closed()) c.socket.write(`X-Slow-${n}: ${n}\r\n`);
+    }, 200);
+    try {
+      await waitFor('every slowloris connection closed by the server', async () => conns.every((c) => c.closed()), 20000, 100);
+    } finally {
+      clearInterval(trickle);
+      for (const c of conns) c.socket.destroy();
+    }
+    for (const c of conns) {
+      expect(c.received()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(c.received().split('\r\n\r\n')[1])).toEqual({ error: { code: 'request_timeout', message: expect.stringContaining('did not arrive in time'), details: null } });
+    }
+  });
+
+  it('closes connections past HTTP_MAX_CONNECTIONS at once, and serves again once they are gone', async () => {
+    const open = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, () => rawConnection(port)));
+    const server = (app as INestApplication).getHttpServer() as { getConnections(cb: (e: Error | null, n: number) => void): void };
+    const count = () => new Promise<number>((r) => server.getConnections((_, n) => r(n)));
+    await waitFor('the server holds every allowed connection', async () => (await count()) >= MAX_CONNECTIONS, 10000, 50);
+    const extra = await rawConnection(port);
+    await waitFor('the connection past the bound closed', async () => extra.closed(), 10000, 50);
+    expect(extra.received()).toBe('');
+    expect(open.some((c) => c.closed())).toBe(false);
+    for (const c of open) c.socket.destroy();
+    await waitFor('the connections gone', async () => (await count()) === 0, 10000, 50);
+    const res = await fetch(`http://127.0.0.1:${port}/health/live`);
+    expect(res.status).toBe(200);
   });
 });
