@@ -370,4 +370,20 @@ export class IngestApiConfig extends ApiKeysConfig {
   @IsInt()
   @Min(0)
   IDEMPOTENCY_KEY_TTL_HOURS = 24;
+
+  /**
+   * Bytes of POST /ingest bodies held in memory at once (each is read whole, then checked and stored; a
+   * body costs about five times its size while it is checked). Past it a request waits up to
+   * INGEST_BODY_WAIT_MS before its body is read, then gets a 503 with Retry-After. Uploads stream and are
+   * not counted.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  INGEST_BODY_MEMORY_BYTES = 32 * 1024 ** 2;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  INGEST_BODY_WAIT_MS = 10_000;
 }

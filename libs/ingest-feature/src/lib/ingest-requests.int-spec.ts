@@ -5,10 +5,12 @@ import { JetStreamService } from '@sluice/messaging';
 import { bootstrapService } from '@sluice/observability';
 import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { BodyBudget } from './body-budget';
 import { INGEST_API_BOOTSTRAP, IngestApiModule } from './ingest-api.module';
 
 jest.setTimeout(60000);
@@ -244,5 +246,77 @@ describe('ingest-api HTTP server bounds (real PostgreSQL and NATS)', () => {
     await waitFor('the connections gone', async () => (await count()) === 0, 10000, 50);
     const res = await fetch(`http://127.0.0.1:${port}/health/live`);
     expect(res.status).toBe(200);
+  });
+});
+
+describe('ingest-api bodies held in memory at once (real PostgreSQL and NATS)', () => {
+  let db: TestDatabase;
+  let dir: string;
+  let app: INestApplication | undefined;
+  let base: string;
+  const BUDGET = 100_000;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('ingestbudget');
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ingestbudget-'));
+    ({ app, base } = await boot(db, dir, { INGEST_BODY_MEMORY_BYTES: String(BUDGET), INGEST_BODY_WAIT_MS: '30000', MAX_INGEST_BODY_BYTES: '80000' }));
+  });
+  afterAll(async () => {
+    await shutdown(app);
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A measurement of exactly `size` bytes. */
+  const bodyOf = (size: number, day: number) => {
+    const head = `{"time_stamp":"2021-04-${String(day).padStart(2, '0')}T06:00:00Z","data":[1`;
+    return Buffer.from(head + ' '.repeat(size - head.length - 2) + ']}');
+  };
+  /** A POST /ingest whose body is sent only up to `sent` bytes until `finish` is called. */
+  const slowPost = (body: Buffer, sent: number) => {
+    let req!: ClientRequest;
+    const answer = new Promise<{ status: number; retryAfter?: string; text: string }>((resolve, reject) => {
+      req = httpRequest(`${base}/ingest`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'content-length': String(body.length) } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, text }));
+      });
+      req.on('error', reject);
+      req.write(body.subarray(0, sent));
+    });
+    return { answer, finish: () => req.end(body.subarray(sent)) };
+  };
+  const postWhole = (body: Buffer) => {
+    const p = slowPost(body, body.length);
+    p.finish();
+    return p.answer;
+  };
+
+  it('reads no more than INGEST_BODY_MEMORY_BYTES of bodies at once: the others wait their turn, then are stored', async () => {
+    const budget = (app as INestApplication).get(BodyBudget);
+    const posts = [1, 2, 3].map((day) => slowPost(bodyOf(60_000, day), 1000));
+    await waitFor('one body admitted and two waiting', async () => budget.inUse > 0 && budget.queued === 2, 10000, 20);
+    expect(budget.inUse).toBe(60_000);
+    for (const p of posts) p.finish();
+    const answers = await Promise.all(posts.map((p) => p.answer));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('answers 503 with Retry-After when a body waited INGEST_BODY_WAIT_MS in vain; the budget is whole again after', async () => {
+    await shutdown(app);
+    ({ app, base } = await boot(db, dir, { INGEST_BODY_MEMORY_BYTES: String(BUDGET), INGEST_BODY_WAIT_MS: '300', MAX_INGEST_BODY_BYTES: '80000' }));
+    const budget = (app as INestApplication).get(BodyBudget);
+    const holder = slowPost(bodyOf(70_000, 10), 1000);
+    await waitFor('the first body admitted', async () => budget.inUse === 70_000, 10000, 20);
+    const refused = await postWhole(bodyOf(70_000, 11));
+    expect(refused.status).toBe(503);
+    expect(refused.retryAfter).toBe('1');
+    expect(JSON.parse(refused.text)).toMatchObject({ error: { code: 'service_unavailable', message: expect.stringContaining('INGEST_BODY_MEMORY_BYTES') } });
+    holder.finish();
+    expect((await holder.answer).status).toBe(202);
+    expect(budget.inUse).toBe(0);
+    expect((await postWhole(bodyOf(70_000, 11))).status).toBe(202);
   });
 });
