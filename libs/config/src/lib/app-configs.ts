@@ -99,7 +99,7 @@ export class CommonConfig {
   @Type(() => Number)
   @IsInt()
   @Min(0)
-  HTTP_MAX_CONNECTIONS = 1024;
+  HTTP_MAX_CONNECTIONS = 4096;
 
   get httpServerLimits(): HttpServerLimits {
     return {
