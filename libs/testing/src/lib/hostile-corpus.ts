@@ -31,6 +31,8 @@ export interface HostileExpectation {
   http?: number;
   /** `error.code` of the JSON error body. */
   code?: string;
+  /** Words `error.message` must contain (the true reason, not just the right status). */
+  message?: string;
   /** No in-flight temp file left in processing/ once the request is over. */
   noTempFiles?: boolean;
   /** The measurement at this UTC time has finite mean and std dev. */
@@ -437,6 +439,7 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
       const code = errorCode(out.body);
       if (!code) p.push(`error body is not {"error":{"code",…}}: ${out.body.slice(0, 120)}`);
       if (c.expect.code && code !== c.expect.code) p.push(`error code ${code}, expected ${c.expect.code}`);
+      if (c.expect.message && !errorMessage(out.body).includes(c.expect.message)) p.push(`error message "${errorMessage(out.body)}" does not say "${c.expect.message}"`);
     }
     if (STACK_TRACE.test(out.body)) p.push('the answer shows a stack trace');
     if (out.status === 202) accepted.set(c.id, (JSON.parse(out.body) as { raw_id: string }).raw_id);
@@ -484,6 +487,14 @@ export async function dropControl(stack: Stack, device: string, lines: number): 
   }, 120000, 200);
   const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id WHERE starts_with(s.name, $1)`, [`${device}/`]);
   if (Number(r.n) !== lines * METRIC_COLUMNS) throw new Error(`control file ${device}: ${r.n} readings loaded, expected ${lines * METRIC_COLUMNS}`);
+}
+
+function errorMessage(body: string): string {
+  try {
+    return (JSON.parse(body) as { error?: { message?: string } }).error?.message ?? '';
+  } catch {
+    return '';
+  }
 }
 
 function errorCode(body: string): string | undefined {
