@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { FIXTURES, wideCsv } from './sensor-data';
 import type { Stack } from './stack';
@@ -32,10 +33,14 @@ export interface HostileExpectation {
   http?: number;
   /** `error.code` of the JSON error body. */
   code?: string;
+  /** Words `error.message` must contain (the true reason, not just the right status). */
+  message?: string;
   /** No in-flight temp file left in processing/ once the request is over. */
   noTempFiles?: boolean;
   /** The measurement at this UTC time has finite mean and std dev. */
   finiteMeasurement?: string;
+  /** The service logs nothing at level error (50) or above while the case runs. */
+  noErrorLog?: boolean;
 }
 
 export interface HostileCase {
@@ -52,6 +57,8 @@ export interface HostileCase {
   expect: HostileExpectation;
   /** A defect being fixed elsewhere: the case is expected to fail until the fix removes the mark. */
   knownDefect?: string;
+  /** The request is sent, then sent again with these changes (same Idempotency-Key): the outcome is the second answer's. */
+  repeat?: { body?: string; path?: string; headers?: Record<string, string> };
 }
 
 export type CorpusScale = 'ci' | 'full';
@@ -195,6 +202,12 @@ function multipart(parts: Array<{ name: string; filename?: string; body: string 
 
 /** Sends one HTTP case; generated bodies (limits, aborts, multipart) are built here. */
 export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusScale, limits: { maxUploadBytes: number; maxIngestBodyBytes: number }): Promise<HttpOutcome> {
+  if (c.repeat) {
+    await sendHostile(stack, { ...c, repeat: undefined }, scale, limits);
+    return sendHostile(stack, { ...c, repeat: undefined, body: c.repeat.body ?? c.body, path: c.repeat.path ?? c.path, headers: { ...c.headers, ...c.repeat.headers } }, scale, limits);
+  }
+  if (c.generate === 'slow-headers') return slowHeaders(stack, c);
+  if (c.generate === 'concurrent-large-bodies') return concurrentLargeBodies(stack, c, limits);
   const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
   const url = new URL(c.path ?? '/', stack.url(service));
   const headers: Record<string, string> = { ...keyHeader(stack, c), ...c.headers };
@@ -227,6 +240,20 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
     case 'ingest-over-limit':
       body = Buffer.from(JSON.stringify({ time_stamp: '2019-06-01T06:00:00-04:00', data: Array.from({ length: Math.ceil(limits.maxIngestBodyBytes / 4) + 10 }, () => 1.5) }));
       break;
+    case 'multipart-many-fields': {
+      // More fields before the file part than are read (20): refused saying so, not as "no field named file".
+      const mp = multipart([...Array.from({ length: 25 }, (_, i) => ({ name: `note${i}`, body: `value ${i}` })), { name: 'file', filename: 'many-fields.csv', body: csv.toString() }]);
+      body = mp.body;
+      headers['content-type'] = mp.type;
+      break;
+    }
+    case 'aborted-ingest': {
+      const doc = Buffer.from(JSON.stringify({ time_stamp: '2019-08-09T06:00:00Z', data: Array.from({ length: 20000 }, () => 1.5) }));
+      headers['content-length'] = String(doc.length);
+      body = doc.subarray(0, doc.length >> 1);
+      abortAfter = 300;
+      break;
+    }
     case 'aborted-upload':
       headers['content-type'] = 'text/csv';
       headers['content-length'] = String(csv.length * 100);
@@ -270,6 +297,52 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
     if (c.generate?.startsWith('aborted-')) setTimeout(() => resolve({ status: 0, body: '' }), abortAfter + 50);
   });
 }
+
+/**
+ * Slowloris: the request line and one header, then another header line every 200 ms, never the blank line
+ * that ends them. The server must answer (408) and close on its own; the client stops after 60 s.
+ */
+function slowHeaders(stack: Stack, c: HostileCase): Promise<HttpOutcome> {
+  const url = new URL(c.path ?? '/', stack.url(c.channel === 'query' ? 'query-api' : 'ingest-api'));
+  return new Promise<HttpOutcome>((resolve) => {
+    let received = '';
+    let n = 0;
+    const socket = connect(Number(url.port), url.hostname, () => socket.write(`${c.method ?? 'GET'} ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n`));
+    const trickle = setInterval(() => socket.write(`X-Slow-${++n}: ${n}\r\n`), 200);
+    const giveUp = setTimeout(() => socket.destroy(), 60000);
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (received += d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(trickle);
+      clearTimeout(giveUp);
+      const [head, ...rest] = received.split('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+/** Six JSON bodies near MAX_INGEST_BODY_BYTES at once: 202 when every one is stored, else the first other answer. */
+async function concurrentLargeBodies(stack: Stack, c: HostileCase, limits: { maxIngestBodyBytes: number }): Promise<HttpOutcome> {
+  const values = Math.floor((limits.maxIngestBodyBytes * 0.9) / 8);
+  const bodies = Array.from({ length: 6 }, (_, i) => JSON.stringify({ time_stamp: `2019-08-${String(10 + i).padStart(2, '0')}T06:00:00Z`, data: Array.from({ length: values }, (_, j) => 10 + (j % 89) / 10) }));
+  const answers = await Promise.all(
+    bodies.map((body) => fetch(new URL(c.path ?? '/ingest', stack.url('ingest-api')), { method: 'POST', body, headers: { ...keyHeader(stack, c), ...c.headers } }).then(async (r) => ({ status: r.status, body: await r.text() }))),
+  );
+  return answers.find((a) => a.status !== 202) ?? { status: 202, body: answers[0].body };
+}
+
+/** Lines at level error (50) or above that a service wrote to its log after `from` bytes. */
+function errorLogLines(stack: Stack, service: string, from: number): string[] {
+  const path = join(stack.logDir, `${service}-0.log`);
+  if (!existsSync(path)) return [];
+  return readFileSync(path).subarray(from).toString('utf8').split('\n').filter((l) => /"level":\s*(5\d|6\d)\b/.test(l));
+}
+
+const logSize = (stack: Stack, service: string) => {
+  const path = join(stack.logDir, `${service}-0.log`);
+  return existsSync(path) ? statSync(path).size : 0;
+};
 
 /** In-flight temp files (`.<id>.<rand>.tmp`) the ingest-api left in processing/. */
 export function leftoverTempFiles(stack: Stack): string[] {
@@ -368,13 +441,21 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
   const accepted = new Map<string, string>();
   for (const c of cases.filter((x) => x.channel !== 'drop')) {
     const before = leftoverTempFiles(stack).length;
+    const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
+    const logFrom = logSize(stack, service);
     const out = await sendHostile(stack, c, scale, limits);
     const p: string[] = [];
+    if (c.expect.noErrorLog) {
+      await sleep(1000); // the service logs the abort as it notices it
+      const lines = errorLogLines(stack, service, logFrom);
+      if (lines.length) p.push(`logged at level error: ${lines[0].slice(0, 200)}`);
+    }
     if (c.expect.http !== undefined && out.status !== c.expect.http) p.push(`HTTP ${out.status}, expected ${c.expect.http}: ${out.body.slice(0, 200)}`);
     if (out.status >= 400) {
       const code = errorCode(out.body);
       if (!code) p.push(`error body is not {"error":{"code",…}}: ${out.body.slice(0, 120)}`);
       if (c.expect.code && code !== c.expect.code) p.push(`error code ${code}, expected ${c.expect.code}`);
+      if (c.expect.message && !errorMessage(out.body).includes(c.expect.message)) p.push(`error message "${errorMessage(out.body)}" does not say "${c.expect.message}"`);
     }
     if (STACK_TRACE.test(out.body)) p.push('the answer shows a stack trace');
     if (out.status === 202) accepted.set(c.id, (JSON.parse(out.body) as { raw_id: string }).raw_id);
@@ -384,7 +465,6 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
       if (left > 0) p.push(`${left} temp files left in processing/`);
     }
     // A request that kills a service is a finding of its own; the service comes back for the next case.
-    const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
     const live = await fetch(`${stack.url(service)}/health/live`).then((r) => r.ok, () => false);
     if (!live) {
       const dead = await waitFor(`${service} to exit`, async () => stack.processes().find((x) => x.name === service && !x.alive), 15000, 50).catch(() => undefined);
@@ -423,6 +503,14 @@ export async function dropControl(stack: Stack, device: string, lines: number): 
   }, 120000, 200);
   const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id WHERE starts_with(s.name, $1)`, [`${device}/`]);
   if (Number(r.n) !== lines * METRIC_COLUMNS) throw new Error(`control file ${device}: ${r.n} readings loaded, expected ${lines * METRIC_COLUMNS}`);
+}
+
+function errorMessage(body: string): string {
+  try {
+    return (JSON.parse(body) as { error?: { message?: string } }).error?.message ?? '';
+  } catch {
+    return '';
+  }
 }
 
 function errorCode(body: string): string | undefined {
