@@ -14,12 +14,15 @@ import { replaySection } from './replay.section';
 import { logsSection } from './logs.section';
 import { compressedFiles } from './compressed.section';
 import { largeJsonDocument } from './json-document.section';
+import { csvFilesOf, generatedSeedSet, realSeedSet, type SeedSet } from '../data/seed-set';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const seeds = resolve(arg('seeds') ?? join(WORKSPACE_ROOT, '../shared/fixtures/seeds'));
+const seedsArg = arg('seeds');
+/** The realtime-pipeline files: the real set with `--seeds DIR`, else generated in their shape (made on first use). */
+const seedSet = (): SeedSet => (seedsArg ? realSeedSet(resolve(seedsArg)) : generatedSeedSet());
 const skipLarge = process.argv.includes('--skip-large');
 /** `--only query` or `--only e2e,small-files`: run just those sections (names in SECTIONS below). */
 const only = arg('only')?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -37,9 +40,9 @@ function stageDir(stack: Stack): string {
 }
 
 async function endToEnd(): Promise<void> {
-  const dir = join(seeds, 'realtime-pipeline');
-  if (!existsSync(dir)) throw new Error(`${dir} not found: pass --seeds DIR`);
-  const files = readdirSync(dir).filter((f) => f.endsWith('.csv'));
+  const set = seedSet();
+  const dir = set.dir;
+  const files = csvFilesOf(set);
   out(`\n## 1. End-to-end load of ${files.length} realtime-pipeline files vs psql \\copy`);
   const stack = await Stack.start({ label: 'bench', services: ['watcher', 'processor', 'query-api'], processors: 2, env: { PROCESSOR_CONCURRENCY: '1', LOG_LEVEL: 'warn' } });
   try {
@@ -53,7 +56,8 @@ async function endToEnd(): Promise<void> {
     const rows = await stack.count('raw_sensor_data');
     const sensors = await stack.count('sensors');
     const errors = await stack.count('ingest_errors');
-    out(`files: ${JSON.stringify(statuses)}; raw_sensor_data ${rows} rows (expected 2836197); ${sensors} sensors (21); ${errors} rejected lines (29)`);
+    const { expected } = set;
+    out(`files: ${JSON.stringify(statuses)}; raw_sensor_data ${rows} rows (expected ${expected.readings}); ${sensors} sensors (${expected.sensors}); ${errors} rejected lines (${expected.rejected})`);
 
     // Baseline: the same readings, pre-flattened to a file, \copy'd into an identical empty table.
     const flat = join(staging, 'flat.tsv');
@@ -66,7 +70,7 @@ async function endToEnd(): Promise<void> {
     out(`end-to-end  ${secs(e2eMs)}  ${Math.round(rows / (e2eMs / 1000)).toLocaleString('en')} rows/s`);
     out(`psql \\copy ${secs(copyMs)}  ${Math.round(rows / (copyMs / 1000)).toLocaleString('en')} rows/s`);
     out(`ratio       ${ratio.toFixed(2)}×  (target ≤ 2.00×)  ${ratio <= 2 ? 'PASS' : 'FAIL'}`);
-    if (rows !== 2836197) out('COUNT MISMATCH');
+    if (rows !== expected.readings) out('COUNT MISMATCH');
   } finally {
     await stack.stop();
   }
@@ -502,7 +506,7 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 's3', run: s3Source },
   { name: 'small-files', run: smallFileLatency },
   { name: 'dashboard', run: dashboardLatency },
-  { name: 'replay', run: () => replaySection({ seeds, out, pct, replays: arg('replays') ? Number(arg('replays')) : undefined }) },
+  { name: 'replay', run: () => replaySection({ seeds: seedSet, out, pct, replays: arg('replays') ? Number(arg('replays')) : undefined }) },
   {
     name: 'large',
     run: async () => {
@@ -516,14 +520,14 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'hostile', run: hostileCorpus },
   { name: 'faults', run: faultCampaign },
   { name: 'logs', run: () => logsSection(out) },
-  { name: 'compressed', run: () => compressedFiles({ out, secs, peakRssMb, stageDir, largeBytes, skipLarge, seeds }) },
+  { name: 'compressed', run: () => compressedFiles({ out, secs, peakRssMb, stageDir, largeBytes, skipLarge, seeds: seedSet }) },
   { name: 'json-large', run: () => largeJsonDocument({ out, peakRssMb, mb: Number(arg('json-mb') ?? 1024), skip: skipLarge }) },
 ];
 
 async function main(): Promise<void> {
   const unknown = (only ?? []).filter((n) => !SECTIONS.some((s) => s.name === n));
   if (unknown.length) throw new Error(`unknown section ${unknown.join(', ')} for --only; sections: ${SECTIONS.map((s) => s.name).join(', ')}`);
-  out(`# Sluice benchmark (${new Date().toISOString()}, seeds ${seeds})`);
+  out(`# Sluice benchmark (${new Date().toISOString()}, seeds: ${seedsArg ? resolve(seedsArg) : 'generated in their shape when a section needs them (--seeds DIR for the real set)'})`);
   for (const s of SECTIONS) if (!only || only.includes(s.name)) await s.run();
 }
 

@@ -1,10 +1,11 @@
 // Compressed input: a large gzip CSV's processor memory, and a zip of the seed CSVs against the files themselves.
-import { createWriteStream, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { Stack, waitFor, zipOf } from '@sluice/testing';
+import { csvFilesOf, type SeedSet } from '../data/seed-set';
 
 /** What bench.ts shares with a section. */
 export interface BenchContext {
@@ -15,7 +16,7 @@ export interface BenchContext {
   /** Uncompressed size of the large file (`--large-mb`). */
   largeBytes: number;
   skipLarge: boolean;
-  seeds: string;
+  seeds: () => SeedSet;
 }
 
 /** The large-file section's CSV, `bytes` of it, gzipped as it is generated (never whole on disk uncompressed). */
@@ -66,12 +67,9 @@ export async function compressedFiles(ctx: BenchContext): Promise<void> {
     }
   }
 
-  const dir = join(ctx.seeds, 'realtime-pipeline');
-  if (!existsSync(dir)) {
-    out(`(zip of the seeds skipped: ${dir} not found; pass --seeds DIR)`);
-    return;
-  }
-  const files = readdirSync(dir).filter((f) => f.endsWith('.csv')).sort();
+  const set = ctx.seeds();
+  const dir = set.dir;
+  const files = csvFilesOf(set);
   out(`\n## Compressed input: a zip of the ${files.length} realtime-pipeline seed CSVs`);
   const stack = await Stack.start({ label: 'benchzip', services: ['watcher', 'processor'], processors: 2, env: { LOG_LEVEL: 'warn' } });
   try {
@@ -86,7 +84,7 @@ export async function compressedFiles(ctx: BenchContext): Promise<void> {
     }, 3600000, 1000);
     const ms = performance.now() - t0;
     const rows = await stack.count('raw_sensor_data');
-    out(`members: ${JSON.stringify(statuses)}; raw_sensor_data ${rows.toLocaleString('en')} rows (the files give 2,836,197) ${rows === 2836197 ? 'PASS' : 'FAIL'} in ${secs(ms)}`);
+    out(`members: ${JSON.stringify(statuses)}; raw_sensor_data ${rows.toLocaleString('en')} rows (the files give ${set.expected.readings.toLocaleString('en')}) ${rows === set.expected.readings ? 'PASS' : 'FAIL'} in ${secs(ms)}`);
   } finally {
     await stack.stop();
   }

@@ -1,12 +1,13 @@
 // `npm run bench -- --only replay`: the seed scenario of the dashboard's acceptance (41 seed files, copies of
 // some under other names, replays), its figures against SQL, and how long a replayed file stays in
 // processing/ after its outcome is recorded.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CHROMIUM, dashboardTruth, launchChromium, Stack, statsTruth, waitFor } from '@sluice/testing';
+import { csvFilesOf, type SeedSet } from '../data/seed-set';
 
 export interface ReplaySectionOptions {
-  seeds: string;
+  seeds: () => SeedSet;
   out: (line?: string) => void;
   pct: (xs: number[], p: number) => number;
   /** Replays to time (the first two are the scenario's). */
@@ -17,9 +18,9 @@ export interface ReplaySectionOptions {
 const RESCAN_INTERVAL_MS = '30000';
 
 export async function replaySection({ seeds, out, pct, replays = 12 }: ReplaySectionOptions): Promise<void> {
-  const dir = join(seeds, 'realtime-pipeline');
-  if (!existsSync(dir)) throw new Error(`${dir} not found: pass --seeds DIR`);
-  const files = readdirSync(dir).filter((f) => f.endsWith('.csv')).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const set = seeds();
+  const dir = set.dir;
+  const files = csvFilesOf(set);
   out(`\n## 2c. Replays: ${files.length} seed files, copies, ${replays} replays; outcome recorded → file out of processing/ (rescan every ${RESCAN_INTERVAL_MS} ms)`);
   const stack = await Stack.start({
     label: 'benchreplay',
@@ -36,7 +37,7 @@ export async function replaySection({ seeds, out, pct, replays = 12 }: ReplaySec
     const [seed] = await stack.query<{ readings: string; sensors: string; rejected: string }>(
       `SELECT (SELECT count(*) FROM raw_sensor_data)::text AS readings, (SELECT count(*) FROM sensors)::text AS sensors, (SELECT count(*) FROM ingest_errors)::text AS rejected`,
     );
-    out(`seed load: ${JSON.stringify(loaded)}; ${Number(seed.readings).toLocaleString('en')} readings (2,836,197 expected), ${seed.sensors} sensors (21), ${seed.rejected} rejected lines (29)`);
+    out(`seed load: ${JSON.stringify(loaded)}; ${Number(seed.readings).toLocaleString('en')} readings (${set.expected.readings.toLocaleString('en')} expected), ${seed.sensors} sensors (${set.expected.sensors}), ${seed.rejected} rejected lines (${set.expected.rejected})`);
 
     // Duplicates: the same bytes under other names.
     for (const f of files.slice(0, 2)) {

@@ -3,23 +3,20 @@
 // the seed CSVs through the drop-folder volume and measurement payloads through the ingest-api, checks the
 // exact counts through the query-api, kills a processor during a load, restarts the stack, then `down -v`.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expectedWide, freePort, waitFor, wideCsv, WORKSPACE_ROOT } from '@sluice/testing';
+import { csvFilesOf, generatedSeedSet, realSeedSet, type SeedSet } from '../data/seed-set';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const seedDir = resolve(arg('seeds') ?? join(WORKSPACE_ROOT, '../shared/fixtures/seeds/realtime-pipeline'));
+/** The realtime-pipeline CSVs: `--seeds DIR`, else files generated in their shape. */
+const seedSet = (): SeedSet => (arg('seeds') ? realSeedSet(resolve(arg('seeds') as string)) : generatedSeedSet());
 const keep = process.argv.includes('--keep');
 
-// What the 41 seed files load (README, Benchmark; the bench checks the same numbers).
-const SEED_FILES = 41;
-const SEED_READINGS = 2_836_197;
-const SEED_SENSORS = 21;
-const SEED_REJECTED = 29;
 const APPS = ['watcher', 'processor', 'ingest-api', 'query-api', 'cli'] as const;
 const LONG_RUNNING = ['postgres', 'nats', 'watcher', 'processor', 'ingest-api', 'query-api'];
 const DEV_ONLY = ['typescript', 'jest', 'nx', '@nx', '@swc', 'eslint', 'webpack', 'autocannon', 'playwright-core'];
@@ -35,6 +32,15 @@ function check(what: string, ok: boolean, detail = ''): void {
 }
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** What is missing for this test, in one line, or null when a Docker engine and a compose tool answer. */
+function missingDocker(): string | null {
+  const client = spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' });
+  if (client.error) return 'no docker command on the PATH: install Docker (docker.io, Docker Desktop, or another engine with its CLI)';
+  if (client.status !== 0) return `no Docker engine answers the docker command (${(client.stderr || '').trim().split('\n').pop() ?? 'docker version failed'}): start it (dockerd, Docker Desktop) and run again`;
+  const compose = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0 || spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+  return compose ? null : 'neither the docker compose plugin nor docker-compose is installed';
+}
 
 /** `docker compose` where the plugin is installed, else docker-compose (v1.29 and later). */
 function composeCommand(): string[] {
@@ -244,9 +250,16 @@ function imageChecks(stack: ComposeStack): void {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(seedDir)) throw new Error(`${seedDir} not found: pass --seeds DIR (the realtime-pipeline seed CSVs)`);
-  const seeds = readdirSync(seedDir).filter((f) => f.endsWith('.csv'));
-  if (seeds.length !== SEED_FILES) throw new Error(`${seedDir} holds ${seeds.length} CSV files, expected ${SEED_FILES}`);
+  const missing = missingDocker();
+  if (missing) {
+    process.stderr.write(`container test: ${missing}\n`);
+    process.exit(1);
+  }
+  const set = seedSet();
+  const seedDir = set.dir;
+  const seeds = csvFilesOf(set);
+  const SEED_FILES = seeds.length;
+  const { readings: SEED_READINGS, sensors: SEED_SENSORS, rejected: SEED_REJECTED } = set.expected;
 
   const work = mkdtempSync(join(tmpdir(), 'sluice-containers-'));
   const clone = join(work, 'sluice');
@@ -255,6 +268,7 @@ async function main(): Promise<void> {
   const stack = new ComposeStack(clone, project, { ingest: await freePort(), query: await freePort() });
   out(`# Container test: ${run('git', ['-C', clone, 'log', '-1', '--format=%h %s']).trim()}`);
   out(`${stack.tool}, project ${project}, ingest-api 127.0.0.1:${stack.ports.ingest}, query-api 127.0.0.1:${stack.ports.query}`);
+  out(`seed files: ${set.origin}`);
 
   try {
     const b0 = performance.now();

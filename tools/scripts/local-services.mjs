@@ -208,7 +208,7 @@ async function runPostgres({ initdb, postgres, data, logFile, owner, port: pgPor
   const url = `postgres://postgres@127.0.0.1:${pgPort}/sluice`;
   await waitUntilReady('the embedded PostgreSQL', proc, logFile, async () => !(await pgProblem(url.replace(/\/sluice$/, '/postgres'))));
   // SIGINT is PostgreSQL's fast shutdown: open transactions roll back, the data is checkpointed.
-  return { url, stop: () => stopPid(proc.pid, 'SIGINT').then(cleanup) };
+  return { url, what: 'the embedded PostgreSQL', pid: proc.pid, signal: 'SIGINT', stop: () => stopPid(proc.pid, 'SIGINT').then(cleanup) };
 }
 
 async function startNats({ home, port: natsPort, logDir, log }) {
@@ -218,7 +218,7 @@ async function startNats({ home, port: natsPort, logDir, log }) {
   log(`• starting nats-server -js on 127.0.0.1:${natsPort} (store in ${store})`);
   const proc = spawnLogged('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', store, '-P', join(store, 'nats-server.pid')], logFile);
   await waitUntilReady('nats-server', proc, logFile, async () => !(await tcpProblem('127.0.0.1', natsPort)));
-  return { url: `nats://127.0.0.1:${natsPort}`, stop: () => stopPid(proc.pid, 'SIGTERM') };
+  return { url: `nats://127.0.0.1:${natsPort}`, what: 'the nats-server', pid: proc.pid, signal: 'SIGTERM', stop: () => stopPid(proc.pid, 'SIGTERM') };
 }
 
 const hasNatsServer = () => spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).error?.code !== 'ENOENT';
@@ -256,13 +256,13 @@ export async function localServices({ env, home, log }) {
 
   // What answers at a default address may be ours, left by an earlier start: adopted, so Ctrl-C stops it.
   const adopt = (what, pid, signal) => {
-    log(`• using the ${what} an earlier npm start left running (pid ${pid}); Ctrl-C stops it`);
-    started.push({ stop: () => stopPid(pid, signal) });
+    log(`• using ${what} an earlier npm start left running (pid ${pid}); Ctrl-C stops it`);
+    started.push({ what, pid, signal, stop: () => stopPid(pid, signal) });
   };
   const pgLeft = !databaseUrl && !needPostgres && leftover(join(home, 'postgres', 'postmaster.pid'), join(home, 'postgres'));
-  if (pgLeft) adopt('embedded PostgreSQL', pgLeft, 'SIGINT');
+  if (pgLeft) adopt('the embedded PostgreSQL', pgLeft, 'SIGINT');
   const natsLeft = !natsUrl && !needNats && leftover(join(home, 'nats', 'nats-server.pid'), join(home, 'nats'));
-  if (natsLeft) adopt('nats-server', natsLeft, 'SIGTERM');
+  if (natsLeft) adopt('the nats-server', natsLeft, 'SIGTERM');
 
   try {
     if (needPostgres) {
@@ -279,5 +279,11 @@ export async function localServices({ env, home, log }) {
     await stop();
     throw e;
   }
-  return { databaseUrl: databaseUrl ?? defaultDb, natsUrl: natsUrl ?? `nats://127.0.0.1:${natsPort}`, stop };
+  return {
+    databaseUrl: databaseUrl ?? defaultDb,
+    natsUrl: natsUrl ?? `nats://127.0.0.1:${natsPort}`,
+    stop,
+    /** What was started (or adopted) here, for the reaper: stopped in this order. */
+    processes: () => [...started].reverse().map(({ what, pid, signal }) => ({ what, pid, signal })),
+  };
 }

@@ -4,13 +4,14 @@
 // SPEC defaults (every one overridable by environment variables), prints a local API key and the URLs,
 // and stops them all, and whatever it started, on Ctrl-C.
 //   --no-build       reuse dist/ from an earlier build
+//   --services-only  only PostgreSQL and NATS (found or run, migrated), for `nx serve <app>` and the CLI (`npm run services`)
 //   SLUICE_HOME      local data folder (API keys, service logs, embedded PostgreSQL and NATS data); default ./.sluice
 //   SLUICE_LOGS=stdout   stream the services' JSON logs here instead of $SLUICE_HOME/logs/<service>.log
 //   SLUICE_PG_PORT / SLUICE_NATS_PORT   port of the local PostgreSQL / NATS when DATABASE_URL / NATS_URL are unset
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localServices, LocalServiceError } from './local-services.mjs';
 
@@ -18,19 +19,50 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = new Set(process.argv.slice(2));
 const home = resolve(process.env.SLUICE_HOME ?? join(root, '.sluice'));
 mkdirSync(join(home, 'logs'), { recursive: true });
+const relativeToCwd = (path) => (relative(process.cwd(), path).startsWith('..') ? path : relative(process.cwd(), path));
+
+const servicesOnly = args.has('--services-only');
+// Output may go to a pipe (`npm start | tee start.log`) whose reader a Ctrl-C ends first: a write then fails
+// with EPIPE, which must not stop the launcher before it has stopped what it started.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+const say = (line) => process.stdout.write(`${line}\n`);
+const complain = (line) => process.stderr.write(`${line}\n`);
 
 const children = new Map();
 let stopping = false;
 let local;
 let exiting;
-/** Ends the launcher once what it started (PostgreSQL, NATS) has stopped. */
-const exit = (code) => (exiting ??= Promise.resolve(local?.stop()).finally(() => process.exit(code)));
+
+// What runs now, for the reaper (tools/scripts/reaper.mjs), which stops it should the launcher die without
+// doing so itself (kill -9). Removed once the launcher has stopped everything.
+const stateFile = join(home, 'launcher.json');
+function recordState() {
+  if (!local) return;
+  const state = { launcher: process.pid, services: Object.fromEntries([...children].map(([name, child]) => [name, child.pid])), infra: local.processes() };
+  writeFileSync(`${stateFile}.tmp`, JSON.stringify(state));
+  renameSync(`${stateFile}.tmp`, stateFile);
+}
+
+/** Ends the launcher once what it started (PostgreSQL, NATS) has stopped, with a last line saying what stopped. */
+const exit = (code) =>
+  (exiting ??= (async () => {
+    const infra = local?.processes().map((p) => p.what) ?? [];
+    await Promise.resolve(local?.stop()).catch((e) => complain(`✗ could not stop everything: ${e.message}`));
+    rmSync(stateFile, { force: true });
+    const stopped = [...stoppedServices, ...infra];
+    const last = `• stopped ${stopped.length ? stopped.join(', ') : 'nothing (nothing was running yet)'}${local && infra.length === 0 ? '; PostgreSQL and NATS were not started here and keep running' : ''}`;
+    say(last);
+    // Also kept in the log: the terminal's pipe (`| tee`) may have closed before this line could pass.
+    appendFileSync(join(home, 'logs', 'launcher.log'), `${new Date().toISOString()} npm start (pid ${process.pid}) ${last.slice(2)}\n`);
+    process.exit(code);
+  })());
+const stoppedServices = [];
 
 async function shutdown(code) {
   if (stopping) return;
   stopping = true;
   process.exitCode = code;
-  process.stdout.write('\n• stopping…\n');
+  say('\n• stopping…');
   for (const child of children.values()) child.kill('SIGTERM');
   setTimeout(() => {
     for (const child of children.values()) child.kill('SIGKILL');
@@ -41,15 +73,24 @@ async function shutdown(code) {
 }
 // SIGHUP: the terminal closed; PostgreSQL and NATS run detached from it and would be left behind.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void shutdown(0));
+// A bug of the launcher itself still stops what it started.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (e) => {
+    complain(`✗ npm start failed: ${e?.message ?? e}`);
+    void shutdown(1);
+  });
+}
 
 try {
-  local = await localServices({ env: process.env, home, log: (line) => process.stdout.write(`${line}\n`) });
+  local = await localServices({ env: process.env, home, log: say });
 } catch (e) {
   if (!(e instanceof LocalServiceError)) throw e;
-  process.stderr.write(`✗ ${e.message}\n`);
+  complain(`✗ ${e.message}`);
   process.exit(1);
 }
 if (stopping) await exit(0);
+recordState();
+spawn(process.execPath, [join(root, 'tools/scripts/reaper.mjs'), String(process.pid), stateFile], { detached: true, stdio: 'ignore' }).unref();
 
 const env = {
   ...process.env,
@@ -73,16 +114,37 @@ else {
 env.INGEST_API_KEYS ??= keys.ingest;
 env.QUERY_API_KEYS ??= keys.query;
 
-const step = (title, cmd, cmdArgs) => {
-  process.stdout.write(`• ${title}\n`);
-  const r = spawnSync(cmd, cmdArgs, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) {
-    process.stderr.write(`✗ ${title} failed\n`);
-    return exit(r.status ?? 1);
+/** Runs one step, its output passed through (a spawned child, so the launcher still hears Ctrl-C meanwhile). */
+const step = async (title, cmd, cmdArgs) => {
+  say(`• ${title}`);
+  const t0 = Date.now();
+  const child = spawn(cmd, cmdArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (b) => process.stdout.write(b));
+  child.stderr.on('data', (b) => process.stderr.write(b));
+  const code = await new Promise((resolve) => child.once('close', (c) => resolve(c)));
+  if (stopping) return new Promise(() => undefined); // shutdown() finishes the launcher
+  if (code !== 0) {
+    complain(`✗ ${title} failed`);
+    return exit(code ?? 1);
   }
+  say(`  done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 };
 
+// Where PostgreSQL and NATS are, for other shells: `. .sluice/env` before `nx serve` or the CLI.
+const envFile = join(home, 'env');
+const shellQuote = (v) => `'${String(v).replace(/'/g, `'\\''`)}'`;
+writeFileSync(envFile, ['DATABASE_URL', 'NATS_URL', 'DROPZONE_DIR'].map((k) => `export ${k}=${shellQuote(env[k])}\n`).join(''));
+
 await step('database: create if missing and migrate', process.execPath, [join(root, 'tools/scripts/migrate.mjs')]);
+if (servicesOnly) {
+  say(`
+PostgreSQL and NATS are running.
+  DATABASE_URL  ${env.DATABASE_URL}
+  NATS_URL      ${env.NATS_URL}
+  env file      ${envFile}   (. ${relativeToCwd(envFile)} in another shell, then npx nx serve <app> or npx sluice …)
+Press Ctrl-C to stop them.`);
+  await new Promise(() => undefined); // until a signal
+}
 if (!args.has('--no-build')) {
   await step('build the four services', process.execPath, [
     join(root, 'node_modules/nx/dist/bin/nx.js'), 'run-many', '-t', 'build',
@@ -109,7 +171,7 @@ for (const [name] of services) {
   if (stopping) break;
   const main = join(root, 'dist/apps', name, 'main.js');
   if (!existsSync(main)) {
-    process.stderr.write(`✗ ${main} is missing: run without --no-build\n`);
+    complain(`✗ ${main} is missing: run without --no-build`);
     await exit(1);
   }
   const child = spawn(process.execPath, [...(NODE_ARGS[name] ?? []), main], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -118,12 +180,15 @@ for (const [name] of services) {
   child.stderr.pipe(process.env.SLUICE_LOGS === 'stdout' ? process.stderr : sink, { end: false });
   child.on('exit', (code, signal) => {
     children.delete(name);
+    if (stopping) stoppedServices.push(name);
+    recordState();
     if (!stopping) {
-      process.stderr.write(`✗ ${name} exited (${signal ?? code}); see ${join(home, 'logs', `${name}.log`)}. Stopping the others.\n`);
+      complain(`✗ ${name} exited (${signal ?? code}); see ${join(home, 'logs', `${name}.log`)}. Stopping the others.`);
       void shutdown(1);
     } else if (children.size === 0) void exit(process.exitCode ?? 0);
   });
   children.set(name, child);
+  recordState();
 }
 
 // Wait until every service answers /health/ready, then print where everything is.
@@ -135,14 +200,17 @@ const ready = async (port) => {
     return false;
   }
 };
+say('• starting the four services');
+const t0 = Date.now();
 for (const [name, port] of services) {
   while (!stopping && !(await ready(port))) {
     if (Date.now() > deadline) {
-      process.stderr.write(`✗ ${name} is not ready after 60 s; see ${join(home, 'logs', `${name}.log`)}\n`);
+      complain(`✗ ${name} is not ready after 60 s; see ${join(home, 'logs', `${name}.log`)}`);
       await shutdown(1);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  if (!stopping) say(`  ${name} ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 if (!stopping) {
   process.stdout.write(`
@@ -155,6 +223,9 @@ Sluice is running.
   ingest key    ${env.INGEST_API_KEYS.split(',')[0]}
   try           curl -H 'x-api-key: ${env.QUERY_API_KEYS.split(',')[0]}' http://localhost:${env.QUERY_API_PORT}/files
   logs          ${process.env.SLUICE_LOGS === 'stdout' ? 'here' : join(home, 'logs')}
+  DATABASE_URL  ${env.DATABASE_URL}
+  NATS_URL      ${env.NATS_URL}
+  env file      ${envFile}   (. ${relativeToCwd(envFile)} gives another shell these, for the CLI)
 Press Ctrl-C to stop.
 `);
 }

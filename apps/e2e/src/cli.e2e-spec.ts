@@ -203,6 +203,21 @@ describe('sluice CLI (as a process, against a running stack)', () => {
       expect(text.stdout).toContain('empty_file');
     });
 
+    it('why explains one file: its whole reason, where its bytes are, and the command that replays it', async () => {
+      const [row] = await stack.query<{ id: string }>(`SELECT id FROM ingest_files WHERE original_name = 'empty.csv'`);
+      const r = await sluice(['why', 'empty.csv'], env);
+      expectNoStack(r);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`empty.csv  (${row.id})`);
+      expect(r.stdout).toMatch(/reason\s+empty_file: /);
+      expect(r.stdout).toContain(`Replay: sluice replay ${row.id}`);
+      const json = JSON.parse((await sluice(['why', row.id, '--json'], env)).stdout) as { status: string; reason: { rule: string } };
+      expect(json).toMatchObject({ status: 'quarantined', reason: { rule: 'empty_file' } });
+      const missing = await sluice(['why', 'never-dropped.csv'], env);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('no file named "never-dropped.csv" in the ledger');
+    });
+
     it('replay --quarantined re-runs the quarantined file and follows it back to its outcome', async () => {
       await waitFor('quarantined file settled', async () => (await stack.query<{ p: string }>(`SELECT stored_path AS p FROM ingest_files WHERE status = 'quarantined'`))[0]?.p.startsWith('quarantine/'), 30000);
       const r = await sluice(['replay', '--quarantined', '--since', '2000-01-01'], env);
@@ -211,6 +226,14 @@ describe('sluice CLI (as a process, against a running stack)', () => {
       expect(r.stdout).toMatch(/│ quarantined\s+│ 1\s+│/);
       const [row] = await stack.query<{ status: string; replays: number }>(`SELECT status, replays FROM ingest_files WHERE original_name = 'empty.csv'`);
       expect(row).toEqual({ status: 'quarantined', replays: 1 });
+
+      // One file by its id, as `sluice why` prints the command.
+      await waitFor('replayed file settled', async () => (await stack.query<{ p: string }>(`SELECT stored_path AS p FROM ingest_files WHERE status = 'quarantined'`))[0]?.p.startsWith('quarantine/'), 30000);
+      const [{ id }] = await stack.query<{ id: string }>(`SELECT id FROM ingest_files WHERE original_name = 'empty.csv'`);
+      const one = await sluice(['replay', id], env);
+      expectNoStack(one);
+      expect(one.code).toBe(0);
+      expect((await stack.query<{ replays: number }>(`SELECT replays FROM ingest_files WHERE id = $1`, [id]))[0].replays).toBe(2);
 
       const usage = await sluice(['replay'], env);
       expect(usage.code).toBe(2);

@@ -17,9 +17,11 @@ class Launcher {
   private out = '';
   private err = '';
 
-  constructor(env: Record<string, string>) {
+  /** `throughPipe`: as `npm start 2>&1 | cat` typed in a terminal (the pipe's reader is in the same process group). */
+  constructor(env: Record<string, string>, throughPipe = false, flags = ['--no-build']) {
     // A process group of its own, as a terminal gives it, so a test can kill the launcher with its services.
-    this.proc = spawn(process.execPath, [START, '--no-build'], { cwd: WORKSPACE_ROOT, env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const [cmd, args] = throughPipe ? ['bash', ['-c', `"${process.execPath}" "${START}" ${flags.join(' ')} 2>&1 | cat`]] : [process.execPath, [START, ...flags]];
+    this.proc = spawn(cmd, args, { cwd: WORKSPACE_ROOT, env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.proc.stdout?.on('data', (b: Buffer) => (this.out += b.toString()));
     this.proc.stderr?.on('data', (b: Buffer) => (this.err += b.toString()));
     this.exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)));
@@ -35,7 +37,7 @@ class Launcher {
   async running(): Promise<void> {
     await waitFor('npm start to be running', async () => {
       if (this.proc.exitCode !== null) throw new Error(`npm start exited with ${this.proc.exitCode}:\n${this.out}\n${this.err}`);
-      return this.out.includes('Sluice is running.');
+      return this.out.includes('Sluice is running.') || this.out.includes('PostgreSQL and NATS are running.');
     }, 240000, 250);
   }
 
@@ -46,18 +48,19 @@ class Launcher {
   }
 }
 
-/** Processes whose command line names `dir` (postgres -D, nats-server -sd). */
-const processesUsing = (dir: string): string[] =>
+/** Processes whose command line names `dir` (postgres -D, nats-server -sd, the launcher's reaper), with their pids. */
+const pidsUsing = (dir: string): { pid: number; cmd: string }[] =>
   readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
     .map((p) => {
       try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        return { pid: Number(p), cmd: readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ') };
       } catch {
-        return '';
+        return { pid: Number(p), cmd: '' };
       }
     })
-    .filter((cmd) => cmd.includes(dir));
+    .filter(({ cmd }) => cmd.includes(dir));
+const processesUsing = (dir: string): string[] => pidsUsing(dir).map(({ cmd }) => cmd);
 
 describe('npm start with nothing answering at the default PostgreSQL and NATS addresses', () => {
   let home: string;
@@ -101,8 +104,17 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
 
   async function expectAllStopped(): Promise<void> {
     for (const port of ports) expect(await listening(port)).toBe(false);
+    // The reaper ends within a moment of the launcher.
+    await waitFor('no process of this start left', async () => processesUsing(home).length === 0, 10000).catch(() => undefined);
     expect(processesUsing(home)).toEqual([]);
     expect(existsSync(join(home, 'postgres', 'postmaster.pid'))).toBe(false); // a clean PostgreSQL shutdown
+  }
+
+  /** The launcher's last line names what it stopped: the four services (in the order they ended), then NATS and PostgreSQL. */
+  function expectStoppedLine(stdout: string): void {
+    const last = stdout.trimEnd().split('\n').at(-1) ?? '';
+    expect(last).toMatch(/^• stopped .*, the nats-server, the embedded PostgreSQL$/);
+    for (const name of ['watcher', 'processor', 'ingest-api', 'query-api']) expect(last).toContain(name);
   }
 
   beforeAll(async () => {
@@ -136,6 +148,12 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
     await launcher.running();
     expect(launcher.stdout).toContain(`starting the embedded PostgreSQL on 127.0.0.1:${env['SLUICE_PG_PORT']}`);
     expect(launcher.stdout).toContain(`starting nats-server -js on 127.0.0.1:${env['SLUICE_NATS_PORT']}`);
+    // Where PostgreSQL and NATS are, printed and kept in a file another shell can source.
+    expect(launcher.stdout).toContain(`DATABASE_URL  ${dbUrl()}`);
+    expect(launcher.stdout).toContain(`NATS_URL      nats://127.0.0.1:${env['SLUICE_NATS_PORT']}`);
+    expect(readFileSync(join(home, 'env'), 'utf8')).toBe(
+      `export DATABASE_URL='${dbUrl()}'\nexport NATS_URL='nats://127.0.0.1:${env['SLUICE_NATS_PORT']}'\nexport DROPZONE_DIR='${env['DROPZONE_DIR']}'\n`,
+    );
 
     const staging = join(home, 'staging');
     mkdirSync(staging);
@@ -172,9 +190,54 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
     await expectAllStopped();
   });
 
-  it('adopts the PostgreSQL and nats-server a killed npm start left running, and stops them on Ctrl-C', async () => {
+  it('npm run services runs only PostgreSQL and NATS, migrated, until Ctrl-C', async () => {
+    const launcher = new Launcher(env, false, ['--services-only']);
+    launchers.push(launcher);
+    await launcher.running();
+    expect(await count('SELECT count(*) AS n FROM ingest_files')).toBe(firstRun['ingest_files']);
+    for (const port of ports.slice(2)) expect(await listening(port)).toBe(false);
+    expect(launcher.stdout).toContain(`env file      ${join(home, 'env')}`);
+    expect(await launcher.interrupt()).toBe(0);
+    await expectAllStopped();
+    expect(launcher.stdout.trimEnd().split('\n').at(-1)).toBe('• stopped the nats-server, the embedded PostgreSQL');
+  });
+
+  it.each([
+    ['Ctrl-C through a pipe (npm start 2>&1 | cat)', true, (l: Launcher) => process.kill(-l.proc.pid!, 'SIGINT')],
+    ['SIGTERM to the launcher', false, (l: Launcher) => process.kill(l.proc.pid!, 'SIGTERM')],
+    ['SIGHUP to its process group (the terminal closed)', false, (l: Launcher) => process.kill(-l.proc.pid!, 'SIGHUP')],
+  ])('stops everything it started on %s, and says what in its last line', async (_how, throughPipe, stop) => {
+    const launcher = new Launcher(env, throughPipe);
+    launchers.push(launcher);
+    await launcher.running();
+    stop(launcher);
+    await launcher.exited;
+    await expectAllStopped();
+    // Through a pipe, the reader (cat, tee) ends at the Ctrl-C too: the last line is in the launcher's log.
+    if (throughPipe) {
+      const log = readFileSync(join(home, 'logs', 'launcher.log'), 'utf8').trimEnd().split('\n');
+      expectStoppedLine(`• ${log.at(-1)?.replace(/^.*?npm start \(pid \d+\) /, '')}`);
+    } else expectStoppedLine(launcher.stdout);
+  });
+
+  it('after kill -9 of the launcher, its reaper stops the services, NATS and PostgreSQL, and logs what it stopped', async () => {
+    const launcher = start();
+    await launcher.running();
+    process.kill(launcher.proc.pid!, 'SIGKILL');
+    await launcher.exited;
+    await waitFor('the reaper to stop everything', async () => (await Promise.all(ports.map(listening))).every((open) => !open), 60000);
+    await expectAllStopped();
+    expect(readFileSync(join(home, 'logs', 'launcher.log'), 'utf8')).toMatch(
+      new RegExp(`npm start \\(pid ${launcher.proc.pid}\\) ended without stopping what it started; stopped .*query-api.*; the nats-server \\(pid \\d+\\); the embedded PostgreSQL \\(pid \\d+\\)`),
+    );
+  });
+
+  it('adopts the PostgreSQL and nats-server a killed npm start (and its reaper) left running, and stops them on Ctrl-C', async () => {
     const killed = start();
     await killed.running();
+    const reaper = pidsUsing(home).find(({ cmd }) => cmd.includes('reaper.mjs'));
+    expect(reaper).toBeDefined();
+    process.kill(reaper!.pid, 'SIGKILL');
     process.kill(-killed.proc.pid!, 'SIGKILL'); // the launcher and its services, as when its terminal is killed
     await killed.exited;
     expect(await listening(Number(env['SLUICE_PG_PORT']))).toBe(true);
@@ -191,8 +254,8 @@ describe('npm start with nothing answering at the default PostgreSQL and NATS ad
 
     expect(await launcher.interrupt()).toBe(0);
     await expectAllStopped();
+    expectStoppedLine(launcher.stdout);
   });
-
 });
 
 describe('npm start with bad configuration says so in one line and starts nothing', () => {

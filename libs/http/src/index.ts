@@ -3,6 +3,7 @@ export * from './lib/api-exception.filter';
 export * from './lib/api-key.guard';
 export * from './lib/error.dto';
 export * from './lib/http-metrics.middleware';
+export * from './lib/http-server';
 export * from './lib/http-types';
 export * from './lib/validation';
 export * from './lib/query-encoding.middleware';

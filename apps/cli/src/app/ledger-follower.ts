@@ -52,7 +52,7 @@ export async function followLedger(ds: DataSource, ids: string[], io: CliIo, opt
   let t = await tally(ds, ids);
   const bar = new SingleBar(
     {
-      format: '{bar} {percentage}% | {done}/{files} files | {readings} readings | {rate} readings/s | ETA {eta_formatted}',
+      format: '{bar} {percentage}% | {done}/{files} files | {readings} readings | {rate} readings/s | ETA {left}',
       stream: io.err as NodeJS.WriteStream,
       noTTYOutput: true,
       notTTYSchedule: 2000,
@@ -61,13 +61,17 @@ export async function followLedger(ds: DataSource, ids: string[], io: CliIo, opt
       barsize: 24,
     },
   );
-  const payload = (x: LedgerTally) => ({
-    done: formatCount(x.terminal),
-    files: formatCount(ids.length),
-    readings: formatCount(x.readingsLoaded),
-    rate: formatCount(Math.round(x.readingsLoaded / Math.max(0.001, (Date.now() - started) / 1000))),
-  });
-  bar.start(Math.max(1, t.bytes), t.terminalBytes, payload(t));
+  // Progress counts bytes, and each file as one more unit: a file of 0 bytes (or files all of that kind) still
+  // moves the bar to 100 % when it finishes.
+  const total = (x: LedgerTally) => x.bytes + ids.length;
+  const done = (x: LedgerTally) => x.terminalBytes + x.terminal;
+  const payload = (x: LedgerTally) => {
+    const elapsedS = Math.max(0.001, (Date.now() - started) / 1000);
+    const remaining = total(x) - done(x);
+    const eta = remaining <= 0 ? '0s' : done(x) === 0 ? '--' : formatDuration((remaining * elapsedS) / done(x));
+    return { done: formatCount(x.terminal), files: formatCount(ids.length), readings: formatCount(x.readingsLoaded), rate: formatCount(Math.round(x.readingsLoaded / elapsedS)), left: eta };
+  };
+  bar.start(total(t), done(t), payload(t));
   // Ctrl-C stops following, not loading: what is enqueued is in the ledger and finishes on its own.
   const onInterrupt = () => {
     bar.stop();
@@ -83,7 +87,8 @@ export async function followLedger(ds: DataSource, ids: string[], io: CliIo, opt
       const next = await tally(ds, ids);
       const changed = next.terminal !== t.terminal || next.readingsLoaded !== t.readingsLoaded || (next.byStatus['processing'] ?? 0) !== (t.byStatus['processing'] ?? 0);
       t = next;
-      bar.update(t.terminalBytes, payload(t));
+      bar.setTotal(total(t));
+      bar.update(done(t), payload(t));
       if (changed) lastChange = Date.now();
       else if (Date.now() - lastChange >= opts.stallMs) {
         if (!(await opts.onStall(t))) {
@@ -106,4 +111,12 @@ export function renderSummary(t: LedgerTally, extra: [string, string][] = []): s
   const rows: [string, string][] = order.filter((s) => t.byStatus[s]).map((s) => [s, formatCount(t.byStatus[s])]);
   rows.push(['files', formatCount(t.files)], ['readings loaded', formatCount(t.readingsLoaded)], ['lines rejected', formatCount(t.rowsRejected)], ...extra);
   return renderTable(['', 'count'], rows) + '\n';
+}
+
+/** `45s`, `3m05s`, `1h02m`: an ETA for a person. */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }

@@ -9,3 +9,6 @@ export function positiveInt(option: string, max = Number.MAX_SAFE_INTEGER): (val
     return n;
   };
 }
+
+/** A ledger id. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -6,13 +6,14 @@ import { registerMigrate } from './commands/migrate.command';
 import { registerReplay } from './commands/replay.command';
 import { registerRetrieveSensorReadings } from './commands/retrieve-sensor-readings.command';
 import { registerStatus } from './commands/status.command';
+import { registerWhy } from './commands/why.command';
 import { type CliIo, escapeControls, escapeControlsInLines } from './output';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version', 'commander.executeSubCommandAsync']);
 
 export function buildProgram(ctx: () => CliContext, io: CliIo): Command {
   const program = new Command('sluice')
-    .description('Sluice from the command line: read sensor readings, backfill a folder, migrate, replay, status.')
+    .description('Sluice from the command line: read sensor readings, backfill a folder, migrate, replay, status, why a file was refused.')
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(escapeControlsInLines(s)), writeErr: (s) => io.err.write(escapeControlsInLines(s)) })
@@ -28,6 +29,7 @@ QUERY_API_URL, QUERY_API_KEY (retrieve-sensor-readings). Exit codes: 0 ok, 1 fai
   registerMigrate(program, ctx, io);
   registerReplay(program, ctx, io);
   registerStatus(program, ctx, io);
+  registerWhy(program, ctx, io);
   return program;
 }
 

@@ -9,6 +9,17 @@ const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: tru
 /** `true/1/yes` and `false/0/no`; anything else stays a string and fails @IsBoolean, naming the variable. */
 const toBool = ({ value }: { value: unknown }) => (typeof value === 'string' ? (BOOLEAN_WORDS[value.toLowerCase()] ?? value) : value);
 
+export interface HttpServerLimits {
+  headersTimeoutMs: number;
+  /** 0: none. */
+  requestTimeoutMs: number;
+  /** 0: none. */
+  idleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** 0: unbounded. */
+  maxConnections: number;
+}
+
 /** Variables every service reads. Names are the environment variable names (see README). */
 export class CommonConfig {
   @IsUrlList(['postgres', 'postgresql'])
@@ -55,6 +66,50 @@ export class CommonConfig {
   @IsNumber()
   @Min(1)
   MAX_COMPRESSION_RATIO = 200;
+
+  /**
+   * HTTP server bounds (every service's port). A client has HTTP_HEADERS_TIMEOUT_MS to send its request
+   * line and headers (408 after; the slowloris defence). HTTP_REQUEST_TIMEOUT_MS caps the whole request,
+   * body included; 0 (default) leaves it uncapped, since an upload of MAX_UPLOAD_BYTES over a slow link may
+   * take hours: a stalled body is cut by HTTP_IDLE_TIMEOUT_MS instead (no byte either way for that long;
+   * keep it above the 15 s heartbeat of `/events`). HTTP_MAX_CONNECTIONS bounds the open connections
+   * (beyond it new ones are closed at once); 0 leaves it unbounded.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  HTTP_HEADERS_TIMEOUT_MS = 10_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  HTTP_REQUEST_TIMEOUT_MS = 0;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  HTTP_IDLE_TIMEOUT_MS = 60_000;
+
+  /** How long an idle keep-alive connection is kept between requests (above a load balancer's idle timeout when one is in front). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  HTTP_MAX_CONNECTIONS = 4096;
+
+  get httpServerLimits(): HttpServerLimits {
+    return {
+      headersTimeoutMs: this.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: this.HTTP_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: this.HTTP_IDLE_TIMEOUT_MS,
+      keepAliveTimeoutMs: this.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: this.HTTP_MAX_CONNECTIONS,
+    };
+  }
 
   get decompressionLimits(): { maxBytes: number; maxRatio: number } {
     return { maxBytes: this.MAX_DECOMPRESSED_BYTES, maxRatio: this.MAX_COMPRESSION_RATIO };
@@ -329,4 +384,20 @@ export class IngestApiConfig extends ApiKeysConfig {
   @IsInt()
   @Min(0)
   IDEMPOTENCY_KEY_TTL_HOURS = 24;
+
+  /**
+   * Bytes of POST /ingest bodies held in memory at once (each is read whole, then checked and stored; a
+   * body costs about five times its size while it is checked). Past it a request waits up to
+   * INGEST_BODY_WAIT_MS before its body is read, then gets a 503 with Retry-After. Uploads stream and are
+   * not counted.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  INGEST_BODY_MEMORY_BYTES = 32 * 1024 ** 2;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  INGEST_BODY_WAIT_MS = 10_000;
 }

@@ -20,6 +20,7 @@ import { QueuedAt1764560000000 } from './migrations/1764560000000-queued-at';
 import { S3Sources1764600000000 } from './migrations/1764600000000-s3-sources';
 import { LogLines1764700000000 } from './migrations/1764700000000-log-lines';
 import { CompressedFiles1764800000000 } from './migrations/1764800000000-compressed-files';
+import { IdempotencyRequestDigest1764910000000 } from './migrations/1764910000000-idempotency-request-digest';
 import { pgDriver } from './pg-driver';
 
 // Classes, not globs: globs do not survive bundling.
@@ -34,6 +35,7 @@ export const MIGRATIONS = [
   S3Sources1764600000000,
   LogLines1764700000000,
   CompressedFiles1764800000000,
+  IdempotencyRequestDigest1764910000000,
 ];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {

@@ -1,6 +1,6 @@
 import { type ArgumentsHost, BadRequestException, NotFoundException } from '@nestjs/common';
 import { ApiException } from './api-exception';
-import { ApiExceptionFilter } from './api-exception.filter';
+import { ApiExceptionFilter, isClientAbort } from './api-exception.filter';
 
 function host() {
   const sent: { status?: number; body?: unknown } = {};
@@ -42,5 +42,38 @@ describe(ApiExceptionFilter.name, () => {
     expect(sent).toEqual({ status: 400, body: { error: { code: 'bad_request', message: 'Unexpected token in JSON', details: null } } });
     sut.catch(new NotFoundException('Cannot GET /x'), h);
     expect(sent).toEqual({ status: 404, body: { error: { code: 'not_found', message: 'no route GET /x', details: null } } });
+  });
+});
+
+describe('a client that disconnects mid-request', () => {
+  const aborted = () => Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+
+  function abortedHost() {
+    const res = { headersSent: false, destroyed: false, status: () => res, json: () => res, destroy: () => (res.destroyed = true) };
+    const req = { method: 'POST', path: '/ingest', socket: { destroyed: true } };
+    const h = { getType: () => 'http', switchToHttp: () => ({ getResponse: () => res, getRequest: () => req }) } as unknown as ArgumentsHost;
+    return { h, res };
+  }
+
+  it('is logged at debug without a stack, not as an unhandled error', () => {
+    const sut = new ApiExceptionFilter();
+    const logger = (sut as unknown as { logger: { error: () => void; debug: () => void } }).logger;
+    const error = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+    const debug = jest.spyOn(logger, 'debug').mockImplementation(() => undefined);
+    const { h, res } = abortedHost();
+    sut.catch(aborted(), h);
+    expect(error).not.toHaveBeenCalled();
+    expect(debug).toHaveBeenCalledTimes(1);
+    const [fields] = debug.mock.calls[0] as unknown as [Record<string, unknown>];
+    expect(fields).toEqual({ method: 'POST', path: '/ingest', reason: 'aborted' });
+    expect(JSON.stringify(debug.mock.calls[0])).not.toMatch(/\bat .+:\d+:\d+/);
+    expect(res.destroyed).toBe(true);
+  });
+
+  it('is told apart from a server-side connection reset while the client is still there', () => {
+    expect(isClientAbort(aborted(), { socket: { destroyed: false } })).toBe(true);
+    expect(isClientAbort(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), { socket: { destroyed: false } })).toBe(false);
+    expect(isClientAbort(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), { socket: { destroyed: true } })).toBe(true);
+    expect(isClientAbort(new Error('aborted'), { socket: { destroyed: true } })).toBe(false);
   });
 });

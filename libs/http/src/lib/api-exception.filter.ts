@@ -16,6 +16,17 @@ const CODES: Partial<Record<number, ApiErrorCode>> = {
   503: 'service_unavailable',
 };
 
+/** Errors a request stream fails with when its client disconnects before the body ended. */
+const ABORT_CODES = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED', 'EPIPE']);
+
+/** The client disconnected mid-request: Node's `aborted` (ECONNRESET) on the request, or a closed socket. */
+export function isClientAbort(exception: unknown, req: Pick<Request, 'socket'>): boolean {
+  if (!(exception instanceof Error) || exception instanceof HttpException) return false;
+  const code = (exception as NodeJS.ErrnoException).code ?? '';
+  if (!ABORT_CODES.has(code)) return false;
+  return exception.message === 'aborted' || req.socket?.destroyed === true;
+}
+
 /** Keys Nest puts in its default error bodies; anything else a thrower added is kept as details. */
 const NEST_KEYS = new Set(['statusCode', 'message', 'error']);
 
@@ -32,6 +43,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
+    if (isClientAbort(exception, req)) {
+      // The client went away mid-request: nobody reads an answer, and it is no fault of ours to alert on.
+      this.logger.debug({ method: req.method, path: req.path, reason: (exception as Error).message }, 'the client closed the connection before the request ended');
+      res.destroy();
+      return;
+    }
     const { status, body } = this.render(exception, req);
     if (res.headersSent) {
       // A stream failed half-way: the status line is gone, all we can do is cut the response.

@@ -14,7 +14,9 @@ export type ApiErrorCode =
   | 'invalid_json'
   | 'invalid_document'
   | 'conflict'
+  | 'idempotency_key_reused'
   | 'rate_limited'
+  | 'request_timeout'
   | 'service_unavailable'
   | 'internal_error'
   | 'error';

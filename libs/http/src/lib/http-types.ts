@@ -7,6 +7,8 @@ export interface HttpRequest {
   route?: { path?: string };
   headers: Record<string, string | string[] | undefined>;
   originalUrl?: string;
+  /** The connection; `destroyed` once the client has gone. */
+  socket?: { destroyed: boolean };
 }
 
 export interface HttpResponse {

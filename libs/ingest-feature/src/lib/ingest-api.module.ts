@@ -7,6 +7,7 @@ import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule, type BootstrapOptions } from '@sluice/observability';
 import { ReplayService } from '@sluice/replay';
 import { StorageModule } from '@sluice/storage';
+import { BodyBudget } from './body-budget';
 import { IdempotencyExpiry } from './idempotency-expiry.service';
 import { IdempotencyRepository } from './idempotency.repository';
 import { IngestApiJobs } from './ingest-api.jobs';
@@ -54,7 +55,7 @@ export class IngestApiModule implements NestModule {
         StorageModule.forRoot(),
       ],
       controllers: [IngestController],
-      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, StoredPayloads, ReplayService, IdempotencyRepository, IdempotencyExpiry, IngestMetrics, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper, IngestApiJobs],
+      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, StoredPayloads, ReplayService, IdempotencyRepository, IdempotencyExpiry, IngestMetrics, BodyBudget, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper, IngestApiJobs],
     };
   }
 

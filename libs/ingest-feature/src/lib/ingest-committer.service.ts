@@ -6,7 +6,7 @@ import { JetStreamService } from '@sluice/messaging';
 import { DropFolder } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { IdempotencyRepository, type IdempotencyScope } from './idempotency.repository';
+import { IdempotencyRepository, isKeyReused, type IdempotencyClaim, type IdempotencyOwner } from './idempotency.repository';
 import { IngestMetrics } from './ingest.metrics';
 
 /**
@@ -22,11 +22,13 @@ export interface CommitResult {
   status: CommitStatus;
   /** True when the Idempotency-Key already named another payload: this one was not stored. */
   replayedKey: boolean;
+  /** The Idempotency-Key named a payload sent with another request (body, route or file name): this one was refused. */
+  reusedKey?: boolean;
 }
 
 interface Pending {
   entry: NewLedgerEntry;
-  idempotency?: IdempotencyScope;
+  idempotency?: IdempotencyClaim;
   /** The payload itself, stored in ingest_payloads with its row (entry.storedPath is database/<id>); absent for a file in processing/. */
   body?: Buffer;
   resolve(r: CommitResult): void;
@@ -67,7 +69,7 @@ export class IngestCommitter implements OnApplicationShutdown {
   }
 
   /** `body`: store this payload in the database with its row; without it, entry.storedPath names a file in processing/. */
-  commit(entry: NewLedgerEntry, idempotency?: IdempotencyScope, body?: Buffer): Promise<CommitResult> {
+  commit(entry: NewLedgerEntry, idempotency?: IdempotencyClaim, body?: Buffer): Promise<CommitResult> {
     return new Promise<CommitResult>((resolve, reject) => {
       this.queue.push({ entry, idempotency, body, resolve, reject });
       this.pump();
@@ -140,11 +142,11 @@ export class IngestCommitter implements OnApplicationShutdown {
       const keyed = batch.map((p, i) => ({ p, i })).filter((x) => x.p.idempotency);
       const owners = await this.idempotency.claimMany(
         client,
-        keyed.map(({ p }) => ({ scope: p.idempotency as IdempotencyScope, rawId: p.entry.id })),
+        keyed.map(({ p }) => ({ scope: p.idempotency as IdempotencyClaim, rawId: p.entry.id })),
       );
-      const lostTo = new Map<number, string>();
+      const lostTo = new Map<number, IdempotencyOwner>();
       keyed.forEach(({ p, i }, k) => {
-        if (owners[k] !== p.entry.id) lostTo.set(i, owners[k]);
+        if (owners[k].rawId !== p.entry.id) lostTo.set(i, owners[k]);
       });
       const winners = batch.filter((_, i) => !lostTo.has(i));
       // Bodies go with the rows created (queued or duplicate); an `existing` row was not ours to fill.
@@ -154,7 +156,7 @@ export class IngestCommitter implements OnApplicationShutdown {
       if (transaction) await client.query('COMMIT');
       const results = batch.map((p, i): CommitResult => {
         const owner = lostTo.get(i);
-        if (owner) return { rawId: owner, status: 'existing', replayedKey: true };
+        if (owner) return { rawId: owner.rawId, status: 'existing', replayedKey: true, reusedKey: isKeyReused(owner, (p.idempotency as IdempotencyClaim).requestSha256) };
         return { rawId: p.entry.id, status: registered.get(p.entry.id) ?? 'existing', replayedKey: false };
       });
       // Payloads that lost an idempotency race were never registered: remove their files (bodies were never stored).

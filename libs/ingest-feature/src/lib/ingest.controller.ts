@@ -21,6 +21,7 @@ import { ReplayException, ReplayService } from '@sluice/replay';
 import type { IncomingMessage } from 'node:http';
 import { FileIdParamsDto, IngestAcceptedDto, IngestStatusDto, ProcessQueryDto, ProcessResultDto, RawIdParamsDto, UploadQueryDto } from './ingest.dto';
 import { INGEST_BODY_EXAMPLES, INGEST_BODY_SCHEMA, UPLOAD_BODY_SCHEMA } from './ingest.openapi';
+import { BODY_BUDGET_RETRY_AFTER_S, BodyBudget } from './body-budget';
 import { IngestService, unsupportedMediaType, type Accepted } from './ingest.service';
 import { withMultipartFile, rawBody } from './multipart.util';
 import { IngestRateLimitGuard } from './rate-limit.guard';
@@ -38,13 +39,17 @@ const IdempotencyHeader = () =>
     name: 'Idempotency-Key',
     required: false,
     description:
-      'Any 1–255 visible ASCII characters. The same key (with the same API key) returns the first raw_id and stores nothing new; `Idempotent-Replayed: true` says so. ' +
+      'Any 1–255 visible ASCII characters. The same key (with the same API key) and the same request returns the first raw_id and stores nothing new; `Idempotent-Replayed: true` says so. ' +
+      'The same key with another request (another body, JSON/NDJSON format, route or file name) is refused: 422 `idempotency_key_reused`. ' +
       'A key is remembered for IDEMPOTENCY_KEY_TTL_HOURS (default 24).',
   });
 
 const Refusals = () => (target: object, key: string | symbol, descriptor: PropertyDescriptor) => {
   ApiTooManyRequestsResponse({ type: ApiErrorDto, description: 'Over INGEST_RATE_LIMIT for this API key; `Retry-After` says when to try again.' })(target, key, descriptor);
-  ApiServiceUnavailableResponse({ type: ApiErrorDto, description: 'The database or the disk failed; nothing was accepted, retry (with the same Idempotency-Key).' })(target, key, descriptor);
+  ApiServiceUnavailableResponse({
+    type: ApiErrorDto,
+    description: 'The database or the disk failed, or (POST /ingest) too many bodies are being read at once (INGEST_BODY_MEMORY_BYTES; `Retry-After`); nothing was accepted, retry (with the same Idempotency-Key).',
+  })(target, key, descriptor);
 };
 
 @ApiTags('ingest')
@@ -56,6 +61,7 @@ export class IngestController {
     private readonly config: IngestApiConfig,
     private readonly ingest: IngestService,
     private readonly replays: ReplayService,
+    private readonly bodyBudget: BodyBudget,
   ) {}
 
   @Post('ingest')
@@ -74,7 +80,9 @@ export class IngestController {
   @ApiAcceptedResponse({ type: IngestAcceptedDto, description: 'Stored durably and queued.' })
   @ApiUnprocessableEntityResponse({
     type: ApiErrorDto,
-    description: 'A document the processor would reject: `details.problems` lists `{line?, field, rule, message, value}` (e.g. `data[2]` `not_a_number`). Also an unknown shape.',
+    description:
+      'A document the processor would reject: `details.problems` lists `{line?, field, rule, message, value}` (e.g. `data[2]` `not_a_number`). Also an unknown shape. ' +
+      'Or `idempotency_key_reused`: the Idempotency-Key was used before with another request (`details`: `idempotency_key`, `raw_id`).',
   })
   @ApiPayloadTooLargeResponse({ type: ApiErrorDto, description: 'Body over MAX_INGEST_BODY_BYTES.' })
   @ApiUnsupportedMediaTypeResponse({ type: ApiErrorDto, description: 'Content-Type other than application/json or application/x-ndjson.' })
@@ -88,8 +96,18 @@ export class IngestController {
     const type = mediaType(contentType);
     if (type !== 'application/json' && type !== 'application/x-ndjson') throw unsupportedMediaType(type, JSON_TYPES);
     const scope = this.ingest.scope(apiKeyOf(req), idempotencyKey);
-    const body = await readBody(req, this.config.MAX_INGEST_BODY_BYTES, 'MAX_INGEST_BODY_BYTES');
-    return accepted(res, await this.ingest.acceptPayload(body, type === 'application/json' ? 'json' : 'ndjson', scope));
+    assertDeclaredLength(req, this.config.MAX_INGEST_BODY_BYTES, 'MAX_INGEST_BODY_BYTES');
+    // Held from before the body is read until it is stored: bodies in memory stay within INGEST_BODY_MEMORY_BYTES.
+    const release = await this.bodyBudget.acquire(bodyWeight(req, this.config.MAX_INGEST_BODY_BYTES)).catch((e: unknown) => {
+      res.setHeader('Retry-After', String(BODY_BUDGET_RETRY_AFTER_S));
+      throw e;
+    });
+    try {
+      const body = await readBody(req, this.config.MAX_INGEST_BODY_BYTES, 'MAX_INGEST_BODY_BYTES');
+      return accepted(res, await this.ingest.acceptPayload(body, type === 'application/json' ? 'json' : 'ndjson', scope));
+    } finally {
+      release();
+    }
   }
 
   @Post('ingest/files')
@@ -110,6 +128,7 @@ export class IngestController {
   @IdempotencyHeader()
   @ApiAcceptedResponse({ type: IngestAcceptedDto, description: 'Stored durably and queued.' })
   @ApiPayloadTooLargeResponse({ type: ApiErrorDto, description: 'File over MAX_UPLOAD_BYTES.' })
+  @ApiUnprocessableEntityResponse({ type: ApiErrorDto, description: '`idempotency_key_reused`: the Idempotency-Key was used before with another request (`details`: `idempotency_key`, `raw_id`).' })
   @Refusals()
   async ingestFile(@Req() req: IncomingMessage, @Res({ passthrough: true }) res: HeaderSink, @Query() q: UploadQueryDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<IngestAcceptedDto> {
     const scope = this.ingest.scope(apiKeyOf(req), idempotencyKey);
@@ -166,6 +185,12 @@ export class IngestController {
     }
     return this.ingest.statusOf(queued);
   }
+}
+
+/** What a body will hold in memory: its declared length, or the most it may be when it is sent chunked. */
+function bodyWeight(req: IncomingMessage, max: number): number {
+  const declared = Number(req.headers['content-length']);
+  return Number.isFinite(declared) && declared >= 0 ? declared : max;
 }
 
 function apiKeyOf(req: IncomingMessage): string | undefined {

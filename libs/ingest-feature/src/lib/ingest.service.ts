@@ -5,12 +5,12 @@ import { ApiException } from '@sluice/http';
 import type { Compression } from '@sluice/formats';
 import { databaseStoredPath, LedgerRepository } from '@sluice/loading';
 import { DropFolder, isStorageException, sanitizeSegments } from '@sluice/storage';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { IngestCommitter } from './ingest-committer.service';
 import type { IngestStatusDto } from './ingest.dto';
 import { IngestMetrics } from './ingest.metrics';
-import { IdempotencyRepository, idempotencyScope, type IdempotencyScope } from './idempotency.repository';
+import { IdempotencyRepository, idempotencyScope, isKeyReused, requestDigest, type IdempotencyClaim, type IdempotencyScope } from './idempotency.repository';
 import { checkJsonDocument, checkNdjson, type PayloadKind } from './payload-check.util';
 import { tooLarge } from './request-body.util';
 
@@ -49,28 +49,36 @@ export class IngestService {
     return idempotencyScope(apiKey, header);
   }
 
-  /** A previous payload stored under this key, if any. */
-  async previous(scope: IdempotencyScope | undefined): Promise<Accepted | null> {
-    if (!scope) return null;
-    const rawId = await this.idempotency.find(scope);
-    return rawId ? { rawId, replayed: true } : null;
+  /**
+   * A previous payload stored under this key, if any: a replay when it came with the same request, a 422
+   * when it came with another (a new payload needs a new key).
+   */
+  async previous(claim: IdempotencyClaim | undefined): Promise<Accepted | null> {
+    if (!claim) return null;
+    const owner = await this.idempotency.find(claim);
+    if (!owner) return null;
+    if (isKeyReused(owner, claim.requestSha256)) throw keyReused(claim.key, owner.rawId);
+    return { rawId: owner.rawId, replayed: true };
   }
 
   /** POST /ingest: checks a JSON or NDJSON body as the processor would, then stores its exact bytes. */
   async acceptPayload(body: Buffer, format: 'json' | 'ndjson', scope: IdempotencyScope | undefined): Promise<Accepted> {
     const check = format === 'json' ? checkJsonDocument(body, MAX_JSON_DEPTH) : checkNdjson(body, MAX_JSON_DEPTH);
-    const before = await this.previous(scope);
+    const inline = body.length <= this.config.INGEST_INLINE_MAX_BYTES;
+    // Hashed here for an inline body (its ledger row needs it) or a keyed one (its key needs it before anything is written).
+    const sha256 = inline || scope ? createHash('sha256').update(body).digest('hex') : undefined;
+    const claim = scope && sha256 ? { ...scope, requestSha256: requestDigest('ingest', format, sha256) } : undefined;
+    const before = await this.previous(claim);
     if (before) return before;
     const id = randomUUID();
     const name = `${id}.${format}`;
-    if (body.length <= this.config.INGEST_INLINE_MAX_BYTES) {
-      const sha256 = createHash('sha256').update(body).digest('hex');
-      const accepted = await this.register(id, name, { storedPath: databaseStoredPath(id), sha256, size: body.length }, scope, body);
+    if (inline && sha256) {
+      const accepted = await this.register(id, name, { storedPath: databaseStoredPath(id), sha256, size: body.length }, claim, body);
       this.count('ingest', check.kind, body.length);
       return accepted;
     }
     const written = await unavailableOnFailure(() => this.drop.writeProcessing(id, name, body));
-    const accepted = await this.register(id, name, written, scope);
+    const accepted = await this.register(id, name, written, claim);
     this.count('ingest', check.kind, written.size);
     return accepted;
   }
@@ -78,16 +86,27 @@ export class IngestService {
   /**
    * POST /ingest/files: streams `source` to disk (never whole in memory), then registers it. `complete`
    * (a multipart body) must resolve before anything is recorded: a request refused after its file part
-   * (a second file part) leaves nothing stored or queued.
+   * (a second file part) leaves nothing stored or queued. With an Idempotency-Key the bytes as sent are
+   * hashed on the way (the ledger's SHA-256 of a gzip file is that of its content); a key already used
+   * is checked against them without storing anything.
    */
   async acceptUpload(source: AsyncIterable<Buffer>, filename: string, scope: IdempotencyScope | undefined, complete?: Promise<void>): Promise<Accepted> {
-    const before = await this.previous(scope);
-    if (before) return before;
-    const id = randomUUID();
     const name = sanitizeSegments(filename).at(-1) ?? 'upload';
+    const hash = scope ? createHash('sha256') : undefined;
+    const claimOf = (h: Hash) => ({ ...(scope as IdempotencyScope), requestSha256: requestDigest('files', name, h.digest('hex')) });
+    if (scope && hash) {
+      const owner = await this.idempotency.find(scope);
+      if (owner) {
+        if (owner.requestSha256 === null) return { rawId: owner.rawId, replayed: true };
+        await this.drain(hashing(source, hash));
+        if (complete) await complete;
+        return (await this.previous(claimOf(hash))) ?? { rawId: owner.rawId, replayed: true };
+      }
+    }
+    const id = randomUUID();
     let written;
     try {
-      written = await this.drop.writeProcessing(id, name, source, this.config.MAX_UPLOAD_BYTES);
+      written = await this.drop.writeProcessing(id, name, hash ? hashing(source, hash) : source, this.config.MAX_UPLOAD_BYTES);
     } catch (e) {
       if (isStorageException(e, 'too_large')) throw tooLarge(this.config.MAX_UPLOAD_BYTES, 'MAX_UPLOAD_BYTES');
       if (e instanceof ApiException) throw e;
@@ -101,16 +120,27 @@ export class IngestService {
         throw e;
       }
     }
-    const accepted = await this.register(id, name, written, scope);
+    const accepted = await this.register(id, name, written, hash ? claimOf(hash) : undefined);
     this.count('files', 'file', written.size);
     return accepted;
   }
 
+  /** Reads an upload to its end without keeping it (its hash is taken on the way), bounded by MAX_UPLOAD_BYTES. */
+  private async drain(source: AsyncIterable<Buffer>): Promise<void> {
+    let size = 0;
+    for await (const chunk of source) {
+      size += chunk.length;
+      if (size > this.config.MAX_UPLOAD_BYTES) throw tooLarge(this.config.MAX_UPLOAD_BYTES, 'MAX_UPLOAD_BYTES');
+    }
+  }
+
   /** `body`: the payload itself, to be stored in the database with its row (then `written.storedPath` is database/<id>). */
-  private async register(id: string, name: string, written: { storedPath: string; sha256: string; size: number; compression?: Compression | null }, scope: IdempotencyScope | undefined, body?: Buffer): Promise<Accepted> {
+  private async register(id: string, name: string, written: { storedPath: string; sha256: string; size: number; compression?: Compression | null }, claim: IdempotencyClaim | undefined, body?: Buffer): Promise<Accepted> {
     const result = await unavailableOnFailure(() =>
-      this.committer.commit({ id, source: 'api', originalName: name, storedPath: written.storedPath, sha256: written.sha256, sizeBytes: written.size, compression: written.compression }, scope, body),
+      this.committer.commit({ id, source: 'api', originalName: name, storedPath: written.storedPath, sha256: written.sha256, sizeBytes: written.size, compression: written.compression }, claim, body),
     );
+    // A concurrent request won the key with another body: this one was not stored.
+    if (result.reusedKey && claim) throw keyReused(claim.key, result.rawId);
     return { rawId: result.rawId, replayed: result.replayedKey };
   }
 
@@ -158,6 +188,24 @@ export function unsupportedMediaType(got: string | null, allowed: string[]): Api
     `Content-Type ${got ?? '(none)'} is not accepted here; send ${allowed.join(' or ')}`,
     { content_type: got, accepted: allowed },
   );
+}
+
+/** 422: an Idempotency-Key sent again with another request (payment APIs answer the same). */
+function keyReused(key: string, rawId: string): ApiException {
+  return new ApiException(
+    HttpStatus.UNPROCESSABLE_ENTITY,
+    'idempotency_key_reused',
+    `the Idempotency-Key ${JSON.stringify(key)} was already used with another request (a different body, format or file name) for raw_id ${rawId}; send a new key for a new payload`,
+    { idempotency_key: key, raw_id: rawId },
+  );
+}
+
+/** Passes the chunks on, hashing them on the way. */
+async function* hashing(source: AsyncIterable<Buffer>, hash: Hash): AsyncIterable<Buffer> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
+  }
 }
 
 /** Storage or database failures: nothing was accepted, the client should retry. The cause goes to the log only. */

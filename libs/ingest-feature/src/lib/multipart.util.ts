@@ -5,6 +5,11 @@ import type { IncomingMessage } from 'node:http';
 import { finished, PassThrough, type Readable } from 'node:stream';
 
 export const UPLOAD_FIELD = 'file';
+/**
+ * Fields read before the file part. Other fields are ignored, so the bound only caps the work spent on
+ * them (each at most 64 KiB); a body with more is refused saying so.
+ */
+export const MAX_FIELDS_BEFORE_FILE = 20;
 
 /** The `file` part of a multipart upload. */
 export interface UploadPart {
@@ -29,7 +34,8 @@ function onAborted(req: IncomingMessage, onAbort: (e: Error) => void): void {
 
 /**
  * Hands the multipart field `file` to `handle` as a stream, as it arrives (busboy; nothing is buffered
- * whole). Other fields are ignored; a second file, or no `file` field, is a 400. When `handle` fails the
+ * whole). Other fields are ignored; a second file, no `file` field, or more than MAX_FIELDS_BEFORE_FILE
+ * fields before it is a 400. When `handle` fails the
  * rest of the request is drained so that the client still gets the answer. When the request is refused
  * or the client aborts, the file stream is destroyed with the error, so the handler's writer stops and
  * cleans up at once.
@@ -38,7 +44,7 @@ export function withMultipartFile<T>(req: IncomingMessage, handle: (part: Upload
   return new Promise<T>((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: req.headers, limits: { files: 1, fields: 20, parts: 21, fieldSize: 64 * 1024 } });
+      bb = busboy({ headers: req.headers, limits: { files: 1, fields: MAX_FIELDS_BEFORE_FILE, parts: MAX_FIELDS_BEFORE_FILE + 1, fieldSize: 64 * 1024 } });
     } catch (e) {
       reject(ApiException.invalidParameter('Content-Type', `not a usable multipart/form-data header: ${(e as Error).message}`));
       return;
@@ -86,6 +92,18 @@ export function withMultipartFile<T>(req: IncomingMessage, handle: (part: Upload
       result.catch(fail);
     });
     bb.on('filesLimit', () => fail(ApiException.invalidParameter(UPLOAD_FIELD, 'send one file per request')));
+    // Past the limits busboy skips the remaining parts, the file among them: say so rather than "no file".
+    const tooManyParts = () => {
+      if (result) return;
+      fail(
+        ApiException.invalidParameter(
+          'body',
+          `the multipart body has more than ${MAX_FIELDS_BEFORE_FILE} fields before its "${UPLOAD_FIELD}" part; send at most ${MAX_FIELDS_BEFORE_FILE} (or the file part first)`,
+        ),
+      );
+    };
+    bb.on('fieldsLimit', tooManyParts);
+    bb.on('partsLimit', tooManyParts);
     bb.on('error', malformed);
     bb.on('close', () => {
       if (settled) return;

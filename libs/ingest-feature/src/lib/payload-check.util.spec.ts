@@ -32,6 +32,14 @@ describe('payload checks', () => {
     expect((r.details as { problems: Array<{ field: string; rule: string }> }).problems[0]).toMatchObject({ field: 'data[1]', rule: 'not_a_number' });
   });
 
+  it('422 naming the field for a member given twice, as the processor refuses it; the body after leading whitespace is read', () => {
+    const doc = refusal(() => checkJsonDocument(Buffer.from('{"time_stamp":"2019-05-01T06:00:00Z","data":[1],"data":[2]}'), 64));
+    expect(doc).toMatchObject({ status: 422, details: { problems: [{ field: 'data', rule: 'duplicate_key' }] } });
+    const line = refusal(() => checkNdjson(Buffer.from('{"kind":"sensor_reading","sensor":"a/b","sensor":"c/d","ts":"2024-01-01T00:00:00Z","value":1}\n'), 64));
+    expect(line).toMatchObject({ status: 422, details: { problems: [{ line: 1, field: 'sensor', rule: 'duplicate_key' }] } });
+    expect(checkJsonDocument(Buffer.concat([Buffer.alloc(200_000, 0x0a), SEED]), 64)).toEqual({ kind: 'measurement', items: 1 });
+  });
+
   it('422 for a JSON body that is an NDJSON line, and for NDJSON without a kind on line 1', () => {
     expect(refusal(() => checkJsonDocument(Buffer.from('{"kind":"measurement","time_stamp":"2019-05-01T06:00:00Z","data":[1]}'), 64)).message).toContain('application/x-ndjson');
     expect(refusal(() => checkNdjson(Buffer.from('{"time_stamp":"2019-05-01T06:00:00Z","data":[1]}\n'), 64))).toMatchObject({ status: 422 });

@@ -1,5 +1,5 @@
 import { HttpStatus } from '@nestjs/common';
-import { DOCUMENT_KINDS, detectionHead, detectKind, JsonSyntaxError, parseJson, validateDocument, validateLine, type DocumentKind, type DocumentProblem } from '@sluice/formats';
+import { DOCUMENT_KINDS, detectionHead, detectKind, duplicateKeys, JsonSyntaxError, parseJson, validateDocument, validateLine, type DocumentKind, type DocumentProblem } from '@sluice/formats';
 import { ApiException } from '@sluice/http';
 
 /** Problems listed in a 422 answer; the message counts them all. */
@@ -40,7 +40,7 @@ export function checkJsonDocument(body: Buffer, maxDepth: number): PayloadCheck 
   }
   if (!(DOCUMENT_KINDS as readonly string[]).includes(detected.kind)) throw unprocessable(`the body is a ${detected.kind}, not a JSON document; upload it with POST /ingest/files`, []);
   const kind = detected.kind as DocumentKind;
-  const problems = validateDocument(kind, value);
+  const problems = validateDocument(kind, value, duplicateKeys(text));
   if (problems.length) throw invalidDocument(`a ${kind} document`, problems.map(toField));
   const items = kind === 'measurement' ? 1 : ((value as Record<string, unknown[]>)[kind === 'vehicle_status' ? 'vehicle_status' : 'objects_detection_events']?.length ?? 0);
   return { kind, items };
@@ -66,7 +66,7 @@ export function checkNdjson(body: Buffer, maxDepth: number): PayloadCheck {
     if (line.trim() === '') continue;
     items++;
     const value = parse(line, maxDepth, lineNo);
-    const result = validateLine(value);
+    const result = validateLine(value, [], duplicateKeys(line));
     if ('problems' in result) for (const p of result.problems) problems.push({ line: lineNo, ...toField(p) });
   }
   if (items === 0) throw unprocessable('the NDJSON body has no lines; send one JSON object a line', []);

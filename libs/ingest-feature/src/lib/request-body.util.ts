@@ -26,6 +26,11 @@ export function assertDeclaredLength(req: IncomingMessage, limit: number, variab
 export function readBody(req: IncomingMessage, limit: number, variable: string): Promise<Buffer> {
   assertDeclaredLength(req, limit, variable);
   return new Promise<Buffer>((resolve, reject) => {
+    // Gone while the request waited its turn: no event would come any more.
+    if (req.destroyed && !req.readableEnded) {
+      reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     const cleanup = () => {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { FileKind, RejectReason } from '@sluice/contracts';
-import { detectionHead, detectKind, headIsEnough } from '@sluice/formats';
+import { detectionHead, detectKind, readDetectionHead } from '@sluice/formats';
 import { JsonDocumentLoader } from './json/json-document.loader';
 import { NdjsonLoader } from './json/ndjson.loader';
 import type { KindLoader } from './kind-loader';
@@ -35,22 +35,13 @@ export class LoaderRegistry {
     return this.route(detectionHead(body, maxLineBytes), originalName);
   }
 
-  /** Routes a stream by its head, read as far as `headIsEnough` (the whole first line up to `maxLineBytes`); the stream is closed. */
+  /** Routes a stream by its head (`readDetectionHead`: past leading whitespace, the whole first line up to `maxLineBytes`); the stream is closed. */
   async routeStream(stream: NodeJS.ReadableStream, originalName: string, maxLineBytes: number): Promise<Route> {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    let newline = false;
     try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        chunks.push(chunk);
-        length += chunk.length;
-        newline ||= chunk.includes(10);
-        if (headIsEnough(length, newline, maxLineBytes)) break;
-      }
+      return this.route(await readDetectionHead(stream, maxLineBytes), originalName);
     } finally {
       (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
     }
-    return this.routeBytes(Buffer.concat(chunks), originalName, maxLineBytes);
   }
 
   /** Detects a file's kind from its head (see `detectKind`) and name and picks its loader. */

@@ -2,6 +2,8 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { CommonConfig, ConfigError } from '@sluice/config';
+import { applyHttpServerLimits, BoundedExpressAdapter } from '@sluice/http';
+import type { Server } from 'node:http';
 import { Logger } from 'nestjs-pino';
 
 export interface BootstrapOptions {
@@ -24,7 +26,7 @@ export async function bootstrapService(rootModule: unknown | (() => unknown), op
     // A factory (`() => AppModule.forRoot()`) lets config validation fail here, with a clean message.
     const isFactory = typeof rootModule === 'function' && !(rootModule as { prototype?: unknown }).prototype;
     const root = isFactory ? (rootModule as () => unknown)() : rootModule;
-    app = await NestFactory.create(root as never, { bufferLogs: true, bodyParser: opts.bodyParser ?? true });
+    app = await NestFactory.create(root as never, new BoundedExpressAdapter(), { bufferLogs: true, bodyParser: opts.bodyParser ?? true });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
@@ -45,6 +47,8 @@ export async function bootstrapService(rootModule: unknown | (() => unknown), op
   await app.init();
   // A hybrid app's transports (connected in `configure`) start once the modules hold their connections.
   await app.startAllMicroservices();
+  // Header, idle and connection bounds (slowloris); see CommonConfig.
+  applyHttpServerLimits(app.getHttpServer() as Server, app.get(CommonConfig).httpServerLimits);
   await app.listen(opts.port(app), app.get(CommonConfig).BIND_ADDRESS);
   return app;
 }

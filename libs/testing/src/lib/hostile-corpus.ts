@@ -1,7 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { FIXTURES, wideCsv } from './sensor-data';
 import type { Stack } from './stack';
@@ -31,14 +32,20 @@ export interface HostileExpectation {
   /** These sensors' aggregates have finite mean and std dev. */
   finiteAggregates?: string;
   rowsRejected?: number;
+  /** Rows (lines, items, readings' lines) the file loaded. */
+  rowsLoaded?: number;
   /** HTTP status of the request (0: the client aborts it and expects no answer). */
   http?: number;
   /** `error.code` of the JSON error body. */
   code?: string;
+  /** Words `error.message` must contain (the true reason, not just the right status). */
+  message?: string;
   /** No in-flight temp file left in processing/ once the request is over. */
   noTempFiles?: boolean;
   /** The measurement at this UTC time has finite mean and std dev. */
   finiteMeasurement?: string;
+  /** The service logs nothing at level error (50) or above while the case runs. */
+  noErrorLog?: boolean;
   /** A CSV answer in which no cell a spreadsheet would run as a formula is left as it is (numbers stay numbers). */
   csvCellsSafe?: boolean;
   /** The answer carries a Retry-After header. */
@@ -59,6 +66,8 @@ export interface HostileCase {
   expect: HostileExpectation;
   /** A defect being fixed elsewhere: the case is expected to fail until the fix removes the mark. */
   knownDefect?: string;
+  /** The request is sent, then sent again with these changes (same Idempotency-Key): the outcome is the second answer's. */
+  repeat?: { body?: string; path?: string; headers?: Record<string, string> };
 }
 
 export type CorpusScale = 'ci' | 'full';
@@ -104,6 +113,14 @@ export function hostileBytes(c: HostileCase, scale: CorpusScale): Buffer {
     case 'escape-name':
     case 'long-name':
       return Buffer.from(wideCsv({ lines: c.generate === 'large-csv' ? n : 200, devices: [`h-${c.id}`], startEpoch: 1_640_000_000 }));
+    // Detection past leading whitespace: a document after more than a MiB of it loads; past DETECT_MAX_BLANK_BYTES it is refused for that.
+    case 'whitespace-led-json':
+    case 'space-led-json':
+    case 'whitespace-beyond-detection': {
+      const item = (i: number) => ({ vehicle_id: `h-wslead-${c.id}-${i}`, report_time: '2022-05-05T22:02:34.546Z', status: 'driving' });
+      const blank = c.generate === 'whitespace-led-json' ? Buffer.from(' \n\t\r\n'.repeat(Math.ceil(n / 5))) : Buffer.alloc(n, 0x20);
+      return Buffer.concat([blank, Buffer.from(JSON.stringify({ vehicle_status: [item(1), item(2)] }))]);
+    }
     default:
       return Buffer.alloc(0);
   }
@@ -120,6 +137,10 @@ function dropName(c: HostileCase): string {
       return 'evil\u001b[2J\u001b]0;owned\u0007.csv';
     case 'long-name':
       return `${'l'.repeat(240)}.csv`;
+    case 'whitespace-led-json':
+    case 'space-led-json':
+    case 'whitespace-beyond-detection':
+      return `${c.id}.json`;
     default:
       return `${c.id}${c.file?.replace(/^.*?(\.[a-z.]+)?$/, '$1') ?? '.csv'}`;
   }
@@ -191,6 +212,12 @@ function multipart(parts: Array<{ name: string; filename?: string; body: string 
 
 /** Sends one HTTP case; generated bodies (limits, aborts, multipart) are built here. */
 export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusScale, limits: { maxUploadBytes: number; maxIngestBodyBytes: number }): Promise<HttpOutcome> {
+  if (c.repeat) {
+    await sendHostile(stack, { ...c, repeat: undefined }, scale, limits);
+    return sendHostile(stack, { ...c, repeat: undefined, body: c.repeat.body ?? c.body, path: c.repeat.path ?? c.path, headers: { ...c.headers, ...c.repeat.headers } }, scale, limits);
+  }
+  if (c.generate === 'slow-headers') return slowHeaders(stack, c);
+  if (c.generate === 'concurrent-large-bodies') return concurrentLargeBodies(stack, c, limits);
   if (c.generate === 'sse-over-max-clients') return sseOverMaxClients(stack, c);
   const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
   const url = new URL(c.path ?? '/', stack.url(service));
@@ -224,6 +251,20 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
     case 'ingest-over-limit':
       body = Buffer.from(JSON.stringify({ time_stamp: '2019-06-01T06:00:00-04:00', data: Array.from({ length: Math.ceil(limits.maxIngestBodyBytes / 4) + 10 }, () => 1.5) }));
       break;
+    case 'multipart-many-fields': {
+      // More fields before the file part than are read (20): refused saying so, not as "no field named file".
+      const mp = multipart([...Array.from({ length: 25 }, (_, i) => ({ name: `note${i}`, body: `value ${i}` })), { name: 'file', filename: 'many-fields.csv', body: csv.toString() }]);
+      body = mp.body;
+      headers['content-type'] = mp.type;
+      break;
+    }
+    case 'aborted-ingest': {
+      const doc = Buffer.from(JSON.stringify({ time_stamp: '2019-08-09T06:00:00Z', data: Array.from({ length: 20000 }, () => 1.5) }));
+      headers['content-length'] = String(doc.length);
+      body = doc.subarray(0, doc.length >> 1);
+      abortAfter = 300;
+      break;
+    }
     case 'aborted-upload':
       headers['content-type'] = 'text/csv';
       headers['content-length'] = String(csv.length * 100);
@@ -268,6 +309,52 @@ export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusSca
   });
 }
 
+/**
+ * Slowloris: the request line and one header, then another header line every 200 ms, never the blank line
+ * that ends them. The server must answer (408) and close on its own; the client stops after 60 s.
+ */
+function slowHeaders(stack: Stack, c: HostileCase): Promise<HttpOutcome> {
+  const url = new URL(c.path ?? '/', stack.url(c.channel === 'query' ? 'query-api' : 'ingest-api'));
+  return new Promise<HttpOutcome>((resolve) => {
+    let received = '';
+    let n = 0;
+    const socket = connect(Number(url.port), url.hostname, () => socket.write(`${c.method ?? 'GET'} ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n`));
+    const trickle = setInterval(() => socket.write(`X-Slow-${++n}: ${n}\r\n`), 200);
+    const giveUp = setTimeout(() => socket.destroy(), 60000);
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (received += d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(trickle);
+      clearTimeout(giveUp);
+      const [head, ...rest] = received.split('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+/** Six JSON bodies near MAX_INGEST_BODY_BYTES at once: 202 when every one is stored, else the first other answer. */
+async function concurrentLargeBodies(stack: Stack, c: HostileCase, limits: { maxIngestBodyBytes: number }): Promise<HttpOutcome> {
+  const values = Math.floor((limits.maxIngestBodyBytes * 0.9) / 8);
+  const bodies = Array.from({ length: 6 }, (_, i) => JSON.stringify({ time_stamp: `2019-08-${String(10 + i).padStart(2, '0')}T06:00:00Z`, data: Array.from({ length: values }, (_, j) => 10 + (j % 89) / 10) }));
+  const answers = await Promise.all(
+    bodies.map((body) => fetch(new URL(c.path ?? '/ingest', stack.url('ingest-api')), { method: 'POST', body, headers: { ...keyHeader(stack, c), ...c.headers } }).then(async (r) => ({ status: r.status, body: await r.text() }))),
+  );
+  return answers.find((a) => a.status !== 202) ?? { status: 202, body: answers[0].body };
+}
+
+/** Lines at level error (50) or above that a service wrote to its log after `from` bytes. */
+function errorLogLines(stack: Stack, service: string, from: number): string[] {
+  const path = join(stack.logDir, `${service}-0.log`);
+  if (!existsSync(path)) return [];
+  return readFileSync(path).subarray(from).toString('utf8').split('\n').filter((l) => /"level":\s*(5\d|6\d)\b/.test(l));
+}
+
+const logSize = (stack: Stack, service: string) => {
+  const path = join(stack.logDir, `${service}-0.log`);
+  return existsSync(path) ? statSync(path).size : 0;
+};
+
 /** In-flight temp files (`.<id>.<rand>.tmp`) the ingest-api left in processing/. */
 export function leftoverTempFiles(stack: Stack): string[] {
   return readdirSync(join(stack.dropzone, 'processing')).filter((n) => n.endsWith('.tmp'));
@@ -297,6 +384,7 @@ interface LedgerOutcome {
   original_name: string;
   status: string;
   rows_rejected: string;
+  rows_loaded: string;
   error: { rule?: string } | null;
 }
 
@@ -309,6 +397,7 @@ function ledgerProblems(e: HostileExpectation, row: LedgerOutcome | undefined): 
   const rules = e.rule === undefined ? [] : [e.rule].flat();
   if (rules.length && !rules.includes(row.error?.rule ?? '')) p.push(`rule ${row.error?.rule}, expected ${rules.join(' or ')}`);
   if (e.rowsRejected !== undefined && Number(row.rows_rejected) !== e.rowsRejected) p.push(`${row.rows_rejected} rows rejected, expected ${e.rowsRejected}`);
+  if (e.rowsLoaded !== undefined && Number(row.rows_loaded) !== e.rowsLoaded) p.push(`${row.rows_loaded} rows loaded, expected ${e.rowsLoaded}`);
   return p;
 }
 
@@ -349,7 +438,7 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
   const names = new Map<string, string>();
   await Promise.all(drops.map(async (c) => names.set(c.id, await dropHostile(stack, c, scale))));
   const registered = drops.filter((c) => c.expect.status && c.expect.status !== 'skipped').map((c) => names.get(c.id) as string);
-  const ledger = (sql: string, params: unknown[]) => stack.query<LedgerOutcome>(`SELECT id, original_name, status, rows_rejected, error FROM ingest_files WHERE ${sql}`, params);
+  const ledger = (sql: string, params: unknown[]) => stack.query<LedgerOutcome>(`SELECT id, original_name, status, rows_rejected, rows_loaded, error FROM ingest_files WHERE ${sql}`, params);
   // Every dropped file settles before the requests, so an upload never races a dropped file of the same content.
   const dropRows = await waitFor('every dropped hostile file terminal', async () => {
     const r = (await ledger(`source = 'dropzone' AND original_name = ANY($1)`, [registered])).filter((x) => TERMINAL.includes(x.status));
@@ -363,13 +452,21 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
   const accepted = new Map<string, string>();
   for (const c of cases.filter((x) => x.channel !== 'drop')) {
     const before = leftoverTempFiles(stack).length;
+    const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
+    const logFrom = logSize(stack, service);
     const out = await sendHostile(stack, c, scale, limits);
     const p: string[] = [];
+    if (c.expect.noErrorLog) {
+      await sleep(1000); // the service logs the abort as it notices it
+      const lines = errorLogLines(stack, service, logFrom);
+      if (lines.length) p.push(`logged at level error: ${lines[0].slice(0, 200)}`);
+    }
     if (c.expect.http !== undefined && out.status !== c.expect.http) p.push(`HTTP ${out.status}, expected ${c.expect.http}: ${out.body.slice(0, 200)}`);
     if (out.status >= 400) {
       const code = errorCode(out.body);
       if (!code) p.push(`error body is not {"error":{"code",…}}: ${out.body.slice(0, 120)}`);
       if (c.expect.code && code !== c.expect.code) p.push(`error code ${code}, expected ${c.expect.code}`);
+      if (c.expect.message && !errorMessage(out.body).includes(c.expect.message)) p.push(`error message "${errorMessage(out.body)}" does not say "${c.expect.message}"`);
     }
     if (STACK_TRACE.test(out.body)) p.push('the answer shows a stack trace');
     if (c.expect.csvCellsSafe) p.push(...formulaCells(out.body));
@@ -381,7 +478,6 @@ export async function runHostileCorpus(stack: Stack, cases: HostileCase[], scale
       if (left > 0) p.push(`${left} temp files left in processing/`);
     }
     // A request that kills a service is a finding of its own; the service comes back for the next case.
-    const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
     const live = await fetch(`${stack.url(service)}/health/live`).then((r) => r.ok, () => false);
     if (!live) {
       const dead = await waitFor(`${service} to exit`, async () => stack.processes().find((x) => x.name === service && !x.alive), 15000, 50).catch(() => undefined);
@@ -420,6 +516,14 @@ export async function dropControl(stack: Stack, device: string, lines: number): 
   }, 120000, 200);
   const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id WHERE starts_with(s.name, $1)`, [`${device}/`]);
   if (Number(r.n) !== lines * METRIC_COLUMNS) throw new Error(`control file ${device}: ${r.n} readings loaded, expected ${lines * METRIC_COLUMNS}`);
+}
+
+function errorMessage(body: string): string {
+  try {
+    return (JSON.parse(body) as { error?: { message?: string } }).error?.message ?? '';
+  } catch {
+    return '';
+  }
 }
 
 function errorCode(body: string): string | undefined {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FILE_STATUSES } from '@sluice/contracts';
 import type { CliContext } from '../cli-context';
-import { type CliIo, formatCount, renderTable, terminalJson } from '../output';
+import { type CliIo, escapeControls, formatCount, renderTable, terminalJson, terminalWidth, wrapText } from '../output';
 import { renderSourceStatuses, sourceStatuses, type SourceStatus } from './s3-sources.status';
 
 interface StatusReport {
@@ -48,11 +48,12 @@ export function registerStatus(program: Command, ctx: () => CliContext, io: CliI
         recentErrors: errors.map((e) => ({ id: e.id, name: e.name, status: e.status, rule: e.rule, message: e.message, finishedAt: e.finished_at })),
         sources: await sourceStatuses(ds),
       };
-      io.out.write(opts.json ? terminalJson(report) + '\n' : renderStatus(report));
+      io.out.write(opts.json ? terminalJson(report) + '\n' : renderStatus(report, terminalWidth(io.out)));
     });
 }
 
-function renderStatus(r: StatusReport): string {
+/** The report as text within `width` columns; reasons are wrapped whole, never cut (`sluice why` shows the rest). */
+export function renderStatus(r: StatusReport, width: number): string {
   const out: string[] = [];
   out.push('Files by status');
   out.push(renderTable(['status', 'files'], [...Object.entries(r.statuses).map(([s, n]) => [s, formatCount(n)]), ['total', formatCount(Object.values(r.statuses).reduce((a, b) => a + b, 0))]]));
@@ -61,13 +62,16 @@ function renderStatus(r: StatusReport): string {
   if (r.inFlightTotal === 0) out.push('In flight: none');
   else {
     out.push(`In flight: ${formatCount(r.inFlightTotal)}${r.inFlightTotal > r.inFlight.length ? ` (oldest ${r.inFlight.length} shown)` : ''}`);
-    out.push(renderTable(['file', 'name', 'status', 'attempts', 'since last change'], r.inFlight.map((f) => [f.id, f.name, f.status, f.attempts, `${f.waitingSeconds} s`])));
+    out.push(renderTable(['file', 'name', 'status', 'attempts', 'since last change'], r.inFlight.map((f) => [f.id, f.name, f.status, f.attempts, `${f.waitingSeconds} s`]), width));
   }
   out.push('');
   if (r.recentErrors.length === 0) out.push('Recent errors: none');
   else {
-    out.push('Recent errors');
-    out.push(renderTable(['finished (UTC)', 'file', 'name', 'status', 'reason'], r.recentErrors.map((e) => [e.finishedAt ?? '', e.id, e.name, e.status, `${e.rule ?? ''}: ${(e.message ?? '').slice(0, 80)}`])));
+    out.push('Recent errors (sluice why <file> shows one in full)');
+    for (const e of r.recentErrors) {
+      out.push(wrapText(escapeControls(`${e.finishedAt ?? ''}  ${e.status}  ${e.name}  (${e.id})`), width, '  '));
+      out.push(wrapText(escapeControls(`${e.rule ?? ''}: ${e.message ?? ''}`), width, '      '));
+    }
   }
   out.push(...renderSourceStatuses(r.sources));
   return out.join('\n') + '\n';

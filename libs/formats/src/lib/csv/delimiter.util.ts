@@ -44,9 +44,8 @@ export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** The first line of `text`, without its line break. */
+/** The first line of `text`, without its line break (LF, CRLF or a lone CR). */
 export function firstLine(text: string): string {
-  const nl = text.indexOf('\n');
-  const line = nl < 0 ? text : text.slice(0, nl);
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
+  const end = text.search(/[\r\n]/);
+  return end < 0 ? text : text.slice(0, end);
 }

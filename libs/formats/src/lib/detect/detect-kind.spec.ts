@@ -1,4 +1,5 @@
-import { detectionHead, detectKind, headIsEnough, type KindDetector } from '../../index';
+import { Readable } from 'node:stream';
+import { DETECT_MAX_BLANK_BYTES, detectionHead, detectKind, headIsEnough, readDetectionHead, type KindDetector } from '../../index';
 
 const d = (text: string | Buffer, name = 'f.dat') => detectKind(typeof text === 'string' ? Buffer.from(text) : text, name);
 
@@ -95,11 +96,98 @@ describe(detectKind.name, () => {
   });
 
   it('reports a malformed sensor header', () => {
-    expect(d('ts,device,temp,temp\n')).toMatchObject({ reject: { rule: 'invalid_header', line: 1 } });
+    expect(d('ts,device,temp,temp\n')).toMatchObject({ reject: { rule: 'invalid_header', line: 1, message: expect.stringContaining('columns 3 and 4') } });
+  });
+
+  it('refuses a second timestamp, device or key column, naming the columns, rather than taking it for a metric', () => {
+    const cases: Array<[string, string]> = [
+      ['"ts","device","temp","ts"\n', '"ts" (column 1), "ts" (column 4)'],
+      ['ts,device,temp,DEVICE\n', '"device" (column 2), "device" (column 4)'],
+      ['timestamp,ts,device,temp\n', '"timestamp" (column 1), "ts" (column 2)'],
+      ['ts,device,device_id,temp\n', '"device" (column 2), "device_id" (column 3)'],
+      ['timestamp;sensor_uuid;sensor_value;sensor_uuid\n', '"sensor_uuid" (column 2), "sensor_uuid" (column 4)'],
+      ['sensor_uuid;sensor_name;sensor_name\n', '"sensor_name" (column 2), "sensor_name" (column 3)'],
+    ];
+    for (const [text, named] of cases) expect(d(text, 'x.csv')).toEqual({ reject: { rule: 'invalid_header', line: 1, message: expect.stringContaining(named) } });
   });
 
   it('takes a list of detectors, so a new kind is one more module', () => {
     const xml: KindDetector = { name: 'xml', detect: ({ text }) => (text.startsWith('<?xml') ? { kind: 'measurement' } : null) };
     expect(detectKind(Buffer.from('<?xml version="1.0"?>'), 'a.xml', [xml])).toEqual({ kind: 'measurement' });
   });
+
+  describe('a bracket or a brace alone is no JSON', () => {
+    const log = '[2024-07-21T14:30:00Z] error disk failed\n[2024-07-21T14:30:01Z] info ok\n';
+
+    it('takes a log whose first line starts with a bracketed timestamp as a log, named .log or with no extension', () => {
+      expect(d(log, 'app.log')).toEqual({ kind: 'log' });
+      expect(d(log, 'app')).toEqual({ kind: 'log' });
+      expect(d(`${log}${'[2024-07-21T14:30:02Z] info more\n'.repeat(5000)}`, 'app.log')).toEqual({ kind: 'log' });
+    });
+
+    it('takes other text that opens with a bracket or a brace as a log', () => {
+      for (const text of ['[1] first entry\n', '{user} logged in\n', '[1,2] is not JSON text here\n', '"quoted" said the log\n', '- item one\n- item two\n']) {
+        expect(d(text, 'a.log')).toEqual({ kind: 'log' });
+      }
+    });
+
+    it('still refuses JSON of no known kind, whole, cut off by the head or by the end, or as lines, saying it is JSON', () => {
+      const cut = `[${Array.from({ length: 20_000 }, (_, i) => i + 0.5).join(', ')}]`;
+      expect(cut.length).toBeGreaterThan(64 * 1024);
+      for (const text of ['[1,2,3]', '[1, 2', '[\n  {"a": 1}\n]', '[1,2]\n[3,4]\n', '{"a":1}\n{"b":2}\n', '{"a":1} trailing', cut, '"a string"']) {
+        expect(d(text, 'app.log')).toMatchObject({ reject: { rule: 'unrecognized_format', message: expect.stringMatching(/JSON (\(|with)/) } });
+      }
+      // A head cut inside a long run of letters or digits is read in linear time (1 MiB of them, as a first line may hold).
+      expect(d(Buffer.from(`{"kind":"sensor_reading","pad":"${'x'.repeat(1 << 20)}`), 'a.ndjson')).toEqual({ kind: 'ndjson' });
+      expect(d(Buffer.from(`{"vehicle_status":[{"vehicle_id":"${'x'.repeat(1 << 20)}`))).toEqual({ kind: 'vehicle_status' });
+      expect(d(Buffer.from(`[2024-07-21T14:30:00Z] ${'x'.repeat(1 << 20)}`), 'app.log')).toEqual({ kind: 'log' });
+      // A known document followed by other text is that document (its loader refuses the trailing text with its position).
+      expect(d('{"time_stamp":"2019-05-04T07:00:00-04:00","data":[1]} trailing', 'x.json')).toEqual({ kind: 'measurement' });
+      // A head cut inside a number or a word is still the start of JSON.
+      const measurement = `{"time_stamp":"2019-05-01T06:00:00-04:00","data":[${Array.from({ length: 20_000 }, () => '12.375').join(',')}]}`;
+      for (const at of [64 * 1024, 64 * 1024 + 1, 64 * 1024 + 2, 64 * 1024 + 3]) expect(d(measurement.slice(0, at))).toEqual({ kind: 'measurement' });
+    });
+  });
+
+  describe('leading blank lines and whitespace', () => {
+    const doc = '{"vehicle_status":[{"vehicle_id":"a","report_time":"2022-05-05T22:02:34.546Z","status":"driving"}]}';
+    const blank = (n: number, unit = ' \n\t\r\n') => unit.repeat(Math.ceil(n / unit.length));
+
+    it('looks past more than a MiB of whitespace to the content', async () => {
+      for (const ws of [blank(1.5 * 1024 * 1024), ' '.repeat(1.5 * 1024 * 1024)]) {
+        const bytes = Buffer.from(ws + doc);
+        expect(d(detectionHead(bytes, 1 << 20))).toEqual({ kind: 'vehicle_status' });
+        expect(d(await readDetectionHead(Readable.from(chunks(bytes, 65536)), 1 << 20))).toEqual({ kind: 'vehicle_status' });
+      }
+    });
+
+    it('detects a CSV or a log after blank lines', async () => {
+      const csv = Buffer.from('\n\n   \r\n"ts","device","temp"\n"1700000000","a","1"\n');
+      expect(d(detectionHead(csv, 1 << 20), 'x.csv')).toEqual({ kind: 'sensor_wide_csv' });
+      expect(d(await readDetectionHead(Readable.from(chunks(csv, 3)), 1 << 20), 'x.csv')).toEqual({ kind: 'sensor_wide_csv' });
+      expect(d(detectionHead(Buffer.from(`${blank(200_000)}info: started\n`), 1 << 20))).toEqual({ kind: 'log' });
+    });
+
+    it('refuses whitespace with no content within DETECT_MAX_BLANK_BYTES for what it is, not as empty', async () => {
+      const late = Buffer.concat([Buffer.alloc(DETECT_MAX_BLANK_BYTES + 128 * 1024, 0x20), Buffer.from(doc)]);
+      const message = expect.stringContaining(`nothing but whitespace in its first ${DETECT_MAX_BLANK_BYTES / 1024 / 1024} MiB`);
+      expect(d(detectionHead(late, 1 << 20), 'late.json')).toEqual({ reject: { rule: 'unrecognized_format', message } });
+      expect(d(await readDetectionHead(Readable.from(chunks(late, 1 << 20)), 1 << 20), 'late.json')).toEqual({ reject: { rule: 'unrecognized_format', message } });
+      // Whitespace only, however much of it: empty.
+      expect(d(await readDetectionHead(Readable.from(chunks(Buffer.alloc(3 * 1024 * 1024, 0x0a), 65536)), 1 << 20))).toMatchObject({ reject: { rule: 'empty_file' } });
+    });
+  });
+
+  it('reads CR-only line ends as line ends: a CSV header and a log', async () => {
+    const csv = Buffer.from('"ts","device","temp"\r"1700000000","a","1"\r"1700000060","a","2"\r');
+    expect(d(csv, 'old-mac.csv')).toEqual({ kind: 'sensor_wide_csv' });
+    expect(d(await readDetectionHead(Readable.from(chunks(csv, 7)), 1 << 20), 'old-mac.csv')).toEqual({ kind: 'sensor_wide_csv' });
+    expect(d('info: one\rwarn: two\r', 'old-mac.log')).toEqual({ kind: 'log' });
+  });
 });
+
+function chunks(bytes: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+  return out;
+}

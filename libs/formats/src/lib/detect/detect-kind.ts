@@ -1,5 +1,6 @@
 import type { FileKind, RejectReason } from '@sluice/contracts';
 import { cutSequenceStart, decodeMarked, hasControlChars, INVALID_BYTE_MARK } from '../text/storable-text.util';
+import { DETECT_HEAD_BYTES, DETECT_MAX_BLANK_BYTES } from './detection-head';
 import type { Detection, KindDetector } from './detector';
 import { jsonDetector } from './json.detector';
 import { logDetector, looksBinary } from './log.detector';
@@ -9,27 +10,8 @@ import { sensorCsvDetector } from './sensor-csv.detector';
 /** Tried in order; the first that answers wins. A new kind is a new detector in this list (the log kind, the fallback for other text, last). */
 export const KIND_DETECTORS: readonly KindDetector[] = [ndjsonDetector, jsonDetector, sensorCsvDetector, logDetector];
 
-/** How many bytes of a file `detectKind` wants to see at least. */
-export const DETECT_HEAD_BYTES = 64 * 1024;
-
 /**
- * Whether a head of `length` bytes, `newline` telling if it holds a line break, is enough to detect from:
- * DETECT_HEAD_BYTES and the whole first line (a CSV header or an NDJSON line may be longer), read up to
- * `maxLineBytes` (the longest line accepted, MAX_LINE_BYTES).
- */
-export function headIsEnough(length: number, newline: boolean, maxLineBytes: number): boolean {
-  return length >= DETECT_HEAD_BYTES && (newline || length > maxLineBytes + 2);
-}
-
-/** The head of `bytes` that `detectKind` takes: DETECT_HEAD_BYTES, or the whole first line up to `maxLineBytes` (+ CRLF). */
-export function detectionHead(bytes: Buffer, maxLineBytes: number): Buffer {
-  const nl = bytes.indexOf(10);
-  const lineEnd = nl < 0 ? bytes.length : nl + 1;
-  return bytes.subarray(0, Math.max(DETECT_HEAD_BYTES, Math.min(lineEnd, maxLineBytes + 2)));
-}
-
-/**
- * The kind of a file from its head (`detectionHead`; the file name is only a hint for messages, and keeps a
+ * The kind of a file from its head (`detectionHead`: from its first byte that is not whitespace; the file name is only a hint for messages, and keeps a
  * `.csv`/`.json`… that is no known kind from being loaded as a log); a head shorter than DETECT_HEAD_BYTES
  * is taken as the whole file. Bytes that are not text refuse the file only when no kind is recognised:
  * inside a record of a known kind they are that record's row error.
@@ -38,7 +20,10 @@ export function detectKind(head: Buffer, fileName: string, detectors: readonly K
   const complete = head.length < DETECT_HEAD_BYTES;
   // A character cut at the end of the head is not counted as invalid.
   const text = decodeMarked(complete ? head : head.subarray(0, cutSequenceStart(head)));
-  if (text.trim() === '') return reject('empty_file', `${fileName} is empty (or holds only whitespace).`);
+  if (text.trim() === '') {
+    if (complete) return reject('empty_file', `${fileName} is empty (or holds only whitespace).`);
+    return reject('unrecognized_format', `${fileName} holds nothing but whitespace in its first ${DETECT_MAX_BLANK_BYTES / 1024 / 1024} MiB; detection looks no further for content.`);
+  }
   const input = { text, fileName, complete };
   for (const d of detectors) {
     const found = d.detect(input);

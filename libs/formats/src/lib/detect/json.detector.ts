@@ -1,13 +1,14 @@
 import type { FileKind } from '@sluice/contracts';
 import type { KindDetector } from './detector';
 import { topLevelKeys } from './json-keys.util';
+import { looksJson } from './json-text.util';
 
-/** JSON documents, recognised by their top-level keys (SPEC §4.2–4.4). */
+/** JSON documents, recognised by their top-level keys (SPEC §4.2–4.4); text that only starts with a brace (`{user} logged in`) is no JSON. */
 export const jsonDetector: KindDetector = {
   name: 'json',
-  detect({ text }) {
+  detect({ text, complete }) {
     const keys = topLevelKeys(text);
-    if (keys === null) return null;
+    if (keys === null || !looksJson(text, complete)) return null;
     let kind: FileKind | null = null;
     if (keys.includes('vehicle_status')) kind = 'vehicle_status';
     else if (keys.includes('objects_detection_events')) kind = 'detections';

@@ -1,14 +1,12 @@
 import { INVALID_BYTE_MARK } from '../text/storable-text.util';
 import type { KindDetector } from './detector';
+import { looksJson } from './json-text.util';
 
 /**
  * Names of formats Sluice has kinds for, or that are structured data it does not load: such a file that no
  * other detector took is a mistake to report (an unknown CSV header, a JSON shape), not a log to load.
  */
 const STRUCTURED_NAME = /\.(?:csv|tsv|json|ndjson|jsonl|xml)$/i;
-
-/** JSON text that is no known kind (an array, a string, a number…): refused as before, never loaded as lines. */
-const JSON_START = /^\s*(?:"|\[\s*(?:[[{"\]\d-]|true\b|false\b|null\b))/;
 
 /** Share of odd characters above which a head is binary data rather than text with a few bad lines. */
 export const BINARY_RATIO = 0.1;
@@ -28,25 +26,23 @@ export function looksBinary(text: string): boolean {
   return odd > text.length * BINARY_RATIO;
 }
 
-function looksJson(text: string, complete: boolean): boolean {
-  if (JSON_START.test(text)) return true;
-  if (!complete) return false;
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Plain-text line files (a log, SPEC §4.7): text that is no other kind, tried last. Structured names, JSON
- * and binary content are left to detectKind's refusals.
+ * Plain-text line files (a log, SPEC §4.7): text that is no other kind, tried last. JSON that is no known
+ * kind (an array, a string, lines of objects without `kind`) is refused, never loaded as lines; a
+ * structured name and binary content are left to detectKind's refusals.
  */
 export const logDetector: KindDetector = {
   name: 'log',
   detect({ text, fileName, complete }) {
-    if (STRUCTURED_NAME.test(fileName) || looksJson(text, complete) || looksBinary(text)) return null;
+    if (looksBinary(text)) return null;
+    if (looksJson(text, complete)) return { reject: { rule: 'unrecognized_format', message: jsonMessage(text, fileName) } };
+    if (STRUCTURED_NAME.test(fileName)) return null;
     return { kind: 'log' };
   },
 };
+
+function jsonMessage(text: string, fileName: string): string {
+  const c = text.trimStart()[0];
+  const what = c === '[' ? 'a list' : c === '"' ? 'a string' : c === '{' ? 'objects' : 'a bare value';
+  return `${fileName} holds JSON (${what}) of no known kind: expected an object with "vehicle_status", "objects_detection_events" or "time_stamp" + "data", or NDJSON lines carrying "kind". JSON is not loaded as a log.`;
+}

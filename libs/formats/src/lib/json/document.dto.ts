@@ -14,7 +14,7 @@ import {
   ValidateNested,
   type ValidationOptions,
 } from 'class-validator';
-import { MAX_ABS_VALUE, parseInstant } from '../sensor/sensor-record';
+import { MAX_ABS_VALUE, parseInstant, sensorNameProblem } from '../sensor/sensor-record';
 import { textProblem } from '../text/storable-text.util';
 
 /**
@@ -25,7 +25,6 @@ import { textProblem } from '../text/storable-text.util';
 
 export const ID_MAX = 128;
 export const LABEL_MAX = 64;
-export const SENSOR_NAME_MAX = 200;
 export const MEASUREMENT_MAX_SAMPLES = 1_000_000;
 export const INT32_MAX = 2_147_483_647;
 
@@ -52,6 +51,20 @@ export function IsStorableText(options?: ValidationOptions): PropertyDecorator {
       validator: {
         validate: (v: unknown) => typeof v !== 'string' || textProblem(v) === null,
         defaultMessage: () => '$property must be text without NUL characters, in UTF-8',
+      },
+    },
+    options,
+  );
+}
+
+/** A sensor name: not empty, and within SENSOR_NAME_MAX characters (`sensorNameProblem`, the rule every input shares). */
+export function IsSensorName(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isSensorName',
+      validator: {
+        validate: (v: unknown) => typeof v !== 'string' || (v !== '' && sensorNameProblem(v) === null),
+        defaultMessage: () => '$property must be a sensor name of 1 to SENSOR_NAME_MAX characters',
       },
     },
     options,
@@ -186,7 +199,7 @@ export class SensorReadingLineDto {
   @IsDefined()
   @IsString()
   @IsStorableText()
-  @Length(1, SENSOR_NAME_MAX)
+  @IsSensorName()
   sensor!: string;
 
   @IsDefined()

@@ -84,6 +84,22 @@ describe(streamDocumentItems.name, () => {
     expect((await read(' \n ')).end).toEqual({ reject: expect.objectContaining({ rule: 'empty_file' }) });
   });
 
+  it('reads past leading whitespace longer than maxItemBytes (it holds nothing), with the lines of what follows', async () => {
+    for (const lead of [' '.repeat(5000), '\n'.repeat(5000), ' \r\n\t'.repeat(2000)]) {
+      const r = await read(`\uFEFF${lead}{"items": [{"a": 1}]}`, { maxItemBytes: 1000, every: 256 });
+      expect(r.values).toEqual([{ a: 1 }]);
+      expect(r.items[0].line).toBe(1 + (lead.match(/\n/g)?.length ?? 0));
+      expect(r.end).toMatchObject({ doc: expect.anything() });
+    }
+    expect((await read(' '.repeat(5000), { maxItemBytes: 1000, every: 256 })).end).toEqual({ reject: expect.objectContaining({ rule: 'empty_file' }) });
+  });
+
+  it('gives the paths of members an item names twice (the value keeps the last), not those of other items or the top level', async () => {
+    const r = await read('{"items": [{"a": 1, "a": 2}, {"a": 1, "n": [{"b": 1}, {"b": 1, "b": 2}]}, {"a": 1}, 5, "a"]}', { every: 3 });
+    expect(r.items.map((i) => i.duplicates)).toEqual([[['a']], [['n', 1, 'b']], [], [], []]);
+    expect(r.values[0]).toEqual({ a: 2 });
+  });
+
   it('refuses nesting deeper than the limit, at its position, without overflowing the stack', async () => {
     const deep = (n: number) => `{"items": [${'['.repeat(n)}${']'.repeat(n)}]}`;
     expect((await read(deep(62), { maxDepth: 64 })).error).toBeUndefined();

@@ -2,7 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import type { RejectReason } from '@sluice/contracts';
 import { TokenParser, Tokenizer, TokenType, type ParsedTokenInfo } from '@streamparser/json';
 import { cutSequenceStart, firstInvalidUtf8 } from '../text/storable-text.util';
-import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError } from './json-parser';
+import { DuplicateKeyTracker } from './duplicate-keys';
+import { DEFAULT_MAX_JSON_DEPTH, JsonSyntaxError, type JsonPath } from './json-parser';
 
 /*
  * Why @streamparser/json: of the streaming parsers for Node, it is maintained (releases through 2026), ships
@@ -23,6 +24,8 @@ export interface DocumentItem {
   line: number;
   /** Its JSON text (to find the line of one of its fields); empty for a scalar item. */
   text(): string;
+  /** Paths (within the item) of members its text names twice; the parsed value kept the last. */
+  duplicates: JsonPath[];
 }
 
 /** What is left of a streamed document after its items: the top-level value without them. */
@@ -146,10 +149,14 @@ class ItemReader {
   private depth = 0;
   private tokens = 0;
   private lastToken = 0;
+  /** Offset of the first byte that is not whitespace, once seen: leading whitespace counts toward no limit but the document's. */
+  private contentFrom: number | undefined;
   private expectKey = false;
   private key: string | undefined;
   private inItems = false;
   private record: OpenRecord | null = null;
+  /** Member names of the item being read, to refuse one given twice. */
+  private keys: DuplicateKeyTracker | null = null;
   private readonly top: Record<string, unknown> = {};
   private readonly memberLines = new Map<string, number>();
   private streamed = false;
@@ -165,7 +172,7 @@ class ItemReader {
     this.parser.onValue = ({ value, key }) => {
       if (!this.inItems || !this.record) return;
       const { start, line } = this.record;
-      this.items.push({ value, index: key as number, line, text: this.textFrom(start, this.lastToken + 1, typeof value === 'object' && value !== null) });
+      this.items.push({ value, index: key as number, line, text: this.textFrom(start, this.lastToken + 1, typeof value === 'object' && value !== null), duplicates: this.keys?.found ?? [] });
     };
     this.tokenizer.onToken = (t) => this.onToken(t);
   }
@@ -184,8 +191,12 @@ class ItemReader {
       throw this.translate(e);
     }
     this.countLines(this.total);
+    if (this.contentFrom === undefined) {
+      const at = buf.findIndex((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+      if (at >= 0) this.contentFrom = this.chunkStart + at;
+    }
     // A string or number still being read is held by the tokenizer: bound it (and the open record) here.
-    const since = this.record ? this.record.start : this.lastToken;
+    const since = this.record ? this.record.start : this.tokens ? this.lastToken : (this.contentFrom ?? this.total);
     if (this.total - since > this.opts.maxItemBytes) throw this.tooLong(since);
     const items = this.items;
     this.items = [];
@@ -227,6 +238,7 @@ class ItemReader {
       this.valueStarts(token, value, offset);
     }
     if (this.record && offset - this.record.start > this.opts.maxItemBytes) throw this.tooLong(this.record.start);
+    if (this.keys) trackKeys(this.keys, token, value);
     try {
       this.parser.write(t);
     } catch (e) {
@@ -256,6 +268,7 @@ class ItemReader {
       this.openRecord(offset, d);
     } else if (d === 2 && this.inItems && !this.record) {
       this.openRecord(offset, d);
+      this.keys = new DuplicateKeyTracker();
     }
   }
 
@@ -267,6 +280,7 @@ class ItemReader {
   private closeRecord(): void {
     this.record = null;
     this.kept = [];
+    this.keys = null;
   }
 
   /** The text of bytes [from, to) of the open record, decoded only when asked. */
@@ -311,7 +325,7 @@ class ItemReader {
 
   private tooLong(since: number): Stop {
     const line = this.lineAt(since);
-    const what = this.record ? (this.inItems ? `an item of ${this.itemsKey}` : 'a top-level member') : 'a member name, string or number';
+    const what = this.record ? (this.inItems ? `an item of ${this.itemsKey}` : 'a top-level member') : 'a member name, string, number or run of whitespace';
     return new Stop({
       reject: { rule: 'too_long', line, message: `line ${line}: ${what} has more than ${this.opts.maxItemBytes} bytes; an item of a JSON document may have at most MAX_LINE_BYTES, as an NDJSON line` },
     });
@@ -340,6 +354,14 @@ class ItemReader {
     const what = this.parser.isEnded ? `unexpected ${shown} after the end of the JSON value` : `unexpected ${shown}`;
     return this.syntax('invalid_json', what, offset);
   }
+}
+
+/** Feeds one token of an item to its duplicate-key tracker. */
+function trackKeys(keys: DuplicateKeyTracker, token: TokenType, value: unknown): void {
+  if (token === TokenType.LEFT_BRACE || token === TokenType.LEFT_BRACKET) keys.open(token === TokenType.LEFT_BRACE);
+  else if (token === TokenType.RIGHT_BRACE || token === TokenType.RIGHT_BRACKET) keys.close();
+  else if (token === TokenType.COMMA) keys.comma();
+  else if (token === TokenType.STRING) keys.string(value as string);
 }
 
 /** What the shape check needs of a top-level value that is not kept: the scalar itself, or an empty container. */

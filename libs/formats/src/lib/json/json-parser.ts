@@ -14,6 +14,9 @@ export type JsonPath = ReadonlyArray<string | number>;
 export type JsonSyntaxRule = 'invalid_json' | 'truncated_json' | 'json_too_deep';
 
 export class JsonSyntaxError extends Error {
+  /** The value itself was whole; what follows it is not JSON (trailing text). */
+  afterValue = false;
+
   constructor(
     readonly rule: JsonSyntaxRule,
     message: string,
@@ -194,7 +197,11 @@ class Parser {
 
   private end(): void {
     this.ws();
-    if (this.i < this.s.length) throw this.error('invalid_json', `unexpected ${this.describe()} after the end of the JSON value`);
+    if (this.i < this.s.length) {
+      const e = this.error('invalid_json', `unexpected ${this.describe()} after the end of the JSON value`);
+      e.afterValue = true;
+      throw e;
+    }
   }
 
   private value(depth: number): unknown {

@@ -1,10 +1,14 @@
 import { Readable } from 'node:stream';
 import {
+  duplicateKeys,
   INVALID_BYTE_MARK,
   JsonSyntaxError,
   parseJson,
   readJsonDocument,
   readLines,
+  readMappingCsv,
+  readWideCsv,
+  SENSOR_NAME_MAX,
   streamedShapeProblem,
   textProblem,
   validateDocument,
@@ -147,12 +151,92 @@ describe(validateLine.name, () => {
   });
 });
 
-describe(readLines.name, () => {
-  const all = async (chunks: (string | Buffer)[], max = 100) => {
-    const out: RawLine[] = [];
-    for await (const b of readLines(Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))), max)) out.push(...b);
+describe('members named twice in one object', () => {
+  it('are found with their paths, however escaped, and only within one object', () => {
+    expect(duplicateKeys('{"a":1,"a":2}')).toEqual([['a']]);
+    expect(duplicateKeys('{"x":[{"b":1},{"b":1,"c":{"d":1,"e":"}{,\\"d\\"[","d":2}}]}')).toEqual([['x', 1, 'c', 'd']]);
+    expect(duplicateKeys('{"a\\u0062":1,"ab":2,"q\\\\":1,"q\\\\":2}')).toEqual([['ab'], ['q\\']]);
+    expect(duplicateKeys('[{"a":1},{"a":1},{"b":{"a":1},"a":2}]')).toEqual([]);
+    expect(duplicateKeys('{"__proto__":1,"__proto__":2,"toString":1}')).toEqual([['__proto__']]);
+  });
+
+  it('refuse the NDJSON line or the document item as duplicate_key, first among its problems; the items key twice refuses the document', () => {
+    const vs = (status: string) => ({ vehicle_id: 'v', report_time: '2022-05-05T22:02:34.546Z', status });
+    const line = '{"kind":"sensor_reading","sensor":"a/b","ts":"2024-01-01T00:00:00Z","value":1,"value":"x"}';
+    expect(validateLine(JSON.parse(line), [], duplicateKeys(line))).toEqual({
+      problems: [
+        expect.objectContaining({ field: 'value', rule: 'duplicate_key', message: 'value is given more than once in its object; give each field once', value: null }),
+        expect.objectContaining({ field: 'value', rule: 'not_a_number' }),
+      ],
+    });
+    const doc = `{"vehicle_status":[${JSON.stringify(vs('a'))},{"vehicle_id":"w","status":"a","report_time":"2022-05-05T22:02:34.546Z","status":"b"}]}`;
+    expect(validateDocument('vehicle_status', JSON.parse(doc), duplicateKeys(doc))).toEqual([expect.objectContaining({ field: 'vehicle_status[1].status', rule: 'duplicate_key' })]);
+    const twice = '{"vehicle_status":[],"vehicle_status":[]}';
+    expect(validateDocument('vehicle_status', JSON.parse(twice), duplicateKeys(twice))).toEqual([expect.objectContaining({ field: 'vehicle_status', rule: 'invalid_document' })]);
+    const m = '{"time_stamp":"2019-05-01T06:00:00-04:00","time_stamp":"2019-05-01T07:00:00-04:00","data":[1]}';
+    expect(validateDocument('measurement', JSON.parse(m), duplicateKeys(m))).toEqual([expect.objectContaining({ field: 'time_stamp', rule: 'duplicate_key' })]);
+  });
+});
+
+describe('one sensor-name rule whatever the input', () => {
+  const line = (sensor: string) => validateLine({ kind: 'sensor_reading', sensor, ts: '2024-01-01T00:00:00Z', value: 1 });
+  const rows = async <T>(gen: AsyncGenerator<{ rows: T[]; rejects: Array<{ line: number; column: string | null; rule: string; message: string }> }>) => {
+    const out = { rows: [] as T[], rejects: [] as Array<{ line: number; column: string | null; rule: string; message: string }> };
+    for await (const b of gen) {
+      out.rows.push(...b.rows);
+      out.rejects.push(...b.rejects);
+    }
     return out;
   };
+  const wide = (device: string) => readWideCsv(Readable.from([Buffer.from(`ts,device,temp\n1.5E9,${device},1\n`)]), { ranges: {}, naiveTimeZone: 'UTC' });
+  const mapping = (name: string) => readMappingCsv(Readable.from([Buffer.from(`sensor_uuid;sensor_name\n0b8e3f2c-1a2b-4c3d-8e9f-0123456789ab;${name}\n`)]));
+
+  it('takes names of SENSOR_NAME_MAX characters (a surrogate pair is one) from NDJSON, a wide CSV and a mapping CSV', async () => {
+    const emoji = '\u{1F321}'.repeat(SENSOR_NAME_MAX - 5); // 195 characters, 390 UTF-16 units
+    expect(line('x'.repeat(SENSOR_NAME_MAX))).toMatchObject({ kind: 'sensor_reading' });
+    expect(line(`${emoji}/temp`)).toMatchObject({ kind: 'sensor_reading' });
+    expect((await rows(wide('d'.repeat(SENSOR_NAME_MAX - 5)))).rows).toHaveLength(1);
+    expect((await rows(wide(emoji))).rows).toHaveLength(1);
+    expect((await rows(mapping('m'.repeat(SENSOR_NAME_MAX)))).rows).toHaveLength(1);
+  });
+
+  it('refuses one character more as a row error too_long, with line, column and the same message, in every input', async () => {
+    const long = 'd'.repeat(3000);
+    const message = expect.stringMatching(/is 3005 characters long; a sensor name may have at most 200 \(SENSOR_NAME_MAX\)$/);
+    expect(line(`${long}/temp`)).toEqual({ problems: [expect.objectContaining({ field: 'sensor', rule: 'too_long', message })] });
+    expect(line('x'.repeat(SENSOR_NAME_MAX + 1))).toEqual({ problems: [expect.objectContaining({ rule: 'too_long' })] });
+    expect((await rows(wide(long))).rejects).toEqual([expect.objectContaining({ line: 2, column: 'device', rule: 'too_long', message })]);
+    expect((await rows(wide('d'.repeat(SENSOR_NAME_MAX - 4)))).rejects).toEqual([expect.objectContaining({ rule: 'too_long' })]);
+    expect((await rows(mapping(`${long}/temp`))).rejects).toEqual([expect.objectContaining({ line: 2, column: 'sensor_name', rule: 'too_long', message })]);
+    expect(line('')).toEqual({ problems: [expect.objectContaining({ rule: 'empty_value' })] });
+  });
+
+  it('refuses a wide header whose metric alone makes every name too long', async () => {
+    const metric = 'm'.repeat(SENSOR_NAME_MAX - 1);
+    await expect(rows(readWideCsv(Readable.from([Buffer.from(`ts,device,${metric}\n1.5E9,d,1\n`)]), { ranges: {}, naiveTimeZone: 'UTC' }))).rejects.toMatchObject({
+      reason: { rule: 'invalid_header', message: expect.stringContaining('column 3') },
+    });
+  });
+});
+
+describe(readLines.name, () => {
+  const all = async (chunks: (string | Buffer)[], max = 100, loneCr = false) => {
+    const out: RawLine[] = [];
+    for await (const b of readLines(Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))), max, { loneCr })) out.push(...b);
+    return out;
+  };
+
+  it('with loneCr, ends a line at a lone CR too, and a CRLF split between chunks is one line end', async () => {
+    const expected = ['a', 'b', '', 'c', 'd', 'e'].map((text, i) => ({ line: i + 1, text }));
+    expect(await all(['a\rb\r', '\rc\r', '\nd\r\ne'], 100, true)).toEqual(expected);
+    expect(await all(['a\rb\r\rc\r\nd\r\ne'], 100, true)).toEqual(expected);
+    expect(await all(['x'.repeat(150), '\ry\r'], 100, true)).toEqual([
+      { line: 1, error: 'line_too_long', bytes: 150 },
+      { line: 2, text: 'y' },
+    ]);
+    // Without it (NDJSON), a CR is part of its line.
+    expect(await all(['a\rb\n'])).toEqual([{ line: 1, text: 'a\rb' }]);
+  });
 
   it('splits across chunks, accepts CRLF and a BOM, keeps a last line without newline', async () => {
     expect(await all(['\uFEFFab', 'c\r\nd', 'e\n\nf'])).toEqual([

@@ -3,14 +3,20 @@ import { firstInvalidUtf8 } from '../text/storable-text.util';
 /**
  * Splits a byte stream into lines without ever holding more than `maxLineBytes` of one line: a longer
  * line is reported as too long (its bytes are skipped up to the next newline), so a file without line
- * breaks cannot exhaust memory. Each line is decoded as strict UTF-8; CRLF and a leading BOM are accepted.
+ * breaks cannot exhaust memory. Each line is decoded as strict UTF-8; CRLF (a lone CR with `loneCr`) and a
+ * leading BOM are accepted.
  */
 export type RawLine =
   | { line: number; text: string }
   | { line: number; error: 'line_too_long'; bytes: number }
   | { line: number; error: 'invalid_utf8'; byteOffset: number };
 
-export async function* readLines(input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, maxLineBytes: number): AsyncGenerator<RawLine[]> {
+export interface ReadLinesOptions {
+  /** A lone CR ends a line too (old Mac text files). NDJSON leaves it out: there a CR is whitespace inside a line. */
+  loneCr?: boolean;
+}
+
+export async function* readLines(input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, maxLineBytes: number, opts: ReadLinesOptions = {}): AsyncGenerator<RawLine[]> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   let parts: Buffer[] = [];
   let partBytes = 0;
@@ -18,6 +24,8 @@ export async function* readLines(input: AsyncIterable<Buffer | string> | NodeJS.
   let line = 0;
   let first = true;
   let batch: RawLine[] = [];
+  // The LF of a CRLF whose CR ended the previous chunk (with loneCr).
+  let skipLf = false;
 
   const finish = (tail: Buffer) => {
     line++;
@@ -44,15 +52,29 @@ export async function* readLines(input: AsyncIterable<Buffer | string> | NodeJS.
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let start = 0;
-    for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
-      const piece = buf.subarray(start, nl);
+    if (skipLf && buf.length) {
+      if (buf[0] === 10) start = 1;
+      skipLf = false;
+    }
+    // Next LF and CR from `start`, each searched again only once passed (a file may hold one and not the other).
+    let lf = buf.indexOf(10, start);
+    let cr = opts.loneCr ? buf.indexOf(13, start) : -1;
+    for (;;) {
+      if (lf >= 0 && lf < start) lf = buf.indexOf(10, start);
+      if (cr >= 0 && cr < start) cr = buf.indexOf(13, start);
+      const atCr = cr >= 0 && (lf < 0 || cr < lf);
+      const end = atCr ? cr : lf;
+      if (end < 0) break;
+      const piece = buf.subarray(start, end);
       if (overflow === 0 && partBytes + piece.length > maxLineBytes) {
         overflow = partBytes;
         parts = [];
         partBytes = 0;
       }
       finish(piece);
-      start = nl + 1;
+      start = end + 1;
+      if (atCr && start < buf.length && buf[start] === 10) start++;
+      else if (atCr && start === buf.length) skipLf = true;
     }
     const rest = buf.subarray(start);
     if (rest.length) {

@@ -1,6 +1,6 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { cap, magnitudeProblem, VALUE_CAP } from '../sensor/sensor-record';
+import { cap, magnitudeProblem, sensorNameProblem, VALUE_CAP } from '../sensor/sensor-record';
 import { textProblem, textProblemMessage, type TextRule } from '../text/storable-text.util';
 import {
   DetectionEventItemDto,
@@ -44,6 +44,7 @@ export type ItemRule =
   | 'out_of_range'
   | 'empty_array'
   | 'too_many_items'
+  | 'duplicate_key'
   | TextRule;
 
 /** One thing wrong with a document: where (as a path), which rule, a sentence naming the field, the value. */
@@ -74,12 +75,16 @@ const LINE_CLASS: Record<LineKind, ClassConstructor<NdjsonLineDto>> = {
  * Every problem of a whole JSON document of `kind` (shape and each item), with field paths. The ingest
  * API uses it for request bodies; an empty list means the document is valid.
  */
-export function validateDocument(kind: DocumentKind, json: unknown): DocumentProblem[] {
+export function validateDocument(kind: DocumentKind, json: unknown, duplicates: readonly JsonPath[] = []): DocumentProblem[] {
+  const key = DOCUMENT_ITEMS_KEY[kind];
+  if (key === null) return validateItem(kind, json, [], duplicates);
+  // The items key given twice: the document is refused whole, as when its items are streamed.
+  if (duplicates.some((p) => p.length === 1 && p[0] === key)) return [problem([key], 'invalid_document', `${key} appears more than once in the document`, undefined)];
   const items = documentItems(kind, json);
   if (!Array.isArray(items)) return [items];
   const out: DocumentProblem[] = [];
-  const key = DOCUMENT_ITEMS_KEY[kind];
-  items.forEach((item, i) => out.push(...validateItem(kind, item, key === null ? [] : [key, i])));
+  const within = (i: number) => duplicates.filter((p) => p[0] === key && p[1] === i).map((p) => p.slice(2));
+  items.forEach((item, i) => out.push(...validateItem(kind, item, [key, i], within(i))));
   return out;
 }
 
@@ -114,13 +119,33 @@ export function streamedShapeProblem(kind: DocumentKind, doc: StreamedDocument):
   return problem([key], 'invalid_document', `${key} must be a list of items, found ${describe(doc.top[key])}`, doc.top[key]);
 }
 
-/** Problems of one item of a document; `base` is its path in the document (for messages). */
-export function validateItem(kind: DocumentKind, item: unknown, base: JsonPath = []): DocumentProblem[] {
-  return validateAs(ITEM_CLASS[kind], item, base);
+/**
+ * Problems of one item of a document; `base` is its path in the document (for messages), `duplicates` the
+ * paths (within the item) of members its text names twice (`duplicateKeys`), refused first.
+ */
+export function validateItem(kind: DocumentKind, item: unknown, base: JsonPath = [], duplicates: readonly JsonPath[] = []): DocumentProblem[] {
+  return [...duplicateKeyProblems(duplicates, base), ...validateAs(ITEM_CLASS[kind], item, base)];
 }
 
-/** An NDJSON line (SPEC §4.5) routed by its `kind`: the typed line, or its problems. */
-export function validateLine(value: unknown, base: JsonPath = []): { kind: LineKind; line: NdjsonLineDto } | { problems: DocumentProblem[] } {
+/**
+ * A member named twice in one object: JSON.parse would keep the last value without a word, so the record
+ * is refused as `duplicate_key` (a document giving its items key twice is refused whole, see validateDocument).
+ */
+export function duplicateKeyProblems(paths: readonly JsonPath[], base: JsonPath = []): DocumentProblem[] {
+  return paths.map((p) => {
+    const path = [...base, ...p];
+    return problem(path, 'duplicate_key', `${formatPath(path)} is given more than once in its object; give each field once`, undefined);
+  });
+}
+
+/** An NDJSON line (SPEC §4.5) routed by its `kind`: the typed line, or its problems (`duplicates` as for validateItem). */
+export function validateLine(value: unknown, base: JsonPath = [], duplicates: readonly JsonPath[] = []): { kind: LineKind; line: NdjsonLineDto } | { problems: DocumentProblem[] } {
+  const typed = validateLineShape(value, base);
+  if (!duplicates.length) return typed;
+  return { problems: [...duplicateKeyProblems(duplicates, base), ...('problems' in typed ? typed.problems : [])] };
+}
+
+function validateLineShape(value: unknown, base: JsonPath): { kind: LineKind; line: NdjsonLineDto } | { problems: DocumentProblem[] } {
   if (!isPlainObject(value)) return { problems: [problem(base, 'invalid_type', `the line must be a JSON object, found ${describe(value)}`, value)] };
   const kind = value['kind'];
   if (typeof kind !== 'string' || !(LINE_KINDS as readonly string[]).includes(kind)) {
@@ -154,6 +179,7 @@ const PRIORITY = [
   'isFiniteNumber',
   'isTimestampWithOffset',
   'isLength',
+  'isSensorName',
   'arrayNotEmpty',
   'arrayMaxSize',
   'isFiniteNumberArray',
@@ -219,6 +245,11 @@ function explain(constraint: string, path: JsonPath, value: unknown, constraints
       return typeof value === 'string' && value.length === 0
         ? [problem(path, 'empty_value', `${f} is empty`, value)]
         : [problem(path, 'too_long', `${f} is ${typeof value === 'string' ? value.length : '?'} characters long: ${constraints[constraint]}`, value)];
+    case 'isSensorName': {
+      const name = typeof value === 'string' ? value : '';
+      const tooLong = sensorNameProblem(name, f);
+      return tooLong ? [problem(path, 'too_long', tooLong.message, value)] : [problem(path, 'empty_value', `${f} is empty`, value)];
+    }
     case 'arrayNotEmpty':
       return [problem(path, 'empty_array', `${f} is empty; it needs at least one value`, value)];
     case 'arrayMaxSize':

@@ -1,5 +1,6 @@
 import { detectDelimiter, firstLine, splitHeader, stripBom, type CsvDelimiter } from '../csv/delimiter.util';
 import { hasControlChars, textProblem } from '../text/storable-text.util';
+import { cap, charLength, SENSOR_NAME_MAX } from './sensor-record';
 
 export type SensorCsvKind = 'sensor_wide_csv' | 'sensor_long_csv' | 'sensor_mapping_csv';
 
@@ -62,6 +63,8 @@ function readHeaderLine(line: string): SensorCsvHeader | string | null {
 
   // Long: optional leading unnamed index column, then timestamp;sensor_uuid;sensor_value.
   if (has('sensor_uuid') >= 0 && has('sensor_value') >= 0 && has('timestamp') >= 0) {
+    const twice = repeatedAny(lower, ['timestamp', 'sensor_uuid', 'sensor_value'], 'a long sensor CSV has one of each');
+    if (twice) return twice;
     const h = blank('sensor_long_csv');
     h.tsIndex = has('timestamp');
     h.uuidIndex = has('sensor_uuid');
@@ -71,6 +74,8 @@ function readHeaderLine(line: string): SensorCsvHeader | string | null {
     return h;
   }
   if (has('sensor_uuid') >= 0 && has('sensor_name') >= 0) {
+    const twice = repeatedAny(lower, ['sensor_uuid', 'sensor_name'], 'a mapping CSV has one of each');
+    if (twice) return twice;
     const h = blank('sensor_mapping_csv');
     h.uuidIndex = has('sensor_uuid');
     h.nameIndex = has('sensor_name');
@@ -79,19 +84,44 @@ function readHeaderLine(line: string): SensorCsvHeader | string | null {
   const ts = lower.findIndex((c) => WIDE_TS.includes(c));
   const device = lower.findIndex((c) => WIDE_DEVICE.includes(c));
   if (ts < 0 || device < 0 || columns.length < 3) return null;
+  // A second timestamp or device column would silently become a metric: which one identifies the reading is unclear.
+  const twice = repeated(lower, WIDE_TS, `a wide sensor CSV has one timestamp column (${WIDE_TS.join(', ')})`) ?? repeated(lower, WIDE_DEVICE, `a wide sensor CSV has one device column (${WIDE_DEVICE.join(', ')})`);
+  if (twice) return twice;
   const h = blank('sensor_wide_csv');
   h.tsIndex = ts;
   h.deviceIndex = device;
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   for (let i = 0; i < columns.length; i++) {
     if (i === ts || i === device) continue;
     const name = columns[i];
     if (!name) return `column ${i + 1} of the header has no name`;
-    if (name.includes('/')) return `metric column "${name}" contains "/", which sensor names use as separator`;
-    if (seen.has(name)) return `metric column "${name}" appears twice in the header`;
-    seen.add(name);
+    if (name.includes('/')) return `metric column "${cap(name, 100)}" contains "/", which sensor names use as separator`;
+    const first = seen.get(name);
+    if (first !== undefined) return `metric column "${cap(name, 100)}" appears twice in the header, as columns ${first + 1} and ${i + 1}; each metric is one sensor per device`;
+    const length = charLength(name);
+    if (length > SENSOR_NAME_MAX - 2) {
+      return `metric column ${i + 1} ("${cap(name, 40)}…") is ${length} characters long: its sensor names (<device>/<metric>) would be longer than ${SENSOR_NAME_MAX} characters (SENSOR_NAME_MAX)`;
+    }
+    seen.set(name, i);
     h.metrics.push(name);
     h.metricIndexes.push(i);
   }
   return h;
+}
+
+/** Why a header names any of `names` more than once (case aside), with the columns, or null. */
+function repeatedAny(lower: string[], names: readonly string[], rule: string): string | null {
+  for (const name of names) {
+    const twice = repeated(lower, [name], rule);
+    if (twice) return twice;
+  }
+  return null;
+}
+
+/** Why a header holds more than one column of the group `names` (case aside), with the columns, or null. */
+function repeated(lower: string[], names: readonly string[], rule: string): string | null {
+  const at = lower.flatMap((c, i) => (names.includes(c) ? [i] : []));
+  if (at.length < 2) return null;
+  const cols = at.map((i) => `"${lower[i]}" (column ${i + 1})`).join(', ');
+  return `the header names ${cols}: ${rule}`;
 }

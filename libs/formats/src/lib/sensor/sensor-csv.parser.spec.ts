@@ -32,6 +32,24 @@ describe(readWideCsv.name, () => {
     await expect(collect(readWideCsv(endless, opts))).rejects.toMatchObject({ reason: { rule: 'malformed_csv' } });
   });
 
+  it('takes ISO-8601 timestamps (with an offset, or wall time in NAIVE_TIMEZONE) as well as epoch seconds', async () => {
+    const file = `ts,device,temp\n1594512094.5,d,20\n2020-07-12T00:01:34.5Z,d,21\n2020-07-12 02:01:34.5+02:00,d,22\n2020-07-12T02:01:34.5,d,23\n12/07/2020,d,24\n`;
+    const { rows, rejects } = await collect(readWideCsv(input(file), { ...opts, naiveTimeZone: 'Europe/Berlin' }));
+    expect(rows.map((r) => r.tsMicros)).toEqual([1594512094500000, 1594512094500000, 1594512094500000, 1594512094500000]);
+    expect(rejects).toEqual([expect.objectContaining({ line: 6, column: 'ts', rule: 'invalid_timestamp', message: expect.stringContaining('ISO-8601') })]);
+  });
+
+  it('reads `;`-separated lines, with decimal commas; a `,`-separated file keeps the comma as its separator', async () => {
+    const semi = `ts;device;temp;co\n2020-07-12T00:01:34Z;d;21,5;0,25\n2020-07-12T00:01:35Z;d;1,2,3;0.5\n`;
+    const { rows, rejects } = await collect(readWideCsv(input(semi), opts));
+    expect(rows).toEqual([expect.objectContaining({ device: 'd', values: [21.5, 0.25] })]);
+    expect(rejects).toEqual([expect.objectContaining({ line: 3, column: 'temp', rule: 'not_a_number' })]);
+    const tabs = `ts\tdevice\ttemp\n1594512094\td\t-3,75\n`;
+    expect((await collect(readWideCsv(input(tabs), opts))).rows).toEqual([expect.objectContaining({ values: [-3.75] })]);
+    const commas = `ts,device,temp\n1594512094,d,"21,5"\n`;
+    expect((await collect(readWideCsv(input(commas), opts))).rejects).toEqual([expect.objectContaining({ rule: 'not_a_number' })]);
+  });
+
   /** A wide CSV of `n` good lines with `bad` as line `at` (1-based, the header is line 1). */
   const withLine = (n: number, at: number, bad: Buffer) => {
     const good = (i: number) => Buffer.from(`"${1.5e9 + i}","dev","0.5","True","20"\n`);
@@ -79,6 +97,32 @@ describe(readWideCsv.name, () => {
     for (const text of ['\uFEFFts;device;temp\r\n1.5E9;d;1\r\n', 'ts\tdevice\ttemp\n1.5E9\td\t1\n']) {
       const { rows } = await collect(readWideCsv(input(text), opts));
       expect(rows).toEqual([{ line: 2, tsMicros: 1.5e15, device: 'd', values: [1] }]);
+    }
+  });
+
+  it('skips blank lines before the header, keeping the line numbers of the file', async () => {
+    for (const lead of ['\n\n', '\r\n \t\r\n', '\uFEFF\n \n', '\r\r']) {
+      for (const chunk of [1, 7, 4096]) {
+        const { rows, rejects } = await collect(readWideCsv(input(`${lead}${header}"1.5E9","d","0.1","True","20"\n"1.5E9","d","x","True","20"\n`, chunk), opts));
+        expect(rows).toEqual([{ line: 4, tsMicros: 1.5e15, device: 'd', values: [0.1, 1, 20] }]);
+        expect(rejects.map((r) => [r.line, r.column])).toEqual([[5, 'co']]);
+      }
+    }
+    // A header whose first cell is empty keeps its leading tab after blank lines (long CSV with an index column).
+    const u = '0b8e3f2c-1a2b-4c3d-8e9f-0123456789ab';
+    const { rows } = await collect(readLongCsv(input(`\n\ttimestamp\tsensor_uuid\tsensor_value\n0\t2013-01-05 10:00:00Z\t${u}\t21\n`, 3), opts));
+    expect(rows).toEqual([{ line: 3, tsMicros: Date.UTC(2013, 0, 5, 10) * 1000, uuid: u, value: 21 }]);
+    await expect(collect(readWideCsv(input('\n \r\n\t'), opts))).rejects.toMatchObject({ reason: { rule: 'empty_file' } });
+  });
+
+  it('reads CR-only line ends (old Mac files) line by line', async () => {
+    for (const chunk of [1, 7, 4096]) {
+      const { rows, rejects } = await collect(readWideCsv(input(`${header.trimEnd()}\r"1.5E9","d","0.1","True","20"\r\r"1.6E9","d","x","True","20"\r"1.7E9","e","0.2","False","21"\r`, chunk), opts));
+      expect(rows.map((r) => [r.line, r.device])).toEqual([
+        [2, 'd'],
+        [5, 'e'],
+      ]);
+      expect(rejects.map((r) => [r.line, r.column])).toEqual([[4, 'co']]);
     }
   });
 
@@ -134,6 +178,11 @@ describe(readLongCsv.name, () => {
       { line: 2, tsMicros: Date.UTC(2012, 11, 31, 23, 7) * 1000, uuid: u, value: 20.5 },
       { line: 3, tsMicros: Date.UTC(2013, 0, 5, 9, 0) * 1000, uuid: u, value: 21 },
     ]);
+  });
+
+  it('reads a decimal comma in sensor_value of a `;`-separated file', async () => {
+    const text = `;timestamp;sensor_uuid;sensor_value\n0;2012-12-31 23:07:00+00:00;${u};20,5\n`;
+    expect((await collect(readLongCsv(input(text), opts))).rows).toEqual([expect.objectContaining({ value: 20.5 })]);
   });
 
   it('refuses bad timestamps, uuids and numbers', async () => {

@@ -1,5 +1,6 @@
 import type { RejectReason } from '@sluice/contracts';
 import { Parser, type Options } from 'csv-parse';
+import { LeadingBlankLines } from '../csv/blank-lines.util';
 import { decodeMarked, storable, TextWatch, textProblemMessage, type TextRule } from '../text/storable-text.util';
 import { DEFAULT_MAX_CSV_COLUMNS, readSensorHeader, type SensorCsvHeader, type SensorCsvKind } from './sensor-csv.header';
 import {
@@ -8,13 +9,17 @@ import {
   isoProblem,
   isUuid,
   parseDecimal,
-  parseEpochSeconds,
   parseIsoTimestamp,
   magnitudeProblem,
   MAX_ABS_VALUE,
   parseWideValue,
+  parseWideTimestamp,
+  parseDecimalComma,
   rangeProblem,
   RAW_CAP,
+  charLength,
+  SENSOR_NAME_MAX,
+  sensorNameProblem,
   uuidProblem,
   valueProblem,
   VALUE_CAP,
@@ -101,13 +106,16 @@ async function* readBatches<T>(input: Input, kind: SensorCsvKind, limits: CsvLim
   let seenHeaderRecord = false;
   const pending: Buffer[] = [];
   let pendingBytes = 0;
+  // Blank lines before the header say nothing; records keep the file's line numbers.
+  const blank = new LeadingBlankLines(maxHeaderBytes);
+  const lineOf = (parsed: number) => parsed + blank.lines;
 
   const push = (record: string[]) => {
     if (!seenHeaderRecord) {
       seenHeaderRecord = true;
       return;
     }
-    const line = (api as CsvApi).info.lines;
+    const line = lineOf((api as CsvApi).info.lines);
     if (watch.nul || watch.invalidUtf8) {
       const bad = textProblemOf(record, watch.invalidUtf8);
       if (bad) {
@@ -121,21 +129,21 @@ async function* readBatches<T>(input: Input, kind: SensorCsvKind, limits: CsvLim
   const feed = (buf: Buffer | undefined, end: boolean) => {
     const err = (api as CsvApi).parse(buf, end, push, () => undefined);
     if (err) {
-      throw new SensorCsvFormatError({ rule: 'malformed_csv', message: `the file is not well-formed CSV: ${err.message}`, line: (api as CsvApi).info.lines });
+      throw new SensorCsvFormatError({ rule: 'malformed_csv', message: `the file is not well-formed CSV: ${err.message}`, line: lineOf((api as CsvApi).info.lines) });
     }
   };
   const start = () => {
     const head = Buffer.concat(pending);
-    const nl = head.indexOf(10);
+    const nl = lineBreakAt(head);
     // CRLF and the line break do not count; a header is never read in part.
     if ((nl < 0 ? head.length : nl) > maxHeaderBytes + 1) {
-      throw new SensorCsvFormatError({ rule: 'invalid_header', message: `the header line is longer than ${maxHeaderBytes} bytes (MAX_LINE_BYTES)`, line: 1 });
+      throw new SensorCsvFormatError({ rule: 'invalid_header', message: `the header line is longer than ${maxHeaderBytes} bytes (MAX_LINE_BYTES)`, line: lineOf(1) });
     }
     const text = decodeMarked(head);
     const h = readSensorHeader(text, limits.maxColumns ?? DEFAULT_MAX_CSV_COLUMNS);
     if (h === null || typeof h === 'string' || h.kind !== kind) {
-      const why = typeof h === 'string' ? h : `the header "${cap(text.split(/\r?\n/)[0] ?? '', 200)}" is not a ${kind.replace(/_/g, ' ')} header`;
-      throw new SensorCsvFormatError({ rule: 'invalid_header', message: why, line: 1 });
+      const why = typeof h === 'string' ? h : `the header "${cap(text.split(/\r\n?|\n/)[0] ?? '', 200)}" is not a ${kind.replace(/_/g, ' ')} header`;
+      throw new SensorCsvFormatError({ rule: 'invalid_header', message: why, line: lineOf(1) });
     }
     header = h;
     handle = makeHandler(h, sink);
@@ -151,9 +159,11 @@ async function* readBatches<T>(input: Input, kind: SensorCsvKind, limits: CsvLim
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     watch.push(buf);
     if (!api) {
-      pending.push(buf);
-      pendingBytes += buf.length;
-      if (buf.includes(10) || pendingBytes > maxHeaderBytes + 2) start();
+      const content = blank.done ? buf : blank.take(buf);
+      if (content === null) continue;
+      pending.push(content);
+      pendingBytes += content.length;
+      if (lineBreakAt(content) >= 0 || pendingBytes > maxHeaderBytes + 2) start();
     } else feed(buf, false);
     if (header && (sink.rows.length || sink.rejects.length)) {
       yield { header, rows: sink.rows, rejects: sink.rejects };
@@ -163,13 +173,20 @@ async function* readBatches<T>(input: Input, kind: SensorCsvKind, limits: CsvLim
   }
   if (!api) {
     if (pendingBytes === 0 || Buffer.concat(pending).toString('utf8').trim() === '') {
-      throw new SensorCsvFormatError({ rule: 'empty_file', message: 'the file is empty' });
+      throw new SensorCsvFormatError({ rule: 'empty_file', message: 'the file is empty (or holds only whitespace)' });
     }
     start();
   }
   watch.end();
   feed(undefined, true);
   if (header && (sink.rows.length || sink.rejects.length)) yield { header, rows: sink.rows, rejects: sink.rejects };
+}
+
+/** Offset of the first line break (LF or CR, csv-parse reads either), or -1. */
+function lineBreakAt(buf: Buffer): number {
+  const lf = buf.indexOf(10);
+  const cr = buf.indexOf(13);
+  return cr < 0 ? lf : lf < 0 ? cr : Math.min(lf, cr);
 }
 
 /** The first field of a record whose text PostgreSQL cannot store; U+FFFD counts when the file had bytes that are not UTF-8. */
@@ -205,17 +222,28 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
   // Beyond MAX_ABS_VALUE statistics could overflow, whatever METRIC_RANGES says.
   const lo = h.metrics.map((name) => Math.max(opts.ranges[name]?.min ?? -Infinity, -MAX_ABS_VALUE));
   const hi = h.metrics.map((name) => Math.min(opts.ranges[name]?.max ?? Infinity, MAX_ABS_VALUE));
+  // The longest sensor name a line makes is its device, "/" and the longest metric: one check per line.
+  const longest = h.metrics.reduce((a, b) => (charLength(b) > charLength(a) ? b : a), '');
+  const deviceRoom = SENSOR_NAME_MAX - 1 - charLength(longest);
+  const zone = new ZonedTime(opts.naiveTimeZone);
+  // With `;` or tabs between fields, `21,5` can only mean 21.5.
+  const decimalComma = h.delimiter !== ',';
   return (rec, line) => {
     if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
     const tsText = rec[h.tsIndex];
-    const us = parseEpochSeconds(tsText);
+    const us = parseWideTimestamp(tsText, zone);
     if (us !== us) return reject(sink, h, rec, line, tsCol, epochProblem(tsText, tsCol), tsText);
     const device = rec[h.deviceIndex];
     if (device === '') return reject(sink, h, rec, line, devCol, { rule: 'missing_value', message: `${devCol} is empty; every reading needs a device` }, device);
+    if (device.length > deviceRoom) {
+      const tooLong = sensorNameProblem(`${device}/${longest}`, `${devCol} makes the sensor name`);
+      if (tooLong) return reject(sink, h, rec, line, devCol, tooLong, device);
+    }
     const values = new Array<number>(m);
     for (let j = 0; j < m; j++) {
       const text = rec[idx[j]];
-      const v = parseWideValue(text);
+      let v = parseWideValue(text);
+      if (v !== v && decimalComma) v = parseDecimalComma(text);
       if (v !== v) return reject(sink, h, rec, line, h.metrics[j], valueProblem(text, h.metrics[j]), text);
       if (v < lo[j] || v > hi[j]) {
         const metric = h.metrics[j];
@@ -232,6 +260,7 @@ function longHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Long
   const width = h.columns.length;
   const zone = new ZonedTime(opts.naiveTimeZone);
   const [tsCol, uuidCol, valueCol] = [h.columns[h.tsIndex], h.columns[h.uuidIndex], h.columns[h.valueIndex]];
+  const decimalComma = h.delimiter !== ',';
   return (rec, line) => {
     if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
     const tsText = rec[h.tsIndex];
@@ -240,7 +269,8 @@ function longHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Long
     const uuid = rec[h.uuidIndex];
     if (!isUuid(uuid)) return reject(sink, h, rec, line, uuidCol, uuidProblem(uuid, uuidCol), uuid);
     const text = rec[h.valueIndex];
-    const value = parseDecimal(text);
+    let value = parseDecimal(text);
+    if (value !== value && decimalComma) value = parseDecimalComma(text);
     if (value !== value) return reject(sink, h, rec, line, valueCol, valueProblem(text, valueCol), text);
     const huge = magnitudeProblem(value, valueCol);
     if (huge) return reject(sink, h, rec, line, valueCol, huge, text);
@@ -257,6 +287,8 @@ function mappingHandler(h: SensorCsvHeader, sink: Sink<MappingRow>): RecordHandl
     if (!isUuid(uuid)) return reject(sink, h, rec, line, uuidCol, uuidProblem(uuid, uuidCol), uuid);
     const name = rec[h.nameIndex].trim();
     if (name === '') return reject(sink, h, rec, line, nameCol, { rule: 'missing_value', message: `${nameCol} is empty; a mapping needs a sensor name` }, name);
+    const tooLong = sensorNameProblem(name, nameCol);
+    if (tooLong) return reject(sink, h, rec, line, nameCol, tooLong, name);
     sink.rows.push({ line, uuid: uuid.toLowerCase(), name });
   };
 }

@@ -39,6 +39,7 @@ export type RowRule =
   | 'missing_value'
   | 'wrong_field_count'
   | 'duplicate_sensor_name'
+  | 'too_long'
   | TextRule;
 
 /** Rule codes of a refused JSON item or NDJSON line, besides the CSV ones. */
@@ -71,6 +72,37 @@ export function cap(text: string, max: number): string {
 export interface FieldProblem {
   rule: RowRule;
   message: string;
+}
+
+// ---- sensor names -------------------------------------------------------------------------------------------
+
+/**
+ * Longest sensor name, in characters (as PostgreSQL counts them), whatever the input names it: an NDJSON
+ * `sensor`, a wide CSV's `<device>/<metric>`, a mapping CSV's `sensor_name`.
+ */
+export const SENSOR_NAME_MAX = 200;
+
+/** Characters of `s` as PostgreSQL counts them (code points, a surrogate pair is one). */
+export function charLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff || i + 1 >= s.length) n++;
+    else {
+      const d = s.charCodeAt(i + 1);
+      n++;
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+  }
+  return n;
+}
+
+/** The one rule for sensor names: `too_long` past SENSOR_NAME_MAX characters (null when `name` fits); `what` says where the name comes from. */
+export function sensorNameProblem(name: string, what = 'the sensor name'): FieldProblem | null {
+  if (name.length <= SENSOR_NAME_MAX) return null;
+  const n = charLength(name);
+  if (n <= SENSOR_NAME_MAX) return null;
+  return { rule: 'too_long', message: `${what} "${cap(name, 40)}…" is ${n} characters long; a sensor name may have at most ${SENSOR_NAME_MAX} (SENSOR_NAME_MAX)` };
 }
 
 // ---- values -------------------------------------------------------------------------------------------------
@@ -146,9 +178,26 @@ export function parseEpochSeconds(text: string): number {
   return us >= MIN_MICROS && us <= MAX_MICROS ? us : NaN;
 }
 
+/** A wide CSV's timestamp: epoch seconds, else ISO-8601 (an offset, or wall time in `naive`'s zone) → µs, or NaN. */
+export function parseWideTimestamp(text: string, naive: ZonedTime): number {
+  const us = parseEpochSeconds(text);
+  return us === us ? us : parseIsoTimestamp(text, naive);
+}
+
 export function epochProblem(text: string, column: string): FieldProblem {
-  if (text.trim() === '') return { rule: 'invalid_timestamp', message: `${column} is empty; expected epoch seconds such as 1594512094.385` };
-  return { rule: 'invalid_timestamp', message: `${column} "${cap(text, VALUE_CAP)}" is not a timestamp in epoch seconds (e.g. 1594512094.385)` };
+  const expected = 'epoch seconds such as 1594512094.385 or ISO-8601 such as 2020-07-12T00:01:34Z';
+  if (text.trim() === '') return { rule: 'invalid_timestamp', message: `${column} is empty; expected ${expected}` };
+  return { rule: 'invalid_timestamp', message: `${column} "${cap(text, VALUE_CAP)}" is not a timestamp; expected ${expected}` };
+}
+
+/**
+ * A number written with a decimal comma (`21,5`), as CSVs separated by `;` or tabs often are: read as `21.5`.
+ * Only one comma and no point, so it cannot be a thousands separator; a file separated by `,` never gets here.
+ */
+export function parseDecimalComma(text: string): number {
+  const comma = text.indexOf(',');
+  if (comma < 0 || text.indexOf(',', comma + 1) >= 0 || text.includes('.')) return NaN;
+  return parseDecimal(`${text.slice(0, comma)}.${text.slice(comma + 1)}`);
 }
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;

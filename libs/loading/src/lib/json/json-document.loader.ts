@@ -4,6 +4,7 @@ import {
   DOCUMENT_ITEMS_KEY,
   DOCUMENT_KINDS,
   documentItems,
+  duplicateKeys,
   formatPath,
   locateLines,
   MEASUREMENT_MAX_DOCUMENT_BYTES,
@@ -97,7 +98,7 @@ export async function streamDocument(
         break;
       }
       for (const item of r.value) {
-        const problems = validateItem(kind, item.value, [key, item.index]);
+        const problems = validateItem(kind, item.value, [key, item.index], item.duplicates);
         if (!problems.length) {
           counter.good();
           await accept(item.value, item.index);
@@ -139,8 +140,10 @@ export async function readWholeDocument(kind: DocumentKind, text: string, opts: 
     if (!Array.isArray(items)) outcome = { fileRejection: shapeReason(items) };
     else {
       const key = DOCUMENT_ITEMS_KEY[kind];
+      const duplicates = duplicateKeys(text);
+      const within = (i: number) => (key === null ? duplicates : duplicates.filter((p) => p[0] === key && p[1] === i).map((p) => p.slice(2)));
       for (let i = 0; i < items.length; i++) {
-        const problems = validateItem(kind, items[i], key === null ? [] : [key, i]);
+        const problems = validateItem(kind, items[i], key === null ? [] : [key, i], duplicates.length ? within(i) : []);
         if (!problems.length) {
           counter.good();
           await accept(items[i], i);

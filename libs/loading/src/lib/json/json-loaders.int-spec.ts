@@ -139,6 +139,14 @@ describe('JSON and NDJSON loaders', () => {
       expect(await statuses()).toEqual({});
     });
 
+    it('refuses an item that names a field twice as duplicate_key with the line of the repetition, and loads the others', async () => {
+      const text = `{"vehicle_status": [\n${JSON.stringify({ vehicle_id: V1, report_time: '2022-05-05T10:00:00Z', status: 'ok' })},\n{"vehicle_id": "${V3}", "report_time": "2022-05-05T10:00:00Z", "status": "parked",\n "status": "driving"}]}`;
+      const r = await load('vehicle_status', text, { maxInvalidRatio: 0.5 });
+      expect(r).toMatchObject({ rowsLoaded: 1, rowsRejected: 1, rejection: null });
+      expect(await errors(r.fileId)).toEqual([{ line: 4, column: 'vehicle_status[1].status', rule: 'duplicate_key', message: 'line 4: vehicle_status[1].status is given more than once in its object; give each field once' }]);
+      expect(await statuses()).toEqual({ [V1]: 'ok' });
+    });
+
     it('loads the good items and records the bad one under skip when the ratio allows; reject refuses the file', async () => {
       const items: Array<[string, string, string]> = Array.from({ length: 40 }, (_, i) => [`v${i}`, '2022-05-05T10:00:00Z', 'ok']);
       items[17] = ['v17', '2022-05-05T10:00:00', 'ok'];
@@ -345,6 +353,15 @@ describe('JSON and NDJSON loaders', () => {
       expect(await load('ndjson', mixed, { fileId: r.fileId, maxInvalidRatio: 0.5 })).toMatchObject({ readingsLoaded: 0, rowsRejected: 2 });
       expect(await snapshot()).toEqual(before);
       expect(await ds.query('SELECT count(*)::int n FROM ingest_errors')).toEqual([{ n: 2 }]);
+    });
+
+    it('refuses a line that names a field twice as duplicate_key; a measurement document likewise', async () => {
+      const dup = '{"kind": "sensor_reading", "sensor": "dup/temp", "ts": "2024-03-01T10:00:00Z", "value": 1, "value": 2}';
+      const r = await load('ndjson', [lines[3], dup, ''].join('\n'), { maxInvalidRatio: 0.5 });
+      expect(r).toMatchObject({ rowsLoaded: 1, rowsRejected: 1 });
+      expect(await errors(r.fileId)).toEqual([{ line: 2, column: 'value', rule: 'duplicate_key', message: 'line 2: value is given more than once in its object; give each field once' }]);
+      const m = await load('measurement', '{"time_stamp": "2019-05-01T06:00:00Z",\n "data": [1], "data": [2]}');
+      expect(m.rejection).toMatchObject({ rule: 'duplicate_key', column: 'data', line: 2 });
     });
 
     it('updates a changed reading and keeps aggregates equal to a recomputation', async () => {

@@ -4,6 +4,7 @@ import {
   cap,
   DEFAULT_MAX_JSON_DEPTH,
   JsonSyntaxError,
+  duplicateKeys,
   parseJson,
   RAW_CAP,
   readLines,
@@ -65,7 +66,7 @@ export class NdjsonLoader implements KindLoader {
               if (counter.reject(r)) return { stopped: true };
               continue;
             }
-            const v = validateLine(parsed.value);
+            const v = validateLine(parsed.value, [], duplicateKeys(raw.text));
             if ('problems' in v) {
               const r = itemReject(v.problems, parsed.value);
               placeReject(r, raw.line);

@@ -77,15 +77,29 @@ describe(LogLinesLoader.name, () => {
   });
 
   it('keeps line numbers across blank lines and chunk borders, escapes what COPY would read, reads timestamps', async () => {
-    const text = '\uFEFF2024-07-21T14:30:00Z INFO tab\there\r\n\n   \n[ERROR] back\\slash \\N\nplain text\rwith a CR\n2024-07-21 16:30:00.25+02:00 [db] x\n';
+    const text = '\uFEFF2024-07-21T14:30:00Z INFO tab\there\r\n\n   \n[ERROR] back\\slash \\N\nplain text\n2024-07-21 16:30:00.25+02:00 [db] x\n';
     const r = await load(text, { chunk: 7 });
     expect(r).toMatchObject({ rowsTotal: 4, rowsLoaded: 4, rowsRejected: 0 });
     expect(await lines(r.fileId)).toEqual([
       { line: 1, ts: '2024-07-21T14:30:00.000000Z', tag: 'info', message: 'tab\there' },
       { line: 4, ts: null, tag: 'error', message: 'back\\slash \\N' },
-      { line: 5, ts: null, tag: null, message: 'plain text\rwith a CR' },
+      { line: 5, ts: null, tag: null, message: 'plain text' },
       { line: 6, ts: '2024-07-21T14:30:00.250000Z', tag: 'db', message: 'x' },
     ]);
+  });
+
+  it('reads CR-only line ends (old Mac text) as line ends, and a log whose lines open with a bracketed timestamp', async () => {
+    const text = '[2024-07-21T14:30:00Z] error disk failed\r[2024-07-21T14:30:01Z] info ok\r\rplain\r\nlast';
+    for (const chunk of [1, 5, 64 * 1024]) {
+      const r = await load(text, { chunk });
+      expect(r).toMatchObject({ rowsTotal: 4, rowsLoaded: 4, rowsRejected: 0 });
+      expect(await lines(r.fileId)).toEqual([
+        { line: 1, ts: '2024-07-21T14:30:00.000000Z', tag: 'error', message: 'disk failed' },
+        { line: 2, ts: '2024-07-21T14:30:01.000000Z', tag: 'info', message: 'ok' },
+        { line: 4, ts: null, tag: null, message: 'plain' },
+        { line: 5, ts: null, tag: null, message: 'last' },
+      ]);
+    }
   });
 
   it('records lines with a NUL, bytes that are not UTF-8 or over MAX_LINE_BYTES as row errors with their line, and loads the rest', async () => {

@@ -58,7 +58,7 @@ export class LogLinesLoader implements KindLoader {
 async function copyLines(stream: NodeJS.ReadableStream, prefix: string, copy: CopySink, counter: RecordCounter, tags: TagCounts, opts: LoadOptions): Promise<boolean> {
   const naive = new ZonedTime(opts.naiveTimeZone);
   const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  for await (const batch of readLines(stream, maxLine)) {
+  for await (const batch of readLines(stream, maxLine, { loneCr: true })) {
     let text = '';
     for (const raw of batch) {
       if ('error' in raw) {

@@ -1,7 +1,7 @@
 import { Controller, Get, Headers, HttpStatus, Logger, Query, Req, Res } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { QueryApiConfig } from '@sluice/config';
-import { ApiException, ApiKeyProtected } from '@sluice/http';
+import { ApiErrorDto, ApiException, ApiKeyProtected } from '@sluice/http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { countDropFolders } from './folder-counter';
 import { FeedOverrunError } from './live-feed';
@@ -64,10 +64,13 @@ export class LiveController {
       'One `data:` JSON per file lifecycle change (queued, processing, processed, quarantined, duplicate, failed) with its `status`, ' +
       '`fileId` and the outcome fields; `id:` is the JetStream sequence of the message (a batch message gives one event per file, ' +
       'all with its sequence), so a reconnecting EventSource resumes after it ' +
-      `(Last-Event-ID). A comment line every ${HEARTBEAT_MS / 1000} s keeps proxies from closing the stream.`,
+      `(Last-Event-ID). A comment line every ${HEARTBEAT_MS / 1000} s keeps proxies from closing the stream. ` +
+      'At most MAX_SSE_CLIENTS streams are open at once; a client more than 10,000 events behind (its connection cannot ' +
+      'take them as fast as they come) is disconnected, and resumes by Last-Event-ID when it reconnects.',
   })
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'last-event-id', required: false, description: 'Resume after this event id (sent by EventSource on reconnect).' })
+  @ApiServiceUnavailableResponse({ type: ApiErrorDto, description: `MAX_SSE_CLIENTS streams are open (\`Retry-After: ${SSE_RETRY_AFTER_S}\`), or JetStream did not answer.` })
   @ApiOkResponse({
     description: 'An endless stream; each event is `id: <seq>` and `data: <JSON lifecycle event>`.',
     content: { 'text/event-stream': { schema: { type: 'string', example: 'id: 42\ndata: {"fileId":"0b9d7c52-1f4e-4f0a-9d7e-6c3c1b2a4f10","status":"processed","originalName":"a.csv","rowsLoaded":10,"at":"2026-01-05T10:00:01.000Z"}\n\n' } } },

@@ -1,0 +1,97 @@
+import { PassThrough } from 'node:stream';
+import type { DataSource } from 'typeorm';
+import type { CliContext } from '../cli-context';
+import { buildProgram } from '../program';
+import { renderStatus } from './status.command';
+
+const ID = '3f2a6c1e-0c4e-4b8e-9a57-1d2c3b4a5f60';
+const LONG_REASON =
+  '12 of 40 rows are invalid (30 %), over MAX_INVALID_RATIO (5 %): the file does not look like a sensor CSV of this layout; the first rejected line is line 2, whose ts column holds "yesterday", which is no timestamp';
+const ERRORS = Array.from({ length: 12 }, (_, i) => ({ line: i + 2, column: 'ts', rule: 'invalid_timestamp', message: `"${i}x" is not a timestamp`, value: `${i}x,dev,1` }));
+
+/** The ledger as `sluice why` queries it: one quarantined file with 12 row errors. */
+class FakeLedger {
+  readonly calls: unknown[][] = [];
+  async query(sql: string, params: unknown[] = []): Promise<unknown[]> {
+    this.calls.push(params);
+    if (sql.includes('FROM ingest_errors WHERE file_id = $1 ORDER BY')) return ERRORS.slice(params[1] as number, (params[1] as number) + (params[2] as number));
+    if (sql.includes('count(*)::int AS n FROM ingest_errors')) return [{ n: ERRORS.length }];
+    if (sql.includes('WHERE duplicate_of = $1')) return [{ n: 0 }];
+    if (sql.includes('FROM ingest_files WHERE')) {
+      if (params[0] !== 'weather.csv' && params[0] !== ID) return [];
+      return [
+        {
+          id: ID, source: 'watcher', name: 'weather.csv', stored_path: 'quarantine/weather.csv', sha256: 'ab'.repeat(32), size_bytes: '1234', kind: 'sensor_csv',
+          status: 'quarantined', duplicate_of: null, rows_total: '40', rows_loaded: '0', rows_rejected: '12', readings_loaded: '0', compression: null,
+          archive_id: null, member_index: null, rule: 'invalid_ratio', message: LONG_REASON, attempts: 1, replays: 0, created_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:00:01Z',
+        },
+      ];
+    }
+    throw new Error(`unexpected query ${sql}`);
+  }
+}
+
+async function sluice(...args: string[]): Promise<{ out: string; ledger: FakeLedger }> {
+  const out = new PassThrough();
+  (out as unknown as { columns: number }).columns = 80;
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString()));
+  const ledger = new FakeLedger();
+  const ctx = { db: async () => ledger as unknown as DataSource, config: { DROPZONE_DIR: '/nonexistent-dropzone' } } as unknown as CliContext;
+  await buildProgram(() => ctx, { out, err: new PassThrough() }).parseAsync(['node', 'sluice', ...args]);
+  return { out: text, ledger };
+}
+
+const joined = (text: string) => text.replace(/\n\s+/g, ' ');
+
+describe('sluice why', () => {
+  it('shows the whole reason wrapped to the terminal, the row errors with line, column, rule and value, and the replay command', async () => {
+    const { out } = await sluice('why', 'weather.csv');
+    expect(out.split('\n').every((l) => l.length <= 80)).toBe(true);
+    expect(joined(out)).toContain(`invalid_ratio: ${LONG_REASON}`);
+    expect(out).toContain(`weather.csv  (${ID})`);
+    expect(out).toContain('/nonexistent-dropzone/quarantine/weather.csv (no longer there)');
+    expect(out).toContain('Row errors 1–12 of 12');
+    expect(out).toContain('line 2, column ts: invalid_timestamp: "0x" is not a timestamp');
+    expect(out).toContain('value: "0x,dev,1"');
+    expect(out).toContain(`Replay: sluice replay ${ID}`);
+  });
+
+  it('pages row errors', async () => {
+    const { out } = await sluice('why', ID, '--errors', '5', '--page', '2');
+    expect(out).toContain('Row errors 6–10 of 12 (--page for more)');
+    expect(out).toContain('line 7, column ts');
+    expect(out).not.toContain('line 6, column ts');
+  });
+
+  it('--json gives the same report', async () => {
+    const { out } = await sluice('why', 'weather.csv', '--json');
+    const report = JSON.parse(out) as { status: string; reason: { rule: string; message: string }; rowErrors: { total: number; shown: unknown[] }; replay: string };
+    expect(report).toMatchObject({ status: 'quarantined', reason: { rule: 'invalid_ratio', message: LONG_REASON }, replay: `sluice replay ${ID}` });
+    expect(report.rowErrors.total).toBe(12);
+    expect(report.rowErrors.shown).toHaveLength(12);
+  });
+
+  it('names what it could not find', async () => {
+    await expect(sluice('why', 'nothing.csv')).rejects.toThrow('no file named "nothing.csv" in the ledger');
+  });
+});
+
+describe('sluice status', () => {
+  it('fits the width it is given and keeps every reason whole', () => {
+    const text = renderStatus(
+      {
+        statuses: { queued: 1, quarantined: 1 },
+        readingsLoaded: 0,
+        rowsRejected: 12,
+        inFlight: [{ id: ID, name: 'a-very-long-file-name-from-a-writer-that-likes-long-names-2026-01-01.csv', status: 'queued', attempts: 0, waitingSeconds: 3 }],
+        inFlightTotal: 1,
+        recentErrors: [{ id: ID, name: 'weather.csv', status: 'quarantined', rule: 'invalid_ratio', message: LONG_REASON, finishedAt: '2026-01-01T00:00:01Z' }],
+        sources: [],
+      },
+      80,
+    );
+    expect(text.split('\n').filter((l) => l.length > 80)).toEqual([]);
+    expect(joined(text)).toContain(`invalid_ratio: ${LONG_REASON}`);
+  });
+});
