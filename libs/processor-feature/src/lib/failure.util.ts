@@ -47,3 +47,8 @@ export function classifyFailure(e: unknown): Failure {
   if (/Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)) return { kind: 'transient', reason: { rule: 'processing_failed', message } };
   return { kind: 'unknown', reason: { rule: 'processing_failed', message } };
 }
+
+/** The reason of an object whose key holds another version than the one claimed (found by its ETag before the read). */
+export function objectChangedReason(name: string): RejectReason {
+  return { rule: 'object_changed', message: `${name} was overwritten after it was claimed; the new version is loaded as a file of its own` };
+}
