@@ -53,13 +53,17 @@ export class ArchiveExpander {
       const before = await this.statOf(file);
       // An object's ranges are proven bytes of the claimed version afterwards (a server may serve a newer version's bytes within one GET).
       const ranges = isStoredInObjectStore(file.storedPath) ? new ReadRanges() : undefined;
-      members = await this.hashMembers(file, working, ranges);
+      const overwritten = async () => ranges !== undefined && !(await ranges.verify(this.readers.open(file.storedPath), { sha256: file.sha256.trim(), size: Number(file.sizeBytes) }));
+      try {
+        members = await this.hashMembers(file, working, ranges);
+      } catch (e) {
+        // Mixed bytes of two versions may not even be a zip: the archive's true reason is that it changed.
+        if (isCompressedContentError(e) && (await overwritten())) return this.refuseOverwritten(file, settle);
+        throw e;
+      }
       const after = await this.statOf(file);
       if (before !== after || (after !== null && !after.startsWith(`${file.sizeBytes}:`))) return settle(file.id, async () => refusedOutcome('zip_archive', changedAfterClaim(file)));
-      if (ranges && !(await ranges.verify(this.readers.open(file.storedPath), { sha256: file.sha256.trim(), size: Number(file.sizeBytes) }))) {
-        this.logger.warn({ fileId: file.id, storedPath: file.storedPath }, 'archive object overwritten while it was read');
-        return settle(file.id, async () => refusedOutcome('zip_archive', overwrittenWhileRead(file)));
-      }
+      if (await overwritten()) return this.refuseOverwritten(file, settle);
     } catch (e) {
       if (isCompressedContentError(e)) return settle(file.id, async () => refusedOutcome('zip_archive', e.reason));
       if (isObjectChanged(e)) return settle(file.id, async () => refusedOutcome('zip_archive', objectChangedReason(file.originalName)));
@@ -80,6 +84,11 @@ export class ArchiveExpander {
     }
     this.logger.log({ fileId: file.id, members: members.length, queued: registered.filter((r) => r.status === 'queued').length }, 'archive unpacked');
     return outcome;
+  }
+
+  private refuseOverwritten(file: IngestFile, settle: Settle): Promise<FileOutcome | null> {
+    this.logger.warn({ fileId: file.id, storedPath: file.storedPath }, 'archive object overwritten while it was read');
+    return settle(file.id, async () => refusedOutcome('zip_archive', overwrittenWhileRead(file)));
   }
 
   /** One pass over the archive: every file member read to its end and hashed. */

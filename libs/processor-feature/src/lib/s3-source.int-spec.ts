@@ -195,4 +195,23 @@ describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () =
     const [span] = await t.query<{ n: string; first: Date }>(`SELECT count(*) AS n, min(ts) AS first FROM raw_sensor_data WHERE file_id = $1`, [next.id]);
     expect(span).toEqual({ n: '120000', first: new Date(Date.UTC(2019, 0, 1)) });
   });
+
+  it('refuses a zip object overwritten while it is unpacked as object_changed, registering none of its members', async () => {
+    const key = 'timeseries/rewritten-mid-read.zip';
+    const uuid = '1c8f3d2b-6e4a-4f7b-8c9d-8e7f6a5b4c3d';
+    // Stored, not deflated: larger than the buffers between the server's file and the reader.
+    const zipped = (year: number) => zipOf([{ name: 'part.csv', content: Buffer.from(longCsv(120000, Date.UTC(year, 0, 1), uuid)) }], { compress: false });
+    const [first, second] = [await zipped(2016), await zipped(2017)];
+    expect(second.length).toBe(first.length);
+    await s3.put(BUCKET, key, first);
+    const overwritten = midRead.midRead(BUCKET, key, () => s3.put(BUCKET, key, second), { afterBytes: 256 * 1024 });
+    const etag = (await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).ETag ?? '';
+    const id = randomUUID();
+    const sha256 = createHash('sha256').update(first).digest('hex');
+    await t.app.get(LedgerRepository).register({ id, source: 's3', originalName: objectDisplayName({ bucket: BUCKET, key }), storedPath: objectStoredPath({ source: 'gated', bucket: BUCKET, key, etag }), sha256, sizeBytes: first.length, compression: 'zip' });
+    await t.js.publish(FileSubjects.queued, { fileId: id }, id);
+    await overwritten;
+    expect(await terminal(id)).toMatchObject({ status: 'quarantined', error: { rule: 'object_changed' } });
+    expect(await t.query(`SELECT id FROM ingest_files WHERE archive_id = $1`, [id])).toEqual([]);
+  });
 });

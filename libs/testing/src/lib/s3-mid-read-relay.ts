@@ -4,7 +4,7 @@ import { freePort } from './nats-server';
 
 interface Armed {
   path: string;
-  /** GETs of the path still to let through before the one that is held. */
+  /** GETs of the path still to let through before those that may be held. */
   skip: number;
   afterBytes: number;
   action: () => Promise<void>;
@@ -75,8 +75,8 @@ export class S3MidReadRelay {
   }
 
   /**
-   * Holds the `nth` GET (from 1) of bucket/key from now on after `afterBytes` bytes of its response and runs
-   * `action` then; resolves once the action has run (rejects with its error).
+   * Holds the first GET of bucket/key from the `nth` on (from 1, counted from now) whose response carries
+   * `afterBytes` bytes, and runs `action` then; resolves once the action has run (rejects with its error).
    */
   midRead(bucket: string, key: string, action: () => Promise<void>, opts: { nth?: number; afterBytes?: number } = {}): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -103,17 +103,13 @@ export class S3MidReadRelay {
   private relay(client: Socket, host: string, port: number): void {
     const upstream = connect(port, host);
     this.sockets.add(client).add(upstream);
-    let strike: Armed | null = null;
-    let carried = 0;
+    // The GET this connection is answering now, and the action it may strike (the first of its responses to carry afterBytes).
+    let current: { carried: number; armed?: Armed } | null = null;
     let held = false;
     client.on('data', (chunk: Buffer) => {
       for (const m of chunk.toString('latin1').matchAll(GET_LINE)) {
-        const path = m[1].split('?')[0];
-        const i = this.armed.findIndex((a) => a.path === path);
-        if (i < 0) continue;
-        if (this.armed[i].skip-- > 0) continue;
-        [strike] = this.armed.splice(i, 1);
-        carried = 0;
+        const armed = this.armed.find((a) => a.path === m[1].split('?')[0]);
+        current = { carried: 0, armed: armed && armed.skip-- <= 0 ? armed : undefined };
       }
       upstream.write(chunk);
     });
@@ -122,11 +118,14 @@ export class S3MidReadRelay {
         upstream.pause();
         client.once('drain', () => held || upstream.resume());
       }
-      if (!strike) return;
-      carried += chunk.length;
-      if (carried < strike.afterBytes) return;
+      if (!current?.armed) return;
+      current.carried += chunk.length;
+      const strike = current.armed;
+      const at = this.armed.indexOf(strike);
+      if (current.carried < strike.afterBytes || at < 0) return;
+      this.armed.splice(at, 1);
+      current.armed = undefined;
       const { action, done } = strike;
-      strike = null;
       held = true;
       upstream.pause();
       serverBlocked(upstream, port)
