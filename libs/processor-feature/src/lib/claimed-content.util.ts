@@ -54,6 +54,11 @@ export class ClaimedContent {
     return tap;
   }
 
+  /** Whether a stream was read to its end and every such read was the claimed bytes (the content itself is proven). */
+  get readWhole(): boolean {
+    return this.seen.length > 0 && this.seen.every((s) => s.sha256 === this.claim.sha256 && s.size === this.claim.size);
+  }
+
   /** Null when nothing changed; otherwise the quarantine reason: `changed_after_claim` for a file, `object_changed` for an object. */
   verify(atEnd: FileStat | null): RejectReason | null {
     const read = this.seen.find((s) => s.sha256 !== this.claim.sha256 || s.size !== this.claim.size);

@@ -48,7 +48,8 @@ export function classifyFailure(e: unknown): Failure {
   return { kind: 'unknown', reason: { rule: 'processing_failed', message } };
 }
 
-/** The reason of an object whose key holds another version than the one claimed (found by its ETag before the read). */
-export function objectChangedReason(name: string): RejectReason {
+/** The reason of an object whose key holds another version than the one claimed (found by its ETag), or no object at all. */
+export function objectChangedReason(name: string, now: 'overwritten' | 'deleted' = 'overwritten'): RejectReason {
+  if (now === 'deleted') return { rule: 'object_deleted', message: `${name} was deleted from its bucket after it was claimed; nothing of it was loaded` };
   return { rule: 'object_changed', message: `${name} was overwritten after it was claimed; the new version is loaded as a file of its own` };
 }

@@ -16,7 +16,7 @@ import {
 } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { decompressed, isCompressedContentError } from '@sluice/formats';
-import { DropFolder, isArchiveMember, isObjectChanged, isStoredInObjectStore, StoredFileReaders } from '@sluice/storage';
+import { DropFolder, isArchiveMember, isNoSuchKey, isObjectChanged, isStoredInObjectStore, ObjectStores, parseObjectStoredPath, StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
@@ -48,6 +48,7 @@ export class FileProcessorService {
     private readonly loaders: LoaderRegistry,
     private readonly payloads: StoredPayloads,
     private readonly archives: ArchiveExpander,
+    private readonly objects: ObjectStores,
   ) {}
 
   /** Policies and limits every load runs with. */
@@ -133,10 +134,13 @@ export class FileProcessorService {
     try {
       return await this.settle(file.id, (client) => this.outcomeOf(client, file, route, source, claimed, working));
     } catch (e) {
-      // A GET during the load (the load's own, or a ranged re-GET after a dropped connection) found a new version under the key.
+      // A GET during the load (the load's own, or a ranged re-GET after a dropped connection) found a new version under the key, or none.
       if (isObjectChanged(e)) return this.settle(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName)));
+      if (isNoSuchKey(e)) return this.settle(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName, 'deleted')));
       const failure = classifyFailure(e);
       if (failure.kind !== 'permanent') throw e;
+      const replaced = await this.objectReplaced(file);
+      if (replaced) return this.settle(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName, replaced)));
       // The database (or the decompression) refuses the data and would again: quarantined now, never retried into `failed`.
       this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused');
       return this.settle(file.id, refusedOutcome(route.kind, failure.reason));
@@ -153,7 +157,13 @@ export class FileProcessorService {
     const outcome =
       'reason' in route ? refusedOutcome(route.kind, route.reason) : loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working)));
     const hasFile = !file.archiveId && !isStoredInObjectStore(file.storedPath);
-    const changed = claimed?.verify(hasFile ? await this.storage.stat(file.storedPath) : null);
+    let changed = claimed?.verify(hasFile ? await this.storage.stat(file.storedPath) : null);
+    // A refusal may come before the end of the object (the route, too many invalid rows): its bytes are proven
+    // by no hash, so the key must still hold the claimed version for the refusal to be the true reason.
+    if (!changed && outcome.status !== 'processed' && !claimed?.readWhole) {
+      const replaced = await this.objectReplaced(file);
+      if (replaced) changed = objectChangedReason(file.originalName, replaced);
+    }
     if (!changed) return outcome;
     await client.query('ROLLBACK TO SAVEPOINT claimed_content');
     this.logger.warn({ fileId: file.id, storedPath: file.storedPath }, changed.message);
@@ -197,8 +207,18 @@ export class FileProcessorService {
       if (isCompressedContentError(e)) return { kind: null, reason: e.reason };
       // The object's key holds other bytes than the version claimed: that version is gone (the new one is claimed on its own).
       if (isObjectChanged(e)) return { kind: null, reason: objectChangedReason(file.originalName) };
+      if (isNoSuchKey(e) && isStoredInObjectStore(file.storedPath)) return { kind: null, reason: objectChangedReason(file.originalName, 'deleted') };
       throw e;
     }
+  }
+
+  /** For an object (not a zip member): whether its key now holds another version or none; null when it still holds the claimed one. */
+  private async objectReplaced(file: IngestFile): Promise<'overwritten' | 'deleted' | null> {
+    const loc = file.archiveId ? null : parseObjectStoredPath(file.storedPath);
+    const store = loc && this.objects.get(loc.source);
+    if (!loc || !store) return null;
+    const now = await store.etagOf(loc.key);
+    return now === loc.etag ? null : now === null ? 'deleted' : 'overwritten';
   }
 
   /**

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { FileSubjects } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
 import { objectDisplayName, objectStoredPath, ObjectStores } from '@sluice/storage';
@@ -213,5 +213,20 @@ describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () =
     await overwritten;
     expect(await terminal(id)).toMatchObject({ status: 'quarantined', error: { rule: 'object_changed' } });
     expect(await t.query(`SELECT id FROM ingest_files WHERE archive_id = $1`, [id])).toEqual([]);
+  });
+
+  it('quarantines a version deleted from its bucket after its claim as object_deleted, not failed after retries', async () => {
+    const key = 'timeseries/deleted.csv';
+    const { id } = await (async () => {
+      await s3.put(BUCKET, key, longCsv(10, Date.UTC(2022, 5, 1)));
+      const etag = (await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).ETag ?? '';
+      await s3.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+      const fileId = randomUUID();
+      await t.app.get(LedgerRepository).register({ id: fileId, source: 's3', originalName: objectDisplayName({ bucket: BUCKET, key }), storedPath: objectStoredPath({ source: 'direct', bucket: BUCKET, key, etag }), sha256: 'b'.repeat(64), sizeBytes: 10 });
+      await t.js.publish(FileSubjects.queued, { fileId }, fileId);
+      return { id: fileId };
+    })();
+    expect(await terminal(id)).toMatchObject({ status: 'quarantined', error: { rule: 'object_deleted' } });
+    expect((await t.query<{ attempts: number }>(`SELECT attempts FROM ingest_files WHERE id = $1`, [id]))[0].attempts).toBe(1);
   });
 });
