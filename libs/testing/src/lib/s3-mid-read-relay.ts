@@ -25,8 +25,9 @@ function serverSendQueue(serverPort: number, relayPort: number): number | null {
 }
 
 /**
- * Waits until the server is blocked on the held connection: its send queue is not empty and stays the same
- * over several looks, so it reads no more of the object until the relay takes bytes again.
+ * Waits until the server sends no more on the held connection: its send queue stays the same over several
+ * looks (full: it is blocked and reads no more of the object until the relay takes bytes again; empty: the
+ * whole response is already on its way).
  */
 async function serverBlocked(upstream: Socket, serverPort: number): Promise<void> {
   let last = -1;
@@ -34,7 +35,7 @@ async function serverBlocked(upstream: Socket, serverPort: number): Promise<void
     await new Promise((r) => setTimeout(r, 20));
     const queued = upstream.localPort === undefined ? null : serverSendQueue(serverPort, upstream.localPort);
     if (queued === null) return;
-    same = queued > 0 && queued === last ? same + 1 : 0;
+    same = queued === last ? same + 1 : 0;
     last = queued;
   }
 }
@@ -85,14 +86,9 @@ export class S3MidReadRelay {
     });
   }
 
-  /** Actions armed and not yet struck. */
-  get pending(): number {
-    return this.armed.length;
-  }
-
-  /** Forgets the actions not yet struck (they never resolve). */
-  disarm(): void {
-    this.armed.length = 0;
+  /** Forgets the actions not yet struck (they never resolve); returns how many. One struck already still runs and resolves. */
+  disarm(): number {
+    return this.armed.splice(0).length;
   }
 
   async stop(): Promise<void> {
