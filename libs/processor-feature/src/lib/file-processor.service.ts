@@ -224,9 +224,8 @@ export class FileProcessorService {
   /**
    * Opens the file's content: a file of the drop folder (every read checked against the claim, see
    * ClaimedContent), an object of an object store (its claimed version pinned by ETag, and every read
-   * checked against the claim's hash as well, since a server may serve a newer version's bytes within one
-   * GET), a small API
-   * payload kept in the database (written once, in its ledger transaction), or a member of a zip archive
+   * checked against the claim's hash too: a server may serve a newer version's bytes within one GET), a
+   * small API payload kept in the database (written once, in its ledger transaction), or a member of a zip archive
    * (checked against the hash taken when the archive was unpacked). A gzip file is decompressed as it is
    * read (its claim is of its content); a compressed member, or gzip inside gzip, is refused as nested.
    */

@@ -11,7 +11,7 @@ interface Armed {
   done: { resolve: () => void; reject: (e: unknown) => void };
 }
 
-const GET_LINE = /(?:^|\r\n)GET (\S+) HTTP\/1\.1\r\n/g;
+const REQUEST_LINE = /(?:^|\r\n)(GET|HEAD|PUT|POST|DELETE) (\S+) HTTP\/1\.1\r\n/g;
 
 /** Bytes the server has queued on its side of a connection and the relay has not taken (Linux: /proc/net/tcp), or null when not found. */
 function serverSendQueue(serverPort: number, relayPort: number): number | null {
@@ -103,8 +103,8 @@ export class S3MidReadRelay {
     let current: { carried: number; armed?: Armed } | null = null;
     let held = false;
     client.on('data', (chunk: Buffer) => {
-      for (const m of chunk.toString('latin1').matchAll(GET_LINE)) {
-        const armed = this.armed.find((a) => a.path === m[1].split('?')[0]);
+      for (const m of chunk.toString('latin1').matchAll(REQUEST_LINE)) {
+        const armed = m[1] === 'GET' ? this.armed.find((a) => a.path === m[2].split('?')[0]) : undefined;
         current = { carried: 0, armed: armed && armed.skip-- <= 0 ? armed : undefined };
       }
       upstream.write(chunk);
