@@ -74,7 +74,10 @@ async function midRead(env: Environment, f: PlannedFault): Promise<void> {
   const deadline = Date.now() + 120000;
   while (!struck && Date.now() < deadline) {
     await Promise.race([strike, sleep(250)]);
-    const settled = await env.stack.query(`SELECT 1 FROM ingest_files WHERE original_name = $1 AND sha256 = $2 AND status IN ('processed', 'quarantined', 'failed', 'duplicate')`, [objectName(key), m.target.sha256]);
+    // PostgreSQL may be down (another fault of the round): then it is simply not settled yet.
+    const settled = await env.stack
+      .query(`SELECT 1 FROM ingest_files WHERE original_name = $1 AND sha256 = $2 AND status IN ('processed', 'quarantined', 'failed', 'duplicate')`, [objectName(key), m.target.sha256])
+      .catch(() => []);
     if (settled.length && !struck) break;
   }
   // Struck already (held, its action under way) unless it was still armed.
