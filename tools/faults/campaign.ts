@@ -1,7 +1,8 @@
 /**
- * The fault campaign: rounds of random load (dropped CSVs, uploads, JSON payloads) while services are killed or
- * frozen, a NATS node or the whole NATS cluster and PostgreSQL restart, database backends are terminated and
- * the drop folder's disk fills; after each round a checker computed from the generated inputs verifies that
+ * The fault campaign: rounds of random load (dropped CSVs, uploads, objects put in a watched S3 bucket, JSON
+ * payloads) while services are killed or frozen, a NATS node or the whole NATS cluster and PostgreSQL restart,
+ * database backends are terminated, the drop folder's disk fills, an object is overwritten or deleted while a
+ * processor reads it and the S3 server is killed and restarted; after each round a checker computed from the generated inputs verifies that
  * nothing was lost, doubled or invented. `npm run test:faults -- --rounds N --seed S [--first-round K]`.
  */
 import { mkdtempSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { waitFor } from '@sluice/testing';
 import { checkRound, Expectation, roundMeasurementEpoch, settle, tablesDigest } from './checker';
 import { startEnvironment, type Environment } from './environment';
-import { describeFault, FAULT_KINDS, healAll, planFaults, runFault, type FaultKind } from './faults';
+import { describeFault, FAULT_KINDS, healAll, isMidRead, planFaults, runFault, type FaultKind } from './faults';
 import { copyOf, measurementPost, Rng, roundSeed, sensorCsv, type CsvInput, type Input } from './inputs';
 import { deliver, type Delivery } from './load';
 
@@ -36,10 +37,10 @@ for (const [name, n] of Object.entries({ rounds, seed, firstRound, loadMs, settl
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
 }
 
-/** The inputs of one round: 2–5 dropped files, 1–3 uploads, 4–16 measurement payloads, duplicates and overlaps among them. */
+/** The inputs of one round: 2–5 dropped files, 1–3 uploads, 1–2 objects, 4–16 measurement payloads, duplicates and overlaps among them. */
 function roundInputs(rng: Rng, round: number, earlier: CsvInput[]): Input[] {
   const inputs: Input[] = [];
-  const csv = (kind: 'drop' | 'upload', i: number) => {
+  const csv = (kind: CsvInput['kind'], i: number) => {
     const name = `r${round}-${kind[0]}${i}.csv`;
     const source = earlier.length ? rng.pick(earlier) : undefined;
     if (source && rng.chance(0.15)) return copyOf(source, kind, name);
@@ -47,6 +48,7 @@ function roundInputs(rng: Rng, round: number, earlier: CsvInput[]): Input[] {
   };
   for (let i = rng.int(2, 5); i > 0; i--) inputs.push(csv('drop', i));
   for (let i = rng.int(1, 3); i > 0; i--) inputs.push(csv('upload', i));
+  for (let i = rng.int(1, 2); i > 0; i--) inputs.push(csv('s3', i));
   const base = roundMeasurementEpoch(round);
   for (let i = rng.int(4, 16); i > 0; i--) inputs.push(measurementPost(rng, `r${round}-m${i}`, base + i * 3600, rng.chance(0.5) ? `r${round}-m${i}` : undefined));
   return inputs;
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void env.dispose().finally(() => process.exit(130)));
   const kinds: FaultKind[] = FAULT_KINDS.filter((k) => k !== 'disk-full' || env.drop.limited);
   if (!env.drop.limited) out('the drop folder cannot be a tmpfs here (no mount): the disk-full fault is left out');
-  out(`stack up: 2 watchers, 3 processors, ingest-api, query-api; PostgreSQL private on :${env.pg.port}; NATS cluster ${env.nats.url} (stream R3)`);
+  out(`stack up: 2 watchers, 3 processors, ingest-api, query-api; PostgreSQL private on :${env.pg.port}; NATS cluster ${env.nats.url} (stream R3); S3 ${env.s3.endpoint} (processors through ${env.s3Relay.endpoint})`);
   const expect = new Expectation();
   const earlier: CsvInput[] = [];
   const seen = new Map<FaultKind, number>();
@@ -90,8 +92,20 @@ async function main(): Promise<void> {
       const inputs = roundInputs(rng, round, earlier);
       const faults = planFaults(rng, round, loadMs, kinds);
       faults.forEach((f) => seen.set(f.kind, (seen.get(f.kind) ?? 0) + 1));
+      // A mid-read fault strikes an object of its own (loaded whole, never quarantined) and puts a new version over it.
+      for (const f of faults.filter((x) => isMidRead(x.kind))) {
+        const target = sensorCsv(rng, 's3', `r${round}-t.csv`, `r${round}-t`, {});
+        f.midRead = { target, replacement: f.kind === 's3-overwrite' ? sensorCsv(rng, 's3', target.name, `r${round}-t2`, {}) : undefined };
+        inputs.push(target);
+      }
       const started = Date.now();
-      const [deliveries] = await Promise.all([Promise.all(inputs.map((i) => deliver(env.stack, i, rng.int(0, loadMs)))), Promise.all(faults.map((f) => runFault(env, f)))]);
+      const [deliveries] = await Promise.all([Promise.all(inputs.map((i) => deliver(env.stack, env.s3, i, rng.int(0, loadMs)))), Promise.all(faults.map((f) => runFault(env, f)))]);
+      for (const f of faults) {
+        if (!f.midRead?.struck) continue;
+        const target = deliveries.find((d) => d.input === f.midRead?.target);
+        if (target) target.struck = f.kind === 's3-overwrite' ? 'overwritten' : 'deleted';
+        if (f.midRead.replacement) deliveries.push({ input: f.midRead.replacement, unanswered: 0 });
+      }
       const selfExited = await healAll(env);
       const stuck = await settle(env.stack, deliveries, settleMs);
       const v = stuck ? [stuck] : await checkRound(env.stack, round, deliveries, expect);
@@ -99,7 +113,8 @@ async function main(): Promise<void> {
         const replay = await replayOne(env, rng, deliveries);
         if (replay) v.push(replay);
       }
-      for (const i of inputs) if (i.kind !== 'post') earlier.push(i);
+      // Not a mid-read fault's object: its outcome is one of two, so copies of it could not be checked by content.
+      for (const i of inputs) if (i.kind !== 'post' && !faults.some((f) => f.midRead?.target === i)) earlier.push(i);
       violations += v.length;
       const lost = deliveries.reduce((n, d) => n + d.unanswered, 0);
       out(

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { aggregateMismatches, waitFor, type Stack } from '@sluice/testing';
 import { readingKey, type CsvInput, type Input, type PostInput, type Readings } from './inputs';
-import type { Delivery } from './load';
+import { objectName, type Delivery } from './load';
 
 interface LedgerRow {
   id: string;
@@ -55,15 +55,25 @@ function pending(stack: Stack, folder: string): string[] {
 export async function settle(stack: Stack, deliveries: Delivery[], timeoutMs: number): Promise<string | null> {
   const names = deliveries.filter((d) => d.input.kind === 'drop' && !d.error).map((d) => d.input.name);
   const ids = deliveries.flatMap((d) => (d.rawId ? [d.rawId] : []));
+  const objects = deliveries.filter((d) => d.input.kind === 's3' && !d.error);
+  const objectNames = objects.map((d) => objectName(d.input.name));
+  const objectShas = objects.map((d) => d.input.sha256);
   let last = '';
   try {
     await waitFor('the round to settle', async () => {
       const open = await q<{ n: string }>(stack, `SELECT count(*) AS n FROM ingest_files WHERE status <> ALL($1)`, [TERMINAL]);
       const seen = await q<{ n: string }>(stack, `SELECT count(DISTINCT original_name) AS n FROM ingest_files WHERE source = 'dropzone' AND original_name = ANY($1) AND status = ANY($2)`, [names, TERMINAL]);
       const apiSeen = await q<{ n: string }>(stack, `SELECT count(*) AS n FROM ingest_files WHERE id = ANY($1) AND status = ANY($2)`, [ids, TERMINAL]);
+      const objectsSeen = await q<{ n: string }>(
+        stack,
+        `SELECT count(*) AS n FROM unnest($1::text[], $2::text[]) o(name, sha) WHERE EXISTS (SELECT 1 FROM ingest_files f WHERE f.source = 's3' AND f.original_name = o.name AND f.sha256 = o.sha AND f.status = ANY($3))`,
+        [objectNames, objectShas, TERMINAL],
+      );
       const left = [...pending(stack, 'incoming'), ...pending(stack, 'processing')];
-      last = `${open[0].n} rows in flight, ${names.length - Number(seen[0].n)} dropped files and ${ids.length - Number(apiSeen[0].n)} accepted payloads without a terminal row, left in folders: ${left.slice(0, 5).join(' ') || 'none'}`;
-      return Number(open[0].n) === 0 && Number(seen[0].n) === names.length && Number(apiSeen[0].n) === ids.length && left.length === 0;
+      last =
+        `${open[0].n} rows in flight, ${names.length - Number(seen[0].n)} dropped files, ${ids.length - Number(apiSeen[0].n)} accepted payloads and ` +
+        `${objects.length - Number(objectsSeen[0].n)} object versions without a terminal row, left in folders: ${left.slice(0, 5).join(' ') || 'none'}`;
+      return Number(open[0].n) === 0 && Number(seen[0].n) === names.length && Number(apiSeen[0].n) === ids.length && Number(objectsSeen[0].n) === objects.length && left.length === 0;
     }, timeoutMs, 250);
     return null;
   } catch {
@@ -91,14 +101,35 @@ export async function checkRound(stack: Stack, round: number, deliveries: Delive
       const mine = rows.filter((r) => r.source === 'dropzone' && r.original_name === input.name);
       if (mine.length !== 1) v.push(`${input.name}: ${mine.length} ledger rows for one dropped file`);
     }
+    if (input.kind === 's3' && !d.error) {
+      // One claim per object version (key and content), whatever became of it.
+      const mine = rows.filter((r) => r.source === 's3' && r.original_name === objectName(input.name));
+      if (mine.length !== 1) v.push(`${objectName(input.name)} (${input.sha256.slice(0, 8)}): ${mine.length} ledger rows for one object version`);
+    }
     if (d.rawId && !rows.some((r) => r.id === d.rawId)) v.push(`${input.name}: accepted as ${d.rawId} but that ledger row is missing or holds other content`);
     for (const r of rows) if (r.status === 'failed') v.push(`${input.name}: ledger row ${r.id} failed: ${JSON.stringify(r.error)}`);
   }
 
+  const struck = new Map(deliveries.flatMap((d) => (d.struck ? [[d.input.sha256, d.struck] as const] : [])));
   for (const input of new Map(deliveries.map((d) => [d.input.sha256, d.input])).values()) {
     const sha = input.sha256;
     const rows = bySha.get(sha) ?? [];
     const originals = rows.filter((r) => r.status !== 'duplicate');
+    const how = struck.get(sha);
+    if (how) {
+      // Overwritten or deleted while a processor read it: loaded whole (all its bytes were read and proven) or
+      // refused for what happened to it, with nothing loaded; never partly, never twice.
+      const allowed = how === 'overwritten' ? ['object_changed'] : ['object_deleted', 'object_changed'];
+      const processed = originals.filter((r) => r.status === 'processed');
+      const refused = originals.filter((r) => r.status === 'quarantined' && allowed.includes(r.error?.rule ?? ''));
+      if (processed.length + refused.length !== originals.length || processed.length > 1) {
+        v.push(`${objectName(input.name)} ${how} mid-read: ${originals.map((r) => `${r.status}/${r.error?.rule ?? '-'}`).join(',')}, expected processed or ${allowed.join('|')}`);
+      }
+      if (processed.length === 1) expect.record(input);
+      const errors = await q<{ n: string }>(stack, `SELECT count(*) AS n FROM ingest_errors WHERE file_id = ANY($1)`, [refused.map((r) => r.id)]);
+      if (Number(errors[0].n)) v.push(`${objectName(input.name)}: ${errors[0].n} row errors kept for a version refused as ${how}`);
+      if (processed.length === 0) continue;
+    }
     const ids = new Set(rows.map((r) => r.id));
     for (const r of rows.filter((x) => x.status === 'duplicate')) {
       if (!r.duplicate_of || !ids.has(r.duplicate_of)) v.push(`${input.name}: duplicate ${r.id} names ${r.duplicate_of}, not a copy of the same content`);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { Stack, startNatsCluster, startPrivatePostgres, type NatsCluster, type PrivatePostgres, type ServiceName } from '@sluice/testing';
+import { S3MidReadRelay, S3TestServer, Stack, startNatsCluster, startPrivatePostgres, type NatsCluster, type PrivatePostgres, type ServiceName } from '@sluice/testing';
 
 /** The drop folder: a small tmpfs when this user may mount one (so the disk can be filled), else a plain folder. */
 export interface DropFolder {
@@ -35,11 +35,18 @@ export function makeDropFolder(sizeMb: number): DropFolder {
 
 export const CAMPAIGN_SERVICES: Record<ServiceName, number> = { watcher: 2, processor: 3, 'ingest-api': 1, 'query-api': 1 };
 
+/** The bucket the stack watches as the S3 source `landing`; objects land there as `s3://campaign/<key>`. */
+export const CAMPAIGN_BUCKET = 'campaign';
+
 export interface Environment {
   stack: Stack;
   pg: PrivatePostgres;
   nats: NatsCluster;
   drop: DropFolder;
+  /** The S3 server (s3rver) whose bucket the watchers list. */
+  s3: S3TestServer;
+  /** The processors reach the S3 server through this relay, which can strike in the middle of a GET. */
+  s3Relay: S3MidReadRelay;
   /** The harness's own connection for pg_terminate_backend (the stack's pool is reconnected per query). */
   admin(): Promise<Client>;
   dispose(): Promise<void>;
@@ -47,7 +54,9 @@ export interface Environment {
 
 /**
  * A private PostgreSQL cluster, a three-node NATS cluster holding the stream at R3 on file storage, a small
- * tmpfs as the drop folder, and two watchers, three processors, an ingest-api and a query-api on them.
+ * tmpfs as the drop folder, an S3 server (s3rver) with one watched bucket, and two watchers, three
+ * processors, an ingest-api and a query-api on them. The watchers list and hash objects on the S3 server
+ * directly; the processors read them through a relay (S3MidReadRelay) that the mid-read faults use.
  */
 export async function startEnvironment(logDir: string): Promise<Environment> {
   const drop = makeDropFolder(96);
@@ -62,8 +71,14 @@ export async function startEnvironment(logDir: string): Promise<Environment> {
       }
     }
   };
-  let pg: PrivatePostgres, nats: NatsCluster, stack: Stack;
+  let pg: PrivatePostgres, nats: NatsCluster, stack: Stack, s3: S3TestServer, s3Relay: S3MidReadRelay;
   try {
+    s3 = await S3TestServer.start();
+    started.push(() => s3.stop());
+    await s3.createBucket(CAMPAIGN_BUCKET);
+    s3Relay = await S3MidReadRelay.start(s3.endpoint);
+    started.push(() => s3Relay.stop());
+    const source = (endpoint: string) => JSON.stringify([s3.source(CAMPAIGN_BUCKET, { name: 'landing', endpoint })]);
     pg = await startPrivatePostgres();
     started.push(() => pg.dispose());
     nats = await startNatsCluster(3);
@@ -84,7 +99,9 @@ export async function startEnvironment(logDir: string): Promise<Environment> {
         RESCAN_INTERVAL_MS: '1000',
         STABILITY_WINDOW_MS: '300',
         INGEST_RATE_LIMIT: '0',
+        S3_LIST_INTERVAL_MS: '1000',
       },
+      serviceEnv: { watcher: { S3_SOURCES: source(s3.endpoint) }, processor: { S3_SOURCES: source(s3Relay.endpoint) } },
     });
   } catch (e) {
     await undo();
@@ -95,6 +112,8 @@ export async function startEnvironment(logDir: string): Promise<Environment> {
     pg,
     nats,
     drop,
+    s3,
+    s3Relay,
     async admin() {
       const c = new Client({ connectionString: stack.db.url });
       await c.connect();

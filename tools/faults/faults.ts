@@ -1,8 +1,10 @@
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceName } from '@sluice/testing';
-import { CAMPAIGN_SERVICES, type Environment } from './environment';
-import type { Rng } from './inputs';
+import { CAMPAIGN_BUCKET, CAMPAIGN_SERVICES, type Environment } from './environment';
+import type { CsvInput, Rng } from './inputs';
+import { objectName, putObject } from './load';
 
 const SERVICES: ServiceName[] = ['watcher', 'processor', 'ingest-api', 'query-api'];
 
@@ -15,11 +17,17 @@ export const FAULT_KINDS = [
   'pg-restart',
   'pg-terminate',
   'disk-full',
+  's3-overwrite',
+  's3-delete',
+  's3-kill',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Faults that cannot overlap in one round share a group (one at a time per group). */
-const group = (k: FaultKind) => (k.startsWith('nats') ? 'nats' : k.startsWith('pg') ? 'pg' : k);
+const group = (k: FaultKind) => (k.startsWith('nats') ? 'nats' : k.startsWith('pg') ? 'pg' : k.startsWith('s3') ? 's3' : k);
+
+/** Faults that strike one object of the round in the middle of a processor's GET. */
+export const isMidRead = (k: FaultKind): k is 's3-overwrite' | 's3-delete' => k === 's3-overwrite' || k === 's3-delete';
 
 export interface PlannedFault {
   kind: FaultKind;
@@ -29,6 +37,8 @@ export interface PlannedFault {
   holdMs: number;
   /** Which copy of a service it hits (index among the service's copies). */
   index: number;
+  /** A mid-read fault's object (put by the round's load), the version put over it, and whether it struck. */
+  midRead?: { target: CsvInput; replacement?: CsvInput; struck?: boolean };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,11 +51,39 @@ export function planFaults(rng: Rng, round: number, loadMs: number, available: r
   }
   return kinds.map((kind) => {
     const svc = kind.includes(':') ? (kind.split(':')[1] as ServiceName) : undefined;
-    return { kind, atMs: rng.int(0, loadMs), holdMs: rng.int(200, 2500), index: svc ? rng.int(0, CAMPAIGN_SERVICES[svc] - 1) : rng.int(0, 2) };
+    return { kind, atMs: rng.int(0, loadMs), holdMs: rng.int(200, 2500), index: svc ? rng.int(0, CAMPAIGN_SERVICES[svc] - 1) : rng.int(0, isMidRead(kind) ? 1 : 2) };
   });
 }
 
-export const describeFault = (f: PlannedFault) => `${f.kind}${f.kind.includes(':') || f.kind === 'nats-node' ? `#${f.index}` : ''}@${f.atMs}ms/${f.holdMs}ms`;
+export const describeFault = (f: PlannedFault) =>
+  f.midRead ? `${f.kind}(${f.midRead.target.name} GET#${f.index + 1}${f.midRead.struck ? '' : ', read before it struck'})` : `${f.kind}${f.kind.includes(':') || f.kind === 'nats-node' ? `#${f.index}` : ''}@${f.atMs}ms/${f.holdMs}ms`;
+
+/**
+ * Overwrites or deletes the fault's object in the middle of a processor's GET of it (the processor's first
+ * GET reads the head to route the file, the second is the load: `index` picks one), through the relay the
+ * processors read from. Armed before the object is put; disarmed when the object's version has an outcome
+ * without being struck (a redelivery after another fault may read it otherwise).
+ */
+async function midRead(env: Environment, f: PlannedFault): Promise<void> {
+  const m = f.midRead;
+  if (!m) throw new Error(`${f.kind} without an object`);
+  const key = m.target.name;
+  const action = f.kind === 's3-overwrite' ? () => putObject(env.s3, key, m.replacement?.body ?? Buffer.alloc(0)) : () => env.s3.client.send(new DeleteObjectCommand({ Bucket: CAMPAIGN_BUCKET, Key: key })).then(() => undefined);
+  let struck = false;
+  const strike = env.s3Relay.midRead(CAMPAIGN_BUCKET, key, action, { nth: f.index + 1, afterBytes: 1024 }).then(() => (struck = true));
+  const deadline = Date.now() + 120000;
+  while (!struck && Date.now() < deadline) {
+    await Promise.race([strike, sleep(250)]);
+    // PostgreSQL may be down (another fault of the round): then it is simply not settled yet.
+    const settled = await env.stack
+      .query(`SELECT 1 FROM ingest_files WHERE original_name = $1 AND sha256 = $2 AND status IN ('processed', 'quarantined', 'failed', 'duplicate')`, [objectName(key), m.target.sha256])
+      .catch(() => []);
+    if (settled.length && !struck) break;
+  }
+  // Struck already (held, its action under way) unless it was still armed.
+  if (!struck && env.s3Relay.disarm() === 0) await strike;
+  m.struck = struck;
+}
 
 /** Fills the drop folder's file system until writes fail with ENOSPC; returns the filler's path. */
 function fillDisk(dir: string): string {
@@ -77,6 +115,7 @@ function fillDisk(dir: string): string {
 
 /** Strikes one fault at its time and heals it after its hold; resolves once healed. */
 export async function runFault(env: Environment, f: PlannedFault): Promise<void> {
+  if (isMidRead(f.kind)) return midRead(env, f);
   await sleep(f.atMs);
   const { stack } = env;
   const [verb, target] = f.kind.split(':');
@@ -121,6 +160,12 @@ export async function runFault(env: Environment, f: PlannedFault): Promise<void>
       } finally {
         await c.end();
       }
+      return;
+    }
+    case 's3-kill': {
+      await env.s3.kill();
+      await sleep(f.holdMs);
+      await env.s3.restart();
       return;
     }
     case 'disk-full': {

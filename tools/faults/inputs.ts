@@ -36,7 +36,8 @@ export type Readings = Map<string, number>;
 export const readingKey = (sensor: string, epoch: number) => `${sensor}|${epoch}`;
 
 export interface CsvInput {
-  kind: 'drop' | 'upload';
+  /** Dropped in incoming/, uploaded to the ingest-api, or put in the watched bucket. */
+  kind: 'drop' | 'upload' | 's3';
   name: string;
   body: Buffer;
   sha256: string;
@@ -94,7 +95,7 @@ const readingsOf = (device: string, ts: number, values: number[], into: Readings
  * now and then a line repeated (same key, same values), optionally lines copied from an earlier file (an
  * overlap: the same readings arriving again in other content).
  */
-export function sensorCsv(rng: Rng, kind: 'drop' | 'upload', name: string, device: string, opts: { overlapFrom?: CsvInput; quarantine?: boolean }): CsvInput {
+export function sensorCsv(rng: Rng, kind: CsvInput['kind'], name: string, device: string, opts: { overlapFrom?: CsvInput; quarantine?: boolean }): CsvInput {
   const lines: string[] = [];
   const readings: Readings = new Map();
   const goodLines: string[] = [];
@@ -128,7 +129,7 @@ export function sensorCsv(rng: Rng, kind: 'drop' | 'upload', name: string, devic
 }
 
 /** The same bytes again under another name: a duplicate of the first copy. */
-export function copyOf(earlier: CsvInput, kind: 'drop' | 'upload', name: string): CsvInput {
+export function copyOf(earlier: CsvInput, kind: CsvInput['kind'], name: string): CsvInput {
   return { ...earlier, kind, name };
 }
 

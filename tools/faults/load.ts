@@ -1,6 +1,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Stack } from '@sluice/testing';
+import type { S3TestServer, Stack } from '@sluice/testing';
+import { CAMPAIGN_BUCKET } from './environment';
 import type { Input } from './inputs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -14,6 +15,25 @@ export interface Delivery {
   /** Attempts whose answer was lost (connection reset, timeout): each may or may not have been stored. */
   unanswered: number;
   error?: string;
+  /** An object a mid-read fault struck: overwritten or deleted while a processor read it. */
+  struck?: 'overwritten' | 'deleted';
+}
+
+/** The ledger's original_name of an object of the campaign's bucket. */
+export const objectName = (key: string) => `s3://${CAMPAIGN_BUCKET}/${key}`;
+
+/** A writer that puts an object in the watched bucket, again and again while the S3 server is down. */
+export async function putObject(s3: S3TestServer, key: string, body: Buffer): Promise<void> {
+  const deadline = Date.now() + GIVE_UP_MS;
+  for (;;) {
+    try {
+      await s3.put(CAMPAIGN_BUCKET, key, body);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(300);
+    }
+  }
 }
 
 /** A writer that writes a dotfile and renames it into incoming/; a full disk makes it wait and write again. */
@@ -62,11 +82,12 @@ async function send(stack: Stack, url: string, input: Input, headers: Record<str
 }
 
 /** Delivers one input at `atMs` after the load starts; the delivery records how it went. */
-export async function deliver(stack: Stack, input: Input, atMs: number): Promise<Delivery> {
+export async function deliver(stack: Stack, s3: S3TestServer, input: Input, atMs: number): Promise<Delivery> {
   await sleep(atMs);
   const d: Delivery = { input, unanswered: 0 };
   try {
     if (input.kind === 'drop') await drop(stack, input);
+    else if (input.kind === 's3') await putObject(s3, input.name, input.body);
     else if (input.kind === 'upload') {
       const url = `${stack.url('ingest-api')}/ingest/files?filename=${encodeURIComponent(input.name)}`;
       await send(stack, url, input, { 'content-type': 'text/csv', 'idempotency-key': `upload-${input.name}` }, d);

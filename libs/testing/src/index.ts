@@ -9,6 +9,7 @@ export * from './lib/sensor-data';
 export * from './lib/aggregates';
 export * from './lib/browser';
 export * from './lib/s3-server';
+export * from './lib/s3-mid-read-relay';
 export * from './lib/hostile-corpus';
 export * from './lib/dashboard-truth';
 export * from './lib/compressed-files';

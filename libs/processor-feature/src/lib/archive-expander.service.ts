@@ -5,8 +5,10 @@ import type { IngestFile } from '@sluice/db';
 import { isCompressedContentError } from '@sluice/formats';
 import { LedgerRepository, lifecycleEventOf, refusedOutcome, type FileOutcome, type NewLedgerEntry } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder, isObjectChanged, memberStoredPath, StoredFileReaders, ZipArchive } from '@sluice/storage';
+import { DropFolder, isObjectChanged, isStoredInObjectStore, memberStoredPath, StoredFileReaders, ZipArchive } from '@sluice/storage';
 import { createHash, randomUUID } from 'node:crypto';
+import { objectChangedReason } from './failure.util';
+import { ReadRanges } from './read-ranges.util';
 import type { PoolClient } from 'pg';
 
 /** FileProcessorService.settle: the outcome (or the work that yields it) and the ledger update, in one transaction holding the row. */
@@ -33,21 +35,38 @@ export class ArchiveExpander {
     private readonly jetstream: JetStreamService,
   ) {}
 
-  /** The archive of a ledger row, read through ranged reads of its stored bytes (size_bytes of a zip is its own size). */
-  open(archive: IngestFile): Promise<ZipArchive> {
-    return ZipArchive.open((range) => this.readers.open(archive.storedPath, range), Number(archive.sizeBytes), archive.originalName, this.config.decompressionLimits);
+  /**
+   * The archive of a ledger row, read through ranged reads of its stored bytes (size_bytes of a zip is its
+   * own size); with `ranges`, every range read is recorded for verification.
+   */
+  open(archive: IngestFile, ranges?: ReadRanges): Promise<ZipArchive> {
+    const openRange = (range: { start: number; end: number }) => {
+      const stream = this.readers.open(archive.storedPath, range);
+      return ranges ? ranges.tap(range, stream) : stream;
+    };
+    return ZipArchive.open(openRange, Number(archive.sizeBytes), archive.originalName, this.config.decompressionLimits);
   }
 
   async expand(file: IngestFile, working: () => void, settle: Settle): Promise<FileOutcome | null> {
     let members: NewLedgerEntry[];
     try {
       const before = await this.statOf(file);
-      members = await this.hashMembers(file, working);
+      // An object's ranges are proven bytes of the claimed version afterwards (a server may serve a newer version's bytes within one GET).
+      const ranges = isStoredInObjectStore(file.storedPath) ? new ReadRanges() : undefined;
+      const overwritten = async () => ranges !== undefined && !(await ranges.verify(this.readers.open(file.storedPath), { sha256: file.sha256.trim(), size: Number(file.sizeBytes) }));
+      try {
+        members = await this.hashMembers(file, working, ranges);
+      } catch (e) {
+        // Mixed bytes of two versions may not even be a zip: the archive's true reason is that it changed.
+        if (isCompressedContentError(e) && (await overwritten())) return this.refuseOverwritten(file, settle);
+        throw e;
+      }
       const after = await this.statOf(file);
       if (before !== after || (after !== null && !after.startsWith(`${file.sizeBytes}:`))) return settle(file.id, async () => refusedOutcome('zip_archive', changedAfterClaim(file)));
+      if (await overwritten()) return this.refuseOverwritten(file, settle);
     } catch (e) {
       if (isCompressedContentError(e)) return settle(file.id, async () => refusedOutcome('zip_archive', e.reason));
-      if (isObjectChanged(e)) return settle(file.id, async () => refusedOutcome('zip_archive', { rule: 'object_changed', message: `${file.originalName} was overwritten after it was claimed; the new version is loaded as a file of its own` }));
+      if (isObjectChanged(e)) return settle(file.id, async () => refusedOutcome('zip_archive', objectChangedReason(file.originalName)));
       throw e;
     }
     let registered: Awaited<ReturnType<LedgerRepository['registerMany']>> = [];
@@ -67,9 +86,14 @@ export class ArchiveExpander {
     return outcome;
   }
 
+  private refuseOverwritten(file: IngestFile, settle: Settle): Promise<FileOutcome | null> {
+    this.logger.warn({ fileId: file.id, storedPath: file.storedPath }, 'archive object overwritten while it was read');
+    return settle(file.id, async () => refusedOutcome('zip_archive', overwrittenWhileRead(file)));
+  }
+
   /** One pass over the archive: every file member read to its end and hashed. */
-  private async hashMembers(file: IngestFile, working: () => void): Promise<NewLedgerEntry[]> {
-    const zip = await this.open(file);
+  private async hashMembers(file: IngestFile, working: () => void, ranges?: ReadRanges): Promise<NewLedgerEntry[]> {
+    const zip = await this.open(file, ranges);
     const members: NewLedgerEntry[] = [];
     try {
       for await (const m of zip.members()) {
@@ -97,7 +121,7 @@ export class ArchiveExpander {
     return members;
   }
 
-  /** `size:mtime` of an archive in the drop folder (a writer still at it changes it); null for an object (pinned by its ETag). */
+  /** `size:mtime` of an archive in the drop folder (a writer still at it changes it); null for an object (verified by ReadRanges). */
   private async statOf(file: IngestFile): Promise<string | null> {
     if (!file.storedPath.startsWith('processing/')) return null;
     const st = await this.storage.stat(file.storedPath);
@@ -109,5 +133,12 @@ function changedAfterClaim(file: IngestFile): RejectReason {
   return {
     rule: 'changed_after_claim',
     message: `${file.originalName} changed after it was claimed (${file.sizeBytes} bytes at the claim): a writer was still writing to it, so none of its members were registered; replay it once it is complete`,
+  };
+}
+
+function overwrittenWhileRead(file: IngestFile): RejectReason {
+  return {
+    rule: 'object_changed',
+    message: `${file.originalName} was overwritten while it was read (the bytes read are not the ${file.sizeBytes} claimed): none of its members were registered; the version now under the key is loaded as a file of its own`,
   };
 }

@@ -26,6 +26,12 @@ describe(ClaimedContent.name, () => {
     expect(sut.verify(stat)).toMatchObject({ rule: 'changed_after_claim' });
   });
 
+  it('reports an object whose bytes read differ from the claim as object_changed', async () => {
+    const sut = new ClaimedContent(claim, null, true, 'object');
+    await readAll(sut.tap(Readable.from([Buffer.from('a,b\n'), Buffer.from('7,7\n')])));
+    expect(sut.verify(null)).toMatchObject({ rule: 'object_changed', message: expect.stringContaining('overwritten while it was read') });
+  });
+
   it('reports a file that grew or was rewritten during the load, from its size and mtime', () => {
     expect(new ClaimedContent(claim, stat).verify({ size: claimed.length + 4, mtimeMs: 1000 })?.message).toContain(`it has ${claimed.length + 4} bytes`);
     expect(new ClaimedContent(claim, stat).verify({ size: claimed.length, mtimeMs: 2000 })).toMatchObject({ rule: 'changed_after_claim' });

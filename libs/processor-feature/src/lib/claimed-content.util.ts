@@ -20,7 +20,9 @@ export interface FileStat {
  * A writer that kept a descriptor open after the claim fails one of these, and the load is not committed.
  * The claim is of the content (a gzip file's uncompressed bytes), so the tap goes after decompression;
  * then (`storedIsContent` false) the stored file's size is only compared with itself. A zip member has no
- * file of its own (`atStart` null): the hash of what was read is the whole proof.
+ * file of its own (`atStart` null): the hash of what was read is the whole proof. So has an object of an
+ * object store: `If-Match` at the start of a GET does not stop a server from serving bytes written during
+ * the response, so only the hash of what arrived proves the version; a mismatch is `object_changed`.
  */
 export class ClaimedContent {
   private readonly seen: ContentSnapshot[] = [];
@@ -29,6 +31,7 @@ export class ClaimedContent {
     private readonly claim: ContentSnapshot,
     private readonly atStart: FileStat | null,
     private readonly storedIsContent = true,
+    private readonly stored: 'file' | 'object' = 'file',
   ) {}
 
   /** The stream with a hash tap: bytes pass through unchanged; destroying either end destroys both. */
@@ -51,7 +54,12 @@ export class ClaimedContent {
     return tap;
   }
 
-  /** Null when nothing changed; otherwise the quarantine reason `changed_after_claim`. */
+  /** Whether a stream was read to its end and every such read was the claimed bytes (the content itself is proven). */
+  get readWhole(): boolean {
+    return this.seen.length > 0 && this.seen.every((s) => s.sha256 === this.claim.sha256 && s.size === this.claim.size);
+  }
+
+  /** Null when nothing changed; otherwise the quarantine reason: `changed_after_claim` for a file, `object_changed` for an object. */
   verify(atEnd: FileStat | null): RejectReason | null {
     const read = this.seen.find((s) => s.sha256 !== this.claim.sha256 || s.size !== this.claim.size);
     const start = this.atStart;
@@ -59,10 +67,19 @@ export class ClaimedContent {
       start !== null && atEnd !== null && ((this.storedIsContent && atEnd.size !== this.claim.size) || atEnd.size !== start.size || atEnd.mtimeMs !== start.mtimeMs);
     if (read === undefined && !statChanged) return null;
     const now = read ? `${read.size} bytes with sha256 ${read.sha256.slice(0, 12)}… were read` : `it has ${atEnd?.size ?? 0} bytes`;
+    const atClaim = `${this.claim.size} bytes, sha256 ${this.claim.sha256.slice(0, 12)}… at the claim`;
+    if (this.stored === 'object') {
+      return {
+        rule: 'object_changed',
+        message:
+          `the object was overwritten while it was read (${atClaim}; ${now}): nothing of either version was loaded; ` +
+          'the version now under the key is claimed and loaded as a file of its own',
+      };
+    }
     return {
       rule: 'changed_after_claim',
       message:
-        `the file changed after it was claimed (${this.claim.size} bytes, sha256 ${this.claim.sha256.slice(0, 12)}… at the claim; ${now}): ` +
+        `the file changed after it was claimed (${atClaim}; ${now}): ` +
         'a writer was still writing to it, so nothing of it was loaded. Writers must rename a finished file into incoming/ or stop writing ' +
         'for STABILITY_WINDOW_MS; replay the file once it is complete',
     };

@@ -47,3 +47,9 @@ export function classifyFailure(e: unknown): Failure {
   if (/Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)) return { kind: 'transient', reason: { rule: 'processing_failed', message } };
   return { kind: 'unknown', reason: { rule: 'processing_failed', message } };
 }
+
+/** The reason of an object whose key holds another version than the one claimed (found by its ETag), or no object at all. */
+export function objectChangedReason(name: string, now: 'overwritten' | 'deleted' = 'overwritten'): RejectReason {
+  if (now === 'deleted') return { rule: 'object_deleted', message: `${name} was deleted from its bucket after it was claimed; nothing of it was loaded` };
+  return { rule: 'object_changed', message: `${name} was overwritten after it was claimed; the new version is loaded as a file of its own` };
+}

@@ -16,13 +16,13 @@ import {
 } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { decompressed, isCompressedContentError } from '@sluice/formats';
-import { DropFolder, isArchiveMember, isObjectChanged, isStoredInObjectStore, StoredFileReaders } from '@sluice/storage';
+import { DropFolder, isArchiveMember, isNoSuchKey, isObjectChanged, isStoredInObjectStore, ObjectStores, parseObjectStoredPath, StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { ArchiveExpander } from './archive-expander.service';
 import { ClaimedContent } from './claimed-content.util';
-import { classifyFailure } from './failure.util';
+import { classifyFailure, objectChangedReason } from './failure.util';
 import * as metrics from './processor.metrics';
 
 export type ProcessResult = 'done' | 'busy';
@@ -48,6 +48,7 @@ export class FileProcessorService {
     private readonly loaders: LoaderRegistry,
     private readonly payloads: StoredPayloads,
     private readonly archives: ArchiveExpander,
+    private readonly objects: ObjectStores,
   ) {}
 
   /** Policies and limits every load runs with. */
@@ -133,8 +134,13 @@ export class FileProcessorService {
     try {
       return await this.settle(file.id, (client) => this.outcomeOf(client, file, route, source, claimed, working));
     } catch (e) {
+      // A GET during the load (the load's own, or a ranged re-GET after a dropped connection) found a new version under the key, or none.
+      if (isObjectChanged(e)) return this.settle(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName)));
+      if (isNoSuchKey(e)) return this.settle(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName, 'deleted')));
       const failure = classifyFailure(e);
       if (failure.kind !== 'permanent') throw e;
+      const replaced = await this.objectReplaced(file);
+      if (replaced) return this.settle(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName, replaced)));
       // The database (or the decompression) refuses the data and would again: quarantined now, never retried into `failed`.
       this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused');
       return this.settle(file.id, refusedOutcome(route.kind, failure.reason));
@@ -143,13 +149,21 @@ export class FileProcessorService {
 
   /**
    * The load (or refusal) of a file inside its transaction. When what was read is not what was claimed (a
-   * writer still had the file open), none of it counts: rolled back and quarantined `changed_after_claim`.
+   * writer still had the file open, an object overwritten during the GET), none of it counts: rolled back to
+   * before the load and quarantined `changed_after_claim` (a file) or `object_changed` (an object).
    */
   private async outcomeOf(client: PoolClient, file: IngestFile, route: Route, source: () => Readable, claimed: ClaimedContent | undefined, working: () => void): Promise<FileOutcome> {
     if (claimed) await client.query('SAVEPOINT claimed_content');
     const outcome =
       'reason' in route ? refusedOutcome(route.kind, route.reason) : loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working)));
-    const changed = claimed?.verify(file.archiveId ? null : await this.storage.stat(file.storedPath));
+    const hasFile = !file.archiveId && !isStoredInObjectStore(file.storedPath);
+    let changed = claimed?.verify(hasFile ? await this.storage.stat(file.storedPath) : null);
+    // A refusal may come before the end of the object (the route, too many invalid rows): its bytes are proven
+    // by no hash, so the key must still hold the claimed version for the refusal to be the true reason.
+    if (!changed && outcome.status !== 'processed' && !claimed?.readWhole) {
+      const replaced = await this.objectReplaced(file);
+      if (replaced) changed = objectChangedReason(file.originalName, replaced);
+    }
     if (!changed) return outcome;
     await client.query('ROLLBACK TO SAVEPOINT claimed_content');
     this.logger.warn({ fileId: file.id, storedPath: file.storedPath }, changed.message);
@@ -192,15 +206,26 @@ export class FileProcessorService {
     } catch (e) {
       if (isCompressedContentError(e)) return { kind: null, reason: e.reason };
       // The object's key holds other bytes than the version claimed: that version is gone (the new one is claimed on its own).
-      if (isObjectChanged(e)) return { kind: null, reason: { rule: 'object_changed', message: `${file.originalName} was overwritten after it was claimed; the new version is loaded as a file of its own` } };
+      if (isObjectChanged(e)) return { kind: null, reason: objectChangedReason(file.originalName) };
+      if (isNoSuchKey(e) && isStoredInObjectStore(file.storedPath)) return { kind: null, reason: objectChangedReason(file.originalName, 'deleted') };
       throw e;
     }
   }
 
+  /** For an object (not a zip member): whether its key now holds another version or none; null when it still holds the claimed one. */
+  private async objectReplaced(file: IngestFile): Promise<'overwritten' | 'deleted' | null> {
+    const loc = file.archiveId ? null : parseObjectStoredPath(file.storedPath);
+    const store = loc && this.objects.get(loc.source);
+    if (!loc || !store) return null;
+    const now = await store.etagOf(loc.key);
+    return now === loc.etag ? null : now === null ? 'deleted' : 'overwritten';
+  }
+
   /**
    * Opens the file's content: a file of the drop folder (every read checked against the claim, see
-   * ClaimedContent), an object of an object store (its claimed version pinned by ETag), a small API
-   * payload kept in the database (written once, in its ledger transaction), or a member of a zip archive
+   * ClaimedContent), an object of an object store (its claimed version pinned by ETag, and every read
+   * checked against the claim's hash too: a server may serve a newer version's bytes within one GET), a
+   * small API payload kept in the database (written once, in its ledger transaction), or a member of a zip archive
    * (checked against the hash taken when the archive was unpacked). A gzip file is decompressed as it is
    * read (its claim is of its content); a compressed member, or gzip inside gzip, is refused as nested.
    */
@@ -216,7 +241,10 @@ export class FileProcessorService {
       if (!body) throw new Error(`the stored body of ${file.id} is missing from ingest_payloads`);
       return { source: () => unpack(Readable.from([body])) };
     }
-    if (isStoredInObjectStore(file.storedPath)) return { source: () => unpack(this.open(file.storedPath)) };
+    if (isStoredInObjectStore(file.storedPath)) {
+      const claimed = new ClaimedContent(claim, null, true, 'object');
+      return { source: () => claimed.tap(unpack(this.open(file.storedPath))), claimed };
+    }
     const claimed = new ClaimedContent(claim, await this.storage.stat(file.storedPath), file.compression === null);
     return { source: () => claimed.tap(unpack(this.open(file.storedPath))), claimed };
   }

@@ -5,9 +5,9 @@ import { gzipSync } from 'node:zlib';
 import * as yazl from 'yazl';
 
 /** A zip archive (deflated members, in order) built in memory: test archives are small. */
-export async function zipOf(members: ReadonlyArray<{ name: string; content: Buffer }>): Promise<Buffer> {
+export async function zipOf(members: ReadonlyArray<{ name: string; content: Buffer }>, opts: { compress?: boolean } = {}): Promise<Buffer> {
   const zip = new yazl.ZipFile();
-  for (const m of members) zip.addBuffer(m.content, m.name);
+  for (const m of members) zip.addBuffer(m.content, m.name, { compress: opts.compress ?? true });
   zip.end();
   const parts: Buffer[] = [];
   for await (const chunk of zip.outputStream as AsyncIterable<Buffer>) parts.push(chunk);

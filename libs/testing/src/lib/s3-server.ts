@@ -17,16 +17,21 @@ export class S3TestServer {
   private constructor(
     readonly endpoint: string,
     readonly client: S3Client,
-    private readonly proc: ChildProcess,
+    private proc: ChildProcess,
     private readonly dir: string,
+    private readonly port: number,
   ) {}
+
+  private static spawn(dir: string, port: number): ChildProcess {
+    return spawn(process.execPath, ['--openssl-legacy-provider', join(WORKSPACE_ROOT, 'node_modules/s3rver/bin/s3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s'], {
+      stdio: 'ignore',
+    });
+  }
 
   static async start(): Promise<S3TestServer> {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'sluice-s3rver-'));
-    const proc = spawn(process.execPath, ['--openssl-legacy-provider', join(WORKSPACE_ROOT, 'node_modules/s3rver/bin/s3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s'], {
-      stdio: 'ignore',
-    });
+    const proc = S3TestServer.spawn(dir, port);
     await waitForPort(port);
     const endpoint = `http://127.0.0.1:${port}`;
     const client = new S3Client({
@@ -37,7 +42,21 @@ export class S3TestServer {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    return new S3TestServer(endpoint, client, proc, dir);
+    return new S3TestServer(endpoint, client, proc, dir, port);
+  }
+
+  /** Kills the server (SIGKILL: a crash), keeping its directory. */
+  async kill(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Starts the server again on the same port and directory (after kill()): the same buckets and objects. */
+  async restart(): Promise<void> {
+    this.proc = S3TestServer.spawn(this.dir, this.port);
+    await waitForPort(this.port);
   }
 
   /** The server's process id (to read its CPU time, for example). */
@@ -91,7 +110,7 @@ export class S3TestServer {
 
   async stop(): Promise<void> {
     this.client.destroy();
-    if (this.proc.exitCode === null) {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
       const exited = new Promise((r) => this.proc.once('exit', r));
       this.proc.kill('SIGTERM');
       await exited;

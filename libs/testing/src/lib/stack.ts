@@ -29,6 +29,8 @@ export interface StackOptions {
   processors?: number;
   /** Extra environment for every service. */
   env?: Record<string, string>;
+  /** Extra environment for the copies of one service (after `env`). */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** A private nats-server (needed to restart or kill NATS); otherwise the shared one with its own namespace. */
   privateNats?: boolean;
   /** Where service logs go; default a temp folder (kept on failure for reading). */
@@ -117,6 +119,7 @@ export class Stack {
       RESCAN_INTERVAL_MS: '2000',
       ACK_WAIT_MS: '5000',
       ...this.opts.env,
+      ...this.opts.serviceEnv?.[name],
       [PORT_VARS[name]]: String(port),
     };
   }
