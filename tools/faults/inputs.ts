@@ -28,8 +28,12 @@ export class Rng {
 export const roundSeed = (seed: number, round: number): number => new Rng(seed ^ Math.imul(round + 1, 0x9e3779b1)).int(1, 2 ** 31 - 1);
 
 export const METRICS = ['co', 'humidity', 'light', 'lpg', 'motion', 'smoke', 'temp'] as const;
-/** The processor's default MAX_INVALID_RATIO: a file with a larger share of bad lines is quarantined whole. */
+/**
+ * The processor's defaults: a file with a larger share of bad lines than MAX_INVALID_RATIO is quarantined whole
+ * once at least MIN_INVALID_ROWS of them are bad, and a file of nothing but bad lines always is.
+ */
 const MAX_INVALID_RATIO = 0.05;
+const MIN_INVALID_ROWS = 10;
 
 /** One reading as the checker expects it in raw_sensor_data: sensor name and epoch second → value. */
 export type Readings = Map<string, number>;
@@ -101,7 +105,7 @@ export function sensorCsv(rng: Rng, kind: CsvInput['kind'], name: string, device
   const goodLines: string[] = [];
   const badLines: number[] = [];
   const n = rng.int(40, 400);
-  const badShare = opts.quarantine ? 0.2 : rng.chance(0.5) ? rng.next() * 0.04 : 0;
+  const badShare = opts.quarantine ? 0.3 : rng.chance(0.5) ? rng.next() * 0.04 : 0;
   const start = 1_600_000_000 + rng.int(0, 50_000_000);
   for (let i = 0; i < n; i++) {
     const ts = start + i * 10;
@@ -124,7 +128,8 @@ export function sensorCsv(rng: Rng, kind: CsvInput['kind'], name: string, device
     }
   }
   const body = Buffer.from([HEADER, ...lines].join('\n') + '\n');
-  const outcome = badLines.length / lines.length > MAX_INVALID_RATIO ? 'quarantined' : 'processed';
+  const bad = badLines.length;
+  const outcome = bad === lines.length || (bad / lines.length > MAX_INVALID_RATIO && bad >= MIN_INVALID_ROWS) ? 'quarantined' : 'processed';
   return { kind, name, body, sha256: sha(body), lines: lines.length, badLines, readings: outcome === 'processed' ? readings : new Map(), outcome, goodLines };
 }
 

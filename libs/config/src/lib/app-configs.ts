@@ -208,6 +208,12 @@ export class ProcessorConfig extends DropzoneConfig {
   @Max(1)
   MAX_INVALID_RATIO = 0.05;
 
+  /** MAX_INVALID_RATIO quarantines a file only once this many of its rows are bad (a small sample with a typo loads). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  MIN_INVALID_ROWS = 10;
+
   @IsTimeZone()
   NAIVE_TIMEZONE = 'UTC';
 

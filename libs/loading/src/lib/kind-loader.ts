@@ -6,6 +6,8 @@ import type { PoolClient } from 'pg';
 export interface LoadOptions {
   invalidRows: 'skip' | 'reject';
   maxInvalidRatio: number;
+  /** Bad rows it takes before the ratio quarantines a file (a file of nothing but bad rows always is); 0 when unset. */
+  minInvalidRows?: number;
   ranges: MetricRanges;
   naiveTimeZone: string;
   /** Called every ~10k records; the caller heartbeats JetStream. */

@@ -56,6 +56,7 @@ export class FileProcessorService {
     return {
       invalidRows: this.config.INVALID_ROWS,
       maxInvalidRatio: this.config.MAX_INVALID_RATIO,
+      minInvalidRows: this.config.MIN_INVALID_ROWS,
       ranges: this.config.metricRanges,
       naiveTimeZone: this.config.NAIVE_TIMEZONE,
       maxJsonDocumentBytes: this.config.MAX_JSON_DOCUMENT_BYTES,

@@ -10,7 +10,7 @@ export class RowTally {
   bad = 0;
   readonly errors: RowReject[] = [];
 
-  constructor(private readonly policy: { invalidRows: 'skip' | 'reject'; maxInvalidRatio: number }) {}
+  constructor(private readonly policy: { invalidRows: 'skip' | 'reject'; maxInvalidRatio: number; minInvalidRows?: number }) {}
 
   addRows(n: number): void {
     this.total += n;
@@ -39,11 +39,16 @@ export class RowTally {
       return { rule: first.rule, message: `${first.message} (INVALID_ROWS=reject refuses a file with any invalid row)`, ...where };
     }
     const ratio = this.total ? this.bad / this.total : 0;
-    if (ratio <= this.policy.maxInvalidRatio) return null;
+    // A file of nothing but bad rows is of the wrong shape however small; otherwise the ratio speaks only once
+    // enough rows are bad to make it a sign of that (MIN_INVALID_ROWS): one typo in a 10-row sample is a row error.
+    if (this.bad < this.total && (ratio <= this.policy.maxInvalidRatio || this.bad < (this.policy.minInvalidRows ?? 0))) return null;
     const pct = (x: number) => `${(x * 100).toFixed(2).replace(/\.?0+$/, '')}%`;
     return {
       rule: 'too_many_invalid_rows',
-      message: `${this.bad} of ${this.total} rows (${pct(ratio)}) are invalid, more than MAX_INVALID_RATIO ${pct(this.policy.maxInvalidRatio)}; first: ${first.message}`,
+      message:
+        this.bad === this.total
+          ? `all ${this.total} rows are invalid; first: ${first.message}`
+          : `${this.bad} of ${this.total} rows (${pct(ratio)}) are invalid, more than MAX_INVALID_RATIO ${pct(this.policy.maxInvalidRatio)}; first: ${first.message}`,
       ...where,
     };
   }
