@@ -75,8 +75,11 @@ function fillDisk(dir: string): string {
   return path;
 }
 
-/** Strikes one fault at its time and heals it after its hold; resolves once healed. */
-export async function runFault(env: Environment, f: PlannedFault): Promise<void> {
+/**
+ * Strikes one fault at its time and heals it after its hold; resolves once healed. A NATS fault resolves to the
+ * moment the pipeline should go on from (see resume.ts).
+ */
+export async function runFault(env: Environment, f: PlannedFault): Promise<number | undefined> {
   await sleep(f.atMs);
   const { stack } = env;
   const [verb, target] = f.kind.split(':');
@@ -97,16 +100,19 @@ export async function runFault(env: Environment, f: PlannedFault): Promise<void>
     case 'nats-node': {
       const node = env.nats.nodes[f.index];
       await node.stop(true);
+      // Two nodes of three keep a quorum: the pipeline should not wait for this one to come back.
+      const lost = Date.now();
       await sleep(f.holdMs);
       await node.start();
-      return;
+      return lost;
     }
     case 'nats-restart': {
       await Promise.all(env.nats.nodes.map((n) => n.stop(false)));
       await sleep(f.holdMs);
       await Promise.all(env.nats.nodes.map((n) => n.start()));
+      const back = Date.now();
       await env.nats.waitJetStream();
-      return;
+      return back;
     }
     case 'pg-restart': {
       await env.pg.stop('immediate');
