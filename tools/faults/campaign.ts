@@ -105,10 +105,11 @@ async function main(): Promise<void> {
       const stuck = await settle(env.stack, deliveries, settleMs);
       const resumes: string[] = [];
       for (const [i, f] of faults.entries()) {
-        const from = resumeFrom[i];
-        if (!RESUME_FAULTS.includes(f.kind) || from === undefined) continue;
-        const ms = await resumeMs(env.stack, from);
-        resumes.push(`${f.kind} ${ms === undefined ? 'nothing left to resume' : `${(ms / 1000).toFixed(1)} s`}`);
+        const times = resumeFrom[i];
+        if (!RESUME_FAULTS.includes(f.kind) || !times) continue;
+        const ms = await resumeMs(env.stack, times.resumeFrom);
+        const js = times.jetStreamAt ? ` (JetStream answered after ${((times.jetStreamAt - times.resumeFrom) / 1000).toFixed(1)} s)` : '';
+        resumes.push(`${f.kind} ${ms === undefined ? 'nothing left to resume' : `${(ms / 1000).toFixed(1)} s`}${js}`);
         if (ms !== undefined && ms > (worstResume?.ms ?? -1)) worstResume = { ms, at: `round ${round}, ${describeFault(f)}` };
       }
       const v = stuck ? [stuck] : await checkRound(env.stack, round, deliveries, expect);

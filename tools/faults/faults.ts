@@ -75,11 +75,14 @@ function fillDisk(dir: string): string {
   return path;
 }
 
-/**
- * Strikes one fault at its time and heals it after its hold; resolves once healed. A NATS fault resolves to the
- * moment the pipeline should go on from (see resume.ts).
- */
-export async function runFault(env: Environment, f: PlannedFault): Promise<number | undefined> {
+/** For a NATS fault: the moment the pipeline should go on from (see resume.ts), and when JetStream answered again. */
+export interface NatsFaultTimes {
+  resumeFrom: number;
+  jetStreamAt?: number;
+}
+
+/** Strikes one fault at its time and heals it after its hold; resolves once healed. */
+export async function runFault(env: Environment, f: PlannedFault): Promise<NatsFaultTimes | undefined> {
   await sleep(f.atMs);
   const { stack } = env;
   const [verb, target] = f.kind.split(':');
@@ -104,7 +107,7 @@ export async function runFault(env: Environment, f: PlannedFault): Promise<numbe
       const lost = Date.now();
       await sleep(f.holdMs);
       await node.start();
-      return lost;
+      return { resumeFrom: lost };
     }
     case 'nats-restart': {
       await Promise.all(env.nats.nodes.map((n) => n.stop(false)));
@@ -112,7 +115,7 @@ export async function runFault(env: Environment, f: PlannedFault): Promise<numbe
       await Promise.all(env.nats.nodes.map((n) => n.start()));
       const back = Date.now();
       await env.nats.waitJetStream();
-      return back;
+      return { resumeFrom: back, jetStreamAt: Date.now() };
     }
     case 'pg-restart': {
       await env.pg.stop('immediate');
