@@ -107,10 +107,11 @@ async function main(): Promise<void> {
       for (const [i, f] of faults.entries()) {
         const times = resumeFrom[i];
         if (!RESUME_FAULTS.includes(f.kind) || !times) continue;
-        const ms = await resumeMs(env.stack, times.resumeFrom);
-        const js = times.jetStreamAt ? ` (JetStream answered after ${((times.jetStreamAt - times.resumeFrom) / 1000).toFixed(1)} s)` : '';
-        resumes.push(`${f.kind} ${ms === undefined ? 'nothing left to resume' : `${(ms / 1000).toFixed(1)} s`}${js}`);
-        if (ms !== undefined && ms > (worstResume?.ms ?? -1)) worstResume = { ms, at: `round ${round}, ${describeFault(f)}` };
+        const waits = await resumeMs(env.stack, times.resumeFrom);
+        const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        const js = times.jetStreamAt ? `, JetStream answered after ${secs(times.jetStreamAt - times.resumeFrom)}` : '';
+        resumes.push(`${f.kind} ${waits ? `${secs(waits.firstMs)} (slowest file ${secs(waits.lastMs)}${js})` : 'nothing left to resume'}`);
+        if (waits && waits.firstMs > (worstResume?.ms ?? -1)) worstResume = { ms: waits.firstMs, at: `round ${round}, ${describeFault(f)}` };
       }
       const v = stuck ? [stuck] : await checkRound(env.stack, round, deliveries, expect);
       if (!stuck) {
