@@ -78,7 +78,8 @@ export class JetStreamService implements OnApplicationShutdown {
 
   /**
    * Connects (a NATS that cannot be reached fails here) and sets the stream up, waiting for JetStream to answer;
-   * with `waitForJetStream: false` the set-up goes on in the background and `/health/ready` reports it.
+   * with `waitForJetStream: false` only the first attempt is waited for (so with a JetStream that answers the
+   * stream exists once this resolves), and the set-up goes on in the background, `/health/ready` reporting it.
    */
   async connect(name: string, { waitForJetStream = true }: { waitForJetStream?: boolean } = {}): Promise<void> {
     if (this.nc) return this.streamSetUp;
@@ -100,27 +101,27 @@ export class JetStreamService implements OnApplicationShutdown {
     // No API round trip here: without a JetStream leader it would time out and fail the start.
     this.manager = await jetstreamManager(nc, { checkAPI: false });
     this.jsClient = jetstream(nc);
-    this.streamSetUp = this.setUp('stream', () => this.ensureStream());
+    let attempted!: () => void;
+    const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
+    this.streamSetUp = this.setUp('stream', () => this.ensureStream(), { attempted });
     if (waitForJetStream) await this.streamSetUp;
-    else this.streamSetUp.catch(() => undefined);
-  }
-
-  /** Resolves once the stream is set up (JetStream answered). */
-  async whenReady(): Promise<void> {
-    if (!this.streamSetUp) throw new Error('JetStream is not connected');
-    await this.streamSetUp;
+    else {
+      this.streamSetUp.catch(() => undefined);
+      await firstAttempt;
+    }
   }
 
   /**
    * Runs a set-up step until JetStream takes it (one line logged while it waits, one when it answers); the
-   * service is not ready meanwhile. Only a configuration the server refuses ends it with an error.
+   * service is not ready meanwhile. Only a configuration the server refuses ends it with an error. `attempted`
+   * is called after each attempt; `signal` ends the retries.
    */
-  async setUp(what: string, step: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+  async setUp(what: string, step: () => Promise<void>, { signal, attempted }: { signal?: AbortSignal; attempted?: () => void } = {}): Promise<void> {
     this.pending.add(what);
     try {
       for (;;) {
         try {
-          await step();
+          await step().finally(attempted);
           return;
         } catch (e) {
           if (!this.nc || this.nc.isClosed() || signal?.aborted) throw e;

@@ -72,10 +72,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       callback(e);
       return;
     }
-    this.starting = this.start(groups).catch((e: unknown) => {
+    const attempts: Promise<void>[] = [];
+    this.starting = this.start(groups, attempts).catch((e: unknown) => {
       if (!this.closing.signal.aborted) this.logger.error(`consuming stopped before it started: ${messageOf(e)}`);
     });
-    callback();
+    // With a JetStream that answers, the consumers exist once the transport is up; without a leader it starts without them.
+    void Promise.race([this.starting, Promise.all(attempts)]).then(() => callback());
   }
 
   async close(): Promise<void> {
@@ -92,20 +94,24 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return this.jetstream.js as T;
   }
 
-  /** Sets each durable consumer up once JetStream answers (readiness waits for all of them), then pulls from it. */
-  private async start(groups: ConsumerGroup[]): Promise<void> {
+  /**
+   * Sets each durable consumer up once JetStream answers (readiness waits for all of them), then pulls from it.
+   * `attempts` gets, synchronously, one promise per consumer that resolves after its first attempt.
+   */
+  private async start(groups: ConsumerGroup[], attempts: Promise<void>[]): Promise<void> {
     const { concurrency, ackWaitMs, maxDeliver } = this.options;
     const signal = this.closing.signal;
     await Promise.all(
       groups.map(async (group) => {
+        let attempted!: () => void;
+        attempts.push(new Promise<void>((resolve) => (attempted = resolve)));
         const spec = { durable: group.durable, subjects: group.subjects, ackWaitMs, maxDeliver, maxAckPending: group.maxAckPending };
         // The stream first: the consumer is made on it, and it may itself be lost and made again.
         const ensure = async () => {
-          await this.jetstream.whenReady();
           await this.jetstream.ensureStream();
           await this.jetstream.ensureDurableConsumer(spec);
         };
-        await this.jetstream.setUp(`consumer ${group.durable}`, ensure, signal);
+        await this.jetstream.setUp(`consumer ${group.durable}`, ensure, { signal, attempted });
         if (signal.aborted) return;
         const routes = new Set<string>(group.subjects);
         const consumer = new PullConsumer(

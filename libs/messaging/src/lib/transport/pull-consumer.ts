@@ -30,11 +30,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * How a pull is kept alive. The server answers an idle pull with a heartbeat each `idle_heartbeat`; two missed
  * mean the pull was lost (its server or the consumer's leader went away), and the pull is made again at once, as
- * after a reconnection. The library's own recovery (defaults: heartbeats every 15 s, a failed check of the
- * consumer retried after 15–45 s, heartbeats paused after a reconnection until a check passes) stalled consumers
- * for 30 s and more after a NATS restart.
+ * after a reconnection. A pull given up on lives on in the server until it expires, and a message it hands out
+ * then waits for ack_wait: short pulls keep that window short. The library's own recovery (defaults: heartbeats
+ * every 15 s, a failed check of the consumer retried after 15–45 s, heartbeats paused after a reconnection until
+ * a check passes) stalled consumers for 30 s and more after a NATS restart.
  */
-const PULL = { expires: 5000, idle_heartbeat: 1000 };
+const PULL = { expires: 2000, idle_heartbeat: 500 };
 /** Between subscriptions after one ended, so a JetStream without a leader is not asked in a tight loop. */
 const RESUBSCRIBE_DELAY_MS = 250;
 /** Notifications after which the pull is made again; after the last three, the consumer is looked up (or made) again too. */
