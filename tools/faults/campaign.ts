@@ -2,8 +2,10 @@
  * The fault campaign: rounds of random load (dropped CSVs, uploads, objects put in a watched S3 bucket, JSON
  * payloads) while services are killed or frozen, a NATS node or the whole NATS cluster and PostgreSQL restart,
  * database backends are terminated, the drop folder's disk fills, an object is overwritten or deleted while a
- * processor reads it and the S3 server is killed and restarted; after each round a checker computed from the generated inputs verifies that
- * nothing was lost, doubled or invented. `npm run test:faults -- --rounds N --seed S [--first-round K]`.
+ * processor reads it and the S3 server is killed and restarted; after each round a checker computed from the
+ * generated inputs verifies that nothing was lost, doubled or invented. After each NATS fault it prints how long
+ * the pipeline took to resume (resume.ts), and the worst of these at the end.
+ * `npm run test:faults -- --rounds N --seed S [--first-round K] [--faults nats-node,nats-restart]`.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import { startEnvironment, type Environment } from './environment';
 import { describeFault, FAULT_KINDS, healAll, isMidRead, planFaults, runFault, type FaultKind } from './faults';
 import { copyOf, measurementPost, Rng, roundSeed, sensorCsv, type CsvInput, type Input } from './inputs';
 import { deliver, type Delivery } from './load';
+import { RESUME_FAULTS, resumeMs } from './resume';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -26,6 +29,8 @@ const { values: args } = parseArgs({
     'first-round': { type: 'string', default: '0' },
     'load-ms': { type: 'string', default: '2500' },
     'settle-ms': { type: 'string', default: '120000' },
+    /** Only these fault kinds (comma-separated; a prefix such as `nats` or `kill` selects every kind it starts). */
+    faults: { type: 'string' },
   },
 });
 const rounds = Number(args.rounds);
@@ -36,6 +41,9 @@ const settleMs = Number(args['settle-ms']);
 for (const [name, n] of Object.entries({ rounds, seed, firstRound, loadMs, settleMs })) {
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
 }
+const selected = args.faults?.split(',').map((k) => k.trim()).filter(Boolean);
+const isSelected = (k: FaultKind) => !selected || selected.some((s) => k === s || k.startsWith(s));
+if (!FAULT_KINDS.some(isSelected)) throw new Error(`--faults selects no fault kind; kinds: ${FAULT_KINDS.join(' ')}`);
 
 /** The inputs of one round: 2–5 dropped files, 1–3 uploads, 1–2 objects, 4–16 measurement payloads, duplicates and overlaps among them. */
 function roundInputs(rng: Rng, round: number, earlier: CsvInput[]): Input[] {
@@ -78,13 +86,14 @@ async function main(): Promise<void> {
   const env = await startEnvironment(logDir);
   // Interrupted (Ctrl-C, a CI timeout): the private servers, processes and the tmpfs go with the campaign.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void env.dispose().finally(() => process.exit(130)));
-  const kinds: FaultKind[] = FAULT_KINDS.filter((k) => k !== 'disk-full' || env.drop.limited);
+  const kinds: FaultKind[] = FAULT_KINDS.filter((k) => (k !== 'disk-full' || env.drop.limited) && isSelected(k));
   if (!env.drop.limited) out('the drop folder cannot be a tmpfs here (no mount): the disk-full fault is left out');
   out(`stack up: 2 watchers, 3 processors, ingest-api, query-api; PostgreSQL private on :${env.pg.port}; NATS cluster ${env.nats.url} (stream R3); S3 ${env.s3.endpoint} (processors through ${env.s3Relay.endpoint})`);
   const expect = new Expectation();
   const earlier: CsvInput[] = [];
   const seen = new Map<FaultKind, number>();
   let violations = 0;
+  let worstResume: { ms: number; at: string } | undefined;
   try {
     for (let round = firstRound; round < firstRound + rounds; round++) {
       const rs = roundSeed(seed, round);
@@ -99,7 +108,7 @@ async function main(): Promise<void> {
         inputs.push(target);
       }
       const started = Date.now();
-      const [deliveries] = await Promise.all([Promise.all(inputs.map((i) => deliver(env.stack, env.s3, i, rng.int(0, loadMs)))), Promise.all(faults.map((f) => runFault(env, f)))]);
+      const [deliveries, resumeFrom] = await Promise.all([Promise.all(inputs.map((i) => deliver(env.stack, env.s3, i, rng.int(0, loadMs)))), Promise.all(faults.map((f) => runFault(env, f)))]);
       for (const f of faults) {
         if (!f.midRead?.struck) continue;
         const target = deliveries.find((d) => d.input === f.midRead?.target);
@@ -108,6 +117,16 @@ async function main(): Promise<void> {
       }
       const selfExited = await healAll(env);
       const stuck = await settle(env.stack, deliveries, settleMs);
+      const resumes: string[] = [];
+      for (const [i, f] of faults.entries()) {
+        const times = resumeFrom[i];
+        if (!RESUME_FAULTS.includes(f.kind) || !times) continue;
+        const waits = await resumeMs(env.stack, times.resumeFrom);
+        const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        const js = times.jetStreamAt ? `, JetStream answered after ${secs(times.jetStreamAt - times.resumeFrom)}` : '';
+        resumes.push(`${f.kind} ${waits ? `${secs(waits.firstMs)} (slowest file ${secs(waits.lastMs)}${js})` : 'nothing left to resume'}`);
+        if (waits && waits.firstMs > (worstResume?.ms ?? -1)) worstResume = { ms: waits.firstMs, at: `round ${round}, ${describeFault(f)}` };
+      }
       const v = stuck ? [stuck] : await checkRound(env.stack, round, deliveries, expect);
       if (!stuck) {
         const replay = await replayOne(env, rng, deliveries);
@@ -120,6 +139,7 @@ async function main(): Promise<void> {
       out(
         `round ${round} seed ${rs}: ${inputs.length} inputs, faults ${faults.map(describeFault).join(' ')}` +
           `${lost ? `, ${lost} requests lost their answer and were retried` : ''}${selfExited.length ? `, exited on their own: ${selfExited.join(' ')}` : ''}` +
+          `${resumes.length ? `, resumed after ${resumes.join(', ')}` : ''}` +
           ` — ${v.length ? `${v.length} VIOLATIONS` : 'ok'} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
       );
       for (const line of v) out(`  ✗ ${line}`);
@@ -131,6 +151,7 @@ async function main(): Promise<void> {
   out(`faults seen: ${[...seen].map(([k, n]) => `${k}×${n}`).join(' ')}`);
   const missing = kinds.filter((k) => !seen.has(k));
   if (missing.length && rounds >= kinds.length) out(`fault kinds that never occurred: ${missing.join(' ')}`);
+  if (worstResume) out(`worst resume after a NATS fault: ${(worstResume.ms / 1000).toFixed(1)} s (${worstResume.at})`);
   out(`${violations} invariant violations over ${rounds} rounds (seed ${seed}; replay: npm run test:faults -- --seed ${seed} --rounds ${rounds})`);
   process.exit(violations ? 1 : 0);
 }

@@ -113,9 +113,18 @@ function fillDisk(dir: string): string {
   return path;
 }
 
+/** For a NATS fault: the moment the pipeline should go on from (see resume.ts), and when JetStream answered again. */
+export interface NatsFaultTimes {
+  resumeFrom: number;
+  jetStreamAt?: number;
+}
+
 /** Strikes one fault at its time and heals it after its hold; resolves once healed. */
-export async function runFault(env: Environment, f: PlannedFault): Promise<void> {
-  if (isMidRead(f.kind)) return midRead(env, f);
+export async function runFault(env: Environment, f: PlannedFault): Promise<NatsFaultTimes | undefined> {
+  if (isMidRead(f.kind)) {
+    await midRead(env, f);
+    return undefined;
+  }
   await sleep(f.atMs);
   const { stack } = env;
   const [verb, target] = f.kind.split(':');
@@ -136,16 +145,19 @@ export async function runFault(env: Environment, f: PlannedFault): Promise<void>
     case 'nats-node': {
       const node = env.nats.nodes[f.index];
       await node.stop(true);
+      // Two nodes of three keep a quorum: the pipeline should not wait for this one to come back.
+      const lost = Date.now();
       await sleep(f.holdMs);
       await node.start();
-      return;
+      return { resumeFrom: lost };
     }
     case 'nats-restart': {
       await Promise.all(env.nats.nodes.map((n) => n.stop(false)));
       await sleep(f.holdMs);
       await Promise.all(env.nats.nodes.map((n) => n.start()));
+      const back = Date.now();
       await env.nats.waitJetStream();
-      return;
+      return { resumeFrom: back, jetStreamAt: Date.now() };
     }
     case 'pg-restart': {
       await env.pg.stop('immediate');

@@ -14,10 +14,21 @@ import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { CommonConfig } from '@sluice/config';
 import { fullSubject, STREAM_SUBJECT_WILDCARDS, streamName, type FileSubject } from '@sluice/contracts';
+import { Subject } from 'rxjs';
 
 const DAY_MS = 24 * 3600 * 1000;
 const STREAM_NAME_IN_USE = 10058;
+/** Between attempts to set up the stream or a consumer while JetStream does not answer (no leader yet). */
+const SET_UP_RETRY_MS = 500;
 const isNotFound = (e: unknown) => e instanceof JetStreamApiError && e.status === 404;
+/** A configuration the server refuses: waiting does not cure it. Anything else (timeout, no responders, no leader, no peers) may pass. */
+const isRefused = (e: unknown) => e instanceof JetStreamApiError && e.status === 400;
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
 
 /** The leading tokens every subject shares, each with its dot: `files.` for files.processed.v1 and files.failed.v1. */
 function commonTokens(subjects: readonly string[]): string {
@@ -39,7 +50,9 @@ export interface DurableConsumerSpec {
 
 /**
  * One NATS connection per app, the stream of its namespace, and publishing with de-duplication ids.
- * The connection reconnects forever; callers see errors only while NATS is actually down.
+ * The connection reconnects forever; callers see errors only while NATS is actually down. The stream and the
+ * consumers are set up as soon as JetStream answers: a JetStream without a leader (a cluster that lost its
+ * quorum, a server just started) leaves the service running and not ready until it has one.
  */
 @Injectable()
 export class JetStreamService implements OnApplicationShutdown {
@@ -47,6 +60,14 @@ export class JetStreamService implements OnApplicationShutdown {
   private nc?: NatsConnection;
   private jsClient?: JetStreamClient;
   private manager?: JetStreamManager;
+  private streamSetUp?: Promise<void>;
+  /** Set-up steps waiting for JetStream, and why the last attempt failed. */
+  private readonly pending = new Set<string>();
+  private lastSetUpError?: string;
+  private refused?: string;
+  private waitLogged = false;
+  /** Emits after each reconnection: consumers pull again at once rather than wait for missed heartbeats. */
+  readonly reconnected = new Subject<void>();
   readonly namespace: string;
   readonly stream: string;
 
@@ -55,26 +76,79 @@ export class JetStreamService implements OnApplicationShutdown {
     this.stream = streamName(config.NATS_NAMESPACE);
   }
 
-  async connect(name: string): Promise<void> {
-    if (this.nc) return;
+  /**
+   * Connects (a NATS that cannot be reached fails here) and sets the stream up, waiting for JetStream to answer;
+   * with `waitForJetStream: false` only the first attempt is waited for (so with a JetStream that answers the
+   * stream exists once this resolves), and the set-up goes on in the background, `/health/ready` reporting it.
+   */
+  async connect(name: string, { waitForJetStream = true }: { waitForJetStream?: boolean } = {}): Promise<void> {
+    if (this.nc) return this.streamSetUp;
     const nc = await connect({
       servers: this.config.natsServers,
       name,
       maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
+      // A restarted server is back within a second or two: try often, each client at its own moment.
+      reconnectTimeWait: 250,
+      reconnectJitter: 250,
+      // A server gone without closing the connection (a lost host) is noticed after two unanswered pings.
+      pingInterval: 5000,
+      maxPingOut: 2,
       // Otherwise every publish and ack builds an Error (a stack trace) up front, in case it times out.
       noAsyncTraces: true,
     });
     this.nc = nc;
     void this.watchStatus(nc);
-    this.manager = await jetstreamManager(nc);
+    // No API round trip here: without a JetStream leader it would time out and fail the start.
+    this.manager = await jetstreamManager(nc, { checkAPI: false });
     this.jsClient = jetstream(nc);
-    await this.ensureStream();
+    let attempted!: () => void;
+    const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
+    this.streamSetUp = this.setUp('stream', () => this.ensureStream(), { attempted });
+    if (waitForJetStream) await this.streamSetUp;
+    else {
+      this.streamSetUp.catch(() => undefined);
+      await firstAttempt;
+    }
+  }
+
+  /**
+   * Runs a set-up step until JetStream takes it (one line logged while it waits, one when it answers); the
+   * service is not ready meanwhile. Only a configuration the server refuses ends it with an error. `attempted`
+   * is called after each attempt; `signal` ends the retries.
+   */
+  async setUp(what: string, step: () => Promise<void>, { signal, attempted }: { signal?: AbortSignal; attempted?: () => void } = {}): Promise<void> {
+    this.pending.add(what);
+    try {
+      for (;;) {
+        try {
+          await step().finally(attempted);
+          return;
+        } catch (e) {
+          if (!this.nc || this.nc.isClosed() || signal?.aborted) throw e;
+          if (isRefused(e)) {
+            this.refused = `${what}: ${messageOf(e)}`;
+            this.logger.error(`JetStream refused to set up ${this.refused}`);
+            throw e;
+          }
+          this.lastSetUpError = messageOf(e);
+          if (!this.waitLogged) this.logger.warn(`JetStream does not answer (${this.lastSetUpError}): waiting for it to set up the ${what}; not ready until then`);
+          this.waitLogged = true;
+          await sleep(SET_UP_RETRY_MS, signal);
+        }
+      }
+    } finally {
+      this.pending.delete(what);
+      if (!this.pending.size && this.waitLogged && !this.refused) {
+        this.waitLogged = false;
+        this.logger.log('JetStream answers: stream and consumers set up');
+      }
+    }
   }
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnect') this.logger.warn(`NATS ${s.type}`);
+      if (s.type === 'reconnect') this.reconnected.next();
     }
   }
 
@@ -92,8 +166,10 @@ export class JetStreamService implements OnApplicationShutdown {
     return !!this.nc && !this.nc.isClosed();
   }
 
-  /** Round trip to the JetStream API: NATS is reachable and JetStream answers. */
+  /** Round trip to the JetStream API: NATS is reachable, JetStream answers and the stream and consumers are set up. */
   async ping(): Promise<void> {
+    if (this.refused) throw new Error(`JetStream refused to set up ${this.refused}`);
+    if (this.pending.size) throw new Error(`JetStream not ready: waiting to set up the ${[...this.pending].join(', ')} (${this.lastSetUpError ?? 'first attempt'})`);
     await this.jsm.getAccountInfo();
   }
 
@@ -101,8 +177,8 @@ export class JetStreamService implements OnApplicationShutdown {
     return fullSubject(this.namespace, s);
   }
 
-  /** Limits retention: work and news share the stream; each consumer keeps its own position. */
-  private async ensureStream(): Promise<void> {
+  /** Limits retention: work and news share the stream; each consumer keeps its own position. Also re-creates a lost stream. */
+  async ensureStream(): Promise<void> {
     const config = {
       name: this.stream,
       subjects: STREAM_SUBJECT_WILDCARDS.map((w) => `${this.namespace}.${w}`),
@@ -163,6 +239,7 @@ export class JetStreamService implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     const nc = this.nc;
     this.nc = undefined;
+    this.reconnected.complete();
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
 }

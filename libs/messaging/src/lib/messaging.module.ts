@@ -8,7 +8,8 @@ const REQUIRED_FOR_READINESS = Symbol('NATS_REQUIRED_FOR_READINESS');
 /**
  * Connects to NATS at start (so a service that cannot reach it fails at boot) and reports readiness:
  * required by default; `requiredForReadiness: false` for a service that works on without NATS (reported
- * degraded, still ready).
+ * degraded, still ready). A JetStream without a leader does not fail the start: the stream is set up once it
+ * has one, and the service is not ready until then.
  */
 @Global()
 @Module({})
@@ -29,7 +30,7 @@ export class MessagingModule implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
-    await this.jetstream.connect(this.clientName);
+    await this.jetstream.connect(this.clientName, { waitForJetStream: false });
     this.readiness.register('nats', () => this.jetstream.ping(), { required: this.required });
   }
 }

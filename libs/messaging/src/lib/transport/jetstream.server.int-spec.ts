@@ -243,6 +243,20 @@ describe(JetStreamServer.name, () => {
     expect(handled.sort()).toEqual([...ids].sort());
   });
 
+  it('creates its stream and durable consumer again when they are lost (a server restarted without its store), and consumes on', async () => {
+    const seen: string[] = [];
+    behaviour.queued = async (m) => void seen.push(m.fileId);
+    await start();
+    const first = randomUUID();
+    await js.publish(FileSubjects.queued, { fileId: first }, first);
+    await waitFor('the first message handled', async () => seen.includes(first));
+    await js.jsm.streams.delete(js.stream);
+    await waitFor('the consumer made again', async () => (await js.jsm.consumers.info(js.stream, 'work').catch(() => null)) !== null, 30000, 100);
+    const second = randomUUID();
+    await js.publish(FileSubjects.queued, { fileId: second }, second);
+    await waitFor('the message after the loss handled', async () => seen.includes(second));
+  });
+
   it('lets in-flight handlers finish on close, and acks them', async () => {
     let finished = false;
     let started = false;

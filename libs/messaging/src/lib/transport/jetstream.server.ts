@@ -44,12 +44,17 @@ const messageOf = (e: unknown): string => (e && typeof e === 'object' && 'messag
  * - Up to `concurrency` calls run at once per consumer; with the `batch` handler option one call takes every
  *   waiting message that fits and all are acked (or retried) together. A batch that fails validation is split,
  *   so that only the invalid message is terminated.
+ * - The durable consumers are set up in the background once JetStream answers, so a service started while
+ *   JetStream has no leader runs (not ready) and starts consuming when it has one. A consumer or stream lost
+ *   (a server restarted without its store) is created again.
  * - close() (on shutdown) stops pulling and waits for in-flight calls; messages pulled but not started go back.
  */
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   override readonly propagatesEventHandlerErrors = true;
   private readonly consumers: PullConsumer[] = [];
   private readonly prefix: string;
+  private readonly closing = new AbortController();
+  private starting?: Promise<void>;
 
   constructor(
     private readonly jetstream: JetStreamService,
@@ -60,13 +65,24 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   listen(callback: (err?: unknown) => void): void {
-    this.start().then(
-      () => callback(),
-      (e: unknown) => callback(e),
-    );
+    let groups: ConsumerGroup[];
+    try {
+      groups = this.groups();
+    } catch (e) {
+      callback(e);
+      return;
+    }
+    const attempts: Promise<void>[] = [];
+    this.starting = this.start(groups, attempts).catch((e: unknown) => {
+      if (!this.closing.signal.aborted) this.logger.error(`consuming stopped before it started: ${messageOf(e)}`);
+    });
+    // With a JetStream that answers, the consumers exist once the transport is up; without a leader it starts without them.
+    void Promise.race([this.starting, Promise.all(attempts)]).then(() => callback());
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
+    await this.starting;
     await Promise.all(this.consumers.map((c) => c.stop()));
   }
 
@@ -78,21 +94,44 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return this.jetstream.js as T;
   }
 
-  private async start(): Promise<void> {
+  /**
+   * Sets each durable consumer up once JetStream answers (readiness waits for all of them), then pulls from it.
+   * `attempts` gets, synchronously, one promise per consumer that resolves after its first attempt.
+   */
+  private async start(groups: ConsumerGroup[], attempts: Promise<void>[]): Promise<void> {
     const { concurrency, ackWaitMs, maxDeliver } = this.options;
-    for (const group of this.groups()) {
-      await this.jetstream.ensureDurableConsumer({ durable: group.durable, subjects: group.subjects, ackWaitMs, maxDeliver, maxAckPending: group.maxAckPending });
-      const routes = new Set<string>(group.subjects);
-      this.consumers.push(
-        new PullConsumer(
+    const signal = this.closing.signal;
+    await Promise.all(
+      groups.map(async (group) => {
+        let attempted!: () => void;
+        attempts.push(new Promise<void>((resolve) => (attempted = resolve)));
+        const spec = { durable: group.durable, subjects: group.subjects, ackWaitMs, maxDeliver, maxAckPending: group.maxAckPending };
+        // The stream first: the consumer is made on it, and it may itself be lost and made again.
+        const ensure = async () => {
+          await this.jetstream.ensureStream();
+          await this.jetstream.ensureDurableConsumer(spec);
+        };
+        await this.jetstream.setUp(`consumer ${group.durable}`, ensure, { signal, attempted });
+        if (signal.aborted) return;
+        const routes = new Set<string>(group.subjects);
+        const consumer = new PullConsumer(
           this.jetstream,
-          { durable: group.durable, concurrency, ackWaitMs, batch: group.batch, receive: (msg) => this.receive(msg, routes, group.logger), handle: (rs) => this.call(group, rs) },
+          {
+            durable: group.durable,
+            concurrency,
+            ackWaitMs,
+            batch: group.batch,
+            ensure,
+            receive: (msg) => this.receive(msg, routes, group.logger),
+            handle: (rs) => this.call(group, rs),
+          },
           group.logger,
-        ),
-      );
-    }
-    for (const c of this.consumers) c.start();
-    this.logger.log(`consuming ${this.consumers.length} durable consumer(s) with concurrency ${concurrency} each`);
+        );
+        this.consumers.push(consumer);
+        consumer.start();
+      }),
+    );
+    if (!signal.aborted) this.logger.log(`consuming ${this.consumers.length} durable consumer(s) with concurrency ${concurrency} each`);
   }
 
   /** Handlers grouped by durable consumer; a batch handler has its consumer to itself. */

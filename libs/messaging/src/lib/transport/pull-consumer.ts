@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { JetStreamApiError, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { JetStreamService } from '../jetstream.service';
 import type { BatchOptions } from './jetstream.decorators';
 
@@ -17,6 +17,8 @@ export interface PullConsumerOptions {
   concurrency: number;
   ackWaitMs: number;
   batch?: BatchOptions<unknown>;
+  /** Creates the stream and the durable consumer again when they are gone (a server restarted without its store). */
+  ensure(): Promise<void>;
   /** Decodes a message; undefined when it was settled already (another subject, not JSON). */
   receive(msg: JsMsg): Received | undefined;
   /** One handler call: settles every message it is given. */
@@ -24,6 +26,21 @@ export interface PullConsumerOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * How a pull is kept alive. The server answers an idle pull with a heartbeat each `idle_heartbeat`; two missed
+ * mean the pull was lost (its server or the consumer's leader went away), and the pull is made again at once, as
+ * after a reconnection. A pull given up on lives on in the server until it expires, and a message it hands out
+ * then waits for ack_wait: short pulls keep that window short. The library's own recovery (defaults: heartbeats
+ * every 15 s, a failed check of the consumer retried after 15–45 s, heartbeats paused after a reconnection until
+ * a check passes) stalled consumers for 30 s and more after a NATS restart.
+ */
+const PULL = { expires: 2000, idle_heartbeat: 500 };
+/** Between subscriptions after one ended, so a JetStream without a leader is not asked in a tight loop. */
+const RESUBSCRIBE_DELAY_MS = 250;
+/** Notifications after which the pull is made again; after the last three, the consumer is looked up (or made) again too. */
+const LOST_PULL = new Set(['heartbeats_missed', 'no_responders', 'consumer_not_found', 'stream_not_found', 'consumer_deleted']);
+const MISSING = new Set(['consumer_not_found', 'stream_not_found', 'consumer_deleted']);
 
 /**
  * Pulls from one durable consumer through one long-lived `consume()` subscription and runs up to
@@ -35,6 +52,8 @@ export class PullConsumer {
   private stopping = false;
   private loop?: Promise<void>;
   private messages?: ConsumerMessages;
+  /** Kept between pulls: a new pull needs no API round trip, which would wait out its timeout while JetStream elects leaders. */
+  private consumer?: Consumer;
   private readonly waiting: Received[] = [];
   private readonly active = new Set<Promise<void>>();
   private progress?: () => void;
@@ -63,12 +82,13 @@ export class PullConsumer {
   }
 
   private async run(): Promise<void> {
+    const reconnected = this.jetstream.reconnected.subscribe(() => this.messages?.stop());
+    let failures = 0;
     while (!this.stopping) {
       try {
-        const consumer = await this.jetstream.js.consumers.get(this.jetstream.stream, this.opts.durable);
-        this.messages = await consumer.consume({ max_messages: this.ahead });
-        if (this.stopping) this.messages.stop();
-        for await (const msg of this.messages) {
+        const messages = await this.subscribe();
+        failures = 0;
+        for await (const msg of messages) {
           const received = this.stopping ? undefined : this.opts.receive(msg);
           if (this.stopping) msg.nak();
           else if (received) this.waiting.push(received);
@@ -76,13 +96,45 @@ export class PullConsumer {
           while (this.waiting.length >= this.ahead && !this.stopping) await new Promise<void>((resolve) => (this.progress = resolve));
         }
       } catch (e) {
-        if (!this.stopping) this.logger.warn(`pull from ${this.opts.durable} failed: ${(e as Error).message}`);
+        this.consumer = undefined;
+        // One line per outage, not one per attempt.
+        if (!this.stopping && failures++ === 0) this.logger.warn(`pull from ${this.opts.durable} failed: ${(e as Error).message}; pulling again`);
       }
-      // The subscription ended (consumer deleted, connection lost) or failed: subscribe again.
-      if (!this.stopping) await sleep(1000);
+      // The subscription ended (pull lost, reconnection, consumer gone) or failed: subscribe again.
+      if (!this.stopping) await sleep(RESUBSCRIBE_DELAY_MS);
     }
+    reconnected.unsubscribe();
     for (const r of this.waiting.splice(0)) r.msg.nak();
     await Promise.all([...this.active]);
+  }
+
+  /** A new pull on the durable consumer, ended when the pull is lost. */
+  private async subscribe(): Promise<ConsumerMessages> {
+    this.consumer ??= await this.lookUp();
+    const messages = await this.consumer.consume({ max_messages: this.ahead, ...PULL, abort_on_missing_resource: true });
+    this.messages = messages;
+    if (this.stopping) messages.stop();
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (MISSING.has(s.type)) this.consumer = undefined;
+        if (LOST_PULL.has(s.type)) {
+          messages.stop();
+          return;
+        }
+      }
+    })();
+    return messages;
+  }
+
+  /** The durable consumer, made again first if it (or the stream) is gone. */
+  private async lookUp(): Promise<Consumer> {
+    const { js, stream } = this.jetstream;
+    return js.consumers.get(stream, this.opts.durable).catch(async (e: unknown) => {
+      if (!(e instanceof JetStreamApiError) || e.status !== 404) throw e;
+      this.logger.warn(`consumer ${this.opts.durable} is gone (${e.message}): creating it again`);
+      await this.opts.ensure();
+      return js.consumers.get(stream, this.opts.durable);
+    });
   }
 
   /**
