@@ -50,7 +50,8 @@ const exit = (code) =>
     await Promise.resolve(local?.stop()).catch((e) => complain(`✗ could not stop everything: ${e.message}`));
     rmSync(stateFile, { force: true });
     const stopped = [...stoppedServices, ...infra];
-    const last = `• stopped ${stopped.length ? stopped.join(', ') : 'nothing (nothing was running yet)'}${local && infra.length === 0 ? '; PostgreSQL and NATS were not started here and keep running' : ''}`;
+    const kept = local && infra.length === 0 ? 'PostgreSQL and NATS were not started here and keep running' : '';
+    const last = stopped.length ? `• stopped ${stopped.join(', ')}${kept ? `; ${kept}` : ''}` : kept ? `• nothing to stop: ${kept}` : '• stopped before anything had started';
     say(last);
     // Also kept in the log: the terminal's pipe (`| tee`) may have closed before this line could pass.
     appendFileSync(join(home, 'logs', 'launcher.log'), `${new Date().toISOString()} npm start (pid ${process.pid}) ${last.slice(2)}\n`);

@@ -172,7 +172,8 @@ describe('README, executed', () => {
     const text = typed(c);
     if (c.untilCtrlC) {
       const job = await shell.start(c, text);
-      if (/^npm start\b/.test(c.text)) stack = job; // runs under the next sections; stopped before "Run one service"
+      // npm start runs under the next sections (stopped before "Run one service"); npm run services under the rest of its section.
+      if (/^npm (start|run services)\b/.test(c.text)) stack = job;
       else await shell.interrupt(job);
       return;
     }
@@ -203,6 +204,13 @@ describe('README, executed', () => {
         expect(readFileSync(job.out, 'utf8')).toContain('stopping');
       }
       for (const c of commands.filter((x) => x.section === section)) await runCommand(c);
+      if (section === 'Run one service' && stack) {
+        const job = stack;
+        stack = undefined;
+        await shell.interrupt(job);
+        // The test gives DATABASE_URL and NATS_URL: npm run services used them and leaves them running.
+        expect(readFileSync(job.out, 'utf8')).toContain('• nothing to stop: PostgreSQL and NATS were not started here and keep running');
+      }
     }, 30 * 60_000);
   }
 });

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { setFlagsFromString } from 'node:v8';
 import { ProcessorConfig } from '@sluice/config';
 import { JetStreamServer } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
+import { runService } from '@sluice/observability';
 import { ProcessorModule } from '@sluice/processor-feature';
 
 // A load promotes a steady stream of short-lived batches to the old generation. By default V8 lets that grow
@@ -13,7 +13,8 @@ import { ProcessorModule } from '@sluice/processor-feature';
 setFlagsFromString('--heap-growing-percent=50');
 
 // A hybrid app: HTTP for health and metrics, the JetStream transport for its @EventPattern handlers.
-void bootstrapService(() => ProcessorModule.forRoot(), {
+void runService('processor', () => ProcessorModule.forRoot(), {
   port: (app) => app.get(ProcessorConfig).PROCESSOR_PORT,
+  portVariable: 'PROCESSOR_PORT',
   configure: (app) => app.connectMicroservice({ strategy: app.get(JetStreamServer) }),
 });
