@@ -144,7 +144,9 @@ PostgreSQL and NATS are running.
   NATS_URL      ${env.NATS_URL}
   env file      ${envFile}   (. ${relativeToCwd(envFile)} in another shell, then npx nx serve <app> or npx sluice …)
 Press Ctrl-C to stop them.`);
-  await new Promise(() => undefined); // until a signal
+  // Until a signal: a timer keeps the process up when it started nothing (PostgreSQL and NATS were found).
+  setInterval(() => undefined, 1 << 30);
+  await new Promise(() => undefined);
 }
 if (!args.has('--no-build')) {
   await step('build the four services', process.execPath, [
