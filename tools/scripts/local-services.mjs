@@ -88,7 +88,8 @@ async function waitUntilReady(what, proc, logFile, ready) {
   }
 }
 
-const alive = (pid) => {
+/** Whether a process runs (EPERM: it does, as another user). */
+export const alive = (pid) => {
   try {
     process.kill(pid, 0);
     return true;

@@ -5,20 +5,12 @@
 // removes the state file first, and this process ends with it.
 import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { alive } from './local-services.mjs';
 
 const [launcherPid, stateFile] = [Number(process.argv[2]), process.argv[3]];
 const logFile = join(dirname(stateFile), 'logs', 'launcher.log');
 const log = (line) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return e.code === 'EPERM';
-  }
-};
 
 /** Signals `pid`, waits up to `ms` for it to end, then kills it. */
 async function stop(pid, signal, ms) {

@@ -1,12 +1,10 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { IngestApiConfig } from '@sluice/config';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { BatchSubjects, FileSubjects, fullSubject, type FileBatchQueuedMessage } from '@sluice/contracts';
 import { JetStreamService } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, TEST_PG_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, TEST_PG_URL, type TestDatabase } from '@sluice/testing';
 import { Client } from 'pg';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
@@ -15,46 +13,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { IdempotencyExpiry } from './idempotency-expiry.service';
-import { INGEST_API_BOOTSTRAP, IngestApiModule } from './ingest-api.module';
+import { INGEST_KEY, INLINE_MAX, startIngestApi, stopIngestApi } from '../../test/ingest-api-harness';
+import { IngestApiModule } from './ingest-api.module';
 
 jest.setTimeout(60000);
 
 const SEED = readFileSync(join(__dirname, '../../../../fixtures/json/payload.json'));
-const KEY = 'ingest-key';
+const KEY = INGEST_KEY;
 const QUERY_KEY = 'query-key';
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 /** POST /ingest bodies up to this size are kept in ingest_payloads; larger ones go to processing/. */
-const INLINE_MAX = 4096;
 
 interface ErrorBody {
   error: { code: string; message: string; details: unknown };
 }
 
-async function boot(db: TestDatabase, dir: string, extra: Record<string, string> = {}) {
-  const port = await freePort();
-  const env = {
-    DATABASE_URL: db.url,
-    NATS_URL: SHARED_NATS_URL,
-    NATS_NAMESPACE: testNamespace('ingest'),
-    INGEST_API_PORT: String(port),
-    INGEST_API_KEYS: KEY,
-    QUERY_API_KEYS: QUERY_KEY,
-    DROPZONE_DIR: dir,
-    MAX_INGEST_BODY_BYTES: String(64 * 1024),
-    MAX_UPLOAD_BYTES: String(1024 * 1024),
-    INGEST_INLINE_MAX_BYTES: String(INLINE_MAX),
-    LOG_LEVEL: 'silent',
-    ...extra,
-  };
-  const app = await bootstrapService(() => IngestApiModule.forRoot(env), { ...INGEST_API_BOOTSTRAP, port: (a) => a.get(IngestApiConfig).INGEST_API_PORT });
-  return { app, base: `http://127.0.0.1:${port}` };
-}
-
-async function shutdown(app: INestApplication | undefined) {
-  if (!app) return;
-  await app.get(JetStreamService).jsm.streams.delete(app.get(JetStreamService).stream).catch(() => undefined);
-  await app.close();
-}
+/** The harness's ingest-api, with the query key the API refuses (403 tests). */
+const boot = (db: TestDatabase, dir: string, extra: Record<string, string> = {}) => startIngestApi(db, dir, { QUERY_API_KEYS: QUERY_KEY, ...extra });
+const shutdown = stopIngestApi;
 
 describe('ingest-api (real PostgreSQL and NATS)', () => {
   let db: TestDatabase;

@@ -1,9 +1,6 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
-import { IngestApiConfig } from '@sluice/config';
-import { JetStreamService } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, waitFor, type TestDatabase } from '@sluice/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -11,41 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { BodyBudget } from './body-budget';
-import { INGEST_API_BOOTSTRAP, IngestApiModule } from './ingest-api.module';
+import { INGEST_KEY, INLINE_MAX, startIngestApi, stopIngestApi } from '../../test/ingest-api-harness';
 
 jest.setTimeout(60000);
 
-const KEY = 'ingest-key';
-const INLINE_MAX = 4096;
+const KEY = INGEST_KEY;
 
 interface ErrorBody {
   error: { code: string; message: string; details: Record<string, unknown> | null };
 }
 
-async function boot(db: TestDatabase, dir: string, extra: Record<string, string> = {}) {
-  const port = await freePort();
-  const env = {
-    DATABASE_URL: db.url,
-    NATS_URL: SHARED_NATS_URL,
-    NATS_NAMESPACE: testNamespace('ingestreq'),
-    INGEST_API_PORT: String(port),
-    INGEST_API_KEYS: KEY,
-    DROPZONE_DIR: dir,
-    MAX_INGEST_BODY_BYTES: String(64 * 1024),
-    MAX_UPLOAD_BYTES: String(1024 * 1024),
-    INGEST_INLINE_MAX_BYTES: String(INLINE_MAX),
-    LOG_LEVEL: 'silent',
-    ...extra,
-  };
-  const app = await bootstrapService(() => IngestApiModule.forRoot(env), { ...INGEST_API_BOOTSTRAP, port: (a) => a.get(IngestApiConfig).INGEST_API_PORT });
-  return { app, base: `http://127.0.0.1:${port}` };
-}
-
-async function shutdown(app: INestApplication | undefined) {
-  if (!app) return;
-  await app.get(JetStreamService).jsm.streams.delete(app.get(JetStreamService).stream).catch(() => undefined);
-  await app.close();
-}
+const boot = startIngestApi;
+const shutdown = stopIngestApi;
 
 const measurement = (day: number, value: number) => JSON.stringify({ time_stamp: `2021-03-${String(day).padStart(2, '0')}T06:00:00Z`, data: [value] });
 const csv = (temp: string) => `ts,device,co,humidity,light,lpg,motion,smoke,temp\n"1594512094.3859746","b8:27:eb:bf:9d:51","0.0049","51","False","0.0076","False","0.0204","${temp}"\n`;
