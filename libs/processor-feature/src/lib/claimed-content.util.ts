@@ -36,22 +36,7 @@ export class ClaimedContent {
 
   /** The stream with a hash tap: bytes pass through unchanged; destroying either end destroys both. */
   tap(stream: Readable): Readable {
-    const hash = createHash('sha256');
-    let size = 0;
-    const seen = this.seen;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-      flush(cb) {
-        seen.push({ sha256: hash.digest('hex'), size });
-        cb();
-      },
-    });
-    pipeline(stream, tap, () => undefined);
-    return tap;
+    return hashingTap(stream, (read) => this.seen.push(read));
   }
 
   /** Whether a stream was read to its end and every such read was the claimed bytes (the content itself is proven). */
@@ -84,4 +69,33 @@ export class ClaimedContent {
         'for STABILITY_WINDOW_MS; replay the file once it is complete',
     };
   }
+}
+
+/**
+ * `stream` passed through unchanged, hashed as it goes: `done` gets the SHA-256 and size of what was read once
+ * the stream ends (with `orClose`, also when it is closed early, with what was read until then), once.
+ */
+export function hashingTap(stream: Readable, done: (read: ContentSnapshot) => void, { orClose = false } = {}): Readable {
+  const hash = createHash('sha256');
+  let size = 0;
+  let reported = false;
+  const report = () => {
+    if (reported) return;
+    reported = true;
+    done({ sha256: hash.digest('hex'), size });
+  };
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      report();
+      cb();
+    },
+  });
+  if (orClose) tap.once('close', report);
+  pipeline(stream, tap, () => undefined);
+  return tap;
 }

@@ -1,7 +1,7 @@
 import type { ByteRange } from '@sluice/storage';
 import { createHash, type Hash } from 'node:crypto';
-import { pipeline, Transform, type Readable } from 'node:stream';
-import type { ContentSnapshot } from './claimed-content.util';
+import type { Readable } from 'node:stream';
+import { hashingTap, type ContentSnapshot } from './claimed-content.util';
 
 interface ReadRange {
   start: number;
@@ -21,28 +21,7 @@ export class ReadRanges {
 
   /** The range's stream with a hash tap; what was read is recorded when the stream ends or is closed early. */
   tap(range: ByteRange, stream: Readable): Readable {
-    const hash = createHash('sha256');
-    let size = 0;
-    let recorded = false;
-    const record = () => {
-      if (recorded) return;
-      recorded = true;
-      this.ranges.push({ start: range.start, end: range.start + size, sha256: hash.digest('hex') });
-    };
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-      flush(cb) {
-        record();
-        cb();
-      },
-    });
-    tap.once('close', record);
-    pipeline(stream, tap, () => undefined);
-    return tap;
+    return hashingTap(stream, (read) => this.ranges.push({ start: range.start, end: range.start + read.size, sha256: read.sha256 }), { orClose: true });
   }
 
   /** True when the whole object is the claimed version and every range read holds its bytes. */
