@@ -42,17 +42,24 @@ const oneLine = (e: unknown) => (e instanceof Error ? `${e.name === 'Error' ? ''
  * SIGTERM/SIGINT (Nest closes modules in order, and drains the transports before the connections close).
  */
 export async function bootstrapService(rootModule: unknown | (() => unknown), opts: BootstrapOptions): Promise<INestApplication> {
+  let root: unknown;
+  try {
+    // A factory (`() => AppModule.forRoot()`) lets config validation fail here, with a clean message, before
+    // anything is checked or connected.
+    const isFactory = typeof rootModule === 'function' && !(rootModule as { prototype?: unknown }).prototype;
+    root = isFactory ? (rootModule as () => unknown)() : rootModule;
+  } catch (e) {
+    if (e instanceof ConfigError) exitWith(e);
+    throw e;
+  }
   if (opts.needs) {
     const common = loadConfigOrExit(CommonConfig);
     if (opts.needs.postgres) await checkPostgres(common);
     if (opts.needs.nats) await checkNats(common);
   }
+  // abortOnError off: a failure reaches the caller (runService tells it in one line) instead of aborting the process.
   let app: INestApplication;
   try {
-    // A factory (`() => AppModule.forRoot()`) lets config validation fail here, with a clean message.
-    const isFactory = typeof rootModule === 'function' && !(rootModule as { prototype?: unknown }).prototype;
-    const root = isFactory ? (rootModule as () => unknown)() : rootModule;
-    // abortOnError off: a failure reaches the caller (runService tells it in one line) instead of aborting the process.
     app = await NestFactory.create(root as never, new BoundedExpressAdapter(), { bufferLogs: true, bodyParser: opts.bodyParser ?? true, abortOnError: false });
   } catch (e) {
     if (e instanceof ConfigError) exitWith(e);
