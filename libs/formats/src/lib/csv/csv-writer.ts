@@ -47,22 +47,23 @@ export class CsvWriter<Row extends readonly unknown[] = readonly unknown[]> {
   readonly header: string;
   private readonly numeric: boolean[];
   private readonly neutralise: boolean;
+  private readonly cells: string[];
 
   constructor(columns: readonly CsvColumn[], { neutraliseFormulas }: CsvWriterOptions) {
     this.header = `${columns.map((c) => csvTextCell(c.name, neutraliseFormulas)).join(',')}\n`;
     this.numeric = columns.map((c) => c.kind === 'number');
     this.neutralise = neutraliseFormulas;
+    this.cells = new Array<string>(columns.length).fill('');
   }
 
   line(row: Row): string {
-    let out = '';
-    for (let i = 0; i < this.numeric.length; i++) {
+    // One array of cells reused for every line, joined once: exports write millions of lines, and building a
+    // line by `+=` leaves a string per cell and separator behind for the GC.
+    const cells = this.cells;
+    for (let i = 0; i < cells.length; i++) {
       const v = row[i];
-      if (i > 0) out += ',';
-      if (v == null) continue;
-      if (this.numeric[i]) out += csvNumberCell(v, this.neutralise);
-      else out += csvTextCell(typeof v === 'string' ? v : String(v), this.neutralise);
+      cells[i] = v == null ? '' : this.numeric[i] ? csvNumberCell(v, this.neutralise) : csvTextCell(typeof v === 'string' ? v : String(v), this.neutralise);
     }
-    return `${out}\n`;
+    return cells.join(',') + '\n';
   }
 }
