@@ -13,9 +13,9 @@ function largeMeasurement(bytes: number, day: number): Buffer {
 }
 
 /**
- * The 512 MiB per service of docs/deploy.md. Six concurrent bodies measured on 2 cores: 411 MiB without a bound on
- * bodies held at once (~47 MiB more per body), 274–319 MiB with the default INGEST_BODY_MEMORY_BYTES (32 MiB);
- * resting ~128 MiB. Twelve bodies would pass the budget without the bound (~700 MiB) and stay within it with it.
+ * The 512 MiB per service of docs/deploy.md. Measured on 2 cores, resting ~128 MiB: six concurrent bodies take
+ * 411 MiB without a bound on bodies held at once (~47 MiB more per body), so twelve would pass the budget
+ * (~700 MiB); with the default INGEST_BODY_MEMORY_BYTES (32 MiB) twelve peak at ~420 MiB.
  */
 const PEAK_BUDGET = 512 * 1024 * 1024;
 const BODIES = 12;
