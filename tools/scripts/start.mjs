@@ -29,6 +29,8 @@ const say = (line) => process.stdout.write(`${line}\n`);
 const complain = (line) => process.stderr.write(`${line}\n`);
 
 const children = new Map();
+/** The services that have ended since the launcher began to stop, in the order they ended. */
+const stoppedServices = [];
 let stopping = false;
 let local;
 let exiting;
@@ -57,7 +59,6 @@ const exit = (code) =>
     appendFileSync(join(home, 'logs', 'launcher.log'), `${new Date().toISOString()} npm start (pid ${process.pid}) ${last.slice(2)}\n`);
     process.exit(code);
   })());
-const stoppedServices = [];
 
 async function shutdown(code) {
   if (stopping) return;
