@@ -133,8 +133,7 @@ async function main(): Promise<void> {
   for (const s of slow) s.destroy();
   await sleep(3000);
   rss['afterClose'] = rssMb();
-  // eslint-disable-next-line no-console -- a command-line report
-  console.log(JSON.stringify({ clients, ...counts, lastConnectMs, answeredMs, events, deliveredToAllMs: deliveredMs, clientsWithAllEvents: fastComplete, slow: slow.length, slowDropped, rssMb: rss }));
+  process.stdout.write(`${JSON.stringify({ clients, ...counts, lastConnectMs, answeredMs, events, deliveredToAllMs: deliveredMs, clientsWithAllEvents: fastComplete, slow: slow.length, slowDropped, rssMb: rss })}\n`);
 }
 
 void main();
