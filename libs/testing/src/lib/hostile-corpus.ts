@@ -1,130 +1,16 @@
+// The hostile corpus run: each case dropped, uploaded or sent, then its outcome checked (ledger row, data, answer, logs).
 import { parse } from 'csv-parse/sync';
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { request } from 'node:http';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { FIXTURES, wideCsv } from './sensor-data';
+import { wideCsv } from './sensor-data';
 import type { Stack } from './stack';
 import { waitFor } from './wait-for';
+import { hostileBytes, HOSTILE_LIMITS, sizeOf, type CorpusScale, type HostileCase, type HostileExpectation } from './hostile-cases';
+import { sendHostile } from './hostile-requests';
 
-export const HOSTILE_DIR = join(FIXTURES, 'hostile');
-
-/** MAX_SSE_CLIENTS of the corpus's query-api: small, so filling it is cheap. */
-const HOSTILE_SSE_CLIENTS = 8;
-
-/** Limits the corpus runs under (small, so the over-limit cases stay cheap), and the stack environment that sets them. */
-export const HOSTILE_LIMITS = { maxUploadBytes: 4 * 1024 * 1024, maxIngestBodyBytes: 1024 * 1024 };
-export const HOSTILE_STACK_ENV: Record<string, string> = {
-  MAX_UPLOAD_BYTES: String(HOSTILE_LIMITS.maxUploadBytes),
-  MAX_INGEST_BODY_BYTES: String(HOSTILE_LIMITS.maxIngestBodyBytes),
-  INGEST_RATE_LIMIT: '0',
-  MAX_SSE_CLIENTS: String(HOSTILE_SSE_CLIENTS),
-};
-
-export interface HostileExpectation {
-  /** Ledger status the file (or accepted upload) ends in; `skipped`: never registered (symlinks, FIFOs). */
-  status?: string;
-  /** `error.rule` of a quarantined file (one of several when more than one reason is right). */
-  rule?: string | string[];
-  /** Readings in raw_sensor_data for the sensors of this device. */
-  readings?: { device: string; count: number };
-  /** These sensors' aggregates have finite mean and std dev. */
-  finiteAggregates?: string;
-  rowsRejected?: number;
-  /** Rows (lines, items, readings' lines) the file loaded. */
-  rowsLoaded?: number;
-  /** HTTP status of the request (0: the client aborts it and expects no answer). */
-  http?: number;
-  /** `error.code` of the JSON error body. */
-  code?: string;
-  /** Words `error.message` must contain (the true reason, not just the right status). */
-  message?: string;
-  /** No in-flight temp file left in processing/ once the request is over. */
-  noTempFiles?: boolean;
-  /** The measurement at this UTC time has finite mean and std dev. */
-  finiteMeasurement?: string;
-  /** The service logs nothing at level error (50) or above while the case runs. */
-  noErrorLog?: boolean;
-  /** A CSV answer in which no cell a spreadsheet would run as a formula is left as it is (numbers stay numbers). */
-  csvCellsSafe?: boolean;
-  /** The answer carries a Retry-After header. */
-  retryAfter?: boolean;
-}
-
-export interface HostileCase {
-  id: string;
-  channel: 'drop' | 'upload' | 'ingest' | 'query';
-  file?: string;
-  generate?: string;
-  size?: { ci: number; full: number };
-  method?: string;
-  path?: string;
-  headers?: Record<string, string>;
-  body?: string;
-  key?: 'ingest' | 'query' | 'none' | 'wrong';
-  expect: HostileExpectation;
-  /** A defect being fixed elsewhere: the case is expected to fail until the fix removes the mark. */
-  knownDefect?: string;
-  /** The request is sent, then sent again with these changes (same Idempotency-Key): the outcome is the second answer's. */
-  repeat?: { body?: string; path?: string; headers?: Record<string, string> };
-}
-
-export type CorpusScale = 'ci' | 'full';
-
-export function loadHostileCorpus(): HostileCase[] {
-  return (JSON.parse(readFileSync(join(HOSTILE_DIR, 'manifest.json'), 'utf8')) as { cases: HostileCase[] }).cases;
-}
-
-const sizeOf = (c: HostileCase, scale: CorpusScale) => c.size?.[scale] ?? 0;
-const reading = (i: number) => JSON.stringify({ kind: 'sensor_reading', sensor: 'h-gen/temp', ts: new Date(Date.UTC(2024, 5, 1) + i * 60000).toISOString(), value: i % 40 });
-
-/** The bytes of a case whose content is generated (large ones at the given scale). */
-export function hostileBytes(c: HostileCase, scale: CorpusScale): Buffer {
-  if (c.file) return readFileSync(join(HOSTILE_DIR, c.file));
-  const n = sizeOf(c, scale);
-  switch (c.generate ?? '') {
-    case 'ndjson-long-first-line': {
-      const data = Array.from({ length: Math.ceil(n / 5) }, (_, i) => (i % 90) + 10.5);
-      const first = JSON.stringify({ kind: 'measurement', time_stamp: '2019-07-01T00:00:00+00:00', data });
-      return Buffer.from([first, ...Array.from({ length: 30 }, (_, i) => reading(i))].join('\n') + '\n');
-    }
-    case 'ndjson-line-too-long':
-      return Buffer.from([...Array.from({ length: 30 }, (_, i) => reading(1000 + i)), JSON.stringify({ kind: 'sensor_reading', sensor: 'h-gen/temp', ts: '2024-07-01T00:00:00Z', value: 1, pad: 'x'.repeat(n) })].join('\n') + '\n');
-    case 'json-item-too-long': {
-      // An item of a streamed document longer than MAX_LINE_BYTES: refused without being held whole.
-      const item = (id: string, status: string) => ({ vehicle_id: id, report_time: '2022-05-05T22:02:34.546Z', status });
-      return Buffer.from(JSON.stringify({ vehicle_status: [item('h-json-long-1', 'driving'), item('h-json-long-2', 'x'.repeat(n))] }));
-    }
-    case 'wide-header': {
-      const metrics = Array.from({ length: n }, (_, i) => `m${i}`);
-      const line = (t: number) => [`"${1_700_000_000 + t}"`, '"h-wide"', ...metrics.map((_, i) => `"${i % 10}"`)].join(',');
-      return Buffer.from([['"ts"', '"device"', ...metrics.map((m) => `"${m}"`)].join(','), line(0), line(60)].join('\n') + '\n');
-    }
-    case 'csv-huge-line': {
-      const csv = wideCsv({ lines: 30, devices: ['h-hugeline'], startEpoch: 1_650_000_000 });
-      return Buffer.from(csv + `"1650009999","h-hugeline","${'9'.repeat(n)}","1","True","0.1","False","0.1","20"\n`);
-    }
-    case 'csv':
-    case 'large-csv':
-    case 'slow-writer':
-    case 'unicode-name':
-    case 'newline-name':
-    case 'escape-name':
-    case 'long-name':
-      return Buffer.from(wideCsv({ lines: c.generate === 'large-csv' ? n : 200, devices: [`h-${c.id}`], startEpoch: 1_640_000_000 }));
-    // Detection past leading whitespace: a document after more than a MiB of it loads; past DETECT_MAX_BLANK_BYTES it is refused for that.
-    case 'whitespace-led-json':
-    case 'space-led-json':
-    case 'whitespace-beyond-detection': {
-      const item = (i: number) => ({ vehicle_id: `h-wslead-${c.id}-${i}`, report_time: '2022-05-05T22:02:34.546Z', status: 'driving' });
-      const blank = c.generate === 'whitespace-led-json' ? Buffer.from(' \n\t\r\n'.repeat(Math.ceil(n / 5))) : Buffer.alloc(n, 0x20);
-      return Buffer.concat([blank, Buffer.from(JSON.stringify({ vehicle_status: [item(1), item(2)] }))]);
-    }
-    default:
-      return Buffer.alloc(0);
-  }
-}
+export * from './hostile-cases';
+export * from './hostile-requests';
 
 /** Where a drop case lands under incoming/ (a sub-folder or an unusual name for some). */
 function dropName(c: HostileCase): string {
@@ -183,164 +69,6 @@ export async function dropHostile(stack: Stack, c: HostileCase, scale: CorpusSca
   writeFileSync(tmp, bytes);
   renameSync(tmp, join(incoming, name));
   return name;
-}
-
-export interface HttpOutcome {
-  status: number;
-  body: string;
-  headers?: Record<string, string | string[] | undefined>;
-}
-
-function keyHeader(stack: Stack, c: HostileCase): Record<string, string> {
-  switch (c.key ?? (c.channel === 'query' ? 'query' : 'ingest')) {
-    case 'ingest':
-      return { 'x-api-key': stack.ingestKey };
-    case 'query':
-      return { 'x-api-key': stack.queryKey };
-    case 'wrong':
-      return { 'x-api-key': 'not-a-key' };
-    case 'none':
-      return {};
-  }
-}
-
-function multipart(parts: Array<{ name: string; filename?: string; body: string }>, close = true): { body: Buffer; type: string } {
-  const b = 'hostileBoundary7MA4YWxk';
-  const text = parts.map((p) => `--${b}\r\nContent-Disposition: form-data; name="${p.name}"${p.filename ? `; filename="${p.filename}"` : ''}\r\n\r\n${p.body}\r\n`).join('') + (close ? `--${b}--\r\n` : '');
-  return { body: Buffer.from(text), type: `multipart/form-data; boundary=${b}` };
-}
-
-/** Sends one HTTP case; generated bodies (limits, aborts, multipart) are built here. */
-export async function sendHostile(stack: Stack, c: HostileCase, scale: CorpusScale, limits: { maxUploadBytes: number; maxIngestBodyBytes: number }): Promise<HttpOutcome> {
-  if (c.repeat) {
-    await sendHostile(stack, { ...c, repeat: undefined }, scale, limits);
-    return sendHostile(stack, { ...c, repeat: undefined, body: c.repeat.body ?? c.body, path: c.repeat.path ?? c.path, headers: { ...c.headers, ...c.repeat.headers } }, scale, limits);
-  }
-  if (c.generate === 'slow-headers') return slowHeaders(stack, c);
-  if (c.generate === 'concurrent-large-bodies') return concurrentLargeBodies(stack, c, limits);
-  if (c.generate === 'sse-over-max-clients') return sseOverMaxClients(stack, c);
-  const service = c.channel === 'query' ? 'query-api' : 'ingest-api';
-  const url = new URL(c.path ?? '/', stack.url(service));
-  const headers: Record<string, string> = { ...keyHeader(stack, c), ...c.headers };
-  let body: Buffer | undefined = c.file || c.generate === 'csv' ? hostileBytes(c, scale) : c.body !== undefined ? Buffer.from(c.body) : undefined;
-  let abortAfter: number | undefined;
-  const csv = Buffer.from(wideCsv({ lines: 20, devices: [`h-${c.id}`], startEpoch: 1_630_000_000 }));
-  switch (c.generate ?? '') {
-    case 'multipart-two-files':
-    case 'multipart-no-file':
-    case 'multipart-truncated': {
-      const parts = c.generate === 'multipart-no-file' ? [{ name: 'note', body: 'hello' }] : [{ name: 'file', filename: 'a.csv', body: csv.toString() }, { name: 'file', filename: 'b.csv', body: csv.toString().replace(/h-/g, 'h2-') }];
-      const mp = multipart(c.generate === 'multipart-truncated' ? parts.slice(0, 1) : parts, c.generate !== 'multipart-truncated');
-      body = c.generate === 'multipart-truncated' ? mp.body.subarray(0, mp.body.length - 40) : mp.body;
-      headers['content-type'] = mp.type;
-      break;
-    }
-    case 'declared-over-limit':
-      // Only the headers: the answer must come from Content-Length alone, before any byte of the body.
-      headers['content-type'] = 'text/csv';
-      headers['content-length'] = String(limits.maxUploadBytes + 1);
-      body = Buffer.alloc(0);
-      break;
-    case 'streamed-over-limit':
-      headers['content-type'] = 'text/csv';
-      // Chunked, so no Content-Length can refuse it up front (declared-over-limit covers that): the limit must
-      // be found by counting. One byte over, so the whole body is sent before the refusal and no reset races it.
-      headers['transfer-encoding'] = 'chunked';
-      body = Buffer.alloc(limits.maxUploadBytes + 1, 0x41);
-      break;
-    case 'ingest-over-limit':
-      body = Buffer.from(JSON.stringify({ time_stamp: '2019-06-01T06:00:00-04:00', data: Array.from({ length: Math.ceil(limits.maxIngestBodyBytes / 4) + 10 }, () => 1.5) }));
-      break;
-    case 'multipart-many-fields': {
-      // More fields before the file part than are read (20): refused saying so, not as "no field named file".
-      const mp = multipart([...Array.from({ length: 25 }, (_, i) => ({ name: `note${i}`, body: `value ${i}` })), { name: 'file', filename: 'many-fields.csv', body: csv.toString() }]);
-      body = mp.body;
-      headers['content-type'] = mp.type;
-      break;
-    }
-    case 'aborted-ingest': {
-      const doc = Buffer.from(JSON.stringify({ time_stamp: '2019-08-09T06:00:00Z', data: Array.from({ length: 20000 }, () => 1.5) }));
-      headers['content-length'] = String(doc.length);
-      body = doc.subarray(0, doc.length >> 1);
-      abortAfter = 300;
-      break;
-    }
-    case 'aborted-upload':
-      headers['content-type'] = 'text/csv';
-      headers['content-length'] = String(csv.length * 100);
-      body = csv;
-      abortAfter = 300;
-      break;
-    case 'aborted-multipart': {
-      const mp = multipart([{ name: 'file', filename: 'aborted.csv', body: csv.toString().repeat(50) }]);
-      headers['content-type'] = mp.type;
-      headers['content-length'] = String(mp.body.length);
-      body = mp.body.subarray(0, mp.body.length >> 1);
-      abortAfter = 300;
-      break;
-    }
-  }
-  return new Promise<HttpOutcome>((resolve) => {
-    const req = request(url, { agent: false, method: c.method ?? 'GET', headers: { ...headers, ...(body && !headers['content-length'] && !headers['transfer-encoding'] ? { 'content-length': String(body.length) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
-      res.on('error', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
-    // A server may answer (413) and close while the body is still being written: the write fails, yet the
-    // answer may still be on its way, so an error only settles the outcome if no response follows.
-    req.on('error', () => setTimeout(() => resolve({ status: 0, body: '' }), 500));
-    if (c.generate === 'declared-over-limit') {
-      req.flushHeaders();
-      req.on('response', (res) => res.once('end', () => req.destroy()));
-      return;
-    }
-    if (abortAfter === undefined) {
-      req.end(body);
-      return;
-    }
-    if (body?.length) req.write(body);
-    // The client gives up half-way: the server sees the connection close before the declared length.
-    setTimeout(() => {
-      if (c.generate?.startsWith('aborted-')) req.destroy();
-      else req.end();
-    }, abortAfter);
-    if (c.generate?.startsWith('aborted-')) setTimeout(() => resolve({ status: 0, body: '' }), abortAfter + 50);
-  });
-}
-
-/**
- * Slowloris: the request line and one header, then another header line every 200 ms, never the blank line
- * that ends them. The server must answer (408) and close on its own; the client stops after 60 s.
- */
-function slowHeaders(stack: Stack, c: HostileCase): Promise<HttpOutcome> {
-  const url = new URL(c.path ?? '/', stack.url(c.channel === 'query' ? 'query-api' : 'ingest-api'));
-  return new Promise<HttpOutcome>((resolve) => {
-    let received = '';
-    let n = 0;
-    const socket = connect(Number(url.port), url.hostname, () => socket.write(`${c.method ?? 'GET'} ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n`));
-    const trickle = setInterval(() => socket.write(`X-Slow-${++n}: ${n}\r\n`), 200);
-    const giveUp = setTimeout(() => socket.destroy(), 60000);
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => (received += d));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearInterval(trickle);
-      clearTimeout(giveUp);
-      const [head, ...rest] = received.split('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), body: rest.join('\r\n\r\n') });
-    });
-  });
-}
-
-/** Six JSON bodies near MAX_INGEST_BODY_BYTES at once: 202 when every one is stored, else the first other answer. */
-async function concurrentLargeBodies(stack: Stack, c: HostileCase, limits: { maxIngestBodyBytes: number }): Promise<HttpOutcome> {
-  const values = Math.floor((limits.maxIngestBodyBytes * 0.9) / 8);
-  const bodies = Array.from({ length: 6 }, (_, i) => JSON.stringify({ time_stamp: `2019-08-${String(10 + i).padStart(2, '0')}T06:00:00Z`, data: Array.from({ length: values }, (_, j) => 10 + (j % 89) / 10) }));
-  const answers = await Promise.all(
-    bodies.map((body) => fetch(new URL(c.path ?? '/ingest', stack.url('ingest-api')), { method: 'POST', body, headers: { ...keyHeader(stack, c), ...c.headers } }).then(async (r) => ({ status: r.status, body: await r.text() }))),
-  );
-  return answers.find((a) => a.status !== 202) ?? { status: 202, body: answers[0].body };
 }
 
 /** Lines at level error (50) or above that a service wrote to its log after `from` bytes. */
@@ -534,7 +262,7 @@ function errorCode(body: string): string | undefined {
   }
 }
 
-// --- CSV formula cells and the bound on live event streams ---
+// --- CSV formula cells ---
 
 const FORMULA_START = /^[=+\-@\t\r\n]/;
 const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -545,23 +273,4 @@ function formulaCells(csv: string): string[] {
   const cells = parse(csv, { relax_column_count: true }) as string[][];
   const bad = cells.flat().filter((cell) => FORMULA_START.test(cell) && !PLAIN_NUMBER.test(cell));
   return bad.length ? [`${bad.length} cells start like a formula, e.g. ${JSON.stringify(bad[0].slice(0, 60))}`] : [];
-}
-
-/** Fills the query-api's MAX_SSE_CLIENTS with open /events streams, then answers what one more gets. */
-async function sseOverMaxClients(stack: Stack, c: HostileCase): Promise<HttpOutcome> {
-  const url = new URL(c.path ?? '/events', stack.url('query-api'));
-  const headers = keyHeader(stack, c);
-  const streams: AbortController[] = [];
-  try {
-    for (let i = 0; i < HOSTILE_SSE_CLIENTS; i++) {
-      const abort = new AbortController();
-      streams.push(abort);
-      const res = await fetch(url, { headers, signal: abort.signal });
-      if (res.status !== 200) return { status: res.status, body: `stream ${i + 1} of ${HOSTILE_SSE_CLIENTS} was refused: ${await res.text()}` };
-    }
-    const res = await fetch(url, { headers });
-    return { status: res.status, body: await res.text(), headers: Object.fromEntries(res.headers) };
-  } finally {
-    for (const s of streams) s.abort();
-  }
 }
