@@ -4,6 +4,7 @@
 // Extra arguments go to nx (e.g. `npm test -- --projects=loading`).
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -12,25 +13,40 @@ const extra = process.argv.slice(2);
 const nxArgs = ['run-many', '-t', 'test', '--parallel=1', '--outputStyle=stream', ...(extra.length ? extra : [])];
 const child = spawn(process.execPath, [join(root, 'node_modules/nx/dist/bin/nx.js'), ...nxArgs], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
 
-// Jest prints "Tests: 1 failed, 2 skipped, 12 passed, 15 total" per project; add them up.
+// Jest prints "Tests: 1 failed, 2 skipped, 12 passed, 15 total" per project; add them up. Each failure
+// ("● suite › test" and the lines under it) is also kept, and printed again at the end, where a reader
+// of a long log looks first.
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-const tally = (buf, out) => {
-  out.write(buf);
-  for (const line of buf.toString().replace(/\x1b\[[0-9;]*m/g, '').split('\n')) {
-    const m = /Tests:\s+(.*) total/.exec(line);
-    if (!m) continue;
-    for (const [, n, what] of m[1].matchAll(/(\d+) (passed|failed|skipped|todo)/g)) {
-      if (what === 'passed') passed += Number(n);
-      else if (what === 'failed') failed += Number(n);
-      else skipped += Number(n);
-    }
+const failures = [];
+let capturing = 0;
+const FAILURE_LINES = 30;
+const tally = (line) => {
+  line = line.replace(/\x1b\[[0-9;]*m/g, '');
+  if (/● (?!Console)\S.* › /.test(line)) {
+    // Jest repeats a failure in its summary: keep the first.
+    capturing = failures.some((f) => f[0] === line) ? 0 : FAILURE_LINES;
+    if (capturing) failures.push([]);
+  }
+  if (capturing > 0) {
+    failures.at(-1).push(line);
+    capturing--;
+  }
+  const m = /Tests:\s+(.*) total/.exec(line);
+  if (!m) return;
+  for (const [, n, what] of m[1].matchAll(/(\d+) (passed|failed|skipped|todo)/g)) {
+    if (what === 'passed') passed += Number(n);
+    else if (what === 'failed') failed += Number(n);
+    else skipped += Number(n);
   }
 };
-child.stdout.on('data', (b) => tally(b, process.stdout));
-child.stderr.on('data', (b) => tally(b, process.stderr));
+for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+  from.on('data', (b) => to.write(b));
+  createInterface({ input: from, crlfDelay: Infinity }).on('line', tally);
+}
 child.on('exit', (code) => {
+  if (failures.length) process.stdout.write(`\nFailed tests:\n${failures.map((f) => f.join('\n')).join('\n\n')}\n`);
   process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   process.exit(code ?? 1);
 });
