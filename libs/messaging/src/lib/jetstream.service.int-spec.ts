@@ -35,4 +35,19 @@ describe(`${JetStreamService.name} on a three-node NATS cluster`, () => {
     }, 60000, 250);
     expect(after.state.messages).toBe(1);
   });
+
+  it('sends a publish that failed while NATS was down again by itself, once JetStream takes it', async () => {
+    await Promise.all(cluster.nodes.map((n) => n.stop(false)));
+    const fileId = randomUUID();
+    await expect(js.publish(FileSubjects.queued, { fileId } satisfies Partial<FileQueuedMessage>, fileId)).rejects.toThrow();
+    expect(js.unsentCount).toBe(1);
+
+    await Promise.all(cluster.nodes.map((n) => n.start()));
+    const stored = await waitFor('the failed publish in the stream', async () => {
+      const m = await js.jsm.streams.getMessage(js.stream, { last_by_subj: js.subject(FileSubjects.queued) }).catch(() => null);
+      return m?.json<FileQueuedMessage>().fileId === fileId ? m : null;
+    }, 90000, 250);
+    expect(stored.header?.get('Nats-Msg-Id')).toBe(fileId);
+    expect(js.unsentCount).toBe(0);
+  }, 120000);
 });

@@ -17,6 +17,10 @@ import { fullSubject, STREAM_SUBJECT_WILDCARDS, streamName, type FileSubject } f
 import { Subject } from 'rxjs';
 
 const DAY_MS = 24 * 3600 * 1000;
+/** Failed publishes kept to be sent again; past this the oldest are left to the ledger's requeue. */
+const MAX_UNSENT = 10_000;
+/** Between attempts to send them again while JetStream does not take them. */
+const RESEND_RETRY_MS = 250;
 const STREAM_NAME_IN_USE = 10058;
 /** Between attempts to set up the stream or a consumer while JetStream does not answer (no leader yet). */
 const SET_UP_RETRY_MS = 500;
@@ -24,9 +28,11 @@ const isNotFound = (e: unknown) => e instanceof JetStreamApiError && e.status ==
 /** A configuration the server refuses: waiting does not cure it. Anything else (timeout, no responders, no leader, no peers) may pass. */
 const isRefused = (e: unknown) => e instanceof JetStreamApiError && e.status === 400;
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-const sleep = (ms: number, signal?: AbortSignal) =>
+const sleep = (ms: number, signal?: AbortSignal, unref = false) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
+    // A wait that must not keep a process (a CLI command) alive.
+    if (unref) timer.unref();
     signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
   });
 
@@ -66,6 +72,10 @@ export class JetStreamService implements OnApplicationShutdown {
   private lastSetUpError?: string;
   private refused?: string;
   private waitLogged = false;
+  /** Publishes that failed, by msg id, sent again in the background until JetStream takes them. */
+  private readonly unsent = new Map<string, { subject: string; data: string }>();
+  private resending?: Promise<void>;
+  private dropped = 0;
   /** Emits after each reconnection: consumers pull again at once rather than wait for missed heartbeats. */
   readonly reconnected = new Subject<void>();
   readonly namespace: string;
@@ -230,16 +240,65 @@ export class JetStreamService implements OnApplicationShutdown {
 
   /**
    * Publishes a JSON payload. `msgId` makes republishing safe: JetStream drops a second message with the
-   * same id within the duplicate window, and consumers are idempotent beyond it.
+   * same id within the duplicate window, and consumers are idempotent beyond it. A publish that fails (NATS
+   * down, the stream without a leader after a restart) throws, and is also sent again in the background as
+   * soon as JetStream takes it, so work announced during an outage moves within moments of its end rather
+   * than at the ledger's next requeue (which still covers a process that stops first).
    */
   async publish(subject: FileSubject, payload: object, msgId: string): Promise<void> {
-    await this.js.publish(this.subject(subject), JSON.stringify(payload), { msgID: msgId });
+    const full = this.subject(subject);
+    const data = JSON.stringify(payload);
+    try {
+      await this.js.publish(full, data, { msgID: msgId });
+    } catch (e) {
+      // A message the server refuses stays refused; anything else (no leader, timeout, disconnected) passes.
+      if (!isRefused(e)) this.resendLater(msgId, full, data);
+      throw e;
+    }
+  }
+
+  /** How many failed publishes wait to be sent again. */
+  get unsentCount(): number {
+    return this.unsent.size;
+  }
+
+  private resendLater(msgId: string, subject: string, data: string): void {
+    if (!this.nc || this.nc.isClosed()) return;
+    this.unsent.delete(msgId);
+    this.unsent.set(msgId, { subject, data });
+    if (this.unsent.size > MAX_UNSENT) {
+      this.unsent.delete(this.unsent.keys().next().value as string);
+      if (this.dropped++ === 0) this.logger.warn(`more than ${MAX_UNSENT} publishes wait to be sent again: the oldest are left to the ledger's requeue`);
+    }
+    this.resending ??= this.resend().finally(() => (this.resending = undefined));
+  }
+
+  /** Sends the failed publishes again, oldest first, until none is left (or the connection is closed). */
+  private async resend(): Promise<void> {
+    let sent = 0;
+    while (this.unsent.size && this.nc && !this.nc.isClosed()) {
+      await sleep(RESEND_RETRY_MS, undefined, true);
+      for (const [msgId, { subject, data }] of this.unsent) {
+        if (!this.nc || this.nc.isClosed()) return;
+        try {
+          await this.js.publish(subject, data, { msgID: msgId });
+          sent++;
+        } catch (e) {
+          if (!isRefused(e)) break; // not yet: wait and try again from the oldest
+          this.logger.error(`JetStream refused ${msgId} on ${subject}: ${messageOf(e)}`);
+        }
+        this.unsent.delete(msgId);
+      }
+    }
+    if (sent) this.logger.log(`sent ${sent} publish(es) again that had failed`);
+    this.dropped = 0;
   }
 
   async onApplicationShutdown(): Promise<void> {
     const nc = this.nc;
     this.nc = undefined;
     this.reconnected.complete();
+    this.unsent.clear();
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
 }
