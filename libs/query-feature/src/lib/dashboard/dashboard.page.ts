@@ -336,7 +336,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     source.onerror = function () {
       setLive(false, 'reconnecting…');
       // EventSource retries by itself; a 401 closes it for good, so find out which.
-      if (source && source.readyState === EventSource.CLOSED) api('/stats').then(function () { setTimeout(connect, 2000); }).catch(function () {});
+      if (source && source.readyState === EventSource.CLOSED) api('/stats?series=false').then(function () { setTimeout(connect, 2000); }).catch(function () {});
     };
   }
 
