@@ -1,9 +1,10 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { FIXTURES, launchChromium, Stack, waitFor, WORKSPACE_ROOT, type Browser } from '@sluice/testing';
+import { activityMismatches, FIXTURES, launchChromium, Stack, waitFor, WORKSPACE_ROOT, type Browser } from '@sluice/testing';
 
-const SCREENSHOT = join(WORKSPACE_ROOT, 'test-artifacts', 'dashboard.png');
+const ARTIFACTS = join(WORKSPACE_ROOT, 'test-artifacts');
+const SCREENSHOT = join(ARTIFACTS, 'dashboard.png');
 const GOOD = join(FIXTURES, 'sensors', 'split_3.csv');
 
 interface DashboardWindow {
@@ -45,6 +46,9 @@ describe('dashboard in a real browser', () => {
     await page.locator('#app').waitFor({ state: 'visible' });
     await page.locator('#live.on').waitFor({ timeout: 10000 });
     expect(await page.locator('#counts [data-status="processed"] .n').textContent()).toBe('0');
+    // Nothing has happened yet, and the Activity panel says so rather than stay blank.
+    await page.locator('#activity li', { hasText: 'no activity yet' }).waitFor({ timeout: 10000 });
+    expect(await page.locator('#activity li').count()).toBe(1);
   });
 
   it('shows a dropped file go from in flight to done, live, without a reload', async () => {
@@ -66,6 +70,7 @@ describe('dashboard in a real browser', () => {
     expect(seen.indexOf('processing')).toBeGreaterThanOrEqual(0);
     expect(seen.indexOf('processing')).toBeLessThan(seen.indexOf('processed'));
     await page.locator('#activity li[data-status="processing"]').first().waitFor();
+    expect(await page.locator('#activity li', { hasText: 'no activity yet' }).count()).toBe(0);
 
     // The counts, the finished list and the sensor chart follow from the event.
     await page.waitForFunction(() => document.querySelector('#counts [data-status="processed"] .n')?.textContent === '1', undefined, { timeout: 10000 });
@@ -102,6 +107,19 @@ describe('dashboard in a real browser', () => {
     mkdirSync(join(WORKSPACE_ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('opened after the load: Activity lists the latest files the ledger knows before any live event', async () => {
+    await page.reload();
+    await page.locator('#live.on').waitFor({ timeout: 15000 });
+    await page.locator('#activity li[data-file-id]').first().waitFor({ timeout: 10000 });
+    const lines = await page.locator('#activity li[data-file-id]').allTextContents();
+    expect(await page.evaluate(() => (window as unknown as DashboardWindow).sluiceDashboard.activity.length)).toBe(0);
+    expect(lines).toEqual([expect.stringMatching(/quarantined empty\.csv · empty_file: /), expect.stringMatching(/processed split_3\.csv · [\d,]+ records in /)]);
+    expect(await page.locator('#activity li', { hasText: 'before this page opened' }).count()).toBe(1);
+    // Each line is the file's status now, with the records the ledger counts.
+    expect(await activityMismatches(stack, page)).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
 
