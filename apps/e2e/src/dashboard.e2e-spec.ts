@@ -8,10 +8,29 @@ const SCREENSHOT = join(ARTIFACTS, 'dashboard.png');
 const GOOD = join(FIXTURES, 'sensors', 'split_3.csv');
 
 interface DashboardWindow {
-  sluiceDashboard: { activity: { fileId: string; status: string; originalName?: string; receivedAt: number }[] };
+  sluiceDashboard: {
+    activity: { fileId: string; status: string; originalName?: string; receivedAt: number }[];
+    plots(): Record<string, { data: (number | null)[][] } | null>;
+  };
   noReload?: number;
   inFlightSeen?: string[];
 }
+
+/** Each chart's legend as shown with nothing hovered: [label, value] per series, and its points' last values. */
+function chartLegends(): Record<string, { legend: [string, string][]; last: (number | null)[] }> {
+  const plots = (window as unknown as DashboardWindow).sluiceDashboard.plots();
+  const out: Record<string, { legend: [string, string][]; last: (number | null)[] }> = {};
+  for (const [name, id] of [['throughput', 'throughput-chart'], ['sensor', 'sensor-chart']]) {
+    const rows = [...document.querySelectorAll(`#${id} .u-legend tr`)];
+    const data = plots[name]?.data ?? [];
+    out[name] = {
+      legend: rows.map((tr) => [tr.querySelector('.u-label')?.textContent ?? '', tr.querySelector('.u-value')?.textContent ?? '']),
+      last: data.map((d) => (d.length ? d[d.length - 1] : null)),
+    };
+  }
+  return out;
+}
+const fmtN = (n: number) => Number(n).toLocaleString('en-US');
 
 describe('dashboard in a real browser', () => {
   let stack: Stack;
@@ -102,6 +121,12 @@ describe('dashboard in a real browser', () => {
     await page.selectOption('#series', 'hour');
     await page.waitForFunction(() => /hourly buckets/.test(document.querySelector('#sensor-note')?.textContent ?? ''), undefined, { timeout: 10000 });
     await page.locator('#sensor-chart canvas').waitFor();
+    // Nothing hovered: the legend gives the latest bucket's mean, min and max, never uPlot's "--".
+    const hourly = (await page.evaluate(chartLegends))['sensor'];
+    expect(hourly.legend.map(([, value]) => value)).not.toContain('--');
+    expect(hourly.legend.map(([label]) => label)).toEqual(['hour', 'mean', 'min', 'max']);
+    expect(hourly.legend[0][1]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(latest\)$/);
+    expect(hourly.legend.slice(1).map(([, value]) => value)).toEqual(hourly.last.slice(1).map((v) => String(Number((v as number).toPrecision(6)))));
     await page.selectOption('#series', 'readings');
     await page.waitForFunction(() => /readings/.test(document.querySelector('#sensor-note')?.textContent ?? ''), undefined, { timeout: 10000 });
     mkdirSync(join(WORKSPACE_ROOT, 'test-artifacts'), { recursive: true });
@@ -120,6 +145,21 @@ describe('dashboard in a real browser', () => {
     expect(await page.locator('#activity li', { hasText: 'before this page opened' }).count()).toBe(1);
     // Each line is the file's status now, with the records the ledger counts.
     expect(await activityMismatches(stack, page)).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('chart legends give the latest point with nothing hovered, never uPlot\'s "--"', async () => {
+    await page.locator('#sensor-chart canvas').waitFor({ timeout: 10000 });
+    await page.waitForFunction(() => /readings/.test(document.querySelector('#sensor-note')?.textContent ?? ''), undefined, { timeout: 10000 });
+    const legends = await page.evaluate(chartLegends);
+    expect(JSON.stringify(legends)).not.toContain('--');
+    const { throughput, sensor } = legends;
+    expect(throughput.legend.map(([label]) => label)).toEqual(['time', 'records/s']);
+    expect(throughput.legend[0][1]).toMatch(/^\d\d:\d\d:\d\d \(latest\)$/);
+    expect(throughput.legend[1][1]).toBe(fmtN(throughput.last[1] as number));
+    expect(sensor.legend[0][1]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(latest\)$/);
+    expect(sensor.legend[1][1]).toBe(String(Number((sensor.last[1] as number).toPrecision(6))));
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-reopened.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   });
 

@@ -377,6 +377,27 @@ export const DASHBOARD_JS = String.raw`(function () {
 
   var axisStyle = { stroke: '#8b98a5', grid: { stroke: '#2a3540' }, ticks: { stroke: '#2a3540' } };
 
+  /**
+   * A legend value: the hovered point's, or with nothing hovered the latest point's (where uPlot's own
+   * shows "--"); the time says "(latest)" then. No points: the time says so and the values are blank.
+   */
+  function legendValue(fmt, isTime) {
+    return function (u, v, sidx, idx) {
+      var latest = idx === null || idx === undefined;
+      if (latest) {
+        idx = u.data[0].length - 1;
+        if (idx < 0) return isTime ? 'no points' : '';
+        v = u.data[sidx][idx];
+      }
+      if (v === null || v === undefined) return '';
+      return fmt(v) + (isTime && latest ? ' (latest)' : '');
+    };
+  }
+  function fmtValue(v) { return String(Number(v.toPrecision(6))); }
+  var clockLegend = legendValue(function (t) { return new Date(t * 1000).toLocaleTimeString('en-GB'); }, true);
+  // Year first: day/month and month/day orders read alike.
+  var dateLegend = legendValue(function (t) { return localInput(new Date(t * 1000)).replace('T', ' '); }, true);
+
   function chartWidth(id) { return Math.max(300, $(id).clientWidth - 16); }
 
   function drawThroughput(series) {
@@ -385,7 +406,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     if (throughputPlot) { throughputPlot.setData([xs, ys]); return; }
     throughputPlot = new uPlot({
       width: chartWidth('throughput-chart'), height: 200,
-      series: [{}, { label: 'records/s', stroke: '#3fb950', fill: 'rgba(63,185,80,0.15)', width: 2 }],
+      series: [{ label: 'time', value: clockLegend }, { label: 'records/s', stroke: '#3fb950', fill: 'rgba(63,185,80,0.15)', width: 2, value: legendValue(fmtN) }],
       // Room for the widest label, and x ticks far enough apart that their labels never overlap.
       axes: [Object.assign({}, axisStyle, { space: 90 }), Object.assign({}, axisStyle, { size: 60, values: function (u, splits) { return splits.map(fmtShort); } })],
       scales: { y: { range: function (u, min, max) { return [0, Math.max(10, max * 1.1)]; } } },
@@ -437,12 +458,13 @@ export const DASHBOARD_JS = String.raw`(function () {
       if (mode === 'readings') {
         xs = body.readings.map(function (r) { return Date.parse(r.ts) / 1000; });
         data = [xs, body.readings.map(function (r) { return r.value; })];
-        series = [{}, { label: name, stroke: '#58a6ff', width: 1.5 }];
+        series = [{ label: 'time', value: dateLegend }, { label: name, stroke: '#58a6ff', width: 1.5, value: legendValue(fmtValue) }];
         $('sensor-note').textContent = fmtN(body.readings.length) + ' readings' + (body.next_cursor ? ' (first 10,000 of the range)' : '');
       } else {
         xs = body.aggregates.map(function (a) { return Date.parse(a.bucket_start) / 1000; });
         data = [xs, body.aggregates.map(function (a) { return a.mean; }), body.aggregates.map(function (a) { return a.min; }), body.aggregates.map(function (a) { return a.max; })];
-        series = [{}, { label: 'mean', stroke: '#58a6ff', width: 2 }, { label: 'min', stroke: '#8b98a5', dash: [4, 4] }, { label: 'max', stroke: '#d29922', dash: [4, 4] }];
+        series = [{ label: 'hour', value: dateLegend }, { label: 'mean', stroke: '#58a6ff', width: 2, value: legendValue(fmtValue) }, { label: 'min', stroke: '#8b98a5', dash: [4, 4], value: legendValue(fmtValue) },
+          { label: 'max', stroke: '#d29922', dash: [4, 4], value: legendValue(fmtValue) }];
         $('sensor-note').textContent = fmtN(body.aggregates.length) + ' hourly buckets';
       }
       if (sensorPlot) sensorPlot.destroy();
