@@ -1,16 +1,36 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { FIXTURES, launchChromium, Stack, waitFor, WORKSPACE_ROOT, type Browser } from '@sluice/testing';
+import { activityMismatches, FIXTURES, launchChromium, Stack, waitFor, WORKSPACE_ROOT, type Browser } from '@sluice/testing';
 
-const SCREENSHOT = join(WORKSPACE_ROOT, 'test-artifacts', 'dashboard.png');
+const ARTIFACTS = join(WORKSPACE_ROOT, 'test-artifacts');
+const SCREENSHOT = join(ARTIFACTS, 'dashboard.png');
 const GOOD = join(FIXTURES, 'sensors', 'split_3.csv');
 
 interface DashboardWindow {
-  sluiceDashboard: { activity: { fileId: string; status: string; originalName?: string; receivedAt: number }[] };
+  sluiceDashboard: {
+    activity: { fileId: string; status: string; originalName?: string; receivedAt: number }[];
+    plots(): Record<string, { data: (number | null)[][] } | null>;
+  };
   noReload?: number;
   inFlightSeen?: string[];
 }
+
+/** Each chart's legend as shown with nothing hovered: [label, value] per series, and its points' last values. */
+function chartLegends(): Record<string, { legend: [string, string][]; last: (number | null)[] }> {
+  const plots = (window as unknown as DashboardWindow).sluiceDashboard.plots();
+  const out: Record<string, { legend: [string, string][]; last: (number | null)[] }> = {};
+  for (const [name, id] of [['throughput', 'throughput-chart'], ['sensor', 'sensor-chart']]) {
+    const rows = [...document.querySelectorAll(`#${id} .u-legend tr`)];
+    const data = plots[name]?.data ?? [];
+    out[name] = {
+      legend: rows.map((tr) => [tr.querySelector('.u-label')?.textContent ?? '', tr.querySelector('.u-value')?.textContent ?? '']),
+      last: data.map((d) => (d.length ? d[d.length - 1] : null)),
+    };
+  }
+  return out;
+}
+const fmtN = (n: number) => Number(n).toLocaleString('en-US');
 
 describe('dashboard in a real browser', () => {
   let stack: Stack;
@@ -45,6 +65,9 @@ describe('dashboard in a real browser', () => {
     await page.locator('#app').waitFor({ state: 'visible' });
     await page.locator('#live.on').waitFor({ timeout: 10000 });
     expect(await page.locator('#counts [data-status="processed"] .n').textContent()).toBe('0');
+    // Nothing has happened yet, and the Activity panel says so rather than stay blank.
+    await page.locator('#activity li', { hasText: 'no activity yet' }).waitFor({ timeout: 10000 });
+    expect(await page.locator('#activity li').count()).toBe(1);
   });
 
   it('shows a dropped file go from in flight to done, live, without a reload', async () => {
@@ -66,6 +89,7 @@ describe('dashboard in a real browser', () => {
     expect(seen.indexOf('processing')).toBeGreaterThanOrEqual(0);
     expect(seen.indexOf('processing')).toBeLessThan(seen.indexOf('processed'));
     await page.locator('#activity li[data-status="processing"]').first().waitFor();
+    expect(await page.locator('#activity li', { hasText: 'no activity yet' }).count()).toBe(0);
 
     // The counts, the finished list and the sensor chart follow from the event.
     await page.waitForFunction(() => document.querySelector('#counts [data-status="processed"] .n')?.textContent === '1', undefined, { timeout: 10000 });
@@ -97,11 +121,45 @@ describe('dashboard in a real browser', () => {
     await page.selectOption('#series', 'hour');
     await page.waitForFunction(() => /hourly buckets/.test(document.querySelector('#sensor-note')?.textContent ?? ''), undefined, { timeout: 10000 });
     await page.locator('#sensor-chart canvas').waitFor();
+    // Nothing hovered: the legend gives the latest bucket's mean, min and max, never uPlot's "--".
+    const hourly = (await page.evaluate(chartLegends))['sensor'];
+    expect(hourly.legend.map(([, value]) => value)).not.toContain('--');
+    expect(hourly.legend.map(([label]) => label)).toEqual(['hour', 'mean', 'min', 'max']);
+    expect(hourly.legend[0][1]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(latest\)$/);
+    expect(hourly.legend.slice(1).map(([, value]) => value)).toEqual(hourly.last.slice(1).map((v) => String(Number((v as number).toPrecision(6)))));
     await page.selectOption('#series', 'readings');
     await page.waitForFunction(() => /readings/.test(document.querySelector('#sensor-note')?.textContent ?? ''), undefined, { timeout: 10000 });
     mkdirSync(join(WORKSPACE_ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('opened after the load: Activity lists the latest files the ledger knows before any live event', async () => {
+    await page.reload();
+    await page.locator('#live.on').waitFor({ timeout: 15000 });
+    await page.locator('#activity li[data-file-id]').first().waitFor({ timeout: 10000 });
+    const lines = await page.locator('#activity li[data-file-id]').allTextContents();
+    expect(await page.evaluate(() => (window as unknown as DashboardWindow).sluiceDashboard.activity.length)).toBe(0);
+    expect(lines).toEqual([expect.stringMatching(/quarantined empty\.csv · empty_file: /), expect.stringMatching(/processed split_3\.csv · [\d,]+ records in /)]);
+    expect(await page.locator('#activity li', { hasText: 'before this page opened' }).count()).toBe(1);
+    // Each line is the file's status now, with the records the ledger counts.
+    expect(await activityMismatches(stack, page)).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('chart legends give the latest point with nothing hovered, never uPlot\'s "--"', async () => {
+    await page.locator('#sensor-chart canvas').waitFor({ timeout: 10000 });
+    await page.waitForFunction(() => /readings/.test(document.querySelector('#sensor-note')?.textContent ?? ''), undefined, { timeout: 10000 });
+    const legends = await page.evaluate(chartLegends);
+    expect(JSON.stringify(legends)).not.toContain('--');
+    const { throughput, sensor } = legends;
+    expect(throughput.legend.map(([label]) => label)).toEqual(['time', 'records/s']);
+    expect(throughput.legend[0][1]).toMatch(/^\d\d:\d\d:\d\d \(latest\)$/);
+    expect(throughput.legend[1][1]).toBe(fmtN(throughput.last[1] as number));
+    expect(sensor.legend[0][1]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(latest\)$/);
+    expect(sensor.legend[1][1]).toBe(String(Number((sensor.last[1] as number).toPrecision(6))));
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-reopened.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   });
 

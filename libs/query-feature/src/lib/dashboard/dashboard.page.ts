@@ -43,7 +43,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
       <h2>Recent errors</h2>
       <ol id="errors" class="errors"></ol>
       <h2>Activity <span class="muted">(live events)</span></h2>
-      <ol id="activity" class="activity"></ol>
+      <ol id="activity" class="activity"><li class="muted" id="activity-note">loading the latest files…</li></ol>
     </section>
   </div>
 
@@ -115,6 +115,7 @@ ol.errors li, ol.activity li { padding: 6px 8px; border-bottom: 1px solid #2a354
 ol.errors .reason { color: var(--bad); }
 ol.errors .rows { color: var(--muted); font-size: 12px; margin: 2px 0 0 12px; }
 ol.activity li { font-size: 12px; font-family: ui-monospace, monospace; }
+ol.activity li.muted { font-family: inherit; }
 .chart { background: var(--panel); border-radius: 6px; padding: 8px; min-height: 240px; }
 .sensor-form { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-bottom: 8px; }
 input, select, button { font: inherit; background: #0b0f13; color: var(--text); border: 1px solid #2a3540; border-radius: 4px; padding: 4px 8px; }
@@ -135,6 +136,7 @@ export const DASHBOARD_JS = String.raw`(function () {
   var STATUSES = ['queued', 'processing', 'processed', 'duplicate', 'quarantined', 'failed'];
   var $ = function (id) { return document.getElementById(id); };
   var activity = [];
+  var activitySeeded = false;
   var refreshTimer = null;
   var source = null;
   var throughputPlot = null;
@@ -276,7 +278,7 @@ export const DASHBOARD_JS = String.raw`(function () {
 
   function refresh() {
     return Promise.all([api('/stats'), api('/trace'), api('/errors?limit=10'), api('/logs?limit=15'), api('/logs/tags')]).then(function (r) {
-      renderStats(r[0]); renderTrace(r[1]); renderErrors(r[2]); renderLogs(r[3], r[4]);
+      renderStats(r[0]); renderTrace(r[1]); renderErrors(r[2]); renderLogs(r[3], r[4]); seedActivity(r[1], r[2]);
     }).catch(function (err) { if (err.message !== 'unauthorised') console.warn(err); });
   }
   /** A loaded file changes the picker's reading counts and maybe the drawn range: both again, at most every 2 s. */
@@ -290,15 +292,48 @@ export const DASHBOARD_JS = String.raw`(function () {
     refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 200);
   }
 
+  /** One line of the Activity panel: a file's change of status, with its records or its reason. */
+  function activityLine(fileId, status, at, name, kind, rowsLoaded, durationMs, error) {
+    var detail = '';
+    if (status === 'processed') detail += ' · ' + fmtN(rowsLoaded || 0) + ' records' + (durationMs !== undefined && durationMs !== null ? ' in ' + fmtMs(durationMs) : '');
+    if (error) detail += ' · ' + error.rule + ': ' + error.message;
+    var label = el('span', { 'class': 'name', text: fileLabel(name, kind) });
+    return el('li', { 'data-file-id': fileId, 'data-status': status }, [badge(status), ' ' + fmtTime(at) + ' ' + status + ' ', label, detail]);
+  }
+
+  /**
+   * What the panel shows before any live event: the files /trace knows (in flight, and the last finished
+   * with the reasons /errors gives), each at its latest change, newest first, under the live events that
+   * came meanwhile; or a line saying there has been none. Once, on the page's first data.
+   */
+  function seedActivity(t, e) {
+    if (activitySeeded) return;
+    activitySeeded = true;
+    var list = $('activity');
+    var note = $('activity-note');
+    if (note) note.remove();
+    var live = {};
+    Array.prototype.forEach.call(list.querySelectorAll('li[data-file-id]'), function (li) { live[li.getAttribute('data-file-id')] = true; });
+    var reasons = {};
+    e.errors.forEach(function (f) { reasons[f.id] = f.error; });
+    var known = t.in_flight.concat(t.finished).filter(function (f) { return !live[f.id]; }).map(function (f) {
+      return { f: f, at: f.finished_at || f.started_at || f.created_at };
+    });
+    known.sort(function (a, b) { return Date.parse(b.at) - Date.parse(a.at); });
+    if (known.length > 0) list.appendChild(el('li', { 'class': 'muted', id: 'activity-earlier', text: 'before this page opened, from the ledger:' }));
+    known.forEach(function (k) {
+      var f = k.f;
+      list.appendChild(activityLine(f.id, f.status, k.at, f.original_name, f.kind, f.rows_loaded, f.processing_ms, reasons[f.id]));
+    });
+    if (list.children.length === 0) list.appendChild(el('li', { 'class': 'muted', id: 'activity-note', text: 'no activity yet: each file that arrives shows here as it is queued, processed or refused' }));
+  }
+
   function onEvent(ev) {
     var e;
     try { e = JSON.parse(ev.data); } catch (err) { return; }
-    var detail = '';
-    if (e.status === 'processed') detail += ' · ' + fmtN(e.rowsLoaded || 0) + ' records' + (e.durationMs !== undefined ? ' in ' + fmtMs(e.durationMs) : '');
-    if (e.error) detail += ' · ' + e.error.rule + ': ' + e.error.message;
-    var name = el('span', { 'class': 'name', text: fileLabel(e.originalName, e.kind) });
-    var li = el('li', { 'data-file-id': e.fileId, 'data-status': e.status }, [badge(e.status), ' ' + fmtTime(e.at) + ' ' + e.status + ' ', name, detail]);
+    var li = activityLine(e.fileId, e.status, e.at, e.originalName, e.kind, e.rowsLoaded, e.durationMs, e.error);
     var list = $('activity');
+    if (activitySeeded && $('activity-note')) $('activity-note').remove();
     list.insertBefore(li, list.firstChild);
     e.receivedAt = Date.now();
     activity.push(e);
@@ -336,11 +371,33 @@ export const DASHBOARD_JS = String.raw`(function () {
     source.onerror = function () {
       setLive(false, 'reconnecting…');
       // EventSource retries by itself; a 401 closes it for good, so find out which.
-      if (source && source.readyState === EventSource.CLOSED) api('/stats').then(function () { setTimeout(connect, 2000); }).catch(function () {});
+      if (source && source.readyState === EventSource.CLOSED) api('/stats?series=false').then(function () { setTimeout(connect, 2000); }).catch(function () {});
     };
   }
 
   var axisStyle = { stroke: '#8b98a5', grid: { stroke: '#2a3540' }, ticks: { stroke: '#2a3540' } };
+
+  /**
+   * A legend value: the hovered point's, or with nothing hovered the latest point's (where uPlot's own
+   * shows "--"); the time says "(latest)" then. No points: the time says so and the values are blank.
+   */
+  function legendValue(fmt, isTime) {
+    return function (u, v, sidx, idx) {
+      var latest = idx === null || idx === undefined;
+      if (latest) {
+        idx = u.data[0].length - 1;
+        if (idx < 0) return isTime ? 'no points' : '';
+        v = u.data[sidx][idx];
+      }
+      if (v === null || v === undefined) return '';
+      return fmt(v) + (isTime && latest ? ' (latest)' : '');
+    };
+  }
+  function fmtValue(v) { return String(Number(v.toPrecision(6))); }
+  var clockLegend = legendValue(function (t) { return new Date(t * 1000).toLocaleTimeString('en-GB'); }, true);
+  // Year first: day/month and month/day orders read alike.
+  var dateLegend = legendValue(function (t) { return localInput(new Date(t * 1000)).replace('T', ' '); }, true);
+
   function chartWidth(id) { return Math.max(300, $(id).clientWidth - 16); }
 
   function drawThroughput(series) {
@@ -349,7 +406,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     if (throughputPlot) { throughputPlot.setData([xs, ys]); return; }
     throughputPlot = new uPlot({
       width: chartWidth('throughput-chart'), height: 200,
-      series: [{}, { label: 'records/s', stroke: '#3fb950', fill: 'rgba(63,185,80,0.15)', width: 2 }],
+      series: [{ label: 'time', value: clockLegend }, { label: 'records/s', stroke: '#3fb950', fill: 'rgba(63,185,80,0.15)', width: 2, value: legendValue(fmtN) }],
       // Room for the widest label, and x ticks far enough apart that their labels never overlap.
       axes: [Object.assign({}, axisStyle, { space: 90 }), Object.assign({}, axisStyle, { size: 60, values: function (u, splits) { return splits.map(fmtShort); } })],
       scales: { y: { range: function (u, min, max) { return [0, Math.max(10, max * 1.1)]; } } },
@@ -401,12 +458,13 @@ export const DASHBOARD_JS = String.raw`(function () {
       if (mode === 'readings') {
         xs = body.readings.map(function (r) { return Date.parse(r.ts) / 1000; });
         data = [xs, body.readings.map(function (r) { return r.value; })];
-        series = [{}, { label: name, stroke: '#58a6ff', width: 1.5 }];
+        series = [{ label: 'time', value: dateLegend }, { label: name, stroke: '#58a6ff', width: 1.5, value: legendValue(fmtValue) }];
         $('sensor-note').textContent = fmtN(body.readings.length) + ' readings' + (body.next_cursor ? ' (first 10,000 of the range)' : '');
       } else {
         xs = body.aggregates.map(function (a) { return Date.parse(a.bucket_start) / 1000; });
         data = [xs, body.aggregates.map(function (a) { return a.mean; }), body.aggregates.map(function (a) { return a.min; }), body.aggregates.map(function (a) { return a.max; })];
-        series = [{}, { label: 'mean', stroke: '#58a6ff', width: 2 }, { label: 'min', stroke: '#8b98a5', dash: [4, 4] }, { label: 'max', stroke: '#d29922', dash: [4, 4] }];
+        series = [{ label: 'hour', value: dateLegend }, { label: 'mean', stroke: '#58a6ff', width: 2, value: legendValue(fmtValue) }, { label: 'min', stroke: '#8b98a5', dash: [4, 4], value: legendValue(fmtValue) },
+          { label: 'max', stroke: '#d29922', dash: [4, 4], value: legendValue(fmtValue) }];
         $('sensor-note').textContent = fmtN(body.aggregates.length) + ' hourly buckets';
       }
       if (sensorPlot) sensorPlot.destroy();

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { countDropFolders } from './folder-counter';
 import { FeedOverrunError } from './live-feed';
 import { type LiveEvent, LiveEventsService, TooManyLiveClientsError } from './live-events.service';
-import { ErrorsDto, ErrorsQueryDto, type FolderCountsDto, StatsDto, TraceDto } from './live.dto';
+import { ErrorsDto, ErrorsQueryDto, type FolderCountsDto, StatsDto, StatsQueryDto, TraceDto } from './live.dto';
 import { LiveRepository } from './live.repository';
 
 export const HEARTBEAT_MS = 15_000;
@@ -28,8 +28,8 @@ export class LiveController {
   @Get('stats')
   @ApiOperation({ summary: 'Files per status and per folder, rows loaded, throughput' })
   @ApiOkResponse({ type: StatsDto })
-  async stats(): Promise<StatsDto> {
-    const [totals, folders, { at, ...throughput }] = await Promise.all([this.live.totals(), this.folders(), this.live.throughput()]);
+  async stats(@Query() q: StatsQueryDto): Promise<StatsDto> {
+    const [totals, folders, { at, series, ...throughput }] = await Promise.all([this.live.totals(), this.folders(), this.live.throughput()]);
     return {
       files_by_status: totals.byStatus,
       files_total: Object.values(totals.byStatus).reduce((a, b) => a + b, 0),
@@ -37,7 +37,7 @@ export class LiveController {
       rows_loaded: totals.rowsLoaded,
       readings_loaded: totals.readingsLoaded,
       rows_rejected: totals.rowsRejected,
-      throughput,
+      throughput: q.series === false ? throughput : { ...throughput, series },
       at,
     };
   }

@@ -1,6 +1,8 @@
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { FILE_STATUSES, type FileStatus } from '@sluice/contracts';
 import { IntegerParam } from '@sluice/http';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsOptional } from 'class-validator';
 import { RejectedRowDto, RejectReasonDto } from '../files/files.dto';
 
 export const THROUGHPUT_WINDOW_S = 60;
@@ -43,8 +45,23 @@ export class ThroughputDto {
   @ApiProperty({ example: THROUGHPUT_WINDOW_S })
   window_s!: number;
 
-  @ApiProperty({ type: [ThroughputPointDto], description: `The last ${SERIES_MINUTES} minutes in ${SERIES_STEP_S} s buckets (a file's rows count when it finishes).` })
-  series!: ThroughputPointDto[];
+  @ApiPropertyOptional({
+    type: [ThroughputPointDto],
+    description: `The last ${SERIES_MINUTES} minutes in ${SERIES_STEP_S} s buckets (a file's rows count when it finishes); left out with \`series=false\`.`,
+  })
+  series?: ThroughputPointDto[];
+}
+
+export class StatsQueryDto {
+  @ApiPropertyOptional({
+    type: Boolean,
+    default: true,
+    description: `\`false\`: without \`throughput.series\` (${(SERIES_MINUTES * 60) / SERIES_STEP_S} points), a reply a person reads in a terminal.`,
+  })
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean({ message: '$property must be true or false' })
+  series?: boolean;
 }
 
 export class StatsDto {

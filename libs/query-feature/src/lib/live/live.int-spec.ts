@@ -171,6 +171,24 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
     expect(series.filter((p) => p['rows_per_s'] > 0)).toHaveLength(1);
   });
 
+  it('GET /stats?series=false answers the same figures without the throughput series, for a reader at a terminal', async () => {
+    const full = (await call('/stats')).body;
+    const { status, body } = await call('/stats?series=false');
+    expect(status).toBe(200);
+    expect(body['throughput']).toEqual({ rows_per_s: 16.7, window_s: 60 });
+    const { throughput: _t, at: _a, ...rest } = body;
+    const { throughput: _ft, at: _fa, ...fullRest } = full;
+    expect(rest).toEqual(fullRest);
+    expect(JSON.stringify(body).length).toBeLessThan(600);
+    expect((await call('/stats?series=true')).body['throughput']['series'].length).toBeGreaterThanOrEqual(59);
+    const bad = await call('/stats?series=no');
+    expect(bad.status).toBe(400);
+    expect(bad.body['error']['details']).toEqual([{ parameter: 'series', message: 'series must be true or false' }]);
+    const doc = (await call('/docs-json', null)).body;
+    expect(doc['paths']['/stats']['get']['parameters']).toContainEqual(expect.objectContaining({ name: 'series', in: 'query', required: false, schema: { type: 'boolean', default: true } }));
+    expect(doc['components']['schemas']['ThroughputDto']['required']).not.toContain('series');
+  });
+
   it('GET /trace shows files in flight (oldest first) and the last finished with durations', async () => {
     const { status, body } = await call('/trace');
     expect(status).toBe(200);

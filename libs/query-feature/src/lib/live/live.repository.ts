@@ -65,7 +65,7 @@ export class LiveRepository {
    * a replay counts the records it loaded again, while readings_loaded keeps the earlier run's readings
    * (the replay writes none of them anew), so readings would count old work as new.
    */
-  async throughput(): Promise<ThroughputDto & { at: string }> {
+  async throughput(): Promise<Required<ThroughputDto> & { at: string }> {
     const rows: { t: string; records: string; recent: string; now: string }[] = await this.db.query(
       `WITH done AS (
          SELECT finished_at, rows_loaded FROM ingest_files

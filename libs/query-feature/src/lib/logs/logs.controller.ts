@@ -38,22 +38,24 @@ export class LogsController {
   @ApiOperation({
     summary: 'Lines of plain-text files (JSON pages, or a CSV / NDJSON export of every match)',
     description:
-      'Filters combine: `tag`, `file` (id or name), the line timestamp range [from, to), full-text `q`. Keyset pagination: follow ' +
-      '`next_cursor` until it is null. With `Accept: text/csv` (columns `file_id,file_name,line,ts,tag,message`) or ' +
-      '`Accept: application/x-ndjson` every matching line is streamed from a database cursor, whole; `limit` and `cursor` ' +
-      'are refused there.',
+      'Filters combine: `tag`, `file` (id or name), the line timestamp range [from, to), full-text `q`. JSON pages are newest ' +
+      'loaded first (`order=asc`: load order); keyset pagination: follow `next_cursor` until it is null. With `Accept: text/csv` ' +
+      '(columns `file_id,file_name,line,ts,tag,message`) or `Accept: application/x-ndjson` every matching line is streamed from ' +
+      'a database cursor, whole, in file order: the files oldest first (as they arrived), each file\'s lines by line number, as ' +
+      'they were in the file (`order=desc`: the reverse); `limit` and `cursor` are refused there.',
   })
   @ApiProduces('application/json', 'text/csv', 'application/x-ndjson')
   @ApiOkResponse({ type: LogsPageDto })
   @ApiNotFound('`file` names no plain-text file.')
   async list(@Query() q: LogsQueryDto, @Headers('accept') accept?: string): Promise<LogsPageDto | StreamableFile> {
     assertRange(q.from, q.to);
-    const filter: Omit<LogsFilter, 'limit'> = { tag: q.tag, from: ts(q.from), to: ts(q.to), q: q.q, order: q.order ?? 'desc' };
+    const format = exportFormatFor(accept);
+    // A page shows the newest lines first; an export is a file's lines as they were in the file.
+    const filter: Omit<LogsFilter, 'limit'> = { tag: q.tag, from: ts(q.from), to: ts(q.to), q: q.q, order: q.order ?? (format ? 'asc' : 'desc') };
     if (q.file !== undefined) {
       filter.fileIds = await this.logs.resolveFile(q.file);
       if (filter.fileIds.length === 0) throw ApiException.notFound('file', q.file);
     }
-    const format = exportFormatFor(accept);
     if (format) {
       for (const p of ['limit', 'cursor'] as const) {
         if (q[p] !== undefined) throw ApiException.invalidParameter(p, `pages do not apply to a ${format} export, which streams every matching line`);

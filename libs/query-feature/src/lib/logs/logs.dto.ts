@@ -45,7 +45,12 @@ export class LogsQueryDto {
   @MaxLength(256)
   q?: string;
 
-  @ApiPropertyOptional({ enum: LOG_ORDERS, default: 'desc', description: '`desc`: newest loaded first; `asc`: in load order (a file\'s lines in line order).' })
+  @ApiPropertyOptional({
+    enum: LOG_ORDERS,
+    description:
+      'JSON pages: `desc` (the default) newest loaded first, `asc` in load order. CSV and NDJSON exports: `asc` (the default) in ' +
+      'file order, the files oldest first (as they arrived) and each file\'s lines by line number; `desc` the reverse.',
+  })
   @IsOptional()
   @IsIn(LOG_ORDERS, { message: `$property must be one of: ${LOG_ORDERS.join(', ')}` })
   order?: LogOrder;

@@ -1,3 +1,4 @@
+import { parse } from 'csv-parse/sync';
 import { Client } from 'pg';
 import { type Json, type QueryApiHarness, startQueryApi } from '../../../test/query-api-harness';
 
@@ -132,6 +133,45 @@ describe('query-api GET /logs (real PostgreSQL and NATS)', () => {
       lines: 9,
     });
     expect((await call(`/files/${INPUT}`)).body['tag_counts']).toEqual({ error: 1, info: 2, warn: 1 });
+  });
+
+  it('exports in file order (the files as they arrived, each one\'s lines by line number) while pages stay newest loaded first', async () => {
+    // app.log arrived first, and a replay of input.log that found its line 2 changed rewrote that line: load
+    // order (the line ids) is now input.log's line 2 last, after every line of app.log.
+    const c = new Client({ connectionString: api.db.url });
+    await c.connect();
+    try {
+      await c.query(`UPDATE ingest_files SET created_at = created_at - interval '1 hour' WHERE id = $1`, [APP]);
+      await c.query(
+        `WITH gone AS (DELETE FROM log_lines WHERE file_id = $1 AND line = 2 RETURNING file_id, line, ts, tag)
+         INSERT INTO log_lines (file_id, line, ts, tag, message) SELECT file_id, line, ts, tag, 'disk space very low' FROM gone`,
+        [INPUT],
+      );
+    } finally {
+      await c.end();
+    }
+    const inFileOrder = [['app.log', 1], ['app.log', 2], ['app.log', 3], ['app.log', 5], ['app.log', 6], ['input.log', 1], ['input.log', 2], ['input.log', 3], ['input.log', 4]];
+    const exported = async (path: string, accept: string) => {
+      const res = await get(path, { accept });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      const rows = accept === 'text/csv' ? (parse(text, { columns: true }) as Json[]) : text.trim().split('\n').map((l) => JSON.parse(l) as Json);
+      return rows.map((r) => [r['file_name'], Number(r['line'])]);
+    };
+    for (const accept of ['text/csv', 'application/x-ndjson']) {
+      expect(await exported('/logs', accept)).toEqual(inFileOrder);
+      expect(await exported('/logs?order=asc', accept)).toEqual(inFileOrder);
+      expect(await exported('/logs?order=desc', accept)).toEqual([...inFileOrder].reverse());
+    }
+    // One file: its lines straight from the (file_id, line) index.
+    const input = inFileOrder.filter(([name]) => name === 'input.log');
+    expect(await exported('/logs?file=input.log', 'text/csv')).toEqual(input);
+    expect(await exported(`/logs?file=${INPUT}&order=desc`, 'text/csv')).toEqual([...input].reverse());
+    // A page: the line rewritten last first.
+    expect((await lines('/logs?limit=2')).map((l) => [l['file_name'], l['line'], l['message']])).toEqual([
+      ['input.log', 2, 'disk space very low'],
+      ['app.log', 6, expect.stringMatching(/^long x/)],
+    ]);
   });
 
   it('400 naming the parameter', async () => {

@@ -25,15 +25,27 @@ export interface LogsFilter {
   limit: number;
 }
 
-/** The WHERE clause every read of log_lines shares; `$1`…`$7` as `filterValues` gives them. */
+/** The WHERE clause every read of log_lines shares; `$1`…`$6` as `filterValues` gives them. */
 const where = (order: LogOrder) => `
    WHERE ($1::text IS NULL OR l.tag = $1)
      AND ($2::uuid[] IS NULL OR l.file_id = ANY($2::uuid[]))
      AND ($3::timestamptz IS NULL OR l.ts >= $3::timestamptz)
      AND ($4::timestamptz IS NULL OR l.ts <  $4::timestamptz)
      AND ($5::text IS NULL OR ${LOG_MESSAGE_TSVECTOR.replace('message', 'l.message')} @@ websearch_to_tsquery('simple', $5))
-     AND ($6::bigint IS NULL OR l.id ${order === 'asc' ? '>' : '<'} $6::bigint)
-   ORDER BY l.id ${order === 'asc' ? 'ASC' : 'DESC'}`;
+     AND ($6::bigint IS NULL OR l.id ${order === 'asc' ? '>' : '<'} $6::bigint)`;
+
+/** Pages: load order (the line id), which keyset paging follows. */
+const loadOrder = (order: LogOrder) => `ORDER BY l.id ${order === 'asc' ? 'ASC' : 'DESC'}`;
+
+/**
+ * Exports: file order, the files in the order they arrived (ledger `created_at`, then id) and each file's
+ * lines by line number, whatever order a replay rewrote some of them in; `desc` is the exact reverse. The
+ * lines of one file come in that order straight from the (file_id, line) index, with no sort.
+ */
+const fileOrder = (order: LogOrder, oneFile: boolean) => {
+  const dir = order === 'asc' ? 'ASC NULLS LAST' : 'DESC NULLS FIRST';
+  return `ORDER BY ${oneFile ? '' : `f.created_at ${dir}, `}l.file_id ${dir}, l.line ${dir}`;
+};
 
 const filterValues = (f: Omit<LogsFilter, 'limit'>) => [f.tag ?? null, f.fileIds ?? null, f.from ?? null, f.to ?? null, f.q ?? null, f.afterId ?? null];
 
@@ -60,20 +72,25 @@ export class LogsRepository {
               left(l.message, ${PAGE_MESSAGE_CHARS}) AS message, length(l.message) > ${PAGE_MESSAGE_CHARS} AS message_truncated
          FROM log_lines l LEFT JOIN ingest_files f ON f.id = l.file_id
          ${where(filter.order)}
+         ${loadOrder(filter.order)}
         LIMIT $7`,
       [...filterValues(filter), filter.limit],
     );
     return rows;
   }
 
-  /** Every matching line as `[file_id, file_name, line, ts, tag, message]` arrays, through a cursor (see openExportCursor). */
+  /**
+   * Every matching line as `[file_id, file_name, line, ts, tag, message]` arrays, in file order (see
+   * fileOrder), through a cursor (see openExportCursor).
+   */
   export(filter: Omit<LogsFilter, 'limit' | 'afterId'>): Promise<Readable> {
     const pool = (this.db.driver as PostgresDriver).master as Pool;
     return openExportCursor(
       pool,
       `SELECT l.file_id::text, COALESCE(f.original_name, ''), l.line, ${isoUs('l.ts')}, l.tag, l.message
          FROM log_lines l LEFT JOIN ingest_files f ON f.id = l.file_id
-         ${where(filter.order)}`,
+         ${where(filter.order)}
+         ${fileOrder(filter.order, filter.fileIds?.length === 1)}`,
       filterValues(filter),
       this.logger,
       'log lines',
