@@ -6,6 +6,7 @@ export * from './lib/detect/detection-head';
 export * from './lib/sensor/sensor-csv.header';
 export * from './lib/sensor/sensor-csv.parser';
 export * from './lib/sensor/sensor-record';
+export * from './lib/reject/row-reject';
 export * from './lib/sensor/zoned-time.util';
 export * from './lib/json/document.dto';
 export * from './lib/json/duplicate-keys';

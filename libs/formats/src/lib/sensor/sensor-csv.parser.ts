@@ -1,6 +1,7 @@
 import type { RejectReason } from '@sluice/contracts';
 import { Parser, type Options } from 'csv-parse';
 import { LeadingBlankLines } from '../csv/blank-lines.util';
+import type { RowReject } from '../reject/row-reject';
 import { decodeMarked, storable, TextWatch, textProblemMessage, type TextRule } from '../text/storable-text.util';
 import { DEFAULT_MAX_CSV_COLUMNS, readSensorHeader, type SensorCsvHeader, type SensorCsvKind } from './sensor-csv.header';
 import {
@@ -26,7 +27,6 @@ import {
   type FieldProblem,
   type LongReading,
   type MappingRow,
-  type RowReject,
   type ValueRanges,
   type WideReading,
 } from './sensor-record';

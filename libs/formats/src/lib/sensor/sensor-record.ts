@@ -1,5 +1,3 @@
-import type { JsonSyntaxRule } from '../json/json-parser';
-import type { ItemRule } from '../json/validate-document';
 import type { TextRule } from '../text/storable-text.util';
 import { ZonedTime } from './zoned-time.util';
 
@@ -41,22 +39,6 @@ export type RowRule =
   | 'duplicate_sensor_name'
   | 'too_long'
   | TextRule;
-
-/** Rule codes of a refused JSON item or NDJSON line, besides the CSV ones. */
-export type RecordRule = RowRule | ItemRule | JsonSyntaxRule | 'line_too_long' | 'invalid_utf8';
-
-/**
- * A refused line or item: where (line; column is the CSV column or the JSON field path), which rule, a
- * sentence a person can act on, the value and the line itself (capped).
- */
-export interface RowReject {
-  line: number;
-  column: string | null;
-  rule: RecordRule;
-  message: string;
-  value: string | null;
-  raw: string;
-}
 
 export const RAW_CAP = 500;
 export const VALUE_CAP = 100;
