@@ -233,6 +233,16 @@ export class ProcessorConfig extends DropzoneConfig {
   @Min(1000)
   ACK_WAIT_MS = 30000;
 
+  /**
+   * When JetStream has delivered nothing to an idle processor for this long (a NATS outage, or a restart whose
+   * consumer leaders are still being elected), it takes queued files straight from the ledger until deliveries
+   * come back. 0: only ever from JetStream.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  LEDGER_FALLBACK_AFTER_MS = 3000;
+
   /** Attempts at one file before it is marked failed. */
   @Type(() => Number)
   @IsInt()

@@ -216,6 +216,20 @@ export class LedgerRepository {
     }
   }
 
+  /**
+   * startAttempt for up to `limit` queued rows unchanged for `olderThanMs`, oldest first, in one statement:
+   * work taken from the ledger while JetStream does not deliver. Rows another process holds are skipped.
+   */
+  async startQueuedAttempts(olderThanMs: number, limit: number): Promise<IngestFile[]> {
+    return rowsOf<IngestFile>(await this.ds.query(
+      `UPDATE ingest_files SET status = 'processing', attempts = attempts + 1, started_at = now(), updated_at = now()
+       WHERE id IN (SELECT id FROM ingest_files WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+                    ORDER BY created_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)
+       RETURNING ${COLUMNS}`,
+      [olderThanMs, limit],
+    ));
+  }
+
   /** Locks the row for the length of the caller's load transaction; false when it is no longer `processing`. */
   async lockForLoad(sql: Sql, id: string): Promise<boolean> {
     const rows = rowsOf<{ status: string }>(await sql.query(`SELECT status FROM ingest_files WHERE id = $1 FOR UPDATE`, [id]));

@@ -55,6 +55,40 @@ export interface DurableConsumerSpec {
 }
 
 /**
+ * Whether JetStream delivers to this process's pull consumers: each message and each server heartbeat (sent
+ * every half second to an idle pull) is a sign; a stall is a stretch with neither while no handler call runs
+ * (a busy consumer pulls nothing, so its silence means nothing). After a restart of every NATS node the
+ * consumers' leaders take up to ~10 s to be elected; work can be taken from the ledger meanwhile.
+ */
+export class DeliverySigns {
+  private lastSignAt = Date.now();
+  private calls = 0;
+
+  sign(): void {
+    this.lastSignAt = Date.now();
+  }
+
+  /** A handler call started; end() when it settles. */
+  callStarted(): { end(): void } {
+    this.calls++;
+    let ended = false;
+    return {
+      end: () => {
+        if (ended) return;
+        ended = true;
+        this.calls--;
+        this.sign();
+      },
+    };
+  }
+
+  /** No sign for `ms` and no call running. */
+  stalledFor(ms: number): boolean {
+    return this.calls === 0 && Date.now() - this.lastSignAt >= ms;
+  }
+}
+
+/**
  * One NATS connection per app, the stream of its namespace, and publishing with de-duplication ids.
  * The connection reconnects forever; callers see errors only while NATS is actually down. The stream and the
  * consumers are set up as soon as JetStream answers: a JetStream without a leader (a cluster that lost its
@@ -76,6 +110,8 @@ export class JetStreamService implements OnApplicationShutdown {
   private readonly unsent = new Map<string, { subject: string; data: string }>();
   private resending?: Promise<void>;
   private dropped = 0;
+  /** Signs that JetStream delivers to this process's consumers. */
+  readonly delivery = new DeliverySigns();
   /** Emits after each reconnection: consumers pull again at once rather than wait for missed heartbeats. */
   readonly reconnected = new Subject<void>();
   readonly namespace: string;
@@ -257,6 +293,14 @@ export class JetStreamService implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Queues a publish to go out in the background, after (and in order with) the failed ones waiting: for news
+   * sent while JetStream is known not to take publishes, which no caller should wait out a timeout for.
+   */
+  publishLater(subject: FileSubject, payload: object, msgId: string): void {
+    this.resendLater(msgId, this.subject(subject), JSON.stringify(payload));
+  }
+
   /** How many failed publishes wait to be sent again. */
   get unsentCount(): number {
     return this.unsent.size;
@@ -290,7 +334,7 @@ export class JetStreamService implements OnApplicationShutdown {
         this.unsent.delete(msgId);
       }
     }
-    if (sent) this.logger.log(`sent ${sent} publish(es) again that had failed`);
+    if (sent) this.logger.log(`sent ${sent} publish(es) that had waited for JetStream`);
     this.dropped = 0;
   }
 

@@ -26,6 +26,7 @@ import { classifyFailure, objectChangedReason } from './failure.util';
 import * as metrics from './processor.metrics';
 
 export type ProcessResult = 'done' | 'busy';
+type FileSubjectName = (typeof FileSubjects)[keyof typeof FileSubjects];
 
 /**
  * Loads one file exactly once: start an attempt in the ledger, then in ONE transaction lock the ledger row,
@@ -83,12 +84,24 @@ export class FileProcessorService {
       else this.logger.warn(`message for unknown file ${fileId} dropped`);
       return 'done';
     }
+    return this.attempt(file, working, { started });
+  }
+
+  /**
+   * One attempt at a file whose attempt is started in the ledger (its row `processing`, attempts counted).
+   * `fromLedger`: taken from the ledger while JetStream delivers nothing, so its news is queued to be sent
+   * when JetStream takes publishes again rather than waited for.
+   */
+  async attempt(file: IngestFile, working: () => void, { started = Date.now(), fromLedger = false }: { started?: number; fromLedger?: boolean } = {}): Promise<ProcessResult> {
+    const fileId = file.id;
+    const news = (subject: FileSubjectName, payload: object, msgId: string) =>
+      fromLedger ? this.jetstream.publishLater(subject, payload, msgId) : this.publishQuietly(subject, payload, msgId);
     if (file.attempts > this.config.MAX_ATTEMPTS) {
       // Every earlier attempt died with its process (a poison file that crashes the processor).
       await this.fail(fileId, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${file.attempts - 1} times (the processor died during each attempt); giving up` });
       return 'done';
     }
-    await this.publishQuietly(FileSubjects.processing, lifecycleEventOf(file), `${fileId}.processing.${file.attempts}`);
+    await news(FileSubjects.processing, lifecycleEventOf(file), `${fileId}.processing.${file.attempts}`);
 
     let outcome: FileOutcome | null;
     try {
@@ -110,7 +123,8 @@ export class FileProcessorService {
     metrics.rowsRejected.inc(outcome.rowsRejected);
     metrics.readingsLoaded.inc(outcome.readingsLoaded);
     const row = await this.ledger.get(fileId);
-    if (row) await this.announce(row, durationMs);
+    if (row && fromLedger) this.announceLater(row, durationMs);
+    else if (row) await this.announce(row, durationMs);
     this.logger.log({ fileId, status: outcome.status, kind: outcome.kind, rows: outcome.rowsLoaded, rejected: outcome.rowsRejected, durationMs }, 'file finished');
     return 'done';
   }
@@ -284,7 +298,11 @@ export class FileProcessorService {
     await this.jetstream.publish(subjectOfStatus(row.status), lifecycleEventOf(row, { durationMs }), outcomeMsgId(row));
   }
 
-  private async publishQuietly(subject: (typeof FileSubjects)[keyof typeof FileSubjects], payload: object, msgId: string): Promise<void> {
+  private announceLater(row: IngestFile, durationMs?: number): void {
+    if (isTerminal(row.status)) this.jetstream.publishLater(subjectOfStatus(row.status), lifecycleEventOf(row, { durationMs }), outcomeMsgId(row));
+  }
+
+  private async publishQuietly(subject: FileSubjectName, payload: object, msgId: string): Promise<void> {
     try {
       await this.jetstream.publish(subject, payload, msgId);
     } catch (e) {

@@ -16,3 +16,4 @@ export const fileDuration =
     help: 'Time from start of an attempt to commit',
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   });
+export const ledgerFallbackFiles = counter('sluice_processor_ledger_fallback_files_total', 'Files taken straight from the ledger while JetStream delivered nothing');

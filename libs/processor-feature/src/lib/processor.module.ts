@@ -8,6 +8,7 @@ import { DropFolder, DropFolderReader, ObjectStoreReader, ObjectStores, StoredFi
 import { ArchiveExpander } from './archive-expander.service';
 import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
+import { LedgerFallback } from './ledger-fallback.service';
 import { PROCESSOR_DURABLE, ProcessorConsumer } from './processor.consumer';
 
 @Module({})
@@ -45,6 +46,7 @@ export class ProcessorModule {
         ArchiveExpander,
         FileProcessorService,
         BatchProcessorService,
+        LedgerFallback,
       ],
     };
   }

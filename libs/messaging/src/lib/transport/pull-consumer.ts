@@ -89,6 +89,7 @@ export class PullConsumer {
         const messages = await this.subscribe();
         failures = 0;
         for await (const msg of messages) {
+          this.jetstream.delivery.sign();
           const received = this.stopping ? undefined : this.opts.receive(msg);
           if (this.stopping) msg.nak();
           else if (received) this.waiting.push(received);
@@ -116,6 +117,7 @@ export class PullConsumer {
     if (this.stopping) messages.stop();
     void (async () => {
       for await (const s of messages.status()) {
+        if (s.type === 'heartbeat') this.jetstream.delivery.sign();
         if (MISSING.has(s.type)) this.consumer = undefined;
         if (LOST_PULL.has(s.type)) {
           messages.stop();
@@ -187,6 +189,7 @@ export class PullConsumer {
 
   private async heartbeating(rs: Received[]): Promise<void> {
     const heartbeat = setInterval(() => rs.forEach((r) => r.msg.working()), Math.max(500, Math.floor(this.opts.ackWaitMs / 3)));
+    const call = this.jetstream.delivery.callStarted();
     try {
       await this.opts.handle(rs);
     } catch (e) {
@@ -194,6 +197,7 @@ export class PullConsumer {
       this.logger.error(`settling messages of ${this.opts.durable} failed: ${(e as Error).message}`);
     } finally {
       clearInterval(heartbeat);
+      call.end();
     }
   }
 }
