@@ -39,15 +39,16 @@ describe('sensor CSV through the drop folder', () => {
     const sensors = await stack.query<{ name: string }>('SELECT name FROM sensors ORDER BY name');
     expect(sensors.map((s) => s.name)).toEqual([...devices].flatMap((d) => expected[0].metrics.map((m) => `${d}/${m}`)).sort());
 
-    const files = await stack.query<{ original_name: string; rows_total: string; rows_loaded: string; rows_rejected: string; readings_loaded: string }>(
-      'SELECT original_name, rows_total, rows_loaded, rows_rejected, readings_loaded FROM ingest_files ORDER BY original_name',
+    const files = await stack.query<{ original_name: string; rows_total: string; rows_loaded: string; rows_rejected: string; rows_written: string; rows_written_by_table: Record<string, number> }>(
+      'SELECT original_name, rows_total, rows_loaded, rows_rejected, rows_written, rows_written_by_table FROM ingest_files ORDER BY original_name',
     );
     for (const f of files) {
       const e = expectedWide(SEEDS.find((s) => s.endsWith(f.original_name))!);
       expect(Number(f.rows_total)).toBe(e.lines);
       expect(Number(f.rows_loaded) + Number(f.rows_rejected)).toBe(Number(f.rows_total));
       expect(Number(f.rows_rejected)).toBe(e.badLines.length);
-      expect(Number(f.readings_loaded)).toBe(e.readings);
+      expect(Number(f.rows_written)).toBe(e.readings);
+      expect(f.rows_written_by_table).toEqual({ raw_sensor_data: e.readings });
     }
 
     const errors = await stack.query<{ original_name: string; line: number; rule: string; message: string }>(

@@ -26,8 +26,8 @@ export async function seed(url: string): Promise<void> {
     for (const f of Object.values(FILES)) {
       await c.query(
         `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, kind, status, rows_total, rows_loaded,
-                                   rows_rejected, readings_loaded, error, attempts, created_at, updated_at)
-         VALUES ($1, 'dropzone', $2, $3, $9, 1234, $4, $5, 200, 95, $6, 95, $7, 1, $8, $8)`,
+                                   rows_rejected, rows_written, rows_written_by_table, error, attempts, created_at, updated_at)
+         VALUES ($1, 'dropzone', $2, $3, $9, 1234, $4, $5, 200, 95, $6, 95, '{"raw_sensor_data": 95}', $7, 1, $8, $8)`,
         [
           f.id,
           `in/${f.id}.csv`,

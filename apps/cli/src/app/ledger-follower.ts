@@ -16,7 +16,7 @@ export interface LedgerTally {
 export async function tally(ds: DataSource, ids: string[]): Promise<LedgerTally> {
   const rows: { status: string; n: number; bytes: string; readings: string; rejected: string }[] = await ds.query(
     `SELECT status, count(*)::int AS n, coalesce(sum(size_bytes), 0)::text AS bytes,
-            coalesce(sum(readings_loaded), 0)::text AS readings, coalesce(sum(rows_rejected), 0)::text AS rejected
+            coalesce(sum((rows_written_by_table->>'raw_sensor_data')::bigint), 0)::text AS readings, coalesce(sum(rows_rejected), 0)::text AS rejected
        FROM ingest_files WHERE id = ANY($1::uuid[]) GROUP BY status`,
     [ids],
   );

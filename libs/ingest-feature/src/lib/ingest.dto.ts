@@ -79,7 +79,7 @@ export class IngestStatusDto {
   @ApiProperty({ example: 0 })
   rows_rejected!: number;
 
-  @ApiProperty({ example: 1, description: 'Rows written to the data tables.' })
+  @ApiProperty({ example: 0, description: 'Sensor readings written: rows of raw_sensor_data (0 for a measurement, vehicle status or detection document).' })
   readings_loaded!: number;
 
   @ApiProperty({ type: IngestReasonDto, nullable: true, description: 'Why it was quarantined or failed.' })

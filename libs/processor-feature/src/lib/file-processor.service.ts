@@ -108,7 +108,7 @@ export class FileProcessorService {
     metrics.filesFinished.inc({ status: outcome.status, kind: outcome.kind ?? 'unknown' });
     metrics.rowsLoaded.inc(outcome.rowsLoaded);
     metrics.rowsRejected.inc(outcome.rowsRejected);
-    metrics.readingsLoaded.inc(outcome.readingsLoaded);
+    metrics.countRowsWritten(outcome.rowsWritten);
     const row = await this.ledger.get(fileId);
     if (row) await this.announce(row, durationMs);
     this.logger.log({ fileId, status: outcome.status, kind: outcome.kind, rows: outcome.rowsLoaded, rejected: outcome.rowsRejected, durationMs }, 'file finished');

@@ -153,8 +153,7 @@ async function sqlCore(query: Query, at: string): Promise<StatsFigures> {
   for (const r of await query<{ status: string; n: string }>(`SELECT status, count(*)::text AS n FROM ingest_files GROUP BY status`)) byStatus[r.status] = Number(r.n);
   const [t] = await query<{ rows: string; readings: string; rejected: string }>(
     `SELECT (SELECT coalesce(sum(rows_loaded), 0) FROM ingest_files)::text AS rows,
-            ((SELECT count(*) FROM raw_sensor_data) + (SELECT count(*) FROM measurements) + (SELECT count(*) FROM vehicles_status)
-              + (SELECT count(*) FROM detection_events) + (SELECT count(*) FROM log_lines))::text AS readings,
+            (SELECT count(*) FROM raw_sensor_data)::text AS readings,
             (SELECT count(*) FROM ingest_errors)::text AS rejected`,
   );
   // Every file not in incoming/ has a ledger row that names its place; REST payloads kept in the database have none on disk.

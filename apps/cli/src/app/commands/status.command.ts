@@ -25,7 +25,7 @@ export function registerStatus(program: Command, ctx: () => CliContext, io: CliI
     .action(async (opts: { json?: boolean }) => {
       const ds = await ctx().db();
       const counts: { status: string; n: number; readings: string; rejected: string }[] = await ds.query(
-        `SELECT status, count(*)::int AS n, coalesce(sum(readings_loaded), 0)::text AS readings, coalesce(sum(rows_rejected), 0)::text AS rejected
+        `SELECT status, count(*)::int AS n, coalesce(sum((rows_written_by_table->>'raw_sensor_data')::bigint), 0)::text AS readings, coalesce(sum(rows_rejected), 0)::text AS rejected
            FROM ingest_files GROUP BY status`,
       );
       const inFlight: { id: string; name: string; status: string; attempts: number; waiting: number; total: number }[] = await ds.query(

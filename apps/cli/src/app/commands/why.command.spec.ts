@@ -22,7 +22,7 @@ class FakeLedger {
       return [
         {
           id: ID, source: 'watcher', name: 'weather.csv', stored_path: 'quarantine/weather.csv', sha256: 'ab'.repeat(32), size_bytes: '1234', kind: 'sensor_csv',
-          status: 'quarantined', duplicate_of: null, rows_total: '40', rows_loaded: '0', rows_rejected: '12', readings_loaded: '0', compression: null,
+          status: 'quarantined', duplicate_of: null, rows_total: '40', rows_loaded: '0', rows_rejected: '12', rows_written: '0', compression: null,
           archive_id: null, member_index: null, rule: 'invalid_ratio', message: LONG_REASON, attempts: 1, replays: 0, created_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:00:01Z',
         },
       ];

@@ -22,7 +22,7 @@ interface FileRow {
   rows_total: string;
   rows_loaded: string;
   rows_rejected: string;
-  readings_loaded: string;
+  rows_written: string;
   compression: string | null;
   archive_id: string | null;
   member_index: number | null;
@@ -92,7 +92,7 @@ export async function whyReport(ds: DataSource, dropRoot: string, file: string, 
   const byId = UUID.test(file);
   const rows: (FileRow & { total_matches: number })[] = await ds.query(
     `SELECT id, source, original_name AS name, stored_path, sha256, size_bytes::text, kind, status, duplicate_of,
-            rows_total::text, rows_loaded::text, rows_rejected::text, readings_loaded::text, compression, archive_id, member_index,
+            rows_total::text, rows_loaded::text, rows_rejected::text, rows_written::text, compression, archive_id, member_index,
             error->>'rule' AS rule, error->>'message' AS message, attempts, replays,
             ${TS('created_at')} AS created_at, ${TS('finished_at')} AS finished_at
        FROM ingest_files WHERE ${byId ? 'id = $1::uuid' : 'original_name = $1'}
@@ -117,7 +117,7 @@ export async function whyReport(ds: DataSource, dropRoot: string, file: string, 
     kind: row.kind,
     source: row.source,
     reason: row.rule || row.message ? { rule: row.rule ?? '', message: row.message ?? '' } : null,
-    rows: { total: Number(row.rows_total), loaded: Number(row.rows_loaded), rejected: Number(row.rows_rejected), readingsWritten: Number(row.readings_loaded) },
+    rows: { total: Number(row.rows_total), loaded: Number(row.rows_loaded), rejected: Number(row.rows_rejected), readingsWritten: Number(row.rows_written) },
     attempts: row.attempts,
     replays: row.replays,
     receivedAt: row.created_at,

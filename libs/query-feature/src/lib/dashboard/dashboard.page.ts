@@ -204,7 +204,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       counts.appendChild(el('div', { 'class': 'card', 'data-status': st }, [el('div', { 'class': 'n s-' + st, text: fmtN(s.files_by_status[st]) }), el('div', { 'class': 'l', text: st })]));
     });
     counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_loaded', title: 'CSV lines and JSON items loaded, all files' }, [el('div', { 'class': 'n', text: fmtN(s.rows_loaded) }), el('div', { 'class': 'l', text: 'records loaded' })]));
-    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'readings_loaded', title: 'Rows written to the data tables (a wide CSV line is one reading per metric)' }, [el('div', { 'class': 'n', text: fmtN(s.readings_loaded) }), el('div', { 'class': 'l', text: 'readings written' })]));
+    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'readings_loaded', title: 'Sensor readings written to raw_sensor_data (a wide CSV line is one reading per metric)' }, [el('div', { 'class': 'n', text: fmtN(s.readings_loaded) }), el('div', { 'class': 'l', text: 'readings written' })]));
     counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_rejected' }, [el('div', { 'class': 'n', text: fmtN(s.rows_rejected) }), el('div', { 'class': 'l', text: 'records rejected' })]));
     counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_per_s', title: 'Records loaded by the files that finished in the last minute, per second (a replay counts again)' }, [el('div', { 'class': 'n', id: 'rows-per-s', text: fmtN(s.throughput.rows_per_s) }), el('div', { 'class': 'l', text: 'records/s (last minute)' })]));
     var f = s.folders;

@@ -95,7 +95,7 @@ export class FileDto {
   @ApiProperty({ example: 2 })
   rows_rejected!: number;
 
-  @ApiProperty({ example: 4990, description: 'Rows written to data tables (a wide CSV line yields one reading per metric).' })
+  @ApiProperty({ example: 4990, description: 'Sensor readings written: rows of raw_sensor_data (a wide CSV line yields one reading per metric); 0 for files of other tables.' })
   readings_loaded!: number;
 
   @ApiProperty({ type: RejectReasonDto, nullable: true, description: 'Why the file was quarantined or failed.' })

@@ -8,7 +8,7 @@ type FileRow = Omit<FileDto, 'size_bytes' | 'rows_total' | 'rows_loaded' | 'rows
 
 const FILE_COLUMNS = `f.id::text AS id, f.source, f.original_name, f.stored_path, f.sha256, f.size_bytes::text AS size_bytes, f.kind, f.status,
   f.duplicate_of::text AS duplicate_of, f.compression, f.archive_id::text AS archive_id, f.rows_total::text AS rows_total, f.rows_loaded::text AS rows_loaded,
-  f.rows_rejected::text AS rows_rejected, f.readings_loaded::text AS readings_loaded, f.error, f.tag_counts, f.attempts,
+  f.rows_rejected::text AS rows_rejected, coalesce((f.rows_written_by_table->>'raw_sensor_data')::bigint, 0)::text AS readings_loaded, f.error, f.tag_counts, f.attempts,
   ${isoUs('f.created_at')} AS created_at, ${isoUs('f.updated_at')} AS updated_at,
   ${isoUs('f.started_at')} AS started_at, ${isoUs('f.finished_at')} AS finished_at`;
 

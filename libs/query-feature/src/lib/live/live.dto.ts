@@ -60,7 +60,7 @@ export class StatsDto {
   @ApiProperty({ example: 41000, description: 'Records loaded (CSV lines, JSON items), all files.' })
   rows_loaded!: number;
 
-  @ApiProperty({ example: 205000, description: 'Rows written to the data tables (a wide CSV line is one reading per metric).' })
+  @ApiProperty({ example: 205000, description: 'Sensor readings written: rows of raw_sensor_data (a wide CSV line is one reading per metric), all files.' })
   readings_loaded!: number;
 
   @ApiProperty({ example: 12 })

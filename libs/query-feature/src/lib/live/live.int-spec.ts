@@ -34,8 +34,9 @@ async function seed(url: string): Promise<void> {
   const row = (id: string, name: string, status: string, stored: string, created: string, started: string | null, finished: string | null, loaded: number, readings: number, rejected: number, error: object | null, queued: string = created) =>
     c.query(
       `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, kind, status, rows_total, rows_loaded, rows_rejected,
-                                 readings_loaded, error, attempts, created_at, updated_at, started_at, finished_at, queued_at)
-       VALUES ($1::uuid, 'dropzone', $2, $3, md5($1::text) || md5($2::text), 100, NULL, $4, $5::bigint + $7::bigint, $5, $7, $6, $8, 1,
+                                 rows_written, rows_written_by_table, error, attempts, created_at, updated_at, started_at, finished_at, queued_at)
+       VALUES ($1::uuid, 'dropzone', $2, $3, md5($1::text) || md5($2::text), 100, NULL, $4, $5::bigint + $7::bigint, $5, $7, $6,
+               CASE WHEN $6::bigint > 0 THEN jsonb_build_object('raw_sensor_data', $6::bigint) ELSE '{}' END, $8, 1,
                now() - $9::interval, now() - COALESCE($11::interval, $10::interval, $9::interval),
                now() - $10::interval, now() - $11::interval, now() - $12::interval)`,
       [id, name, stored, status, loaded, readings, rejected, error, created, started, finished, queued],

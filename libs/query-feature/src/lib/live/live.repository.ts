@@ -34,7 +34,7 @@ export class LiveRepository {
 
   async totals(): Promise<LedgerTotals> {
     const rows: { status: FileStatus; n: string; rows_loaded: string; readings_loaded: string; rows_rejected: string }[] = await this.db.query(
-      `SELECT status, count(*)::text AS n, sum(rows_loaded)::text AS rows_loaded, sum(readings_loaded)::text AS readings_loaded,
+      `SELECT status, count(*)::text AS n, sum(rows_loaded)::text AS rows_loaded, sum(coalesce((rows_written_by_table->>'raw_sensor_data')::bigint, 0))::text AS readings_loaded,
               sum(rows_rejected)::text AS rows_rejected
          FROM ingest_files GROUP BY status`,
     );
@@ -62,8 +62,8 @@ export class LiveRepository {
   /**
    * Records loaded per second: over the last minute, and as a series of buckets over the last minutes
    * (zero-filled). A file counts when it finishes. Only processed files load rows. Records, not readings:
-   * a replay counts the records it loaded again, while readings_loaded keeps the earlier run's readings
-   * (the replay writes none of them anew), so readings would count old work as new.
+   * a replay counts the records it loaded again, while rows_written keeps the earlier run's rows (the
+   * replay writes none of them anew), so rows written would count old work as new.
    */
   async throughput(): Promise<ThroughputDto & { at: string }> {
     const rows: { t: string; records: string; recent: string; now: string }[] = await this.db.query(
