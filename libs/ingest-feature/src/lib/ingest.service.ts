@@ -171,6 +171,8 @@ export class IngestService {
       rows_loaded: Number(row.rowsLoaded),
       rows_rejected: Number(row.rowsRejected),
       readings_loaded: readingsOf(row.rowsWrittenByTable),
+      rows_written: Number(row.rowsWritten),
+      rows_written_by_table: row.rowsWrittenByTable,
       error: row.error,
       errors: errors.map((e) => ({ line: e.line ?? null, column: e.column ?? null, rule: e.rule, message: e.message, raw: e.raw ?? null })),
       duplicate_of: row.duplicateOf,
