@@ -90,8 +90,8 @@ export async function replaySection({ seeds, out, pct, replays = 12 }: ReplaySec
       return JSON.stringify(s.answered) === JSON.stringify(s.sql) ? s : null;
     }, 30000, 500).catch(() => statsTruth(stack));
     const sameStats = JSON.stringify(stats.answered) === JSON.stringify(stats.sql);
-    const { files_by_status, rows_loaded, readings_loaded, rows_rejected, folders } = stats.answered;
-    out(`/stats: ${JSON.stringify({ files_by_status, rows_loaded, readings_loaded, rows_rejected, folders })}`);
+    const { files_by_status, rows_loaded, readings_loaded, rows_written_by_table, rows_rejected, folders } = stats.answered;
+    out(`/stats: ${JSON.stringify({ files_by_status, rows_loaded, readings_loaded, rows_written_by_table, rows_rejected, folders })}`);
     out(`/stats equals SQL over the tables: ${sameStats ? 'yes' : `NO\n  answered ${JSON.stringify(stats.answered)}\n  sql      ${JSON.stringify(stats.sql)}`}`);
     if (browser) {
       await browser.page.goto(`${stack.url('query-api')}/?key=${encodeURIComponent(stack.queryKey)}`);

@@ -14,7 +14,7 @@ interface Row {
   kind: string | null;
   compression: string | null;
   archive_id: string | null;
-  readings_loaded: string;
+  rows_written: string;
   error: { rule: string; message: string } | null;
 }
 
@@ -40,7 +40,7 @@ describe('compressed files through the running services', () => {
   };
   const rowNamed = async (name: string) =>
     waitFor(`${name} terminal`, async () => {
-      const [r] = await stack.query<Row>(`SELECT id, status, kind, compression, archive_id, readings_loaded, error FROM ingest_files WHERE original_name = $1 AND status IN ${TERMINAL}`, [name]);
+      const [r] = await stack.query<Row>(`SELECT id, status, kind, compression, archive_id, rows_written, error FROM ingest_files WHERE original_name = $1 AND status IN ${TERMINAL}`, [name]);
       return r;
     }, 300_000, 250);
 
@@ -48,7 +48,7 @@ describe('compressed files through the running services', () => {
     const csv = readFileSync(sensorFile('split_2.csv'));
     drop('split_2.csv.gz', gzipSync(csv));
     const gz = await rowNamed('split_2.csv.gz');
-    expect(gz).toMatchObject({ status: 'processed', kind: 'sensor_wide_csv', compression: 'gzip', readings_loaded: String(expectedWide(sensorFile('split_2.csv')).readings) });
+    expect(gz).toMatchObject({ status: 'processed', kind: 'sensor_wide_csv', compression: 'gzip', rows_written: String(expectedWide(sensorFile('split_2.csv')).readings) });
     drop('split_2.csv', csv);
     expect(await rowNamed('split_2.csv')).toMatchObject({ status: 'duplicate', compression: null });
     expect(await stack.count('raw_sensor_data')).toBe(expectedWide(sensorFile('split_2.csv')).readings);
@@ -62,12 +62,12 @@ describe('compressed files through the running services', () => {
     const { raw_id } = (await res.json()) as { raw_id: string };
     const before = await stack.count('raw_sensor_data');
     const members = await waitFor('members loaded', async () => {
-      const rows = await stack.query<Row>(`SELECT id, status, kind, compression, archive_id, readings_loaded, error FROM ingest_files WHERE archive_id = $1 AND status IN ${TERMINAL}`, [raw_id]);
+      const rows = await stack.query<Row>(`SELECT id, status, kind, compression, archive_id, rows_written, error FROM ingest_files WHERE archive_id = $1 AND status IN ${TERMINAL}`, [raw_id]);
       return rows.length === names.length ? rows : null;
     }, 300_000, 500);
     expect(members.map((m) => m.status)).toEqual(['processed', 'processed', 'processed']);
     const expected = names.reduce((n, name) => n + expectedWide(sensorFile(name)).readings, 0);
-    expect(members.reduce((n, m) => n + Number(m.readings_loaded), 0)).toBe(expected);
+    expect(members.reduce((n, m) => n + Number(m.rows_written), 0)).toBe(expected);
     expect((await stack.count('raw_sensor_data')) - before).toBe(expected);
 
     const status = (await (await fetch(`${stack.url('ingest-api')}/ingest/${raw_id}`, { headers: { 'x-api-key': stack.ingestKey } })).json()) as { status: string; kind: string; rows_total: number };

@@ -40,10 +40,10 @@ describe('crashes: every file completes once, nothing is lost or doubled', () =>
     const statuses = await stack.waitForTerminal(1, 120000);
     expect(statuses).toEqual({ processed: 1 });
     expect(await stack.count('raw_sensor_data')).toBe(lines * METRICS);
-    const [row] = await stack.query<{ attempts: number; readings_loaded: string }>(`SELECT attempts, readings_loaded FROM ingest_files`);
+    const [row] = await stack.query<{ attempts: number; rows_written: string }>(`SELECT attempts, rows_written FROM ingest_files`);
     // The killed attempt counts; on a busy machine a late heartbeat may add a redelivery, which must change nothing.
     expect(row.attempts).toBeGreaterThanOrEqual(2);
-    expect(Number(row.readings_loaded)).toBe(lines * METRICS);
+    expect(Number(row.rows_written)).toBe(lines * METRICS);
     await waitFor('processing/ empty', async () => readdirSync(join(stack.dropzone, 'processing')).length === 0);
     expect(await aggregateMismatches(stack)).toEqual([]);
   });

@@ -48,6 +48,8 @@ describe('ingest-api end to end', () => {
       return s.status === 'processed' ? s : null;
     });
     expect(status).toMatchObject({ raw_id, kind: 'measurement', rows_loaded: 1, rows_rejected: 0, source: 'api' });
+    // A measurement is a row of measurements, not a reading.
+    expect(status).toMatchObject({ readings_loaded: 0, rows_written: 1, rows_written_by_table: { measurements: 1 } });
     const [m] = await stack.query<{ timestamp_utc: Date; mean: number; sample_count: number; file_id: string }>(`SELECT * FROM measurements WHERE file_id = $1`, [raw_id]);
     expect(new Date(m.timestamp_utc).toISOString()).toBe('2019-05-01T10:00:00.000Z');
     expect(Number(m.sample_count)).toBe(SEED_DATA.length);

@@ -206,7 +206,9 @@ describe('every page a person opens, in Chromium', () => {
     expect(trace.finished.find((f) => f.original_name === 'split_3.csv')?.total_ms).toBe(took.ms);
 
     // The page has been open through all of it: figures, lists and the live feed as they stand now. (Its
-    // "readings written" is the ledger's sum; the SQL counts the data tables, so a replay counted twice shows.)
+    // "readings written" is the ledger's sum of raw_sensor_data rows and the REST measurement's card its sum of
+    // measurements; the SQL counts each table itself, so a replay counted twice, or a row counted under another
+    // table's name, shows.)
     await expectFiguresMatchSql();
     await waitFor('the activity feed to match the ledger', async () => (await activityMismatches(stack, page)).length === 0, 20000, 250).catch(() => undefined);
     expect(await activityMismatches(stack, page)).toEqual([]);

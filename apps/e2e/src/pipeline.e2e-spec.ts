@@ -39,15 +39,16 @@ describe('sensor CSV through the drop folder', () => {
     const sensors = await stack.query<{ name: string }>('SELECT name FROM sensors ORDER BY name');
     expect(sensors.map((s) => s.name)).toEqual([...devices].flatMap((d) => expected[0].metrics.map((m) => `${d}/${m}`)).sort());
 
-    const files = await stack.query<{ original_name: string; rows_total: string; rows_loaded: string; rows_rejected: string; readings_loaded: string }>(
-      'SELECT original_name, rows_total, rows_loaded, rows_rejected, readings_loaded FROM ingest_files ORDER BY original_name',
+    const files = await stack.query<{ original_name: string; rows_total: string; rows_loaded: string; rows_rejected: string; rows_written: string; rows_written_by_table: Record<string, number> }>(
+      'SELECT original_name, rows_total, rows_loaded, rows_rejected, rows_written, rows_written_by_table FROM ingest_files ORDER BY original_name',
     );
     for (const f of files) {
       const e = expectedWide(SEEDS.find((s) => s.endsWith(f.original_name))!);
       expect(Number(f.rows_total)).toBe(e.lines);
       expect(Number(f.rows_loaded) + Number(f.rows_rejected)).toBe(Number(f.rows_total));
       expect(Number(f.rows_rejected)).toBe(e.badLines.length);
-      expect(Number(f.readings_loaded)).toBe(e.readings);
+      expect(Number(f.rows_written)).toBe(e.readings);
+      expect(f.rows_written_by_table).toEqual({ raw_sensor_data: e.readings });
     }
 
     const errors = await stack.query<{ original_name: string; line: number; rule: string; message: string }>(
@@ -89,6 +90,48 @@ describe('sensor CSV through the drop folder', () => {
     expect(sensors.length).toBe(await stack.count('sensors'));
     const files = await fetch(`${stack.url('query-api')}/files`, { headers });
     expect(files.status).toBe(200);
+  });
+
+  it('counts readings as the rows of raw_sensor_data and the rows of other tables under their own names', async () => {
+    // A log file (4 log lines) and an NDJSON file of one reading, one measurement, one vehicle status and one detection.
+    drop(stack, [join(FIXTURES, 'logs', 'input.log'), join(FIXTURES, 'json', 'lines.ndjson')]);
+    expect(await stack.waitForTerminal(SEEDS.length * 2 + 2)).toEqual({ processed: SEEDS.length + 2, duplicate: SEEDS.length });
+    const headers = { 'x-api-key': stack.queryKey };
+    const get = async (path: string) => (await (await fetch(`${stack.url('query-api')}${path}`, { headers })).json()) as Record<string, unknown>;
+
+    // Each table's rows as the table holds them.
+    const tables = ['raw_sensor_data', 'log_lines', 'measurements', 'vehicles_status', 'detection_events'];
+    const held: Record<string, number> = {};
+    for (const t of tables) held[t] = await stack.count(t);
+    expect(held).toEqual({ raw_sensor_data: SEEDS.map(expectedWide).reduce((n, e) => n + e.readings, 0) + 1, log_lines: 4, measurements: 1, vehicles_status: 1, detection_events: 1 });
+
+    // /stats: readings are the rows of raw_sensor_data, nothing else; every other table under its own name.
+    const stats = await get('/stats');
+    expect(stats['readings_loaded']).toBe(held['raw_sensor_data']);
+    expect(stats['rows_written_by_table']).toEqual(held);
+    expect(stats['rows_written']).toBe(Object.values(held).reduce((a, b) => a + b, 0));
+
+    // The ledger: the rows each file wrote, per table, are the rows of that table that carry its id.
+    const ledger = await stack.query<{ id: string; original_name: string; status: string; rows_written: string; rows_written_by_table: Record<string, number> }>(
+      `SELECT id::text AS id, original_name, status, rows_written, rows_written_by_table FROM ingest_files`,
+    );
+    for (const f of ledger) {
+      const own: Record<string, number> = {};
+      for (const t of tables) {
+        const [{ n }] = await stack.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} WHERE file_id = $1`, [f.id]);
+        if (n) own[t] = n;
+      }
+      expect({ name: f.original_name, status: f.status, written: f.rows_written_by_table }).toEqual({ name: f.original_name, status: f.status, written: own });
+      expect(Number(f.rows_written)).toBe(Object.values(own).reduce((a, b) => a + b, 0));
+    }
+
+    // GET /files/{id} says the same of one file: a log file writes log lines, not readings.
+    const log = ledger.find((f) => f.original_name === 'input.log')!;
+    expect(await get(`/files/${log.id}`)).toEqual(expect.objectContaining({ readings_loaded: 0, rows_written: 4, rows_written_by_table: { log_lines: 4 } }));
+    const ndjson = ledger.find((f) => f.original_name === 'lines.ndjson')!;
+    expect(await get(`/files/${ndjson.id}`)).toEqual(
+      expect.objectContaining({ readings_loaded: 1, rows_written: 4, rows_written_by_table: { raw_sensor_data: 1, measurements: 1, vehicles_status: 1, detection_events: 1 } }),
+    );
   });
 });
 

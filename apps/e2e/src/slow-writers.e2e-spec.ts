@@ -61,9 +61,9 @@ describe('slow writers never end as processed with rows missing', () => {
     const full = lines.join('\n') + '\n';
     expect(rows.map((r) => ({ status: r.status, sha256: r.sha256.trim(), rows: Number(r.rows_total) }))).toEqual([{ status: 'processed', sha256: sha(full), rows: 10 }]);
     expectNothingMissing(rows);
-    const [{ readings_loaded }] = await stack.query<{ readings_loaded: string }>(`SELECT readings_loaded FROM ingest_files WHERE id = $1`, [rows[0].id]);
-    expect(Number(readings_loaded)).toBeGreaterThan(0);
-    expect(await stack.query(`SELECT count(*)::int AS n FROM raw_sensor_data WHERE file_id = $1`, [rows[0].id])).toEqual([{ n: Number(readings_loaded) }]);
+    const [{ rows_written }] = await stack.query<{ rows_written: string }>(`SELECT rows_written FROM ingest_files WHERE id = $1`, [rows[0].id]);
+    expect(Number(rows_written)).toBeGreaterThan(0);
+    expect(await stack.query(`SELECT count(*)::int AS n FROM raw_sensor_data WHERE file_id = $1`, [rows[0].id])).toEqual([{ n: Number(rows_written) }]);
   });
 
   it('a writer that reopens the file for each append is split into files, each loaded or quarantined whole: no line is lost unseen', async () => {

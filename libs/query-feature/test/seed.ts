@@ -24,10 +24,12 @@ export async function seed(url: string): Promise<void> {
   await c.connect();
   try {
     for (const f of Object.values(FILES)) {
+      // A processed file wrote its 95 records' rows to its kind's table; the others wrote none.
+      const written = f.status !== 'processed' ? {} : f.kind === 'vehicle_status' ? { vehicles_status: 95 } : { raw_sensor_data: 95 };
       await c.query(
         `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, kind, status, rows_total, rows_loaded,
-                                   rows_rejected, readings_loaded, error, attempts, created_at, updated_at)
-         VALUES ($1, 'dropzone', $2, $3, $9, 1234, $4, $5, 200, 95, $6, 95, $7, 1, $8, $8)`,
+                                   rows_rejected, rows_written, rows_written_by_table, error, attempts, created_at, updated_at)
+         VALUES ($1, 'dropzone', $2, $3, $9, 1234, $4, $5, 200, 95, $6, $10, $11, $7, 1, $8, $8)`,
         [
           f.id,
           `in/${f.id}.csv`,
@@ -38,6 +40,8 @@ export async function seed(url: string): Promise<void> {
           f.id === FILES.f2.id ? { rule: 'too_many_invalid', message: '105 of 200 rows are invalid (52.5% > 5%)' } : null,
           f.created,
           createHash('sha256').update(f.id).digest('hex'),
+          Object.values(written).reduce((a, b) => a + b, 0),
+          written,
         ],
       );
     }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { DataSource } from 'typeorm';
-import { followLedger, formatDuration } from './ledger-follower';
+import { followLedger, formatDuration, renderSummary } from './ledger-follower';
 
 /** One ledger row of an empty file: queued on the first look, quarantined from the second on. */
 function emptyFileLedger(): DataSource {
@@ -21,6 +21,15 @@ describe('followLedger', () => {
     expect(last).toContain('100% | 1/1 files');
     expect(last).toContain('ETA 0s');
     expect(text).not.toMatch(/NaN|NF|INF|Infinity/);
+  });
+});
+
+describe('renderSummary', () => {
+  it('counts readings as readings and the rows of other tables under their own names', () => {
+    const text = renderSummary({ files: 2, terminal: 2, bytes: 10, terminalBytes: 10, byStatus: { processed: 2 }, readingsLoaded: 14, rowsWrittenByTable: { raw_sensor_data: 14, log_lines: 4 }, rowsRejected: 1 });
+    const cells = Object.fromEntries(text.split('\n').map((l) => l.split('│').map((c) => c.trim()).filter(Boolean)).filter((c) => c.length === 2));
+    expect(cells).toMatchObject({ 'readings loaded': '14', 'log lines loaded': '4', 'lines rejected': '1' });
+    expect(text).not.toContain('measurements');
   });
 });
 

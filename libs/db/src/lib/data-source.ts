@@ -21,6 +21,7 @@ import { S3Sources1764600000000 } from './migrations/1764600000000-s3-sources';
 import { LogLines1764700000000 } from './migrations/1764700000000-log-lines';
 import { CompressedFiles1764800000000 } from './migrations/1764800000000-compressed-files';
 import { IdempotencyRequestDigest1764910000000 } from './migrations/1764910000000-idempotency-request-digest';
+import { RowsWritten1765000000000 } from './migrations/1765000000000-rows-written';
 import { pgDriver } from './pg-driver';
 
 // Classes, not globs: globs do not survive bundling.
@@ -36,6 +37,7 @@ export const MIGRATIONS = [
   LogLines1764700000000,
   CompressedFiles1764800000000,
   IdempotencyRequestDigest1764910000000,
+  RowsWritten1765000000000,
 ];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {

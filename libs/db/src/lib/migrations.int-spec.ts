@@ -41,6 +41,47 @@ describe('migrations', () => {
     expect(await tables()).toEqual(TABLES);
   });
 
+  it('renames readings_loaded to rows_written, keeping its values, and says which tables they are in', async () => {
+    await runMigrations(url);
+    await revertLastMigration(url);
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    const ids = { csv: '00000000-0000-4000-8000-000000000001', log: '00000000-0000-4000-8000-000000000002', ndjson: '00000000-0000-4000-8000-000000000003', zip: '00000000-0000-4000-8000-000000000004', refused: '00000000-0000-4000-8000-000000000005' };
+    try {
+      const file = (id: string, kind: string | null, status: string, readings: number) =>
+        c.query(
+          `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, kind, status, readings_loaded)
+           VALUES ($1::uuid, 'dropzone', $1::text, $1::text, md5($1::text) || md5($1::text), 1, $2, $3, $4)`,
+          [id, kind, status, readings],
+        );
+      await file(ids.csv, 'sensor_wide_csv', 'processed', 14);
+      await file(ids.log, 'log', 'processed', 4);
+      await file(ids.ndjson, 'ndjson', 'processed', 4);
+      await file(ids.zip, 'zip_archive', 'processed', 0);
+      await file(ids.refused, null, 'quarantined', 0);
+      // The NDJSON file's rows: two readings and a measurement still its own (a fourth row a later file changed).
+      await c.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, now(), 1, $1), (1, now() - interval '1 s', 2, $1)`, [ids.ndjson]);
+      await c.query(`INSERT INTO measurements (timestamp_utc, mean, std_dev, sample_count, file_id, file_created_at) VALUES (now(), 1, 0, 1, $1, now())`, [ids.ndjson]);
+    } finally {
+      await c.end();
+    }
+    expect(await runMigrations(url)).toEqual([MIGRATIONS[MIGRATIONS.length - 1].name]);
+    const after = new Client({ connectionString: url });
+    await after.connect();
+    try {
+      const { rows } = await after.query(`SELECT id, rows_written::int AS n, rows_written_by_table AS t FROM ingest_files ORDER BY id`);
+      expect(rows).toEqual([
+        { id: ids.csv, n: 14, t: { raw_sensor_data: 14 } },
+        { id: ids.log, n: 4, t: { log_lines: 4 } },
+        { id: ids.ndjson, n: 4, t: { raw_sensor_data: 2, measurements: 1 } },
+        { id: ids.zip, n: 0, t: {} },
+        { id: ids.refused, n: 0, t: {} },
+      ]);
+    } finally {
+      await after.end();
+    }
+  });
+
   it('refuses a database name that is not a plain identifier', async () => {
     await expect(ensureDatabase(Object.assign(new URL(TEST_PG_URL), { pathname: '/bad";drop' }).toString())).rejects.toThrow(/plain identifier/);
   });

@@ -102,7 +102,7 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
 
     const status = await fetch(`${base}${body.status_url}`, { headers: { 'x-api-key': KEY } });
     expect(status.status).toBe(200);
-    expect(await status.json()).toMatchObject({ raw_id: body.raw_id, status: 'queued', source: 'api', size_bytes: SEED.length, sha256: sha(SEED), errors: [] });
+    expect(await status.json()).toMatchObject({ raw_id: body.raw_id, status: 'queued', source: 'api', size_bytes: SEED.length, sha256: sha(SEED), errors: [], readings_loaded: 0, rows_written: 0, rows_written_by_table: {} });
   });
 
   it('accepts every JSON kind and NDJSON', async () => {

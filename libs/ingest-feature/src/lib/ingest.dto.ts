@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus } from '@sluice/contracts';
+import { DATA_TABLES, FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus, type RowsByTable } from '@sluice/contracts';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 
@@ -79,8 +79,19 @@ export class IngestStatusDto {
   @ApiProperty({ example: 0 })
   rows_rejected!: number;
 
-  @ApiProperty({ example: 1, description: 'Rows written to the data tables.' })
+  @ApiProperty({ example: 0, description: 'Sensor readings written: rows of raw_sensor_data (0 for a measurement, vehicle status or detection document).' })
   readings_loaded!: number;
+
+  @ApiProperty({ example: 1, description: 'Rows written to the data tables, every table together (a replay adds what it writes).' })
+  rows_written!: number;
+
+  @ApiProperty({
+    type: 'object',
+    properties: Object.fromEntries(DATA_TABLES.map((t) => [t, { type: 'integer' }])),
+    example: { measurements: 1 },
+    description: '`rows_written` per table, only the tables it wrote to: `raw_sensor_data` (readings), `measurements`, `vehicles_status`, `detection_events`, `log_lines`.',
+  })
+  rows_written_by_table!: RowsByTable;
 
   @ApiProperty({ type: IngestReasonDto, nullable: true, description: 'Why it was quarantined or failed.' })
   error!: IngestReasonDto | null;

@@ -1,5 +1,6 @@
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
+import { readingsOf } from '@sluice/contracts';
 import { IngestError, type IngestFile } from '@sluice/db';
 import { ApiException } from '@sluice/http';
 import type { Compression } from '@sluice/formats';
@@ -169,7 +170,9 @@ export class IngestService {
       rows_total: Number(row.rowsTotal),
       rows_loaded: Number(row.rowsLoaded),
       rows_rejected: Number(row.rowsRejected),
-      readings_loaded: Number(row.readingsLoaded),
+      readings_loaded: readingsOf(row.rowsWrittenByTable),
+      rows_written: Number(row.rowsWritten),
+      rows_written_by_table: row.rowsWrittenByTable,
       error: row.error,
       errors: errors.map((e) => ({ line: e.line ?? null, column: e.column ?? null, rule: e.rule, message: e.message, raw: e.raw ?? null })),
       duplicate_of: row.duplicateOf,

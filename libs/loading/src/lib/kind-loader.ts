@@ -1,5 +1,5 @@
 import type { MetricRanges } from '@sluice/config';
-import type { FileKind, RejectReason } from '@sluice/contracts';
+import type { FileKind, RejectReason, RowsByTable } from '@sluice/contracts';
 import type { PoolClient } from 'pg';
 
 /** Everything a loader needs to know besides the file: policies and limits from the processor's config. */
@@ -29,8 +29,11 @@ export interface LoadResult {
   rowsTotal: number;
   rowsLoaded: number;
   rowsRejected: number;
-  /** Rows written to the data tables: new keys, plus keys whose data this file changed. */
-  readingsLoaded: number;
+  /**
+   * Rows written to the data tables, per table: new keys, plus keys whose data this file changed (readings
+   * are the raw_sensor_data rows). Empty when the file is refused.
+   */
+  rowsWritten: RowsByTable;
   rejection: RejectReason | null;
 }
 

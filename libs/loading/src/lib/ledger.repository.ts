@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { FileKind, FileSource, FileStatus, RejectReason } from '@sluice/contracts';
+import { totalRows, type FileKind, type FileSource, type FileStatus, type RejectReason, type RowsByTable } from '@sluice/contracts';
 import { IngestFile } from '@sluice/db';
 import { storable } from '@sluice/formats';
 import { DataSource } from 'typeorm';
@@ -32,13 +32,14 @@ export interface FileOutcome {
   rowsTotal: number;
   rowsLoaded: number;
   rowsRejected: number;
-  readingsLoaded: number;
+  /** Rows written to the data tables, per table (tables written none left out). */
+  rowsWritten: RowsByTable;
   error: RejectReason | null;
 }
 
 /** The outcome of a file refused before (or instead of) loading. */
 export function refusedOutcome(kind: FileKind | null, reason: RejectReason): FileOutcome {
-  return { status: 'quarantined', kind, rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, readingsLoaded: 0, error: reason };
+  return { status: 'quarantined', kind, rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, rowsWritten: {}, error: reason };
 }
 
 /** The outcome of a load: processed, or quarantined when the loader refused the file as a whole. */
@@ -49,7 +50,7 @@ export function loadOutcome(kind: FileKind, r: LoadResult): FileOutcome {
     rowsTotal: r.rowsTotal,
     rowsLoaded: r.rejection ? 0 : r.rowsLoaded,
     rowsRejected: r.rowsRejected,
-    readingsLoaded: r.rejection ? 0 : r.readingsLoaded,
+    rowsWritten: r.rejection ? {} : r.rowsWritten,
     error: r.rejection,
   };
 }
@@ -77,9 +78,14 @@ const LIVE = `('queued','processing','processed')`;
 export const CREATED_AT_US = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 const UNIQUE_VIOLATION = '23505';
 
+/** Two jsonb counts per table added up, table by table (`rows_written_by_table` plus what a load wrote). */
+const addByTable = (stored: string, added: string) =>
+  `(SELECT coalesce(jsonb_object_agg(t, n), '{}'::jsonb) FROM (SELECT t, sum(v::bigint) AS n FROM (SELECT * FROM jsonb_each_text(${stored}) UNION ALL SELECT * FROM jsonb_each_text(${added})) e(t, v) GROUP BY t) s)`;
+
 const COLUMNS = `id, source, original_name AS "originalName", stored_path AS "storedPath", sha256,
   size_bytes AS "sizeBytes", compression, archive_id AS "archiveId", member_index AS "memberIndex", kind, status, duplicate_of AS "duplicateOf", rows_total AS "rowsTotal",
-  rows_loaded AS "rowsLoaded", rows_rejected AS "rowsRejected", readings_loaded AS "readingsLoaded", error,
+  rows_loaded AS "rowsLoaded", rows_rejected AS "rowsRejected", rows_written AS "rowsWritten",
+  rows_written_by_table AS "rowsWrittenByTable", error,
   attempts, replays, created_at AS "createdAt", queued_at AS "queuedAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 /**
@@ -239,15 +245,16 @@ export class LedgerRepository {
   /**
    * Writes the terminal outcome; inside the load transaction so rows and ledger commit together.
    * clock_timestamp(), not now(): now() is the transaction's start, which would hide the load's duration.
-   * readings_loaded adds up: a load counts the rows it wrote, and a replay finds its earlier rows stored
-   * (unchanged, so not written again), which still count as the file's.
+   * rows_written and rows_written_by_table add up: a load counts the rows it wrote, and a replay finds its
+   * earlier rows stored (unchanged, so not written again), which still count as the file's.
    */
   async finish(sql: Sql, id: string, o: FileOutcome): Promise<void> {
     await sql.query(
       `UPDATE ingest_files SET status = $2, kind = $3, rows_total = $4, rows_loaded = $5, rows_rejected = $6,
-         readings_loaded = readings_loaded + $7, error = $8, finished_at = clock_timestamp(), updated_at = clock_timestamp()
+         rows_written = rows_written + $7, rows_written_by_table = ${addByTable('rows_written_by_table', '$9::jsonb')},
+         error = $8, finished_at = clock_timestamp(), updated_at = clock_timestamp()
        WHERE id = $1`,
-      [id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, o.readingsLoaded, reasonJson(o.error)],
+      [id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, totalRows(o.rowsWritten), reasonJson(o.error), JSON.stringify(o.rowsWritten)],
     );
   }
 
@@ -285,10 +292,11 @@ export class LedgerRepository {
     const col = <T>(f: (o: FileOutcome) => T) => outcomes.map((x) => f(x.outcome));
     return rowsOf<IngestFile>(await sql.query(
       `UPDATE ingest_files SET status = o.o_status, kind = o.o_kind, rows_total = o.o_total, rows_loaded = o.o_loaded,
-         rows_rejected = o.o_rejected, readings_loaded = readings_loaded + o.o_readings, error = o.o_error,
+         rows_rejected = o.o_rejected, rows_written = rows_written + o.o_written,
+         rows_written_by_table = ${addByTable('rows_written_by_table', 'o.o_by_table')}, error = o.o_error,
          finished_at = clock_timestamp(), updated_at = clock_timestamp()
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[])
-         AS o(o_id, o_status, o_kind, o_total, o_loaded, o_rejected, o_readings, o_error)
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[], $9::jsonb[])
+         AS o(o_id, o_status, o_kind, o_total, o_loaded, o_rejected, o_written, o_error, o_by_table)
        WHERE id = o.o_id
        RETURNING ${COLUMNS}`,
       [
@@ -298,8 +306,9 @@ export class LedgerRepository {
         col((o) => o.rowsTotal),
         col((o) => o.rowsLoaded),
         col((o) => o.rowsRejected),
-        col((o) => o.readingsLoaded),
+        col((o) => totalRows(o.rowsWritten)),
         col((o) => (reasonJson(o.error))),
+        col((o) => JSON.stringify(o.rowsWritten)),
       ],
     ));
   }

@@ -7,7 +7,7 @@ import { NdjsonLoader } from './json/ndjson.loader';
 import { LogLinesLoader } from './log/log-lines.loader';
 import { SensorCsvLoader } from './sensor/sensor-csv.loader';
 
-const done: LoadResult = { rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, readingsLoaded: 0, rejection: null };
+const done: LoadResult = { rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, rowsWritten: {}, rejection: null };
 const fake = (kinds: FileKind[]): KindLoader => ({ kinds, load: () => Promise.resolve(done) });
 
 describe(LoaderRegistry.name, () => {

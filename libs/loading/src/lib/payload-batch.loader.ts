@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { addRows } from '@sluice/contracts';
 import type { DocumentKind } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
@@ -56,7 +57,10 @@ export class PayloadBatchLoader {
       }
     }
     for (const sink of sinks.values()) await sink.finish();
-    for (const d of documents) d.outcome.readingsLoaded = sinks.get(d.kind)?.writtenBy.get(d.fileId) ?? 0;
+    for (const d of documents) {
+      const sink = sinks.get(d.kind);
+      d.outcome.rowsWritten = sink ? addRows({ [sink.table]: sink.writtenBy.get(d.fileId) }) : {};
+    }
     return outcomes;
   }
 
@@ -71,7 +75,7 @@ export class PayloadBatchLoader {
     const counter = new RecordCounter(opts);
     const items: Array<[unknown, number]> = [];
     const body = await readDocument(kind, Readable.from([p.body]), opts, counter, (item, index) => void items.push([item, index]));
-    const { result, errors } = settleLoad(counter.tally, 'done' in body ? { written: 0 } : body);
+    const { result, errors } = settleLoad(counter.tally, 'done' in body ? { written: {} } : body);
     await writeRowErrors(client, p.fileId, errors);
     const outcome = loadOutcome(kind, result);
     if (outcome.status !== 'processed') return outcome;

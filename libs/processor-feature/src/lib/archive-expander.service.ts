@@ -72,7 +72,7 @@ export class ArchiveExpander {
     let registered: Awaited<ReturnType<LedgerRepository['registerMany']>> = [];
     const outcome = await settle(file.id, async (client) => {
       registered = await this.ledger.registerMany(client, members);
-      return { status: 'processed', kind: 'zip_archive', rowsTotal: members.length, rowsLoaded: members.length, rowsRejected: 0, readingsLoaded: 0, error: null };
+      return { status: 'processed', kind: 'zip_archive', rowsTotal: members.length, rowsLoaded: members.length, rowsRejected: 0, rowsWritten: {}, error: null };
     });
     if (!outcome) return null;
     for (const r of registered) {

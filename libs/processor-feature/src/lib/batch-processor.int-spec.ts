@@ -69,8 +69,16 @@ describe('processor: batches of API payloads stored in the database', () => {
     const rows = await query<{ file_id: string; sample_count: number }>('SELECT file_id, sample_count FROM measurements WHERE file_id = ANY($1::uuid[])', [ids]);
     expect(rows).toHaveLength(41);
     expect(new Set(rows.map((r) => r.file_id))).toEqual(new Set([...ids.slice(0, 40), ids[41]]));
-    const [ledgerRow] = await query<{ rows_loaded: string; readings_loaded: string; attempts: number }>('SELECT rows_loaded, readings_loaded, attempts FROM ingest_files WHERE id = $1', [ids[0]]);
-    expect(ledgerRow).toEqual({ rows_loaded: '1', readings_loaded: '1', attempts: 1 });
+    // A measurement is a row of measurements, not a reading: the ledger says which table its row is in.
+    const ledgerRows = await query<{ rows_loaded: string; rows_written: string; rows_written_by_table: Record<string, number>; attempts: number }>(
+      'SELECT rows_loaded, rows_written, rows_written_by_table, attempts FROM ingest_files WHERE id = ANY($1::uuid[]) ORDER BY array_position($1::uuid[], id)',
+      [[ids[0], ids[40], ids[41]]],
+    );
+    expect(ledgerRows).toEqual([
+      { rows_loaded: '1', rows_written: '1', rows_written_by_table: { measurements: 1 }, attempts: 1 },
+      { rows_loaded: '0', rows_written: '0', rows_written_by_table: {}, attempts: 1 },
+      { rows_loaded: '1', rows_written: '1', rows_written_by_table: { measurements: 1 }, attempts: 1 },
+    ]);
     // The refused document names its field and line, like a dropped file.
     const [err] = await query<{ line: number; column: string; rule: string }>('SELECT line, "column", rule FROM ingest_errors WHERE file_id = $1', [ids[40]]);
     expect(err).toMatchObject({ column: 'data[1]', rule: 'not_a_number' });

@@ -89,7 +89,7 @@ export class BatchProcessorService {
         metrics.filesFinished.inc({ status: o.status, kind: o.kind ?? 'unknown' });
         metrics.rowsLoaded.inc(o.rowsLoaded);
         metrics.rowsRejected.inc(o.rowsRejected);
-        metrics.readingsLoaded.inc(o.readingsLoaded);
+        metrics.countRowsWritten(o.rowsWritten);
       }
       return rows;
     } catch (e) {

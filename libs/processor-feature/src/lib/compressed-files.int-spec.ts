@@ -24,7 +24,7 @@ interface LedgerRow {
   archive_id: string | null;
   member_index: number | null;
   rows_total: string;
-  readings_loaded: string;
+  rows_written: string;
   error: { rule: string; message: string } | null;
 }
 
@@ -34,7 +34,7 @@ describe('compressed files', () => {
   let t: ProcessorTestApp;
   const rowsOf = (where: string, params: unknown[]) =>
     t.query<LedgerRow>(
-      `SELECT id, status, kind, original_name, compression, archive_id, member_index, rows_total, readings_loaded, error FROM ingest_files WHERE ${where} ORDER BY member_index NULLS FIRST, created_at`,
+      `SELECT id, status, kind, original_name, compression, archive_id, member_index, rows_total, rows_written, error FROM ingest_files WHERE ${where} ORDER BY member_index NULLS FIRST, created_at`,
       params,
     );
   const terminal = async (id: string) => ['processed', 'quarantined', 'failed', 'duplicate'].includes((await t.statusOf(id)) ?? '');
@@ -54,7 +54,7 @@ describe('compressed files', () => {
     const id = await t.enqueue('split_15.csv.gz', gzipSync(csv));
     await waitFor('gzip processed', () => terminal(id));
     const [row] = await rowsOf('id = $1', [id]);
-    expect(row).toMatchObject({ status: 'processed', kind: 'sensor_wide_csv', compression: 'gzip', readings_loaded: String(expected.readings) });
+    expect(row).toMatchObject({ status: 'processed', kind: 'sensor_wide_csv', compression: 'gzip', rows_written: String(expected.readings) });
     const plain = await t.enqueue('split_15.csv', csv);
     expect(await t.statusOf(plain)).toBe('duplicate');
     expect(Number((await t.query<{ n: string }>('SELECT count(*) AS n FROM raw_sensor_data'))[0].n)).toBe(expected.readings);
@@ -81,7 +81,7 @@ describe('compressed files', () => {
     await waitFor('members loaded', async () => (await Promise.all(members.map((m) => terminal(m.id)))).every(Boolean), 240_000);
     const done = await rowsOf('archive_id = $1', [id]);
     const expected = names.map((n) => expectedWide(sensorFile(n)).readings);
-    expect(done.slice(0, 3).map((m) => [m.status, m.kind, Number(m.readings_loaded)])).toEqual(expected.map((r) => ['processed', 'sensor_wide_csv', r]));
+    expect(done.slice(0, 3).map((m) => [m.status, m.kind, Number(m.rows_written)])).toEqual(expected.map((r) => ['processed', 'sensor_wide_csv', r]));
     expect(done[3]).toMatchObject({ status: 'quarantined', error: { rule: 'nested_archive' } });
     expect(await aggregateMismatches({ query: t.query })).toEqual([]);
   });

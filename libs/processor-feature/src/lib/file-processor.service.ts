@@ -121,7 +121,7 @@ export class FileProcessorService {
     metrics.filesFinished.inc({ status: outcome.status, kind: outcome.kind ?? 'unknown' });
     metrics.rowsLoaded.inc(outcome.rowsLoaded);
     metrics.rowsRejected.inc(outcome.rowsRejected);
-    metrics.readingsLoaded.inc(outcome.readingsLoaded);
+    metrics.countRowsWritten(outcome.rowsWritten);
     const row = await this.ledger.get(fileId);
     if (row && fromLedger) this.announceLater(row, durationMs);
     else if (row) await this.announce(row, durationMs);

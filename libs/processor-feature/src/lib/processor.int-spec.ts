@@ -40,11 +40,18 @@ describe('processor', () => {
     const id = await enqueue('split_15.csv', readFileSync(path));
     await waitFor('processed', async () => (await statusOf(id)) === 'processed');
     const expected = expectedWide(path);
-    const [row] = await query<{ rows_total: string; rows_rejected: string; readings_loaded: string; kind: string; attempts: number }>(
-      'SELECT rows_total, rows_rejected, readings_loaded, kind, attempts FROM ingest_files WHERE id = $1',
+    const [row] = await query<{ rows_total: string; rows_rejected: string; rows_written: string; rows_written_by_table: Record<string, number>; kind: string; attempts: number }>(
+      'SELECT rows_total, rows_rejected, rows_written, rows_written_by_table, kind, attempts FROM ingest_files WHERE id = $1',
       [id],
     );
-    expect(row).toEqual({ rows_total: String(expected.lines), rows_rejected: String(expected.badLines.length), readings_loaded: String(expected.readings), kind: 'sensor_wide_csv', attempts: 1 });
+    expect(row).toEqual({
+      rows_total: String(expected.lines),
+      rows_rejected: String(expected.badLines.length),
+      rows_written: String(expected.readings),
+      rows_written_by_table: { raw_sensor_data: expected.readings },
+      kind: 'sensor_wide_csv',
+      attempts: 1,
+    });
     expect(Number((await query<{ n: string }>('SELECT count(*) AS n FROM raw_sensor_data'))[0].n)).toBe(expected.readings);
     expect(await aggregateMismatches({ query })).toEqual([]);
     await waitFor('outcome event', async () => outcomes.some((o) => o.fileId === id && o.status === 'processed'));
@@ -84,14 +91,16 @@ describe('processor', () => {
     expect(await aggregateMismatches({ query })).toEqual([]);
   });
 
-  it('a replayed processed file keeps its readings_loaded and its outcome is announced again (not dropped as a repeat)', async () => {
+  it('a replayed processed file keeps its rows_written and its outcome is announced again (not dropped as a repeat)', async () => {
     const content = Buffer.from(wideCsv({ lines: 20, devices: ['replayed'], startEpoch: 1.81e9 }));
     const id = await enqueue('replayed.csv', content);
     await waitFor('processed', async () => (await statusOf(id)) === 'processed');
     await waitFor('first outcome event', async () => outcomes.some((o) => o.fileId === id));
-    const loaded = async () => (await query<{ readings_loaded: string }>('SELECT readings_loaded FROM ingest_files WHERE id = $1', [id]))[0].readings_loaded;
+    const loaded = async () => (await query<{ rows_written: string }>('SELECT rows_written FROM ingest_files WHERE id = $1', [id]))[0].rows_written;
+    const byTable = async () => (await query<{ t: Record<string, number> }>('SELECT rows_written_by_table AS t FROM ingest_files WHERE id = $1', [id]))[0].t;
     const first = await loaded();
     expect(Number(first)).toBeGreaterThan(0);
+    expect(await byTable()).toEqual({ raw_sensor_data: Number(first) });
     // Where the watcher would have moved it.
     const ds = t.app.get(DataSource);
     await ds.query(`UPDATE ingest_files SET stored_path = 'processed/replayed.csv' WHERE id = $1`, [id]);
@@ -103,6 +112,7 @@ describe('processor', () => {
     expect(await statusOf(id)).toBe('processed');
     // The rows it loaded the first time are still in raw_sensor_data and still its own.
     expect(await loaded()).toBe(first);
+    expect(await byTable()).toEqual({ raw_sensor_data: Number(first) });
     expect((await query<{ n: string }>('SELECT count(*)::text AS n FROM raw_sensor_data WHERE file_id = $1', [id]))[0].n).toBe(first);
   });
 

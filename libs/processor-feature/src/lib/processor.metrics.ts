@@ -1,3 +1,4 @@
+import { readingsOf, type RowsByTable } from '@sluice/contracts';
 import { Counter, Histogram, register } from 'prom-client';
 
 function counter(name: string, help: string, labelNames: string[] = []): Counter {
@@ -7,7 +8,14 @@ function counter(name: string, help: string, labelNames: string[] = []): Counter
 export const filesFinished = counter('sluice_processor_files_total', 'Files that reached a terminal state here, by status', ['status', 'kind']);
 export const rowsLoaded = counter('sluice_processor_rows_loaded_total', 'Records loaded');
 export const rowsRejected = counter('sluice_processor_rows_rejected_total', 'Records rejected');
-export const readingsLoaded = counter('sluice_processor_readings_loaded_total', 'Rows written to the data tables');
+export const readingsLoaded = counter('sluice_processor_readings_loaded_total', 'Sensor readings written (rows of raw_sensor_data)');
+export const rowsWritten = counter('sluice_processor_rows_written_total', 'Rows written to the data tables, by table', ['table']);
+
+/** Counts what one outcome wrote: its readings, and its rows table by table. */
+export function countRowsWritten(written: RowsByTable): void {
+  readingsLoaded.inc(readingsOf(written));
+  for (const [table, n] of Object.entries(written)) rowsWritten.inc({ table }, n);
+}
 export const attemptsFailed = counter('sluice_processor_attempts_failed_total', 'Attempts that threw and will be retried');
 export const fileDuration =
   (register.getSingleMetric('sluice_processor_file_seconds') as Histogram | undefined) ??

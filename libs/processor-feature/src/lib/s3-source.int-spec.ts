@@ -103,7 +103,7 @@ describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () =
     return { id, etag };
   }
 
-  const row = async (id: string) => (await t.query<{ status: string; readings_loaded: string; error: { rule: string } | null }>(`SELECT status, readings_loaded, error FROM ingest_files WHERE id = $1`, [id]))[0];
+  const row = async (id: string) => (await t.query<{ status: string; rows_written: string; error: { rule: string } | null }>(`SELECT status, rows_written, error FROM ingest_files WHERE id = $1`, [id]))[0];
   const terminal = (id: string) => waitFor(`${id} terminal`, async () => {
     const r = await row(id);
     return r && ['processed', 'quarantined', 'failed'].includes(r.status) ? r : null;
@@ -111,14 +111,14 @@ describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () =
 
   it('streams an object from its store and loads it', async () => {
     const { id } = await enqueue('direct', 'timeseries/part-0000.csv', longCsv(5000, Date.UTC(2020, 0, 1)));
-    expect(await terminal(id)).toMatchObject({ status: 'processed', readings_loaded: '5000' });
+    expect(await terminal(id)).toMatchObject({ status: 'processed', rows_written: '5000' });
   });
 
   it('resumes a read whose connection drops in the middle of the body, losing and doubling nothing', async () => {
     const body = longCsv(40000, Date.UTC(2021, 0, 1));
     expect(Buffer.byteLength(body)).toBeGreaterThan(1024 * 1024);
     const { id } = await enqueue('flaky', 'timeseries/big.csv', body);
-    expect(await terminal(id)).toMatchObject({ status: 'processed', readings_loaded: '40000' });
+    expect(await terminal(id)).toMatchObject({ status: 'processed', rows_written: '40000' });
     expect(relay.cutsDone).toBe(true);
     const [{ n }] = await t.query<{ n: string }>(`SELECT count(*) AS n FROM raw_sensor_data WHERE file_id = $1`, [id]);
     expect(n).toBe('40000');
@@ -136,7 +136,7 @@ describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () =
       return id;
     };
     const gz = await claim('timeseries/part-0001.csv.gz', gzipSync(longCsv(3000, Date.UTC(2023, 0, 1))));
-    expect(await terminal(gz)).toMatchObject({ status: 'processed', readings_loaded: '3000' });
+    expect(await terminal(gz)).toMatchObject({ status: 'processed', rows_written: '3000' });
     const zip = await claim(
       'timeseries/parts.zip',
       await zipOf([
@@ -146,10 +146,10 @@ describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () =
     );
     expect(await terminal(zip)).toMatchObject({ status: 'processed' });
     const members = await waitFor('members processed', async () => {
-      const rows = await t.query<{ status: string; readings_loaded: string }>(`SELECT status, readings_loaded FROM ingest_files WHERE archive_id = $1 ORDER BY member_index`, [zip]);
+      const rows = await t.query<{ status: string; rows_written: string }>(`SELECT status, rows_written FROM ingest_files WHERE archive_id = $1 ORDER BY member_index`, [zip]);
       return rows.length === 2 && rows.every((r) => r.status === 'processed') ? rows : null;
     }, 60000);
-    expect(members.map((m) => m.readings_loaded)).toEqual(['1000', '2000']);
+    expect(members.map((m) => m.rows_written)).toEqual(['1000', '2000']);
   });
 
   it('quarantines a version overwritten after its claim as object_changed', async () => {
@@ -177,7 +177,7 @@ describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () =
     const overwritten = midRead.midRead(BUCKET, key, () => s3.put(BUCKET, key, second), { nth: 2, afterBytes: 256 * 1024 });
     const { id, etag } = await enqueue('gated', key, first, false);
     await overwritten;
-    expect(await terminal(id)).toMatchObject({ status: 'quarantined', readings_loaded: '0', error: { rule: 'object_changed' } });
+    expect(await terminal(id)).toMatchObject({ status: 'quarantined', rows_written: '0', error: { rule: 'object_changed' } });
     // Nothing of either version: no readings (of this file or of its sensor), no aggregates, no row errors. The
     // sensor's registry row may stay (sensors are registered outside the load's transaction, ids never change).
     const left = await t.query<{ raw: string; errors: string; sensorReadings: string; aggregates: string }>(
@@ -191,7 +191,7 @@ describe('processor reading S3 objects (real PostgreSQL, NATS and s3rver)', () =
     // The watcher's next listing claims the version now under the key (a new ETag) as a file of its own.
     const next = await enqueue('direct', key, second, false);
     expect(next.etag).not.toBe(etag);
-    expect(await terminal(next.id)).toMatchObject({ status: 'processed', readings_loaded: '120000' });
+    expect(await terminal(next.id)).toMatchObject({ status: 'processed', rows_written: '120000' });
     const [span] = await t.query<{ n: string; first: Date }>(`SELECT count(*) AS n, min(ts) AS first FROM raw_sensor_data WHERE file_id = $1`, [next.id]);
     expect(span).toEqual({ n: '120000', first: new Date(Date.UTC(2019, 0, 1)) });
   });

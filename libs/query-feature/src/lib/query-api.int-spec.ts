@@ -285,6 +285,15 @@ describe('query-api (HTTP, real PostgreSQL and NATS)', () => {
       );
     });
 
+    it('counts the rows each file wrote under its table, readings only for raw_sensor_data', async () => {
+      const files = (await call('/files')).body['files'] as Json[];
+      const of = (id: string) => files.find((f) => f['id'] === id);
+      expect(of(FILES.f1.id)).toEqual(expect.objectContaining({ readings_loaded: 95, rows_written: 95, rows_written_by_table: { raw_sensor_data: 95 } }));
+      expect(of(FILES.f3.id)).toEqual(expect.objectContaining({ readings_loaded: 0, rows_written: 95, rows_written_by_table: { vehicles_status: 95 } }));
+      expect(of(FILES.f2.id)).toEqual(expect.objectContaining({ readings_loaded: 0, rows_written: 0, rows_written_by_table: {} }));
+      expect((await call(`/files/${FILES.f3.id}`)).body).toEqual(expect.objectContaining({ readings_loaded: 0, rows_written: 95, rows_written_by_table: { vehicles_status: 95 } }));
+    });
+
     it('walks with next_cursor, each row once', async () => {
       const seen: string[] = [];
       let cursor: string | null = null;

@@ -1,11 +1,12 @@
+import { DATA_TABLES, READINGS_TABLE } from '@sluice/contracts';
 import type { Page } from 'playwright-core';
 import type { Stack } from './stack';
 
 /**
  * The dashboard's figures three ways: as the page shows them (read from the DOM and the drawn chart), as
  * /stats answers them, and as SQL over the tables says they should be. The SQL here is written from what
- * each figure claims, not copied from the query-api: statuses from the ledger, readings from the data
- * tables, rejected records from ingest_errors, reading counts per sensor from raw_sensor_data, folders
+ * each figure claims, not copied from the query-api: statuses from the ledger, readings from
+ * raw_sensor_data and every other table's rows from that table, rejected records from ingest_errors, reading counts per sensor from raw_sensor_data, folders
  * from where the ledger says each file is. Texts are formatted as the page formats them, so a comparison
  * covers the rendering too.
  */
@@ -19,6 +20,8 @@ const READINGS_DRAWN = 10000;
 const WINDOW_S = 60;
 const STEP_S = 10;
 const BUCKETS = 60;
+/** The tables whose rows have a card of their own on the dashboard (when they have any): all but readings. */
+const OTHER_TABLES: string[] = DATA_TABLES.filter((t) => t !== READINGS_TABLE);
 
 /** The little of the DOM the page readers use (they run in Chromium; this workspace's types have no DOM). */
 interface El {
@@ -31,7 +34,7 @@ interface El {
 
 /** What the cards, lists and charts say. */
 export interface DashboardFigures {
-  /** Files per status, records loaded, readings written, records rejected. */
+  /** Files per status, records loaded, readings written, the rows of each other table that has any (by table name), records rejected. */
   cards: Record<string, number>;
   /** Records per second over the last minute (card and chart heading), and the chart's points [bucket start s, records/s]. */
   throughput: { card: number; heading: string; points: [number, number][] };
@@ -55,6 +58,8 @@ export interface StatsFigures {
   files_total: number;
   rows_loaded: number;
   readings_loaded: number;
+  rows_written: number;
+  rows_written_by_table: Record<string, number>;
   rows_rejected: number;
   folders: Record<string, number>;
   rows_per_s: number;
@@ -66,6 +71,8 @@ interface StatsBody {
   files_total: number;
   rows_loaded: number;
   readings_loaded: number;
+  rows_written: number;
+  rows_written_by_table: Record<string, number>;
   rows_rejected: number;
   folders: { source: string; counts: Record<string, number> };
   throughput: { rows_per_s: number; window_s: number; series: { t: string; rows_per_s: number }[] };
@@ -100,6 +107,7 @@ export async function dashboardFromPage(page: Page): Promise<{ figures: Dashboar
     const cards: Record<string, number> = {};
     for (const st of statuses) cards[st] = num(`#counts [data-status="${st}"] .n`);
     for (const f of ['rows_loaded', 'readings_loaded', 'rows_rejected']) cards[f] = num(`#counts [data-figure="${f}"] .n`);
+    for (const card of doc.querySelectorAll('#counts [data-table]')) cards[card.getAttribute('data-table') as string] = Number(text(card.querySelector('.n')).replace(/,/g, ''));
     const folders: Record<string, number> = {};
     for (const part of text(q('#folders')).replace(/^[^:]*:\s*/, '').split(' · ')) {
       const m = /^(\S+) ([\d,]+)$/.exec(part);
@@ -138,6 +146,8 @@ export function statsFigures(s: StatsBody): StatsFigures {
     files_total: s.files_total,
     rows_loaded: s.rows_loaded,
     readings_loaded: s.readings_loaded,
+    rows_written: s.rows_written,
+    rows_written_by_table: s.rows_written_by_table,
     rows_rejected: s.rows_rejected,
     folders: s.folders.counts,
     rows_per_s: s.throughput.rows_per_s,
@@ -151,12 +161,12 @@ type Query = Stack['query'];
 async function sqlCore(query: Query, at: string): Promise<StatsFigures> {
   const byStatus = Object.fromEntries(DASHBOARD_STATUSES.map((s) => [s, 0])) as Record<string, number>;
   for (const r of await query<{ status: string; n: string }>(`SELECT status, count(*)::text AS n FROM ingest_files GROUP BY status`)) byStatus[r.status] = Number(r.n);
-  const [t] = await query<{ rows: string; readings: string; rejected: string }>(
-    `SELECT (SELECT coalesce(sum(rows_loaded), 0) FROM ingest_files)::text AS rows,
-            ((SELECT count(*) FROM raw_sensor_data) + (SELECT count(*) FROM measurements) + (SELECT count(*) FROM vehicles_status)
-              + (SELECT count(*) FROM detection_events) + (SELECT count(*) FROM log_lines))::text AS readings,
-            (SELECT count(*) FROM ingest_errors)::text AS rejected`,
+  const [t] = await query<{ rows: string; rejected: string }>(
+    `SELECT (SELECT coalesce(sum(rows_loaded), 0) FROM ingest_files)::text AS rows, (SELECT count(*) FROM ingest_errors)::text AS rejected`,
   );
+  // Each table's rows, counted in the table itself: readings are the rows of raw_sensor_data.
+  const byTable: Record<string, number> = {};
+  for (const table of DATA_TABLES) byTable[table] = Number((await query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`))[0].n);
   // Every file not in incoming/ has a ledger row that names its place; REST payloads kept in the database have none on disk.
   const folders: Record<string, number> = { incoming: 0, processing: 0, processed: 0, quarantine: 0 };
   for (const r of await query<{ folder: string; n: string }>(`SELECT split_part(stored_path, '/', 1) AS folder, count(*)::text AS n FROM ingest_files GROUP BY 1`)) {
@@ -178,7 +188,9 @@ async function sqlCore(query: Query, at: string): Promise<StatsFigures> {
     files_by_status: byStatus,
     files_total: Object.values(byStatus).reduce((a, b) => a + b, 0),
     rows_loaded: Number(t.rows),
-    readings_loaded: Number(t.readings),
+    readings_loaded: byTable[READINGS_TABLE],
+    rows_written: Object.values(byTable).reduce((a, b) => a + b, 0),
+    rows_written_by_table: byTable,
     rows_rejected: Number(t.rejected),
     folders,
     rows_per_s: rate(done.filter((d) => d.s >= atS - WINDOW_S).reduce((a, d) => a + Number(d.rows), 0), WINDOW_S),
@@ -223,7 +235,14 @@ async function dashboardFromSql(query: Query, at: string, range: { sensor: strin
     sensorNote = `${fmtN(Math.min(n, READINGS_DRAWN))} readings${n > READINGS_DRAWN ? ` (first ${fmtN(READINGS_DRAWN)} of the range)` : ''}`;
   }
   return {
-    cards: { ...core.files_by_status, rows_loaded: core.rows_loaded, readings_loaded: core.readings_loaded, rows_rejected: core.rows_rejected },
+    cards: {
+      ...core.files_by_status,
+      rows_loaded: core.rows_loaded,
+      readings_loaded: core.readings_loaded,
+      rows_rejected: core.rows_rejected,
+      // (in the order the page reader lists them: these cards after the fixed ones)
+      ...Object.fromEntries(OTHER_TABLES.filter((t) => core.rows_written_by_table[t] > 0).map((t) => [t, core.rows_written_by_table[t]])),
+    },
     throughput: { card: core.rows_per_s, heading: `${fmtN(core.rows_per_s)} records/s over the last ${WINDOW_S} s`, points: core.series },
     folders: core.folders,
     inFlight: { heading: inFlight.length ? `(${inFlight.length})` : '', rows: inFlight.map((f) => `${fileLabel(f.original_name, f.kind)} ${f.status}`).sort() },

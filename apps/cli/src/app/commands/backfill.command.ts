@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
-import { FileSubjects, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
+import { FileSubjects, totalRows, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
 import type { SourceFile } from '../backfill/source-files';
 import type { CliContext } from '../cli-context';
 import { CliError } from '../cli-error';
@@ -84,11 +84,15 @@ Examples:
       });
       const sensors: { n: number }[] = await ds.query(`SELECT count(DISTINCT sensor_id)::int AS n FROM raw_sensor_data WHERE file_id = ANY($1::uuid[])`, [ids]);
       const seconds = followed.ms / 1000;
+      const perSecond = (n: number) => formatCount(Math.round(n / Math.max(seconds, 0.001)));
+      const allRows = totalRows(followed.tally.rowsWrittenByTable);
       io.out.write(
         renderSummary(followed.tally, [
           ['sensors', formatCount(sensors[0]?.n ?? 0)],
           ['time', `${seconds.toFixed(1)} s`],
-          ['readings/s', formatCount(Math.round(followed.tally.readingsLoaded / Math.max(seconds, 0.001)))],
+          ['readings/s', perSecond(followed.tally.readingsLoaded)],
+          // Readings are not every row: with rows of other tables, the rate of them all too.
+          ...(allRows > followed.tally.readingsLoaded ? [['rows/s', perSecond(allRows)] as [string, string]] : []),
         ]),
       );
       if (!followed.complete) {

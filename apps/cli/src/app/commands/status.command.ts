@@ -1,12 +1,16 @@
 import type { Command } from 'commander';
-import { FILE_STATUSES } from '@sluice/contracts';
+import { addRows, FILE_STATUSES, readingsOf, type RowsByTable } from '@sluice/contracts';
 import type { CliContext } from '../cli-context';
 import { type CliIo, escapeControls, formatCount, renderTable, terminalJson, terminalWidth, wrapText } from '../output';
+import { ROWS_WRITTEN_SUMS, rowsWrittenLines, rowsWrittenOf } from '../rows-written';
 import { renderSourceStatuses, sourceStatuses, type SourceStatus } from './s3-sources.status';
 
 interface StatusReport {
   statuses: Record<string, number>;
+  /** Sensor readings written: rows of raw_sensor_data. */
   readingsLoaded: number;
+  /** Rows written per data table (tables with none left out); readings are the raw_sensor_data ones. */
+  rowsWrittenByTable: RowsByTable;
   rowsRejected: number;
   inFlight: { id: string; name: string; status: string; attempts: number; waitingSeconds: number }[];
   inFlightTotal: number;
@@ -24,10 +28,11 @@ export function registerStatus(program: Command, ctx: () => CliContext, io: CliI
     .option('--json', 'print the report as JSON')
     .action(async (opts: { json?: boolean }) => {
       const ds = await ctx().db();
-      const counts: { status: string; n: number; readings: string; rejected: string }[] = await ds.query(
-        `SELECT status, count(*)::int AS n, coalesce(sum(readings_loaded), 0)::text AS readings, coalesce(sum(rows_rejected), 0)::text AS rejected
+      const counts: ({ status: string; n: number; rejected: string } & Record<string, unknown>)[] = await ds.query(
+        `SELECT status, count(*)::int AS n, coalesce(sum(rows_rejected), 0)::text AS rejected, ${ROWS_WRITTEN_SUMS}
            FROM ingest_files GROUP BY status`,
       );
+      const written = addRows(...counts.map(rowsWrittenOf));
       const inFlight: { id: string; name: string; status: string; attempts: number; waiting: number; total: number }[] = await ds.query(
         `SELECT id, original_name AS name, status, attempts, extract(epoch FROM now() - updated_at)::float8 AS waiting, count(*) OVER ()::int AS total
            FROM ingest_files WHERE status IN ('queued','processing') ORDER BY created_at LIMIT $1`,
@@ -41,7 +46,8 @@ export function registerStatus(program: Command, ctx: () => CliContext, io: CliI
       );
       const report: StatusReport = {
         statuses: Object.fromEntries(FILE_STATUSES.map((s) => [s, counts.find((c) => c.status === s)?.n ?? 0])),
-        readingsLoaded: counts.reduce((n, c) => n + Number(c.readings), 0),
+        readingsLoaded: readingsOf(written),
+        rowsWrittenByTable: written,
         rowsRejected: counts.reduce((n, c) => n + Number(c.rejected), 0),
         inFlight: inFlight.map((r) => ({ id: r.id, name: r.name, status: r.status, attempts: r.attempts, waitingSeconds: Math.round(r.waiting) })),
         inFlightTotal: inFlight[0]?.total ?? 0,
@@ -57,7 +63,7 @@ export function renderStatus(r: StatusReport, width: number): string {
   const out: string[] = [];
   out.push('Files by status');
   out.push(renderTable(['status', 'files'], [...Object.entries(r.statuses).map(([s, n]) => [s, formatCount(n)]), ['total', formatCount(Object.values(r.statuses).reduce((a, b) => a + b, 0))]]));
-  out.push(`readings loaded ${formatCount(r.readingsLoaded)}, rejected lines ${formatCount(r.rowsRejected)}`);
+  out.push([...rowsWrittenLines(r.rowsWrittenByTable, formatCount).map(([what, n]) => `${what} ${n}`), `rejected lines ${formatCount(r.rowsRejected)}`].join(', '));
   out.push('');
   if (r.inFlightTotal === 0) out.push('In flight: none');
   else {

@@ -3,13 +3,16 @@ import type { DataSource } from 'typeorm';
 import type { CliContext } from '../cli-context';
 import { buildProgram } from '../program';
 import { renderStatus } from './status.command';
+import type { WhyReport } from './why.command';
 
 const ID = '3f2a6c1e-0c4e-4b8e-9a57-1d2c3b4a5f60';
 const LONG_REASON =
   '12 of 40 rows are invalid (30 %), over MAX_INVALID_RATIO (5 %): the file does not look like a sensor CSV of this layout; the first rejected line is line 2, whose ts column holds "yesterday", which is no timestamp';
 const ERRORS = Array.from({ length: 12 }, (_, i) => ({ line: i + 2, column: 'ts', rule: 'invalid_timestamp', message: `"${i}x" is not a timestamp`, value: `${i}x,dev,1` }));
 
-/** The ledger as `sluice why` queries it: one quarantined file with 12 row errors. */
+const NDJSON_ID = '4b1e7c30-6f1c-4a9e-8b7d-2d8f3b7d4c55';
+
+/** The ledger as `sluice why` queries it: one quarantined file with 12 row errors, and a processed NDJSON file. */
 class FakeLedger {
   readonly calls: unknown[][] = [];
   async query(sql: string, params: unknown[] = []): Promise<unknown[]> {
@@ -18,11 +21,21 @@ class FakeLedger {
     if (sql.includes('count(*)::int AS n FROM ingest_errors')) return [{ n: ERRORS.length }];
     if (sql.includes('WHERE duplicate_of = $1')) return [{ n: 0 }];
     if (sql.includes('FROM ingest_files WHERE')) {
+      if (params[0] === 'mixed.ndjson' || params[0] === NDJSON_ID) {
+        return [
+          {
+            id: NDJSON_ID, source: 'api', name: 'mixed.ndjson', stored_path: `database/${NDJSON_ID}`, sha256: 'cd'.repeat(32), size_bytes: '640', kind: 'ndjson',
+            status: 'processed', duplicate_of: null, rows_total: '6', rows_loaded: '6', rows_rejected: '0', rows_written: '7',
+            rows_written_by_table: { raw_sensor_data: 3, measurements: 1, vehicles_status: 1, detection_events: 2 }, compression: null,
+            archive_id: null, member_index: null, rule: null, message: null, attempts: 1, replays: 0, created_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:00:01Z',
+          },
+        ];
+      }
       if (params[0] !== 'weather.csv' && params[0] !== ID) return [];
       return [
         {
           id: ID, source: 'watcher', name: 'weather.csv', stored_path: 'quarantine/weather.csv', sha256: 'ab'.repeat(32), size_bytes: '1234', kind: 'sensor_csv',
-          status: 'quarantined', duplicate_of: null, rows_total: '40', rows_loaded: '0', rows_rejected: '12', readings_loaded: '0', compression: null,
+          status: 'quarantined', duplicate_of: null, rows_total: '40', rows_loaded: '0', rows_rejected: '12', rows_written: '0', rows_written_by_table: {}, compression: null,
           archive_id: null, member_index: null, rule: 'invalid_ratio', message: LONG_REASON, attempts: 1, replays: 0, created_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:00:01Z',
         },
       ];
@@ -72,6 +85,15 @@ describe('sluice why', () => {
     expect(report.rowErrors.shown).toHaveLength(12);
   });
 
+  it('counts readings as readings and the other rows it wrote under their own tables', async () => {
+    const { out } = await sluice('why', 'mixed.ndjson');
+    expect(out).toContain('rows        6 read, 6 loaded, 0 rejected');
+    expect(joined(out)).toContain('written     3 readings (raw_sensor_data), 1 measurement (measurements), 1 vehicle status (vehicles_status), 2 detections (detection_events)');
+    const report = JSON.parse((await sluice('why', NDJSON_ID, '--json')).out) as WhyReport;
+    expect(report.rows).toEqual({ total: 6, loaded: 6, rejected: 0, readingsWritten: 3, written: 7, writtenByTable: { raw_sensor_data: 3, measurements: 1, vehicles_status: 1, detection_events: 2 } });
+    expect((await sluice('why', 'weather.csv')).out).toContain('written     no rows');
+  });
+
   it('names what it could not find', async () => {
     await expect(sluice('why', 'nothing.csv')).rejects.toThrow('no file named "nothing.csv" in the ledger');
   });
@@ -83,6 +105,7 @@ describe('sluice status', () => {
       {
         statuses: { queued: 1, quarantined: 1 },
         readingsLoaded: 0,
+        rowsWrittenByTable: { log_lines: 8 },
         rowsRejected: 12,
         inFlight: [{ id: ID, name: 'a-very-long-file-name-from-a-writer-that-likes-long-names-2026-01-01.csv', status: 'queued', attempts: 0, waitingSeconds: 3 }],
         inFlightTotal: 1,
@@ -93,5 +116,7 @@ describe('sluice status', () => {
     );
     expect(text.split('\n').filter((l) => l.length > 80)).toEqual([]);
     expect(joined(text)).toContain(`invalid_ratio: ${LONG_REASON}`);
+    // Readings are readings (none here); log lines are counted under their own name.
+    expect(text).toContain('readings loaded 0, log lines loaded 8, rejected lines 12');
   });
 });

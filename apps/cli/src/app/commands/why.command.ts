@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isTerminal, type FileStatus } from '@sluice/contracts';
+import { addRows, DATA_TABLE_NOUNS, DATA_TABLES, isTerminal, readingsOf, totalRows, type FileStatus, type RowsByTable } from '@sluice/contracts';
 import { isArchiveMember, isStoredInObjectStore, parseObjectStoredPath, objectDisplayName, resolveInside } from '@sluice/storage';
 import { stat } from 'node:fs/promises';
 import type { DataSource } from 'typeorm';
@@ -22,7 +22,8 @@ interface FileRow {
   rows_total: string;
   rows_loaded: string;
   rows_rejected: string;
-  readings_loaded: string;
+  rows_written: string;
+  rows_written_by_table: RowsByTable | null;
   compression: string | null;
   archive_id: string | null;
   member_index: number | null;
@@ -50,7 +51,8 @@ export interface WhyReport {
   kind: string | null;
   source: string;
   reason: { rule: string; message: string } | null;
-  rows: { total: number; loaded: number; rejected: number; readingsWritten: number };
+  /** Records read, loaded and rejected; rows written to the data tables, all together and per table (readings: raw_sensor_data). */
+  rows: { total: number; loaded: number; rejected: number; readingsWritten: number; written: number; writtenByTable: RowsByTable };
   attempts: number;
   replays: number;
   receivedAt: string;
@@ -92,7 +94,7 @@ export async function whyReport(ds: DataSource, dropRoot: string, file: string, 
   const byId = UUID.test(file);
   const rows: (FileRow & { total_matches: number })[] = await ds.query(
     `SELECT id, source, original_name AS name, stored_path, sha256, size_bytes::text, kind, status, duplicate_of,
-            rows_total::text, rows_loaded::text, rows_rejected::text, readings_loaded::text, compression, archive_id, member_index,
+            rows_total::text, rows_loaded::text, rows_rejected::text, rows_written::text, rows_written_by_table, compression, archive_id, member_index,
             error->>'rule' AS rule, error->>'message' AS message, attempts, replays,
             ${TS('created_at')} AS created_at, ${TS('finished_at')} AS finished_at
        FROM ingest_files WHERE ${byId ? 'id = $1::uuid' : 'original_name = $1'}
@@ -117,7 +119,14 @@ export async function whyReport(ds: DataSource, dropRoot: string, file: string, 
     kind: row.kind,
     source: row.source,
     reason: row.rule || row.message ? { rule: row.rule ?? '', message: row.message ?? '' } : null,
-    rows: { total: Number(row.rows_total), loaded: Number(row.rows_loaded), rejected: Number(row.rows_rejected), readingsWritten: Number(row.readings_loaded) },
+    rows: {
+      total: Number(row.rows_total),
+      loaded: Number(row.rows_loaded),
+      rejected: Number(row.rows_rejected),
+      readingsWritten: readingsOf(row.rows_written_by_table),
+      written: Number(row.rows_written),
+      writtenByTable: addRows(row.rows_written_by_table),
+    },
     attempts: row.attempts,
     replays: row.replays,
     receivedAt: row.created_at,
@@ -154,6 +163,18 @@ async function presentInDropFolder(storedPath: string, dropRoot: string): Promis
   }
 }
 
+/** The rows a file wrote, table by table under their own names: `196 readings (raw_sensor_data), 1 measurement (measurements)`. */
+function writtenText(written: number, byTable: RowsByTable): string {
+  const parts = DATA_TABLES.filter((t) => byTable[t]).map((t) => {
+    const n = byTable[t] ?? 0;
+    return `${formatCount(n)} ${n === 1 ? DATA_TABLE_NOUNS[t].one : DATA_TABLE_NOUNS[t].many} (${t})`;
+  });
+  // A file loaded before the ledger kept rows per table may have written rows it can no longer place.
+  const unplaced = written - totalRows(byTable);
+  if (unplaced > 0) parts.push(`${formatCount(unplaced)} rows in tables not recorded`);
+  return parts.length ? parts.join(', ') : 'no rows';
+}
+
 export function renderWhy(r: WhyReport, width: number): string {
   const out: string[] = [];
   const field = (label: string, text: string) => out.push(wrapText(escapeControls(text), width, `  ${label.padEnd(12)}`));
@@ -164,7 +185,8 @@ export function renderWhy(r: WhyReport, width: number): string {
   field('received', `${r.receivedAt} from ${r.source}`);
   const presence = r.bytes.present === false ? ' (no longer there)' : '';
   field('bytes', `${r.bytes.where}${presence}; ${formatCount(r.bytes.sizeBytes)} bytes, sha256 ${r.bytes.sha256}`);
-  field('rows', `${formatCount(r.rows.total)} read, ${formatCount(r.rows.loaded)} loaded, ${formatCount(r.rows.rejected)} rejected; ${formatCount(r.rows.readingsWritten)} rows written to the tables`);
+  field('rows', `${formatCount(r.rows.total)} read, ${formatCount(r.rows.loaded)} loaded, ${formatCount(r.rows.rejected)} rejected`);
+  field('written', writtenText(r.rows.written, r.rows.writtenByTable));
   if (r.duplicateOf) field('duplicate of', `${r.duplicateOf.id} (${r.duplicateOf.name}${r.duplicateOf.status ? `, ${r.duplicateOf.status}` : ''}): the same content was received before; nothing of this copy loads`);
   if (r.duplicatedBy > 0) field('duplicates', `${formatCount(r.duplicatedBy)} later file(s) had the same content and were recorded as duplicates of this one`);
   if (r.sameName.length > 0) field('same name', `older files of this name: ${r.sameName.map((s) => `${s.id} (${s.status}, ${s.receivedAt})`).join('; ')}`);

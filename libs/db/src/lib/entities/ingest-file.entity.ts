@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import type { FileKind, FileSource, FileStatus, RejectReason } from '@sluice/contracts';
+import type { FileKind, FileSource, FileStatus, RejectReason, RowsByTable } from '@sluice/contracts';
 
 /** The ledger: one row per file or payload received. The source of truth for where a file stands. */
 @Entity('ingest_files')
@@ -44,9 +44,16 @@ export class IngestFile {
   @Column({ name: 'rows_rejected', type: 'bigint', default: 0 })
   rowsRejected!: string;
 
-  /** Rows written to the data tables (a wide CSV line yields one reading per metric). */
-  @Column({ name: 'readings_loaded', type: 'bigint', default: 0 })
-  readingsLoaded!: string;
+  /**
+   * Rows written to the data tables, all tables together (a wide CSV line yields one reading per metric): new
+   * keys, plus keys whose data the file changed. A replay adds what it writes.
+   */
+  @Column({ name: 'rows_written', type: 'bigint', default: 0 })
+  rowsWritten!: string;
+
+  /** rows_written per table (`{"raw_sensor_data": 7}`; tables written none left out): readings are the raw_sensor_data rows. */
+  @Column({ name: 'rows_written_by_table', type: 'jsonb', default: () => "'{}'::jsonb" })
+  rowsWrittenByTable!: RowsByTable;
 
   /** How the stored bytes are packed (gzip, zip), null for plain; sha256 and size_bytes are of the content (a zip: its own bytes). */
   @Column({ type: 'varchar', length: 8, nullable: true })

@@ -62,7 +62,7 @@ export class JsonDocumentLoader implements KindLoader {
       }
       if (!('done' in outcome)) return outcome;
       await sink.finish();
-      return { written: sink.written };
+      return { written: { [sink.table]: sink.written } };
     });
   }
 }

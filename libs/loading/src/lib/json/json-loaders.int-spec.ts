@@ -95,7 +95,8 @@ describe('JSON and NDJSON loaders', () => {
   describe('vehicle status', () => {
     it('loads the seed file, and the variant dropped after it wins at equal report_time', async () => {
       const r = await load('vehicle_status', fixture('vehicle_status_20240721T143000.json'), { createdAt: new Date('2024-07-21T14:30:00Z') });
-      expect(r).toMatchObject({ rowsTotal: 3, rowsLoaded: 3, rowsRejected: 0, readingsLoaded: 3, rejection: null });
+      expect(r).toMatchObject({ rowsTotal: 3, rowsLoaded: 3, rowsRejected: 0, rejection: null });
+      expect(r.rowsWritten).toEqual({ vehicles_status: 3 });
       expect(await statuses()).toEqual({ [V1]: 'driving', ebae3f787798416fb2b8afc1340d7a6d: 'accident', [V3]: 'parking' });
       const v = await load('vehicle_status', fixture('vehicle_status_20240721T143000.variant.json'), { createdAt: new Date('2024-07-21T14:31:00Z') });
       expect(v).toMatchObject({ rowsLoaded: 3, rejection: null });
@@ -122,7 +123,7 @@ describe('JSON and NDJSON loaders', () => {
       // the file holding the newer report is the row's lineage; an older report arriving later changed nothing
       const newerFirst = first[1] === 'parking';
       expect((await ds.query(`SELECT file_id FROM vehicles_status`))[0].file_id).toBe(newerFirst ? a.fileId : b.fileId);
-      expect(b.readingsLoaded).toBe(newerFirst ? 0 : 1);
+      expect(b.rowsWritten).toEqual(newerFirst ? {} : { vehicles_status: 1 });
     });
 
     it('within one file, the newest report of a vehicle wins and at equal time the later line', async () => {
@@ -151,7 +152,7 @@ describe('JSON and NDJSON loaders', () => {
       const items: Array<[string, string, string]> = Array.from({ length: 40 }, (_, i) => [`v${i}`, '2022-05-05T10:00:00Z', 'ok']);
       items[17] = ['v17', '2022-05-05T10:00:00', 'ok'];
       const r = await load('vehicle_status', vehicles(items));
-      expect(r).toMatchObject({ rowsTotal: 40, rowsLoaded: 39, rowsRejected: 1, readingsLoaded: 39, rejection: null });
+      expect(r).toMatchObject({ rowsTotal: 40, rowsLoaded: 39, rowsRejected: 1, rowsWritten: { vehicles_status: 39 }, rejection: null });
       expect(await errors(r.fileId)).toMatchObject([{ column: 'vehicle_status[17].report_time', rule: 'invalid_timestamp' }]);
       await ds.query('TRUNCATE vehicles_status');
       const refused = await load('vehicle_status', vehicles(items), { invalidRows: 'reject' });
@@ -166,7 +167,7 @@ describe('JSON and NDJSON loaders', () => {
       items[2999] = ['v2999', '2022-05-05T10:00:00Z', ''];
       // pretty-printed: item i starts on line 3 + 5i, its report_time on the line after
       const r = await load('vehicle_status', vehicles(items), { chunkBytes: 1000 });
-      expect(r).toMatchObject({ rowsTotal: 3000, rowsLoaded: 2998, rowsRejected: 2, readingsLoaded: 2998, rejection: null });
+      expect(r).toMatchObject({ rowsTotal: 3000, rowsLoaded: 2998, rowsRejected: 2, rowsWritten: { vehicles_status: 2998 }, rejection: null });
       expect(await errors(r.fileId)).toMatchObject([
         { line: 3 + 5 * 1234 + 2, column: 'vehicle_status[1234].report_time', rule: 'invalid_timestamp' },
         { line: 3 + 5 * 2999 + 3, column: 'vehicle_status[2999].status', rule: 'empty_value' },
@@ -187,11 +188,12 @@ describe('JSON and NDJSON loaders', () => {
     it('writes a batch with a few statements, never one per item, and a replay changes nothing', async () => {
       const items: Array<[string, string, string]> = Array.from({ length: 12_000 }, (_, i) => [`v${i}`, new Date(Date.UTC(2022, 0, 1) + i * 1000).toISOString(), i % 2 ? 'driving' : 'parking']);
       const r = await load('vehicle_status', vehicles(items));
-      expect(r).toMatchObject({ rowsLoaded: 12_000, readingsLoaded: 12_000 });
+      expect(r).toMatchObject({ rowsLoaded: 12_000, rowsWritten: { vehicles_status: 12_000 } });
       expect(statements).toBeLessThan(15);
       const before = await snapshot();
       const again = await load('vehicle_status', vehicles(items), { fileId: r.fileId });
-      expect(again).toMatchObject({ rowsLoaded: 12_000, readingsLoaded: 0 });
+      expect(again).toMatchObject({ rowsLoaded: 12_000 });
+      expect(again.rowsWritten).toEqual({});
       expect(await snapshot()).toEqual(before);
     });
   });
@@ -200,7 +202,7 @@ describe('JSON and NDJSON loaders', () => {
     const t0 = Date.UTC(2023, 0, 1);
     const at = (i: number) => new Date(t0 + i * 1000).toISOString();
     const detections = JSON.stringify({ objects_detection_events: Array.from({ length: 12_000 }, (_, i) => ({ vehicle_id: `v${i % 7}`, detection_time: at(i), detections: [{ object_type: 'cars', object_value: i % 5 }] })) });
-    expect(await load('detections', detections)).toMatchObject({ rowsLoaded: 12_000, readingsLoaded: 12_000 });
+    expect(await load('detections', detections)).toMatchObject({ rowsLoaded: 12_000, rowsWritten: { detection_events: 12_000 } });
     expect(statements).toBeLessThan(15);
     const ndjson = Array.from({ length: 12_000 }, (_, i) =>
       JSON.stringify(
@@ -213,7 +215,10 @@ describe('JSON and NDJSON loaders', () => {
               : { kind: 'detection', vehicle_id: 'w', detection_time: at(i), detections: [{ object_type: 'x', object_value: 1 }] },
       ),
     ).join('\n');
-    expect(await load('ndjson', ndjson)).toMatchObject({ rowsLoaded: 12_000, readingsLoaded: 12_000, rejection: null });
+    const r = await load('ndjson', ndjson);
+    expect(r).toMatchObject({ rowsLoaded: 12_000, rejection: null });
+    // Each line's row in its own table: readings only where the line was a sensor reading.
+    expect(r.rowsWritten).toEqual({ raw_sensor_data: 3000, vehicles_status: 3000, measurements: 3000, detection_events: 3000 });
     expect(statements).toBeLessThan(25);
     await expectAggregatesMatchRaw();
   });
@@ -221,14 +226,17 @@ describe('JSON and NDJSON loaders', () => {
   describe('detections', () => {
     it('loads the seed file (6 rows) and a replay changes nothing', async () => {
       const r = await load('detections', fixture('objects_detection_20240721T143000.json'));
-      expect(r).toMatchObject({ rowsTotal: 3, rowsLoaded: 3, readingsLoaded: 6, rejection: null });
+      expect(r).toMatchObject({ rowsTotal: 3, rowsLoaded: 3, rejection: null });
+      expect(r.rowsWritten).toEqual({ detection_events: 6 });
       expect(await ds.query(`SELECT object_type, object_value FROM detection_events WHERE detection_time = '2022-06-05T21:02:34.546Z' ORDER BY 1`)).toEqual([
         { object_type: 'cars', object_value: 2 },
         { object_type: 'pedestrians', object_value: 3 },
         { object_type: 'signs', object_value: 3 },
       ]);
       const before = await snapshot();
-      expect(await load('detections', fixture('objects_detection_20240721T143000.json'), { fileId: r.fileId })).toMatchObject({ readingsLoaded: 0, rejection: null });
+      const again = await load('detections', fixture('objects_detection_20240721T143000.json'), { fileId: r.fileId });
+      expect(again.rejection).toBeNull();
+      expect(again.rowsWritten).toEqual({});
       expect(await snapshot()).toEqual(before);
     });
 
@@ -252,7 +260,8 @@ describe('JSON and NDJSON loaders', () => {
   describe('measurements', () => {
     it('stores the seed payload at 10:00 UTC with mean and population std dev exact to 1e-12', async () => {
       const r = await load('measurement', fixture('payload.json'));
-      expect(r).toMatchObject({ rowsTotal: 1, rowsLoaded: 1, readingsLoaded: 1, rejection: null });
+      expect(r).toMatchObject({ rowsTotal: 1, rowsLoaded: 1, rejection: null });
+      expect(r.rowsWritten).toEqual({ measurements: 1 });
       const data = (JSON.parse(fixture('payload.json')) as { data: number[] }).data;
       // Independent: PostgreSQL's exact numeric arithmetic over the same values.
       const [exact] = await ds.query(`SELECT avg(x::numeric)::float8 AS mean, stddev_pop(x::numeric)::float8 AS sd, count(*)::int AS n FROM unnest($1::float8[]) x`, [data]);
@@ -334,6 +343,7 @@ describe('JSON and NDJSON loaders', () => {
     it('loads every good line of a mixed file and records exactly the two bad ones', async () => {
       const r = await load('ndjson', mixed, { maxInvalidRatio: 0.5 });
       expect(r).toMatchObject({ rowsTotal: 8, rowsLoaded: 6, rowsRejected: 2, rejection: null });
+      expect(r.rowsWritten).toEqual({ vehicles_status: 1, detection_events: 2, measurements: 1, raw_sensor_data: 3 });
       expect(await errors(r.fileId)).toEqual([
         { line: 4, column: 'value', rule: 'not_a_number', message: 'line 4: value must be a finite number, found the string "1.2"' },
         { line: 8, column: expect.any(String), rule: 'truncated_json', message: expect.stringContaining('line 8:') },
@@ -350,7 +360,9 @@ describe('JSON and NDJSON loaders', () => {
       await expectAggregatesMatchRaw();
       // a replay changes nothing
       const before = await snapshot();
-      expect(await load('ndjson', mixed, { fileId: r.fileId, maxInvalidRatio: 0.5 })).toMatchObject({ readingsLoaded: 0, rowsRejected: 2 });
+      const again = await load('ndjson', mixed, { fileId: r.fileId, maxInvalidRatio: 0.5 });
+      expect(again).toMatchObject({ rowsRejected: 2 });
+      expect(again.rowsWritten).toEqual({});
       expect(await snapshot()).toEqual(before);
       expect(await ds.query('SELECT count(*)::int n FROM ingest_errors')).toEqual([{ n: 2 }]);
     });

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { FileKind } from '@sluice/contracts';
+import type { FileKind, RowsByTable } from '@sluice/contracts';
 import {
   cap,
   DEFAULT_MAX_JSON_DEPTH,
@@ -93,10 +93,10 @@ export class NdjsonLoader implements KindLoader {
       } finally {
         destroy(stream);
       }
-      let written = 0;
+      const written: RowsByTable = {};
       for (const sink of Object.values(sinks)) {
         await sink.finish();
-        written += sink.written;
+        written[sink.table] = sink.written;
       }
       return { written };
     });

@@ -1,4 +1,4 @@
-import type { RejectReason } from '@sluice/contracts';
+import { addRows, type RejectReason, type RowsByTable } from '@sluice/contracts';
 import { cap, RAW_CAP, type DocumentProblem, type RawLine, type RowReject } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { LoadOptions, LoadResult } from '../kind-loader';
@@ -10,8 +10,8 @@ import type { FileOrder } from './record-sinks';
 const SAVEPOINT = 'sluice_record_load';
 const PROGRESS_EVERY = 10_000;
 
-/** What a record loader's body ends with: rows written, or a reason that refuses the whole file. */
-export type BodyOutcome = { written: number } | { fileRejection: RejectReason } | { stopped: true };
+/** What a record loader's body ends with: rows written per table, or a reason that refuses the whole file. */
+export type BodyOutcome = { written: RowsByTable } | { fileRejection: RejectReason } | { stopped: true };
 
 /** Counts records and refusals of one file; `reject` returns true when INVALID_ROWS=reject stops the file. */
 export class RecordCounter {
@@ -72,7 +72,7 @@ export function settleLoad(tally: RowTally, outcome: BodyOutcome): { result: Loa
   if ('fileRejection' in outcome) {
     const r = outcome.fileRejection;
     return {
-      result: { rowsTotal: tally.total, rowsLoaded: 0, rowsRejected: tally.bad, readingsLoaded: 0, rejection: r },
+      result: { rowsTotal: tally.total, rowsLoaded: 0, rowsRejected: tally.bad, rowsWritten: {}, rejection: r },
       errors: [{ line: r.line ?? 1, column: r.column ?? null, rule: r.rule as RowReject['rule'], message: r.message, value: r.value ?? null, raw: r.value ?? '' }],
     };
   }
@@ -82,7 +82,7 @@ export function settleLoad(tally: RowTally, outcome: BodyOutcome): { result: Loa
       rowsTotal: tally.total,
       rowsLoaded: rejection ? 0 : tally.total - tally.bad,
       rowsRejected: tally.bad,
-      readingsLoaded: rejection || !('written' in outcome) ? 0 : outcome.written,
+      rowsWritten: rejection || !('written' in outcome) ? {} : addRows(outcome.written),
       rejection,
     },
     errors: [...tally.errors],

@@ -1,3 +1,4 @@
+import type { DataTable } from '@sluice/contracts';
 import { microsToIso, parseIsoTimestamp, ZonedTime, type DetectionEventItemDto, type MeasurementDto, type VehicleStatusItemDto } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import { rowsOf } from '../ledger.repository';
@@ -17,9 +18,11 @@ export interface FileOrder {
 /**
  * Buffers validated records of one kind and writes each batch with ONE statement (unnest of column
  * arrays), never a statement per record. Records come from the sink's file, or (batches of API payloads)
- * each from its own file. `written` counts rows inserted or changed; `writtenBy` per file.
+ * each from its own file. `written` counts rows inserted or changed in `table`; `writtenBy` per file.
  */
 export interface RecordSink<T> {
+  /** The table the sink writes to. */
+  readonly table: DataTable;
   add(record: T, line: number, file?: FileOrder): Promise<void>;
   /** Writes what is buffered; call once at the end of the file (or batch). */
   finish(): Promise<void>;
@@ -32,6 +35,7 @@ const UTC = new ZonedTime('UTC');
 const utc = (text: string) => microsToIso(parseIsoTimestamp(text, UTC));
 
 abstract class BatchSink<T> implements RecordSink<T> {
+  abstract readonly table: DataTable;
   readonly writtenBy = new Map<string, number>();
   protected pending = 0;
 
@@ -102,6 +106,7 @@ const COUNT_BY_FILE = `SELECT file_id::text AS file_id, count(*)::int AS n FROM 
  * overwrites. Within a file the later line wins. Re-loading a file changes nothing.
  */
 export class VehicleStatusSink extends BatchSink<VehicleStatusItemDto> {
+  readonly table = 'vehicles_status';
   private ids: string[] = [];
   private times: string[] = [];
   private statuses: string[] = [];
@@ -146,6 +151,7 @@ export class VehicleStatusSink extends BatchSink<VehicleStatusItemDto> {
  * one, and a file's own later line wins over its earlier one.
  */
 export class DetectionSink extends BatchSink<DetectionEventItemDto> {
+  readonly table = 'detection_events';
   private ids: string[] = [];
   private times: string[] = [];
   private types: string[] = [];
@@ -196,6 +202,7 @@ export class DetectionSink extends BatchSink<DetectionEventItemDto> {
  * (compensated two-pass). The same timestamp again replaces them, under the same later-file guard.
  */
 export class MeasurementSink extends BatchSink<MeasurementDto> {
+  readonly table = 'measurements';
   private times: string[] = [];
   private means: number[] = [];
   private stds: number[] = [];
@@ -254,6 +261,7 @@ const TOUCHED = 'sluice_reading_touched';
  * aggregated_metrics stays equal to a recomputation whatever was there before.
  */
 export class SensorReadingSink extends BatchSink<SensorReading> {
+  readonly table = 'raw_sensor_data';
   // One file at a time: the stage and the upsert are per file.
   private names: string[] = [];
   private times: string[] = [];

@@ -66,7 +66,8 @@ describe(LogLinesLoader.name, () => {
 
   it('loads the folder-queue seed: 4 lines tagged info, warn, error, info, counted per tag on the ledger row', async () => {
     const r = await load(INPUT_LOG);
-    expect(r).toMatchObject({ rowsTotal: 4, rowsLoaded: 4, rowsRejected: 0, readingsLoaded: 4, rejection: null });
+    expect(r).toMatchObject({ rowsTotal: 4, rowsLoaded: 4, rowsRejected: 0, rejection: null });
+    expect(r.rowsWritten).toEqual({ log_lines: 4 });
     expect(await lines(r.fileId)).toEqual([
       { line: 1, ts: null, tag: 'info', message: 'system booted' },
       { line: 2, ts: null, tag: 'warn', message: 'disk space low' },
@@ -129,10 +130,12 @@ describe(LogLinesLoader.name, () => {
     const first = await load(INPUT_LOG);
     const before = await ds.query(`SELECT * FROM log_lines WHERE file_id = $1 ORDER BY line`, [first.fileId]);
     const again = await load(INPUT_LOG, { fileId: first.fileId });
-    expect(again).toMatchObject({ rowsLoaded: 4, readingsLoaded: 0 });
+    expect(again).toMatchObject({ rowsLoaded: 4 });
+    expect(again.rowsWritten).toEqual({});
     expect(await ds.query(`SELECT * FROM log_lines WHERE file_id = $1 ORDER BY line`, [first.fileId])).toEqual(before);
     const changed = await load('info: system booted\nwarn: disk space low\n', { fileId: first.fileId });
-    expect(changed).toMatchObject({ rowsLoaded: 2, readingsLoaded: 0 });
+    expect(changed).toMatchObject({ rowsLoaded: 2 });
+    expect(changed.rowsWritten).toEqual({});
     expect((await lines(first.fileId)).map((l: { line: number }) => l.line)).toEqual([1, 2]);
     expect(await tagCounts(first.fileId)).toEqual({ info: 1, warn: 1 });
   });

@@ -49,7 +49,7 @@ export class LogLinesLoader implements KindLoader {
       }
       const written = again ? await mergeStaged(client, fileId) : copied;
       await client.query(`UPDATE ingest_files SET tag_counts = $2 WHERE id = $1`, [fileId, JSON.stringify(tags)]);
-      return { written };
+      return { written: { log_lines: written } };
     });
   }
 }

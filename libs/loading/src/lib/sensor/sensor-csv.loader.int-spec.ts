@@ -102,7 +102,7 @@ describe(SensorCsvLoader.name, () => {
 
   it('loads a seed file: counts, µs timestamps, the bad line recorded, in-file duplicates dropped', async () => {
     const r = await load('sensor_wide_csv', fixture('split_2.csv'));
-    expect(r).toMatchObject({ rowsTotal: 10001, rowsLoaded: 10000, rowsRejected: 1, readingsLoaded: 9999 * 7, rejection: null });
+    expect(r).toMatchObject({ rowsTotal: 10001, rowsLoaded: 10000, rowsRejected: 1, rowsWritten: { raw_sensor_data: 9999 * 7 }, rejection: null });
     expect(await count('SELECT count(*) n FROM raw_sensor_data WHERE file_id = $1', [r.fileId])).toBe(9999 * 7);
     expect(await count('SELECT count(*) n FROM sensors')).toBe(21);
     const errors = await ds.query(`SELECT line, "column", rule, raw FROM ingest_errors WHERE file_id = $1`, [r.fileId]);
@@ -126,7 +126,8 @@ describe(SensorCsvLoader.name, () => {
     const before = await ds.query('SELECT * FROM aggregated_metrics ORDER BY 1, 2, 3');
     const rawBefore = await count('SELECT count(*) n FROM raw_sensor_data');
     const again = await load('sensor_wide_csv', fixture('split_31.csv'));
-    expect(again).toMatchObject({ rowsLoaded: 10000, rowsRejected: 1, readingsLoaded: 0, rejection: null });
+    expect(again).toMatchObject({ rowsLoaded: 10000, rowsRejected: 1, rejection: null });
+    expect(again.rowsWritten).toEqual({});
     expect(await count('SELECT count(*) n FROM raw_sensor_data')).toBe(rawBefore);
     expect(await ds.query('SELECT * FROM aggregated_metrics ORDER BY 1, 2, 3')).toEqual(before);
     await expectAggregatesMatchRaw();
@@ -137,17 +138,18 @@ describe(SensorCsvLoader.name, () => {
     await load('sensor_wide_csv', text(a));
     const b = 'ts,device,temp\n1600000000.5,d1,30\n1600000002.5,d1,40\n1600000002.5,d1,41\n';
     const r = await load('sensor_wide_csv', text(b));
-    expect(r).toMatchObject({ rowsLoaded: 3, readingsLoaded: 2, rejection: null });
+    expect(r).toMatchObject({ rowsLoaded: 3, rowsWritten: { raw_sensor_data: 2 }, rejection: null });
     expect((await ds.query('SELECT value FROM raw_sensor_data ORDER BY ts')).map((x: { value: number }) => x.value)).toEqual([30, 20, 41]);
     await expectAggregatesMatchRaw();
   });
 
   it('names UUID sensors whether the mapping comes before or after the readings', async () => {
     const before = await load('sensor_long_csv', text(longCsv([U1, U2], 90)));
-    expect(before).toMatchObject({ rowsTotal: 180, rowsLoaded: 180, readingsLoaded: 180, rejection: null });
+    expect(before).toMatchObject({ rowsTotal: 180, rowsLoaded: 180, rowsWritten: { raw_sensor_data: 180 }, rejection: null });
     expect(await count(`SELECT count(*) n FROM sensors WHERE name = uuid::text`)).toBe(2);
     const mapping = await load('sensor_mapping_csv', text(`sensor_uuid;sensor_name\n${U1};sensor_00001\n${U2};sensor_00002\n`));
-    expect(mapping).toMatchObject({ rowsLoaded: 2, readingsLoaded: 0, rejection: null });
+    expect(mapping).toMatchObject({ rowsLoaded: 2, rejection: null });
+    expect(mapping.rowsWritten).toEqual({});
     // a later mapping renames (here: a swap); ids and stored readings stay
     await load('sensor_mapping_csv', text(`sensor_uuid;sensor_name\n${U1};sensor_00002\n${U2};sensor_00001\n`));
     const names = await ds.query(`SELECT s.name, count(r.*)::int n FROM sensors s JOIN raw_sensor_data r ON r.sensor_id = s.id GROUP BY s.name ORDER BY 1`);
@@ -175,7 +177,8 @@ describe(SensorCsvLoader.name, () => {
   it('quarantines on the first bad row with INVALID_ROWS=reject, leaving no data but the row error', async () => {
     const r = await load('sensor_wide_csv', fixture('split_31.csv'), { ...skip, invalidRows: 'reject' });
     expect(r.rejection).toMatchObject({ rule: 'invalid_timestamp', line: 10002, column: 'ts' });
-    expect(r).toMatchObject({ rowsLoaded: 0, readingsLoaded: 0, rowsRejected: 1 });
+    expect(r).toMatchObject({ rowsLoaded: 0, rowsRejected: 1 });
+    expect(r.rowsWritten).toEqual({});
     expect(await count('SELECT count(*) n FROM raw_sensor_data')).toBe(0);
     expect(await count('SELECT count(*) n FROM aggregated_metrics')).toBe(0);
     expect(await count('SELECT count(*) n FROM ingest_errors WHERE file_id = $1', [r.fileId])).toBe(1);
@@ -220,7 +223,7 @@ describe(SensorCsvLoader.name, () => {
     // 3 devices × 7 metrics, a line every 10 minutes over ~2 days: ~1000 hour buckets, flushed every 50
     const file = wideCsvText(900, 600);
     const r = await load('sensor_wide_csv', text(file), { ...skip, aggFlushBuckets: 50 });
-    expect(r).toMatchObject({ rowsLoaded: 900, readingsLoaded: 900 * 7, rejection: null });
+    expect(r).toMatchObject({ rowsLoaded: 900, rowsWritten: { raw_sensor_data: 900 * 7 }, rejection: null });
     await expectAggregatesMatchRaw();
     // a file refused after some flushes leaves no aggregate behind
     await ds.query('TRUNCATE raw_sensor_data, aggregated_metrics');

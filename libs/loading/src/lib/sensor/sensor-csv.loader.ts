@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { FileKind, RejectReason } from '@sluice/contracts';
+import { addRows, type FileKind, type RejectReason } from '@sluice/contracts';
 import {
   microsToIso,
   readLongCsv,
@@ -82,7 +82,7 @@ export class SensorCsvLoader implements KindLoader {
       if (!(e instanceof SensorCsvFormatError)) throw e;
       const r = e.reason;
       await writeRowErrors(client, fileId, [{ line: r.line ?? 1, column: r.column ?? null, rule: r.rule as RowReject['rule'], message: r.message, value: null, raw: '' }]);
-      return { rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, readingsLoaded: 0, rejection: r };
+      return { rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, rowsWritten: {}, rejection: r };
     }
     if (pass.conflict) throw new Error('slow path reported a conflict');
     const { tally } = pass;
@@ -93,7 +93,7 @@ export class SensorCsvLoader implements KindLoader {
       rowsTotal: tally.total,
       rowsLoaded: pass.rejection ? 0 : tally.total - tally.bad,
       rowsRejected: tally.bad,
-      readingsLoaded: pass.rejection ? 0 : pass.readings,
+      rowsWritten: pass.rejection ? {} : addRows({ raw_sensor_data: pass.readings }),
       rejection: pass.rejection,
     };
   }

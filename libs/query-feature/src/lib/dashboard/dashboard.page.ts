@@ -1,3 +1,5 @@
+import { DATA_TABLE_NOUNS, DATA_TABLES, READINGS_TABLE } from '@sluice/contracts';
+
 // The dashboard's own files, kept as strings so that the page ships inside the bundle of the query-api
 // (no front-end build, no asset copying). The client script avoids backticks and `${` so it can live here.
 
@@ -131,9 +133,13 @@ button.link { background: none; border: none; color: var(--muted); text-decorati
 .t-info, .t-notice { color: var(--info); }
 `;
 
+// What a row of each data table is called: readings have their own card, every other table one when it has rows.
+const TABLE_NOUNS = JSON.stringify(DATA_TABLES.filter((t) => t !== READINGS_TABLE).map((t) => [t, DATA_TABLE_NOUNS[t].many]));
+
 export const DASHBOARD_JS = String.raw`(function () {
   'use strict';
   var STATUSES = ['queued', 'processing', 'processed', 'duplicate', 'quarantined', 'failed'];
+  var OTHER_TABLES = ` + TABLE_NOUNS + String.raw`;
   var $ = function (id) { return document.getElementById(id); };
   var activity = [];
   var activitySeeded = false;
@@ -206,7 +212,12 @@ export const DASHBOARD_JS = String.raw`(function () {
       counts.appendChild(el('div', { 'class': 'card', 'data-status': st }, [el('div', { 'class': 'n s-' + st, text: fmtN(s.files_by_status[st]) }), el('div', { 'class': 'l', text: st })]));
     });
     counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_loaded', title: 'CSV lines and JSON items loaded, all files' }, [el('div', { 'class': 'n', text: fmtN(s.rows_loaded) }), el('div', { 'class': 'l', text: 'records loaded' })]));
-    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'readings_loaded', title: 'Rows written to the data tables (a wide CSV line is one reading per metric)' }, [el('div', { 'class': 'n', text: fmtN(s.readings_loaded) }), el('div', { 'class': 'l', text: 'readings written' })]));
+    counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'readings_loaded', title: 'Sensor readings written to raw_sensor_data (a wide CSV line is one reading per metric)' }, [el('div', { 'class': 'n', text: fmtN(s.readings_loaded) }), el('div', { 'class': 'l', text: 'readings written' })]));
+    // The other tables' rows under their own names, each once it has any.
+    OTHER_TABLES.forEach(function (t) {
+      var n = s.rows_written_by_table[t[0]];
+      if (n) counts.appendChild(el('div', { 'class': 'card', 'data-table': t[0], title: 'Rows written to ' + t[0] }, [el('div', { 'class': 'n', text: fmtN(n) }), el('div', { 'class': 'l', text: t[1] + ' written' })]));
+    });
     counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_rejected' }, [el('div', { 'class': 'n', text: fmtN(s.rows_rejected) }), el('div', { 'class': 'l', text: 'records rejected' })]));
     counts.appendChild(el('div', { 'class': 'card', 'data-figure': 'rows_per_s', title: 'Records loaded by the files that finished in the last minute, per second (a replay counts again)' }, [el('div', { 'class': 'n', id: 'rows-per-s', text: fmtN(s.throughput.rows_per_s) }), el('div', { 'class': 'l', text: 'records/s (last minute)' })]));
     var f = s.folders;

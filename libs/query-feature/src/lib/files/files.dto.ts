@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus } from '@sluice/contracts';
+import { DATA_TABLES, FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus, type RowsByTable } from '@sluice/contracts';
 import { IsIn, IsOptional, IsString, IsUUID } from 'class-validator';
 import { IntegerParam } from '@sluice/http';
 
@@ -95,8 +95,21 @@ export class FileDto {
   @ApiProperty({ example: 2 })
   rows_rejected!: number;
 
-  @ApiProperty({ example: 4990, description: 'Rows written to data tables (a wide CSV line yields one reading per metric).' })
+  @ApiProperty({ example: 4990, description: 'Sensor readings written: rows of raw_sensor_data (a wide CSV line yields one reading per metric); 0 for files of other tables. The same as `rows_written_by_table.raw_sensor_data`.' })
   readings_loaded!: number;
+
+  @ApiProperty({ example: 4990, description: 'Rows written to the data tables, every table together: new keys plus keys whose data the file changed. A replay adds what it writes.' })
+  rows_written!: number;
+
+  @ApiProperty({
+    type: 'object',
+    properties: Object.fromEntries(DATA_TABLES.map((t) => [t, { type: 'integer' }])),
+    example: { raw_sensor_data: 4990 },
+    description:
+      '`rows_written` per table, only the tables the file wrote to: `raw_sensor_data` (readings), `log_lines`, `measurements`, ' +
+      '`vehicles_status`, `detection_events`. A file of one kind writes one table; an NDJSON file may write several.',
+  })
+  rows_written_by_table!: RowsByTable;
 
   @ApiProperty({ type: RejectReasonDto, nullable: true, description: 'Why the file was quarantined or failed.' })
   error!: RejectReasonDto | null;

@@ -1,14 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import { readingsOf } from '@sluice/contracts';
 import { DataSource } from 'typeorm';
 import { isoUs, toCount } from '../http/sql.util';
 import { type FileDetailDto, type FileDto, REJECTED_ROWS_SHOWN, type RejectedRowDto } from './files.dto';
 
-type FileRow = Omit<FileDto, 'size_bytes' | 'rows_total' | 'rows_loaded' | 'rows_rejected' | 'readings_loaded'> &
-  Record<'size_bytes' | 'rows_total' | 'rows_loaded' | 'rows_rejected' | 'readings_loaded', string>;
+type Counted = 'size_bytes' | 'rows_total' | 'rows_loaded' | 'rows_rejected' | 'rows_written';
+type FileRow = Omit<FileDto, Counted | 'readings_loaded'> & Record<Counted, string>;
 
 const FILE_COLUMNS = `f.id::text AS id, f.source, f.original_name, f.stored_path, f.sha256, f.size_bytes::text AS size_bytes, f.kind, f.status,
   f.duplicate_of::text AS duplicate_of, f.compression, f.archive_id::text AS archive_id, f.rows_total::text AS rows_total, f.rows_loaded::text AS rows_loaded,
-  f.rows_rejected::text AS rows_rejected, f.readings_loaded::text AS readings_loaded, f.error, f.tag_counts, f.attempts,
+  f.rows_rejected::text AS rows_rejected, f.rows_written::text AS rows_written, f.rows_written_by_table, f.error, f.tag_counts, f.attempts,
   ${isoUs('f.created_at')} AS created_at, ${isoUs('f.updated_at')} AS updated_at,
   ${isoUs('f.started_at')} AS started_at, ${isoUs('f.finished_at')} AS finished_at`;
 
@@ -18,7 +19,8 @@ const toFile = (r: FileRow): FileDto => ({
   rows_total: toCount(r.rows_total),
   rows_loaded: toCount(r.rows_loaded),
   rows_rejected: toCount(r.rows_rejected),
-  readings_loaded: toCount(r.readings_loaded),
+  readings_loaded: readingsOf(r.rows_written_by_table),
+  rows_written: toCount(r.rows_written),
 });
 
 export interface FilesFilter {

@@ -26,7 +26,7 @@ export class LiveController {
   ) {}
 
   @Get('stats')
-  @ApiOperation({ summary: 'Files per status and per folder, rows loaded, throughput' })
+  @ApiOperation({ summary: 'Files per status and per folder, records loaded, readings and other rows written per table, throughput' })
   @ApiOkResponse({ type: StatsDto })
   async stats(@Query() q: StatsQueryDto): Promise<StatsDto> {
     const [totals, folders, { at, series, ...throughput }] = await Promise.all([this.live.totals(), this.folders(), this.live.throughput()]);
@@ -36,6 +36,8 @@ export class LiveController {
       folders,
       rows_loaded: totals.rowsLoaded,
       readings_loaded: totals.readingsLoaded,
+      rows_written: totals.rowsWritten,
+      rows_written_by_table: totals.rowsWrittenByTable,
       rows_rejected: totals.rowsRejected,
       throughput: q.series === false ? throughput : { ...throughput, series },
       at,

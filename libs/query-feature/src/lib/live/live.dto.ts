@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
-import { FILE_STATUSES, type FileStatus } from '@sluice/contracts';
+import { DATA_TABLES, type DataTable, FILE_STATUSES, type FileStatus } from '@sluice/contracts';
 import { IntegerParam } from '@sluice/http';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional } from 'class-validator';
@@ -15,6 +15,8 @@ export const FIRST_ROW_ERRORS = 3;
 // Plain schema objects (`type: 'integer'`), not constructors: a raw `Number` here is printed as a function
 // into /docs/swagger-ui-init.js and breaks the page.
 const statusCounts = Object.fromEntries(FILE_STATUSES.map((s) => [s, { type: 'integer' as const, example: s === 'processed' ? 41 : 0 }]));
+const TABLE_EXAMPLE: Record<DataTable, number> = { raw_sensor_data: 205000, log_lines: 120, measurements: 3, vehicles_status: 0, detection_events: 0 };
+const tableCounts = Object.fromEntries(DATA_TABLES.map((t) => [t, { type: 'integer' as const, example: TABLE_EXAMPLE[t] }]));
 
 export class FolderCountsDto {
   @ApiProperty({ enum: ['dropzone', 'ledger'], description: '`dropzone`: files counted in the drop folder (DROPZONE_DIR set); `ledger`: ledger rows by the first folder of stored_path.' })
@@ -77,8 +79,21 @@ export class StatsDto {
   @ApiProperty({ example: 41000, description: 'Records loaded (CSV lines, JSON items), all files.' })
   rows_loaded!: number;
 
-  @ApiProperty({ example: 205000, description: 'Rows written to the data tables (a wide CSV line is one reading per metric).' })
+  @ApiProperty({ example: 205000, description: 'Sensor readings written: rows of raw_sensor_data (a wide CSV line is one reading per metric), all files. The same as `rows_written_by_table.raw_sensor_data`.' })
   readings_loaded!: number;
+
+  @ApiProperty({ example: 205123, description: 'Rows written to the data tables, every table together (readings, log lines, measurements, vehicle statuses, detections).' })
+  rows_written!: number;
+
+  @ApiProperty({
+    type: 'object',
+    properties: tableCounts,
+    description:
+      'Rows written per data table (every table present, 0 when none): `raw_sensor_data` readings, `log_lines` log lines, `measurements`, ' +
+      '`vehicles_status` vehicle statuses, `detection_events` detections. A row counts when a file inserts it or changes its data; a ' +
+      'replay that finds its rows stored unchanged writes none.',
+  })
+  rows_written_by_table!: Record<DataTable, number>;
 
   @ApiProperty({ example: 12 })
   rows_rejected!: number;

@@ -31,24 +31,27 @@ async function seed(url: string): Promise<void> {
   const c = new Client({ connectionString: url });
   await c.connect();
   // `queued`: when the row last entered the queue, if not at its arrival (a replay).
-  const row = (id: string, name: string, status: string, stored: string, created: string, started: string | null, finished: string | null, loaded: number, readings: number, rejected: number, error: object | null, queued: string = created) =>
+  // `written`: the rows the file wrote, per table.
+  const row = (id: string, name: string, status: string, stored: string, created: string, started: string | null, finished: string | null, loaded: number, written: Record<string, number>, rejected: number, error: object | null, queued: string = created) =>
     c.query(
       `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, kind, status, rows_total, rows_loaded, rows_rejected,
-                                 readings_loaded, error, attempts, created_at, updated_at, started_at, finished_at, queued_at)
-       VALUES ($1::uuid, 'dropzone', $2, $3, md5($1::text) || md5($2::text), 100, NULL, $4, $5::bigint + $7::bigint, $5, $7, $6, $8, 1,
+                                 rows_written, rows_written_by_table, error, attempts, created_at, updated_at, started_at, finished_at, queued_at)
+       VALUES ($1::uuid, 'dropzone', $2, $3, md5($1::text) || md5($2::text), 100, NULL, $4, $5::bigint + $7::bigint, $5, $7,
+               (SELECT coalesce(sum(v::bigint), 0) FROM jsonb_each_text($6::jsonb) e(k, v)), $6::jsonb, $8, 1,
                now() - $9::interval, now() - COALESCE($11::interval, $10::interval, $9::interval),
                now() - $10::interval, now() - $11::interval, now() - $12::interval)`,
-      [id, name, stored, status, loaded, readings, rejected, error, created, started, finished, queued],
+      [id, name, stored, status, loaded, written, rejected, error, created, started, finished, queued],
     );
   try {
-    await row(ids.queued, 'waiting.csv', 'queued', `processing/${ids.queued}__waiting.csv`, '3 seconds', null, null, 0, 0, 0, null);
-    await row(ids.processing, 'busy.csv', 'processing', `processing/${ids.processing}__busy.csv`, '5 seconds', '2 seconds', null, 0, 0, 0, null);
+    await row(ids.queued, 'waiting.csv', 'queued', `processing/${ids.queued}__waiting.csv`, '3 seconds', null, null, 0, {}, 0, null);
+    await row(ids.processing, 'busy.csv', 'processing', `processing/${ids.processing}__busy.csv`, '5 seconds', '2 seconds', null, 0, {}, 0, null);
     // Arrived an hour ago, replayed 20 s ago: its times count from the replay.
-    await row(ids.doneRecent, 'recent.csv', 'processed', 'processed/recent.csv', '1 hour', '19 seconds', '18 seconds', 1000, 6000, 2, null, '20 seconds');
-    await row(ids.doneOld, 'old.csv', 'processed', 'processed/old.csv', '2 hours', '2 hours', '2 hours', 500, 3000, 0, null);
-    await row(ids.quarantined, 'empty.csv', 'quarantined', 'quarantine/empty.csv', '30 seconds', '29 seconds', '29 seconds', 0, 0, 0, { rule: 'empty_file', message: 'the file is empty' });
-    await row(ids.failed, 'poison.csv', 'failed', 'quarantine/poison.csv', '60 seconds', '50 seconds', '40 seconds', 0, 0, 3, { rule: 'processing_failed', message: 'boom' });
-    await row(ids.duplicate, 'again.csv', 'duplicate', 'processed/again.csv', '10 seconds', null, '10 seconds', 0, 0, 0, null);
+    await row(ids.doneRecent, 'recent.csv', 'processed', 'processed/recent.csv', '1 hour', '19 seconds', '18 seconds', 1000, { raw_sensor_data: 6000 }, 2, null, '20 seconds');
+    // Its rows: readings and measurements (an NDJSON file's lines go to their own tables).
+    await row(ids.doneOld, 'old.ndjson', 'processed', 'processed/old.ndjson', '2 hours', '2 hours', '2 hours', 500, { raw_sensor_data: 3000, measurements: 12 }, 0, null);
+    await row(ids.quarantined, 'empty.csv', 'quarantined', 'quarantine/empty.csv', '30 seconds', '29 seconds', '29 seconds', 0, {}, 0, { rule: 'empty_file', message: 'the file is empty' });
+    await row(ids.failed, 'poison.csv', 'failed', 'quarantine/poison.csv', '60 seconds', '50 seconds', '40 seconds', 0, {}, 3, { rule: 'processing_failed', message: 'boom' });
+    await row(ids.duplicate, 'again.csv', 'duplicate', 'processed/again.csv', '10 seconds', null, '10 seconds', 0, {}, 0, null);
     await c.query(
       `INSERT INTO ingest_errors (file_id, line, "column", rule, message, raw)
        SELECT $1, n, 'temp', 'out_of_range', 'temp ' || (60 + n) || ' is outside -50..50', NULL FROM generate_series(5, 1, -1) n`,
@@ -157,7 +160,9 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
     expect(body['files_total']).toBe(7);
     // No DROPZONE_DIR here: counted from the ledger's stored paths.
     expect(body['folders']).toEqual({ source: 'ledger', counts: { processing: 2, processed: 3, quarantine: 2 }, truncated: false });
-    expect(body).toEqual(expect.objectContaining({ rows_loaded: 1500, readings_loaded: 9000, rows_rejected: 5 }));
+    expect(body).toEqual(expect.objectContaining({ rows_loaded: 1500, readings_loaded: 9000, rows_written: 9012, rows_rejected: 5 }));
+    // Readings are only the rows of raw_sensor_data; the measurements are counted under their own table.
+    expect(body['rows_written_by_table']).toEqual({ raw_sensor_data: 9000, log_lines: 0, measurements: 12, vehicles_status: 0, detection_events: 0 });
     // Only the file that finished 18 s ago is in the last minute: 1000 records / 60 s (its 6000 readings were
     // written by an earlier run: it was replayed).
     expect(body['throughput']['rows_per_s']).toBe(16.7);
@@ -200,7 +205,7 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
     expect(busy['wait_ms']).toBeCloseTo(3000, -2);
     expect(busy['processing_ms']).toBeGreaterThanOrEqual(2000);
     expect(body['in_flight'][1]['processing_ms']).toBeNull();
-    expect(body['finished'].map((f: Json) => f['original_name'])).toEqual(['again.csv', 'recent.csv', 'empty.csv', 'poison.csv', 'old.csv']);
+    expect(body['finished'].map((f: Json) => f['original_name'])).toEqual(['again.csv', 'recent.csv', 'empty.csv', 'poison.csv', 'old.ndjson']);
     const recent = body['finished'][1] as Json;
     expect(recent).toEqual(expect.objectContaining({ status: 'processed', rows_loaded: 1000, rows_rejected: 2, wait_ms: 1000, processing_ms: 1000, total_ms: 2000 }));
   });

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { FILE_STATUSES, type FileStatus, TERMINAL_STATUSES } from '@sluice/contracts';
+import { DATA_TABLES, type DataTable, FILE_STATUSES, type FileStatus, READINGS_TABLE, TERMINAL_STATUSES } from '@sluice/contracts';
 import { DataSource } from 'typeorm';
 import { isoUs, toCount } from '../http/sql.util';
 import { type ErrorFileDto, FINISHED_SHOWN, FIRST_ROW_ERRORS, IN_FLIGHT_SHOWN, SERIES_MINUTES, SERIES_STEP_S, THROUGHPUT_WINDOW_S, type ThroughputDto, type TraceFileDto } from './live.dto';
@@ -7,9 +7,17 @@ import { type ErrorFileDto, FINISHED_SHOWN, FIRST_ROW_ERRORS, IN_FLIGHT_SHOWN, S
 export interface LedgerTotals {
   byStatus: Record<FileStatus, number>;
   rowsLoaded: number;
+  /** Rows of raw_sensor_data written. */
   readingsLoaded: number;
+  /** Rows written to every data table together. */
+  rowsWritten: number;
+  /** Rows written per data table, every table present. */
+  rowsWrittenByTable: Record<DataTable, number>;
   rowsRejected: number;
 }
+
+/** Sums of rows_written_by_table, one column per data table (`w_<table>`); the names are constants. */
+const BY_TABLE_SUMS = DATA_TABLES.map((t) => `sum((rows_written_by_table->>'${t}')::bigint)::text AS w_${t}`).join(', ');
 
 type TraceRow = Omit<TraceFileDto, 'rows_loaded' | 'rows_rejected' | 'wait_ms' | 'processing_ms' | 'total_ms'> &
   Record<'rows_loaded' | 'rows_rejected', string> &
@@ -33,22 +41,24 @@ export class LiveRepository {
   constructor(private readonly db: DataSource) {}
 
   async totals(): Promise<LedgerTotals> {
-    const rows: { status: FileStatus; n: string; rows_loaded: string; readings_loaded: string; rows_rejected: string }[] = await this.db.query(
-      `SELECT status, count(*)::text AS n, sum(rows_loaded)::text AS rows_loaded, sum(readings_loaded)::text AS readings_loaded,
-              sum(rows_rejected)::text AS rows_rejected
+    const rows: ({ status: FileStatus; n: string; rows_loaded: string; rows_written: string; rows_rejected: string } & Record<string, string | null>)[] = await this.db.query(
+      `SELECT status, count(*)::text AS n, sum(rows_loaded)::text AS rows_loaded, sum(rows_written)::text AS rows_written,
+              sum(rows_rejected)::text AS rows_rejected, ${BY_TABLE_SUMS}
          FROM ingest_files GROUP BY status`,
     );
     const byStatus = Object.fromEntries(FILE_STATUSES.map((s) => [s, 0])) as Record<FileStatus, number>;
+    const rowsWrittenByTable = Object.fromEntries(DATA_TABLES.map((t) => [t, 0])) as Record<DataTable, number>;
     let rowsLoaded = 0;
-    let readingsLoaded = 0;
+    let rowsWritten = 0;
     let rowsRejected = 0;
     for (const r of rows) {
       byStatus[r.status] = toCount(r.n);
       rowsLoaded += toCount(r.rows_loaded);
-      readingsLoaded += toCount(r.readings_loaded);
+      rowsWritten += toCount(r.rows_written);
       rowsRejected += toCount(r.rows_rejected);
+      for (const t of DATA_TABLES) rowsWrittenByTable[t] += toCount(r[`w_${t}`] ?? '0');
     }
-    return { byStatus, rowsLoaded, readingsLoaded, rowsRejected };
+    return { byStatus, rowsLoaded, readingsLoaded: rowsWrittenByTable[READINGS_TABLE], rowsWritten, rowsWrittenByTable, rowsRejected };
   }
 
   /** Ledger rows by the first folder of their stored path (processing/, processed/, quarantine/ …). */
@@ -62,8 +72,8 @@ export class LiveRepository {
   /**
    * Records loaded per second: over the last minute, and as a series of buckets over the last minutes
    * (zero-filled). A file counts when it finishes. Only processed files load rows. Records, not readings:
-   * a replay counts the records it loaded again, while readings_loaded keeps the earlier run's readings
-   * (the replay writes none of them anew), so readings would count old work as new.
+   * a replay counts the records it loaded again, while rows_written keeps the earlier run's rows (the
+   * replay writes none of them anew), so rows written would count old work as new.
    */
   async throughput(): Promise<Required<ThroughputDto> & { at: string }> {
     const rows: { t: string; records: string; recent: string; now: string }[] = await this.db.query(
