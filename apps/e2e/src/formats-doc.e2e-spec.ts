@@ -1,16 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Stack, WORKSPACE_ROOT } from '@sluice/testing';
-
-/** The examples of docs/formats.md: each `<!-- example: NAME -->` and the code block after it, a whole file. */
-function examples(): { name: string; content: string }[] {
-  const doc = readFileSync(join(WORKSPACE_ROOT, 'docs/formats.md'), 'utf8');
-  return [...doc.matchAll(/<!-- example: (\S+) -->\n```[^\n]*\n([\s\S]*?)```/g)].map((m) => ({ name: m[1], content: m[2] }));
-}
+import { EXAMPLE_KINDS, formatExamples } from './support/formats-examples';
 
 describe('docs/formats.md: every example is a file that loads whole', () => {
   let stack: Stack;
-  const files = examples();
+  const files = formatExamples(readFileSync(join(WORKSPACE_ROOT, 'docs/formats.md'), 'utf8'));
 
   beforeAll(async () => {
     stack = await Stack.start({ label: 'formatsdoc', services: ['watcher', 'processor'] });
@@ -20,7 +15,7 @@ describe('docs/formats.md: every example is a file that loads whole', () => {
   });
 
   it('has an example of every built-in kind', () => {
-    expect(files.map((f) => f.name)).toEqual(['wide.csv', 'long.csv', 'mapping.csv', 'measurement.json', 'vehicles.json', 'detections.json', 'lines.ndjson', 'app.log']);
+    expect(files.map((f) => f.name)).toEqual(Object.keys(EXAMPLE_KINDS));
   });
 
   it('loads each example with no row error, as the kind the table names', async () => {
@@ -29,16 +24,7 @@ describe('docs/formats.md: every example is a file that loads whole', () => {
     const rows = await stack.query<{ name: string; kind: string; rows_total: string; rows_rejected: string }>(
       'SELECT original_name AS name, kind, rows_total::text, rows_rejected::text FROM ingest_files ORDER BY original_name',
     );
-    expect(Object.fromEntries(rows.map((r) => [r.name, r.kind]))).toEqual({
-      'app.log': 'log',
-      'detections.json': 'detections',
-      'lines.ndjson': 'ndjson',
-      'long.csv': 'sensor_long_csv',
-      'mapping.csv': 'sensor_mapping_csv',
-      'measurement.json': 'measurement',
-      'vehicles.json': 'vehicle_status',
-      'wide.csv': 'sensor_wide_csv',
-    });
+    expect(Object.fromEntries(rows.map((r) => [r.name, r.kind]))).toEqual(EXAMPLE_KINDS);
     for (const r of rows) expect({ name: r.name, rejected: r.rows_rejected, some: Number(r.rows_total) > 0 }).toEqual({ name: r.name, rejected: '0', some: true });
     // The wide example's quoted epoch-seconds line and its unquoted ISO-8601 line: 2 lines × 4 metrics.
     expect((await stack.query<{ n: number }>(`SELECT count(*)::int AS n FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id WHERE s.name LIKE '%:%/%'`))[0].n).toBe(8);

@@ -66,7 +66,7 @@ function commentOf(line: string): string {
 /** Reads that change nothing: a reader repeats them until the data has arrived, and so does the test. */
 export function isRepeatableRead(command: string): boolean {
   if (/^curl\b/.test(command)) return !/\s(-X|--data-binary|--data|-d|-F|-T)\s/.test(` ${command} `) && !/-N\b/.test(command);
-  return /^npx sluice (status|retrieve-sensor-readings)\b/.test(command);
+  return /^npx sluice (status|why|retrieve-sensor-readings)\b/.test(command);
 }
 
 /** Every repository path the README names under fixtures/. */
