@@ -22,7 +22,7 @@ describe('a processor while JetStream delivers nothing', () => {
     t = await startProcessorApp('ledger-fallback', { NATS_URL: nats.url, LEDGER_FALLBACK_AFTER_MS: '1500' });
   });
   afterAll(async () => {
-    await nats?.start().catch(() => undefined);
+    await nats?.start(); // back if a test stopped it, so the app's shutdown can delete its stream
     await t?.close();
     await nats?.dispose();
   });

@@ -70,6 +70,8 @@ export async function startPrivateNats(extraArgs: string[] = [], port?: number):
   const store = mkdtempSync(join(tmpdir(), 'sluice-nats-'));
   let proc: ChildProcess | undefined;
   const start = async () => {
+    // Already running: a second server on the same port would fail to bind, and the first would be orphaned.
+    if (proc && proc.exitCode === null && proc.signalCode === null) return;
     proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store, ...extraArgs], { stdio: 'ignore' });
     await waitForPort(port);
   };
