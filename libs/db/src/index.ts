@@ -13,3 +13,4 @@ export * from './lib/entities/vehicle-status.entity';
 export * from './lib/data-source';
 export * from './lib/database';
 export * from './lib/db.module';
+export * from './lib/sql-state';

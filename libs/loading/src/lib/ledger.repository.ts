@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { totalRows, type FileKind, type FileSource, type FileStatus, type RejectReason, type RowsByTable } from '@sluice/contracts';
-import { IngestFile } from '@sluice/db';
+import { hasSqlState, IngestFile, SqlState } from '@sluice/db';
 import { storable } from '@sluice/formats';
 import { DataSource } from 'typeorm';
 import type { LoadResult } from './kind-loader';
@@ -76,7 +76,6 @@ const LIVE = `('queued','processing','processed')`;
 
 /** A row's created_at as UTC text with microseconds: its place in arrival order ("the later file wins"). */
 export const CREATED_AT_US = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-const UNIQUE_VIOLATION = '23505';
 
 /** Two jsonb counts per table added up, table by table (`rows_written_by_table` plus what a load wrote). */
 const addByTable = (stored: string, added: string) =>
@@ -128,7 +127,7 @@ export class LedgerRepository {
       return { status: 'duplicate', row: dup[0], duplicateOf: duplicateOf ?? '' };
     } catch (e) {
       // A concurrent register of the same id won the race: report what it stored.
-      if ((e as { code?: string }).code === UNIQUE_VIOLATION) {
+      if (hasSqlState(e, SqlState.uniqueViolation)) {
         const row = await this.get(entry.id);
         if (row) return { status: 'existing', row };
       }

@@ -1,4 +1,5 @@
 import type { RejectReason } from '@sluice/contracts';
+import { SqlState } from '@sluice/db';
 import { isCompressedContentError } from '@sluice/formats';
 
 /**
@@ -23,7 +24,7 @@ export interface Failure {
 const PERMANENT_SQLSTATE_CLASSES = new Set(['22', '23']);
 const TRANSIENT_SQLSTATE_CLASSES = new Set(['08', '40', '53', '57', '58']);
 /** lock_not_available (lock_timeout), idle_in_transaction_session_timeout, unique_violation (a race, see above). */
-const TRANSIENT_SQLSTATES = new Set(['55P03', '25P03', '23505']);
+const TRANSIENT_SQLSTATES = new Set<string>([SqlState.lockNotAvailable, SqlState.idleInTransactionSessionTimeout, SqlState.uniqueViolation]);
 /** Node system errors of the machine or network, not of the file. */
 const TRANSIENT_SYSTEM_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 

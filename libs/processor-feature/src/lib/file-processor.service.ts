@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
 import { FileSubjects, isTerminal, subjectOfStatus, type RejectReason } from '@sluice/contracts';
-import type { IngestFile } from '@sluice/db';
+import { hasSqlState, SqlState, type IngestFile } from '@sluice/db';
 import {
   isStoredInDatabase,
   LedgerRepository,
@@ -75,7 +75,7 @@ export class FileProcessorService {
       file = await this.ledger.startAttempt(fileId);
     } catch (e) {
       // lock_timeout: another replica holds this file in its load transaction.
-      if ((e as { code?: string }).code === '55P03') return 'busy';
+      if (hasSqlState(e, SqlState.lockNotAvailable)) return 'busy';
       throw e;
     }
     if (!file) {

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { FileSubjects, type FileQueuedMessage, type FileStatus } from '@sluice/contracts';
-import type { IngestFile } from '@sluice/db';
+import { hasSqlState, SqlState, type IngestFile } from '@sluice/db';
 import { isStoredInDatabase, LedgerRepository, rowsOf, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropFolder, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
@@ -11,7 +11,6 @@ import { ReplayException } from './replay.exception';
 export const REPLAYABLE_STATUSES = ['quarantined', 'failed', 'processed'] as const satisfies readonly FileStatus[];
 export type ReplayableStatus = (typeof REPLAYABLE_STATUSES)[number];
 
-const UNIQUE_VIOLATION = '23505';
 const DEFAULT_BATCH_LIMIT = 1000;
 
 export interface ReplayFilter {
@@ -190,7 +189,7 @@ export class ReplayService {
           ),
         );
       } catch (e) {
-        if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
+        if (!hasSqlState(e, SqlState.uniqueViolation)) throw e;
         await runner.query('ROLLBACK TO SAVEPOINT reset');
         const live = rowsOf<{ id: string }>(
           await runner.query(`SELECT l.id FROM ingest_files l WHERE l.sha256 = $2 AND l.id <> $1 AND l.status IN ('queued','processing','processed')`, [id, content.sha256]),

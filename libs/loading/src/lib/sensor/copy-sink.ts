@@ -1,3 +1,4 @@
+import { hasSqlState, SqlState } from '@sluice/db';
 import type { PoolClient } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 
@@ -58,5 +59,5 @@ export function copyField(text: string): string {
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 export function isUniqueViolation(e: unknown): boolean {
-  return (e as { code?: string } | null)?.code === '23505';
+  return hasSqlState(e, SqlState.uniqueViolation);
 }
