@@ -79,7 +79,7 @@ interface StatsBody {
   at: string;
 }
 
-// The page's own formatting (dashboard.page.ts), so that a text comparison is exact.
+// The page's own formatting (dashboard.script.ts), so that a text comparison is exact.
 const fmtN = (n: number) => Number(n).toLocaleString('en-US');
 function fmtMs(ms: number | null): string {
   if (ms === null) return '–';

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type uPlot from 'uplot';
-import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_ICON, DASHBOARD_JS } from './dashboard.page';
+import { DASHBOARD_HTML, DASHBOARD_ICON } from './dashboard.page';
+import { DASHBOARD_JS } from './dashboard.script';
+import { DASHBOARD_CSS } from './dashboard.style';
 
 /** The browser global the page script uses (typed here only so the dependency is declared). */
 export type UPlotConstructor = typeof uPlot;

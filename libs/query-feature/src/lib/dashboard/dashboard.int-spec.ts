@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { bootstrapService, redactKeyParam } from '@sluice/observability';
 import { createTestDatabase, deleteNamespaceStream, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { QUERY_API_OPENAPI, QueryApiModule } from '../query-api.module';
-import { DASHBOARD_JS as DASHBOARD_SCRIPT } from './dashboard.page';
+import { DASHBOARD_JS as DASHBOARD_SCRIPT } from './dashboard.script';
 
 jest.setTimeout(60_000);
 

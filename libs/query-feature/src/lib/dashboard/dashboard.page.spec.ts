@@ -1,4 +1,5 @@
-import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.page';
+import { DASHBOARD_HTML } from './dashboard.page';
+import { DASHBOARD_JS } from './dashboard.script';
 
 // File names, sensor names and error messages reach the page from the API and /events: they must only
 // ever become text (textContent, setAttribute), never markup.
