@@ -21,6 +21,9 @@ export const DATA_TABLE_NOUNS: Readonly<Record<DataTable, { one: string; many: s
 /** Rows written, per table; a table the file wrote no row to is left out. */
 export type RowsByTable = Partial<Record<DataTable, number>>;
 
+/** The JSON-schema properties of a RowsByTable (an integer per table), for the API's documentation. */
+export const ROWS_BY_TABLE_PROPERTIES: Readonly<Record<DataTable, { type: 'integer' }>> = Object.fromEntries(DATA_TABLES.map((t) => [t, { type: 'integer' }])) as Record<DataTable, { type: 'integer' }>;
+
 export function isDataTable(name: string): name is DataTable {
   return (DATA_TABLES as readonly string[]).includes(name);
 }

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { DATA_TABLES, FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus, type RowsByTable } from '@sluice/contracts';
+import { FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus, ROWS_BY_TABLE_PROPERTIES, type RowsByTable } from '@sluice/contracts';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 
@@ -87,7 +87,7 @@ export class IngestStatusDto {
 
   @ApiProperty({
     type: 'object',
-    properties: Object.fromEntries(DATA_TABLES.map((t) => [t, { type: 'integer' }])),
+    properties: ROWS_BY_TABLE_PROPERTIES,
     example: { measurements: 1 },
     description: '`rows_written` per table, only the tables it wrote to: `raw_sensor_data` (readings), `measurements`, `vehicles_status`, `detection_events`, `log_lines`.',
   })

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { DATA_TABLES, FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus, type RowsByTable } from '@sluice/contracts';
+import { FILE_KINDS, FILE_SOURCES, FILE_STATUSES, type FileKind, type FileSource, type FileStatus, ROWS_BY_TABLE_PROPERTIES, type RowsByTable } from '@sluice/contracts';
 import { IsIn, IsOptional, IsString, IsUUID } from 'class-validator';
 import { IntegerParam } from '@sluice/http';
 
@@ -103,7 +103,7 @@ export class FileDto {
 
   @ApiProperty({
     type: 'object',
-    properties: Object.fromEntries(DATA_TABLES.map((t) => [t, { type: 'integer' }])),
+    properties: ROWS_BY_TABLE_PROPERTIES,
     example: { raw_sensor_data: 4990 },
     description:
       '`rows_written` per table, only the tables the file wrote to: `raw_sensor_data` (readings), `log_lines`, `measurements`, ' +
