@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
-import { FileSubjects, isTerminal, subjectOfStatus, type RejectReason } from '@sluice/contracts';
+import { FileSubjects, isTerminal, subjectOfStatus, type FileSubject, type RejectReason } from '@sluice/contracts';
 import { hasSqlState, SqlState, type IngestFile } from '@sluice/db';
 import {
   isStoredInDatabase,
@@ -26,7 +26,6 @@ import { classifyFailure, objectChangedReason } from './failure.util';
 import * as metrics from './processor.metrics';
 
 export type ProcessResult = 'done' | 'busy';
-type FileSubjectName = (typeof FileSubjects)[keyof typeof FileSubjects];
 
 /**
  * Loads one file exactly once: start an attempt in the ledger, then in ONE transaction lock the ledger row,
@@ -94,14 +93,12 @@ export class FileProcessorService {
    */
   async attempt(file: IngestFile, working: () => void, { started = Date.now(), fromLedger = false }: { started?: number; fromLedger?: boolean } = {}): Promise<ProcessResult> {
     const fileId = file.id;
-    const news = (subject: FileSubjectName, payload: object, msgId: string) =>
-      fromLedger ? this.jetstream.publishLater(subject, payload, msgId) : this.publishQuietly(subject, payload, msgId);
     if (file.attempts > this.config.MAX_ATTEMPTS) {
       // Every earlier attempt died with its process (a poison file that crashes the processor).
       await this.fail(fileId, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${file.attempts - 1} times (the processor died during each attempt); giving up` });
       return 'done';
     }
-    await news(FileSubjects.processing, lifecycleEventOf(file), `${fileId}.processing.${file.attempts}`);
+    await this.publishQuietly(FileSubjects.processing, lifecycleEventOf(file), `${fileId}.processing.${file.attempts}`, fromLedger);
 
     let outcome: FileOutcome | null;
     try {
@@ -123,8 +120,7 @@ export class FileProcessorService {
     metrics.rowsRejected.inc(outcome.rowsRejected);
     metrics.countRowsWritten(outcome.rowsWritten);
     const row = await this.ledger.get(fileId);
-    if (row && fromLedger) this.announceLater(row, durationMs);
-    else if (row) await this.announce(row, durationMs);
+    if (row) await this.announce(row, durationMs, fromLedger);
     this.logger.log({ fileId, status: outcome.status, kind: outcome.kind, rows: outcome.rowsLoaded, rejected: outcome.rowsRejected, durationMs }, 'file finished');
     return 'done';
   }
@@ -292,17 +288,17 @@ export class FileProcessorService {
   /**
    * Publishes the terminal state of a row; the msgId makes a repeat after a crash harmless. It names the
    * replay too: a replay's outcome is news (the watcher moves the file on it), not a repeat to drop.
+   * `later`: queued to go out when JetStream takes publishes (see attempt), rather than waited for.
    */
-  private async announce(row: IngestFile, durationMs?: number): Promise<void> {
+  private async announce(row: IngestFile, durationMs?: number, later = false): Promise<void> {
     if (!isTerminal(row.status)) return;
-    await this.jetstream.publish(subjectOfStatus(row.status), lifecycleEventOf(row, { durationMs }), outcomeMsgId(row));
+    const [subject, event, msgId] = [subjectOfStatus(row.status), lifecycleEventOf(row, { durationMs }), outcomeMsgId(row)];
+    if (later) this.jetstream.publishLater(subject, event, msgId);
+    else await this.jetstream.publish(subject, event, msgId);
   }
 
-  private announceLater(row: IngestFile, durationMs?: number): void {
-    if (isTerminal(row.status)) this.jetstream.publishLater(subjectOfStatus(row.status), lifecycleEventOf(row, { durationMs }), outcomeMsgId(row));
-  }
-
-  private async publishQuietly(subject: FileSubjectName, payload: object, msgId: string): Promise<void> {
+  private async publishQuietly(subject: FileSubject, payload: object, msgId: string, later = false): Promise<void> {
+    if (later) return this.jetstream.publishLater(subject, payload, msgId);
     try {
       await this.jetstream.publish(subject, payload, msgId);
     } catch (e) {

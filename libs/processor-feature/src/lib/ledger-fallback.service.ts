@@ -1,8 +1,8 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
+import type { IngestFile } from '@sluice/db';
 import { LedgerRepository } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { classifyFailure } from './failure.util';
 import { FileProcessorService } from './file-processor.service';
 import { ledgerFallbackFiles } from './processor.metrics';
 
@@ -73,12 +73,14 @@ export class LedgerFallback implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  /** What a delivery does with the file; a failed attempt is left `processing`, for the watcher's requeue. */
-  private async load(file: Parameters<FileProcessorService['attempt']>[0]): Promise<void> {
+  /**
+   * What a delivery does with the file. A failed attempt (the last one records `failed` itself) is left
+   * `processing`, for the watcher's requeue.
+   */
+  private async load(file: IngestFile): Promise<void> {
     try {
       await this.files.attempt(file, () => undefined, { fromLedger: true });
     } catch (e) {
-      if (file.attempts >= this.config.MAX_ATTEMPTS) await this.files.fail(file.id, classifyFailure(e).reason).catch(() => undefined);
       this.logger.warn(`file ${file.id} (taken from the ledger): attempt ${file.attempts} failed: ${(e as Error).message}`);
     }
   }
