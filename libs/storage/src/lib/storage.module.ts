@@ -1,13 +1,20 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { CommonConfig } from '@sluice/config';
+import { CommonConfig, DropzoneConfig } from '@sluice/config';
 import { DropFolder } from './drop-folder';
+import { DropFolderReader, ObjectStoreReader, StoredFileReaders } from './file-reader';
+import { ObjectStores } from './object-stores';
 
-/** Provides the DropFolder of the app's DROPZONE_DIR (any config class that has that variable). */
+/**
+ * Where an app's files live, from its config: the DropFolder of DROPZONE_DIR (any config class that has that
+ * variable), the ObjectStores of S3_SOURCES (none for a config without them) and the StoredFileReaders that read
+ * a ledger row's bytes from either. Global: an app has one drop folder, and libs (replay) use it.
+ */
 @Module({})
 export class StorageModule {
   static forRoot(): DynamicModule {
     return {
       module: StorageModule,
+      global: true,
       providers: [
         {
           provide: DropFolder,
@@ -18,8 +25,18 @@ export class StorageModule {
             return new DropFolder(dir, config.decompressionLimits);
           },
         },
+        {
+          provide: ObjectStores,
+          inject: [CommonConfig],
+          useFactory: (config: CommonConfig) => new ObjectStores(config instanceof DropzoneConfig ? config.s3Sources : []),
+        },
+        {
+          provide: StoredFileReaders,
+          inject: [DropFolder, ObjectStores],
+          useFactory: (drop: DropFolder, stores: ObjectStores) => new StoredFileReaders([new ObjectStoreReader(stores), new DropFolderReader(drop)]),
+        },
       ],
-      exports: [DropFolder],
+      exports: [DropFolder, ObjectStores, StoredFileReaders],
     };
   }
 }
