@@ -3,3 +3,4 @@ export * from './lib/messaging.module';
 export * from './lib/transport/jetstream.context';
 export * from './lib/transport/jetstream.decorators';
 export * from './lib/transport/jetstream.server';
+export * from './lib/transport/jetstream-consumer.module';
