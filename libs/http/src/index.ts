@@ -9,3 +9,4 @@ export * from './lib/validation';
 export * from './lib/query-encoding.middleware';
 export * from './lib/api-providers';
 export * from './lib/api-docs';
+export * from './lib/http-api.module';
