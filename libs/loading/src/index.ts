@@ -13,3 +13,6 @@ export * from './lib/lifecycle-event';
 export * from './lib/stored-payloads.repository';
 export * from './lib/payload-batch.loader';
 export * from './lib/s3-objects.repository';
+export * from './lib/loaders';
+export * from './lib/ledger.module';
+export * from './lib/loading.module';

@@ -41,9 +41,12 @@ export interface LoadResult {
  * Loads one kind (or family of kinds) of file inside the caller's transaction, with the file's ledger
  * row locked. Must be idempotent: loading the same file again changes no table. Writes its row errors to
  * ingest_errors (replacing an earlier attempt's) and, when it refuses the file, leaves no data behind.
- * A new kind is one loader registered in LoaderRegistry (and a migration for its table).
+ * A new kind is one loader listed in KIND_LOADERS (and a migration for its table).
  */
 export interface KindLoader {
   readonly kinds: readonly FileKind[];
   load(client: PoolClient, fileId: string, kind: FileKind, open: () => NodeJS.ReadableStream, opts: LoadOptions): Promise<LoadResult>;
 }
+
+/** The injection token of every kind loader (the instances of KIND_LOADERS), which LoaderRegistry receives. */
+export const LOADERS = Symbol('LOADERS');

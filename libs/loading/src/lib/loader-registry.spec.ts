@@ -15,7 +15,7 @@ describe(LoaderRegistry.name, () => {
   const documents = fake(['vehicle_status', 'detections', 'measurement']);
   const ndjson = fake(['ndjson']);
   const logs = fake(['log']);
-  const sut = new LoaderRegistry(sensors as SensorCsvLoader, documents as JsonDocumentLoader, ndjson as NdjsonLoader, logs as LogLinesLoader);
+  const sut = new LoaderRegistry([sensors, documents, ndjson, logs]);
 
   it('routes every kind to the loader that claims it', () => {
     expect(sut.for('sensor_long_csv')).toBe(sensors);
@@ -26,7 +26,7 @@ describe(LoaderRegistry.name, () => {
 
   it('has a loader for every kind of SPEC §4 with the real loaders', () => {
     const ds = {} as DataSource;
-    const real = new LoaderRegistry(new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds), new LogLinesLoader());
+    const real = new LoaderRegistry([new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds), new LogLinesLoader()]);
     // A zip archive is not loaded: the processor expands it into member files, each of a loaded kind.
     for (const kind of FILE_KINDS.filter((k) => k !== 'zip_archive')) expect(real.for(kind)?.kinds).toContain(kind);
     expect(real.for('zip_archive')).toBeUndefined();

@@ -1,11 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { FileKind, RejectReason } from '@sluice/contracts';
 import { detectionHead, detectKind, readDetectionHead } from '@sluice/formats';
-import { JsonDocumentLoader } from './json/json-document.loader';
-import { NdjsonLoader } from './json/ndjson.loader';
-import type { KindLoader } from './kind-loader';
-import { LogLinesLoader } from './log/log-lines.loader';
-import { SensorCsvLoader } from './sensor/sensor-csv.loader';
+import { LOADERS, type KindLoader } from './kind-loader';
 
 /** Where a file goes: the loader of its detected kind, or why no loader will take it. */
 export type Route = { kind: FileKind; loader: KindLoader } | { kind: FileKind | null; reason: RejectReason };
@@ -15,8 +11,8 @@ export type Route = { kind: FileKind; loader: KindLoader } | { kind: FileKind | 
 export class LoaderRegistry {
   private readonly byKind = new Map<FileKind, KindLoader>();
 
-  constructor(sensors: SensorCsvLoader, documents: JsonDocumentLoader, ndjson: NdjsonLoader, logs: LogLinesLoader) {
-    for (const loader of [sensors, documents, ndjson, logs]) this.register(loader);
+  constructor(@Inject(LOADERS) loaders: readonly KindLoader[]) {
+    for (const loader of loaders) this.register(loader);
   }
 
   register(loader: KindLoader): void {

@@ -1,10 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ProcessorConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { JsonDocumentLoader, LedgerRepository, LoaderRegistry, LogLinesLoader, NdjsonLoader, PayloadBatchLoader, SensorCsvLoader, StoredPayloads } from '@sluice/loading';
-import { JetStreamServer, JetStreamService, MessagingModule } from '@sluice/messaging';
+import { LedgerModule, LoadingModule } from '@sluice/loading';
+import { JetStreamConsumerModule, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
-import { DropFolder, DropFolderReader, ObjectStoreReader, ObjectStores, StoredFileReaders } from '@sluice/storage';
+import { StorageModule } from '@sluice/storage';
 import { ArchiveExpander } from './archive-expander.service';
 import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
@@ -22,32 +22,17 @@ export class ProcessorModule {
         ObservabilityModule.forRoot('processor'),
         DbModule.forRoot({ applicationName: 'sluice-processor', poolSize: 20 }),
         MessagingModule.forRoot('sluice-processor'),
+        JetStreamConsumerModule.forRootAsync({
+          inject: [ProcessorConfig],
+          // One delivery more than MAX_ATTEMPTS: the last one only records `failed` if every attempt crashed.
+          useFactory: (c: ProcessorConfig) => ({ durable: PROCESSOR_DURABLE, concurrency: c.PROCESSOR_CONCURRENCY, ackWaitMs: c.ACK_WAIT_MS, maxDeliver: c.MAX_ATTEMPTS + 1, maxAckPending: 10000 }),
+        }),
+        StorageModule.forRoot(),
+        LedgerModule,
+        LoadingModule,
       ],
       controllers: [ProcessorConsumer],
-      providers: [
-        {
-          provide: JetStreamServer,
-          inject: [JetStreamService, ProcessorConfig],
-          useFactory: (js: JetStreamService, c: ProcessorConfig) =>
-            // One delivery more than MAX_ATTEMPTS: the last one only records `failed` if every attempt crashed.
-            new JetStreamServer(js, { durable: PROCESSOR_DURABLE, concurrency: c.PROCESSOR_CONCURRENCY, ackWaitMs: c.ACK_WAIT_MS, maxDeliver: c.MAX_ATTEMPTS + 1, maxAckPending: 10000 }),
-        },
-        { provide: DropFolder, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new DropFolder(c.DROPZONE_DIR, c.decompressionLimits) },
-        { provide: ObjectStores, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new ObjectStores(c.s3Sources) },
-        { provide: StoredFileReaders, inject: [DropFolder, ObjectStores], useFactory: (d: DropFolder, s: ObjectStores) => new StoredFileReaders([new ObjectStoreReader(s), new DropFolderReader(d)]) },
-        LedgerRepository,
-        SensorCsvLoader,
-        JsonDocumentLoader,
-        NdjsonLoader,
-        LogLinesLoader,
-        LoaderRegistry,
-        StoredPayloads,
-        PayloadBatchLoader,
-        ArchiveExpander,
-        FileProcessorService,
-        BatchProcessorService,
-        LedgerFallback,
-      ],
+      providers: [ArchiveExpander, FileProcessorService, BatchProcessorService, LedgerFallback],
     };
   }
 }

@@ -40,7 +40,7 @@ describe('JSON and NDJSON loaders', () => {
 
   beforeEach(async () => {
     await ds.query('TRUNCATE vehicles_status, detection_events, measurements, raw_sensor_data, aggregated_metrics, ingest_errors, sensors, ingest_files');
-    registry = new LoaderRegistry(new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds), new LogLinesLoader());
+    registry = new LoaderRegistry([new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds), new LogLinesLoader()]);
   });
 
   /** Registers a file in the ledger (at `createdAt`, its place in arrival order). */

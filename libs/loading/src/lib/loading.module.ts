@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { LOADERS, type KindLoader } from './kind-loader';
+import { LoaderRegistry } from './loader-registry';
+import { KIND_LOADERS } from './loaders';
+import { PayloadBatchLoader } from './payload-batch.loader';
+
+/** The kind loaders, the registry that routes each file to one, and the loader of stored payload batches. Needs the app's DataSource (DbModule). */
+@Module({
+  providers: [
+    ...KIND_LOADERS,
+    { provide: LOADERS, inject: [...KIND_LOADERS], useFactory: (...loaders: KindLoader[]) => loaders },
+    LoaderRegistry,
+    PayloadBatchLoader,
+  ],
+  exports: [LoaderRegistry, PayloadBatchLoader],
+})
+export class LoadingModule {}
