@@ -1,2 +1,3 @@
 export * from './lib/replay.exception';
 export * from './lib/replay.service';
+export * from './lib/replay.module';
