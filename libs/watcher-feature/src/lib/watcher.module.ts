@@ -1,10 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, WatcherConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
-import { JetStreamServer, JetStreamService, MessagingModule } from '@sluice/messaging';
+import { LedgerModule } from '@sluice/loading';
+import { JetStreamConsumerModule, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
-import { ObjectStores, StorageModule } from '@sluice/storage';
+import { StorageModule } from '@sluice/storage';
 import { ClaimService } from './claim.service';
 import { FileLocks, TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
@@ -29,17 +29,12 @@ export class WatcherModule {
         ObservabilityModule.forRoot('watcher'),
         DbModule.forRoot({ applicationName: 'sluice-watcher', poolSize: 5 }),
         MessagingModule.forRoot('sluice-watcher'),
+        JetStreamConsumerModule.forRoot({ durable: OUTCOMES_DURABLE, concurrency: 2, ackWaitMs: OUTCOMES_ACK_WAIT_MS, maxDeliver: OUTCOMES_MAX_DELIVER }),
         StorageModule.forRoot(),
+        LedgerModule,
       ],
       controllers: [OutcomeConsumer],
       providers: [
-        {
-          provide: JetStreamServer,
-          inject: [JetStreamService],
-          useFactory: (js: JetStreamService) =>
-            new JetStreamServer(js, { durable: OUTCOMES_DURABLE, concurrency: 2, ackWaitMs: OUTCOMES_ACK_WAIT_MS, maxDeliver: OUTCOMES_MAX_DELIVER }),
-        },
-        LedgerRepository,
         LedgerQueries,
         WatcherMetrics,
         TaskTracker,
@@ -50,8 +45,6 @@ export class WatcherModule {
         Reconciler,
         IncomingWatcher,
         WatcherService,
-        { provide: ObjectStores, inject: [WatcherConfig], useFactory: (c: WatcherConfig) => new ObjectStores(c.s3Sources) },
-        S3ObjectsRepository,
         S3OutcomeSettler,
         S3SourceWatcher,
       ],
