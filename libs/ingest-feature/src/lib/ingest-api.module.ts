@@ -1,11 +1,11 @@
-import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
-import { ConfigModule, IngestApiConfig, loadConfig } from '@sluice/config';
+import { type DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { ConfigModule, IngestApiConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiKeySettings } from '@sluice/http';
-import { LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { HttpApiModule, type ApiKeySettings } from '@sluice/http';
+import { LedgerModule } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule, type BootstrapOptions } from '@sluice/observability';
-import { ReplayService } from '@sluice/replay';
+import { ReplayModule } from '@sluice/replay';
 import { StorageModule } from '@sluice/storage';
 import { BodyBudget } from './body-budget';
 import { IdempotencyExpiry } from './idempotency-expiry.service';
@@ -36,30 +36,29 @@ const keySettings = (c: IngestApiConfig): ApiKeySettings => ({
 });
 
 @Module({})
-export class IngestApiModule implements NestModule {
+export class IngestApiModule {
   /**
    * The whole ingest API. `env` defaults to process.env; tests pass their own. Throws a ConfigError (naming
    * the variables) before anything starts when the configuration is bad or has no keys.
    */
   static forRoot(env: NodeJS.ProcessEnv = process.env): DynamicModule {
-    assertApiKeysConfigured(keySettings(loadConfig(IngestApiConfig, env)));
     return {
       module: IngestApiModule,
       imports: [
         ConfigModule.forRoot(IngestApiConfig, env),
+        // Refuses an API without keys before any other module is set up.
+        HttpApiModule.forRoot({ config: IngestApiConfig, env, keys: keySettings }),
         ObservabilityModule.forRoot('ingest-api', { quietRoutes: [{ path: 'ingest', method: RequestMethod.POST }] }),
         DbModule.forRoot({ applicationName: 'sluice-ingest-api' }),
         // Payloads are durable in PostgreSQL before NATS hears of them, and the watcher requeues what was not
         // announced: an outage of NATS must not take the ingest-api out of a load balancer's rotation.
         MessagingModule.forRoot('sluice-ingest-api', { requiredForReadiness: false }),
         StorageModule.forRoot(),
+        LedgerModule,
+        ReplayModule,
       ],
       controllers: [IngestController],
-      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, StoredPayloads, ReplayService, IdempotencyRepository, IdempotencyExpiry, IngestMetrics, BodyBudget, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper, IngestApiJobs],
+      providers: [IdempotencyRepository, IdempotencyExpiry, IngestMetrics, BodyBudget, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper, IngestApiJobs],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('{*path}');
   }
 }
