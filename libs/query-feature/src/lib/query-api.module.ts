@@ -1,7 +1,7 @@
-import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
-import { ConfigModule, loadConfig, QueryApiConfig } from '@sluice/config';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule, QueryApiConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, QueryEncodingMiddleware, type ApiKeySettings } from '@sluice/http';
+import { HttpApiModule, QueryEncodingMiddleware, type ApiKeySettings } from '@sluice/http';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { DashboardModule } from './dashboard/dashboard.module';
@@ -28,17 +28,18 @@ const keySettings = (c: QueryApiConfig): ApiKeySettings => ({
 });
 
 @Module({})
-export class QueryApiModule implements NestModule {
+export class QueryApiModule {
   /**
    * The whole query API. `env` defaults to process.env; tests pass their own. Throws a ConfigError
    * (naming the variables) before anything starts when the configuration is bad or has no keys.
    */
   static forRoot(env: NodeJS.ProcessEnv = process.env): DynamicModule {
-    assertApiKeysConfigured(keySettings(loadConfig(QueryApiConfig, env)));
     return {
       module: QueryApiModule,
       imports: [
         ConfigModule.forRoot(QueryApiConfig, env),
+        // Refuses an API without keys before any other module is set up.
+        HttpApiModule.forRoot({ config: QueryApiConfig, env, keys: keySettings, middleware: [QueryEncodingMiddleware] }),
         ObservabilityModule.forRoot('query-api'),
         DbModule.forRoot({ applicationName: 'sluice-query-api' }),
         MessagingModule.forRoot('sluice-query-api'),
@@ -50,11 +51,6 @@ export class QueryApiModule implements NestModule {
         LiveModule,
         DashboardModule,
       ],
-      providers: apiProviders(QueryApiConfig, keySettings),
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware, QueryEncodingMiddleware).forRoutes('{*path}');
   }
 }
