@@ -2,14 +2,15 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ProcessorConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
 import { JsonDocumentLoader, LedgerRepository, LoaderRegistry, LogLinesLoader, NdjsonLoader, PayloadBatchLoader, SensorCsvLoader, StoredPayloads } from '@sluice/loading';
-import { JetStreamServer, JetStreamService, MessagingModule } from '@sluice/messaging';
+import { AttemptPolicy, JetStreamServer, JetStreamService, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { DropFolder, DropFolderReader, ObjectStoreReader, ObjectStores, StoredFileReaders } from '@sluice/storage';
 import { ArchiveExpander } from './archive-expander.service';
 import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
 import { LedgerFallback } from './ledger-fallback.service';
-import { PROCESSOR_DURABLE, ProcessorConsumer } from './processor.consumer';
+import { processorAttempts } from './processor-attempts';
+import { PROCESSOR_DURABLE, PROCESSOR_SUBJECTS, ProcessorConsumer } from './processor.consumer';
 
 @Module({})
 export class ProcessorModule {
@@ -25,12 +26,12 @@ export class ProcessorModule {
       ],
       controllers: [ProcessorConsumer],
       providers: [
+        { provide: AttemptPolicy, inject: [ProcessorConfig], useFactory: processorAttempts },
         {
           provide: JetStreamServer,
-          inject: [JetStreamService, ProcessorConfig],
-          useFactory: (js: JetStreamService, c: ProcessorConfig) =>
-            // One delivery more than MAX_ATTEMPTS: the last one only records `failed` if every attempt crashed.
-            new JetStreamServer(js, { durable: PROCESSOR_DURABLE, concurrency: c.PROCESSOR_CONCURRENCY, ackWaitMs: c.ACK_WAIT_MS, maxDeliver: c.MAX_ATTEMPTS + 1, maxAckPending: 10000 }),
+          inject: [JetStreamService, ProcessorConfig, AttemptPolicy],
+          useFactory: (js: JetStreamService, c: ProcessorConfig, attempts: AttemptPolicy) =>
+            new JetStreamServer(js, { subjects: PROCESSOR_SUBJECTS, durable: PROCESSOR_DURABLE, concurrency: c.PROCESSOR_CONCURRENCY, ackWaitMs: c.ACK_WAIT_MS, attempts, maxAckPending: 10000 }),
         },
         { provide: DropFolder, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new DropFolder(c.DROPZONE_DIR, c.decompressionLimits) },
         { provide: ObjectStores, inject: [ProcessorConfig], useFactory: (c: ProcessorConfig) => new ObjectStores(c.s3Sources) },

@@ -1,8 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, WatcherConfig } from '@sluice/config';
+import { OUTCOME_SUBJECTS } from '@sluice/contracts';
 import { DbModule } from '@sluice/db';
 import { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
-import { JetStreamServer, JetStreamService, MessagingModule } from '@sluice/messaging';
+import { AttemptPolicy, JetStreamServer, JetStreamService, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { ObjectStores, StorageModule } from '@sluice/storage';
 import { ClaimService } from './claim.service';
@@ -37,7 +38,7 @@ export class WatcherModule {
           provide: JetStreamServer,
           inject: [JetStreamService],
           useFactory: (js: JetStreamService) =>
-            new JetStreamServer(js, { durable: OUTCOMES_DURABLE, concurrency: 2, ackWaitMs: OUTCOMES_ACK_WAIT_MS, maxDeliver: OUTCOMES_MAX_DELIVER }),
+            new JetStreamServer(js, { subjects: OUTCOME_SUBJECTS, durable: OUTCOMES_DURABLE, concurrency: 2, ackWaitMs: OUTCOMES_ACK_WAIT_MS, attempts: new AttemptPolicy(OUTCOMES_MAX_DELIVER) }),
         },
         LedgerRepository,
         LedgerQueries,
