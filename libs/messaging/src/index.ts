@@ -4,3 +4,6 @@ export * from './lib/transport/jetstream.context';
 export * from './lib/transport/jetstream.decorators';
 export * from './lib/transport/jetstream.server';
 export * from './lib/transport/jetstream-consumer.module';
+export * from './lib/transport/attempt-policy';
+export * from './lib/transport/jetstream.deserializer';
+export * from './lib/transport/outcomes';

@@ -46,12 +46,20 @@ function commonTokens(subjects: readonly string[]): string {
 
 export interface DurableConsumerSpec {
   durable: string;
-  subjects: readonly FileSubject[];
+  /** Subjects without the namespace. */
+  subjects: readonly string[];
   ackWaitMs: number;
   maxDeliver: number;
-  /** Redelivery delays after a failed attempt (JetStream applies them by delivery count). */
-  backoffMs?: number[];
   maxAckPending?: number;
+  /** The stream the consumer reads; by default the namespace's. */
+  stream?: string;
+}
+
+/** A change of the NATS connection, as the transport reports it (see JetStreamServer's `status` and `on()`). */
+export interface ConnectionChange {
+  type: 'disconnect' | 'reconnecting' | 'reconnect';
+  /** The server left or reached; none while reconnecting. */
+  server?: string;
 }
 
 /**
@@ -114,6 +122,8 @@ export class JetStreamService implements OnApplicationShutdown {
   readonly delivery = new DeliverySigns();
   /** Emits after each reconnection: consumers pull again at once rather than wait for missed heartbeats. */
   readonly reconnected = new Subject<void>();
+  /** Every change of the connection, for the transports' status. */
+  readonly connectionChanges = new Subject<ConnectionChange>();
   readonly namespace: string;
   readonly stream: string;
 
@@ -195,6 +205,8 @@ export class JetStreamService implements OnApplicationShutdown {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnect') this.logger.warn(`NATS ${s.type}`);
       if (s.type === 'reconnect') this.reconnected.next();
+      if (s.type === 'disconnect' || s.type === 'reconnect') this.connectionChanges.next({ type: s.type, server: s.server });
+      if (s.type === 'reconnecting') this.connectionChanges.next({ type: s.type });
     }
   }
 
@@ -206,10 +218,6 @@ export class JetStreamService implements OnApplicationShutdown {
   get jsm(): JetStreamManager {
     if (!this.manager) throw new Error('JetStream is not connected');
     return this.manager;
-  }
-
-  get connected(): boolean {
-    return !!this.nc && !this.nc.isClosed();
   }
 
   /** Round trip to the JetStream API: NATS is reachable, JetStream answers and the stream and consumers are set up. */
@@ -259,18 +267,18 @@ export class JetStreamService implements OnApplicationShutdown {
       deliver_policy: DeliverPolicy.All,
       // One subject filters exactly; several share the wildcard of their common tokens (NATS 2.9 has no
       // filter_subjects) and the transport skips the others.
-      filter_subject: spec.subjects.length === 1 ? this.subject(spec.subjects[0]) : `${this.namespace}.${commonTokens(spec.subjects)}>`,
+      filter_subject: `${this.namespace}.${spec.subjects.length === 1 ? spec.subjects[0] : `${commonTokens(spec.subjects)}>`}`,
       ack_wait: nanos(spec.ackWaitMs),
       max_deliver: spec.maxDeliver,
       max_ack_pending: spec.maxAckPending ?? 1000,
-      ...(spec.backoffMs?.length ? { backoff: spec.backoffMs.map((ms) => nanos(ms)) } : {}),
     };
+    const stream = spec.stream ?? this.stream;
     try {
-      await this.jsm.consumers.info(this.stream, spec.durable);
-      await this.jsm.consumers.update(this.stream, spec.durable, config);
+      await this.jsm.consumers.info(stream, spec.durable);
+      await this.jsm.consumers.update(stream, spec.durable, config);
     } catch (e) {
       if (!isNotFound(e)) throw e;
-      await this.jsm.consumers.add(this.stream, config);
+      await this.jsm.consumers.add(stream, config);
     }
   }
 
@@ -342,6 +350,7 @@ export class JetStreamService implements OnApplicationShutdown {
     const nc = this.nc;
     this.nc = undefined;
     this.reconnected.complete();
+    this.connectionChanges.complete();
     this.unsent.clear();
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { JetStreamService } from './jetstream.service';
 import { MessagingModule } from './messaging.module';
 import { JetStreamController } from './transport/jetstream.decorators';
+import { AttemptPolicy } from './transport/attempt-policy';
 import { JetStreamServer } from './transport/jetstream.server';
 
 jest.setTimeout(120000);
@@ -47,7 +48,7 @@ describe('a service started while JetStream has no leader', () => {
     @Module({ imports: [ConfigModule.forRoot(CommonConfig, env()), ObservabilityModule.forRoot('leaderless-spec'), MessagingModule.forRoot('leaderless-spec')], controllers: [Handlers] })
     class ServiceModule {}
     // As a consuming service's main.ts starts it.
-    app = await bootstrapService(ServiceModule, { port: () => 0, configure: (a) => a.connectMicroservice({ strategy: new JetStreamServer(a.get(JetStreamService), { durable: 'work', concurrency: 1, ackWaitMs: 5000, maxDeliver: 3 }) }) });
+    app = await bootstrapService(ServiceModule, { port: () => 0, configure: (a) => a.connectMicroservice({ strategy: new JetStreamServer(a.get(JetStreamService), { subjects: [FileSubjects.queued], durable: 'work', concurrency: 1, ackWaitMs: 5000, attempts: new AttemptPolicy(3) }) }) });
     const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
 
     expect((await fetch(`${base}/health/live`)).status).toBe(200);

@@ -1,9 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ProcessorConfig } from '@sluice/config';
 import { BatchSubjects, FileSubjects, isTerminal, type FileBatchFinishedMessage, type FileQueuedMessage } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { LedgerRepository, lifecycleEventOf, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
+import { AttemptPolicy, JetStreamService } from '@sluice/messaging';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { FileProcessorService } from './file-processor.service';
@@ -25,7 +24,7 @@ export class BatchProcessorService {
   private readonly logger = new Logger(BatchProcessorService.name);
 
   constructor(
-    private readonly config: ProcessorConfig,
+    private readonly attempts: AttemptPolicy,
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
     private readonly payloads: StoredPayloads,
@@ -50,7 +49,7 @@ export class BatchProcessorService {
     const fresh: IngestFile[] = [];
     for (const f of taken) {
       // Every earlier attempt died with its process: let the single-file path record the failure.
-      if (f.attempts > this.config.MAX_ATTEMPTS) await this.files.fail(f.id, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${f.attempts - 1} times; giving up` });
+      if (this.attempts.isExhausted(f.attempts)) await this.files.fail(f.id, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${f.attempts - 1} times; giving up` });
       else fresh.push(f);
     }
     if (fresh.length) {

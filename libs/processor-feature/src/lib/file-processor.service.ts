@@ -14,7 +14,7 @@ import {
   type LoadOptions,
   type Route,
 } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
+import { AttemptPolicy, JetStreamService } from '@sluice/messaging';
 import { decompressed, isCompressedContentError } from '@sluice/formats';
 import { DropFolder, isArchiveMember, isNoSuchKey, isObjectChanged, isStoredInObjectStore, ObjectStores, parseObjectStoredPath, StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
@@ -49,6 +49,7 @@ export class FileProcessorService {
     private readonly payloads: StoredPayloads,
     private readonly archives: ArchiveExpander,
     private readonly objects: ObjectStores,
+    private readonly attempts: AttemptPolicy,
   ) {}
 
   /** Policies and limits every load runs with. */
@@ -93,7 +94,7 @@ export class FileProcessorService {
    */
   async attempt(file: IngestFile, working: () => void, { started = Date.now(), fromLedger = false }: { started?: number; fromLedger?: boolean } = {}): Promise<ProcessResult> {
     const fileId = file.id;
-    if (file.attempts > this.config.MAX_ATTEMPTS) {
+    if (this.attempts.isExhausted(file.attempts)) {
       // Every earlier attempt died with its process (a poison file that crashes the processor).
       await this.fail(fileId, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${file.attempts - 1} times (the processor died during each attempt); giving up` });
       return 'done';
@@ -107,9 +108,9 @@ export class FileProcessorService {
       metrics.attemptsFailed.inc();
       // A transient or unknown failure (see classifyFailure); the last permitted attempt records why, so the
       // file ends `failed` with the real error.
-      if (file.attempts < this.config.MAX_ATTEMPTS) throw e;
+      if (!this.attempts.isLastAttempt(file.attempts)) throw e;
       const { reason } = classifyFailure(e);
-      await this.fail(fileId, { ...reason, message: `${reason.message} (attempt ${file.attempts} of ${this.config.MAX_ATTEMPTS})` });
+      await this.fail(fileId, { ...reason, message: `${reason.message} (attempt ${file.attempts} of ${this.attempts.maxAttempts})` });
       return 'done';
     }
     if (!outcome) return 'done';

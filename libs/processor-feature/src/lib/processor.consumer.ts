@@ -1,13 +1,15 @@
 import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { BatchSubjects, FileBatchQueuedMessage, FileQueuedMessage, FileSubjects, MAX_BATCH_FILES, type FileSubject } from '@sluice/contracts';
-import { JetStreamContext, JetStreamController, Payloads, type BatchOptions, type JetStreamHandlerOptions } from '@sluice/messaging';
+import { GiveUp, JetStreamContext, JetStreamController, Payloads, RetryLater, type BatchOptions, type JetStreamHandlerOptions } from '@sluice/messaging';
 import { BatchProcessorService } from './batch-processor.service';
 import { classifyFailure } from './failure.util';
-import { FileProcessorService } from './file-processor.service';
+import { FileProcessorService, type ProcessResult } from './file-processor.service';
 
 export const PROCESSOR_DURABLE = 'processor';
 export const BATCH_DURABLE = 'processor-batches';
+/** The subjects the processor's transport serves. */
+export const PROCESSOR_SUBJECTS: readonly FileSubject[] = [FileSubjects.queued, BatchSubjects.queued];
 /** Another replica holds the file in its load transaction: look again after this long. */
 const BUSY_RETRY_MS = 2000;
 /** Payload bytes one merged load holds at most (the bodies are read into memory). */
@@ -42,13 +44,17 @@ export class ProcessorConsumer implements BeforeApplicationShutdown, OnApplicati
 
   @EventPattern<FileSubject>(FileSubjects.queued)
   async fileQueued(@Payload() msg: FileQueuedMessage, @Ctx() ctx: JetStreamContext): Promise<void> {
+    let result: ProcessResult;
     try {
-      if ((await this.files.process(msg.fileId, ctx.working)) === 'busy') ctx.retryLater(BUSY_RETRY_MS);
+      result = await this.files.process(msg.fileId, ctx.working);
     } catch (e) {
-      // No attempt is left: the file ends `failed` with the reason, and the transport gives the message up.
-      if (ctx.isLastDelivery()) await this.files.fail(msg.fileId, classifyFailure(e).reason);
-      throw e;
+      if (!ctx.isLastDelivery()) throw e;
+      // No attempt is left (the attempt policy says): the file ends `failed` with the reason, and the message is given up.
+      const { reason } = classifyFailure(e);
+      await this.files.fail(msg.fileId, reason);
+      throw new GiveUp(reason.message, { cause: e });
     }
+    if (result === 'busy') throw new RetryLater(BUSY_RETRY_MS, `another replica holds file ${msg.fileId}`);
   }
 
   @EventPattern<FileSubject>(BatchSubjects.queued, { durable: BATCH_DURABLE, maxAckPending: 1000, batch: MERGE } satisfies JetStreamHandlerOptions)

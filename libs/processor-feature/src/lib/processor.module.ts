@@ -9,7 +9,8 @@ import { ArchiveExpander } from './archive-expander.service';
 import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
 import { LedgerFallback } from './ledger-fallback.service';
-import { PROCESSOR_DURABLE, ProcessorConsumer } from './processor.consumer';
+import { processorAttempts } from './processor-attempts';
+import { PROCESSOR_DURABLE, PROCESSOR_SUBJECTS, ProcessorConsumer } from './processor.consumer';
 
 @Module({})
 export class ProcessorModule {
@@ -24,8 +25,7 @@ export class ProcessorModule {
         MessagingModule.forRoot('sluice-processor'),
         JetStreamConsumerModule.forRootAsync({
           inject: [ProcessorConfig],
-          // One delivery more than MAX_ATTEMPTS: the last one only records `failed` if every attempt crashed.
-          useFactory: (c: ProcessorConfig) => ({ durable: PROCESSOR_DURABLE, concurrency: c.PROCESSOR_CONCURRENCY, ackWaitMs: c.ACK_WAIT_MS, maxDeliver: c.MAX_ATTEMPTS + 1, maxAckPending: 10000 }),
+          useFactory: (c: ProcessorConfig) => ({ subjects: PROCESSOR_SUBJECTS, durable: PROCESSOR_DURABLE, concurrency: c.PROCESSOR_CONCURRENCY, ackWaitMs: c.ACK_WAIT_MS, attempts: processorAttempts(c), maxAckPending: 10000 }),
         }),
         StorageModule.forRoot(),
         LedgerModule,

@@ -1,8 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, WatcherConfig } from '@sluice/config';
+import { OUTCOME_SUBJECTS } from '@sluice/contracts';
 import { DbModule } from '@sluice/db';
 import { LedgerModule } from '@sluice/loading';
-import { JetStreamConsumerModule, MessagingModule } from '@sluice/messaging';
+import { AttemptPolicy, JetStreamConsumerModule, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { StorageModule } from '@sluice/storage';
 import { ClaimService } from './claim.service';
@@ -29,7 +30,7 @@ export class WatcherModule {
         ObservabilityModule.forRoot('watcher'),
         DbModule.forRoot({ applicationName: 'sluice-watcher', poolSize: 5 }),
         MessagingModule.forRoot('sluice-watcher'),
-        JetStreamConsumerModule.forRoot({ durable: OUTCOMES_DURABLE, concurrency: 2, ackWaitMs: OUTCOMES_ACK_WAIT_MS, maxDeliver: OUTCOMES_MAX_DELIVER }),
+        JetStreamConsumerModule.forRoot({ subjects: OUTCOME_SUBJECTS, durable: OUTCOMES_DURABLE, concurrency: 2, ackWaitMs: OUTCOMES_ACK_WAIT_MS, attempts: new AttemptPolicy(OUTCOMES_MAX_DELIVER) }),
         StorageModule.forRoot(),
         LedgerModule,
       ],

@@ -1,14 +1,8 @@
 import { applyDecorators, Catch, Controller, ParseArrayPipe, UseFilters, UsePipes, ValidationPipe, type RpcExceptionFilter, type ValidationError, type ValidationPipeOptions } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { throwError, type Observable } from 'rxjs';
+import { InvalidMessage } from './outcomes';
 
-/**
- * A message that can never be handled (it fails validation, or its handler says so): the transport terminates
- * it at once instead of retrying it up to max_deliver.
- */
-export class InvalidMessage extends Error {
-  override readonly name = 'InvalidMessage';
-}
 
 /** How handlers of a batch call many small payloads at once (see JetStreamServer). */
 export interface BatchOptions<T = unknown> {

@@ -7,9 +7,11 @@ import { BatchSubjects, FileBatchQueuedMessage, FileQueuedMessage, FileSubjects,
 import { SHARED_NATS_URL, startHybridApp, testNamespace, waitFor } from '@sluice/testing';
 import { randomUUID } from 'node:crypto';
 import { JetStreamService } from '../jetstream.service';
+import { AttemptPolicy } from './attempt-policy';
 import { JetStreamContext } from './jetstream.context';
 import { JetStreamController, Payloads, type JetStreamHandlerOptions } from './jetstream.decorators';
-import { JetStreamServer } from './jetstream.server';
+import { JETSTREAM_TRANSPORT, JetStreamServer, type JetStreamStatus } from './jetstream.server';
+import { GiveUp, RetryLater } from './outcomes';
 
 jest.setTimeout(60000);
 
@@ -53,9 +55,15 @@ describe(JetStreamServer.name, () => {
   };
 
   /** A service with the handlers above on the transport, as a hybrid app. */
-  async function start(maxDeliver = 5): Promise<{ app: INestApplication; js: JetStreamService }> {
+  async function start(maxDeliver: number | AttemptPolicy = 5, prepare?: (server: JetStreamServer) => void): Promise<{ app: INestApplication; js: JetStreamService }> {
     const own = await connect('transport-spec-app');
-    const app = await startHybridApp(HandlersModule, () => new JetStreamServer(own, { durable: 'work', concurrency: 2, ackWaitMs: ACK_WAIT_MS, maxDeliver }));
+    const attempts = typeof maxDeliver === 'number' ? new AttemptPolicy(maxDeliver) : maxDeliver;
+    const subjects = [FileSubjects.queued, BatchSubjects.queued];
+    const app = await startHybridApp(HandlersModule, () => {
+      const server = new JetStreamServer(own, { subjects, durable: 'work', concurrency: 2, ackWaitMs: ACK_WAIT_MS, attempts });
+      prepare?.(server);
+      return server;
+    });
     running.push({ app, js: own });
     return { app, js: own };
   }
@@ -155,7 +163,7 @@ describe(JetStreamServer.name, () => {
     const counts: number[] = [];
     behaviour.queued = async (_m, ctx) => {
       counts.push(ctx.getDeliveryCount());
-      if (counts.length === 1) ctx.retryLater(100);
+      if (counts.length === 1) throw new RetryLater(100);
     };
     await start();
     await js.publish(FileSubjects.queued, { fileId: randomUUID() }, randomUUID());
@@ -168,7 +176,7 @@ describe(JetStreamServer.name, () => {
     behaviour.queued = async (_m, ctx) => {
       deliveries.push(ctx.getDeliveryCount());
       // Held elsewhere for more deliveries than max_deliver allows one message.
-      if (deliveries.length <= 5) ctx.retryLater(100);
+      if (deliveries.length <= 5) throw new RetryLater(100);
     };
     await start(2);
     const id = randomUUID();
@@ -193,6 +201,58 @@ describe(JetStreamServer.name, () => {
     await sleep(ACK_WAIT_MS * 1.5);
     expect(failed).toEqual([id]);
     expect(calls).toBe(2);
+  });
+
+  it.each([1, 2])('follows its attempt policy: with %i attempt(s) and a spare delivery, max_deliver and the deliveries of a failing message follow', async (maxAttempts) => {
+    const counts: number[] = [];
+    const last: boolean[] = [];
+    behaviour.queued = async (_m, ctx) => {
+      counts.push(ctx.getDeliveryCount());
+      last.push(ctx.isLastDelivery());
+      throw new Error('poison');
+    };
+    await start(new AttemptPolicy(maxAttempts, { spareDelivery: true }));
+    expect((await js.jsm.consumers.info(js.stream, 'work')).config.max_deliver).toBe(maxAttempts + 1);
+    await js.publish(FileSubjects.queued, { fileId: randomUUID() }, randomUUID());
+    await waitFor('terminated', async () => counts.length === maxAttempts + 1 && (await settled()), 15000);
+    await sleep(ACK_WAIT_MS * 1.5);
+    expect(counts).toEqual(Array.from({ length: maxAttempts + 1 }, (_, i) => i + 1));
+    expect(last).toEqual(counts.map((_, i) => i === maxAttempts));
+  });
+
+  it('terminates a message at once when its handler gives up', async () => {
+    let calls = 0;
+    behaviour.queued = async () => {
+      calls++;
+      throw new GiveUp('nothing left to try');
+    };
+    await start(5);
+    await js.publish(FileSubjects.queued, { fileId: randomUUID() }, randomUUID());
+    await waitFor('terminated', async () => calls === 1 && (await settled()), 10000);
+    await sleep(ACK_WAIT_MS * 1.5);
+    expect(calls).toBe(1);
+  });
+
+  it("runs handlers between Nest's processing hooks under its transport id, and reports its status", async () => {
+    const hooks: string[] = [];
+    let server!: JetStreamServer;
+    const statuses: JetStreamStatus[] = [];
+    behaviour.queued = async () => void hooks.push('handler');
+    await start(5, (s) => {
+      server = s;
+      s.setOnProcessingStartHook((transportId, _ctx, done) => {
+        hooks.push(transportId === JETSTREAM_TRANSPORT ? 'start' : 'start with another transport id');
+        void done();
+      });
+      s.setOnProcessingEndHook(() => void hooks.push('end'));
+    });
+    const subscription = server.status.subscribe((s) => statuses.push(s));
+    expect(() => server.on('disconnect', () => undefined)).not.toThrow();
+    await js.publish(FileSubjects.queued, { fileId: randomUUID() }, randomUUID());
+    await waitFor('acked', async () => hooks.includes('end') && (await settled()));
+    subscription.unsubscribe();
+    expect(hooks).toEqual(['start', 'handler', 'end']);
+    expect(statuses).toEqual(['connected']);
   });
 
   it('terminates a payload that fails validation, or is not JSON, without calling the handler', async () => {

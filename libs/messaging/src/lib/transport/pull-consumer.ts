@@ -13,14 +13,15 @@ export interface Received {
 }
 
 export interface PullConsumerOptions {
+  stream: string;
   durable: string;
   concurrency: number;
   ackWaitMs: number;
   batch?: BatchOptions<unknown>;
   /** Creates the stream and the durable consumer again when they are gone (a server restarted without its store). */
   ensure(): Promise<void>;
-  /** Decodes a message; undefined when it was settled already (another subject, not JSON). */
-  receive(msg: JsMsg): Received | undefined;
+  /** Decodes a message; undefined when it was settled already (another subject, cannot be decoded). */
+  receive(msg: JsMsg): Received | undefined | Promise<Received | undefined>;
   /** One handler call: settles every message it is given. */
   handle(rs: Received[]): Promise<void>;
 }
@@ -90,7 +91,7 @@ export class PullConsumer {
         failures = 0;
         for await (const msg of messages) {
           this.jetstream.delivery.sign();
-          const received = this.stopping ? undefined : this.opts.receive(msg);
+          const received = this.stopping ? undefined : await this.opts.receive(msg);
           if (this.stopping) msg.nak();
           else if (received) this.waiting.push(received);
           this.dispatch();
@@ -130,7 +131,8 @@ export class PullConsumer {
 
   /** The durable consumer, made again first if it (or the stream) is gone. */
   private async lookUp(): Promise<Consumer> {
-    const { js, stream } = this.jetstream;
+    const { js } = this.jetstream;
+    const { stream } = this.opts;
     return js.consumers.get(stream, this.opts.durable).catch(async (e: unknown) => {
       if (!(e instanceof JetStreamApiError) || e.status !== 404) throw e;
       this.logger.warn(`consumer ${this.opts.durable} is gone (${e.message}): creating it again`);
