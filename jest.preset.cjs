@@ -24,7 +24,8 @@ module.exports = {
   transformIgnorePatterns: [`node_modules/(?!(${esmOnly.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   moduleNameMapper: { '^@sluice/(.*)$': join(__dirname, 'libs/$1/src/index.ts') },
-  testMatch: ['**/?(*.)+(spec|int-spec).ts'],
+  // The unit tier: jest.integration.config.cjs (*.int-spec.ts) and apps/e2e (*.e2e-spec.ts) set their own.
+  testMatch: ['**/*.spec.ts'],
   setupFiles: ['reflect-metadata'],
   testTimeout: 30000,
 };

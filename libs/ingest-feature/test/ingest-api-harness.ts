@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
-import { IngestApiConfig } from '@sluice/config';
 import { JetStreamService } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
-import { freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { startServiceApi, testNamespace, type ServiceApiEntry, type TestDatabase } from '@sluice/testing';
 import { INGEST_API_BOOTSTRAP, IngestApiModule } from '../src/lib/ingest-api.module';
+
+/** The ingest-api as its main.ts boots it, for startServiceApi. */
+export const INGEST_API: ServiceApiEntry = { module: (settings) => IngestApiModule.forRoot(settings), portVariable: 'INGEST_API_PORT', bootstrap: INGEST_API_BOOTSTRAP };
 
 /** The API key the harness's ingest-api accepts. */
 export const INGEST_KEY = 'ingest-key';
@@ -16,22 +17,17 @@ export const INLINE_MAX = 4096;
  * drop folder `dir`; small body limits, so the tests reach them. `settings` override any variable.
  */
 export async function startIngestApi(db: TestDatabase, dir: string, settings: Record<string, string> = {}): Promise<{ app: INestApplication; base: string }> {
-  const port = await freePort();
-  const env = {
+  const { app, base } = await startServiceApi(INGEST_API, {
     DATABASE_URL: db.url,
-    NATS_URL: SHARED_NATS_URL,
     NATS_NAMESPACE: testNamespace('ingest'),
-    INGEST_API_PORT: String(port),
     INGEST_API_KEYS: INGEST_KEY,
     DROPZONE_DIR: dir,
     MAX_INGEST_BODY_BYTES: String(64 * 1024),
     MAX_UPLOAD_BYTES: String(1024 * 1024),
     INGEST_INLINE_MAX_BYTES: String(INLINE_MAX),
-    LOG_LEVEL: 'silent',
     ...settings,
-  };
-  const app = await bootstrapService(() => IngestApiModule.forRoot(env), { ...INGEST_API_BOOTSTRAP, port: (a) => a.get(IngestApiConfig).INGEST_API_PORT });
-  return { app, base: `http://127.0.0.1:${port}` };
+  });
+  return { app, base };
 }
 
 /** Closes the app and deletes its namespace's stream. */

@@ -1,8 +1,8 @@
-import type { INestApplication } from '@nestjs/common';
-import { JetStreamService } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, startServiceApi, testNamespace, type ServiceApi, type ServiceApiEntry, type TestDatabase } from '@sluice/testing';
 import { QUERY_API_OPENAPI, QueryApiModule } from '../src/lib/query-api.module';
+
+/** The query-api as its main.ts boots it, for startServiceApi. */
+export const QUERY_API: ServiceApiEntry = { module: (settings) => QueryApiModule.forRoot(settings), portVariable: 'QUERY_API_PORT', bootstrap: { openApi: QUERY_API_OPENAPI } };
 
 // Response bodies are checked field by field in the specs; `any` keeps those checks short.
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -22,26 +22,19 @@ export interface QueryApiHarness {
 /** `env`: settings on top of the test ones (e.g. CSV_FORMULA_ESCAPE). */
 export async function startQueryApi(label: string, key: string, seed: (url: string) => Promise<void>, env: Record<string, string> = {}): Promise<QueryApiHarness> {
   const db = await createTestDatabase(label);
-  let app: INestApplication | undefined;
+  let api: ServiceApi | undefined;
   const close = async () => {
-    if (app) {
-      const js = app.get(JetStreamService);
-      await js.jsm.streams.delete(js.stream).catch(() => undefined);
-      await app.close();
-    }
+    await api?.stop();
     await db.drop();
   };
-  let port: number;
   try {
     await seed(db.url);
-    port = await freePort();
-    const settings = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace(label), QUERY_API_KEYS: key, INGEST_API_KEYS: 'ik', LOG_LEVEL: 'silent', QUERY_API_PORT: String(port), ...env };
-    app = await bootstrapService(QueryApiModule.forRoot(settings), { port: () => port, openApi: QUERY_API_OPENAPI });
+    api = await startServiceApi(QUERY_API, { DATABASE_URL: db.url, NATS_NAMESPACE: testNamespace(label), QUERY_API_KEYS: key, INGEST_API_KEYS: 'ik', ...env });
   } catch (e) {
     await close();
     throw e;
   }
-  const base = `http://127.0.0.1:${port}`;
+  const { base } = api;
   const call = async (path: string, k: string | null = key) => {
     const res = await fetch(`${base}${path}`, { headers: k === null ? {} : { 'x-api-key': k } });
     return { status: res.status, body: (await res.json()) as Json };

@@ -15,3 +15,4 @@ export * from './lib/dashboard-truth';
 export * from './lib/compressed-files';
 export * from './lib/json-documents';
 export * from './lib/hybrid-app';
+export * from './lib/service-api';

@@ -1,34 +1,18 @@
 import { Script } from 'node:vm';
-import type { INestApplication } from '@nestjs/common';
 import { ConfigError } from '@sluice/config';
-import { JetStreamService } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, SHARED_NATS_URL, startServiceApi, testNamespace, type ServiceApi, type TestDatabase } from '@sluice/testing';
+import { QUERY_API } from '../../test/query-api-harness';
 import { allReadings, F2_ERRORS, FILES, HUMIDITY, seed, TEMP, UUID_SENSOR } from '../../test/seed';
-import { QUERY_API_OPENAPI, QueryApiModule } from './query-api.module';
+import { QueryApiModule } from './query-api.module';
 
 jest.setTimeout(60_000);
 
 const QUERY_KEY = 'qk-2-secret';
 const INGEST_KEY = 'ik-1-secret';
 
-interface Running {
-  app: INestApplication;
-  base: string;
-}
-
-async function start(env: NodeJS.ProcessEnv): Promise<Running> {
-  const port = await freePort();
-  const app = await bootstrapService(QueryApiModule.forRoot({ ...env, QUERY_API_PORT: String(port) }), { port: () => port, openApi: QUERY_API_OPENAPI });
-  return { app, base: `http://127.0.0.1:${port}` };
-}
-
-async function stop(r: Running | undefined): Promise<void> {
-  if (!r) return;
-  const js = r.app.get(JetStreamService);
-  await js.jsm.streams.delete(js.stream).catch(() => undefined);
-  await r.app.close();
-}
+type Running = ServiceApi;
+const start = (env: NodeJS.ProcessEnv): Promise<Running> => startServiceApi(QUERY_API, env);
+const stop = async (r: Running | undefined): Promise<void> => r?.stop();
 
 // Response bodies are checked field by field below; `any` keeps those checks short.
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

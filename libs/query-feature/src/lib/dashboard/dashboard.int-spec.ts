@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { bootstrapService, redactKeyParam } from '@sluice/observability';
-import { createTestDatabase, deleteNamespaceStream, freePort, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
-import { QUERY_API_OPENAPI, QueryApiModule } from '../query-api.module';
+import { redactKeyParam } from '@sluice/observability';
+import { createTestDatabase, deleteNamespaceStream, SHARED_NATS_URL, startServiceApi, testNamespace, type TestDatabase } from '@sluice/testing';
+import { QUERY_API } from '../../../test/query-api-harness';
 import { DASHBOARD_JS as DASHBOARD_SCRIPT } from './dashboard.script';
 
 jest.setTimeout(60_000);
@@ -22,10 +22,7 @@ describe('dashboard page and its key cookie (real PostgreSQL and NATS)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('query_dash');
-    const port = await freePort();
-    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: namespace, QUERY_API_KEYS: KEY, INGEST_API_KEYS: INGEST_KEY, LOG_LEVEL: 'silent', QUERY_API_PORT: String(port) };
-    app = await bootstrapService(QueryApiModule.forRoot(env), { port: () => port, openApi: QUERY_API_OPENAPI });
-    base = `http://127.0.0.1:${port}`;
+    ({ app, base } = await startServiceApi(QUERY_API, { DATABASE_URL: db.url, NATS_NAMESPACE: namespace, QUERY_API_KEYS: KEY, INGEST_API_KEYS: INGEST_KEY }));
   });
 
   afterAll(async () => {

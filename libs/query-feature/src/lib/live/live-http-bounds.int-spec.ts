@@ -1,10 +1,7 @@
-import type { INestApplication } from '@nestjs/common';
-import { JetStreamService } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, startServiceApi, testNamespace, waitFor, type ServiceApi, type TestDatabase } from '@sluice/testing';
 import { get } from 'node:http';
 import { connect } from 'node:net';
-import { QUERY_API_OPENAPI, QueryApiModule } from '../query-api.module';
+import { QUERY_API } from '../../../test/query-api-harness';
 import { HEARTBEAT_MS } from './live.controller';
 
 jest.setTimeout(90_000);
@@ -14,31 +11,24 @@ const KEY = 'qk-bounds-secret';
 /** The query-api under short HTTP timeouts: they bound requests, never an `/events` stream. */
 describe('query-api HTTP server bounds and /events (real PostgreSQL and NATS)', () => {
   let db: TestDatabase;
-  let app: INestApplication | undefined;
+  let api: ServiceApi | undefined;
   let port: number;
 
   beforeAll(async () => {
     db = await createTestDatabase('query_bounds');
-    port = await freePort();
-    const env = {
+    api = await startServiceApi(QUERY_API, {
       DATABASE_URL: db.url,
-      NATS_URL: SHARED_NATS_URL,
       NATS_NAMESPACE: testNamespace('qbounds'),
       QUERY_API_KEYS: KEY,
       INGEST_API_KEYS: 'ik',
-      LOG_LEVEL: 'silent',
-      QUERY_API_PORT: String(port),
       HTTP_HEADERS_TIMEOUT_MS: '500',
       HTTP_REQUEST_TIMEOUT_MS: '1000',
       HTTP_IDLE_TIMEOUT_MS: String(HEARTBEAT_MS + 5000),
-    };
-    app = await bootstrapService(QueryApiModule.forRoot(env), { port: () => port, openApi: QUERY_API_OPENAPI });
+    });
+    ({ port } = api);
   });
   afterAll(async () => {
-    if (app) {
-      await app.get(JetStreamService).jsm.streams.delete(app.get(JetStreamService).stream).catch(() => undefined);
-      await app.close();
-    }
+    await api?.stop();
     await db?.drop();
   });
 

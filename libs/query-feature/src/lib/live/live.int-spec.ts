@@ -1,12 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import { BatchSubjects, FileSubjects, type FileBatchFinishedMessage, type FileBatchQueuedMessage, type FileLifecycleEvent } from '@sluice/contracts';
 import { JetStreamService } from '@sluice/messaging';
-import { bootstrapService } from '@sluice/observability';
-import { createTestDatabase, freePort, SHARED_NATS_URL, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, startServiceApi, testNamespace, waitFor, type ServiceApi, type TestDatabase } from '@sluice/testing';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { QUERY_API_OPENAPI, QueryApiModule } from '../query-api.module';
+import { QUERY_API } from '../../../test/query-api-harness';
 
 jest.setTimeout(90_000);
 
@@ -110,6 +109,7 @@ async function openEvents(url: string, headers: Record<string, string>) {
 
 describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQL and NATS)', () => {
   let db: TestDatabase;
+  let api: ServiceApi | undefined;
   let app: INestApplication;
   let js: JetStreamService;
   let base: string;
@@ -131,18 +131,13 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
   beforeAll(async () => {
     db = await createTestDatabase('query_live');
     await seed(db.url);
-    const port = await freePort();
-    const env = { DATABASE_URL: db.url, NATS_URL: SHARED_NATS_URL, NATS_NAMESPACE: testNamespace('qlive'), QUERY_API_KEYS: KEY, INGEST_API_KEYS: 'ik', LOG_LEVEL: 'silent', QUERY_API_PORT: String(port), MAX_SSE_CLIENTS: String(MAX_CLIENTS) };
-    app = await bootstrapService(QueryApiModule.forRoot(env), { port: () => port, openApi: QUERY_API_OPENAPI });
+    api = await startServiceApi(QUERY_API, { DATABASE_URL: db.url, NATS_NAMESPACE: testNamespace('qlive'), QUERY_API_KEYS: KEY, INGEST_API_KEYS: 'ik', MAX_SSE_CLIENTS: String(MAX_CLIENTS) });
+    ({ app, base } = api);
     js = app.get(JetStreamService);
-    base = `http://127.0.0.1:${port}`;
   });
 
   afterAll(async () => {
-    if (app) {
-      await js.jsm.streams.delete(js.stream).catch(() => undefined);
-      await app.close();
-    }
+    await api?.stop();
     await db?.drop();
   });
 
