@@ -3,7 +3,7 @@ import { IngestApiConfig } from '@sluice/config';
 import { BatchSubjects, FileSubjects, MAX_BATCH_BYTES, MAX_BATCH_FILES, type FileBatchQueuedMessage, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
 import { LedgerRepository, type NewLedgerEntry } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder } from '@sluice/storage';
+import { UploadWriter } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { IdempotencyRepository, isKeyReused, type IdempotencyClaim, type IdempotencyOwner } from './idempotency.repository';
@@ -61,7 +61,7 @@ export class IngestCommitter implements OnApplicationShutdown {
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
     private readonly idempotency: IdempotencyRepository,
-    private readonly drop: DropFolder,
+    private readonly drop: UploadWriter,
     private readonly jetstream: JetStreamService,
     private readonly metrics: IngestMetrics,
   ) {

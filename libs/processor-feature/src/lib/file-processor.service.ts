@@ -16,7 +16,7 @@ import {
 } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { decompressed, isCompressedContentError } from '@sluice/formats';
-import { DropFolder, isArchiveMember, isNoSuchKey, isObjectChanged, isStoredInObjectStore, ObjectStores, parseObjectStoredPath, StoredFileReaders } from '@sluice/storage';
+import { DropAreas, isArchiveMember, isNoSuchKey, isObjectChanged, isStoredInObjectStore, ObjectStores, parseObjectStoredPath, StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
@@ -43,7 +43,7 @@ export class FileProcessorService {
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
     private readonly readers: StoredFileReaders,
-    private readonly storage: DropFolder,
+    private readonly storage: DropAreas,
     private readonly jetstream: JetStreamService,
     private readonly loaders: LoaderRegistry,
     private readonly payloads: StoredPayloads,

@@ -3,7 +3,7 @@ import { FileSubjects, type FileQueuedMessage, type FileStatus } from '@sluice/c
 import { hasSqlState, SqlState, type IngestFile } from '@sluice/db';
 import { isStoredInDatabase, LedgerRepository, rowsOf, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
+import { OutcomeFiling, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { DataSource } from 'typeorm';
 import { ReplayException } from './replay.exception';
 
@@ -61,7 +61,7 @@ export class ReplayService {
   constructor(
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
-    private readonly drop: DropFolder,
+    private readonly drop: OutcomeFiling,
     private readonly jetstream: JetStreamService,
     private readonly payloads: StoredPayloads,
   ) {}
