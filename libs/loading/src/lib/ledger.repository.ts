@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { totalRows, type FileKind, type FileSource, type FileStatus, type RejectReason, type RowsByTable } from '@sluice/contracts';
-import { hasSqlState, IngestFile, SqlState } from '@sluice/db';
+import { hasSqlState, IngestFile, rowsOf, SqlState } from '@sluice/db';
 import { storable } from '@sluice/formats';
 import { DataSource } from 'typeorm';
 import type { LoadResult } from './kind-loader';
@@ -58,18 +58,6 @@ export function loadOutcome(kind: FileKind, r: LoadResult): FileOutcome {
 /** A reason as jsonb text: a NUL or lone surrogate quoted from a bad record would make PostgreSQL refuse it. */
 function reasonJson(r: RejectReason | null): string | null {
   return r ? JSON.stringify(r, (_k, v: unknown) => (typeof v === 'string' ? storable(v) : v)) : null;
-}
-
-/**
- * Rows from any query result shape: TypeORM returns `rows` for SELECT/INSERT and `[rows, count]` for
- * UPDATE … RETURNING; a raw pg client returns `{ rows }`.
- */
-export function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) {
-    if (result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
-    return result as T[];
-  }
-  return ((result as { rows?: T[] } | null)?.rows ?? []) as T[];
 }
 
 const LIVE = `('queued','processing','processed')`;

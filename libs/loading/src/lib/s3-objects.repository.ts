@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { TERMINAL_STATUSES } from '@sluice/contracts';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { LedgerRepository, rowsOf, type NewLedgerEntry } from './ledger.repository';
+import { rowsOf } from '@sluice/db';
+import { LedgerRepository, type NewLedgerEntry } from './ledger.repository';
 
 /** Where a listing pass stands (the storage lib's ListingPosition). */
 interface ListingPosition {

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { FileSubjects, type FileQueuedMessage, type FileStatus } from '@sluice/contracts';
-import { hasSqlState, SqlState, type IngestFile } from '@sluice/db';
-import { isStoredInDatabase, LedgerRepository, rowsOf, StoredPayloads } from '@sluice/loading';
+import { hasSqlState, rowsOf, SqlState, type IngestFile } from '@sluice/db';
+import { isStoredInDatabase, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { OutcomeFiling, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { DataSource } from 'typeorm';
