@@ -15,3 +15,4 @@ export * from './lib/database';
 export * from './lib/db.module';
 export * from './lib/rows';
 export * from './lib/sql-state';
+export * from './lib/transaction';

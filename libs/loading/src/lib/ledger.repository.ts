@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { totalRows, type FileKind, type FileSource, type FileStatus, type RejectReason, type RowsByTable } from '@sluice/contracts';
-import { hasSqlState, IngestFile, rowsOf, SqlState } from '@sluice/db';
+import { hasSqlState, IngestFile, rowsOf, SqlState, withTransaction } from '@sluice/db';
 import { storable } from '@sluice/formats';
 import { DataSource } from 'typeorm';
 import type { LoadResult } from './kind-loader';
@@ -189,24 +189,15 @@ export class LedgerRepository {
    * replica that holds the row in its load transaction.
    */
   async startAttempt(id: string, lockTimeoutMs = 2000): Promise<IngestFile | null> {
-    const runner = this.ds.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction();
-      await runner.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
-      const rows = rowsOf<IngestFile>(await runner.query(
+    return withTransaction(this.ds, async (client) => {
+      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+      const rows = rowsOf<IngestFile>(await client.query(
         `UPDATE ingest_files SET status = 'processing', attempts = attempts + 1, started_at = now(), updated_at = now()
          WHERE id = $1 AND status IN ('queued','processing') RETURNING ${COLUMNS}`,
         [id],
       ));
-      await runner.commitTransaction();
       return rows[0] ?? null;
-    } catch (e) {
-      await runner.rollbackTransaction().catch(() => undefined);
-      throw e;
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
 import { FileSubjects, isTerminal, subjectOfStatus, type FileSubject, type RejectReason } from '@sluice/contracts';
-import { hasSqlState, SqlState, type IngestFile } from '@sluice/db';
+import { hasSqlState, SqlState, withTransaction, type IngestFile } from '@sluice/db';
 import {
   isStoredInDatabase,
   LedgerRepository,
@@ -186,24 +186,13 @@ export class FileProcessorService {
    * update. Null when the row is no longer `processing` (another replica finished it).
    */
   private async settle(fileId: string, outcomeOf: FileOutcome | ((client: PoolClient) => Promise<FileOutcome>)): Promise<FileOutcome | null> {
-    const runner = this.ds.createQueryRunner();
-    const client = (await runner.connect()) as PoolClient;
-    try {
-      await client.query('BEGIN');
-      if (!(await this.ledger.lockForLoad(client, fileId))) {
-        await client.query('ROLLBACK');
-        return null;
-      }
+    return withTransaction(this.ds, async (client) => {
+      // Finished elsewhere: only a row lock was taken, which the commit releases as a rollback would.
+      if (!(await this.ledger.lockForLoad(client, fileId))) return null;
       const outcome = typeof outcomeOf === 'function' ? await outcomeOf(client) : outcomeOf;
       await this.ledger.finish(client, fileId, outcome);
-      await client.query('COMMIT');
       return outcome;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /** Decides what to do with a file from its size and first bytes: the loader of its kind, or a quarantine reason. */
