@@ -1,9 +1,8 @@
+// File-system steps shared by the drop folder's slices (not exported from the lib).
+import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
-
-/** File-system steps shared by the drop folder's slices. */
 
 /** Names tried before a move into processed/ or quarantine/ gives up. */
 export const MAX_COLLISIONS = 50;
