@@ -7,7 +7,7 @@ import type { INestApplication } from '@nestjs/common';
 import { FileSubjects, type FileSubject } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
 import { JetStreamServer, JetStreamService } from '@sluice/messaging';
-import { DropFolder } from '@sluice/storage';
+import { DropAreas } from '@sluice/storage';
 import { createTestDatabase, SHARED_NATS_URL, startHybridApp, testNamespace, type TestDatabase } from '@sluice/testing';
 import { Pool } from 'pg';
 import { ProcessorModule } from '../src/lib/processor.module';
@@ -61,7 +61,7 @@ export async function startProcessorApp(label: string, env: Record<string, strin
       const storedPath = `processing/${id}__${name}`;
       mkdirSync(join(dropzone, 'processing'), { recursive: true });
       writeFileSync(join(dropzone, storedPath), content);
-      const digest = await app.get(DropFolder).sha256AndSize(storedPath);
+      const digest = await app.get(DropAreas).sha256AndSize(storedPath);
       await ledger.register({ id, source: 'dropzone', originalName: name, storedPath, sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression });
       await js.publish(FileSubjects.queued, { fileId: id }, id);
       return id;

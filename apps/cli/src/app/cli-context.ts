@@ -1,7 +1,7 @@
 import { CliConfig, loadConfig } from '@sluice/config';
 import type { LedgerRepository } from '@sluice/loading';
 import type { JetStreamService } from '@sluice/messaging';
-import { DropFolder } from '@sluice/storage';
+import { OutcomeFiling } from '@sluice/storage';
 import type { DataSource } from 'typeorm';
 import { CliError } from './cli-error';
 
@@ -32,7 +32,7 @@ export function redactUrl(url: string): string {
 export class CliContext {
   private ds?: DataSource;
   private js?: JetStreamService;
-  private dropFolder?: DropFolder;
+  private dropFolder?: OutcomeFiling;
 
   private constructor(readonly config: CliConfig) {}
 
@@ -82,9 +82,9 @@ export class CliContext {
     return this.js;
   }
 
-  async drop(): Promise<DropFolder> {
+  async drop(): Promise<OutcomeFiling> {
     if (!this.dropFolder) {
-      const drop = new DropFolder(this.config.DROPZONE_DIR, this.config.decompressionLimits);
+      const drop = new OutcomeFiling(this.config.DROPZONE_DIR, this.config.decompressionLimits);
       try {
         await drop.init();
       } catch (e) {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
-import { rowsOf, type Sql } from '@sluice/loading';
+import { rowsOf } from '@sluice/db';
+import type { Sql } from '@sluice/loading';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 

@@ -1,9 +1,10 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
 import { BatchSubjects, FileSubjects, MAX_BATCH_BYTES, MAX_BATCH_FILES, type FileBatchQueuedMessage, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
+import { withConnection, withTransaction } from '@sluice/db';
 import { LedgerRepository, type NewLedgerEntry } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder } from '@sluice/storage';
+import { UploadWriter } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { IdempotencyRepository, isKeyReused, type IdempotencyClaim, type IdempotencyOwner } from './idempotency.repository';
@@ -61,7 +62,7 @@ export class IngestCommitter implements OnApplicationShutdown {
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
     private readonly idempotency: IdempotencyRepository,
-    private readonly drop: DropFolder,
+    private readonly drop: UploadWriter,
     private readonly jetstream: JetStreamService,
     private readonly metrics: IngestMetrics,
   ) {
@@ -129,16 +130,14 @@ export class IngestCommitter implements OnApplicationShutdown {
 
   private async persist(batch: Pending[]): Promise<CommitResult[]> {
     if (batch.some((p) => !p.body)) await this.drop.syncArea('processing');
-    const runner = this.ds.createQueryRunner();
-    const client = (await runner.connect()) as PoolClient;
     // Bodies kept in the database with no Idempotency-Key (the common case) need no transaction: registerMany
     // writes rows and bodies in one statement, atomic on its own (a second one only for repeated content).
     // One round trip instead of four, each of which waits its turn on a busy event loop. Should that second
     // statement fail, the first one's rows stay queued unannounced, and the watcher requeues them.
     const transaction = batch.some((p) => !p.body || p.idempotency);
+    let connected = false;
     let committing = false;
-    try {
-      if (transaction) await client.query('BEGIN');
+    const register = async (client: PoolClient) => {
       const keyed = batch.map((p, i) => ({ p, i })).filter((x) => x.p.idempotency);
       const owners = await this.idempotency.claimMany(
         client,
@@ -152,8 +151,15 @@ export class IngestCommitter implements OnApplicationShutdown {
       // Bodies go with the rows created (queued or duplicate); an `existing` row was not ours to fill.
       const bodies = new Map(winners.flatMap((p) => (p.body ? [[p.entry.id, p.body] as const] : [])));
       const registered = new Map((await this.ledger.registerMany(client, winners.map((p) => p.entry), bodies)).map((r) => [r.id, r.status]));
+      // What fails from here on is the COMMIT.
       committing = true;
-      if (transaction) await client.query('COMMIT');
+      return { lostTo, registered };
+    };
+    try {
+      const { lostTo, registered } = await withConnection(this.ds, (client) => {
+        connected = true;
+        return transaction ? withTransaction(client, register) : register(client);
+      });
       const results = batch.map((p, i): CommitResult => {
         const owner = lostTo.get(i);
         if (owner) return { rawId: owner.rawId, status: 'existing', replayedKey: true, reusedKey: isKeyReused(owner, (p.idempotency as IdempotencyClaim).requestSha256) };
@@ -163,16 +169,13 @@ export class IngestCommitter implements OnApplicationShutdown {
       for (const i of lostTo.keys()) if (!batch[i].body) await this.drop.discardProcessing(batch[i].entry.storedPath).catch(() => undefined);
       return results;
     } catch (e) {
-      if (!committing && transaction) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        // Nothing names these files: remove them rather than let the watcher adopt what the client was refused.
+      if (connected && !committing && transaction) {
+        // Rolled back. Nothing names these files: remove them rather than let the watcher adopt what the client was refused.
         for (const p of batch) if (!p.body) await this.drop.discardProcessing(p.entry.storedPath).catch(() => undefined);
       }
       // A failed COMMIT is ambiguous (it may have happened): the files stay, and the watcher adopts any without a row.
       // Bodies went with the transaction: committed with their rows or not at all.
       throw e;
-    } finally {
-      await runner.release();
     }
   }
 

@@ -5,7 +5,7 @@ import { IngestError, type IngestFile } from '@sluice/db';
 import { ApiException } from '@sluice/http';
 import type { Compression } from '@sluice/formats';
 import { databaseStoredPath, LedgerRepository } from '@sluice/loading';
-import { DropFolder, isStorageException, sanitizeSegments } from '@sluice/storage';
+import { UploadWriter, isStorageException, sanitizeSegments } from '@sluice/storage';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { IngestCommitter } from './ingest-committer.service';
@@ -36,7 +36,7 @@ export class IngestService {
   constructor(
     private readonly config: IngestApiConfig,
     private readonly ds: DataSource,
-    private readonly drop: DropFolder,
+    private readonly drop: UploadWriter,
     private readonly ledger: LedgerRepository,
     private readonly committer: IngestCommitter,
     private readonly idempotency: IdempotencyRepository,

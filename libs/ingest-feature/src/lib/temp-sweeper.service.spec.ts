@@ -1,4 +1,4 @@
-import { DropFolder } from '@sluice/storage';
+import { UploadWriter } from '@sluice/storage';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,10 +7,10 @@ import { TempSweeper } from './temp-sweeper.service';
 
 describe(TempSweeper.name, () => {
   let dir: string;
-  let drop: DropFolder;
+  let drop: UploadWriter;
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-sweep-'));
-    drop = new DropFolder(dir);
+    drop = new UploadWriter(dir);
     await drop.init();
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

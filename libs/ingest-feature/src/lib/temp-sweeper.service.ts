@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DropFolder } from '@sluice/storage';
+import { UploadWriter } from '@sluice/storage';
 
-/** `.<fileId>.<8 hex>.tmp`: what DropFolder.writeProcessing writes before the rename. */
+/** `.<fileId>.<8 hex>.tmp`: what UploadWriter.writeProcessing writes before the rename. */
 const TEMP_NAME = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[0-9a-f]{8}\.tmp$/;
 /** An upload in progress writes its temp file continuously; one untouched this long was abandoned by a crash. */
 const ABANDONED_AFTER_MS = 60 * 60 * 1000;
@@ -15,7 +15,7 @@ const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 export class TempSweeper {
   private readonly logger = new Logger(TempSweeper.name);
 
-  constructor(private readonly drop: DropFolder) {}
+  constructor(private readonly drop: UploadWriter) {}
 
   async sweep(now = Date.now()): Promise<number> {
     let removed = 0;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { totalRows, type FileKind, type FileSource, type FileStatus, type RejectReason, type RowsByTable } from '@sluice/contracts';
-import { hasSqlState, IngestFile, SqlState } from '@sluice/db';
+import { hasSqlState, IngestFile, rowsOf, SqlState, withTransaction } from '@sluice/db';
 import { storable } from '@sluice/formats';
 import { DataSource } from 'typeorm';
 import type { LoadResult } from './kind-loader';
@@ -58,18 +58,6 @@ export function loadOutcome(kind: FileKind, r: LoadResult): FileOutcome {
 /** A reason as jsonb text: a NUL or lone surrogate quoted from a bad record would make PostgreSQL refuse it. */
 function reasonJson(r: RejectReason | null): string | null {
   return r ? JSON.stringify(r, (_k, v: unknown) => (typeof v === 'string' ? storable(v) : v)) : null;
-}
-
-/**
- * Rows from any query result shape: TypeORM returns `rows` for SELECT/INSERT and `[rows, count]` for
- * UPDATE … RETURNING; a raw pg client returns `{ rows }`.
- */
-export function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) {
-    if (result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
-    return result as T[];
-  }
-  return ((result as { rows?: T[] } | null)?.rows ?? []) as T[];
 }
 
 const LIVE = `('queued','processing','processed')`;
@@ -201,24 +189,15 @@ export class LedgerRepository {
    * replica that holds the row in its load transaction.
    */
   async startAttempt(id: string, lockTimeoutMs = 2000): Promise<IngestFile | null> {
-    const runner = this.ds.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction();
-      await runner.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
-      const rows = rowsOf<IngestFile>(await runner.query(
+    return withTransaction(this.ds, async (client) => {
+      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+      const rows = rowsOf<IngestFile>(await client.query(
         `UPDATE ingest_files SET status = 'processing', attempts = attempts + 1, started_at = now(), updated_at = now()
          WHERE id = $1 AND status IN ('queued','processing') RETURNING ${COLUMNS}`,
         [id],
       ));
-      await runner.commitTransaction();
       return rows[0] ?? null;
-    } catch (e) {
-      await runner.rollbackTransaction().catch(() => undefined);
-      throw e;
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /**

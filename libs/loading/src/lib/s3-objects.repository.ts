@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { TERMINAL_STATUSES } from '@sluice/contracts';
-import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { LedgerRepository, rowsOf, type NewLedgerEntry } from './ledger.repository';
+import { rowsOf, withTransaction } from '@sluice/db';
+import { LedgerRepository, type NewLedgerEntry } from './ledger.repository';
 
 /** Where a listing pass stands (the storage lib's ListingPosition). */
 interface ListingPosition {
@@ -74,28 +74,17 @@ export class S3ObjectsRepository {
    * once however many watchers list it; the same bytes already live under another key make it a `duplicate`.
    */
   async claim(source: SourceRef, object: ObjectVersion, entry: NewLedgerEntry): Promise<ObjectClaim> {
-    const runner = this.ds.createQueryRunner();
-    const client = (await runner.connect()) as PoolClient;
-    try {
-      await client.query('BEGIN');
+    return withTransaction(this.ds, async (client) => {
       const won = await client.query(
         `INSERT INTO s3_objects (source, bucket, key, etag, file_id, size_bytes) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT DO NOTHING RETURNING file_id`,
         [source.name, source.bucket, object.key, object.etag, entry.id, entry.sizeBytes],
       );
-      if (won.rowCount === 0) {
-        await client.query('ROLLBACK');
-        return { status: 'claimed_before' };
-      }
+      // Claimed before: the INSERT wrote nothing, so the commit ends the transaction as a rollback would.
+      if (won.rowCount === 0) return { status: 'claimed_before' };
       const [result] = await this.ledger.registerMany(client, [entry]);
-      await client.query('COMMIT');
       return { status: result.status, fileId: entry.id };
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /** Ledger ids of the source's objects whose outcome is terminal but whose after-load action is not done. */

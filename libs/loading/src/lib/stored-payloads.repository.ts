@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { rowsOf, type Sql } from './ledger.repository';
+import { rowsOf } from '@sluice/db';
+import type { Sql } from './ledger.repository';
 
 /** The stored_path of a payload kept in ingest_payloads. No drop-folder area has this name. */
 export const DATABASE_AREA = 'database';

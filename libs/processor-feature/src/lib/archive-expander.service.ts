@@ -5,7 +5,7 @@ import type { IngestFile } from '@sluice/db';
 import { isCompressedContentError } from '@sluice/formats';
 import { LedgerRepository, lifecycleEventOf, refusedOutcome, type FileOutcome, type NewLedgerEntry } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder, isObjectChanged, isStoredInObjectStore, memberStoredPath, StoredFileReaders, ZipArchive } from '@sluice/storage';
+import { DropAreas, isObjectChanged, isStoredInObjectStore, memberStoredPath, StoredFileReaders, ZipArchive } from '@sluice/storage';
 import { createHash, randomUUID } from 'node:crypto';
 import { objectChangedReason } from './failure.util';
 import { ReadRanges } from './read-ranges.util';
@@ -31,7 +31,7 @@ export class ArchiveExpander {
     private readonly config: ProcessorConfig,
     private readonly ledger: LedgerRepository,
     private readonly readers: StoredFileReaders,
-    private readonly storage: DropFolder,
+    private readonly storage: DropAreas,
     private readonly jetstream: JetStreamService,
   ) {}
 

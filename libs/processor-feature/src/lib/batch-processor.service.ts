@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { BatchSubjects, FileSubjects, isTerminal, type FileBatchFinishedMessage, type FileQueuedMessage } from '@sluice/contracts';
-import type { IngestFile } from '@sluice/db';
+import { withTransaction, type IngestFile } from '@sluice/db';
 import { LedgerRepository, lifecycleEventOf, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome } from '@sluice/loading';
 import { AttemptPolicy, JetStreamService } from '@sluice/messaging';
 import type { PoolClient } from 'pg';
@@ -66,10 +66,7 @@ export class BatchProcessorService {
 
   private async load(files: IngestFile[], working: () => void, started: number): Promise<IngestFile[]> {
     const names = new Map(files.map((f) => [f.id, f.originalName]));
-    const runner = this.ds.createQueryRunner();
-    const client = (await runner.connect()) as PoolClient;
-    try {
-      await client.query('BEGIN');
+    const { rows, finished } = await withTransaction(this.ds, async (client) => {
       const locked = await this.ledger.lockManyForLoad(client, [...names.keys()]);
       const bodies = await this.payloads.readMany(locked.map((l) => l.fileId), client);
       const batch: BatchPayload[] = [];
@@ -80,23 +77,18 @@ export class BatchProcessorService {
         else missing.set(l.fileId, refusedOutcome(null, { rule: 'file_missing', message: 'the stored body is missing from ingest_payloads' }));
       }
       const outcomes = await this.loader.load(client, batch, this.files.loadOptions(working));
-      const rows = await this.ledger.finishMany(client, [...outcomes, ...missing].map(([id, outcome]) => ({ id, outcome })));
-      await client.query('COMMIT');
-      const seconds = (Date.now() - started) / 1000;
-      for (const [, o] of [...outcomes, ...missing]) {
-        metrics.fileDuration.observe(seconds);
-        metrics.filesFinished.inc({ status: o.status, kind: o.kind ?? 'unknown' });
-        metrics.rowsLoaded.inc(o.rowsLoaded);
-        metrics.rowsRejected.inc(o.rowsRejected);
-        metrics.countRowsWritten(o.rowsWritten);
-      }
-      return rows;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      await runner.release();
+      const finished = [...outcomes, ...missing];
+      return { rows: await this.ledger.finishMany(client, finished.map(([id, outcome]) => ({ id, outcome }))), finished };
+    });
+    const seconds = (Date.now() - started) / 1000;
+    for (const [, o] of finished) {
+      metrics.fileDuration.observe(seconds);
+      metrics.filesFinished.inc({ status: o.status, kind: o.kind ?? 'unknown' });
+      metrics.rowsLoaded.inc(o.rowsLoaded);
+      metrics.rowsRejected.inc(o.rowsRejected);
+      metrics.countRowsWritten(o.rowsWritten);
     }
+    return rows;
   }
 
   private async requeueAlone(files: IngestFile[]): Promise<void> {

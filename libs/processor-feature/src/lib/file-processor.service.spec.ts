@@ -5,7 +5,7 @@ import { FileSubjects, type RejectReason } from '@sluice/contracts';
 import { SqlState, type IngestFile } from '@sluice/db';
 import type { FileOutcome, KindLoader, LedgerRepository, LoaderRegistry, LoadResult, StoredPayloads } from '@sluice/loading';
 import type { AttemptPolicy, JetStreamService } from '@sluice/messaging';
-import type { DropFolder, ObjectStores, StoredFileReaders } from '@sluice/storage';
+import type { DropAreas, ObjectStores, StoredFileReaders } from '@sluice/storage';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -103,7 +103,7 @@ function harness({ maxAttempts = 2, load }: { maxAttempts?: number; load?: (open
     },
   };
   const readers: Pick<StoredFileReaders, 'open'> = { open: () => Readable.from([CONTENT]) };
-  const storage: Pick<DropFolder, 'stat'> = {
+  const storage: Pick<DropAreas, 'stat'> = {
     // What the processor reads of a stat: the size and mtime.
     stat: async () => (state.stats.shift() ?? { size: CONTENT.length, mtimeMs: 1000 }) as Stats,
   };
@@ -116,7 +116,7 @@ function harness({ maxAttempts = 2, load }: { maxAttempts?: number; load?: (open
     ds as DataSource,
     ledger as LedgerRepository,
     readers as StoredFileReaders,
-    storage as DropFolder,
+    storage as DropAreas,
     jetstream as JetStreamService,
     loaders as LoaderRegistry,
     {} as StoredPayloads,

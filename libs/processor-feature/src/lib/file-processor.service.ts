@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
 import { FileSubjects, isTerminal, subjectOfStatus, type FileSubject, type RejectReason } from '@sluice/contracts';
-import { hasSqlState, SqlState, type IngestFile } from '@sluice/db';
+import { hasSqlState, SqlState, withTransaction, type IngestFile } from '@sluice/db';
 import {
   isStoredInDatabase,
   LedgerRepository,
@@ -16,7 +16,7 @@ import {
 } from '@sluice/loading';
 import { AttemptPolicy, JetStreamService } from '@sluice/messaging';
 import { decompressed, isCompressedContentError } from '@sluice/formats';
-import { DropFolder, isArchiveMember, isNoSuchKey, isObjectChanged, isStoredInObjectStore, ObjectStores, parseObjectStoredPath, StoredFileReaders } from '@sluice/storage';
+import { DropAreas, isArchiveMember, isNoSuchKey, isObjectChanged, isStoredInObjectStore, ObjectStores, parseObjectStoredPath, StoredFileReaders } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
@@ -43,7 +43,7 @@ export class FileProcessorService {
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
     private readonly readers: StoredFileReaders,
-    private readonly storage: DropFolder,
+    private readonly storage: DropAreas,
     private readonly jetstream: JetStreamService,
     private readonly loaders: LoaderRegistry,
     private readonly payloads: StoredPayloads,
@@ -187,24 +187,13 @@ export class FileProcessorService {
    * update. Null when the row is no longer `processing` (another replica finished it).
    */
   private async settle(fileId: string, outcomeOf: FileOutcome | ((client: PoolClient) => Promise<FileOutcome>)): Promise<FileOutcome | null> {
-    const runner = this.ds.createQueryRunner();
-    const client = (await runner.connect()) as PoolClient;
-    try {
-      await client.query('BEGIN');
-      if (!(await this.ledger.lockForLoad(client, fileId))) {
-        await client.query('ROLLBACK');
-        return null;
-      }
+    return withTransaction(this.ds, async (client) => {
+      // Finished elsewhere: only a row lock was taken, which the commit releases as a rollback would.
+      if (!(await this.ledger.lockForLoad(client, fileId))) return null;
       const outcome = typeof outcomeOf === 'function' ? await outcomeOf(client) : outcomeOf;
       await this.ledger.finish(client, fileId, outcome);
-      await client.query('COMMIT');
       return outcome;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /** Decides what to do with a file from its size and first bytes: the loader of its kind, or a quarantine reason. */

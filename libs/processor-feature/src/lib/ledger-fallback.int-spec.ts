@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileSubjects } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
-import { DropFolder } from '@sluice/storage';
+import { DropAreas } from '@sluice/storage';
 import { startPrivateNats, waitFor, wideCsv, type PrivateNatsServer } from '@sluice/testing';
 import { register } from 'prom-client';
 import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
@@ -33,7 +33,7 @@ describe('a processor while JetStream delivers nothing', () => {
     const storedPath = `processing/${id}__${name}`;
     mkdirSync(join(t.dropzone, 'processing'), { recursive: true });
     writeFileSync(join(t.dropzone, storedPath), wideCsv({ lines, devices: [name], startEpoch }));
-    const digest = await t.app.get(DropFolder).sha256AndSize(storedPath);
+    const digest = await t.app.get(DropAreas).sha256AndSize(storedPath);
     await t.app.get(LedgerRepository).register({ id, source: 'dropzone', originalName: name, storedPath, sha256: digest.sha256, sizeBytes: digest.size });
     return id;
   }

@@ -3,7 +3,7 @@ import { FileSubjects, fullSubject } from '@sluice/contracts';
 import { createDataSource } from '@sluice/db';
 import { databaseStoredPath, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder, objectStoredPath } from '@sluice/storage';
+import { DropClaims, objectStoredPath, OutcomeFiling } from '@sluice/storage';
 import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
   let ds: DataSource;
   let js: JetStreamService;
   let dir: string;
-  let drop: DropFolder;
+  let drop: OutcomeFiling;
   let ledger: LedgerRepository;
   let sut: ReplayService;
 
@@ -32,7 +32,7 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     js = new JetStreamService(config);
     await js.connect('replay-int-spec');
     dir = mkdtempSync(join(tmpdir(), 'sluice-replay-'));
-    drop = new DropFolder(dir);
+    drop = new OutcomeFiling(dir);
     await drop.init();
     ledger = new LedgerRepository(ds);
     sut = new ReplayService(ds, ledger, drop, js, new StoredPayloads(ds));
@@ -61,7 +61,7 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     const id = randomUUID();
     const name = `f-${id.slice(0, 8)}.json`;
     writeFileSync(join(dir, 'incoming', name), content);
-    const claimed = await drop.claim(name, id);
+    const claimed = await new DropClaims(dir).claim(name, id);
     await ledger.register({ id, source: 'dropzone', originalName: name, storedPath: claimed!.storedPath, sha256: sha(content), sizeBytes: content.length });
     await ds.query(`UPDATE ingest_files SET status = $2, attempts = 3, rows_total = 1, rows_rejected = 1, error = '{"rule":"x","message":"bad"}', finished_at = now() WHERE id = $1`, [id, status]);
     await ds.query(`INSERT INTO ingest_errors (file_id, line, rule, message) VALUES ($1, 1, 'x', 'bad')`, [id]);

@@ -1,9 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { FileSubjects, type FileQueuedMessage, type FileStatus } from '@sluice/contracts';
-import { hasSqlState, SqlState, type IngestFile } from '@sluice/db';
-import { isStoredInDatabase, LedgerRepository, rowsOf, StoredPayloads } from '@sluice/loading';
+import { hasSqlState, rowsOf, SqlState, withTransaction, type IngestFile } from '@sluice/db';
+import { isStoredInDatabase, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
-import { DropFolder, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
+import { OutcomeFiling, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { DataSource } from 'typeorm';
 import { ReplayException } from './replay.exception';
 
@@ -61,7 +61,7 @@ export class ReplayService {
   constructor(
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
-    private readonly drop: DropFolder,
+    private readonly drop: OutcomeFiling,
     private readonly jetstream: JetStreamService,
     private readonly payloads: StoredPayloads,
   ) {}
@@ -166,21 +166,18 @@ export class ReplayService {
 
   /** Resets the row under its lock; returns the new replay count. */
   private async resetRow(id: string, storedPath: string, content: { sha256: string; size: number }): Promise<number> {
-    const runner = this.ds.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction();
-      const current = rowsOf<{ status: FileStatus }>(await runner.query(`SELECT status FROM ingest_files WHERE id = $1 FOR UPDATE`, [id]))[0];
+    return withTransaction(this.ds, async (client) => {
+      const current = rowsOf<{ status: FileStatus }>(await client.query(`SELECT status FROM ingest_files WHERE id = $1 FOR UPDATE`, [id]))[0];
       if (!current) throw new ReplayException('not_found', `file ${id} is not in the ledger`, { id });
       assertReplayable({ id, status: current.status });
-      await runner.query(`DELETE FROM ingest_errors WHERE file_id = $1`, [id]);
+      await client.query(`DELETE FROM ingest_errors WHERE file_id = $1`, [id]);
       // An object's after-load action (or quarantine report) is done again for its new outcome.
-      await runner.query(`UPDATE s3_objects SET settled_at = NULL, settled_as = NULL WHERE file_id = $1`, [id]);
+      await client.query(`UPDATE s3_objects SET settled_at = NULL, settled_as = NULL WHERE file_id = $1`, [id]);
       let updated: { replays: number }[];
       try {
-        await runner.query('SAVEPOINT reset');
+        await client.query('SAVEPOINT reset');
         updated = rowsOf<{ replays: number }>(
-          await runner.query(
+          await client.query(
             `UPDATE ingest_files SET status = 'queued', stored_path = $2, sha256 = $3, size_bytes = $4, attempts = 0, replays = replays + 1,
                rows_total = 0, rows_loaded = 0, rows_rejected = 0, error = NULL,
                duplicate_of = NULL, queued_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
@@ -190,23 +187,17 @@ export class ReplayService {
         );
       } catch (e) {
         if (!hasSqlState(e, SqlState.uniqueViolation)) throw e;
-        await runner.query('ROLLBACK TO SAVEPOINT reset');
+        await client.query('ROLLBACK TO SAVEPOINT reset');
         const live = rowsOf<{ id: string }>(
-          await runner.query(`SELECT l.id FROM ingest_files l WHERE l.sha256 = $2 AND l.id <> $1 AND l.status IN ('queued','processing','processed')`, [id, content.sha256]),
+          await client.query(`SELECT l.id FROM ingest_files l WHERE l.sha256 = $2 AND l.id <> $1 AND l.status IN ('queued','processing','processed')`, [id, content.sha256]),
         )[0];
         throw new ReplayException('content_live', `the same content is already loaded or queued as file ${live?.id ?? '(another file)'}; replaying ${id} would load it twice`, {
           id,
           liveFileId: live?.id ?? null,
         });
       }
-      await runner.commitTransaction();
       return updated[0]?.replays ?? 1;
-    } catch (e) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      throw e;
-    } finally {
-      await runner.release();
-    }
+    });
   }
 
   /** Publishes the work item; a failure is logged, not thrown: the row is queued and the watcher requeues stale rows. */

@@ -4,7 +4,10 @@ import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DropFolder, MAX_WALK_DEPTH, parseStoredName } from './drop-folder';
+import { DropAreas, MAX_WALK_DEPTH, parseStoredName } from './drop-areas';
+import { DropClaims } from './drop-claims';
+import { OutcomeFiling } from './outcome-filing';
+import { UploadWriter } from './upload-writer';
 import { isIgnoredName, isIgnoredPath, sanitizeSegments, toSafeRelative } from './path-safety.util';
 import { StorageException } from './storage.exception';
 
@@ -52,11 +55,14 @@ describe('path safety', () => {
   });
 });
 
-describe(DropFolder.name, () => {
+describe('drop folder', () => {
   let tmp: string;
   let root: string;
   let outside: string;
-  let sut: DropFolder;
+  let areas: DropAreas;
+  let claims: DropClaims;
+  let filing: OutcomeFiling;
+  let writer: UploadWriter;
 
   beforeEach(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'sluice-storage-'));
@@ -64,8 +70,11 @@ describe(DropFolder.name, () => {
     outside = join(tmp, 'outside');
     mkdirSync(outside);
     writeFileSync(join(outside, 'secret.txt'), 'top secret');
-    sut = new DropFolder(root);
-    await sut.init();
+    areas = new DropAreas(root);
+    await areas.init();
+    claims = new DropClaims(root);
+    filing = new OutcomeFiling(root);
+    writer = new UploadWriter(root);
   });
 
   afterEach(() => rmSync(tmp, { recursive: true, force: true }));
@@ -82,41 +91,41 @@ describe(DropFolder.name, () => {
     const other = join(tmp, 'other');
     mkdirSync(other);
     symlinkSync(outside, join(other, 'incoming'));
-    expect(await codeOf(new DropFolder(other).init())).toBe('unsafe_directory');
+    expect(await codeOf(new DropAreas(other).init())).toBe('unsafe_directory');
   });
 
   describe('claim', () => {
     it('renames into processing/<fileId>__<basename> and keeps the content', async () => {
       put('incoming/sub/a.csv', 'hello');
       const id = randomUUID();
-      const claimed = await sut.claim('sub/a.csv', id);
+      const claimed = await claims.claim('sub/a.csv', id);
       expect(claimed).toEqual({ storedPath: `processing/${id}__a.csv` });
       expect(existsSync(join(root, 'incoming/sub/a.csv'))).toBe(false);
-      expect(await sut.sha256AndSize(claimed!.storedPath)).toEqual({ sha256: sha('hello'), size: 5, compression: null });
-      expect(await readAll(sut.openRead(claimed!.storedPath))).toBe('hello');
-      expect((await sut.stat(claimed!.storedPath)).size).toBe(5);
+      expect(await areas.sha256AndSize(claimed!.storedPath)).toEqual({ sha256: sha('hello'), size: 5, compression: null });
+      expect(await readAll(areas.openRead(claimed!.storedPath))).toBe('hello');
+      expect((await areas.stat(claimed!.storedPath)).size).toBe(5);
     });
 
     it('returns null when another watcher won the rename', async () => {
       put('incoming/a.csv', 'x');
-      const [one, two] = await Promise.all([sut.claim('a.csv', randomUUID()), sut.claim('a.csv', randomUUID())]);
+      const [one, two] = await Promise.all([claims.claim('a.csv', randomUUID()), claims.claim('a.csv', randomUUID())]);
       expect([one, two].filter(Boolean)).toHaveLength(1);
-      expect(await sut.claim('gone.csv', randomUUID())).toBeNull();
+      expect(await claims.claim('gone.csv', randomUUID())).toBeNull();
     });
 
     it('refuses traversal and absolute names and never touches the target', async () => {
-      expect(await codeOf(sut.claim('../outside/secret.txt', randomUUID()))).toBe('unsafe_path');
-      expect(await codeOf(sut.claim('../../outside/secret.txt', randomUUID()))).toBe('unsafe_path');
-      expect(await codeOf(sut.claim(join(outside, 'secret.txt'), randomUUID()))).toBe('unsafe_path');
-      expect(await codeOf(sut.claim('a.csv', 'not-a-uuid'))).toBe('unsafe_path');
+      expect(await codeOf(claims.claim('../outside/secret.txt', randomUUID()))).toBe('unsafe_path');
+      expect(await codeOf(claims.claim('../../outside/secret.txt', randomUUID()))).toBe('unsafe_path');
+      expect(await codeOf(claims.claim(join(outside, 'secret.txt'), randomUUID()))).toBe('unsafe_path');
+      expect(await codeOf(claims.claim('a.csv', 'not-a-uuid'))).toBe('unsafe_path');
       expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
     });
 
     it('refuses a symlink and a file behind a symlinked folder', async () => {
       symlinkSync(join(outside, 'secret.txt'), join(root, 'incoming/link.csv'));
-      expect(await codeOf(sut.claim('link.csv', randomUUID()))).toBe('not_regular_file');
+      expect(await codeOf(claims.claim('link.csv', randomUUID()))).toBe('not_regular_file');
       symlinkSync(outside, join(root, 'incoming/linkdir'));
-      expect(await codeOf(sut.claim('linkdir/secret.txt', randomUUID()))).toBe('unsafe_directory');
+      expect(await codeOf(claims.claim('linkdir/secret.txt', randomUUID()))).toBe('unsafe_directory');
       expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
     });
   });
@@ -125,35 +134,35 @@ describe(DropFolder.name, () => {
     it('never follows a symlink in processing/ that points outside', async () => {
       const stored = `processing/${randomUUID()}__link.csv`;
       symlinkSync(join(outside, 'secret.txt'), join(root, stored));
-      expect(await codeOf(() => sut.openRead(stored))).toBe('not_regular_file');
-      expect(await codeOf(sut.stat(stored))).toBe('not_regular_file');
-      expect(await codeOf(sut.sha256AndSize(stored))).toBe('not_regular_file');
+      expect(await codeOf(() => areas.openRead(stored))).toBe('not_regular_file');
+      expect(await codeOf(areas.stat(stored))).toBe('not_regular_file');
+      expect(await codeOf(areas.sha256AndSize(stored))).toBe('not_regular_file');
     });
 
     it('refuses a FIFO without blocking on it', async () => {
       const stored = `processing/${randomUUID()}__pipe.csv`;
       execFileSync('mkfifo', [join(root, stored)]);
-      expect(await codeOf(() => sut.openRead(stored))).toBe('not_regular_file');
-      expect(await codeOf(sut.stat(stored))).toBe('not_regular_file');
+      expect(await codeOf(() => areas.openRead(stored))).toBe('not_regular_file');
+      expect(await codeOf(areas.stat(stored))).toBe('not_regular_file');
     });
 
     it('reads a byte range, and knows a gzip file (stored or written) by its uncompressed content', async () => {
       const stored = `processing/${randomUUID()}__a.bin`;
       put(stored, 'hello world');
-      expect(await readAll(sut.openRead(stored, { start: 6, end: 11 }))).toBe('world');
+      expect(await readAll(areas.openRead(stored, { start: 6, end: 11 }))).toBe('world');
       const gz = `processing/${randomUUID()}__a.csv.gz`;
       writeFileSync(join(root, gz), gzipSync('hello'));
-      expect(await sut.sha256AndSize(gz)).toEqual({ sha256: sha('hello'), size: 5, compression: 'gzip' });
-      const written = await sut.writeProcessing(randomUUID(), 'up.gz', (async function* () {
+      expect(await areas.sha256AndSize(gz)).toEqual({ sha256: sha('hello'), size: 5, compression: 'gzip' });
+      const written = await writer.writeProcessing(randomUUID(), 'up.gz', (async function* () {
         yield gzipSync('hello');
       })());
       expect(written).toMatchObject({ sha256: sha('hello'), size: 5, compression: 'gzip' });
-      expect(await sut.writeProcessing(randomUUID(), 'small.gz', gzipSync('hello'))).toMatchObject({ sha256: sha('hello'), compression: 'gzip' });
+      expect(await writer.writeProcessing(randomUUID(), 'small.gz', gzipSync('hello'))).toMatchObject({ sha256: sha('hello'), compression: 'gzip' });
     });
 
     it('refuses stored paths that leave the drop folder or name no area', async () => {
       for (const p of ['../outside/secret.txt', 'processing/../../outside/secret.txt', join(outside, 'secret.txt'), 'elsewhere/x', 'processing']) {
-        expect(await codeOf(() => sut.openRead(p))).toBe('unsafe_path');
+        expect(await codeOf(() => areas.openRead(p))).toBe('unsafe_path');
       }
     });
   });
@@ -162,13 +171,13 @@ describe(DropFolder.name, () => {
     const claimed = async (rel: string, content: string) => {
       put(`incoming/${rel}`, content);
       const id = randomUUID();
-      const c = await sut.claim(rel, id);
+      const c = await claims.claim(rel, id);
       return { id, storedPath: c!.storedPath };
     };
 
     it('moves into processed/ keeping sub-folders', async () => {
       const { storedPath } = await claimed('a/b/c.csv', 'one');
-      expect(await sut.finish(storedPath, 'processed', 'a/b/c.csv')).toBe('processed/a/b/c.csv');
+      expect(await filing.finish(storedPath, 'processed', 'a/b/c.csv')).toBe('processed/a/b/c.csv');
       expect(readFileSync(join(root, 'processed/a/b/c.csv'), 'utf8')).toBe('one');
       expect(existsSync(join(root, storedPath))).toBe(false);
     });
@@ -176,54 +185,54 @@ describe(DropFolder.name, () => {
     it('suffixes with the file id on a collision and never overwrites', async () => {
       const first = await claimed('c.csv', 'one');
       const second = await claimed('c.csv', 'two');
-      expect(await sut.finish(first.storedPath, 'processed', 'c.csv')).toBe('processed/c.csv');
-      expect(await sut.finish(second.storedPath, 'processed', 'c.csv')).toBe(`processed/c.${second.id}.csv`);
+      expect(await filing.finish(first.storedPath, 'processed', 'c.csv')).toBe('processed/c.csv');
+      expect(await filing.finish(second.storedPath, 'processed', 'c.csv')).toBe(`processed/c.${second.id}.csv`);
       expect(readFileSync(join(root, 'processed/c.csv'), 'utf8')).toBe('one');
       expect(readFileSync(join(root, `processed/c.${second.id}.csv`), 'utf8')).toBe('two');
     });
 
     it('is idempotent: a repeated move returns the same place', async () => {
       const { storedPath } = await claimed('d.csv', 'dee');
-      const once = await sut.finish(storedPath, 'processed', 'd.csv', undefined, { sha256: sha('dee') });
-      const twice = await sut.finish(storedPath, 'processed', 'd.csv', undefined, { sha256: sha('dee') });
+      const once = await filing.finish(storedPath, 'processed', 'd.csv', undefined, { sha256: sha('dee') });
+      const twice = await filing.finish(storedPath, 'processed', 'd.csv', undefined, { sha256: sha('dee') });
       expect(twice).toBe(once);
     });
 
     it('finishes a move interrupted between link and unlink', async () => {
       const { storedPath } = await claimed('e.csv', 'eee');
       linkSync(join(root, storedPath), join(root, 'processed/e.csv'));
-      expect(await sut.finish(storedPath, 'processed', 'e.csv')).toBe('processed/e.csv');
+      expect(await filing.finish(storedPath, 'processed', 'e.csv')).toBe('processed/e.csv');
       expect(existsSync(join(root, storedPath))).toBe(false);
     });
 
     it('does not mistake another file with the same name for a finished move', async () => {
       put('processed/f.csv', 'someone else');
       const stored = `processing/${randomUUID()}__f.csv`;
-      expect(await codeOf(sut.finish(stored, 'processed', 'f.csv', undefined, { sha256: sha('mine') }))).toBe('missing');
+      expect(await codeOf(filing.finish(stored, 'processed', 'f.csv', undefined, { sha256: sha('mine') }))).toBe('missing');
     });
 
     it('quarantines with an atomically written error.json, sanitising the original name', async () => {
       const { storedPath } = await claimed('bad.csv', 'bad');
       const error = { rule: 'unrecognized_format', message: 'no header' };
-      expect(await sut.finish(storedPath, 'quarantine', '../../bad.csv', error)).toBe('quarantine/bad.csv');
+      expect(await filing.finish(storedPath, 'quarantine', '../../bad.csv', error)).toBe('quarantine/bad.csv');
       expect(JSON.parse(readFileSync(join(root, 'quarantine/bad.csv.error.json'), 'utf8'))).toEqual(error);
       expect(existsSync(join(tmp, 'bad.csv'))).toBe(false);
       // Repeat: still a success, error.json rewritten in place, no temp files left.
-      expect(await sut.finish(storedPath, 'quarantine', '../../bad.csv', error)).toBe('quarantine/bad.csv');
+      expect(await filing.finish(storedPath, 'quarantine', '../../bad.csv', error)).toBe('quarantine/bad.csv');
       expect(readdirSync(join(root, 'quarantine')).sort()).toEqual(['bad.csv', 'bad.csv.error.json']);
     });
 
     it('only moves out of processing/', async () => {
       put('processed/x.csv', 'x');
-      expect(await codeOf(sut.finish('processed/x.csv', 'quarantine', 'x.csv'))).toBe('unsafe_path');
-      expect(await codeOf(sut.finish('processing/../processed/x.csv', 'quarantine', 'x.csv'))).toBe('unsafe_path');
+      expect(await codeOf(filing.finish('processed/x.csv', 'quarantine', 'x.csv'))).toBe('unsafe_path');
+      expect(await codeOf(filing.finish('processing/../processed/x.csv', 'quarantine', 'x.csv'))).toBe('unsafe_path');
     });
   });
 
   describe('irregular entries', () => {
     it('moves a symlink pointing outside into quarantine/ as a symlink, never reading it', async () => {
       symlinkSync(join(outside, 'secret.txt'), join(root, 'incoming/evil.csv'));
-      const q = await sut.quarantineIrregular('incoming/evil.csv', 'symlinks are never followed');
+      const q = await areas.quarantineIrregular('incoming/evil.csv', 'symlinks are never followed');
       expect(q).toEqual({ storedPath: 'quarantine/evil.csv', type: 'symlink' });
       expect(lstatSync(join(root, 'quarantine/evil.csv')).isSymbolicLink()).toBe(true);
       expect(readlinkSync(join(root, 'quarantine/evil.csv'))).toBe(join(outside, 'secret.txt'));
@@ -236,13 +245,13 @@ describe(DropFolder.name, () => {
       put('quarantine/sub/p.csv', 'taken');
       mkdirSync(join(root, 'incoming/sub'));
       execFileSync('mkfifo', [join(root, 'incoming/sub/p.csv')]);
-      const q = await sut.quarantineIrregular('incoming/sub/p.csv', 'FIFOs are never read');
+      const q = await areas.quarantineIrregular('incoming/sub/p.csv', 'FIFOs are never read');
       expect(q?.type).toBe('fifo');
       expect(q?.storedPath).toMatch(/^quarantine\/sub\/p\.[0-9a-f]{8}\.csv$/);
       expect(lstatSync(join(root, q!.storedPath)).isFIFO()).toBe(true);
       put('incoming/plain.csv', 'x');
-      expect(await codeOf(sut.quarantineIrregular('incoming/plain.csv', 'no'))).toBe('not_regular_file');
-      expect(await sut.quarantineIrregular('incoming/gone', 'no')).toBeNull();
+      expect(await codeOf(areas.quarantineIrregular('incoming/plain.csv', 'no'))).toBe('not_regular_file');
+      expect(await areas.quarantineIrregular('incoming/gone', 'no')).toBeNull();
     });
   });
 
@@ -252,12 +261,12 @@ describe(DropFolder.name, () => {
       writeFileSync(other, 'a,b\n1,2\n');
       linkSync(other, join(root, 'incoming/data.csv'));
       const id = randomUUID();
-      const claimed = await sut.claim('data.csv', id);
-      expect(await sut.ensurePrivate(claimed!.storedPath)).toBe(2);
+      const claimed = await claims.claim('data.csv', id);
+      expect(await claims.ensurePrivate(claimed!.storedPath)).toBe(2);
       writeFileSync(other, 'a,b\n9,9\n');
-      expect(await readAll(sut.openRead(claimed!.storedPath))).toBe('a,b\n1,2\n');
+      expect(await readAll(areas.openRead(claimed!.storedPath))).toBe('a,b\n1,2\n');
       expect(lstatSync(join(root, claimed!.storedPath)).nlink).toBe(1);
-      expect(await sut.ensurePrivate(claimed!.storedPath)).toBe(1);
+      expect(await claims.ensurePrivate(claimed!.storedPath)).toBe(1);
       expect(readdirSync(join(root, 'processing')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     });
 
@@ -268,10 +277,10 @@ describe(DropFolder.name, () => {
       const readerFile = put(`processing/${randomUUID()}__read.csv`, 'x');
       const reader = openSync(readerFile, 'r');
       try {
-        const claimed = await sut.claim('slow.csv', id);
-        expect([...(await sut.openForWriting())]).toEqual([claimed!.storedPath]);
+        const claimed = await claims.claim('slow.csv', id);
+        expect([...(await claims.openForWriting())]).toEqual([claimed!.storedPath]);
         closeSync(writer);
-        expect([...(await sut.openForWriting())]).toEqual([]);
+        expect([...(await claims.openForWriting())]).toEqual([]);
       } finally {
         closeSync(reader);
         try {
@@ -286,7 +295,7 @@ describe(DropFolder.name, () => {
       const deep = Array.from({ length: MAX_WALK_DEPTH + 2 }, (_, i) => `d${i}`);
       put(`incoming/${deep.join('/')}/x.csv`, 'x');
       put('incoming/top.csv', 't');
-      const incoming = await sut.listIncoming();
+      const incoming = await areas.listIncoming();
       expect(incoming).toContainEqual({ relativePath: 'top.csv', type: 'file' });
       expect(incoming).toContainEqual({ relativePath: deep.slice(0, MAX_WALK_DEPTH + 1).join('/'), type: 'directory', unreachable: 'too_deep' });
       expect(incoming.filter((e) => e.relativePath.endsWith('x.csv'))).toEqual([]);
@@ -302,17 +311,17 @@ describe(DropFolder.name, () => {
     put('incoming/c.csv.part', 'c');
     put('incoming/.staging/d.csv', 'd');
     symlinkSync(outside, join(root, 'incoming/linkdir'));
-    const processing = await sut.listProcessing();
+    const processing = await areas.listProcessing();
     expect(processing.find((e) => e.name.startsWith(id))).toMatchObject({ fileId: id, originalBasename: 'x.csv', type: 'file', size: 1 });
     expect(processing.find((e) => e.name === 'stray.bin')?.fileId).toBeNull();
-    const incoming = (await sut.listIncoming()).sort((a, b) => a.relativePath.localeCompare(b.relativePath));
+    const incoming = (await areas.listIncoming()).sort((a, b) => a.relativePath.localeCompare(b.relativePath));
     expect(incoming).toEqual([
       { relativePath: 'a.csv', type: 'file' },
       { relativePath: 'linkdir', type: 'symlink' },
       { relativePath: 'sub/b.json', type: 'file' },
     ]);
     expect(parseStoredName('nope')).toBeNull();
-    expect(sut.relativeToIncoming(join(sut.areaPath('incoming'), 'sub/b.json'))).toBe('sub/b.json');
-    expect(sut.relativeToIncoming(join(sut.areaPath('incoming'), '../processing/x'))).toBeNull();
+    expect(areas.relativeToIncoming(join(areas.areaPath('incoming'), 'sub/b.json'))).toBe('sub/b.json');
+    expect(areas.relativeToIncoming(join(areas.areaPath('incoming'), '../processing/x'))).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ByteRange, DropFolder } from './drop-folder';
+import type { ByteRange, DropAreas } from './drop-areas';
 import type { ObjectStores } from './object-stores';
 import { isStoredInObjectStore, parseObjectStoredPath } from './s3-stored-path.util';
 
@@ -12,7 +12,7 @@ export interface StoredFileReader {
 }
 
 export class DropFolderReader implements StoredFileReader {
-  constructor(private readonly drop: DropFolder) {}
+  constructor(private readonly drop: DropAreas) {}
 
   serves(storedPath: string): boolean {
     return !isStoredInObjectStore(storedPath);

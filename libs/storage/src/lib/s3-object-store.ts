@@ -3,7 +3,7 @@ import type { S3Source } from '@sluice/config';
 import { contentDigest, DEFAULT_DECOMPRESSION_LIMITS, type ContentDigest, type DecompressionLimits } from '@sluice/formats';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ByteRange } from './drop-folder';
+import type { ByteRange } from './drop-areas';
 
 export interface ListedObject {
   key: string;

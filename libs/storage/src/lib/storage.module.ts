@@ -1,13 +1,19 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { CommonConfig, DropzoneConfig } from '@sluice/config';
-import { DropFolder } from './drop-folder';
+import { DropAreas } from './drop-areas';
+import { DropClaims } from './drop-claims';
+import { OutcomeFiling } from './outcome-filing';
 import { DropFolderReader, ObjectStoreReader, StoredFileReaders } from './file-reader';
 import { ObjectStores } from './object-stores';
+import { UploadWriter } from './upload-writer';
+
+const SLICES = [DropAreas, DropClaims, OutcomeFiling, UploadWriter] as const;
 
 /**
- * Where an app's files live, from its config: the DropFolder of DROPZONE_DIR (any config class that has that
- * variable), the ObjectStores of S3_SOURCES (none for a config without them) and the StoredFileReaders that read
- * a ledger row's bytes from either. Global: an app has one drop folder, and libs (replay) use it.
+ * Where an app's files live, from its config: every slice of the drop folder at DROPZONE_DIR (any config class
+ * that has that variable), the ObjectStores of S3_SOURCES (none for a config without them) and the
+ * StoredFileReaders that read a ledger row's bytes from either. Global: an app has one drop folder, and libs
+ * (replay) use it.
  */
 @Module({})
 export class StorageModule {
@@ -16,15 +22,15 @@ export class StorageModule {
       module: StorageModule,
       global: true,
       providers: [
-        {
-          provide: DropFolder,
+        ...SLICES.map((slice) => ({
+          provide: slice,
           inject: [CommonConfig],
           useFactory: (config: CommonConfig) => {
             const dir = (config as CommonConfig & { DROPZONE_DIR?: unknown }).DROPZONE_DIR;
             if (typeof dir !== 'string' || dir === '') throw new Error('StorageModule needs a config class with DROPZONE_DIR');
-            return new DropFolder(dir, config.decompressionLimits);
+            return new slice(dir, config.decompressionLimits);
           },
-        },
+        })),
         {
           provide: ObjectStores,
           inject: [CommonConfig],
@@ -32,11 +38,11 @@ export class StorageModule {
         },
         {
           provide: StoredFileReaders,
-          inject: [DropFolder, ObjectStores],
-          useFactory: (drop: DropFolder, stores: ObjectStores) => new StoredFileReaders([new ObjectStoreReader(stores), new DropFolderReader(drop)]),
+          inject: [DropAreas, ObjectStores],
+          useFactory: (drop: DropAreas, stores: ObjectStores) => new StoredFileReaders([new ObjectStoreReader(stores), new DropFolderReader(drop)]),
         },
       ],
-      exports: [DropFolder, ObjectStores, StoredFileReaders],
+      exports: [...SLICES, ObjectStores, StoredFileReaders],
     };
   }
 }

@@ -1,7 +1,7 @@
 import { DecompressionGuard, invalidCompression, isCompressedContentError, CompressedContentError, type DecompressionLimits } from '@sluice/formats';
 import { Readable, Transform } from 'node:stream';
 import * as yauzl from 'yauzl';
-import type { ByteRange } from './drop-folder';
+import type { ByteRange } from './drop-areas';
 
 /**
  * Zip archives are read with yauzl, by their central directory (the only authoritative list of members),

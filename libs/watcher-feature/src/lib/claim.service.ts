@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { isTerminal } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { LedgerRepository } from '@sluice/loading';
-import { DropFolder, isStorageException } from '@sluice/storage';
+import { DropClaims, isStorageException } from '@sluice/storage';
 import { FileLocks, Semaphore } from './concurrency.util';
 import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
@@ -26,7 +26,7 @@ export class ClaimService {
   private writerScan?: Promise<Set<string>>;
 
   constructor(
-    private readonly drop: DropFolder,
+    private readonly drop: DropClaims,
     private readonly ledger: LedgerRepository,
     private readonly publisher: LifecyclePublisher,
     private readonly mover: OutcomeMover,

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { watch, type FSWatcher } from 'chokidar';
 import { WatcherConfig } from '@sluice/config';
-import { DropFolder, isIgnoredPath, MAX_WALK_DEPTH } from '@sluice/storage';
+import { DropAreas, isIgnoredPath, MAX_WALK_DEPTH } from '@sluice/storage';
 import { ClaimService } from './claim.service';
 import { TaskTracker } from './concurrency.util';
 import { WatcherMetrics } from './watcher.metrics';
@@ -15,7 +15,7 @@ interface Pending {
 /**
  * Finds files in incoming/ (chokidar events plus a full scan on demand), waits until each is ready
  * (see assessReadiness) and hands it to ClaimService. Symlinks are never followed: chokidar runs with
- * followSymlinks:false and every path is lstat'ed by DropFolder before anything else happens.
+ * followSymlinks:false and every path is lstat'ed by DropAreas before anything else happens.
  */
 @Injectable()
 export class IncomingWatcher {
@@ -28,7 +28,7 @@ export class IncomingWatcher {
 
   constructor(
     private readonly config: WatcherConfig,
-    private readonly drop: DropFolder,
+    private readonly drop: DropAreas,
     private readonly claims: ClaimService,
     private readonly tasks: TaskTracker,
     private readonly metrics: WatcherMetrics,

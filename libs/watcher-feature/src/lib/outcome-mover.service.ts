@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { isTerminal } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { LedgerRepository } from '@sluice/loading';
-import { DropFolder, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
+import { OutcomeFiling, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { FileLocks } from './concurrency.util';
 import { LedgerQueries } from './ledger-queries.repository';
 import { LifecyclePublisher } from './lifecycle.publisher';
@@ -20,7 +20,7 @@ export class OutcomeMover {
   private readonly reportedMissing = new Set<string>();
 
   constructor(
-    private readonly drop: DropFolder,
+    private readonly drop: OutcomeFiling,
     private readonly ledger: LedgerRepository,
     private readonly queries: LedgerQueries,
     private readonly publisher: LifecyclePublisher,

@@ -3,7 +3,7 @@ import { WatcherConfig } from '@sluice/config';
 import { isTerminal, MAX_BATCH_BYTES, MAX_BATCH_FILES } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { isStoredInDatabase, LedgerRepository } from '@sluice/loading';
-import { DropFolder, isIgnoredName, type ProcessingEntry } from '@sluice/storage';
+import { DropAreas, isIgnoredName, type ProcessingEntry } from '@sluice/storage';
 import { ClaimService } from './claim.service';
 import { FileLocks } from './concurrency.util';
 import { LedgerQueries } from './ledger-queries.repository';
@@ -28,7 +28,7 @@ export class Reconciler {
 
   constructor(
     private readonly config: WatcherConfig,
-    private readonly drop: DropFolder,
+    private readonly drop: DropAreas,
     private readonly ledger: LedgerRepository,
     private readonly queries: LedgerQueries,
     private readonly claims: ClaimService,

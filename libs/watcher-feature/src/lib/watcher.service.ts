@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { WatcherConfig } from '@sluice/config';
 import { PeriodicJobs } from '@sluice/observability';
-import { DropFolder } from '@sluice/storage';
+import { DropAreas } from '@sluice/storage';
 import { TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
 import { Reconciler } from './reconciler.service';
@@ -19,7 +19,7 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly config: WatcherConfig,
-    private readonly drop: DropFolder,
+    private readonly drop: DropAreas,
     private readonly incoming: IncomingWatcher,
     private readonly reconciler: Reconciler,
     private readonly tasks: TaskTracker,

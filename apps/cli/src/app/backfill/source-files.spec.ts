@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DropFolder } from '@sluice/storage';
+import { DropAreas } from '@sluice/storage';
 import { copyIntoProcessing, walkFolder } from './source-files';
 import { gzipSync } from 'node:zlib';
 
@@ -33,7 +33,7 @@ describe('walkFolder / copyIntoProcessing', () => {
   });
 
   it('copies a file into processing/<id>__<name> with its sha256, leaving no temporary file', async () => {
-    const drop = new DropFolder(join(dir, 'dz'));
+    const drop = new DropAreas(join(dir, 'dz'));
     await drop.init();
     const content = 'ts,device,temp\n1,d,20\n'.repeat(50000);
     writeFileSync(join(dir, 'in.csv'), content);
@@ -45,7 +45,7 @@ describe('walkFolder / copyIntoProcessing', () => {
   });
 
   it('records a gzip file by its uncompressed content, as the watcher does', async () => {
-    const drop = new DropFolder(join(dir, 'dz'));
+    const drop = new DropAreas(join(dir, 'dz'));
     await drop.init();
     const content = 'ts,device,temp\n1,d,20\n'.repeat(1000);
     writeFileSync(join(dir, 'in.csv.gz'), gzipSync(content));
@@ -55,7 +55,7 @@ describe('walkFolder / copyIntoProcessing', () => {
   });
 
   it('refuses to read through a symlink', async () => {
-    const drop = new DropFolder(join(dir, 'dz'));
+    const drop = new DropAreas(join(dir, 'dz'));
     await drop.init();
     writeFileSync(join(dir, 'real.csv'), 'x');
     symlinkSync(join(dir, 'real.csv'), join(dir, 'link.csv'));

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import { MAGIC_BYTES, sniffCompression, type ContentDigest } from '@sluice/formats';
-import { type DropFolder, isIgnoredName, sanitizeSegments } from '@sluice/storage';
+import { type DropAreas, isIgnoredName, sanitizeSegments } from '@sluice/storage';
 
 export interface SourceFile {
   abs: string;
@@ -53,7 +53,7 @@ export async function walkFolder(root: string): Promise<WalkResult> {
  * written under a dotfile name (which the watcher ignores), fsynced, then renamed into place, so a
  * half-copied file is never seen. The source is opened without following symlinks and must be a regular file.
  */
-export async function copyIntoProcessing(src: SourceFile, drop: DropFolder, fileId: string): Promise<ContentDigest & { storedPath: string }> {
+export async function copyIntoProcessing(src: SourceFile, drop: DropAreas, fileId: string): Promise<ContentDigest & { storedPath: string }> {
   const dir = drop.areaPath('processing');
   const name = `${fileId}__${sanitizeSegments(basename(src.rel)).at(-1) ?? 'unnamed'}`;
   const tmp = join(dir, `.${fileId}.part`);

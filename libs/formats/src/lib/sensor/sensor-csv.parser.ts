@@ -232,7 +232,7 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
     if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
     const tsText = rec[h.tsIndex];
     const us = parseWideTimestamp(tsText, zone);
-    if (us !== us) return reject(sink, h, rec, line, tsCol, epochProblem(tsText, tsCol), tsText);
+    if (Number.isNaN(us)) return reject(sink, h, rec, line, tsCol, epochProblem(tsText, tsCol), tsText);
     const device = rec[h.deviceIndex];
     if (device === '') return reject(sink, h, rec, line, devCol, { rule: 'missing_value', message: `${devCol} is empty; every reading needs a device` }, device);
     if (device.length > deviceRoom) {
@@ -265,7 +265,7 @@ function longHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Long
     if (rec.length !== width) return reject(sink, h, rec, line, null, fieldCountProblem(h, rec.length), null);
     const tsText = rec[h.tsIndex];
     const us = parseIsoTimestamp(tsText, zone);
-    if (us !== us) return reject(sink, h, rec, line, tsCol, isoProblem(tsText, tsCol), tsText);
+    if (Number.isNaN(us)) return reject(sink, h, rec, line, tsCol, isoProblem(tsText, tsCol), tsText);
     const uuid = rec[h.uuidIndex];
     if (!isUuid(uuid)) return reject(sink, h, rec, line, uuidCol, uuidProblem(uuid, uuidCol), uuid);
     const text = rec[h.valueIndex];

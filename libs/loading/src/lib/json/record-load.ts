@@ -1,8 +1,9 @@
 import { addRows, type RejectReason, type RowsByTable } from '@sluice/contracts';
+import { rowsOf } from '@sluice/db';
 import { cap, RAW_CAP, type DocumentProblem, type RawLine, type RowReject } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { LoadOptions, LoadResult } from '../kind-loader';
-import { CREATED_AT_US, rowsOf } from '../ledger.repository';
+import { CREATED_AT_US } from '../ledger.repository';
 import { writeRowErrors } from '../sensor/ingest-errors.writer';
 import { RowTally } from '../sensor/row-tally';
 import type { FileOrder } from './record-sinks';

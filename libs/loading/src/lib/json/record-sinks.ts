@@ -1,7 +1,7 @@
 import type { DataTable } from '@sluice/contracts';
+import { rowsOf } from '@sluice/db';
 import { microsToIso, parseIsoTimestamp, ZonedTime, type DetectionEventItemDto, type MeasurementDto, type VehicleStatusItemDto } from '@sluice/formats';
 import type { PoolClient } from 'pg';
-import { rowsOf } from '../ledger.repository';
 import { recomputeDaysSql, recomputeHoursSql, upsertStagedReadingsSql } from '../sensor/aggregates.sql';
 import type { SensorRegistry } from '../sensor/sensor-registry';
 import { measurementStats } from './measurement-stats';

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { FileKind } from '@sluice/contracts';
+import { rowsOf } from '@sluice/db';
 import { cap, microsToIso, parseLogLine, RAW_CAP, readLines, textProblem, textProblemMessage, ZonedTime } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
-import { rowsOf } from '../ledger.repository';
 import { DEFAULT_MAX_LINE_BYTES } from '../json/ndjson.loader';
 import { destroy, runRecordLoad, unreadableLine, type RecordCounter } from '../json/record-load';
 import { CopySink, copyField } from '../sensor/copy-sink';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { addRows, type FileKind, type RejectReason } from '@sluice/contracts';
+import { rowsOf } from '@sluice/db';
 import {
   microsToIso,
   readLongCsv,
@@ -17,7 +18,6 @@ import {
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
-import { rowsOf } from '../ledger.repository';
 import { MERGE_AGGREGATES_SQL, recomputeDaysSql, recomputeHoursSql, upsertStagedReadingsSql } from './aggregates.sql';
 import { HOUR_US, HourAggregates, type Bucket } from './bucket-aggregates';
 import { CopySink, isUniqueViolation } from './copy-sink';

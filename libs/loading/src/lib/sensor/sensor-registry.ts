@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { rowsOf } from '../ledger.repository';
+import { rowsOf } from '@sluice/db';
 
 const CACHE_LIMIT = 100_000;
 
