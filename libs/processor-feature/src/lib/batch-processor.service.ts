@@ -3,7 +3,6 @@ import { BatchSubjects, FileSubjects, isTerminal, type FileBatchFinishedMessage,
 import { withTransaction, type IngestFile } from '@sluice/db';
 import { LedgerRepository, lifecycleEventOf, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome } from '@sluice/loading';
 import { AttemptPolicy, JetStreamService } from '@sluice/messaging';
-import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { FileProcessorService } from './file-processor.service';
 import * as metrics from './processor.metrics';
