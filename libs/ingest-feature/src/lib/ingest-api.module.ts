@@ -2,7 +2,7 @@ import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule, R
 import { ConfigModule, IngestApiConfig, loadConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
 import { apiProviders, assertApiKeysConfigured, HttpMetricsMiddleware, type ApiKeySettings } from '@sluice/http';
-import { LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule, type BootstrapOptions } from '@sluice/observability';
 import { ReplayService } from '@sluice/replay';
@@ -55,7 +55,7 @@ export class IngestApiModule implements NestModule {
         StorageModule.forRoot(),
       ],
       controllers: [IngestController],
-      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, StoredPayloads, ReplayService, IdempotencyRepository, IdempotencyExpiry, IngestMetrics, BodyBudget, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper, IngestApiJobs],
+      providers: [...apiProviders(IngestApiConfig, keySettings), LedgerRepository, LedgerAnnouncer, StoredPayloads, ReplayService, IdempotencyRepository, IdempotencyExpiry, IngestMetrics, BodyBudget, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper, IngestApiJobs],
     };
   }
 

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, WatcherConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
+import { LedgerAnnouncer, LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
 import { JetStreamServer, JetStreamService, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { ObjectStores, StorageModule } from '@sluice/storage';
@@ -9,7 +9,6 @@ import { ClaimService } from './claim.service';
 import { FileLocks, TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
 import { LedgerQueries } from './ledger-queries.repository';
-import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
 import { OUTCOMES_ACK_WAIT_MS, OUTCOMES_DURABLE, OUTCOMES_MAX_DELIVER, OutcomeConsumer } from './outcome.consumer';
 import { Reconciler } from './reconciler.service';
@@ -44,7 +43,7 @@ export class WatcherModule {
         WatcherMetrics,
         TaskTracker,
         FileLocks,
-        LifecyclePublisher,
+        LedgerAnnouncer,
         OutcomeMover,
         ClaimService,
         Reconciler,

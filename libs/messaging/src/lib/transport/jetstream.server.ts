@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
-import { BatchSubjects, FileSubjects, type FileSubject } from '@sluice/contracts';
+import { BatchSubjects, FileSubjects, messageIds, type FileSubject } from '@sluice/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { JetStreamService } from '../jetstream.service';
 import { JetStreamContext } from './jetstream.context';
@@ -194,7 +194,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return;
     }
     try {
-      await this.jetstream.js.publish(msg.subject, msg.data, { msgID: `${msg.info.streamSequence}.again` });
+      await this.jetstream.js.publish(msg.subject, msg.data, { msgID: messageIds.again(msg.info.streamSequence) });
       msg.ack();
       group.logger.log(`message ${msg.info.streamSequence} still not workable after ${msg.info.deliveryCount} deliveries: queued again`);
     } catch (e) {
