@@ -68,8 +68,13 @@ class FakeQueryRunner {
 
   constructor(private readonly db: FakeDatabase) {}
 
-  async connect(): Promise<void> {}
-  async release(): Promise<void> {}
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  release(): Promise<void> {
+    return Promise.resolve();
+  }
 
   async startTransaction(): Promise<void> {
     this.isTransactionActive = true;
