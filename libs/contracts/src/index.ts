@@ -2,3 +2,4 @@ export * from './lib/subjects';
 export * from './lib/file-status';
 export * from './lib/file-events';
 export * from './lib/data-tables';
+export * from './lib/messages';

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { FileSubjects, type FileSubject } from '@sluice/contracts';
+import { FileSubjects, messageIds, messages, type FileSubject } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
 import { JetStreamServer, JetStreamService } from '@sluice/messaging';
 import { DropAreas } from '@sluice/storage';
@@ -63,7 +63,7 @@ export async function startProcessorApp(label: string, env: Record<string, strin
       writeFileSync(join(dropzone, storedPath), content);
       const digest = await app.get(DropAreas).sha256AndSize(storedPath);
       await ledger.register({ id, source: 'dropzone', originalName: name, storedPath, sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression });
-      await js.publish(FileSubjects.queued, { fileId: id }, id);
+      await js.publish(FileSubjects.queued, messages.queued({ id }), messageIds.queued(id));
       return id;
     },
     statusOf: async (id: string) => (await query<{ status: string }>('SELECT status FROM ingest_files WHERE id = $1', [id]))[0]?.status,

@@ -1,5 +1,5 @@
 import { CliConfig, loadConfig } from '@sluice/config';
-import type { LedgerRepository } from '@sluice/loading';
+import type { LedgerAnnouncer, LedgerRepository } from '@sluice/loading';
 import type { JetStreamService } from '@sluice/messaging';
 import { OutcomeFiling } from '@sluice/storage';
 import type { DataSource } from 'typeorm';
@@ -61,6 +61,13 @@ export class CliContext {
     const ds = await this.db();
     const { LedgerRepository } = await import('@sluice/loading');
     return new LedgerRepository(ds);
+  }
+
+  /** Registers and announces files as the services do: ledger rows first, then their messages. */
+  async announcer(): Promise<LedgerAnnouncer> {
+    const [ledger, js] = [await this.ledger(), await this.jetstream()];
+    const { LedgerAnnouncer } = await import('@sluice/loading');
+    return new LedgerAnnouncer(ledger, js);
   }
 
   async jetstream(): Promise<JetStreamService> {

@@ -1,9 +1,8 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
-import { BatchSubjects, FileSubjects, MAX_BATCH_BYTES, MAX_BATCH_FILES, type FileBatchQueuedMessage, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
+import { MAX_BATCH_BYTES } from '@sluice/contracts';
 import { withConnection, withTransaction } from '@sluice/db';
-import { LedgerRepository, type NewLedgerEntry } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
+import { LedgerAnnouncer, LedgerRepository, type NewLedgerEntry, type Registered } from '@sluice/loading';
 import { UploadWriter } from '@sluice/storage';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
@@ -42,12 +41,12 @@ interface Pending {
  * takes what is queued (up to INGEST_BATCH_MAX payloads and MAX_BATCH_BYTES of bodies; a few batches
  * run at once) and makes it durable together: one fsync of processing/ (the renames) when the batch holds
  * files, one transaction (idempotency keys, ledger rows, bodies). Each caller's promise resolves once its
- * batch committed, so no 202 ever names data that is not durable; the publishes follow (one
- * `batches.queued` message for the stored bodies, one `files.queued` per file, pipelined) without
- * holding the answer or the batch slot. Under light load a batch is one request and adds no waiting.
+ * batch committed, so no 202 ever names data that is not durable; the announcement follows (one
+ * `batches.queued` message for the stored bodies, one `files.queued` per file, pipelined: LedgerAnnouncer)
+ * without holding the answer or the batch slot. Under light load a batch is one request and adds no waiting.
  *
- * A publish that fails after the commit is logged, not returned: the row is queued in the ledger and the
- * watcher republishes rows that stay queued (REQUEUE_AFTER_MS).
+ * A publish that fails after the commit is LedgerAnnouncer's: logged and counted, not returned; the row is
+ * queued in the ledger and the watcher republishes rows that stay queued (REQUEUE_AFTER_MS).
  */
 @Injectable()
 export class IngestCommitter implements OnApplicationShutdown {
@@ -63,7 +62,7 @@ export class IngestCommitter implements OnApplicationShutdown {
     private readonly ledger: LedgerRepository,
     private readonly idempotency: IdempotencyRepository,
     private readonly drop: UploadWriter,
-    private readonly jetstream: JetStreamService,
+    private readonly announcer: LedgerAnnouncer,
     private readonly metrics: IngestMetrics,
   ) {
     this.batchMax = config.INGEST_BATCH_MAX;
@@ -180,35 +179,12 @@ export class IngestCommitter implements OnApplicationShutdown {
   }
 
   /**
-   * Queued bodies stored in the database go out as one `batches.queued` message (chunks of
-   * MAX_BATCH_FILES), loaded together by a processor; queued files one `files.queued` each.
+   * Queued bodies stored in the database go out as `batches.queued` messages, loaded together by a
+   * processor; queued files one `files.queued` each. The watcher moves a duplicate file's bytes to
+   * processed/ when it hears of it (a stored body stays where it is). A replayed key registered nothing.
    */
   private async announce(batch: Pending[], results: CommitResult[]): Promise<void> {
-    const publishes: Promise<void>[] = [];
-    const inline: NewLedgerEntry[] = [];
-    results.forEach((r, i) => {
-      if (r.replayedKey) return;
-      const entry = batch[i].entry;
-      if (r.status === 'queued' && batch[i].body) {
-        inline.push(entry);
-      } else if (r.status === 'queued') {
-        const message: FileQueuedMessage = { fileId: entry.id };
-        publishes.push(this.jetstream.publish(FileSubjects.queued, message, entry.id));
-      } else if (r.status === 'duplicate') {
-        // The watcher moves a duplicate file's bytes to processed/ when it hears this (a stored body stays where it is).
-        const event: FileLifecycleEvent = { fileId: entry.id, status: 'duplicate', originalName: entry.originalName, at: new Date().toISOString() };
-        publishes.push(this.jetstream.publish(FileSubjects.duplicate, event, `${entry.id}.duplicate`));
-      }
-    });
-    for (let k = 0; k < inline.length; k += MAX_BATCH_FILES) {
-      const chunk = inline.slice(k, k + MAX_BATCH_FILES);
-      const message: FileBatchQueuedMessage = { fileIds: chunk.map((e) => e.id), bytes: chunk.reduce((n, e) => n + e.sizeBytes, 0) };
-      publishes.push(this.jetstream.publish(BatchSubjects.queued, message, `batch.${message.fileIds[0]}`));
-    }
-    const failed = (await Promise.allSettled(publishes)).filter((s) => s.status === 'rejected');
-    if (failed.length) {
-      this.metrics.publishFailures.inc(failed.length);
-      this.logger.warn(`${failed.length} publish(es) failed (${String((failed[0] as PromiseRejectedResult).reason)}); the rows are queued and the watcher will requeue them`);
-    }
+    const registered = results.flatMap((r, i): Registered[] => (r.replayedKey ? [] : [{ file: batch[i].entry, status: r.status }]));
+    await this.announcer.announce(registered);
   }
 }

@@ -17,5 +17,4 @@ export class IngestMetrics {
     () => new Histogram({ name: 'sluice_ingest_batch_seconds', help: 'Group commit time (fsync of processing/ when the batch holds files, ledger transaction, publishes)', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] }),
   );
   readonly bodyBytesHeld = metric('sluice_ingest_body_bytes_held', () => new Gauge({ name: 'sluice_ingest_body_bytes_held', help: 'Bytes of POST /ingest bodies reserved in memory now (at most INGEST_BODY_MEMORY_BYTES)' }));
-  readonly publishFailures = metric('sluice_ingest_publish_failures_total', () => new Counter({ name: 'sluice_ingest_publish_failures_total', help: 'Queued messages that could not be published after commit' }));
 }

@@ -13,7 +13,7 @@ import {
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { CommonConfig } from '@sluice/config';
-import { fullSubject, STREAM_SUBJECT_WILDCARDS, streamName, type FileSubject } from '@sluice/contracts';
+import { fullSubject, STREAM_SUBJECT_WILDCARDS, streamName, type FileSubject, type Subjects } from '@sluice/contracts';
 import { Subject } from 'rxjs';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -283,13 +283,15 @@ export class JetStreamService implements OnApplicationShutdown {
   }
 
   /**
-   * Publishes a JSON payload. `msgId` makes republishing safe: JetStream drops a second message with the
-   * same id within the duplicate window, and consumers are idempotent beyond it. A publish that fails (NATS
-   * down, the stream without a leader after a restart) throws, and is also sent again in the background as
-   * soon as JetStream takes it, so work announced during an outage moves within moments of its end rather
-   * than at the ledger's next requeue (which still covers a process that stops first).
+   * Publishes the payload of a subject (typed by `Subjects`; payloads from `messages`, ids from `messageIds`).
+   * `msgId` makes republishing safe: JetStream drops a second message with the same id within the duplicate
+   * window, and consumers are idempotent beyond it. A publish that fails (NATS down, the stream without a
+   * leader after a restart) throws, and is also sent again in the background as soon as JetStream takes it,
+   * so work announced during an outage moves within moments of its end rather than at the ledger's next
+   * requeue (which still covers a process that stops first). Rows registered in the ledger are announced
+   * through LedgerAnnouncer (@sluice/loading), which owns what a caller does when this throws.
    */
-  async publish(subject: FileSubject, payload: object, msgId: string): Promise<void> {
+  async publish<S extends keyof Subjects>(subject: S, payload: Subjects[S], msgId: string): Promise<void> {
     const full = this.subject(subject);
     const data = JSON.stringify(payload);
     try {
@@ -305,7 +307,7 @@ export class JetStreamService implements OnApplicationShutdown {
    * Queues a publish to go out in the background, after (and in order with) the failed ones waiting: for news
    * sent while JetStream is known not to take publishes, which no caller should wait out a timeout for.
    */
-  publishLater(subject: FileSubject, payload: object, msgId: string): void {
+  publishLater<S extends keyof Subjects>(subject: S, payload: Subjects[S], msgId: string): void {
     this.resendLater(msgId, this.subject(subject), JSON.stringify(payload));
   }
 

@@ -1,10 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
-import { FileSubjects, type RejectReason } from '@sluice/contracts';
+import type { RejectReason } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { isCompressedContentError } from '@sluice/formats';
-import { LedgerRepository, lifecycleEventOf, refusedOutcome, type FileOutcome, type NewLedgerEntry } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
+import { LedgerAnnouncer, LedgerRepository, refusedOutcome, type FileOutcome, type NewLedgerEntry } from '@sluice/loading';
 import { DropAreas, isObjectChanged, isStoredInObjectStore, memberStoredPath, StoredFileReaders, ZipArchive } from '@sluice/storage';
 import { createHash, randomUUID } from 'node:crypto';
 import { objectChangedReason } from './failure.util';
@@ -19,9 +18,10 @@ export type Settle = (fileId: string, outcomeOf: (client: PoolClient) => Promise
  * MAX_DECOMPRESSED_BYTES and MAX_COMPRESSION_RATIO) to take the SHA-256 of its content, then every member is
  * registered in the archive's own transaction with its outcome (`processed`, its members counted): either
  * the archive is settled with all its members, or with none. The unique (archive_id, member_index) makes a
- * second registration (a replay) add nothing. Members are published after the commit; a crash before that
- * leaves them `queued`, and the watcher publishes rows left queued again (REQUEUE_AFTER_MS). Each member is
- * then loaded as a file of its own, read from the archive (see FileProcessorService.source).
+ * second registration (a replay) add nothing. Members are announced after the commit (LedgerAnnouncer); a
+ * crash before that, or a failed publish, leaves them `queued`, and the watcher publishes rows left queued
+ * again (REQUEUE_AFTER_MS). Each member is then loaded as a file of its own, read from the archive (see
+ * FileProcessorService.source).
  */
 @Injectable()
 export class ArchiveExpander {
@@ -32,7 +32,7 @@ export class ArchiveExpander {
     private readonly ledger: LedgerRepository,
     private readonly readers: StoredFileReaders,
     private readonly storage: DropAreas,
-    private readonly jetstream: JetStreamService,
+    private readonly announcer: LedgerAnnouncer,
   ) {}
 
   /**
@@ -75,13 +75,8 @@ export class ArchiveExpander {
       return { status: 'processed', kind: 'zip_archive', rowsTotal: members.length, rowsLoaded: members.length, rowsRejected: 0, rowsWritten: {}, error: null };
     });
     if (!outcome) return null;
-    for (const r of registered) {
-      if (r.status === 'queued') await this.jetstream.publish(FileSubjects.queued, { fileId: r.id }, r.id);
-      if (r.status !== 'duplicate') continue;
-      // Announced as the watcher announces a dropped duplicate (a member has nothing to move).
-      const row = await this.ledger.get(r.id);
-      if (row) await this.jetstream.publish(FileSubjects.duplicate, lifecycleEventOf(row), `${r.id}.duplicate`);
-    }
+    // A duplicate member is announced as a duplicate upload is (a member has nothing to move).
+    await this.announcer.announce(registered.map((r, i) => ({ file: members[i], status: r.status, duplicateOf: r.duplicateOf })));
     this.logger.log({ fileId: file.id, members: members.length, queued: registered.filter((r) => r.status === 'queued').length }, 'archive unpacked');
     return outcome;
   }

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { BatchSubjects, FileSubjects, isTerminal, type FileBatchFinishedMessage, type FileQueuedMessage } from '@sluice/contracts';
+import { BatchSubjects, FileSubjects, isTerminal, messageIds, messages } from '@sluice/contracts';
 import { withTransaction, type IngestFile } from '@sluice/db';
-import { LedgerRepository, lifecycleEventOf, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome } from '@sluice/loading';
+import { LedgerRepository, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome } from '@sluice/loading';
 import { AttemptPolicy, JetStreamService } from '@sluice/messaging';
 import { DataSource } from 'typeorm';
 import { FileProcessorService } from './file-processor.service';
@@ -91,13 +91,12 @@ export class BatchProcessorService {
   }
 
   private async requeueAlone(files: IngestFile[]): Promise<void> {
-    await Promise.all(files.map((f) => this.jetstream.publish(FileSubjects.queued, { fileId: f.id } satisfies FileQueuedMessage, `${f.id}.alone.${f.attempts}`)));
+    await Promise.all(files.map((f) => this.jetstream.publish(FileSubjects.queued, messages.queued(f), messageIds.alone(f))));
   }
 
   /** One message for the whole batch; its id makes a repeat after a crash harmless. */
   private async announce(rows: IngestFile[], durationMs: number): Promise<void> {
-    const message: FileBatchFinishedMessage = { events: rows.map((r) => lifecycleEventOf(r, { durationMs })) };
-    await this.jetstream.publish(BatchSubjects.finished, message, `${rows[0].id}.batch.${rows.length}`);
+    await this.jetstream.publish(BatchSubjects.finished, messages.batchFinished(rows, { durationMs }), messageIds.batchFinished(rows[0].id, rows.length));
     this.logger.log({ files: rows.length, durationMs }, 'batch finished');
   }
 }

@@ -4,8 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { LedgerRepository, StoredPayloads } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
+import { LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { ReplayService } from '@sluice/replay';
 import { OutcomeFiling } from '@sluice/storage';
 import { DataSource } from 'typeorm';
@@ -98,7 +97,7 @@ describe('compressed files', () => {
     const [loaded] = await rowsOf(`archive_id IS NOT NULL AND status = 'processed' AND original_name = $1`, ['day.zip/day/split_2.csv']);
     const readings = await readingsOf('b8:27:eb');
     const ds = t.app.get(DataSource);
-    await new ReplayService(ds, t.app.get(LedgerRepository), new OutcomeFiling(t.dropzone), t.app.get(JetStreamService), new StoredPayloads(ds)).replay(loaded.id);
+    await new ReplayService(ds, t.app.get(LedgerRepository), new OutcomeFiling(t.dropzone), t.app.get(LedgerAnnouncer), new StoredPayloads(ds)).replay(loaded.id);
     await waitFor('member replayed', async () => (await t.statusOf(loaded.id)) === 'processed', 120_000);
     expect(await readingsOf('b8:27:eb')).toBe(readings);
   });

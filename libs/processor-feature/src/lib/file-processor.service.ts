@@ -1,11 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
-import { FileSubjects, isTerminal, subjectOfStatus, type FileSubject, type RejectReason } from '@sluice/contracts';
+import { FileSubjects, isTerminal, messageIds, messages, subjectOfStatus, type RejectReason, type Subjects } from '@sluice/contracts';
 import { hasSqlState, SqlState, withTransaction, type IngestFile } from '@sluice/db';
 import {
   isStoredInDatabase,
   LedgerRepository,
-  lifecycleEventOf,
   loadOutcome,
   LoaderRegistry,
   refusedOutcome,
@@ -99,7 +98,7 @@ export class FileProcessorService {
       await this.fail(fileId, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${file.attempts - 1} times (the processor died during each attempt); giving up` });
       return 'done';
     }
-    await this.publishQuietly(FileSubjects.processing, lifecycleEventOf(file), `${fileId}.processing.${file.attempts}`, fromLedger);
+    await this.publishQuietly(FileSubjects.processing, messages.lifecycle(file), messageIds.processing(file), fromLedger);
 
     let outcome: FileOutcome | null;
     try {
@@ -282,12 +281,12 @@ export class FileProcessorService {
    */
   private async announce(row: IngestFile, durationMs?: number, later = false): Promise<void> {
     if (!isTerminal(row.status)) return;
-    const [subject, event, msgId] = [subjectOfStatus(row.status), lifecycleEventOf(row, { durationMs }), outcomeMsgId(row)];
+    const [subject, event, msgId] = [subjectOfStatus(row.status), messages.lifecycle(row, { durationMs }), messageIds.outcome(row)];
     if (later) this.jetstream.publishLater(subject, event, msgId);
     else await this.jetstream.publish(subject, event, msgId);
   }
 
-  private async publishQuietly(subject: FileSubject, payload: object, msgId: string, later = false): Promise<void> {
+  private async publishQuietly<S extends keyof Subjects>(subject: S, payload: Subjects[S], msgId: string, later = false): Promise<void> {
     if (later) return this.jetstream.publishLater(subject, payload, msgId);
     try {
       await this.jetstream.publish(subject, payload, msgId);
@@ -296,5 +295,3 @@ export class FileProcessorService {
     }
   }
 }
-
-export const outcomeMsgId = (row: Pick<IngestFile, 'id' | 'status' | 'replays'>): string => `${row.id}.${row.status}.${row.replays}`;

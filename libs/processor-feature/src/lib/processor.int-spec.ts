@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileSubjects, type FileLifecycleEvent } from '@sluice/contracts';
-import { LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { ReplayService } from '@sluice/replay';
 import { OutcomeFiling } from '@sluice/storage';
 import { DataSource } from 'typeorm';
@@ -107,7 +107,7 @@ describe('processor', () => {
     mkdirSync(join(dropzone, 'processed'), { recursive: true });
     renameSync(join(dropzone, `processing/${id}__replayed.csv`), join(dropzone, 'processed/replayed.csv'));
 
-    await new ReplayService(ds, ledger, new OutcomeFiling(dropzone), js, new StoredPayloads(ds)).replay(id);
+    await new ReplayService(ds, ledger, new OutcomeFiling(dropzone), new LedgerAnnouncer(ledger, js), new StoredPayloads(ds)).replay(id);
     await waitFor('second outcome event', async () => outcomes.filter((o) => o.fileId === id).length === 2, 30000);
     expect(await statusOf(id)).toBe('processed');
     // The rows it loaded the first time are still in raw_sensor_data and still its own.

@@ -1,7 +1,7 @@
 import { CommonConfig } from '@sluice/config';
 import { FileSubjects, fullSubject } from '@sluice/contracts';
 import { createDataSource } from '@sluice/db';
-import { databaseStoredPath, LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { databaseStoredPath, LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropClaims, objectStoredPath, OutcomeFiling } from '@sluice/storage';
 import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
@@ -35,7 +35,7 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     drop = new OutcomeFiling(dir);
     await drop.init();
     ledger = new LedgerRepository(ds);
-    sut = new ReplayService(ds, ledger, drop, js, new StoredPayloads(ds));
+    sut = new ReplayService(ds, ledger, drop, new LedgerAnnouncer(ledger, js), new StoredPayloads(ds));
   });
   afterAll(async () => {
     await js?.jsm.streams.delete(js.stream).catch(() => undefined);
@@ -94,7 +94,7 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
       await js.publish(...args);
       await ds.query(`UPDATE ingest_files SET status = 'processing', attempts = 1 WHERE id = $1`, [f.id]);
     };
-    const racing = new ReplayService(ds, ledger, drop, eager, new StoredPayloads(ds));
+    const racing = new ReplayService(ds, ledger, drop, new LedgerAnnouncer(ledger, eager), new StoredPayloads(ds));
 
     const row = await racing.replay(f.id);
 

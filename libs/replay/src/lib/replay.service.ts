@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { FileSubjects, type FileQueuedMessage, type FileStatus } from '@sluice/contracts';
+import { messageIds, type FileStatus } from '@sluice/contracts';
 import { hasSqlState, rowsOf, SqlState, withTransaction, type IngestFile } from '@sluice/db';
-import { isStoredInDatabase, LedgerRepository, StoredPayloads } from '@sluice/loading';
-import { JetStreamService } from '@sluice/messaging';
+import { isStoredInDatabase, LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { OutcomeFiling, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { DataSource } from 'typeorm';
 import { ReplayException } from './replay.exception';
@@ -41,7 +40,8 @@ export interface RedriveResult {
  * Re-runs files. A replay moves the bytes back into processing/, resets the ledger row to `queued`
  * (attempts back to 0 so the processor's attempt limit applies afresh, `replays` + 1, outcome, counts
  * and row errors cleared; `created_at` kept, so a re-run old file never beats a newer one in the
- * latest-state tables) and publishes it again with the msg id `<id>.replay.<n>`.
+ * latest-state tables) and announces it again (`messageIds.replay`: a new msg id for each replay). A publish
+ * that fails is LedgerAnnouncer's: logged and counted, not thrown; the row is queued and the watcher requeues it.
  *
  * Replaying a `processed` file loads the same content again. The loaders are idempotent, so the data
  * tables end as they were unless something changed in between: a wider METRIC_RANGES now admits rows
@@ -62,7 +62,7 @@ export class ReplayService {
     private readonly ds: DataSource,
     private readonly ledger: LedgerRepository,
     private readonly drop: OutcomeFiling,
-    private readonly jetstream: JetStreamService,
+    private readonly announcer: LedgerAnnouncer,
     private readonly payloads: StoredPayloads,
   ) {}
 
@@ -82,7 +82,7 @@ export class ReplayService {
     // left unpublished, which the watcher's requeue picks up as it does a failed publish.
     const queuedRow = await this.ledger.get(row.id);
     if (!queuedRow) throw new ReplayException('not_found', `file ${fileId} vanished from the ledger`, { id: fileId });
-    await this.publish(row.id, `${row.id}.replay.${replays}`);
+    await this.announcer.requeued(queuedRow, messageIds.replay(row.id, replays));
     this.logger.log(`file ${row.id} (${row.originalName}) replayed from ${row.status} (replay ${replays})`);
     return queuedRow;
   }
@@ -156,7 +156,7 @@ export class ReplayService {
   async redriveStuck(olderThanMs: number): Promise<RedriveResult> {
     const redriven: string[] = [];
     for (const row of await this.ledger.findStale(olderThanMs)) {
-      await this.publish(row.id, `${row.id}.redrive.${new Date(row.updatedAt).getTime()}`);
+      await this.announcer.requeued(row, messageIds.redrive(row));
       await this.ledger.touch(row.id);
       redriven.push(row.id);
     }
@@ -198,16 +198,6 @@ export class ReplayService {
       }
       return updated[0]?.replays ?? 1;
     });
-  }
-
-  /** Publishes the work item; a failure is logged, not thrown: the row is queued and the watcher requeues stale rows. */
-  private async publish(fileId: string, msgId: string): Promise<void> {
-    const message: FileQueuedMessage = { fileId };
-    try {
-      await this.jetstream.publish(FileSubjects.queued, message, msgId);
-    } catch (e) {
-      this.logger.warn(`file ${fileId}: publishing ${msgId} failed (${(e as Error).message}); the watcher will requeue it`);
-    }
   }
 }
 

@@ -1,11 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { isTerminal } from '@sluice/contracts';
-import type { IngestFile } from '@sluice/db';
-import { LedgerRepository } from '@sluice/loading';
+import { LedgerAnnouncer } from '@sluice/loading';
 import { DropClaims, isStorageException } from '@sluice/storage';
 import { FileLocks, Semaphore } from './concurrency.util';
-import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
 import { WatcherMetrics } from './watcher.metrics';
 
@@ -14,8 +12,8 @@ const CLAIM_CONCURRENCY = 4;
 
 /**
  * incoming/ → processing/ → ledger → JetStream. Each step is safe to repeat: a crash after the rename
- * leaves a `<fileId>__name` in processing/ that reconciliation registers; a crash after register leaves a
- * queued row that reconciliation publishes again.
+ * leaves a `<fileId>__name` in processing/ that reconciliation registers; a crash after register (or a
+ * failed publish, see LedgerAnnouncer) leaves a queued row that reconciliation publishes again.
  */
 @Injectable()
 export class ClaimService {
@@ -27,8 +25,7 @@ export class ClaimService {
 
   constructor(
     private readonly drop: DropClaims,
-    private readonly ledger: LedgerRepository,
-    private readonly publisher: LifecyclePublisher,
+    private readonly announcer: LedgerAnnouncer,
     private readonly mover: OutcomeMover,
     private readonly locks: FileLocks,
     private readonly metrics: WatcherMetrics,
@@ -87,7 +84,7 @@ export class ClaimService {
   }
 
   /**
-   * Registers a file already in processing/ and publishes it. Caller holds the file's lock. A file with
+   * Registers a file already in processing/ and announces it. Caller holds the file's lock. A file with
    * other hard links is first replaced by a private copy, so the bytes the ledger hashes cannot change later.
    */
   async registerStored(fileId: string, originalName: string, storedPath: string): Promise<void> {
@@ -104,10 +101,13 @@ export class ClaimService {
       if (isStorageException(e, 'not_regular_file')) return this.quarantineIrregular(storedPath, 'is not a regular file (replaced while being claimed)');
       throw e;
     }
-    const result = await this.ledger.register({ id: fileId, source: 'dropzone', originalName, storedPath, sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression });
+    // A duplicate is announced once moved (OutcomeMover); a row left queued is announced here.
+    const result = await this.announcer.register(
+      { id: fileId, source: 'dropzone', originalName, storedPath, sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression },
+      { announceDuplicate: false },
+    );
     switch (result.status) {
       case 'queued':
-        await this.publisher.queued(fileId);
         this.metrics.registered.inc();
         this.logger.log(`queued ${fileId} (${originalName}, ${digest.size} bytes, sha256 ${digest.sha256.slice(0, 12)}…)`);
         return;
@@ -117,15 +117,10 @@ export class ClaimService {
         await this.mover.settleRow(result.row);
         return;
       case 'existing':
-        await this.resume(result.row);
+        // Registered before (by us before a crash, or by another watcher): carry on from its state.
+        if (isTerminal(result.row.status)) await this.mover.settleRow(result.row);
         return;
     }
-  }
-
-  /** A row registered before (by us before a crash, or by another watcher): carry on from its state. */
-  private async resume(row: IngestFile): Promise<void> {
-    if (row.status === 'queued') await this.publisher.queued(row.id);
-    else if (isTerminal(row.status)) await this.mover.settleRow(row);
   }
 
   /** Moves a symlink, FIFO, socket or device out of incoming/ or processing/ into quarantine/ as-is. */

@@ -1,11 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { isTerminal } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
-import { LedgerRepository } from '@sluice/loading';
+import { LedgerAnnouncer, LedgerRepository } from '@sluice/loading';
 import { OutcomeFiling, isArchiveMember, isStorageException, isStoredInObjectStore } from '@sluice/storage';
 import { FileLocks } from './concurrency.util';
 import { LedgerQueries } from './ledger-queries.repository';
-import { LifecyclePublisher } from './lifecycle.publisher';
 import { S3OutcomeSettler } from './s3-outcome-settler.service';
 import { WatcherMetrics } from './watcher.metrics';
 
@@ -23,7 +22,7 @@ export class OutcomeMover {
     private readonly drop: OutcomeFiling,
     private readonly ledger: LedgerRepository,
     private readonly queries: LedgerQueries,
-    private readonly publisher: LifecyclePublisher,
+    private readonly announcer: LedgerAnnouncer,
     private readonly locks: FileLocks,
     private readonly metrics: WatcherMetrics,
     private readonly objects: S3OutcomeSettler,
@@ -74,7 +73,7 @@ export class OutcomeMover {
     await this.ledger.setStoredPath(row.id, storedPath);
     this.metrics.moved.inc({ outcome: row.status });
     this.logger.log(`file ${row.id} ${row.status}: ${row.storedPath} → ${storedPath}`);
-    if (row.status === 'duplicate') await this.publisher.duplicate({ ...row, storedPath });
+    if (row.status === 'duplicate') await this.announcer.duplicate({ ...row, storedPath });
     return 'moved';
   }
 

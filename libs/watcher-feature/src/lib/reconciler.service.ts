@@ -1,13 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { WatcherConfig } from '@sluice/config';
-import { isTerminal, MAX_BATCH_BYTES, MAX_BATCH_FILES } from '@sluice/contracts';
+import { BatchSubjects, FileSubjects, isTerminal, MAX_BATCH_FILES, messageIds, messages } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
-import { isStoredInDatabase, LedgerRepository } from '@sluice/loading';
+import { isStoredInDatabase, LedgerRepository, payloadBatches } from '@sluice/loading';
+import { JetStreamService } from '@sluice/messaging';
 import { DropAreas, isIgnoredName, type ProcessingEntry } from '@sluice/storage';
 import { ClaimService } from './claim.service';
 import { FileLocks } from './concurrency.util';
 import { LedgerQueries } from './ledger-queries.repository';
-import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
 import { WatcherMetrics } from './watcher.metrics';
 
@@ -33,7 +33,7 @@ export class Reconciler {
     private readonly queries: LedgerQueries,
     private readonly claims: ClaimService,
     private readonly mover: OutcomeMover,
-    private readonly publisher: LifecyclePublisher,
+    private readonly jetstream: JetStreamService,
     private readonly locks: FileLocks,
     private readonly metrics: WatcherMetrics,
   ) {
@@ -111,7 +111,9 @@ export class Reconciler {
    *
    * The msg id includes the row's updated_at: two watchers requeueing the same row at once collapse into
    * one message, while the first publish (msg id = file id) cannot swallow a requeue inside JetStream's
-   * duplicate window. Should two watchers still send a row twice, the processor takes it once.
+   * duplicate window. Should two watchers still send a row twice, the processor takes it once. This is the
+   * requeue that LedgerAnnouncer leaves a failed publish to, so a failure here stops the pass (rows not
+   * touched, tried again at the next rescan) rather than being passed over.
    */
   private async requeueStale(): Promise<void> {
     let requeued = 0;
@@ -120,9 +122,8 @@ export class Reconciler {
       const stale = await this.ledger.findStale(this.config.REQUEUE_AFTER_MS, MAX_BATCH_FILES);
       oldest ??= stale[0]?.updatedAt;
       const published: string[] = [];
-      for (const batch of batchesOf(stale.filter((r) => isStoredInDatabase(r.storedPath)))) {
-        const first = batch[0];
-        await this.publisher.queuedBatch(batch, `batch.requeue.${first.id}.${new Date(first.updatedAt).getTime()}.${batch.length}`);
+      for (const batch of payloadBatches(stale.filter((r) => isStoredInDatabase(r.storedPath)))) {
+        await this.jetstream.publish(BatchSubjects.queued, messages.batchQueued(batch), messageIds.batchRequeue(batch[0], batch.length));
         published.push(...batch.map((r) => r.id));
       }
       for (const row of stale.filter((r) => !isStoredInDatabase(r.storedPath))) {
@@ -130,7 +131,7 @@ export class Reconciler {
           this.warnMissing(row);
           continue;
         }
-        await this.publisher.queued(row.id, `${row.id}.requeue.${new Date(row.updatedAt).getTime()}`);
+        await this.jetstream.publish(FileSubjects.queued, messages.queued(row), messageIds.requeue(row));
         published.push(row.id);
       }
       // Touched once published, so the next page (and rescan) moves on; a crash before this only repeats the publishes.
@@ -165,22 +166,4 @@ export class Reconciler {
     this.warned.add(key);
     this.logger.warn(message);
   }
-}
-
-/** Rows in order, cut into batch messages of at most MAX_BATCH_BYTES of bodies (at least one row each). */
-function batchesOf(rows: readonly IngestFile[]): IngestFile[][] {
-  const out: IngestFile[][] = [];
-  let bytes = 0;
-  for (const row of rows) {
-    const size = Number(row.sizeBytes);
-    const last = out.at(-1);
-    if (last && bytes + size <= MAX_BATCH_BYTES) {
-      last.push(row);
-      bytes += size;
-    } else {
-      out.push([row]);
-      bytes = size;
-    }
-  }
-  return out;
 }

@@ -1,9 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { isTerminal } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
-import { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
+import { LedgerAnnouncer, LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
 import { ERROR_REPORT_SUFFIX, isNoSuchKey, isObjectChanged, ObjectStores, objectStoredPath, parseObjectStoredPath, type ObjectLocation, type S3ObjectStore } from '@sluice/storage';
-import { LifecyclePublisher } from './lifecycle.publisher';
 import { WatcherMetrics } from './watcher.metrics';
 
 export type ObjectSettleResult = 'moved' | 'not_terminal' | 'missing' | 'unknown';
@@ -21,7 +20,7 @@ export class S3OutcomeSettler {
     private readonly stores: ObjectStores,
     private readonly objects: S3ObjectsRepository,
     private readonly ledger: LedgerRepository,
-    private readonly publisher: LifecyclePublisher,
+    private readonly announcer: LedgerAnnouncer,
     private readonly metrics: WatcherMetrics,
   ) {}
 
@@ -37,7 +36,7 @@ export class S3OutcomeSettler {
     await this.objects.markSettled(row.id, settledAs);
     this.metrics.moved.inc({ outcome: row.status });
     this.logger.log(`object ${row.originalName} (${row.id}) ${row.status}: ${settledAs}`);
-    if (row.status === 'duplicate') await this.publisher.duplicate(row);
+    if (row.status === 'duplicate') await this.announcer.duplicate(row);
     return 'moved';
   }
 

@@ -1,11 +1,10 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { WatcherConfig, type S3Source } from '@sluice/config';
-import { S3ObjectsRepository } from '@sluice/loading';
+import { LedgerAnnouncer, S3ObjectsRepository } from '@sluice/loading';
 import { PeriodicJobs, ReadinessRegistry } from '@sluice/observability';
 import { claimableObjects, claimOrder, describeS3Error, isMappingObject, isNoSuchKey, isObjectChanged, nextPosition, objectDisplayName, ObjectStores, objectStoredPath, type ListedObject, type S3ObjectStore } from '@sluice/storage';
 import { randomUUID } from 'node:crypto';
 import { Semaphore, TaskTracker } from './concurrency.util';
-import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
 import { WatcherMetrics } from './watcher.metrics';
 
@@ -35,7 +34,7 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly config: WatcherConfig,
     private readonly stores: ObjectStores,
     private readonly objects: S3ObjectsRepository,
-    private readonly publisher: LifecyclePublisher,
+    private readonly announcer: LedgerAnnouncer,
     private readonly mover: OutcomeMover,
     private readonly tasks: TaskTracker,
     private readonly metrics: WatcherMetrics,
@@ -117,7 +116,7 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
     }
     const fileId = randomUUID();
     const source = store.source;
-    const claim = await this.objects.claim(source, object, {
+    const entry = {
       id: fileId,
       source: 's3',
       originalName: objectDisplayName({ bucket: source.bucket, key: object.key }),
@@ -125,13 +124,14 @@ export class S3SourceWatcher implements OnApplicationBootstrap, OnModuleDestroy 
       sha256: digest.sha256,
       sizeBytes: digest.size,
       compression: digest.compression,
-    });
+    } as const;
+    const claim = await this.objects.claim(source, object, entry);
     switch (claim.status) {
       case 'claimed_before':
       case 'existing':
         return;
       case 'queued':
-        await this.publisher.queued(fileId);
+        await this.announcer.announce([{ file: entry, status: 'queued' }]);
         this.metrics.claimed.inc();
         this.metrics.registered.inc();
         this.logger.log(`queued ${fileId} (s3://${store.bucket}/${object.key}, ${digest.size} bytes, sha256 ${digest.sha256.slice(0, 12)}…)`);

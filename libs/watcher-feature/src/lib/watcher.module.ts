@@ -10,7 +10,6 @@ import { ClaimService } from './claim.service';
 import { FileLocks, TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
 import { LedgerQueries } from './ledger-queries.repository';
-import { LifecyclePublisher } from './lifecycle.publisher';
 import { OutcomeMover } from './outcome-mover.service';
 import { OUTCOMES_ACK_WAIT_MS, OUTCOMES_DURABLE, OUTCOMES_MAX_DELIVER, OutcomeConsumer } from './outcome.consumer';
 import { Reconciler } from './reconciler.service';
@@ -40,7 +39,6 @@ export class WatcherModule {
         WatcherMetrics,
         TaskTracker,
         FileLocks,
-        LifecyclePublisher,
         OutcomeMover,
         ClaimService,
         Reconciler,

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { S3Source } from '@sluice/config';
-import { FileSubjects, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
-import type { LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
+import type { LedgerAnnouncer, LedgerRepository, S3ObjectsRepository } from '@sluice/loading';
 import type { DecompressionLimits } from '@sluice/formats';
-import type { JetStreamService } from '@sluice/messaging';
 import { claimableObjects, claimOrder, describeS3Error, objectDisplayName, objectStoredPath, S3ObjectStore, type ListedObject } from '@sluice/storage';
 import { CliError } from '../cli-error';
 
@@ -40,11 +38,11 @@ export interface BucketEnqueued {
 
 /**
  * Claims every object under the prefix as the watcher does (one ledger row per object version, mappings
- * first, the same bytes under another key a duplicate) and publishes the new ones for the processors.
+ * first, the same bytes under another key a duplicate) and announces the new ones for the processors.
  */
 export async function enqueueBucket(
   source: S3Source,
-  deps: { objects: S3ObjectsRepository; ledger: LedgerRepository; js: JetStreamService; limits?: DecompressionLimits },
+  deps: { objects: S3ObjectsRepository; ledger: LedgerRepository; announcer: LedgerAnnouncer; limits?: DecompressionLimits },
 ): Promise<BucketEnqueued> {
   const store = new S3ObjectStore(source);
   try {
@@ -64,7 +62,7 @@ export async function enqueueBucket(
       const fileId = randomUUID();
       const digest = await store.sha256AndSize(object.key, object.etag, deps.limits);
       const originalName = objectDisplayName({ bucket: source.bucket, key: object.key });
-      const claim = await deps.objects.claim(source, object, {
+      const entry = {
         id: fileId,
         source: 's3',
         originalName,
@@ -72,20 +70,15 @@ export async function enqueueBucket(
         sha256: digest.sha256,
         sizeBytes: digest.size,
         compression: digest.compression,
-      });
+      } as const;
+      const claim = await deps.objects.claim(source, object, entry);
       if (claim.status === 'claimed_before' || claim.status === 'existing') {
         result.claimedBefore++;
         continue;
       }
-      if (claim.status === 'queued') {
-        const message: FileQueuedMessage = { fileId };
-        await deps.js.publish(FileSubjects.queued, message, fileId);
-      } else {
-        // The watcher hears this outcome and does the source's after-load action, as for a listed duplicate.
-        const row = await deps.ledger.get(fileId);
-        const event: FileLifecycleEvent = { fileId, status: 'duplicate', originalName, ...(row?.duplicateOf ? { duplicateOf: row.duplicateOf } : {}), at: new Date().toISOString() };
-        await deps.js.publish(FileSubjects.duplicate, event, `${fileId}.duplicate`);
-      }
+      // A duplicate is announced too: the watcher hears it and does the source's after-load action, as for a listed duplicate.
+      const file = claim.status === 'duplicate' ? ((await deps.ledger.get(fileId)) ?? entry) : entry;
+      await deps.announcer.announce([{ file, status: claim.status }]);
       result.ids.push(fileId);
       result.bytes += digest.size;
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
-import { FileSubjects, totalRows, type FileLifecycleEvent, type FileQueuedMessage } from '@sluice/contracts';
+import { FileSubjects, totalRows } from '@sluice/contracts';
 import type { SourceFile } from '../backfill/source-files';
 import type { CliContext } from '../cli-context';
 import { CliError } from '../cli-error';
@@ -122,28 +122,29 @@ async function enqueueFolder(c: CliContext, dirArg: string, io: CliIo): Promise<
   }
 
   const js = await requireProcessors(c, io);
-  const ledger = await c.ledger();
+  const announcer = await c.announcer();
   const totalBytes = walked.files.reduce((n, f) => n + f.size, 0);
   io.err.write(`enqueueing ${formatCount(walked.files.length)} files (${(totalBytes / 1024 ** 2).toFixed(1)} MB) from ${escapeControls(dir)}\n`);
   const enqueue = async (f: SourceFile): Promise<string> => {
     const fileId = randomUUID();
     const copied = await copyIntoProcessing(f, drop, fileId);
-    const result = await ledger.register({ id: fileId, source: 'dropzone', originalName: f.rel, storedPath: copied.storedPath, sha256: copied.sha256, sizeBytes: copied.size, compression: copied.compression });
-    if (result.status === 'queued') {
-      const message: FileQueuedMessage = { fileId };
-      await js.publish(FileSubjects.queued, message, fileId);
-    } else if (result.status === 'duplicate') {
-      // The watcher hears this outcome and moves the copy to processed/, as for a dropped duplicate.
-      const event: FileLifecycleEvent = { fileId, status: 'duplicate', originalName: f.rel, ...(result.duplicateOf ? { duplicateOf: result.duplicateOf } : {}), at: new Date().toISOString() };
-      await js.publish(FileSubjects.duplicate, event, `${fileId}.duplicate`);
-    }
+    // A duplicate is announced too: the watcher hears it and moves the copy to processed/, as for a dropped duplicate.
+    await announcer.register({ id: fileId, source: 'dropzone', originalName: f.rel, storedPath: copied.storedPath, sha256: copied.sha256, sizeBytes: copied.size, compression: copied.compression });
     return fileId;
   };
-  return mapLimit(walked.files, ENQUEUE_CONCURRENCY, (f) =>
+  const ids = await mapLimit(walked.files, ENQUEUE_CONCURRENCY, (f) =>
     enqueue(f).catch((e: unknown) => {
       throw new CliError(`could not enqueue ${escapeControls(f.rel)}: ${(e as Error).message} (files enqueued before it keep loading; see sluice status)`);
     }),
   );
+  noteUnsent(js, io);
+  return ids;
+}
+
+/** A failed publish is not an error (LedgerAnnouncer: the row stays queued), and the CLI prints no log: say it here. */
+function noteUnsent(js: JetStreamService, io: CliIo): void {
+  if (js.unsentCount === 0) return;
+  io.err.write(`note: ${formatCount(js.unsentCount)} message(s) could not be published yet; their files are registered and queued, and go out once JetStream takes them (or with the watcher's requeue)\n`);
 }
 
 /** NATS, once a processor is known to consume the queue (nothing is enqueued otherwise). */
@@ -164,10 +165,11 @@ async function requireProcessors(c: CliContext, io: CliIo): Promise<JetStreamSer
 async function enqueueObjects(c: CliContext, at: S3Location, io: CliIo): Promise<string[] | null> {
   const source = sourceFor(c.config.s3Sources, at);
   const js = await requireProcessors(c, io);
-  const [ds, ledger] = [await c.db(), await c.ledger()];
+  const [ds, ledger, announcer] = [await c.db(), await c.ledger(), await c.announcer()];
   const { S3ObjectsRepository } = await import('@sluice/loading');
   io.err.write(`listing ${escapeControls(`s3://${at.bucket}/${at.prefix}`)} (source "${escapeControls(source.name)}")\n`);
-  const enqueued = await enqueueBucket(source, { objects: new S3ObjectsRepository(ds, ledger), ledger, js, limits: c.config.decompressionLimits });
+  const enqueued = await enqueueBucket(source, { objects: new S3ObjectsRepository(ds, ledger), ledger, announcer, limits: c.config.decompressionLimits });
+  noteUnsent(js, io);
   if (enqueued.claimedBefore) io.err.write(`${formatCount(enqueued.claimedBefore)} object versions were claimed before (by the watcher or an earlier backfill): not enqueued again\n`);
   if (enqueued.ids.length === 0) {
     io.out.write(`no new objects to load under ${escapeControls(`s3://${at.bucket}/${at.prefix}`)}\n`);

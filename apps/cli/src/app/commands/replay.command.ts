@@ -43,9 +43,9 @@ Examples:
       if (badId !== undefined) throw CliError.usage(`${JSON.stringify(badId)} is not a file id (a UUID: sluice why <name> prints it)`);
       const since = opts.since === undefined ? undefined : new Date(toApiTimestamp(opts.since, '--since'));
       const c = ctx();
-      const [ds, js, drop] = [await c.db(), await c.jetstream(), await c.drop()];
+      const [ds, js, announcer, drop] = [await c.db(), await c.jetstream(), await c.announcer(), await c.drop()];
       const [{ ReplayService, ReplayException }, { StoredPayloads }] = await Promise.all([import('@sluice/replay'), import('@sluice/loading')]);
-      const replay = new ReplayService(ds, await c.ledger(), drop, js, new StoredPayloads(ds));
+      const replay = new ReplayService(ds, await c.ledger(), drop, announcer, new StoredPayloads(ds));
       const replayed: string[] = [];
       const skipped: { id: string; code: string; message: string }[] = [];
       for (const id of ids) {

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
 import { Server, type ConsumerDeserializer, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
+import { messageIds } from '@sluice/contracts';
 import { EventEmitter } from 'node:events';
 import { isObservable, lastValueFrom, type Subscription } from 'rxjs';
 import type { ConnectionChange, JetStreamService } from '../jetstream.service';
@@ -286,7 +287,7 @@ export class JetStreamServer extends Server<JetStreamEvents, JetStreamStatus> im
       return;
     }
     try {
-      await this.jetstream.js.publish(msg.subject, msg.data, { msgID: `${msg.info.streamSequence}.again` });
+      await this.jetstream.js.publish(msg.subject, msg.data, { msgID: messageIds.again(msg.info.streamSequence) });
       msg.ack();
       group.logger.log(`message ${msg.info.streamSequence} still not workable after ${msg.info.deliveryCount} deliveries: queued again`);
     } catch (e) {

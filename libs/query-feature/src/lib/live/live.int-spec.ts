@@ -237,8 +237,8 @@ describe('query-api live state: /stats, /trace, /errors, /events (real PostgreSQ
         for (const s of ['processing', 'processed', 'quarantined', 'duplicate', 'failed'] as const) {
           await js.publish(subjectOf[s], event(file, s, s === 'quarantined' ? { error: { rule: 'empty_file', message: 'the file is empty' } } : {}), `${file}.${s}`);
         }
-        // A payload that fails validation is skipped, not forwarded.
-        await js.publish(FileSubjects.processed, { fileId: 'not-a-uuid', status: 'processed' }, randomUUID());
+        // A payload that fails validation is skipped, not forwarded (sent raw: publish takes valid payloads only).
+        await js.js.publish(js.subject(FileSubjects.processed), JSON.stringify({ fileId: 'not-a-uuid', status: 'processed' }), { msgID: randomUUID() });
         await waitFor('6 events', async () => sse.events.length >= 6, 5000, 20);
         await new Promise((r) => setTimeout(r, 200));
         expect(sse.events.map((e) => e.data['status'])).toEqual(['queued', 'processing', 'processed', 'quarantined', 'duplicate', 'failed']);
