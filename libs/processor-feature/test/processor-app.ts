@@ -62,8 +62,8 @@ export async function startProcessorApp(label: string, env: Record<string, strin
       mkdirSync(join(dropzone, 'processing'), { recursive: true });
       writeFileSync(join(dropzone, storedPath), content);
       const digest = await app.get(DropAreas).sha256AndSize(storedPath);
-      await ledger.register({ id, source: 'dropzone', originalName: name, storedPath, sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression });
-      await js.publish(FileSubjects.queued, messages.queued({ id }), messageIds.queued(id));
+      const { row } = await ledger.register({ id, source: 'dropzone', originalName: name, storedPath, sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression });
+      await js.publish(FileSubjects.queued, messages.queued(row), messageIds.queued(id));
       return id;
     },
     statusOf: async (id: string) => (await query<{ status: string }>('SELECT status FROM ingest_files WHERE id = $1', [id]))[0]?.status,

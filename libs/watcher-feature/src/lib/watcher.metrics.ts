@@ -13,7 +13,7 @@ function gauge<L extends string>(name: string, help: string, labelNames: readonl
 @Injectable()
 export class WatcherMetrics {
   readonly claimed = counter('sluice_watcher_files_claimed_total', 'Files claimed from incoming/ (renamed into processing/)');
-  readonly registered = counter('sluice_watcher_files_queued_total', 'Files registered in the ledger and published as queued');
+  readonly registered = counter('sluice_watcher_files_queued_total', 'Files registered in the ledger as queued and announced (a failed publish counts in sluice_publish_failures_total)');
   readonly duplicates = counter('sluice_watcher_duplicates_total', 'Claimed files whose content was already in the ledger');
   readonly moved = counter('sluice_watcher_files_moved_total', 'Files moved out of processing/, by ledger outcome', ['outcome'] as const);
   readonly irregular = counter('sluice_watcher_irregular_quarantined_total', 'Symlinks, FIFOs, sockets and devices moved to quarantine/', ['type'] as const);
