@@ -1,0 +1,6 @@
+module.exports = {
+  displayName: 'db',
+  preset: '../../jest.preset.cjs',
+  rootDir: __dirname,
+  passWithNoTests: false,
+};
