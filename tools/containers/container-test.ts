@@ -2,6 +2,7 @@
 // Builds every image, starts the stack under a project name of its own (APIs on free 127.0.0.1 ports), loads
 // the seed CSVs through the drop-folder volume and measurement payloads through the ingest-api, checks the
 // exact counts through the query-api, kills a processor during a load, restarts the stack, then `down -v`.
+// One file, past 400 lines, because it is one scenario in order: each step needs the stack the previous one left.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

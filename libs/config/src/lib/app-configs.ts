@@ -1,3 +1,5 @@
+// Every app's config class in one file, past 400 lines: they extend one another (common → drop zone → app), so
+// a variable two apps read is declared, validated and documented once.
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsIP, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { DEFAULT_METRIC_RANGES, parseList, parseMetricRanges, type MetricRanges } from './parsers';

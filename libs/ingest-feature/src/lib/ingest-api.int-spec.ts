@@ -1,3 +1,4 @@
+// One suite, past 400 lines, over one booted ingest-api: a file per endpoint would boot it again for each.
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import SwaggerParser from '@apidevtools/swagger-parser';

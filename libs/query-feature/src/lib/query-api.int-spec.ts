@@ -5,6 +5,8 @@ import { QUERY_API } from '../../test/query-api-harness';
 import { allReadings, F2_ERRORS, FILES, HUMIDITY, seed, TEMP, UUID_SENSOR } from '../../test/seed';
 import { QueryApiModule } from './query-api.module';
 
+// One suite, past 400 lines, over one booted query-api and one seeded database: a file per endpoint would boot
+// and seed it again for each.
 jest.setTimeout(60_000);
 
 const QUERY_KEY = 'qk-2-secret';

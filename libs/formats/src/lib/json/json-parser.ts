@@ -7,6 +7,7 @@
  * - reads the tokens NaN, Infinity and -Infinity as numbers, so validation can name the field,
  * - tells a truncated document from a malformed one, and refuses nesting deeper than `maxDepth`.
  * Objects are created as plain objects; a `__proto__` key becomes an own property, as with JSON.parse.
+ * One file, past 400 lines: the tokenizer, the value builder and the line finder share one state machine.
  */
 
 export type JsonPath = ReadonlyArray<string | number>;

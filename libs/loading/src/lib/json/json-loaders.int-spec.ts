@@ -1,3 +1,5 @@
+// One suite, past 400 lines, for the JSON kinds' loaders over one migrated database: they share fixtures and the
+// aggregate checks.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
