@@ -68,8 +68,9 @@ class FakeQueryRunner {
 
   constructor(private readonly db: FakeDatabase) {}
 
-  connect(): Promise<void> {
-    return Promise.resolve();
+  /** The pg client the runner lends (withTransaction queries through it): this fake plays both. */
+  connect(): Promise<FakeQueryRunner> {
+    return Promise.resolve(this);
   }
 
   release(): Promise<void> {
@@ -95,6 +96,9 @@ class FakeQueryRunner {
   }
 
   async query(sql: string, params: unknown[] = []): Promise<unknown> {
+    if (sql === 'BEGIN') return this.startTransaction();
+    if (sql === 'COMMIT') return this.commitTransaction();
+    if (sql === 'ROLLBACK') return this.rollbackTransaction();
     const [id] = params as string[];
     if (sql.includes('FOR UPDATE')) {
       const row = this.db.ledger.rows.get(id);
