@@ -68,25 +68,25 @@ export class LedgerAnnouncer {
       }
     }
     for (const batch of payloadBatches(payloads)) sent.publish(BatchSubjects.queued, messages.batchQueued(batch), messageIds.batchQueued(batch[0].id));
-    return this.settle(sent);
+    return this.awaitPublishes(sent);
   }
 
   /** Announces a row put back to `queued` (a replay, a re-drive) under the msg id that names that requeue. Returns false when the publish failed. */
   async requeued(row: IngestFile, msgId: string): Promise<boolean> {
     const sent = new Outbox(this.jetstream);
     sent.publish(FileSubjects.queued, messages.queued(row), msgId);
-    return (await this.settle(sent)) === 0;
+    return (await this.awaitPublishes(sent)) === 0;
   }
 
   /** News that a row is a duplicate, for the watcher once it has moved the file (or done the object's after-load action). */
   async duplicate(row: IngestFile): Promise<void> {
     const sent = new Outbox(this.jetstream);
     sent.publish(FileSubjects.duplicate, messages.lifecycle(row), messageIds.duplicate(row.id));
-    await this.settle(sent);
+    await this.awaitPublishes(sent);
   }
 
   /** Waits for every publish; failures are counted, and logged in one line. Returns how many failed. */
-  private async settle(sent: Outbox): Promise<number> {
+  private async awaitPublishes(sent: Outbox): Promise<number> {
     const results = await Promise.allSettled(sent.items.map((s) => s.done));
     const failed = sent.items.filter((_, i) => results[i].status === 'rejected');
     for (const f of failed) publishFailures.inc({ subject: f.subject });

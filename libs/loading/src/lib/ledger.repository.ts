@@ -226,7 +226,7 @@ export class LedgerRepository {
    * rows_written and rows_written_by_table add up: a load counts the rows it wrote, and a replay finds its
    * earlier rows stored (unchanged, so not written again), which still count as the file's.
    */
-  async finish(sql: Sql, id: string, o: FileOutcome): Promise<void> {
+  async recordOutcome(sql: Sql, id: string, o: FileOutcome): Promise<void> {
     await sql.query(
       `UPDATE ingest_files SET status = $2, kind = $3, rows_total = $4, rows_loaded = $5, rows_rejected = $6,
          rows_written = rows_written + $7, rows_written_by_table = ${addByTable('rows_written_by_table', '$9::jsonb')},
@@ -264,8 +264,8 @@ export class LedgerRepository {
     ));
   }
 
-  /** finish for a batch, in one statement inside its load transaction; returns the finished rows. */
-  async finishMany(sql: Sql, outcomes: ReadonlyArray<{ id: string; outcome: FileOutcome }>): Promise<IngestFile[]> {
+  /** recordOutcome for a batch, in one statement inside its load transaction; returns the finished rows. */
+  async recordOutcomes(sql: Sql, outcomes: ReadonlyArray<{ id: string; outcome: FileOutcome }>): Promise<IngestFile[]> {
     if (outcomes.length === 0) return [];
     const col = <T>(f: (o: FileOutcome) => T) => outcomes.map((x) => f(x.outcome));
     return rowsOf<IngestFile>(await sql.query(

@@ -10,8 +10,8 @@ import { objectChangedReason } from './failure.util';
 import { ReadRanges } from './read-ranges.util';
 import type { PoolClient } from 'pg';
 
-/** FileProcessorService.settle: the outcome (or the work that yields it) and the ledger update, in one transaction holding the row. */
-export type Settle = (fileId: string, outcomeOf: (client: PoolClient) => Promise<FileOutcome>) => Promise<FileOutcome | null>;
+/** FileProcessorService.commitOutcome: the outcome (or the work that yields it) and the ledger update, in one transaction holding the row. */
+export type CommitOutcome = (fileId: string, outcomeOf: (client: PoolClient) => Promise<FileOutcome>) => Promise<FileOutcome | null>;
 
 /**
  * Unpacks a zip archive into ledger rows: each file member is read once (inflated as a stream, guarded by
@@ -47,7 +47,7 @@ export class ArchiveExpander {
     return ZipArchive.open(openRange, Number(archive.sizeBytes), archive.originalName, this.config.decompressionLimits);
   }
 
-  async expand(file: IngestFile, working: () => void, settle: Settle): Promise<FileOutcome | null> {
+  async expand(file: IngestFile, working: () => void, commitOutcome: CommitOutcome): Promise<FileOutcome | null> {
     let members: NewLedgerEntry[];
     try {
       const before = await this.statOf(file);
@@ -58,19 +58,19 @@ export class ArchiveExpander {
         members = await this.hashMembers(file, working, ranges);
       } catch (e) {
         // Mixed bytes of two versions may not even be a zip: the archive's true reason is that it changed.
-        if (isCompressedContentError(e) && (await overwritten())) return this.refuseOverwritten(file, settle);
+        if (isCompressedContentError(e) && (await overwritten())) return this.refuseOverwritten(file, commitOutcome);
         throw e;
       }
       const after = await this.statOf(file);
-      if (before !== after || (after !== null && !after.startsWith(`${file.sizeBytes}:`))) return settle(file.id, async () => refusedOutcome('zip_archive', changedAfterClaim(file)));
-      if (await overwritten()) return this.refuseOverwritten(file, settle);
+      if (before !== after || (after !== null && !after.startsWith(`${file.sizeBytes}:`))) return commitOutcome(file.id, async () => refusedOutcome('zip_archive', changedAfterClaim(file)));
+      if (await overwritten()) return this.refuseOverwritten(file, commitOutcome);
     } catch (e) {
-      if (isCompressedContentError(e)) return settle(file.id, async () => refusedOutcome('zip_archive', e.reason));
-      if (isObjectChanged(e)) return settle(file.id, async () => refusedOutcome('zip_archive', objectChangedReason(file.originalName)));
+      if (isCompressedContentError(e)) return commitOutcome(file.id, async () => refusedOutcome('zip_archive', e.reason));
+      if (isObjectChanged(e)) return commitOutcome(file.id, async () => refusedOutcome('zip_archive', objectChangedReason(file.originalName)));
       throw e;
     }
     let registered: Awaited<ReturnType<LedgerRepository['registerMany']>> = [];
-    const outcome = await settle(file.id, async (client) => {
+    const outcome = await commitOutcome(file.id, async (client) => {
       registered = await this.ledger.registerMany(client, members);
       return { status: 'processed', kind: 'zip_archive', rowsTotal: members.length, rowsLoaded: members.length, rowsRejected: 0, rowsWritten: {}, error: null };
     });
@@ -81,9 +81,9 @@ export class ArchiveExpander {
     return outcome;
   }
 
-  private refuseOverwritten(file: IngestFile, settle: Settle): Promise<FileOutcome | null> {
+  private refuseOverwritten(file: IngestFile, commitOutcome: CommitOutcome): Promise<FileOutcome | null> {
     this.logger.warn({ fileId: file.id, storedPath: file.storedPath }, 'archive object overwritten while it was read');
-    return settle(file.id, async () => refusedOutcome('zip_archive', overwrittenWhileRead(file)));
+    return commitOutcome(file.id, async () => refusedOutcome('zip_archive', overwrittenWhileRead(file)));
   }
 
   /** One pass over the archive: every file member read to its end and hashed. */

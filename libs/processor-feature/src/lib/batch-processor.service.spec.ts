@@ -57,11 +57,11 @@ function harness({ maxAttempts = 2, load }: { maxAttempts?: number; load?: (ids:
   const failed: Array<{ id: string; reason: RejectReason }> = [];
   const finished: Array<{ id: string; outcome: FileOutcome }> = [];
   const published: Array<{ subject: string; payload: object; msgId: string }> = [];
-  const ledger: Pick<LedgerRepository, 'startAttempts' | 'get' | 'lockManyForLoad' | 'finishMany'> = {
+  const ledger: Pick<LedgerRepository, 'startAttempts' | 'get' | 'lockManyForLoad' | 'recordOutcomes'> = {
     startAttempts: async (ids) => state.taken.filter((f) => ids.includes(f.id)),
     get: async (id) => [...state.taken, ...state.others].find((f) => f.id === id) ?? null,
     lockManyForLoad: async (_sql, ids) => ids.map((fileId) => ({ fileId, createdAt: new Date().toISOString() })),
-    finishMany: async (_sql, outcomes) => {
+    recordOutcomes: async (_sql, outcomes) => {
       finished.push(...outcomes);
       return outcomes.map(({ id, outcome }) => ({ ...(state.taken.find((f) => f.id === id) as IngestFile), status: outcome.status, error: outcome.error }) as IngestFile);
     },

@@ -77,7 +77,7 @@ export class BatchProcessorService {
       }
       const outcomes = await this.loader.load(client, batch, this.files.loadOptions(working));
       const finished = [...outcomes, ...missing];
-      return { rows: await this.ledger.finishMany(client, finished.map(([id, outcome]) => ({ id, outcome }))), finished };
+      return { rows: await this.ledger.recordOutcomes(client, finished.map(([id, outcome]) => ({ id, outcome }))), finished };
     });
     const seconds = (Date.now() - started) / 1000;
     for (const [, o] of finished) {

@@ -75,7 +75,7 @@ function harness({ maxAttempts = 2, load }: { maxAttempts?: number; load?: (open
     return state.row;
   };
 
-  const ledger: Pick<LedgerRepository, 'startAttempt' | 'get' | 'markFailed' | 'lockForLoad' | 'finish'> = {
+  const ledger: Pick<LedgerRepository, 'startAttempt' | 'get' | 'markFailed' | 'lockForLoad' | 'recordOutcome'> = {
     startAttempt: async () => (state.startAttempt ? state.startAttempt() : state.row),
     get: async () => state.row,
     markFailed: async (_id, reason) => {
@@ -83,7 +83,7 @@ function harness({ maxAttempts = 2, load }: { maxAttempts?: number; load?: (open
       return terminal('failed', reason);
     },
     lockForLoad: async () => true,
-    finish: async (_sql, _id, outcome) => {
+    recordOutcome: async (_sql, _id, outcome) => {
       finished.push(outcome);
       terminal(outcome.status, outcome.error);
     },

@@ -139,22 +139,22 @@ export class FileProcessorService {
   }
 
   private async load(file: IngestFile, working: () => void): Promise<FileOutcome | null> {
-    if (file.compression === 'zip' && !file.archiveId) return this.archives.expand(file, working, (f, o) => this.settle(f, o));
+    if (file.compression === 'zip' && !file.archiveId) return this.archives.expand(file, working, (f, o) => this.commitOutcome(f, o));
     const { source, claimed } = await this.source(file);
     const route = await this.refuseBeforeLoad(file, source);
     try {
-      return await this.settle(file.id, (client) => this.outcomeOf(client, file, route, source, claimed, working));
+      return await this.commitOutcome(file.id, (client) => this.outcomeOf(client, file, route, source, claimed, working));
     } catch (e) {
       // A GET during the load (the load's own, or a ranged re-GET after a dropped connection) found a new version under the key, or none.
-      if (isObjectChanged(e)) return this.settle(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName)));
-      if (isNoSuchKey(e)) return this.settle(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName, 'deleted')));
+      if (isObjectChanged(e)) return this.commitOutcome(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName)));
+      if (isNoSuchKey(e)) return this.commitOutcome(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName, 'deleted')));
       const failure = classifyFailure(e);
       if (failure.kind !== 'permanent') throw e;
       const replaced = await this.objectReplaced(file);
-      if (replaced) return this.settle(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName, replaced)));
+      if (replaced) return this.commitOutcome(file.id, refusedOutcome(route.kind, objectChangedReason(file.originalName, replaced)));
       // The database (or the decompression) refuses the data and would again: quarantined now, never retried into `failed`.
       this.logger.warn({ fileId: file.id, reason: failure.reason }, 'file refused');
-      return this.settle(file.id, refusedOutcome(route.kind, failure.reason));
+      return this.commitOutcome(file.id, refusedOutcome(route.kind, failure.reason));
     }
   }
 
@@ -185,12 +185,12 @@ export class FileProcessorService {
    * In one transaction holding the ledger row: the outcome (or the load that yields it) and the ledger
    * update. Null when the row is no longer `processing` (another replica finished it).
    */
-  private async settle(fileId: string, outcomeOf: FileOutcome | ((client: PoolClient) => Promise<FileOutcome>)): Promise<FileOutcome | null> {
+  private async commitOutcome(fileId: string, outcomeOf: FileOutcome | ((client: PoolClient) => Promise<FileOutcome>)): Promise<FileOutcome | null> {
     return withTransaction(this.ds, async (client) => {
       // Finished elsewhere: only a row lock was taken, which the commit releases as a rollback would.
       if (!(await this.ledger.lockForLoad(client, fileId))) return null;
       const outcome = typeof outcomeOf === 'function' ? await outcomeOf(client) : outcomeOf;
-      await this.ledger.finish(client, fileId, outcome);
+      await this.ledger.recordOutcome(client, fileId, outcome);
       return outcome;
     });
   }

@@ -66,7 +66,7 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     await ds.query(`UPDATE ingest_files SET status = $2, attempts = 3, rows_total = 1, rows_rejected = 1, error = '{"rule":"x","message":"bad"}', finished_at = now() WHERE id = $1`, [id, status]);
     await ds.query(`INSERT INTO ingest_errors (file_id, line, rule, message) VALUES ($1, 1, 'x', 'bad')`, [id]);
     const target = status === 'processed' || status === 'duplicate' ? 'processed' : 'quarantine';
-    const storedPath = await drop.finish(claimed!.storedPath, target, name, target === 'quarantine' ? { rule: 'x' } : undefined);
+    const storedPath = await drop.fileOutcome(claimed!.storedPath, target, name, target === 'quarantine' ? { rule: 'x' } : undefined);
     await ledger.setStoredPath(id, storedPath);
     return { id, name, content, storedPath };
   };
@@ -116,7 +116,7 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     await sut.replay(f.id);
     // The pipeline finishes it again and the watcher moves it back to processed/.
     await ds.query(`UPDATE ingest_files SET status = 'processed', finished_at = now() WHERE id = $1`, [f.id]);
-    const moved = await drop.finish((await ledger.get(f.id))!.storedPath, 'processed', f.name);
+    const moved = await drop.fileOutcome((await ledger.get(f.id))!.storedPath, 'processed', f.name);
     await ledger.setStoredPath(f.id, moved);
     const second = await sut.replay(f.id);
     expect(second.replays).toBe(2);

@@ -10,7 +10,7 @@ import { StorageException } from './storage.exception';
 
 export const DROP_AREAS = ['incoming', 'processing', 'processed', 'quarantine'] as const;
 export type DropArea = (typeof DROP_AREAS)[number];
-export type FinishTarget = 'processed' | 'quarantine';
+export type OutcomeTarget = 'processed' | 'quarantine';
 
 export interface ProcessingEntry {
   storedPath: string;
@@ -319,7 +319,7 @@ export class DropAreas implements OnModuleInit {
   }
 
   /** Directory and file name in `target` for an original name; flattens when a sub-folder is blocked. */
-  protected async destinationFor(target: FinishTarget, originalName: string): Promise<{ dir: string; name: string }> {
+  protected async destinationFor(target: OutcomeTarget, originalName: string): Promise<{ dir: string; name: string }> {
     const segments = sanitizeSegments(originalName);
     const base = this.areaPath(target);
     const dir = await ensureDir(base, segments.slice(0, -1));

@@ -167,7 +167,7 @@ describe('drop folder', () => {
     });
   });
 
-  describe('finish', () => {
+  describe('fileOutcome', () => {
     const claimed = async (rel: string, content: string) => {
       put(`incoming/${rel}`, content);
       const id = randomUUID();
@@ -177,7 +177,7 @@ describe('drop folder', () => {
 
     it('moves into processed/ keeping sub-folders', async () => {
       const { storedPath } = await claimed('a/b/c.csv', 'one');
-      expect(await filing.finish(storedPath, 'processed', 'a/b/c.csv')).toBe('processed/a/b/c.csv');
+      expect(await filing.fileOutcome(storedPath, 'processed', 'a/b/c.csv')).toBe('processed/a/b/c.csv');
       expect(readFileSync(join(root, 'processed/a/b/c.csv'), 'utf8')).toBe('one');
       expect(existsSync(join(root, storedPath))).toBe(false);
     });
@@ -185,47 +185,47 @@ describe('drop folder', () => {
     it('suffixes with the file id on a collision and never overwrites', async () => {
       const first = await claimed('c.csv', 'one');
       const second = await claimed('c.csv', 'two');
-      expect(await filing.finish(first.storedPath, 'processed', 'c.csv')).toBe('processed/c.csv');
-      expect(await filing.finish(second.storedPath, 'processed', 'c.csv')).toBe(`processed/c.${second.id}.csv`);
+      expect(await filing.fileOutcome(first.storedPath, 'processed', 'c.csv')).toBe('processed/c.csv');
+      expect(await filing.fileOutcome(second.storedPath, 'processed', 'c.csv')).toBe(`processed/c.${second.id}.csv`);
       expect(readFileSync(join(root, 'processed/c.csv'), 'utf8')).toBe('one');
       expect(readFileSync(join(root, `processed/c.${second.id}.csv`), 'utf8')).toBe('two');
     });
 
     it('is idempotent: a repeated move returns the same place', async () => {
       const { storedPath } = await claimed('d.csv', 'dee');
-      const once = await filing.finish(storedPath, 'processed', 'd.csv', undefined, { sha256: sha('dee') });
-      const twice = await filing.finish(storedPath, 'processed', 'd.csv', undefined, { sha256: sha('dee') });
+      const once = await filing.fileOutcome(storedPath, 'processed', 'd.csv', undefined, { sha256: sha('dee') });
+      const twice = await filing.fileOutcome(storedPath, 'processed', 'd.csv', undefined, { sha256: sha('dee') });
       expect(twice).toBe(once);
     });
 
     it('finishes a move interrupted between link and unlink', async () => {
       const { storedPath } = await claimed('e.csv', 'eee');
       linkSync(join(root, storedPath), join(root, 'processed/e.csv'));
-      expect(await filing.finish(storedPath, 'processed', 'e.csv')).toBe('processed/e.csv');
+      expect(await filing.fileOutcome(storedPath, 'processed', 'e.csv')).toBe('processed/e.csv');
       expect(existsSync(join(root, storedPath))).toBe(false);
     });
 
     it('does not mistake another file with the same name for a finished move', async () => {
       put('processed/f.csv', 'someone else');
       const stored = `processing/${randomUUID()}__f.csv`;
-      expect(await codeOf(filing.finish(stored, 'processed', 'f.csv', undefined, { sha256: sha('mine') }))).toBe('missing');
+      expect(await codeOf(filing.fileOutcome(stored, 'processed', 'f.csv', undefined, { sha256: sha('mine') }))).toBe('missing');
     });
 
     it('quarantines with an atomically written error.json, sanitising the original name', async () => {
       const { storedPath } = await claimed('bad.csv', 'bad');
       const error = { rule: 'unrecognized_format', message: 'no header' };
-      expect(await filing.finish(storedPath, 'quarantine', '../../bad.csv', error)).toBe('quarantine/bad.csv');
+      expect(await filing.fileOutcome(storedPath, 'quarantine', '../../bad.csv', error)).toBe('quarantine/bad.csv');
       expect(JSON.parse(readFileSync(join(root, 'quarantine/bad.csv.error.json'), 'utf8'))).toEqual(error);
       expect(existsSync(join(tmp, 'bad.csv'))).toBe(false);
       // Repeat: still a success, error.json rewritten in place, no temp files left.
-      expect(await filing.finish(storedPath, 'quarantine', '../../bad.csv', error)).toBe('quarantine/bad.csv');
+      expect(await filing.fileOutcome(storedPath, 'quarantine', '../../bad.csv', error)).toBe('quarantine/bad.csv');
       expect(readdirSync(join(root, 'quarantine')).sort()).toEqual(['bad.csv', 'bad.csv.error.json']);
     });
 
     it('only moves out of processing/', async () => {
       put('processed/x.csv', 'x');
-      expect(await codeOf(filing.finish('processed/x.csv', 'quarantine', 'x.csv'))).toBe('unsafe_path');
-      expect(await codeOf(filing.finish('processing/../processed/x.csv', 'quarantine', 'x.csv'))).toBe('unsafe_path');
+      expect(await codeOf(filing.fileOutcome('processed/x.csv', 'quarantine', 'x.csv'))).toBe('unsafe_path');
+      expect(await codeOf(filing.fileOutcome('processing/../processed/x.csv', 'quarantine', 'x.csv'))).toBe('unsafe_path');
     });
   });
 

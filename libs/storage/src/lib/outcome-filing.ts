@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { link, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DropAreas, parseStoredName, type FinishTarget } from './drop-areas';
+import { DropAreas, parseStoredName, type OutcomeTarget } from './drop-areas';
 import { codeOf, fsyncDir, lstatOrNull, MAX_COLLISIONS, sameFile, writeJsonAtomic } from './drop-fs.util';
 import { entryType, toSafeRelative, withSuffix } from './path-safety.util';
 import { StorageException } from './storage.exception';
 
-export interface FinishOptions {
+export interface FilingOptions {
   /**
    * Content hash of the file. Used only when the source is already gone (a retried move) to prove that
    * a destination with the plain name is this file and not another one with the same name.
@@ -32,7 +32,7 @@ export class OutcomeFiling extends DropAreas {
    * it. Repeating a move is a success: a source already linked to its destination, or a source already
    * gone with its destination present. Returns the new stored path.
    */
-  async finish(storedPath: string, target: FinishTarget, originalName: string, errorJson?: unknown, opts: FinishOptions = {}): Promise<string> {
+  async fileOutcome(storedPath: string, target: OutcomeTarget, originalName: string, errorJson?: unknown, opts: FilingOptions = {}): Promise<string> {
     await this.init();
     const src = this.storedAbs(storedPath, ['processing']);
     await this.assertRealDir(dirname(src));

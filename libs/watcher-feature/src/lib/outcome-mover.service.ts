@@ -53,7 +53,7 @@ export class OutcomeMover {
     const report = target === 'quarantine' ? await this.errorReport(row) : undefined;
     let storedPath: string;
     try {
-      storedPath = await this.drop.finish(row.storedPath, target, row.originalName, report, { sha256: row.sha256 });
+      storedPath = await this.drop.fileOutcome(row.storedPath, target, row.originalName, report, { sha256: row.sha256 });
     } catch (e) {
       if (isStorageException(e, 'missing')) {
         if (!this.reportedMissing.has(row.id)) {

@@ -176,7 +176,7 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
     const ledger = ctx().get(LedgerRepository);
     const ds = ctx().get(DataSource);
     await ledger.startAttempt(first.id);
-    await ledger.finish(ds, first.id, { status: 'processed', kind: 'sensor_wide_csv', rowsTotal: 1, rowsLoaded: 1, rowsRejected: 0, rowsWritten: { raw_sensor_data: 1 }, error: null });
+    await ledger.recordOutcome(ds, first.id, { status: 'processed', kind: 'sensor_wide_csv', rowsTotal: 1, rowsLoaded: 1, rowsRejected: 0, rowsWritten: { raw_sensor_data: 1 }, error: null });
     const event: FileLifecycleEvent = { fileId: first.id, status: 'processed', originalName: first.name, at: new Date().toISOString() };
     await ctx().get(JetStreamService).publish(FileSubjects.processed, event, `${first.id}.processed`);
     const row = await waitFor('processed move', async () => (await rows(`id = $1 AND stored_path = 'processed/sub/readings.csv'`, [first.id]))[0]);
@@ -193,7 +193,7 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
       await ds.query(`INSERT INTO ingest_errors (file_id, line, "column", rule, message, raw) VALUES ($1, $2, 'temp', 'not_a_number', 'temp is not a number', 'x')`, [growing.id, line]);
     }
     const error = { rule: 'too_many_invalid_rows', message: '3 of 15 rows invalid', line: 2, column: 'temp', value: 'x' };
-    await ledger.finish(ds, growing.id, { status: 'quarantined', kind: 'sensor_wide_csv', rowsTotal: 15, rowsLoaded: 0, rowsRejected: 3, rowsWritten: {}, error });
+    await ledger.recordOutcome(ds, growing.id, { status: 'quarantined', kind: 'sensor_wide_csv', rowsTotal: 15, rowsLoaded: 0, rowsRejected: 3, rowsWritten: {}, error });
     const event: FileLifecycleEvent = { fileId: growing.id, status: 'quarantined', originalName: growing.name, at: new Date().toISOString() };
     await ctx().get(JetStreamService).publish(FileSubjects.quarantined, event, `${growing.id}.quarantined`);
 

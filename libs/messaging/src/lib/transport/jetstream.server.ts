@@ -210,14 +210,14 @@ export class JetStreamServer extends Server<JetStreamEvents, JetStreamStatus> im
     }
   }
 
-  /** One handler call, then every message of it settled as the call's outcome says. */
+  /** One handler call, then every message of it answered (ack, nak or term) as the call's outcome says. */
   private async call(group: ConsumerGroup, rs: Received[]): Promise<void> {
     const ctx = new JetStreamContext([rs.map((r) => r.msg), rs[0].msg.subject, this.options.attempts]);
     const handler = this.getHandlerByPattern(rs[0].route) as MessageHandler;
     try {
       await this.withProcessingHooks(ctx, () => handler(group.batch ? rs.map((r) => r.data) : rs[0].data, ctx));
     } catch (outcome) {
-      await this.settle(group, rs, outcome);
+      await this.answer(group, rs, outcome);
       return;
     }
     await Promise.all(rs.map((r) => r.msg.ackAck().catch(() => r.msg.ack())));
@@ -225,7 +225,7 @@ export class JetStreamServer extends Server<JetStreamEvents, JetStreamStatus> im
 
   /**
    * A handler call between Nest's processing hooks (a tracing span), as `Server.handleEvent` runs one, but
-   * awaited to its end: its outcome settles the messages. Resolves or throws as the call does.
+   * awaited to its end: its outcome answers the messages. Resolves or throws as the call does.
    */
   private withProcessingHooks(ctx: JetStreamContext, invoke: () => Promise<unknown>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -246,7 +246,7 @@ export class JetStreamServer extends Server<JetStreamEvents, JetStreamStatus> im
   }
 
   /** A thrown outcome: later, given up, invalid, or a failed attempt. */
-  private async settle(group: ConsumerGroup, rs: Received[], outcome: unknown): Promise<void> {
+  private async answer(group: ConsumerGroup, rs: Received[], outcome: unknown): Promise<void> {
     if (outcome instanceof RetryLater) {
       for (const r of rs) await this.retryLater(group, r.msg, outcome.delayMs);
       return;
