@@ -438,9 +438,9 @@ describe(ClaimService.name, () => {
       expect(h.jetstream.sent).toEqual([{ subject: FileSubjects.queued, payload: { fileId: held }, msgId: held }]);
     });
 
-    it('replaces a file with other hard links by a private copy before hashing it, and counts it', async () => {
+    it.each([2, 3])('replaces a file with %i hard links by a private copy before hashing it, and counts it', async (links) => {
       const h = harness();
-      h.folder.entries.set(stored, file('a', { links: 3 }));
+      h.folder.entries.set(stored, file('a', { links }));
 
       await h.claims.registerStored(id, 'a.csv', stored);
 
@@ -448,7 +448,7 @@ describe(ClaimService.name, () => {
       expect(h.folder.entries.get(stored)?.links).toBe(1);
       expect(h.metrics.hardLinked.value()).toBe(1);
       expect(h.ledger.rows.get(id)?.status).toBe('queued');
-      expect(warn).toHaveBeenCalledWith(`a.csv had 3 hard links: stored as a private copy (${stored}), so its other names cannot change what is loaded`);
+      expect(warn).toHaveBeenCalledWith(`a.csv had ${links} hard links: stored as a private copy (${stored}), so its other names cannot change what is loaded`);
     });
 
     it('makes no copy of a file with one link', async () => {

@@ -664,7 +664,7 @@ describe(Reconciler.name, () => {
     it('goes on page after page while pages are full, touching each page before asking for the next', async () => {
       const h = harness();
       const full = Array.from({ length: MAX_BATCH_FILES }, () => staleRow(h.ledger, { storedPath: `database/${uuid()}`, sizeBytes: '1' }));
-      const last = staleRow(h.ledger);
+      const last = staleRow(h.ledger, { updatedAt: new Date('2026-01-05T10:05:00.000Z') });
       h.folder.entries.set(last.storedPath, file('a'));
       h.ledger.stalePages = [full, [last]];
 
