@@ -532,7 +532,7 @@ describe(Reconciler.name, () => {
   });
 
   describe('reconcile: requeue of stale rows', () => {
-    it('is not reached while a terminal row in processing/ cannot be filed: the settle pass throws', async () => {
+    it('goes on to the requeue when a terminal row in processing/ cannot be filed: the row is warned about and stays', async () => {
       const h = harness();
       const row = h.ledger.add({ status: 'processed' });
       h.folder.entries.set(row.storedPath, file('a'));
@@ -540,12 +540,13 @@ describe(Reconciler.name, () => {
       const stale = staleRow(h.ledger, { storedPath: `database/${uuid()}` });
       h.ledger.stalePages = [[stale]];
 
-      await expect(h.reconciler.reconcile()).rejects.toMatchObject({ code: 'EACCES' });
+      await h.reconciler.reconcile();
 
-      // The entry pass warned and went on; the pass over terminalInProcessing() tried the row again and threw.
-      expect(warnings()).toEqual([`reconciling ${row.storedPath} failed: EACCES: operation failed`]);
-      expect(h.ledger.staleCalls).toEqual([]);
-      expect(h.jetstream.sent).toEqual([]);
+      // The entry pass and the pass over terminalInProcessing() each warned once, and the stale row went out.
+      expect(warnings().slice(0, 2)).toEqual([`reconciling ${row.storedPath} failed: EACCES: operation failed`, `filing ${row.id} failed: EACCES: operation failed`]);
+      expect(warnings()[2]).toMatch(/^1 queued\/processing item\(s\) unchanged .*: published again$/);
+      expect(h.ledger.staleCalls).toHaveLength(1);
+      expect(h.jetstream.sent.map((m) => m.subject)).toEqual([BatchSubjects.queued]);
       expect(h.ledger.rows.get(row.id)?.storedPath).toBe(row.storedPath);
     });
 

@@ -48,8 +48,15 @@ export class Reconciler {
         this.warnOnce(`entry:${entry.name}`, `reconciling ${entry.storedPath} failed: ${(e as Error).message}`);
       }
     }
-    // Moves interrupted after the file left processing/ but before the ledger learnt its new place.
-    for (const row of await this.queries.terminalInProcessing()) await this.mover.settleById(row.id);
+    // Moves interrupted after the file left processing/ but before the ledger learnt its new place. One row
+    // that cannot be filed (a permission, say) is warned about and must not hold up the requeue below.
+    for (const row of await this.queries.terminalInProcessing()) {
+      try {
+        await this.mover.settleById(row.id);
+      } catch (e) {
+        this.warnOnce(`row:${row.id}`, `filing ${row.id} failed: ${(e as Error).message}`);
+      }
+    }
     await this.requeueStale();
     for (const row of await this.queries.queuedInProcessing()) {
       if (!(await this.storedFileExists(row))) this.warnMissing(row);
