@@ -39,7 +39,7 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
   let app: INestApplication;
   let base: string;
 
-  const post = (path: string, body: BodyInit | undefined, headers: Record<string, string> = {}) =>
+  const post = (path: string, body: RequestInit['body'], headers: Record<string, string> = {}) =>
     fetch(`${base}${path}`, { method: 'POST', body, headers: { 'x-api-key': KEY, ...headers } });
   const postJson = (body: string | Buffer, headers: Record<string, string> = {}) => post('/ingest', body, { 'content-type': 'application/json', ...headers });
   const errorOf = async (res: Response) => (await res.json()) as ErrorBody;

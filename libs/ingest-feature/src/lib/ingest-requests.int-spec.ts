@@ -30,7 +30,7 @@ describe('ingest-api requests (real PostgreSQL and NATS)', () => {
   let app: INestApplication;
   let base: string;
 
-  const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { method: 'POST', body, headers: { 'x-api-key': KEY, ...headers } });
+  const post = (path: string, body: NonNullable<RequestInit['body']>, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { method: 'POST', body, headers: { 'x-api-key': KEY, ...headers } });
   const postJson = (body: string, headers: Record<string, string> = {}) => post('/ingest', body, { 'content-type': 'application/json', ...headers });
   const upload = (name: string, content: string, key: string) => post(`/ingest/files?filename=${name}`, content, { 'content-type': 'text/csv', 'idempotency-key': key });
   const multipart = (name: string, content: string, key: string) => {

@@ -4,7 +4,7 @@ import { RowTally } from './row-tally';
 const reject = (line: number): RowReject => ({ line, column: 'temp', rule: 'not_a_number', message: `line ${line}: temp "x" is not a finite number`, value: 'x', raw: 'x' });
 
 /** A file of `good` good rows and `bad` bad ones, tallied under the default policy (5 %, at least 10 bad rows). */
-function tally(good: number, bad: number, policy = { invalidRows: 'skip' as const, maxInvalidRatio: 0.05, minInvalidRows: 10 }): RowTally {
+function tally(good: number, bad: number, policy: ConstructorParameters<typeof RowTally>[0] = { invalidRows: 'skip', maxInvalidRatio: 0.05, minInvalidRows: 10 }): RowTally {
   const t = new RowTally(policy);
   t.addRows(good);
   t.addRejects(Array.from({ length: bad }, (_, i) => reject(good + i + 2)));

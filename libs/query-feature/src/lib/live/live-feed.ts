@@ -57,6 +57,8 @@ export class LiveFeed<E extends Sequenced> {
    * The position of the first event after `afterSeq`, or undefined when the feed may not hold all of them
    * (they came before it began, or were pushed out since). No `afterSeq`: new events only.
    */
+  positionAfter(): number;
+  positionAfter(afterSeq: number | undefined): number | undefined;
   positionAfter(afterSeq?: number): number | undefined {
     if (afterSeq === undefined) return this.appended;
     if (afterSeq < this.startSeq || afterSeq < this.evictedThroughSeq) return undefined;

@@ -107,7 +107,7 @@ describe(LiveController.name, () => {
     res.backedUp = true;
     sub.emit({ seq: 1, data: { fileId: 'f', status: 'queued', at: '2026-01-01T00:00:00.000Z' } });
     await flush();
-    sub.emit({ seq: 2, data: { fileId: 'f', status: 'processing', at: '2026-01-01T00:00:01.000Z' } });
+    sub.emit({ seq: 2, data: { fileId: 'f', status: 'processing', originalName: 'f.csv', at: '2026-01-01T00:00:01.000Z' } });
     await flush();
     jest.advanceTimersByTime(HEARTBEAT_MS * 2);
     // The first event went to the socket's buffer; the second waits in the feed, and no heartbeat piles up.
@@ -116,7 +116,7 @@ describe(LiveController.name, () => {
     res.backedUp = false;
     res.emit('drain');
     await flush();
-    sub.emit({ seq: 2, data: { fileId: 'f', status: 'processing', at: '2026-01-01T00:00:01.000Z' } });
+    sub.emit({ seq: 2, data: { fileId: 'f', status: 'processing', originalName: 'f.csv', at: '2026-01-01T00:00:01.000Z' } });
     await flush();
     expect(res.written.filter((w) => w.startsWith('id: '))).toHaveLength(2);
     sub.overrun();
