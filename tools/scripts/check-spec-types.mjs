@@ -8,10 +8,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
+// A project's tsconfig.spec.json; the e2e app, all specs, has only its tsconfig.json.
 const configs = ['apps', 'libs'].flatMap((group) =>
-  readdirSync(join(root, group))
-    .map((name) => join(group, name, 'tsconfig.spec.json'))
-    .filter((config) => existsSync(join(root, config))),
+  readdirSync(join(root, group)).flatMap((name) => {
+    const project = join(group, name);
+    if (existsSync(join(root, project, 'tsconfig.spec.json'))) return [join(project, 'tsconfig.spec.json')];
+    const hasSpecs = existsSync(join(root, project, 'src')) && readdirSync(join(root, project, 'src'), { recursive: true }).some((f) => String(f).endsWith('spec.ts'));
+    return hasSpecs ? [join(project, 'tsconfig.json')] : [];
+  }),
 );
 let failed = 0;
 for (const config of configs) {
