@@ -57,7 +57,7 @@ describe('compressed files through the running services', () => {
   it('loads every member of an uploaded zip as a file of its own, listed by /files under its archive', async () => {
     const names = ['split_3.csv', 'split_30.csv', 'split_31.csv'];
     const zip = await zipOf(names.map((name) => ({ name, content: readFileSync(sensorFile(name)) })));
-    const res = await fetch(`${stack.url('ingest-api')}/ingest/files?filename=day.zip`, { method: 'POST', body: zip, headers: { 'x-api-key': stack.ingestKey, 'content-type': 'application/zip' } });
+    const res = await fetch(`${stack.url('ingest-api')}/ingest/files?filename=day.zip`, { method: 'POST', body: zip as Uint8Array<ArrayBuffer>, headers: { 'x-api-key': stack.ingestKey, 'content-type': 'application/zip' } });
     expect(res.status).toBe(202);
     const { raw_id } = (await res.json()) as { raw_id: string };
     const before = await stack.count('raw_sensor_data');

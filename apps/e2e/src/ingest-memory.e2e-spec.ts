@@ -36,7 +36,7 @@ describe('ingest-api memory under concurrent large bodies', () => {
     const pid = stack.pid('ingest-api') as number;
     const restingPeak = peakRss(pid);
     const answers = await Promise.all(
-      bodies.map((body) => fetch(`${stack.url('ingest-api')}/ingest`, { method: 'POST', body, headers: { 'x-api-key': stack.ingestKey, 'content-type': 'application/json' } })),
+      bodies.map((body) => fetch(`${stack.url('ingest-api')}/ingest`, { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'x-api-key': stack.ingestKey, 'content-type': 'application/json' } })),
     );
     const peak = peakRss(pid);
     process.stdout.write(`ingest-api peak RSS: ${(restingPeak / 2 ** 20).toFixed(0)} MiB at rest, ${(peak / 2 ** 20).toFixed(0)} MiB after ${BODIES} concurrent 12.7 MB bodies\n`);

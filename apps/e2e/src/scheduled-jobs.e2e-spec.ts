@@ -25,7 +25,7 @@ describe('a scheduled job stops on SIGTERM', () => {
 
   it('the rescan runs on its schedule until SIGTERM, then stops before the drain and never runs again', async () => {
     expect(messages()).toContain('job watcher.rescan: every 1000 ms');
-    await waitFor('two scheduled rescans', () => messages().filter((m) => m === 'job watcher.rescan: run').length >= 2, 60000);
+    await waitFor('two scheduled rescans', async () => messages().filter((m) => m === 'job watcher.rescan: run').length >= 2, 60000);
 
     // A graceful exit (code 0), not the SIGKILL Stack sends a process that ignores SIGTERM.
     expect(await stack.kill('watcher', 0, 'SIGTERM')).toBe(0);
