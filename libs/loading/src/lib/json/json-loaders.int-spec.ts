@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_METRIC_RANGES, parseMetricRanges } from '@sluice/config';
 import type { FileKind } from '@sluice/contracts';
-import { createDataSource } from '@sluice/db';
+import { createDataSource, withTransaction } from '@sluice/db';
 import { aggregateMismatches, createTestDatabase, type TestDatabase } from '@sluice/testing';
-import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { AGGREGATES_FROM_RAW_SQL, JsonDocumentLoader, LoaderRegistry, LogLinesLoader, NdjsonLoader, SensorCsvLoader, type LoadOptions, type LoadResult } from '../../index';
 
@@ -58,28 +57,22 @@ describe('JSON and NDJSON loaders', () => {
   /** Loads a file the way the processor does: its own transaction, ledger row locked. */
   async function load(kind: FileKind, text: string, opts: Partial<LoadOptions> & { fileId?: string; createdAt?: Date; chunkBytes?: number } = {}): Promise<LoadResult & { fileId: string }> {
     const fileId = opts.fileId ?? (await register(opts.createdAt));
-    const qr = ds.createQueryRunner();
-    const client = (await qr.connect()) as PoolClient;
-    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
     statements = 0;
-    try {
-      await client.query('BEGIN');
+    return withTransaction(ds, async (client) => {
       await client.query('SELECT 1 FROM ingest_files WHERE id = $1 FOR UPDATE', [fileId]);
+      // Counts the loader's own statements (not the lock, BEGIN or COMMIT).
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
       (client as unknown as { query: unknown }).query = (...a: unknown[]) => {
         statements++;
         return query(...a);
       };
-      const r = await registry.for(kind)!.load(client, fileId, kind, () => Readable.from(chunksOf(Buffer.from(text), opts.chunkBytes)), { ...skip, ...opts });
-      (client as unknown as { query: unknown }).query = query;
-      await client.query('COMMIT');
-      return { ...r, fileId };
-    } catch (e) {
-      (client as unknown as { query: unknown }).query = query;
-      await client.query('ROLLBACK');
-      throw e;
-    } finally {
-      await qr.release();
-    }
+      try {
+        const r = await registry.for(kind)!.load(client, fileId, kind, () => Readable.from(chunksOf(Buffer.from(text), opts.chunkBytes)), { ...skip, ...opts });
+        return { ...r, fileId };
+      } finally {
+        (client as unknown as { query: unknown }).query = query;
+      }
+    });
   }
 
   const statuses = async () => Object.fromEntries((await ds.query(`SELECT vehicle_id, status FROM vehicles_status`)).map((r: { vehicle_id: string; status: string }) => [r.vehicle_id, r.status]));
@@ -321,12 +314,7 @@ describe('JSON and NDJSON loaders', () => {
       const text = `{"vehicle_status": [{"vehicle_id": "a", "report_time": "2022-05-05T10:00:00Z", "status": "\u00ff"}]}`;
       const fileId = await register();
       const bytes = Buffer.from(text, 'latin1');
-      const qr = ds.createQueryRunner();
-      const client = (await qr.connect()) as PoolClient;
-      await client.query('BEGIN');
-      const r = await registry.for('vehicle_status')!.load(client, fileId, 'vehicle_status', () => Readable.from([bytes]), skip);
-      await client.query('COMMIT');
-      await qr.release();
+      const r = await withTransaction(ds, (client) => registry.for('vehicle_status')!.load(client, fileId, 'vehicle_status', () => Readable.from([bytes]), skip));
       expect(r.rejection).toMatchObject({ rule: 'invalid_utf8', line: 1 });
     });
   });

@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_METRIC_RANGES, parseMetricRanges } from '@sluice/config';
-import { createDataSource } from '@sluice/db';
+import { createDataSource, withTransaction } from '@sluice/db';
 import { createTestDatabase, type TestDatabase } from '@sluice/testing';
-import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { LogLinesLoader, MAX_COUNTED_TAGS, OTHER_TAGS, type LoadOptions, type LoadResult } from '../../index';
 
@@ -43,20 +42,10 @@ describe(LogLinesLoader.name, () => {
     const bytes = Buffer.from(body);
     const chunk = opts.chunk ?? 64 * 1024;
     const chunks = Array.from({ length: Math.ceil(bytes.length / chunk) }, (_, i) => bytes.subarray(i * chunk, (i + 1) * chunk));
-    const qr = ds.createQueryRunner();
-    const client = (await qr.connect()) as PoolClient;
-    try {
-      await client.query('BEGIN');
+    return withTransaction(ds, async (client) => {
       await client.query('SELECT 1 FROM ingest_files WHERE id = $1 FOR UPDATE', [fileId]);
-      const r = await loader.load(client, fileId, 'log', () => Readable.from(chunks), { ...skip, ...opts });
-      await client.query('COMMIT');
-      return { ...r, fileId };
-    } catch (e) {
-      await client.query('ROLLBACK');
-      throw e;
-    } finally {
-      await qr.release();
-    }
+      return { ...(await loader.load(client, fileId, 'log', () => Readable.from(chunks), { ...skip, ...opts })), fileId };
+    });
   }
 
   const lines = (fileId: string) =>

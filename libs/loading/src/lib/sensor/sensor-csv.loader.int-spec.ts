@@ -3,9 +3,8 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_METRIC_RANGES, parseMetricRanges } from '@sluice/config';
-import { createDataSource } from '@sluice/db';
+import { createDataSource, withTransaction } from '@sluice/db';
 import { createTestDatabase, type TestDatabase } from '@sluice/testing';
-import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { AGGREGATES_FROM_RAW_SQL, SensorCsvLoader, type LoadResult, type SensorCsvKind, type SensorLoadOptions } from '../../index';
 
@@ -60,24 +59,14 @@ describe(SensorCsvLoader.name, () => {
   /** Loads one file the way the processor does: its own transaction, ledger row locked. */
   async function load(kind: SensorCsvKind, open: () => NodeJS.ReadableStream, opts: SensorLoadOptions = skip): Promise<LoadResult & { fileId: string }> {
     const fileId = randomUUID();
-    const qr = ds.createQueryRunner();
-    const client = (await qr.connect()) as PoolClient;
-    try {
-      await ds.query(
-        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status) VALUES ($1, 'dropzone', 'f', 'f', $2, 0, 'processing')`,
-        [fileId, fileId.replace(/-/g, '').padEnd(64, '0')],
-      );
-      await client.query('BEGIN');
+    await ds.query(
+      `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status) VALUES ($1, 'dropzone', 'f', 'f', $2, 0, 'processing')`,
+      [fileId, fileId.replace(/-/g, '').padEnd(64, '0')],
+    );
+    return withTransaction(ds, async (client) => {
       await client.query('SELECT 1 FROM ingest_files WHERE id = $1 FOR UPDATE', [fileId]);
-      const r = await sut.load(client, fileId, kind, open, opts);
-      await client.query('COMMIT');
-      return { ...r, fileId };
-    } catch (e) {
-      await client.query('ROLLBACK');
-      throw e;
-    } finally {
-      await qr.release();
-    }
+      return { ...(await sut.load(client, fileId, kind, open, opts)), fileId };
+    });
   }
   const fixture = (name: string) => () => createReadStream(join(FIXTURES, name), { highWaterMark: 16 * 1024 });
   const text = (s: string) => () => Readable.from([Buffer.from(s)]);
