@@ -5,43 +5,15 @@ import { BatchSubjects, FileSubjects, type FileBatchFinishedMessage, type Reject
 import type { IngestFile } from '@sluice/db';
 import { refusedOutcome, type FileOutcome, type LedgerRepository, type PayloadBatchLoader, type StoredPayloads } from '@sluice/loading';
 import type { JetStreamService } from '@sluice/messaging';
-import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { BatchProcessorService } from './batch-processor.service';
 import type { FileProcessorService } from './file-processor.service';
+import { ledgerRow } from '../../test/ledger-row';
 import { processorAttempts } from './processor-attempts';
 
 /** A ledger row of an API payload. */
 function payloadRow(attempts: number, status: IngestFile['status'] = 'processing'): IngestFile {
-  const now = new Date();
-  return Object.assign(new Object() as IngestFile, {
-    id: randomUUID(),
-    source: 'api',
-    originalName: 'payload.json',
-    storedPath: 'db:payload',
-    sha256: '0'.repeat(64),
-    sizeBytes: '2',
-    kind: null,
-    status,
-    duplicateOf: null,
-    rowsTotal: '0',
-    rowsLoaded: '0',
-    rowsRejected: '0',
-    rowsWritten: '0',
-    rowsWrittenByTable: {},
-    compression: null,
-    archiveId: null,
-    memberIndex: null,
-    error: null,
-    tagCounts: null,
-    attempts,
-    replays: 0,
-    createdAt: now,
-    queuedAt: now,
-    updatedAt: now,
-    startedAt: now,
-    finishedAt: null,
-  } satisfies IngestFile);
+  return ledgerRow(attempts, { source: 'api', originalName: 'payload.json', storedPath: 'db:payload', sizeBytes: '2', status });
 }
 
 const PROCESSED: FileOutcome = { status: 'processed', kind: 'measurement', rowsTotal: 1, rowsLoaded: 1, rowsRejected: 0, rowsWritten: { measurements: 1 }, error: null };

@@ -12,42 +12,14 @@ import { Readable } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import type { ArchiveExpander } from './archive-expander.service';
 import { FileProcessorService } from './file-processor.service';
+import { ledgerRow } from '../../test/ledger-row';
 import { processorAttempts } from './processor-attempts';
 
 const CONTENT = Buffer.from('ts,sensor,value\n2026-01-01T00:00:00Z,a,1\n');
 
-/** A ledger row as startAttempt returns it: `processing`, its attempt counted. */
+/** A ledger row of CONTENT as startAttempt returns it: `processing`, its attempt counted. */
 function fileRow(attempts: number, over: Partial<IngestFile> = {}): IngestFile {
-  const now = new Date();
-  return Object.assign(new Object() as IngestFile, {
-    id: randomUUID(),
-    source: 'dropzone',
-    originalName: 'readings.csv',
-    storedPath: 'processing/readings.csv',
-    sha256: createHash('sha256').update(CONTENT).digest('hex'),
-    sizeBytes: String(CONTENT.length),
-    kind: null,
-    status: 'processing',
-    duplicateOf: null,
-    rowsTotal: '0',
-    rowsLoaded: '0',
-    rowsRejected: '0',
-    rowsWritten: '0',
-    rowsWrittenByTable: {},
-    compression: null,
-    archiveId: null,
-    memberIndex: null,
-    error: null,
-    tagCounts: null,
-    attempts,
-    replays: 0,
-    createdAt: now,
-    queuedAt: now,
-    updatedAt: now,
-    startedAt: now,
-    finishedAt: null,
-    ...over,
-  } satisfies IngestFile);
+  return ledgerRow(attempts, { sha256: createHash('sha256').update(CONTENT).digest('hex'), sizeBytes: String(CONTENT.length), ...over });
 }
 
 const LOADED: LoadResult = { rowsTotal: 1, rowsLoaded: 1, rowsRejected: 0, rowsWritten: { raw_sensor_data: 1 }, rejection: null };
