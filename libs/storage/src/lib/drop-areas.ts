@@ -150,6 +150,17 @@ export class DropAreas implements OnModuleInit {
     if (real !== dir) throw new StorageException('unsafe_directory', `${dir} goes through a symlink`);
   }
 
+  /** As assertRealDir, but false when `dir` no longer exists (its entry was taken or removed meanwhile). */
+  protected async realDirExists(dir: string): Promise<boolean> {
+    try {
+      await this.assertRealDir(dir);
+      return true;
+    } catch (e) {
+      if (codeOf(e) === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
   private assertRealDirSync(dir: string): void {
     if (realpathSync(dir) !== dir) throw new StorageException('unsafe_directory', `${dir} goes through a symlink`);
   }
@@ -158,12 +169,7 @@ export class DropAreas implements OnModuleInit {
   async statIncoming(relativeIncomingPath: string): Promise<Stats | null> {
     await this.init();
     const abs = resolveInside(this.areaPath('incoming'), toSafeRelative(relativeIncomingPath));
-    try {
-      await this.assertRealDir(dirname(abs));
-    } catch (e) {
-      if (codeOf(e) === 'ENOENT') return null;
-      throw e;
-    }
+    if (!(await this.realDirExists(dirname(abs)))) return null;
     return lstatOrNull(abs);
   }
 
@@ -284,12 +290,7 @@ export class DropAreas implements OnModuleInit {
   async quarantineIrregular(rootRelativePath: string, reason: string): Promise<IrregularQuarantine | null> {
     await this.init();
     const abs = this.storedAbs(rootRelativePath, ['incoming', 'processing']);
-    try {
-      await this.assertRealDir(dirname(abs));
-    } catch (e) {
-      if (codeOf(e) === 'ENOENT') return null;
-      throw e;
-    }
+    if (!(await this.realDirExists(dirname(abs)))) return null;
     const st = await lstatOrNull(abs);
     if (!st) return null;
     const type = entryType(st);

@@ -31,12 +31,7 @@ export class DropClaims extends DropAreas {
     await this.init();
     this.assertFileId(fileId);
     const src = resolveInside(this.areaPath('incoming'), toSafeRelative(relativeIncomingPath));
-    try {
-      await this.assertRealDir(dirname(src));
-    } catch (e) {
-      if (codeOf(e) === 'ENOENT') return null;
-      throw e;
-    }
+    if (!(await this.realDirExists(dirname(src)))) return null;
     const st = await lstatOrNull(src);
     if (!st) return null;
     if (!st.isFile()) throw new StorageException('not_regular_file', `incoming/${relativeIncomingPath} is a ${entryType(st)}, not a regular file`);
