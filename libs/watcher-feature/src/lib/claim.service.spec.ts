@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { FileSubjects, type FileSubject, type Subjects } from '@sluice/contracts';
+import { FileSubjects, type FileSubject } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { LedgerAnnouncer, type LedgerRepository, type NewLedgerEntry, type RegisterResult } from '@sluice/loading';
 import type { JetStreamService } from '@sluice/messaging';
@@ -11,6 +11,7 @@ import { FileLocks } from './concurrency.util';
 import type { LedgerQueries } from './ledger-queries.repository';
 import { OutcomeMover } from './outcome-mover.service';
 import type { S3OutcomeSettler } from './s3-outcome-settler.service';
+import { errno, FakeCounter, FakeJetStream, sha } from '../../test/fakes';
 import type { WatcherMetrics } from './watcher.metrics';
 
 // ClaimService's branches with typed fakes: no drop folder on disk, no PostgreSQL, no NATS. The announcer and
@@ -27,9 +28,7 @@ interface FakeEntry {
   links: number;
 }
 
-const sha = (c: string) => c.repeat(64).slice(0, 64);
 const file = (content: string, over: Partial<FakeEntry> = {}): FakeEntry => ({ type: 'file', digest: { sha256: sha(content), size: content.length * 10, compression: null }, links: 1, ...over });
-const errno = (code: string) => Object.assign(new Error(`${code}: operation failed`), { code });
 
 /** Things that happened, in order, across the fakes (a move, a ledger write, a publish). */
 type Journal = string[];
@@ -164,34 +163,7 @@ class FakeQueries implements Pick<LedgerQueries, 'firstRowErrors' | 'hasPendingM
   }
 }
 
-/** Records what is published; `down` makes every publish fail as it does while NATS is down. */
-class FakeJetStream implements Pick<JetStreamService, 'publish'> {
-  readonly sent: Array<{ subject: FileSubject; payload: unknown; msgId: string }> = [];
-  down = false;
 
-  constructor(private readonly journal: Journal) {}
-
-  async publish<S extends keyof Subjects>(subject: S, payload: Subjects[S], msgId: string): Promise<void> {
-    if (this.down) throw new Error('TIMEOUT');
-    this.sent.push({ subject, payload, msgId });
-    this.journal.push(`publish ${subject} ${msgId}`);
-  }
-}
-
-/** A counter that remembers its increments, by label set. */
-class FakeCounter {
-  readonly counts = new Map<string, number>();
-
-  inc(labels?: Record<string, string> | number, value?: number): void {
-    const key = typeof labels === 'object' ? JSON.stringify(labels) : '';
-    const by = typeof labels === 'number' ? labels : (value ?? 1);
-    this.counts.set(key, (this.counts.get(key) ?? 0) + by);
-  }
-
-  value(labels?: Record<string, string>): number {
-    return this.counts.get(labels ? JSON.stringify(labels) : '') ?? 0;
-  }
-}
 
 type CounterName = 'claimed' | 'registered' | 'duplicates' | 'moved' | 'irregular' | 'heldOpen' | 'hardLinked';
 type FakeMetrics = Record<CounterName, FakeCounter>;
@@ -353,7 +325,7 @@ describe(ClaimService.name, () => {
     it('registers the file and throws nothing when announcing it fails: the row stays queued for the requeue', async () => {
       const h = harness();
       h.folder.entries.set('incoming/a.csv', file('a'));
-      h.jetstream.down = true;
+      h.jetstream.failOn = () => true;
       const failuresBefore = await publishFailures(FileSubjects.queued);
 
       await expect(h.claims.claimIncoming('a.csv')).resolves.toBeUndefined();

@@ -1,12 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { loadConfig, WatcherConfig } from '@sluice/config';
-import { BatchSubjects, FileSubjects, isTerminal, MAX_BATCH_FILES, type FileSubject, type Subjects } from '@sluice/contracts';
+import { BatchSubjects, FileSubjects, isTerminal, MAX_BATCH_FILES } from '@sluice/contracts';
 import type { IngestFile } from '@sluice/db';
 import { LedgerAnnouncer, type LedgerRepository, type NewLedgerEntry, type RegisterResult } from '@sluice/loading';
 import type { JetStreamService } from '@sluice/messaging';
 import { parseStoredName, StorageException, type DropAreas, type DropClaims, type OutcomeTarget, type IrregularQuarantine, type OutcomeFiling, type ProcessingEntry } from '@sluice/storage';
 import type { Stats } from 'node:fs';
 import { basename } from 'node:path';
+import { errno, FakeCounter, FakeJetStream, sha } from '../../test/fakes';
 import { ClaimService } from './claim.service';
 import { FileLocks } from './concurrency.util';
 import type { LedgerQueries } from './ledger-queries.repository';
@@ -31,11 +32,9 @@ interface FakeEntry {
 
 let n = 0;
 const uuid = () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
-const sha = (c: string) => c.repeat(64).slice(0, 64);
 const ago = (ms: number) => Date.now() - ms;
 /** An entry last changed a minute ago: long past any grace period. */
 const file = (content: string, over: Partial<FakeEntry> = {}): FakeEntry => ({ type: 'file', digest: { sha256: sha(content), size: 10, compression: null }, ctimeMs: ago(60_000), ...over });
-const errno = (code: string) => Object.assign(new Error(`${code}: operation failed`), { code });
 
 /** The drop folder by stored path (`incoming/…`, `processing/…`, `processed/…`, `quarantine/…`). */
 class FakeFolder
@@ -206,31 +205,7 @@ class FakeQueries implements Pick<LedgerQueries, 'firstRowErrors' | 'hasPendingM
   }
 }
 
-/** Records what is published; `failOn` makes the publishes it matches fail as they do while NATS is down. */
-class FakeJetStream implements Pick<JetStreamService, 'publish'> {
-  readonly sent: Array<{ subject: FileSubject; payload: unknown; msgId: string }> = [];
-  failOn?: (msgId: string) => boolean;
 
-  async publish<S extends keyof Subjects>(subject: S, payload: Subjects[S], msgId: string): Promise<void> {
-    if (this.failOn?.(msgId)) throw new Error('TIMEOUT');
-    this.sent.push({ subject, payload, msgId });
-  }
-}
-
-/** A counter that remembers its increments, by label set. */
-class FakeCounter {
-  readonly counts = new Map<string, number>();
-
-  inc(labels?: Record<string, string> | number, value?: number): void {
-    const key = typeof labels === 'object' ? JSON.stringify(labels) : '';
-    const by = typeof labels === 'number' ? labels : (value ?? 1);
-    this.counts.set(key, (this.counts.get(key) ?? 0) + by);
-  }
-
-  value(labels?: Record<string, string>): number {
-    return this.counts.get(labels ? JSON.stringify(labels) : '') ?? 0;
-  }
-}
 
 type CounterName = 'claimed' | 'registered' | 'duplicates' | 'moved' | 'irregular' | 'heldOpen' | 'hardLinked' | 'orphans' | 'requeued';
 type FakeMetrics = Record<CounterName, FakeCounter>;
