@@ -1,5 +1,6 @@
 import { ProcessorConfig, QueryApiConfig, WatcherConfig } from './app-configs';
 import { ConfigError, loadConfig } from './load-config';
+import { parseByteSize, parseDuration } from './parsers';
 
 describe(loadConfig.name, () => {
   it('applies the SPEC defaults when nothing is set', () => {
@@ -62,5 +63,40 @@ describe(loadConfig.name, () => {
     expect(message).toContain('PROCESSOR_PORT');
     expect(message).toContain('INVALID_ROWS');
     expect(message).toContain('METRIC_RANGES');
+  });
+});
+
+describe('retention and size settings', () => {
+  it('reads periods in hours, days and weeks, and leaves unset ones undefined', () => {
+    expect(parseDuration('36h')).toBe(36 * 3_600_000);
+    expect(parseDuration('90d')).toBe(90 * 86_400_000);
+    expect(parseDuration('2w')).toBe(14 * 86_400_000);
+    expect(parseDuration(undefined)).toBeUndefined();
+    expect(parseDuration('')).toBeUndefined();
+    expect(() => parseDuration('3 months')).toThrow(/not a period/);
+    expect(() => parseDuration('0d')).toThrow(/not a period/);
+  });
+
+  it('reads sizes in bytes and binary or decimal units', () => {
+    expect(parseByteSize('1GiB')).toBe(1024 ** 3);
+    expect(parseByteSize('512MiB')).toBe(512 * 1024 ** 2);
+    expect(parseByteSize('2GB')).toBe(2e9);
+    expect(parseByteSize('0')).toBe(0);
+    expect(parseByteSize(4096)).toBe(4096);
+    expect(() => parseByteSize('lots')).toThrow(/not a size/);
+  });
+});
+
+describe('retention settings in the environment', () => {
+  it('refuses a period it cannot read, naming the variable', () => {
+    expect(() => loadConfig(WatcherConfig, { RAW_RETENTION: 'forever' })).toThrow(/RAW_RETENTION/);
+  });
+  it('parses every period and the free-disk floor', () => {
+    const c = loadConfig(WatcherConfig, { RAW_RETENTION: '30d', PROCESSED_RETENTION: '7d', MIN_FREE_DISK: '256MiB' });
+    expect(c.retention.rawMs).toBe(30 * 86_400_000);
+    expect(c.retention.processedMs).toBe(7 * 86_400_000);
+    expect(c.retention.ledgerMs).toBeUndefined();
+    expect(c.minFreeDiskBytes).toBe(256 * 1024 ** 2);
+    expect(c.PARTITION_INTERVAL).toBe('month');
   });
 });

@@ -28,3 +28,28 @@ export function parseList(text: string | undefined): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
 }
+
+const DURATION_UNITS_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/**
+ * A retention period: `36h`, `90d`, `12w`; unset or empty keeps everything (undefined). Months and years are
+ * not units, since they have no fixed length: `365d`.
+ */
+export function parseDuration(text: string | undefined): number | undefined {
+  const t = (text ?? '').trim();
+  if (t === '') return undefined;
+  const m = /^([1-9][0-9]{0,5})([hdw])$/.exec(t);
+  if (!m) throw new Error(`"${t}" is not a period such as 36h, 90d or 12w`);
+  return Number(m[1]) * DURATION_UNITS_MS[m[2]];
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
+
+/** A size in bytes: `1073741824`, `512MiB`, `1GiB`, `2GB`; `0` turns a limit off. */
+export function parseByteSize(text: string | number): number {
+  if (typeof text === 'number') return text;
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new Error(`"${text}" is not a size such as 1073741824, 512MiB or 1GiB`);
+  return Math.floor(Number(m[1]) * unit);
+}

@@ -1,5 +1,5 @@
 import { registerDecorator, type ValidationOptions } from 'class-validator';
-import { parseMetricRanges } from './parsers';
+import { parseByteSize, parseDuration, parseMetricRanges } from './parsers';
 
 export function IsMetricRanges(options?: ValidationOptions) {
   return (target: object, propertyName: string) =>
@@ -65,3 +65,28 @@ export function IsUrlList(schemes: string[], options?: ValidationOptions) {
       },
     });
 }
+
+/** A value its parser accepts (the parser's message is the reason when it does not). */
+function parsedBy(name: string, parse: (v: string) => unknown, message: string) {
+  return (options?: ValidationOptions) => (target: object, propertyName: string) =>
+    registerDecorator({
+      name,
+      target: target.constructor,
+      propertyName,
+      options: { message, ...options },
+      validator: {
+        validate(value: unknown) {
+          if (typeof value !== 'string' && typeof value !== 'number') return false;
+          try {
+            parse(String(value));
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      },
+    });
+}
+
+export const IsDuration = parsedBy('isDuration', parseDuration, 'must be a period such as 36h, 90d or 12w (unset: keep everything)');
+export const IsByteSize = parsedBy('isByteSize', parseByteSize, 'must be a size such as 1073741824, 512MiB or 1GiB (0: off)');
