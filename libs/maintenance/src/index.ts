@@ -1,0 +1,3 @@
+export * from './lib/maintenance.types';
+export * from './lib/maintenance.job';
+export * from './lib/maintenance.report';

@@ -1,0 +1,58 @@
+import { formatBytes, formatMaintenanceReport } from './maintenance.report';
+import type { MaintenanceReport } from './maintenance.types';
+
+const base: MaintenanceReport = {
+  trigger: 'cli',
+  dryRun: false,
+  startedAt: '2026-06-15T12:30:00.000Z',
+  finishedAt: '2026-06-15T12:30:01.000Z',
+  partitions: [],
+  aggregates: [],
+  sweeps: {},
+  defaultRows: {},
+  bytesReclaimed: 0,
+  errors: {},
+};
+
+describe('formatMaintenanceReport', () => {
+  it('says what a run did, line by line, and what it reclaimed', () => {
+    const lines = formatMaintenanceReport({
+      ...base,
+      partitions: [
+        { action: 'create', table: 'raw_sensor_data', name: 'raw_sensor_data_p20260616', from: new Date('2026-06-16T00:00:00Z'), to: new Date('2026-06-17T00:00:00Z') },
+        { action: 'drop', table: 'raw_sensor_data', name: 'raw_sensor_data_p20260501', from: new Date('2026-05-01T00:00:00Z'), to: new Date('2026-05-02T00:00:00Z'), bytes: 3 * 1024 ** 2, rows: 86400 },
+        { action: 'skip', table: 'log_lines', name: 'log_lines_p20260501', from: new Date('2026-05-01T00:00:00Z'), to: new Date('2026-05-02T00:00:00Z'), reason: 'locked by a load' },
+      ],
+      aggregates: [{ bucket: 'hour', horizon: '2026-06-13T12:30:00.000Z', rows: 192 }],
+      sweeps: { processedFiles: { items: 4, bytes: 2048, examples: ['a.csv', 'b.csv', 'c.csv'], horizon: '2026-06-08T12:30:00.000Z' } },
+      defaultRows: { raw_sensor_data: 1, log_lines: 0 },
+      bytesReclaimed: 3 * 1024 ** 2 + 2048,
+    });
+    expect(lines).toEqual([
+      'maintenance run',
+      '  partition created raw_sensor_data_p20260616 [2026-06-16, 2026-06-17)',
+      '  partition dropped raw_sensor_data_p20260501 [2026-05-01, 2026-05-02), 86400 rows, 3.0 MiB',
+      '  partition skipped log_lines_p20260501 [2026-05-01, 2026-05-02) (locked by a load)',
+      '  hourly aggregates before 2026-06-13T12:30:00.000Z: 192 rows removed',
+      '  processed/ before 2026-06-08T12:30:00.000Z: 4 files, 2.0 KiB removed (a.csv, b.csv, c.csv, …)',
+      '  raw_sensor_data: 1 rows in the default partition',
+      'reclaimed 3.0 MiB',
+    ]);
+  });
+
+  it('speaks in the conditional on a dry run', () => {
+    const lines = formatMaintenanceReport({ ...base, dryRun: true, aggregates: [{ bucket: 'day', horizon: '2026-06-10T12:30:00.000Z', rows: 5 }] });
+    expect(lines).toEqual([
+      'maintenance dry run: nothing was changed',
+      '  partitions: nothing to do',
+      '  daily aggregates before 2026-06-10T12:30:00.000Z: 5 rows would be removed',
+      'would reclaim 0 B',
+    ]);
+  });
+
+  it('prints sizes in binary units', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(5 * 1024 ** 3)).toBe('5.0 GiB');
+  });
+});
