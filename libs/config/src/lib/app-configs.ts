@@ -3,7 +3,7 @@
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsIP, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { DEFAULT_METRIC_RANGES, parseByteSize, parseDuration, parseList, parseMetricRanges, type MetricRanges } from './parsers';
-import { IsByteSize, IsDuration, IsMetricRanges, IsTimeZone, IsUrlList } from './validators';
+import { IsByteSize, IsCron, IsDuration, IsMetricRanges, IsTimeZone, IsUrlList } from './validators';
 import { parseS3Sources, type S3Source } from './s3-sources';
 import { IsS3Sources } from './s3-sources.validator';
 
@@ -179,7 +179,7 @@ export class CommonConfig {
   LEDGER_RETENTION?: string;
 
   /** When the watcher runs the partition and retention job (cron, UTC; one replica at a time). */
-  @IsString()
+  @IsCron()
   MAINTENANCE_CRON = '0 * * * *';
 
   /**

@@ -90,6 +90,8 @@ describe('retention and size settings', () => {
 describe('retention settings in the environment', () => {
   it('refuses a period it cannot read, naming the variable', () => {
     expect(() => loadConfig(WatcherConfig, { RAW_RETENTION: 'forever' })).toThrow(/RAW_RETENTION/);
+    expect(() => loadConfig(WatcherConfig, { MAINTENANCE_CRON: 'hourly' })).toThrow(/MAINTENANCE_CRON/);
+    expect(loadConfig(WatcherConfig, { MAINTENANCE_CRON: '15 3 * * *' }).MAINTENANCE_CRON).toBe('15 3 * * *');
   });
   it('parses every period and the free-disk floor', () => {
     const c = loadConfig(WatcherConfig, { RAW_RETENTION: '30d', PROCESSED_RETENTION: '7d', MIN_FREE_DISK: '256MiB' });

@@ -1,3 +1,4 @@
+import { validateCronExpression } from 'cron';
 import { registerDecorator, type ValidationOptions } from 'class-validator';
 import { parseByteSize, parseDuration, parseMetricRanges } from './parsers';
 
@@ -90,3 +91,11 @@ function parsedBy(name: string, parse: (v: string) => unknown, message: string) 
 
 export const IsDuration = parsedBy('isDuration', parseDuration, 'must be a period such as 36h, 90d or 12w (unset: keep everything)');
 export const IsByteSize = parsedBy('isByteSize', parseByteSize, 'must be a size such as 1073741824, 512MiB or 1GiB (0: off)');
+
+export const IsCron = parsedBy(
+  'isCron',
+  (v) => {
+    if (!validateCronExpression(v).valid) throw new Error('not a cron expression');
+  },
+  "must be a cron expression such as '0 * * * *' (minute hour day month weekday)",
+);

@@ -13,15 +13,16 @@ export interface PartitionChange {
   reason?: string;
 }
 
-export interface PartitionWork {
+/** An abstract class, not an interface, so that it is also the Nest token of the partitions an app uses. */
+export abstract class PartitionWork {
   /** Partitions from the current interval through the next ones, for every partitioned table. */
-  ensureAhead(now: Date, opts: { dryRun: boolean }): Promise<PartitionChange[]>;
+  abstract ensureAhead(now: Date, opts: { dryRun: boolean }): Promise<PartitionChange[]>;
   /** Rows of the default partitions moved into partitions of their own. */
-  rehomeDefault(opts: { dryRun: boolean }): Promise<PartitionChange[]>;
+  abstract rehomeDefault(opts: { dryRun: boolean }): Promise<PartitionChange[]>;
   /** Whole partitions entirely before `horizon`, detached and dropped (never a DELETE). */
-  dropBefore(table: string, horizon: Date, opts: { dryRun: boolean }): Promise<PartitionChange[]>;
+  abstract dropBefore(table: string, horizon: Date, opts: { dryRun: boolean }): Promise<PartitionChange[]>;
   /** Rows with a time in each table's default partition. */
-  defaultRows(): Promise<Record<string, number>>;
+  abstract defaultRows(): Promise<Record<string, number>>;
 }
 
 /** What a sweep removed (or, dry, would remove). */

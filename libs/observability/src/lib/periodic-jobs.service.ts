@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
 
 /** `job` made single-flight: a call while a run is still going returns that run instead of starting another. */
 export function singleFlight<T>(job: () => Promise<T>): () => Promise<T> {
@@ -30,9 +31,26 @@ export class PeriodicJobs {
     this.logger.log(`job ${name}: every ${everyMs} ms`);
   }
 
+  /** Runs `job` at the times of a cron expression (UTC); returns when it runs next. */
+  cron(name: string, expression: string, job: () => Promise<unknown>): Date {
+    const run = singleFlight(async () => {
+      this.logger.debug(`job ${name}: run`);
+      await job();
+    });
+    const cron = CronJob.from({ cronTime: expression, timeZone: 'UTC', start: true, onTick: () => void run().catch((e: unknown) => this.logger.error(`job ${name} failed: ${(e as Error).message}`)) });
+    this.registry.addCronJob(name, cron);
+    const next = cron.nextDate().toJSDate();
+    this.logger.log(`job ${name}: at '${expression}' (UTC), next ${next.toISOString()}`);
+    return next;
+  }
+
   /** Stops the named jobs (a run in progress goes on; the caller drains it). */
   stop(...names: string[]): void {
     for (const name of names) {
+      if (this.registry.doesExist('cron', name)) {
+        this.registry.deleteCronJob(name);
+        this.logger.log(`job ${name}: stopped`);
+      }
       if (!this.registry.doesExist('interval', name)) continue;
       this.registry.deleteInterval(name);
       this.logger.log(`job ${name}: stopped`);

@@ -22,5 +22,9 @@ export class WatcherMetrics {
   readonly hardLinked = counter('sluice_watcher_hard_linked_total', 'Claimed files with other hard links, stored as a private copy');
   readonly unclaimable = counter('sluice_watcher_unclaimable_total', 'Entries of incoming/ that cannot be claimed, counted once each, by reason', ['reason'] as const);
   readonly s3SourceUp = gauge('sluice_s3_source_up', 'Whether the last listing of an object-store source succeeded (1) or failed (0)', ['source'] as const);
+  readonly maintenanceRuns = counter('sluice_maintenance_runs_total', 'Scheduled partition and retention runs, by outcome (ok, failed: a part failed, skipped: another replica ran it)', ['outcome'] as const);
+  readonly bytesReclaimed = counter('sluice_maintenance_bytes_reclaimed_total', 'Bytes freed by retention: partitions dropped, files and bodies removed');
+  readonly lastMaintenance = gauge('sluice_maintenance_last_run_timestamp_seconds', 'When this replica last finished a scheduled maintenance run (Unix time)');
+  readonly defaultPartitionRows = gauge('sluice_partition_default_rows', 'Rows with a time in a table\'s default partition (no range partition took them; the maintenance job moves them)', ['table'] as const);
   readonly orphans = counter('sluice_watcher_orphans_registered_total', 'Files found in processing/ without a ledger row and registered');
 }
