@@ -5,7 +5,7 @@ import { IngestError, type IngestFile } from '@sluice/db';
 import { ApiException } from '@sluice/http';
 import type { Compression } from '@sluice/formats';
 import { databaseStoredPath, LedgerRepository } from '@sluice/loading';
-import { DiskSpace, formatBytes, UploadWriter, isStorageException, sanitizeSegments, type DiskState } from '@sluice/storage';
+import { DiskSpace, UploadWriter, isStorageException, sanitizeSegments, type DiskState } from '@sluice/storage';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { IngestCommitter } from './ingest-committer.service';
@@ -59,8 +59,7 @@ export class IngestService {
 
   private diskLow(state: DiskState, cause?: string): ApiException {
     this.metrics.refused.inc({ code: 'disk_low' });
-    const free = state.freeBytes === null ? null : formatBytes(state.freeBytes);
-    const why = cause ?? state.problem ?? `drop folder has ${free} free`;
+    const why = cause ?? state.problem ?? 'the drop folder is low on space';
     return new ApiException(
       HttpStatus.SERVICE_UNAVAILABLE,
       'disk_low',
