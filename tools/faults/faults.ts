@@ -39,6 +39,8 @@ export interface PlannedFault {
   index: number;
   /** A mid-read fault's object (put by the round's load), the version put over it, and whether it struck. */
   midRead?: { target: CsvInput; replacement?: CsvInput; struck?: boolean };
+  /** A disk-full fault: the service copies seen paused (`disk` degraded in /health/ready), and those seen resumed. */
+  disk?: { paused: string[]; resumed: string[] };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,8 +57,10 @@ export function planFaults(rng: Rng, round: number, loadMs: number, available: r
   });
 }
 
+const describeDisk = (d: { paused: string[]; resumed: string[] }) => ` paused ${d.paused.join(',') || 'none'}, resumed ${d.resumed.join(',') || 'none'}`;
+
 export const describeFault = (f: PlannedFault) =>
-  f.midRead ? `${f.kind}(${f.midRead.target.name} GET#${f.index + 1}${f.midRead.struck ? '' : ', read before it struck'})` : `${f.kind}${f.kind.includes(':') || f.kind === 'nats-node' ? `#${f.index}` : ''}@${f.atMs}ms/${f.holdMs}ms`;
+  f.disk ? `${f.kind}@${f.atMs}ms/${f.holdMs}ms(${describeDisk(f.disk).trim()})` : f.midRead ? `${f.kind}(${f.midRead.target.name} GET#${f.index + 1}${f.midRead.struck ? '' : ', read before it struck'})` : `${f.kind}${f.kind.includes(':') || f.kind === 'nats-node' ? `#${f.index}` : ''}@${f.atMs}ms/${f.holdMs}ms`;
 
 /**
  * Overwrites or deletes the fault's object in the middle of a processor's GET of it (the processor's first
@@ -111,6 +115,36 @@ function fillDisk(dir: string): string {
     closeSync(fd2);
   }
   return path;
+}
+
+/** The service copies that write to the drop folder, and so pause while its disk is below MIN_FREE_DISK. */
+const DISK_CHECKED: ServiceName[] = ['watcher', 'ingest-api'];
+
+/**
+ * The watchers and ingest-apis (alive ones) whose /health/ready says `disk` is degraded (`low`) or not. Asking
+ * makes them read the free space again when their last reading is over a second old.
+ */
+async function diskState(env: Environment, low: boolean): Promise<string[]> {
+  const copies = env.stack.processes().filter((p) => p.alive && DISK_CHECKED.includes(p.name));
+  const seen = await Promise.all(
+    copies.map(async (p) => {
+      const res = await fetch(`${env.stack.url(p.name, p.index)}/health/ready`, { signal: AbortSignal.timeout(3000) }).catch(() => null);
+      const body = res ? ((await res.json().catch(() => null)) as { info?: { disk?: { degraded?: boolean } } } | null) : null;
+      return body && Boolean(body.info?.disk?.degraded) === low ? `${p.name}#${p.index}` : null;
+    }),
+  );
+  return seen.filter((x): x is string => x !== null);
+}
+
+/** Polls until every alive copy is in the state (or `ms` pass, another fault may hold one); returns those seen in it. */
+async function waitDiskState(env: Environment, low: boolean, ms: number): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const seen = await diskState(env, low);
+    const alive = env.stack.processes().filter((p) => p.alive && DISK_CHECKED.includes(p.name)).length;
+    if (seen.length >= alive || Date.now() > deadline) return seen;
+    await sleep(250);
+  }
 }
 
 /** For a NATS fault: the moment the pipeline should go on from (see resume.ts), and when JetStream answered again. */
@@ -182,8 +216,12 @@ export async function runFault(env: Environment, f: PlannedFault): Promise<NatsF
     }
     case 'disk-full': {
       const filler = fillDisk(env.drop.dir);
+      // Below MIN_FREE_DISK the watchers pause their claims and the ingest-api refuses drop-folder bodies: seen
+      // before the hold starts, and seen to end after the filler goes.
+      const paused = await waitDiskState(env, true, 10000);
       await sleep(f.holdMs);
       rmSync(filler, { force: true });
+      f.disk = { paused, resumed: await waitDiskState(env, false, 10000) };
       return;
     }
     default:

@@ -11,3 +11,5 @@ export * from './lib/s3-object-store';
 export * from './lib/s3-stored-path.util';
 export * from './lib/s3-listing.util';
 export * from './lib/zip-archive';
+export * from './lib/disk-space';
+export * from './lib/disk-space.module';

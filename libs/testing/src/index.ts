@@ -16,3 +16,4 @@ export * from './lib/compressed-files';
 export * from './lib/json-documents';
 export * from './lib/hybrid-app';
 export * from './lib/service-api';
+export * from './lib/test-settings';

@@ -3,9 +3,12 @@ import { ApiException } from './api-exception';
 import { ApiExceptionFilter, isClientAbort } from './api-exception.filter';
 
 function host() {
-  const sent: { status?: number; body?: unknown } = {};
+  const sent: { status?: number; body?: unknown; headers?: Record<string, string> } = {};
   const res = {
     headersSent: false,
+    setHeader(name: string, value: string) {
+      sent.headers = { ...sent.headers, [name]: value };
+    },
     status(code: number) {
       sent.status = code;
       return res;
@@ -34,6 +37,12 @@ describe(ApiExceptionFilter.name, () => {
     const { h, sent } = host();
     sut.catch(ApiException.invalidParameter('from', 'must be a date'), h);
     expect(sent).toEqual({ status: 400, body: { error: { code: 'invalid_parameter', message: 'invalid parameter from: must be a date', details: [{ parameter: 'from', message: 'must be a date' }] } } });
+  });
+
+  it('sends the headers an ApiException carries', () => {
+    const { h, sent } = host();
+    sut.catch(new ApiException(503, 'disk_low', 'drop folder has 12 MiB free, below MIN_FREE_DISK 1 GiB').withHeader('Retry-After', '30'), h);
+    expect(sent).toEqual({ status: 503, headers: { 'Retry-After': '30' }, body: { error: { code: 'disk_low', message: 'drop folder has 12 MiB free, below MIN_FREE_DISK 1 GiB', details: null } } });
   });
 
   it('maps Nest exceptions to a code by status', () => {

@@ -55,6 +55,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
+    if (exception instanceof ApiException) for (const [name, value] of Object.entries(exception.headers)) res.setHeader(name, value);
     res.status(status).json(body);
   }
 

@@ -18,6 +18,7 @@ export type ApiErrorCode =
   | 'rate_limited'
   | 'request_timeout'
   | 'service_unavailable'
+  | 'disk_low'
   | 'internal_error'
   | 'error';
 
@@ -42,6 +43,15 @@ export class ApiException extends HttpException {
   ) {
     super(message, status);
     this.name = 'ApiException';
+  }
+
+  /** Response headers sent with the error (e.g. `Retry-After`), set by the filter. */
+  readonly headers: Record<string, string> = {};
+
+  /** This error, answered with the header `name: value` too. */
+  withHeader(name: string, value: string): this {
+    this.headers[name] = value;
+    return this;
   }
 
   /** 400 naming the parameter(s) at fault. */

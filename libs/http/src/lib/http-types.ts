@@ -15,6 +15,7 @@ export interface HttpResponse {
   statusCode: number;
   headersSent: boolean;
   status(code: number): HttpResponse;
+  setHeader(name: string, value: string): unknown;
   json(body: unknown): HttpResponse;
   destroy(): void;
   once(event: 'finish', listener: () => void): HttpResponse;

@@ -425,6 +425,10 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     const ingest = paths['/ingest']['post'];
     expect(Object.keys(ingest.responses).sort()).toEqual(expect.arrayContaining(['202', '400', '401', '403', '413', '415', '422', '429', '503']));
     expect(ingest.requestBody?.content['application/json'].examples?.['measurement'].value).toEqual(JSON.parse(SEED.toString('utf8')));
+    // The endpoints that write to the drop folder document their 503 for a disk below MIN_FREE_DISK.
+    for (const path of ['/ingest', '/ingest/files']) {
+      expect((paths[path]['post'].responses['503'] as { description: string }).description).toMatch(/^`disk_low` \(with `Retry-After`, seconds\).*MIN_FREE_DISK.*`service_unavailable`/s);
+    }
   });
 
   it('503 while PostgreSQL refuses connections: nothing is stored or queued, and the same payload is accepted once it is back', async () => {

@@ -6,7 +6,7 @@ import { LedgerModule } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule, type BootstrapOptions } from '@sluice/observability';
 import { ReplayModule } from '@sluice/replay';
-import { StorageModule } from '@sluice/storage';
+import { DiskSpaceModule, StorageModule } from '@sluice/storage';
 import { BodyBudget } from './body-budget';
 import { IdempotencyExpiry } from './idempotency-expiry.service';
 import { IdempotencyRepository } from './idempotency.repository';
@@ -54,6 +54,8 @@ export class IngestApiModule {
         // announced: an outage of NATS must not take the ingest-api out of a load balancer's rotation.
         MessagingModule.forRoot('sluice-ingest-api', { requiredForReadiness: false }),
         StorageModule.forRoot(),
+        // Large bodies and uploads are written to the drop folder: refused (503) while it has less than MIN_FREE_DISK free.
+        DiskSpaceModule.forRoot({ app: 'ingest-api', pauses: 'uploads and bodies over INGEST_INLINE_MAX_BYTES' }),
         LedgerModule,
         ReplayModule,
       ],

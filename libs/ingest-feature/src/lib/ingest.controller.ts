@@ -44,12 +44,15 @@ const IdempotencyHeader = () =>
       'A key is remembered for IDEMPOTENCY_KEY_TTL_HOURS (default 24).',
   });
 
-const Refusals = () => (target: object, key: string | symbol, descriptor: PropertyDescriptor) => {
+const UNAVAILABLE = 'The database or the disk failed, or (POST /ingest) too many bodies are being read at once (INGEST_BODY_MEMORY_BYTES; `Retry-After`); nothing was accepted, retry (with the same Idempotency-Key).';
+
+/** `written`: what of the request is written to the drop folder, whose 503 then also covers a disk below MIN_FREE_DISK. */
+const Refusals = (written?: string) => (target: object, key: string | symbol, descriptor: PropertyDescriptor) => {
   ApiTooManyRequestsResponse({ type: ApiErrorDto, description: 'Over INGEST_RATE_LIMIT for this API key; `Retry-After` says when to try again.' })(target, key, descriptor);
-  ApiServiceUnavailableResponse({
-    type: ApiErrorDto,
-    description: 'The database or the disk failed, or (POST /ingest) too many bodies are being read at once (INGEST_BODY_MEMORY_BYTES; `Retry-After`); nothing was accepted, retry (with the same Idempotency-Key).',
-  })(target, key, descriptor);
+  const diskLow =
+    `\`disk_low\` (with \`Retry-After\`, seconds): the drop folder's file system has less than MIN_FREE_DISK free (or filled up during the write), and ${written} is written there; ` +
+    'refused before it is read, nothing stored (`details`: `free_bytes`, `min_free_bytes`, `retry_after_seconds`); accepted again once space is freed. `service_unavailable`: ';
+  ApiServiceUnavailableResponse({ type: ApiErrorDto, description: written ? diskLow + UNAVAILABLE.charAt(0).toLowerCase() + UNAVAILABLE.slice(1) : UNAVAILABLE })(target, key, descriptor);
 };
 
 @ApiTags('ingest')
@@ -86,7 +89,7 @@ export class IngestController {
   })
   @ApiPayloadTooLargeResponse({ type: ApiErrorDto, description: 'Body over MAX_INGEST_BODY_BYTES.' })
   @ApiUnsupportedMediaTypeResponse({ type: ApiErrorDto, description: 'Content-Type other than application/json or application/x-ndjson.' })
-  @Refusals()
+  @Refusals('a body over INGEST_INLINE_MAX_BYTES (a smaller one is kept in PostgreSQL and still accepted)')
   async ingestPayload(
     @Req() req: IncomingMessage,
     @Res({ passthrough: true }) res: HeaderSink,
@@ -97,6 +100,8 @@ export class IngestController {
     if (type !== 'application/json' && type !== 'application/x-ndjson') throw unsupportedMediaType(type, JSON_TYPES);
     const scope = this.ingest.scope(apiKeyOf(req), idempotencyKey);
     assertDeclaredLength(req, this.config.MAX_INGEST_BODY_BYTES, 'MAX_INGEST_BODY_BYTES');
+    // A body declared larger than INGEST_INLINE_MAX_BYTES would go to the drop folder: refused unread while its disk is low.
+    if (bodyWeight(req, 0) > this.config.INGEST_INLINE_MAX_BYTES) await this.ingest.refuseIfDiskLow();
     // Held from before the body is read until it is stored: bodies in memory stay within INGEST_BODY_MEMORY_BYTES.
     const release = await this.bodyBudget.acquire(bodyWeight(req, this.config.MAX_INGEST_BODY_BYTES)).catch((e: unknown) => {
       res.setHeader('Retry-After', String(BODY_BUDGET_RETRY_AFTER_S));
@@ -129,10 +134,12 @@ export class IngestController {
   @ApiAcceptedResponse({ type: IngestAcceptedDto, description: 'Stored durably and queued.' })
   @ApiPayloadTooLargeResponse({ type: ApiErrorDto, description: 'File over MAX_UPLOAD_BYTES.' })
   @ApiUnprocessableEntityResponse({ type: ApiErrorDto, description: '`idempotency_key_reused`: the Idempotency-Key was used before with another request (`details`: `idempotency_key`, `raw_id`).' })
-  @Refusals()
+  @Refusals('every upload')
   async ingestFile(@Req() req: IncomingMessage, @Res({ passthrough: true }) res: HeaderSink, @Query() q: UploadQueryDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<IngestAcceptedDto> {
     const scope = this.ingest.scope(apiKeyOf(req), idempotencyKey);
     assertDeclaredLength(req, this.config.MAX_UPLOAD_BYTES, 'MAX_UPLOAD_BYTES');
+    // Before the body is touched: Node then discards it unread, and the client has its 503 at once.
+    await this.ingest.refuseIfDiskLow();
     if (mediaType(req.headers['content-type']) === 'multipart/form-data') {
       return accepted(res, await withMultipartFile(req, (part) => this.ingest.acceptUpload(part.file, part.filename ?? q.filename ?? 'upload', scope, part.complete)));
     }

@@ -5,7 +5,7 @@ import { IngestError, type IngestFile } from '@sluice/db';
 import { ApiException } from '@sluice/http';
 import type { Compression } from '@sluice/formats';
 import { databaseStoredPath, LedgerRepository } from '@sluice/loading';
-import { UploadWriter, isStorageException, sanitizeSegments } from '@sluice/storage';
+import { DiskSpace, UploadWriter, isStorageException, sanitizeSegments, type DiskState } from '@sluice/storage';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { IngestCommitter } from './ingest-committer.service';
@@ -19,6 +19,10 @@ export const ROW_ERRORS_SHOWN = 20;
 /** Processor's default nesting limit (MAX_JSON_DEPTH): the API refuses what the processor would. */
 const MAX_JSON_DEPTH = 64;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** Seconds a client refused for a low disk is told to wait (`Retry-After`): space comes back by retention or by hand, not in a moment. */
+export const DISK_LOW_RETRY_AFTER_S = 30;
+/** Write errors that mean the drop folder's file system (or the user's quota on it) is full. */
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
 
 export interface Accepted {
   rawId: string;
@@ -41,7 +45,44 @@ export class IngestService {
     private readonly committer: IngestCommitter,
     private readonly idempotency: IdempotencyRepository,
     private readonly metrics: IngestMetrics,
+    private readonly disk: DiskSpace,
   ) {}
+
+  /**
+   * 503 `disk_low` (Retry-After) while the drop folder has less than MIN_FREE_DISK free: for requests whose
+   * body would be written there, before any of it is read. Bodies kept in PostgreSQL are not refused.
+   */
+  async refuseIfDiskLow(): Promise<void> {
+    const state = await this.disk.current();
+    if (state.low) throw this.diskLow(state);
+  }
+
+  private diskLow(state: DiskState, cause?: string): ApiException {
+    this.metrics.refused.inc({ code: 'disk_low' });
+    const why = cause ?? state.problem ?? 'the drop folder is low on space';
+    return new ApiException(
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'disk_low',
+      `${why}: bodies over INGEST_INLINE_MAX_BYTES and uploads are not accepted until space is freed; nothing was stored — retry after ${DISK_LOW_RETRY_AFTER_S} s (with the same Idempotency-Key)`,
+      { free_bytes: state.freeBytes, min_free_bytes: state.minFreeBytes, retry_after_seconds: DISK_LOW_RETRY_AFTER_S },
+    ).withHeader('Retry-After', String(DISK_LOW_RETRY_AFTER_S));
+  }
+
+  /**
+   * Runs a write to the drop folder; when it fails because the disk is full (ENOSPC, EDQUOT; the partial file
+   * is already removed) the answer is the same 503 `disk_low`, and the free space is read again at once so
+   * that the next requests are refused before they are read.
+   */
+  private async writing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code !== 'string' || !DISK_FULL_CODES.has(code)) throw e;
+      new Logger('IngestService').warn(`a body could not be written to the drop folder: ${(e as Error).message}`);
+      throw this.diskLow(await this.disk.check(), `the drop folder's file system is full (${code})`);
+    }
+  }
 
   /** The Idempotency-Key header checked and scoped to the API key; undefined without one. */
   scope(apiKey: string | undefined, header: string | undefined): IdempotencyScope | undefined {
@@ -78,7 +119,8 @@ export class IngestService {
       this.count('ingest', check.kind, body.length);
       return accepted;
     }
-    const written = await unavailableOnFailure(() => this.drop.writeProcessing(id, name, body));
+    await this.refuseIfDiskLow();
+    const written = await unavailableOnFailure(() => this.writing(() => this.drop.writeProcessing(id, name, body)));
     const accepted = await this.register(id, name, written, claim);
     this.count('ingest', check.kind, written.size);
     return accepted;
@@ -104,10 +146,11 @@ export class IngestService {
         return (await this.previous(claimOf(hash))) ?? { rawId: owner.rawId, replayed: true };
       }
     }
+    await this.refuseIfDiskLow();
     const id = randomUUID();
     let written;
     try {
-      written = await this.drop.writeProcessing(id, name, hash ? hashing(source, hash) : source, this.config.MAX_UPLOAD_BYTES);
+      written = await this.writing(() => this.drop.writeProcessing(id, name, hash ? hashing(source, hash) : source, this.config.MAX_UPLOAD_BYTES));
     } catch (e) {
       if (isStorageException(e, 'too_large')) throw tooLarge(this.config.MAX_UPLOAD_BYTES, 'MAX_UPLOAD_BYTES');
       if (e instanceof ApiException) throw e;

@@ -7,6 +7,13 @@ import { DropFolderReader, ObjectStoreReader, StoredFileReaders } from './file-r
 import { ObjectStores } from './object-stores';
 import { UploadWriter } from './upload-writer';
 
+/** DROPZONE_DIR of any config class that has that variable. */
+export function dropzoneDirOf(config: CommonConfig): string {
+  const dir = (config as CommonConfig & { DROPZONE_DIR?: unknown }).DROPZONE_DIR;
+  if (typeof dir !== 'string' || dir === '') throw new Error('StorageModule needs a config class with DROPZONE_DIR');
+  return dir;
+}
+
 const SLICES = [DropAreas, DropClaims, OutcomeFiling, UploadWriter] as const;
 
 /**
@@ -25,11 +32,7 @@ export class StorageModule {
         ...SLICES.map((slice) => ({
           provide: slice,
           inject: [CommonConfig],
-          useFactory: (config: CommonConfig) => {
-            const dir = (config as CommonConfig & { DROPZONE_DIR?: unknown }).DROPZONE_DIR;
-            if (typeof dir !== 'string' || dir === '') throw new Error('StorageModule needs a config class with DROPZONE_DIR');
-            return new slice(dir, config.decompressionLimits);
-          },
+          useFactory: (config: CommonConfig) => new slice(dropzoneDirOf(config), config.decompressionLimits),
         })),
         {
           provide: ObjectStores,

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { bootstrapService, type BootstrapOptions } from '@sluice/observability';
 import { deleteNamespaceStream, freePort, SHARED_NATS_URL } from './nats-server';
+import { TEST_MIN_FREE_DISK } from './test-settings';
 
 /**
  * How a service's main.ts boots its HTTP API. The feature lib's test harness names it (this lib cannot import
@@ -24,11 +25,11 @@ export interface ServiceApi {
 
 /**
  * A service's HTTP API in this process on a free port. `settings` (DATABASE_URL, NATS_NAMESPACE, keys, limits…)
- * go on top of the shared NATS and silent logs.
+ * go on top of the shared NATS, silent logs and TEST_MIN_FREE_DISK.
  */
 export async function startServiceApi(entry: ServiceApiEntry, settings: NodeJS.ProcessEnv): Promise<ServiceApi> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { NATS_URL: SHARED_NATS_URL, LOG_LEVEL: 'silent', ...settings, [entry.portVariable]: String(port) };
+  const env: NodeJS.ProcessEnv = { NATS_URL: SHARED_NATS_URL, LOG_LEVEL: 'silent', MIN_FREE_DISK: TEST_MIN_FREE_DISK, ...settings, [entry.portVariable]: String(port) };
   // The module built here rather than by a factory: a configuration error throws in the spec instead of exiting.
   const app = await bootstrapService(entry.module(env), { ...entry.bootstrap, port: () => port });
   let stopped = false;

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { Pool } from 'pg';
 import { deleteNamespaceStream, freePort, SHARED_NATS_URL, startPrivateNats, testNamespace, type PrivateNatsServer } from './nats-server';
 import { createTestDatabase, type TestDatabase } from './test-database';
+import { TEST_MIN_FREE_DISK } from './test-settings';
 import { waitFor } from './wait-for';
 
 export type ServiceName = 'watcher' | 'processor' | 'ingest-api' | 'query-api';
@@ -118,6 +119,7 @@ export class Stack {
       STABILITY_WINDOW_MS: '300',
       RESCAN_INTERVAL_MS: '2000',
       ACK_WAIT_MS: '5000',
+      MIN_FREE_DISK: TEST_MIN_FREE_DISK,
       ...this.opts.env,
       ...this.opts.serviceEnv?.[name],
       [PORT_VARS[name]]: String(port),

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { watch, type FSWatcher } from 'chokidar';
 import { WatcherConfig } from '@sluice/config';
-import { DropAreas, isIgnoredPath, MAX_WALK_DEPTH } from '@sluice/storage';
+import { DiskSpace, DropAreas, isIgnoredPath, MAX_WALK_DEPTH } from '@sluice/storage';
 import { ClaimService } from './claim.service';
 import { TaskTracker } from './concurrency.util';
 import { WatcherMetrics } from './watcher.metrics';
@@ -16,6 +16,8 @@ interface Pending {
  * Finds files in incoming/ (chokidar events plus a full scan on demand), waits until each is ready
  * (see assessReadiness) and hands it to ClaimService. Symlinks are never followed: chokidar runs with
  * followSymlinks:false and every path is lstat'ed by DropAreas before anything else happens.
+ * While the drop folder's disk is below MIN_FREE_DISK nothing is claimed: files stay in incoming/ until
+ * WatcherService scans again once space is back.
  */
 @Injectable()
 export class IncomingWatcher {
@@ -32,6 +34,7 @@ export class IncomingWatcher {
     private readonly claims: ClaimService,
     private readonly tasks: TaskTracker,
     private readonly metrics: WatcherMetrics,
+    private readonly disk: DiskSpace,
   ) {}
 
   async start(): Promise<void> {
@@ -100,6 +103,8 @@ export class IncomingWatcher {
 
   private async check(rel: string): Promise<void> {
     if (this.stopping || this.claiming.has(rel)) return;
+    // A claim may write (a private copy of a hard-linked file, an .error.json): left in incoming/ until space is back.
+    if ((await this.disk.current()).low) return this.forget(rel);
     const st = await this.drop.statIncoming(rel);
     if (!st || st.isDirectory()) return this.forget(rel);
     if (!st.isFile()) {

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { JetStreamServer } from '@sluice/messaging';
-import { createTestDatabase, deleteNamespaceStream, S3TestServer, SHARED_NATS_URL, startHybridApp, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, deleteNamespaceStream, S3TestServer, SHARED_NATS_URL, startHybridApp, testNamespace, type TestDatabase, TEST_MIN_FREE_DISK } from '@sluice/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,7 @@ describe('after-load actions of S3 sources (real PostgreSQL, NATS and s3rver)', 
         S3_SOURCES: JSON.stringify(sources),
         S3_LIST_INTERVAL_MS: '3600000',
         LOG_LEVEL: 'warn',
+        MIN_FREE_DISK: TEST_MIN_FREE_DISK,
       }),
       (a) => a.get(JetStreamServer),
     );

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { JetStreamServer } from '@sluice/messaging';
-import { createTestDatabase, deleteNamespaceStream, generateLongFormat, S3TestServer, SHARED_NATS_URL, startHybridApp, testNamespace, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, deleteNamespaceStream, generateLongFormat, S3TestServer, SHARED_NATS_URL, startHybridApp, testNamespace, type TestDatabase, TEST_MIN_FREE_DISK } from '@sluice/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,7 @@ describe('S3 sources in the watcher (real PostgreSQL, NATS and s3rver)', () => {
         // Small pages, so that every pass spans several listing requests and checkpoints.
         S3_LIST_PAGE_SIZE: '2',
         LOG_LEVEL: 'warn',
+        MIN_FREE_DISK: TEST_MIN_FREE_DISK,
       }),
       (a) => a.get(JetStreamServer),
     );

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { BatchSubjects, FileSubjects, fullSubject, type FileLifecycleEvent, type FileSubject } from '@sluice/contracts';
 import { LedgerRepository } from '@sluice/loading';
 import { JetStreamServer, JetStreamService } from '@sluice/messaging';
-import { createTestDatabase, deleteNamespaceStream, SHARED_NATS_URL, startHybridApp, testNamespace, waitFor, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, deleteNamespaceStream, SHARED_NATS_URL, startHybridApp, testNamespace, waitFor, type TestDatabase, TEST_MIN_FREE_DISK } from '@sluice/testing';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -48,6 +48,7 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
         RESCAN_INTERVAL_MS: '1000',
         REQUEUE_AFTER_MS: '60000',
         LOG_LEVEL: 'warn',
+        MIN_FREE_DISK: TEST_MIN_FREE_DISK,
       }),
       (a) => a.get(JetStreamServer),
     );

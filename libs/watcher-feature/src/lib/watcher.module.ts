@@ -5,7 +5,7 @@ import { DbModule } from '@sluice/db';
 import { LedgerModule } from '@sluice/loading';
 import { AttemptPolicy, JetStreamConsumerModule, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
-import { StorageModule } from '@sluice/storage';
+import { DiskSpaceModule, StorageModule } from '@sluice/storage';
 import { ClaimService } from './claim.service';
 import { FileLocks, TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
@@ -31,6 +31,8 @@ export class WatcherModule {
         MessagingModule.forRoot('sluice-watcher'),
         JetStreamConsumerModule.forRoot({ subjects: OUTCOME_SUBJECTS, durable: OUTCOMES_DURABLE, concurrency: 2, ackWaitMs: OUTCOMES_ACK_WAIT_MS, attempts: new AttemptPolicy(OUTCOMES_MAX_DELIVER) }),
         StorageModule.forRoot(),
+        // Claims may write to the drop folder: none while it has less than MIN_FREE_DISK free.
+        DiskSpaceModule.forRoot({ app: 'watcher', pauses: 'claims from incoming/' }),
         LedgerModule,
       ],
       controllers: [OutcomeConsumer],

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { WatcherConfig } from '@sluice/config';
 import { PeriodicJobs } from '@sluice/observability';
-import { DropAreas } from '@sluice/storage';
+import { DiskSpace, DropAreas } from '@sluice/storage';
 import { TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
 import { Reconciler } from './reconciler.service';
@@ -24,11 +24,16 @@ export class WatcherService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly reconciler: Reconciler,
     private readonly tasks: TaskTracker,
     private readonly jobs: PeriodicJobs,
+    private readonly disk: DiskSpace,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.drop.init();
     await this.incoming.start();
+    // Files that arrived while the disk was low are claimed as soon as space is back, not at the next rescan.
+    this.disk.onChange((state, previous) => {
+      if (previous.low && !state.low && !this.stopping) void this.tasks.track(this.incoming.scan()).catch((e: unknown) => this.logger.error(`scan of incoming/ failed: ${(e as Error).message}`));
+    });
     // The first pass runs in the background so that a large backlog does not delay readiness.
     void this.rescan();
     this.jobs.every(RESCAN_JOB, this.config.RESCAN_INTERVAL_MS, () => this.rescan());
