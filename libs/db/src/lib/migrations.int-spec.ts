@@ -15,7 +15,11 @@ describe('migrations', () => {
     const c = new Client({ connectionString: url });
     await c.connect();
     try {
-      const { rows } = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('sluice_migrations', 'typeorm_metadata') ORDER BY 1`);
+      // Partitions are not tables of their own here.
+      const { rows } = await c.query<{ t: string }>(
+        `SELECT relname AS t FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') AND NOT relispartition
+            AND relname NOT IN ('sluice_migrations', 'typeorm_metadata') ORDER BY 1`,
+      );
       return rows.map((r) => r.t);
     } finally {
       await c.end();
@@ -43,7 +47,8 @@ describe('migrations', () => {
 
   it('renames readings_loaded to rows_written, keeping its values, and says which tables they are in', async () => {
     await runMigrations(url);
-    await revertLastMigration(url);
+    const rowsWritten = MIGRATIONS.findIndex((m) => m.name === 'RowsWritten1765000000000');
+    for (let i = rowsWritten; i < MIGRATIONS.length; i++) await revertLastMigration(url);
     const c = new Client({ connectionString: url });
     await c.connect();
     const ids = { csv: '00000000-0000-4000-8000-000000000001', log: '00000000-0000-4000-8000-000000000002', ndjson: '00000000-0000-4000-8000-000000000003', zip: '00000000-0000-4000-8000-000000000004', refused: '00000000-0000-4000-8000-000000000005' };
@@ -65,7 +70,7 @@ describe('migrations', () => {
     } finally {
       await c.end();
     }
-    expect(await runMigrations(url)).toEqual([MIGRATIONS[MIGRATIONS.length - 1].name]);
+    expect(await runMigrations(url)).toEqual(MIGRATIONS.slice(rowsWritten).map((m) => m.name));
     const after = new Client({ connectionString: url });
     await after.connect();
     try {

@@ -97,7 +97,7 @@ async function mergeStaged(client: PoolClient, fileId: string): Promise<number> 
     `WITH ins AS (
        INSERT INTO log_lines (file_id, line, ts, tag, message)
        SELECT $1, s.line, s.ts, s.tag, s.message FROM ${STAGE} s ORDER BY s.line
-       ON CONFLICT (file_id, line) DO NOTHING
+       ON CONFLICT (file_id, line, ts) DO NOTHING
        RETURNING 1)
      SELECT count(*)::int AS n FROM ins`,
     [fileId],
