@@ -69,9 +69,14 @@ export class Partitions {
   ) {}
 
   /** Every partition (of one table, or of all), oldest first, the default last. */
-  async list(table?: PartitionedTable): Promise<PartitionInfo[]> {
+  list(table?: PartitionedTable): Promise<PartitionInfo[]> {
+    return this.listOn((sql, params) => this.ds.query(sql, params), table);
+  }
+
+  /** `list`, on the connection of `query` (in a transaction that holds locks, its own). */
+  private async listOn(query: Query, table?: PartitionedTable): Promise<PartitionInfo[]> {
     const tables = table ? [checked(table)] : PARTITIONED_TABLE_NAMES;
-    const rows = (await this.ds.query(
+    const rows = (await query(
       `SELECT parent.relname AS "table", part.relname AS name,
               (regexp_match(pg_get_expr(part.relpartbound, part.oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz AS "from",
               (regexp_match(pg_get_expr(part.relpartbound, part.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz AS "to",
@@ -86,7 +91,7 @@ export class Partitions {
       [tables],
     )) as PartitionInfo[];
     for (const p of rows) {
-      if (p.isDefault) p.rows = await this.count(p.table, false);
+      if (p.isDefault) p.rows = await this.count(p.table, false, query);
     }
     return rows;
   }
@@ -114,9 +119,11 @@ export class Partitions {
       try {
         return await withTransaction(this.ds, async (client) => {
           await this.lock(client, table);
-          const existing = await this.list(table);
           const q = async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows;
-          const changes = await this.plan(table, wanted, existing, q);
+          if (!(await this.plan(table, wanted, await this.listOn(q, table), q)).length) return [];
+          // ATTACH locks the default partition anyway; taken first, no row can land in a range between its move and the ATTACH.
+          await client.query(`LOCK TABLE ${defaultPartitionName(table)} IN ACCESS EXCLUSIVE MODE`);
+          const changes = await this.plan(table, wanted, await this.listOn(q, table), q);
           const column = PARTITIONED_TABLES[table];
           for (const c of changes) {
             if (c.action !== 'create') continue;
@@ -146,18 +153,18 @@ export class Partitions {
   }
 
   /**
-   * Rows with a time in a default partition: the partitions they belong to are made and the rows moved there.
-   * Returns the partitions created and, as `move` changes, the rows moved into each.
+   * Rows with a time in a default partition (of every table, or of `tables`): the partitions they belong to are
+   * made and the rows moved there. Returns the partitions created and, as `move` changes, the rows moved into each.
    */
-  async rehomeDefault(opts: PartitionOptions = {}): Promise<PartitionChange[]> {
+  async rehomeDefault(opts: PartitionOptions & { tables?: readonly PartitionedTable[] } = {}): Promise<PartitionChange[]> {
     const unit = this.interval === 'month' ? 'month' : this.interval === 'week' ? 'week' : 'day';
     const out: PartitionChange[] = [];
-    for (const t of PARTITIONED_TABLE_NAMES) {
-      const column = PARTITIONED_TABLES[t];
+    for (const t of opts.tables ?? PARTITIONED_TABLE_NAMES) {
+      const column = PARTITIONED_TABLES[checked(t)];
       const starts = (await this.ds.query(
         `SELECT DISTINCT date_trunc('${unit}', ${column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS s FROM ${defaultPartitionName(t)} WHERE ${column} IS NOT NULL ORDER BY 1`,
       )) as { s: Date }[];
-      for (const { s } of starts) out.push(...(await this.ensure(t, s, addIntervals(s, this.interval, 1), opts)));
+      for (const { s } of starts) out.push(...(await this.ensure(t, s, addIntervals(s, this.interval, 1), { dryRun: opts.dryRun })));
     }
     return out;
   }
@@ -199,7 +206,7 @@ export class Partitions {
     table: PartitionedTable,
     wanted: [Date, Date][],
     existing: PartitionInfo[],
-    query: (sql: string, params?: unknown[]) => Promise<unknown[]>,
+    query: Query,
   ): Promise<PartitionChange[]> {
     const held = existing.filter((p) => !p.isDefault && p.from && p.to).map((p) => [p.from as Date, p.to as Date] as const);
     const names = new Set(existing.map((p) => p.name));
@@ -223,12 +230,14 @@ export class Partitions {
     await client.query(`SELECT pg_advisory_xact_lock($1, $2)`, [ADVISORY_KEY, PARTITIONED_TABLE_NAMES.indexOf(table)]);
   }
 
-  private async count(table: PartitionedTable, timedOnly: boolean): Promise<number> {
+  private async count(table: PartitionedTable, timedOnly: boolean, query: Query = (sql, params) => this.ds.query(sql, params)): Promise<number> {
     const column = PARTITIONED_TABLES[table];
-    const [{ n }] = (await this.ds.query(`SELECT count(*)::float8 AS n FROM ${defaultPartitionName(table)}${timedOnly ? ` WHERE ${column} IS NOT NULL` : ''}`)) as { n: number }[];
+    const [{ n }] = (await query(`SELECT count(*)::float8 AS n FROM ${defaultPartitionName(table)}${timedOnly ? ` WHERE ${column} IS NOT NULL` : ''}`)) as { n: number }[];
     return n;
   }
 }
+
+type Query = (sql: string, params?: unknown[]) => Promise<unknown[]>;
 
 class Gone extends Error {}
 
