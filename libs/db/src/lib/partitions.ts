@@ -120,10 +120,19 @@ export class Partitions {
         return await withTransaction(this.ds, async (client) => {
           await this.lock(client, table);
           const q = async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows;
-          if (!(await this.plan(table, wanted, await this.listOn(q, table), q)).length) return [];
+          const first = await this.plan(table, wanted, await this.listOn(q, table), q);
+          if (!first.length) return [];
+          // Moving rows: the parent too, or a query planned before the ATTACH (with the partitions it knew) and run
+          // after it would find the rows neither in the default partition nor in one it knew of.
+          let parentLocked = first.some((c) => c.action === 'move');
+          if (parentLocked) await client.query(`LOCK TABLE ONLY ${table} IN ACCESS EXCLUSIVE MODE`);
           // ATTACH locks the default partition anyway; taken first, no row can land in a range between its move and the ATTACH.
           await client.query(`LOCK TABLE ${defaultPartitionName(table)} IN ACCESS EXCLUSIVE MODE`);
           const changes = await this.plan(table, wanted, await this.listOn(q, table), q);
+          if (!parentLocked && changes.some((c) => c.action === 'move')) {
+            await client.query(`LOCK TABLE ONLY ${table} IN ACCESS EXCLUSIVE MODE`);
+            parentLocked = true;
+          }
           const column = PARTITIONED_TABLES[table];
           for (const c of changes) {
             if (c.action !== 'create') continue;
