@@ -106,6 +106,16 @@ describe('the partitioned-tables migration', () => {
     // One sensor's hour touches one partition.
     const plan = await c.query(`EXPLAIN (FORMAT JSON) SELECT ts, value FROM raw_sensor_data WHERE sensor_id = $1 AND ts >= $2 AND ts < $2::timestamptz + interval '1 hour'`, [3, new Date(now.getTime() - 10 * 86_400_000)]);
     expect(relationsIn(plan.rows[0]['QUERY PLAN'])).toHaveLength(1);
+    // The query-api's readings page: its optional bounds, as parameters of an unnamed statement (planned with their values).
+    const readings = `EXPLAIN (FORMAT JSON) SELECT r.ts, r.value, r.file_id FROM raw_sensor_data r
+       WHERE r.sensor_id = $1 AND ($2::timestamptz IS NULL OR r.ts >= $2::timestamptz) AND ($3::timestamptz IS NULL OR r.ts < $3::timestamptz)
+         AND ($4::timestamptz IS NULL OR r.ts > $4::timestamptz) ORDER BY r.ts OFFSET $5 LIMIT $6 + 1`;
+    for (const at of [new Date(now.getTime() - 10 * 86_400_000), addIntervals(intervalStart(now, 'month'), 'month', 2)]) {
+      const hour = new Date(at.getTime() + 3_600_000);
+      const p = await c.query(readings, [3, at, hour, null, 0, 100]);
+      const firstEnds = addIntervals(intervalStart(newest, 'month'), 'month', 1);
+      expect(relationsIn(p.rows[0]['QUERY PLAN'])).toEqual([at < firstEnds ? first : partitionName('raw_sensor_data', intervalStart(at, 'month'))]);
+    }
 
     await revertLastMigration(url);
     expect(await relkind('raw_sensor_data')).toBe('r');
