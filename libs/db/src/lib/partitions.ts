@@ -52,6 +52,7 @@ export const PARTITION_LOCK_TIMEOUT = '2s';
 /** Key space of the per-table transaction-level advisory lock that serializes creates and drops across replicas. */
 const ADVISORY_KEY = 0x51ce_0a77;
 const CREATE_ATTEMPTS = 3;
+const DEADLOCK_DETECTED = '40P01';
 
 /**
  * The time partitions of raw_sensor_data, detection_events and log_lines (see the PartitionedTables migration):
@@ -124,15 +125,13 @@ export class Partitions {
           if (!first.length) return [];
           // Moving rows: the parent too, or a query planned before the ATTACH (with the partitions it knew) and run
           // after it would find the rows neither in the default partition nor in one it knew of.
-          let parentLocked = first.some((c) => c.action === 'move');
-          if (parentLocked) await client.query(`LOCK TABLE ONLY ${table} IN ACCESS EXCLUSIVE MODE`);
+          const moving = first.some((c) => c.action === 'move');
+          if (moving) await client.query(`LOCK TABLE ONLY ${table} IN ACCESS EXCLUSIVE MODE`);
           // ATTACH locks the default partition anyway; taken first, no row can land in a range between its move and the ATTACH.
           await client.query(`LOCK TABLE ${defaultPartitionName(table)} IN ACCESS EXCLUSIVE MODE`);
           const changes = await this.plan(table, wanted, await this.listOn(q, table), q);
-          if (!parentLocked && changes.some((c) => c.action === 'move')) {
-            await client.query(`LOCK TABLE ONLY ${table} IN ACCESS EXCLUSIVE MODE`);
-            parentLocked = true;
-          }
+          // Rows came meanwhile (a lock taken out of order: a deadlock is broken by the server, and tried again).
+          if (!moving && changes.some((c) => c.action === 'move')) await client.query(`LOCK TABLE ONLY ${table} IN ACCESS EXCLUSIVE MODE`);
           const column = PARTITIONED_TABLES[table];
           for (const c of changes) {
             if (c.action !== 'create') continue;
@@ -147,7 +146,8 @@ export class Partitions {
           return changes;
         });
       } catch (e) {
-        if (!hasSqlState(e, SqlState.lockNotAvailable) || attempt >= CREATE_ATTEMPTS) throw e;
+        const retry = hasSqlState(e, SqlState.lockNotAvailable) || (e as { code?: unknown } | null)?.code === DEADLOCK_DETECTED;
+        if (!retry || attempt >= CREATE_ATTEMPTS) throw e;
       }
     }
   }
