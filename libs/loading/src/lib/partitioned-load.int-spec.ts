@@ -63,6 +63,34 @@ describe('loads into time-partitioned tables', () => {
     expect(await coverage.afterLoad(r.rowsWritten)).toEqual([]);
   });
 
+  it('never waits on a load in flight that holds the table; a later pass moves what it left in the default partition', async () => {
+    const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, {}));
+    const file = randomUUID();
+    await ds.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2033-06-10T00:00:00Z', 1, $1)`, [file]);
+    const inFlight = ds.createQueryRunner();
+    await inFlight.connect();
+    try {
+      await inFlight.startTransaction();
+      await inFlight.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2033-05-10T00:00:00Z', 2, $1)`, [file]);
+      // Each attempt gives up at the lock timeout: nothing made, nothing moved, no error.
+      expect(await coverage.afterLoad({ raw_sensor_data: 1 })).toEqual([]);
+      await inFlight.commitTransaction();
+    } finally {
+      await inFlight.release();
+    }
+    const changes = await coverage.afterLoad({ raw_sensor_data: 1 });
+    expect(changes.map((c) => [c.action, c.name, c.rows])).toEqual([
+      ['create', 'raw_sensor_data_p20330501', undefined],
+      ['move', 'raw_sensor_data_p20330501', 1],
+      ['create', 'raw_sensor_data_p20330601', undefined],
+      ['move', 'raw_sensor_data_p20330601', 1],
+    ]);
+    expect(await ds.query(`SELECT tableoid::regclass::text AS part FROM raw_sensor_data WHERE file_id = $1 ORDER BY ts`, [file])).toEqual([
+      { part: 'raw_sensor_data_p20330501' },
+      { part: 'raw_sensor_data_p20330601' },
+    ]);
+  }, 60_000);
+
   describe('late_beyond_retention', () => {
     const now = Date.now();
     const horizon = now - 30 * DAY;
