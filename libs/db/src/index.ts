@@ -13,6 +13,8 @@ export * from './lib/entities/vehicle-status.entity';
 export * from './lib/data-source';
 export * from './lib/database';
 export * from './lib/db.module';
+export * from './lib/partition-bounds';
+export * from './lib/partitions';
 export * from './lib/rows';
 export * from './lib/sql-state';
 export * from './lib/transaction';

@@ -12,6 +12,7 @@ export { MAX_ROW_ERRORS } from './lib/sensor/row-tally';
 export * from './lib/ledger-announcer';
 export * from './lib/stored-payloads.repository';
 export * from './lib/payload-batch.loader';
+export * from './lib/partition-coverage';
 export * from './lib/s3-objects.repository';
 export * from './lib/loaders';
 export * from './lib/ledger.module';

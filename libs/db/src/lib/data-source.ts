@@ -22,6 +22,7 @@ import { LogLines1764700000000 } from './migrations/1764700000000-log-lines';
 import { CompressedFiles1764800000000 } from './migrations/1764800000000-compressed-files';
 import { IdempotencyRequestDigest1764910000000 } from './migrations/1764910000000-idempotency-request-digest';
 import { RowsWritten1765000000000 } from './migrations/1765000000000-rows-written';
+import { PartitionedTables1765100000000 } from './migrations/1765100000000-partitioned-tables';
 import { MaintenanceRuns1765300000000 } from './migrations/1765300000000-maintenance-runs';
 import { pgDriver } from './pg-driver';
 
@@ -39,6 +40,7 @@ export const MIGRATIONS = [
   CompressedFiles1764800000000,
   IdempotencyRequestDigest1764910000000,
   RowsWritten1765000000000,
+  PartitionedTables1765100000000,
   MaintenanceRuns1765300000000,
 ];
 

@@ -15,7 +15,11 @@ describe('migrations', () => {
     const c = new Client({ connectionString: url });
     await c.connect();
     try {
-      const { rows } = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('sluice_migrations', 'typeorm_metadata') ORDER BY 1`);
+      // Partitions are not tables of their own here.
+      const { rows } = await c.query<{ t: string }>(
+        `SELECT relname AS t FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') AND NOT relispartition
+            AND relname NOT IN ('sluice_migrations', 'typeorm_metadata') ORDER BY 1`,
+      );
       return rows.map((r) => r.t);
     } finally {
       await c.end();

@@ -22,6 +22,12 @@ export interface LoadOptions {
   maxLineBytes?: number;
   /** Most columns of a CSV header. */
   maxCsvColumns?: number;
+  /**
+   * Retention horizons (µs since the epoch: now minus RAW_RETENTION, LOG_RETENTION), unset when data is kept
+   * forever: a reading or detection event older than `rawMicros`, a log line older than `logMicros`, is a row
+   * error `late_beyond_retention` (its partition is gone or about to go).
+   */
+  notBefore?: { rawMicros?: number; logMicros?: number };
 }
 
 export interface LoadResult {

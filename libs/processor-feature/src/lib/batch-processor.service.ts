@@ -1,7 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { BatchSubjects, FileSubjects, isTerminal, messageIds, messages } from '@sluice/contracts';
 import { withTransaction, type IngestFile } from '@sluice/db';
-import { LedgerRepository, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome } from '@sluice/loading';
+import { LedgerRepository, PartitionCoverage, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome } from '@sluice/loading';
 import { AttemptPolicy, JetStreamService } from '@sluice/messaging';
 import { DataSource } from 'typeorm';
 import { FileProcessorService } from './file-processor.service';
@@ -30,6 +30,7 @@ export class BatchProcessorService {
     private readonly loader: PayloadBatchLoader,
     private readonly files: FileProcessorService,
     private readonly jetstream: JetStreamService,
+    @Optional() private readonly coverage?: PartitionCoverage,
   ) {}
 
   async process(fileIds: readonly string[], working: () => void): Promise<void> {
@@ -79,6 +80,8 @@ export class BatchProcessorService {
       const finished = [...outcomes, ...missing];
       return { rows: await this.ledger.recordOutcomes(client, finished.map(([id, outcome]) => ({ id, outcome }))), finished };
     });
+    // Committed: rows that went to a default partition get the partitions of their time.
+    await this.coverage?.afterLoad(finished.map(([, o]) => o.rowsWritten));
     const seconds = (Date.now() - started) / 1000;
     for (const [, o] of finished) {
       metrics.fileDuration.observe(seconds);

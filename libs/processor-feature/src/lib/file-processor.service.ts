@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
 import { FileSubjects, isTerminal, messageIds, messages, subjectOfStatus, type RejectReason, type Subjects } from '@sluice/contracts';
 import { hasSqlState, SqlState, withTransaction, type IngestFile } from '@sluice/db';
@@ -7,6 +7,7 @@ import {
   LedgerRepository,
   loadOutcome,
   LoaderRegistry,
+  PartitionCoverage,
   refusedOutcome,
   StoredPayloads,
   type FileOutcome,
@@ -49,11 +50,15 @@ export class FileProcessorService {
     private readonly archives: ArchiveExpander,
     private readonly objects: ObjectStores,
     private readonly attempts: AttemptPolicy,
+    @Optional() private readonly coverage?: PartitionCoverage,
   ) {}
 
   /** Policies and limits every load runs with. */
   loadOptions(onProgress?: () => void): LoadOptions {
+    const { rawMs, logMs } = this.config.retention;
+    const now = Date.now();
     return {
+      notBefore: { rawMicros: rawMs === undefined ? undefined : (now - rawMs) * 1000, logMicros: logMs === undefined ? undefined : (now - logMs) * 1000 },
       invalidRows: this.config.INVALID_ROWS,
       maxInvalidRatio: this.config.MAX_INVALID_RATIO,
       minInvalidRows: this.config.MIN_INVALID_ROWS,
@@ -113,6 +118,8 @@ export class FileProcessorService {
       return 'done';
     }
     if (!outcome) return 'done';
+    // Committed: rows that went to a default partition get the partitions of their time.
+    await this.coverage?.afterLoad(outcome.rowsWritten);
     const durationMs = Date.now() - started;
     metrics.fileDuration.observe(durationMs / 1000);
     metrics.filesFinished.inc({ status: outcome.status, kind: outcome.kind ?? 'unknown' });

@@ -7,9 +7,13 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
  */
 export const LOG_MESSAGE_TSVECTOR = `to_tsvector('simple', left(message, 65536))`;
 
-/** One line of a plain-text line file (SPEC §4.7). `id` grows in load order: the keyset of `GET /logs`. */
+/**
+ * One line of a plain-text line file (SPEC §4.7). `id` grows in load order: the keyset of `GET /logs`.
+ * Partitioned on `ts` (lines without one are in the default partition), so the line's key holds `ts`:
+ * unique (file_id, line, ts) NULLS NOT DISTINCT.
+ */
 @Entity('log_lines')
-@Index('log_lines_file_line_uq', ['fileId', 'line'], { unique: true })
+@Index('log_lines_file_line_ts_uq', ['fileId', 'line', 'ts'], { unique: true })
 export class LogLine {
   @PrimaryColumn({ type: 'bigint' })
   id!: string;

@@ -45,6 +45,7 @@ export type ItemRule =
   | 'empty_array'
   | 'too_many_items'
   | 'duplicate_key'
+  | 'late_beyond_retention'
   | TextRule;
 
 /** One thing wrong with a document: where (as a path), which rule, a sentence naming the field, the value. */

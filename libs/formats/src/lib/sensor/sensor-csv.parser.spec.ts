@@ -24,6 +24,13 @@ async function collect<T>(gen: AsyncGenerator<SensorCsvBatch<T>>): Promise<{ row
 describe(readWideCsv.name, () => {
   const header = '"ts","device","co","light","temp"\n';
 
+  it('refuses a reading older than the retention horizon (late_beyond_retention) and keeps the one at it', async () => {
+    const text = `${header}"1500000000","d","0.1","True","20"\n"1499999999.5","d","0.1","True","20"\n`;
+    const { rows, rejects } = await collect(readWideCsv(input(text), { ...opts, notBeforeMicros: 1.5e15 }));
+    expect(rows.map((r) => r.line)).toEqual([2]);
+    expect(rejects).toEqual([expect.objectContaining({ line: 3, column: 'ts', rule: 'late_beyond_retention' })]);
+  });
+
   it('refuses a record longer than MAX_RECORD_CHARS instead of buffering it (an unclosed quote, no line ends)', async () => {
     const endless = Readable.from((function* () {
       yield Buffer.from(`${header}"1.5E9","d","`);
@@ -169,6 +176,15 @@ describe(readWideCsv.name, () => {
 
 describe(readLongCsv.name, () => {
   const u = '0b8e3f2c-1a2b-4c3d-8e9f-0123456789ab';
+
+  it('refuses a reading older than the retention horizon (late_beyond_retention), on its time column', async () => {
+    const text = `;timestamp;sensor_uuid;sensor_value\n0;2013-01-05 10:00:00+00:00;${u};21\n1;2013-01-04 23:59:59+00:00;${u};20\n`;
+    const { rows, rejects } = await collect(readLongCsv(input(text), { ...opts, notBeforeMicros: Date.UTC(2013, 0, 5) * 1000 }));
+    expect(rows.map((r) => r.line)).toEqual([2]);
+    expect(rejects).toEqual([
+      expect.objectContaining({ line: 3, column: 'timestamp', rule: 'late_beyond_retention', value: '2013-01-04 23:59:59+00:00', message: expect.stringContaining('RAW_RETENTION') }),
+    ]);
+  });
 
   it('reads the pandas layout with offset and naive timestamps in NAIVE_TIMEZONE', async () => {
     const text = `;timestamp;sensor_uuid;sensor_value\n0;2012-12-31 23:07:00+00:00;${u.toUpperCase()};20.5\n1;2013-01-05 10:00:00;${u};21\n`;

@@ -7,6 +7,7 @@ import { DEFAULT_MAX_CSV_COLUMNS, readSensorHeader, type SensorCsvHeader, type S
 import {
   cap,
   epochProblem,
+  lateProblem,
   isoProblem,
   isUuid,
   parseDecimal,
@@ -37,6 +38,8 @@ export interface SensorCsvOptions extends CsvLimits {
   ranges: ValueRanges;
   /** IANA zone for naive timestamps (long CSV). */
   naiveTimeZone: string;
+  /** Readings older than this (µs since the epoch; now minus RAW_RETENTION) are refused, rule late_beyond_retention. */
+  notBeforeMicros?: number;
 }
 
 export interface CsvLimits {
@@ -226,6 +229,7 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
   const longest = h.metrics.reduce((a, b) => (charLength(b) > charLength(a) ? b : a), '');
   const deviceRoom = SENSOR_NAME_MAX - 1 - charLength(longest);
   const zone = new ZonedTime(opts.naiveTimeZone);
+  const notBefore = opts.notBeforeMicros ?? -Infinity;
   // With `;` or tabs between fields, `21,5` can only mean 21.5.
   const decimalComma = h.delimiter !== ',';
   return (rec, line) => {
@@ -233,6 +237,7 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
     const tsText = rec[h.tsIndex];
     const us = parseWideTimestamp(tsText, zone);
     if (Number.isNaN(us)) return reject(sink, h, rec, line, tsCol, epochProblem(tsText, tsCol), tsText);
+    if (us < notBefore) return reject(sink, h, rec, line, tsCol, lateProblem(tsCol, us, notBefore, 'RAW_RETENTION'), tsText);
     const device = rec[h.deviceIndex];
     if (device === '') return reject(sink, h, rec, line, devCol, { rule: 'missing_value', message: `${devCol} is empty; every reading needs a device` }, device);
     if (device.length > deviceRoom) {
@@ -259,6 +264,7 @@ function wideHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Wide
 function longHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<LongReading>): RecordHandler {
   const width = h.columns.length;
   const zone = new ZonedTime(opts.naiveTimeZone);
+  const notBefore = opts.notBeforeMicros ?? -Infinity;
   const [tsCol, uuidCol, valueCol] = [h.columns[h.tsIndex], h.columns[h.uuidIndex], h.columns[h.valueIndex]];
   const decimalComma = h.delimiter !== ',';
   return (rec, line) => {
@@ -266,6 +272,7 @@ function longHandler(h: SensorCsvHeader, opts: SensorCsvOptions, sink: Sink<Long
     const tsText = rec[h.tsIndex];
     const us = parseIsoTimestamp(tsText, zone);
     if (Number.isNaN(us)) return reject(sink, h, rec, line, tsCol, isoProblem(tsText, tsCol), tsText);
+    if (us < notBefore) return reject(sink, h, rec, line, tsCol, lateProblem(tsCol, us, notBefore, 'RAW_RETENTION'), tsText);
     const uuid = rec[h.uuidIndex];
     if (!isUuid(uuid)) return reject(sink, h, rec, line, uuidCol, uuidProblem(uuid, uuidCol), uuid);
     const text = rec[h.valueIndex];

@@ -38,6 +38,7 @@ export type RowRule =
   | 'wrong_field_count'
   | 'duplicate_sensor_name'
   | 'too_long'
+  | 'late_beyond_retention'
   | TextRule;
 
 export const RAW_CAP = 500;
@@ -253,6 +254,17 @@ export function uuidProblem(text: string, column: string): FieldProblem {
 // ---- µs → text ----------------------------------------------------------------------------------------------
 
 /** Integer µs since the epoch → `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the exact text PostgreSQL reads back. */
+/**
+ * A time older than the retention horizon (`notBeforeUs`, now minus RAW_RETENTION or LOG_RETENTION): its
+ * partition is dropped, or about to be, so the row is refused rather than stored to vanish.
+ */
+export function lateProblem(column: string, us: number, notBeforeUs: number, setting: 'RAW_RETENTION' | 'LOG_RETENTION'): FieldProblem {
+  return {
+    rule: 'late_beyond_retention',
+    message: `${column} ${microsToIso(us)} is older than ${setting} keeps (nothing before ${microsToIso(notBeforeUs)}); the row would be dropped with its partition`,
+  };
+}
+
 export function microsToIso(us: number): string {
   const ms = Math.floor(us / 1000);
   const rest = us - ms * 1000; // 0..999, also for negative us

@@ -28,7 +28,7 @@ import type { PoolClient } from 'pg';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { MAX_ROW_ERRORS } from '../sensor/row-tally';
 import { DEFAULT_MAX_LINE_BYTES } from './ndjson.loader';
-import { destroy, fileOrder, itemReject, placeReject, runRecordLoad, type RecordCounter } from './record-load';
+import { destroy, fileOrder, itemReject, lateRecordProblem, placeReject, runRecordLoad, type RecordCounter } from './record-load';
 import { DetectionSink, MeasurementSink, VehicleStatusSink, type FileOrder, type RecordSink } from './record-sinks';
 
 /** How reading a document's items ended: all read, refused as a whole, or stopped by INVALID_ROWS. */
@@ -99,6 +99,8 @@ export async function streamDocument(
       }
       for (const item of r.value) {
         const problems = validateItem(kind, item.value, [key, item.index], item.duplicates);
+        const late = problems.length ? null : lateRecordProblem(kind, item.value, [key, item.index], opts);
+        if (late) problems.push(late);
         if (!problems.length) {
           counter.good();
           await accept(item.value, item.index);

@@ -18,7 +18,7 @@ import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { SensorRegistry } from '../sensor/sensor-registry';
-import { destroy, fileOrder, itemReject, placeReject, runRecordLoad, unreadableLine } from './record-load';
+import { destroy, fileOrder, itemReject, lateRecordProblem, placeReject, runRecordLoad, unreadableLine } from './record-load';
 import { DetectionSink, MeasurementSink, SensorReadingSink, VehicleStatusSink } from './record-sinks';
 
 /** Longest NDJSON line accepted by default (a line is one record). */
@@ -66,7 +66,11 @@ export class NdjsonLoader implements KindLoader {
               if (counter.reject(r)) return { stopped: true };
               continue;
             }
-            const v = validateLine(parsed.value, [], duplicateKeys(raw.text));
+            let v = validateLine(parsed.value, [], duplicateKeys(raw.text));
+            if (!('problems' in v)) {
+              const late = lateRecordProblem(v.kind, v.line, [], opts);
+              if (late) v = { problems: [late] };
+            }
             if ('problems' in v) {
               const r = itemReject(v.problems, parsed.value);
               placeReject(r, raw.line);

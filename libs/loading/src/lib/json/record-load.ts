@@ -1,6 +1,6 @@
 import { addRows, type RejectReason, type RowsByTable } from '@sluice/contracts';
 import { rowsOf } from '@sluice/db';
-import { cap, RAW_CAP, type DocumentProblem, type RawLine, type RowReject } from '@sluice/formats';
+import { cap, formatPath, lateProblem, parseIsoTimestamp, RAW_CAP, ZonedTime, type DocumentProblem, type JsonPath, type RawLine, type RowReject } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { LoadOptions, LoadResult } from '../kind-loader';
 import { CREATED_AT_US } from '../ledger.repository';
@@ -135,6 +135,28 @@ export function rawOf(item: unknown): string {
   } catch {
     return '';
   }
+}
+
+const UTC = new ZonedTime('UTC');
+/** The time field of the records that go to a time-partitioned table under RAW_RETENTION. */
+const TIME_FIELD: Record<string, string> = { sensor_reading: 'ts', detection: 'detection_time', detections: 'detection_time' };
+
+/**
+ * A valid record (NDJSON line of `kind`, or item of a document of `kind`, at `path`) whose time is older than
+ * RAW_RETENTION keeps: its problem (rule late_beyond_retention, on the time field), or null.
+ */
+export function lateRecordProblem(kind: string, record: unknown, path: JsonPath, opts: LoadOptions): DocumentProblem | null {
+  const notBefore = opts.notBefore?.rawMicros;
+  const field = TIME_FIELD[kind];
+  if (notBefore === undefined || field === undefined) return null;
+  const text = (record as Record<string, unknown>)[field];
+  if (typeof text !== 'string') return null;
+  const us = parseIsoTimestamp(text, UTC);
+  if (!(us < notBefore)) return null;
+  const at = [...path, field];
+  const name = formatPath(at);
+  const p = lateProblem(name, us, notBefore, 'RAW_RETENTION');
+  return { path: at, field: name, rule: p.rule as DocumentProblem['rule'], message: p.message, value: cap(JSON.stringify(text), RAW_CAP) };
 }
 
 export function destroy(stream: NodeJS.ReadableStream): void {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FileKind } from '@sluice/contracts';
 import { rowsOf } from '@sluice/db';
-import { cap, microsToIso, parseLogLine, RAW_CAP, readLines, textProblem, textProblemMessage, ZonedTime } from '@sluice/formats';
+import { cap, lateProblem, microsToIso, parseLogLine, RAW_CAP, readLines, textProblem, textProblemMessage, ZonedTime } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { DEFAULT_MAX_LINE_BYTES } from '../json/ndjson.loader';
@@ -58,6 +58,7 @@ export class LogLinesLoader implements KindLoader {
 async function copyLines(stream: NodeJS.ReadableStream, prefix: string, copy: CopySink, counter: RecordCounter, tags: TagCounts, opts: LoadOptions): Promise<boolean> {
   const naive = new ZonedTime(opts.naiveTimeZone);
   const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const notBefore = opts.notBefore?.logMicros ?? -Infinity;
   for await (const batch of readLines(stream, maxLine, { loneCr: true })) {
     let text = '';
     for (const raw of batch) {
@@ -73,6 +74,11 @@ async function copyLines(stream: NodeJS.ReadableStream, prefix: string, copy: Co
         continue;
       }
       const l = parseLogLine(raw.text, naive);
+      if (l.tsMicros !== null && l.tsMicros < notBefore) {
+        const p = lateProblem('ts', l.tsMicros, notBefore, 'LOG_RETENTION');
+        if (counter.reject({ line: raw.line, column: 'ts', rule: p.rule, message: `line ${raw.line}: ${p.message}`, value: microsToIso(l.tsMicros), raw: cap(raw.text, RAW_CAP) })) return true;
+        continue;
+      }
       counter.good();
       tags.add(l.tag);
       text += `${prefix}${raw.line}\t${l.tsMicros === null ? '\\N' : microsToIso(l.tsMicros)}\t${l.tag === null ? '\\N' : l.tag}\t${copyField(l.message)}\n`;
@@ -97,7 +103,7 @@ async function mergeStaged(client: PoolClient, fileId: string): Promise<number> 
     `WITH ins AS (
        INSERT INTO log_lines (file_id, line, ts, tag, message)
        SELECT $1, s.line, s.ts, s.tag, s.message FROM ${STAGE} s ORDER BY s.line
-       ON CONFLICT (file_id, line) DO NOTHING
+       ON CONFLICT (file_id, line, ts) DO NOTHING
        RETURNING 1)
      SELECT count(*)::int AS n FROM ins`,
     [fileId],

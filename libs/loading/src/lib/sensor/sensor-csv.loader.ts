@@ -357,7 +357,7 @@ function isSensorCsvKind(kind: FileKind): kind is SensorCsvKind {
 }
 
 function parseOptions(opts: SensorLoadOptions): SensorCsvOptions {
-  return { ranges: opts.ranges, naiveTimeZone: opts.naiveTimeZone, ...csvLimits(opts) };
+  return { ranges: opts.ranges, naiveTimeZone: opts.naiveTimeZone, notBeforeMicros: opts.notBefore?.rawMicros, ...csvLimits(opts) };
 }
 
 function csvLimits(opts: SensorLoadOptions): CsvLimits {

@@ -1,0 +1,39 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { CommonConfig } from '@sluice/config';
+import type { RowsByTable } from '@sluice/contracts';
+import { PARTITIONED_TABLE_NAMES, Partitions, type PartitionChange } from '@sluice/db';
+import { DataSource } from 'typeorm';
+
+/**
+ * After a load commits: rows of a time no partition held went to their table's DEFAULT partition (so none was
+ * refused or lost); the partitions of their intervals are made and the rows moved there. Runs outside the
+ * load's transaction, so it never holds a lock a load in flight waits for while waiting for one of its locks,
+ * and waits at most PARTITION_LOCK_TIMEOUT for each: when another load holds the default partition it gives up
+ * quietly, and the next load or the maintenance job's rehoming finishes the work. Nothing on the COPY path:
+ * when the default partitions hold no rows with a time (the rule) it costs one look at an empty table per
+ * partitioned table the load wrote to.
+ */
+@Injectable()
+export class PartitionCoverage {
+  private readonly logger = new Logger(PartitionCoverage.name);
+  readonly partitions: Partitions;
+
+  constructor(ds: DataSource, config: CommonConfig) {
+    this.partitions = new Partitions(ds, config.PARTITION_INTERVAL);
+  }
+
+  /** For the partitioned tables the load(s) wrote to: the partitions their default partitions' rows belong to. */
+  async afterLoad(written: RowsByTable | readonly RowsByTable[]): Promise<PartitionChange[]> {
+    const all: readonly RowsByTable[] = Array.isArray(written) ? written : [written as RowsByTable];
+    const tables = PARTITIONED_TABLE_NAMES.filter((t) => all.some((w) => (w[t] ?? 0) > 0));
+    if (!tables.length) return [];
+    try {
+      const changes = await this.partitions.rehomeDefault({ tables });
+      if (changes.length) this.logger.log({ changes: changes.map((c) => ({ action: c.action, name: c.name, rows: c.rows })) }, 'partitions made for loaded rows');
+      return changes;
+    } catch (e) {
+      this.logger.warn({ tables, err: (e as Error).message }, 'partitions for loaded rows not made now; their rows wait in the default partition for the next load or the maintenance job');
+      return [];
+    }
+  }
+}

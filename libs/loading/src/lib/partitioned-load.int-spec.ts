@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { DEFAULT_METRIC_RANGES, loadConfig, parseMetricRanges, ProcessorConfig } from '@sluice/config';
+import type { FileKind } from '@sluice/contracts';
+import { createDataSource, intervalStart, partitionName, withTransaction } from '@sluice/db';
+import { createTestDatabase, type TestDatabase } from '@sluice/testing';
+import type { DataSource } from 'typeorm';
+import { JsonDocumentLoader, LoaderRegistry, LogLinesLoader, NdjsonLoader, PartitionCoverage, SensorCsvLoader, type LoadOptions, type LoadResult } from '../index';
+
+const skip: LoadOptions = { invalidRows: 'skip', maxInvalidRatio: 0.5, ranges: parseMetricRanges(DEFAULT_METRIC_RANGES), naiveTimeZone: 'UTC' };
+const DAY = 86_400_000;
+
+describe('loads into time-partitioned tables', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let registry: LoaderRegistry;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('partitioned_load');
+    ds = createDataSource(db.url, { poolSize: 4 });
+    await ds.initialize();
+    registry = new LoaderRegistry([new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds), new LogLinesLoader()]);
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  /** Loads a file the way the processor does: its own transaction, ledger row locked. */
+  async function load(kind: FileKind, text: string, opts: Partial<LoadOptions> = {}): Promise<LoadResult & { fileId: string }> {
+    const fileId = randomUUID();
+    await ds.query(`INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status) VALUES ($1, 'dropzone', 'f', 'f', $2, 0, 'processing')`, [
+      fileId,
+      fileId.replace(/-/g, '').padEnd(64, '0'),
+    ]);
+    return withTransaction(ds, async (client) => {
+      await client.query('SELECT 1 FROM ingest_files WHERE id = $1 FOR UPDATE', [fileId]);
+      return { ...(await registry.for(kind)!.load(client, fileId, kind, () => Readable.from([Buffer.from(text)]), { ...skip, ...opts })), fileId };
+    });
+  }
+  const errors = async (fileId: string) => ds.query(`SELECT line, "column", rule FROM ingest_errors WHERE file_id = $1 ORDER BY line`, [fileId]);
+
+  it('a sensor file outside every partition ends in partitions of its own weeks, every reading there', async () => {
+    const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, { PARTITION_INTERVAL: 'week' }));
+    const start = Date.UTC(2031, 2, 1, 3); // Saturday 2031-03-01
+    const lines = ['ts,device,co,humidity,light,lpg,motion,smoke,temp'];
+    for (let i = 0; i < 80; i++) lines.push(`${(start + i * 6 * 3_600_000) / 1000},dev${i % 3},0.01,40,1,0.001,0,0.02,21.5`);
+    const r = await load('sensor_wide_csv', `${lines.join('\n')}\n`);
+    expect(r.rowsWritten).toEqual({ raw_sensor_data: 80 * 7 });
+    // Loaded into the default partition (nothing refused), then given partitions once committed.
+    expect(Number((await ds.query(`SELECT count(*) AS n FROM raw_sensor_data_default WHERE file_id = $1`, [r.fileId]))[0].n)).toBe(560);
+
+    const changes = await coverage.afterLoad(r.rowsWritten);
+    const weeks = [...new Set(Array.from({ length: 80 }, (_, i) => intervalStart(new Date(start + i * 6 * 3_600_000), 'week').getTime()))].map((t) => partitionName('raw_sensor_data', new Date(t)));
+    expect(weeks).toEqual(['raw_sensor_data_p20310224', 'raw_sensor_data_p20310303', 'raw_sensor_data_p20310310', 'raw_sensor_data_p20310317']);
+    expect(changes.filter((c) => c.action === 'create').map((c) => c.name)).toEqual(weeks);
+    expect(changes.filter((c) => c.action === 'move').reduce((n, c) => n + (c.rows ?? 0), 0)).toBe(560);
+    const held = await ds.query(`SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM raw_sensor_data WHERE file_id = $1 GROUP BY 1 ORDER BY 1`, [r.fileId]);
+    expect(held.map((h: { part: string }) => h.part)).toEqual(weeks);
+    expect(held.reduce((n: number, h: { n: number }) => n + h.n, 0)).toBe(560);
+    // Covered now: a second look finds nothing to do.
+    expect(await coverage.afterLoad(r.rowsWritten)).toEqual([]);
+  });
+
+  it('never waits on a load in flight that holds the table; a later pass moves what it left in the default partition', async () => {
+    const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, {}));
+    const file = randomUUID();
+    await ds.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2033-06-10T00:00:00Z', 1, $1)`, [file]);
+    const inFlight = ds.createQueryRunner();
+    await inFlight.connect();
+    try {
+      await inFlight.startTransaction();
+      await inFlight.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2033-05-10T00:00:00Z', 2, $1)`, [file]);
+      // Each attempt gives up at the lock timeout: nothing made, nothing moved, no error.
+      expect(await coverage.afterLoad({ raw_sensor_data: 1 })).toEqual([]);
+      await inFlight.commitTransaction();
+    } finally {
+      await inFlight.release();
+    }
+    const changes = await coverage.afterLoad({ raw_sensor_data: 1 });
+    expect(changes.map((c) => [c.action, c.name, c.rows])).toEqual([
+      ['create', 'raw_sensor_data_p20330501', undefined],
+      ['move', 'raw_sensor_data_p20330501', 1],
+      ['create', 'raw_sensor_data_p20330601', undefined],
+      ['move', 'raw_sensor_data_p20330601', 1],
+    ]);
+    expect(await ds.query(`SELECT tableoid::regclass::text AS part FROM raw_sensor_data WHERE file_id = $1 ORDER BY ts`, [file])).toEqual([
+      { part: 'raw_sensor_data_p20330501' },
+      { part: 'raw_sensor_data_p20330601' },
+    ]);
+  }, 60_000);
+
+  describe('late_beyond_retention', () => {
+    const now = Date.now();
+    const horizon = now - 30 * DAY;
+    const retention: Partial<LoadOptions> = { notBefore: { rawMicros: horizon * 1000, logMicros: horizon * 1000 } };
+    const iso = (ms: number) => new Date(ms).toISOString();
+
+    it('refuses wide and long CSV readings older than RAW_RETENTION keeps, on the time column, and loads the rest', async () => {
+      const wide = ['ts,device,co,humidity,light,lpg,motion,smoke,temp'];
+      for (const [i, age] of [40, 1, 31, 2].entries()) wide.push(`${(now - age * DAY) / 1000},dev${i},0.01,40,1,0.001,0,0.02,21.5`);
+      const w = await load('sensor_wide_csv', `${wide.join('\n')}\n`, retention);
+      expect(w).toMatchObject({ rowsTotal: 4, rowsLoaded: 2, rowsRejected: 2, rejection: null, rowsWritten: { raw_sensor_data: 14 } });
+      expect(await errors(w.fileId)).toEqual([
+        { line: 2, column: 'ts', rule: 'late_beyond_retention' },
+        { line: 4, column: 'ts', rule: 'late_beyond_retention' },
+      ]);
+
+      const u = '11111111-1111-4111-8111-111111111111';
+      const long = [';timestamp;sensor_uuid;sensor_value', `0;${iso(now - DAY)};${u};1`, `1;${iso(now - 45 * DAY)};${u};2`];
+      const l = await load('sensor_long_csv', `${long.join('\n')}\n`, retention);
+      expect(l).toMatchObject({ rowsLoaded: 1, rowsRejected: 1 });
+      // The file's own name of its time column.
+      expect(await errors(l.fileId)).toEqual([{ line: 3, column: 'timestamp', rule: 'late_beyond_retention' }]);
+      // Unset retention keeps everything.
+      expect(await load('sensor_long_csv', `${long.join('\n')}\n`)).toMatchObject({ rowsLoaded: 2, rowsRejected: 0 });
+    });
+
+    it('refuses late NDJSON readings and detections, and late items of a detections document', async () => {
+      const lines = [
+        { kind: 'sensor_reading', sensor: 'late/temp', ts: iso(now - 60 * DAY), value: 1 },
+        { kind: 'sensor_reading', sensor: 'late/temp', ts: iso(now - DAY), value: 2 },
+        { kind: 'detection', vehicle_id: 'v1', detection_time: iso(now - 90 * DAY), detections: [{ object_type: 'cars', object_value: 1 }] },
+        { kind: 'detection', vehicle_id: 'v1', detection_time: iso(now - DAY), detections: [{ object_type: 'cars', object_value: 1 }] },
+      ];
+      const n = await load('ndjson', lines.map((x) => JSON.stringify(x)).join('\n'), retention);
+      expect(n).toMatchObject({ rowsTotal: 4, rowsLoaded: 2, rowsRejected: 2, rowsWritten: { raw_sensor_data: 1, detection_events: 1 } });
+      expect(await errors(n.fileId)).toEqual([
+        { line: 1, column: 'ts', rule: 'late_beyond_retention' },
+        { line: 3, column: 'detection_time', rule: 'late_beyond_retention' },
+      ]);
+
+      const doc = {
+        objects_detection_events: [
+          { vehicle_id: 'v2', detection_time: iso(now - DAY), detections: [{ object_type: 'cars', object_value: 1 }] },
+          { vehicle_id: 'v2', detection_time: iso(now - 31 * DAY), detections: [{ object_type: 'cars', object_value: 1 }] },
+        ],
+      };
+      const d = await load('detections', JSON.stringify(doc, null, 1), retention);
+      expect(d).toMatchObject({ rowsLoaded: 1, rowsRejected: 1 });
+      const [e] = await errors(d.fileId);
+      expect(e).toEqual({ line: expect.any(Number), column: 'objects_detection_events[1].detection_time', rule: 'late_beyond_retention' });
+    });
+
+    it('late rows count toward MAX_INVALID_RATIO like any refused row', async () => {
+      const wide = ['ts,device,co,humidity,light,lpg,motion,smoke,temp'];
+      for (let i = 0; i < 4; i++) wide.push(`${(now - (40 + i) * DAY) / 1000},dev${i},0.01,40,1,0.001,0,0.02,21.5`);
+      const r = await load('sensor_wide_csv', `${wide.join('\n')}\n`, retention);
+      expect(r.rejection).not.toBeNull();
+      expect(r.rowsWritten).toEqual({});
+      expect(Number((await ds.query(`SELECT count(*) AS n FROM raw_sensor_data WHERE file_id = $1`, [r.fileId]))[0].n)).toBe(0);
+    });
+
+    it('refuses log lines older than LOG_RETENTION keeps; lines without a time are kept', async () => {
+      const text = [`${iso(now - 40 * DAY)} ERROR old`, `${iso(now - DAY)} INFO new`, 'no time at all'].join('\n');
+      const r = await load('log', text, retention);
+      expect(r).toMatchObject({ rowsLoaded: 2, rowsRejected: 1, rowsWritten: { log_lines: 2 } });
+      expect(await errors(r.fileId)).toEqual([{ line: 1, column: 'ts', rule: 'late_beyond_retention' }]);
+    });
+  });
+});
