@@ -16,3 +16,4 @@ export * from './lib/db.module';
 export * from './lib/rows';
 export * from './lib/sql-state';
 export * from './lib/transaction';
+export * from './lib/storage-usage';
