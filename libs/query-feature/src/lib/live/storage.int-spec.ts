@@ -112,6 +112,22 @@ describe('storage in /stats and the retention horizon of reads (real PostgreSQL)
     expect(next - before).toBeLessThanOrEqual(DAY_MS);
   });
 
+  it('finds the oldest reading past empty partitions, and in the default one when it holds older readings', async () => {
+    const c = new Client({ connectionString: api.db.url });
+    await c.connect();
+    const oldest = async () => (await api.call('/stats?series=false')).body['storage']['oldest_reading'];
+    try {
+      await c.query(`DELETE FROM raw_sensor_data WHERE ts < '2025-02-01'`);
+      await c.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (2, '2025-02-03T04:05:06Z', 1, $1)`, [FILE]);
+      expect(await oldest()).toBe('2025-02-03T04:05:06.000000Z');
+      // Before the first range partition: kept by the default partition.
+      await c.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2013-03-01T00:00:00Z', 1, $1)`, [FILE]);
+      expect(await oldest()).toBe('2013-03-01T00:00:00.000000Z');
+    } finally {
+      await c.end();
+    }
+  });
+
   it('says when a range of readings starts before RAW_RETENTION, and still answers', async () => {
     const old = await get(`/sensors/${encoded}/readings?from=2000-01-01&limit=5`);
     expect(old.status).toBe(200);
