@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { nextCronRun } from '@sluice/config';
 import { addRows, FILE_STATUSES, readingsOf, type RowsByTable } from '@sluice/contracts';
-import { lastMaintenanceRun, type MaintenanceRunSummary, oldestReading, type TableStorage, tableStorage } from '@sluice/db';
+import type { MaintenanceRunSummary, SqlQueryable, TableStorage } from '@sluice/db';
 import type { CliContext } from '../cli-context';
 import { type CliIo, escapeControls, formatBytes, formatCount, renderTable, terminalJson, terminalWidth, wrapText } from '../output';
 import { ROWS_WRITTEN_SUMS, rowsWrittenLines, rowsWrittenOf } from '../rows-written';
@@ -87,9 +87,11 @@ export function registerStatus(program: Command, ctx: () => CliContext, io: CliI
 }
 
 async function storageReport(
-  ds: Parameters<typeof tableStorage>[0],
+  ds: SqlQueryable,
   config: Partial<Record<RetentionVariable, string>> & { PARTITION_INTERVAL: string; MAINTENANCE_CRON: string },
 ): Promise<StorageReport> {
+  // Loaded when used, as the CLI loads the db library everywhere (start-up time of the other commands).
+  const { lastMaintenanceRun, oldestReading, tableStorage } = await import('@sluice/db');
   const [tables, oldest, lastRun] = await Promise.all([tableStorage(ds), oldestReading(ds), lastMaintenanceRun(ds)]);
   return {
     tables,
