@@ -95,4 +95,14 @@ describe('dashboard storage card in a real browser', () => {
     await page.locator('#storage-card').screenshot({ path: join(ARTIFACTS, 'dashboard-storage-card.png') });
     expect(pageErrors).toEqual([]);
   });
+
+  it('stays readable at 800 px: one column, no sideways scrolling', async () => {
+    const { page } = browser;
+    await page.setViewportSize({ width: 800, height: 1000 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    const [table, facts] = await Promise.all([page.locator('#storage').boundingBox(), page.locator('#storage-facts').boundingBox()]);
+    expect(facts!.y).toBeGreaterThanOrEqual(table!.y + table!.height);
+    await page.locator('#storage-card').screenshot({ path: join(ARTIFACTS, 'dashboard-storage-card-800.png') });
+    expect(pageErrors).toEqual([]);
+  });
 });
