@@ -99,7 +99,11 @@ describe('dashboard storage card in a real browser', () => {
   it('stays readable at 800 px: one column, no sideways scrolling', async () => {
     const { page } = browser;
     await page.setViewportSize({ width: 800, height: 1000 });
-    expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    const fits = () => {
+      const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+      return root.scrollWidth <= root.clientWidth;
+    };
+    expect(await page.evaluate(fits)).toBe(true);
     const [table, facts] = await Promise.all([page.locator('#storage').boundingBox(), page.locator('#storage-facts').boundingBox()]);
     expect(facts!.y).toBeGreaterThanOrEqual(table!.y + table!.height);
     await page.locator('#storage-card').screenshot({ path: join(ARTIFACTS, 'dashboard-storage-card-800.png') });
