@@ -4,3 +4,4 @@ export * from './lib/load-config';
 export * from './lib/parsers';
 export * from './lib/cli-config';
 export * from './lib/s3-sources';
+export * from './lib/schedule';

@@ -18,3 +18,4 @@ export * from './lib/partitions';
 export * from './lib/rows';
 export * from './lib/sql-state';
 export * from './lib/transaction';
+export * from './lib/storage-usage';

@@ -12,6 +12,18 @@ const ACTIVE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 class FakeLedger {
   async query(sql: string): Promise<unknown[]> {
     if (sql.includes('s3_source_checkpoints')) return [];
+    // raw_sensor_data is not partitioned here: its partitions (for the oldest reading) are none.
+    if (sql.includes('regexp_match')) return [];
+    if (sql.includes('pg_partition_tree')) {
+      const { STORAGE_TABLES } = await import('@sluice/db');
+      return STORAGE_TABLES.map((name) =>
+        name === 'raw_sensor_data' ? { name, bytes: String(3 * 1024 ** 3 + 1), partitions: 13, estimated_rows: '20480000' } : { name, bytes: '8192', partitions: 0, estimated_rows: '0' },
+      );
+    }
+    if (sql.includes('FROM sensors s')) return [{ oldest: '2025-10-07T00:00:00.000000Z' }];
+    if (sql.includes('FROM maintenance_runs')) {
+      return [{ started_at: '2026-01-05T10:00:00.000000Z', finished_at: '2026-01-05T10:00:02.500000Z', dry_run: false, trigger: 'schedule', bytes_reclaimed: String(700 * 1024 ** 2), error: null }];
+    }
     if (sql.includes('GROUP BY status')) return [{ status: 'quarantined', n: 1, readings: '0', rejected: '0' }, { status: 'queued', n: 1, readings: '0', rejected: '0' }];
     if (sql.includes("IN ('queued','processing')")) return [{ id: '20000000-0000-4000-8000-000000000002', name: HOSTILE, status: 'queued', attempts: 0, waiting: 3, total: 1 }];
     return [{ id: '10000000-0000-4000-8000-000000000001', name: HOSTILE, status: 'quarantined', rule: 'unrecognized_format', message: `${HOSTILE} is no known kind`, finished_at: '2026-01-01T00:00:00Z' }];
@@ -22,7 +34,8 @@ async function status(...args: string[]): Promise<string> {
   const out = new PassThrough();
   let text = '';
   out.on('data', (c: Buffer) => (text += c.toString()));
-  const ctx = { db: async () => new FakeLedger() as unknown as DataSource } as Pick<CliContext, 'db'> as CliContext;
+  const config = { PARTITION_INTERVAL: 'month', MAINTENANCE_CRON: '0 * * * *', RAW_RETENTION: '90d', LOG_RETENTION: '30d' };
+  const ctx = { db: async () => new FakeLedger() as unknown as DataSource, config } as unknown as CliContext;
   await buildProgram(() => ctx, { out, err: new PassThrough() }).parseAsync(['node', 'sluice', 'status', ...args]);
   return text;
 }
@@ -38,6 +51,29 @@ describe('sluice status', () => {
     const out = await status('--json');
     expect(out).not.toMatch(ACTIVE);
     expect((JSON.parse(out) as { inFlight: { name: string }[] }).inFlight[0].name).toBe(HOSTILE);
+  });
+});
+
+describe('sluice status: storage', () => {
+  it('lists each table on disk, the oldest reading, retention and the maintenance runs', async () => {
+    const out = await status();
+    const section = out.slice(out.indexOf('Storage:'));
+    expect(section).toMatch(/^Storage: 3\.00 GiB on disk \(time partitions by month\)/);
+    expect(section).toMatch(/raw_sensor_data\s*│\s*3\.00 GiB\s*│\s*13\s*│\s*20,480,000/);
+    expect(section).toMatch(/ingest_payloads\s*│\s*8\.00 KiB\s*│\s*-\s*│\s*0/);
+    expect(section).toContain('Oldest reading kept: 2025-10-07T00:00:00.000000Z');
+    expect(section).toContain('  raw readings 90d, hourly aggregates kept, daily aggregates kept, log lines 30d');
+    expect(section).toContain('Maintenance (0 * * * *, UTC)\n  last run: 2026-01-05T10:00:02.500000Z (schedule), 700 MiB reclaimed\n');
+    expect(section).toMatch(/\n {2}next run: \d{4}-\d\d-\d\dT\d\d:00:00Z\n/);
+  });
+
+  it('--json carries the same figures', async () => {
+    const { storage } = JSON.parse(await status('--json')) as { storage: { tables: { table: string; bytes: number }[]; retention: Record<string, string | null>; maintenance: { lastRun: { bytes_reclaimed: number } } } };
+    expect(storage.tables.map((t) => t.table)).toEqual([...(await import('@sluice/db')).STORAGE_TABLES]);
+    expect(storage.tables[0].bytes).toBe(3 * 1024 ** 3 + 1);
+    expect(storage.retention['RAW_RETENTION']).toBe('90d');
+    expect(storage.retention['DAILY_AGGREGATE_RETENTION']).toBeNull();
+    expect(storage.maintenance.lastRun.bytes_reclaimed).toBe(700 * 1024 ** 2);
   });
 });
 

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { nextCronRun } from '@sluice/config';
 import { addRows, FILE_STATUSES, readingsOf, type RowsByTable } from '@sluice/contracts';
+import type { MaintenanceRunSummary, SqlQueryable, TableStorage } from '@sluice/db';
 import type { CliContext } from '../cli-context';
-import { type CliIo, escapeControls, formatCount, renderTable, terminalJson, terminalWidth, wrapText } from '../output';
+import { type CliIo, escapeControls, formatBytes, formatCount, renderTable, terminalJson, terminalWidth, wrapText } from '../output';
 import { ROWS_WRITTEN_SUMS, rowsWrittenLines, rowsWrittenOf } from '../rows-written';
 import { renderSourceStatuses, sourceStatuses, type SourceStatus } from './s3-sources.status';
 
@@ -16,7 +18,32 @@ interface StatusReport {
   inFlightTotal: number;
   recentErrors: { id: string; name: string; status: string; rule: string | null; message: string | null; finishedAt: string | null }[];
   sources: SourceStatus[];
+  storage: StorageReport;
 }
+
+/** What the data takes on disk and how long it is kept, as `/stats` reports it. */
+export interface StorageReport {
+  tables: TableStorage[];
+  totalBytes: number;
+  oldestReading: string | null;
+  partitionInterval: string;
+  /** Each retention variable as set (`90d`), null when it keeps everything. */
+  retention: Record<string, string | null>;
+  maintenance: { cron: string; nextRun: string | null; lastRun: MaintenanceRunSummary | null };
+}
+
+/** The retention variables, by what they keep. */
+const RETENTION_SHOWN = [
+  ['raw readings', 'RAW_RETENTION'],
+  ['hourly aggregates', 'HOURLY_AGGREGATE_RETENTION'],
+  ['daily aggregates', 'DAILY_AGGREGATE_RETENTION'],
+  ['log lines', 'LOG_RETENTION'],
+  ['processed files', 'PROCESSED_RETENTION'],
+  ['quarantined files', 'QUARANTINE_RETENTION'],
+  ['stored bodies', 'PAYLOAD_RETENTION'],
+  ['ledger rows', 'LEDGER_RETENTION'],
+] as const;
+type RetentionVariable = (typeof RETENTION_SHOWN)[number][1];
 
 const IN_FLIGHT_SHOWN = 20;
 const ERRORS_SHOWN = 10;
@@ -53,9 +80,58 @@ export function registerStatus(program: Command, ctx: () => CliContext, io: CliI
         inFlightTotal: inFlight[0]?.total ?? 0,
         recentErrors: errors.map((e) => ({ id: e.id, name: e.name, status: e.status, rule: e.rule, message: e.message, finishedAt: e.finished_at })),
         sources: await sourceStatuses(ds),
+        storage: await storageReport(ds, ctx().config),
       };
       io.out.write(opts.json ? terminalJson(report) + '\n' : renderStatus(report, terminalWidth(io.out)));
     });
+}
+
+async function storageReport(
+  ds: SqlQueryable,
+  config: Partial<Record<RetentionVariable, string>> & { PARTITION_INTERVAL: string; MAINTENANCE_CRON: string },
+): Promise<StorageReport> {
+  // Loaded when used, as the CLI loads the db library everywhere (start-up time of the other commands).
+  const { lastMaintenanceRun, oldestReading, tableStorage } = await import('@sluice/db');
+  const [tables, oldest, lastRun] = await Promise.all([tableStorage(ds), oldestReading(ds), lastMaintenanceRun(ds)]);
+  return {
+    tables,
+    totalBytes: tables.reduce((n, t) => n + t.bytes, 0),
+    oldestReading: oldest,
+    partitionInterval: config.PARTITION_INTERVAL,
+    retention: Object.fromEntries(RETENTION_SHOWN.map(([, v]) => [v, config[v] ?? null])),
+    maintenance: { cron: config.MAINTENANCE_CRON, nextRun: nextCronRun(config.MAINTENANCE_CRON), lastRun },
+  };
+}
+
+/** The storage section: sizes per table, the oldest reading, retention, the maintenance runs. */
+export function renderStorage(s: StorageReport, width: number): string[] {
+  const out: string[] = [];
+  out.push(`Storage: ${formatBytes(s.totalBytes)} on disk (time partitions by ${s.partitionInterval})`);
+  out.push(
+    renderTable(
+      ['table', 'on disk', 'partitions', 'rows (estimate)'],
+      s.tables.map((t) => [t.table, formatBytes(t.bytes), t.partitions === 0 ? '-' : formatCount(t.partitions), formatCount(t.estimated_rows)]),
+      width,
+    ),
+  );
+  out.push(`Oldest reading kept: ${s.oldestReading ?? 'none'}`);
+  out.push('Retention (unset: kept)');
+  out.push(wrapText(RETENTION_SHOWN.map(([what, v]) => `${what} ${s.retention[v] ?? 'kept'}`).join(', '), width, '  '));
+  const last = s.maintenance.lastRun;
+  out.push(`Maintenance (${escapeControls(s.maintenance.cron)}, UTC)`);
+  out.push(
+    wrapText(
+      escapeControls(
+        !last
+          ? 'last run: never'
+          : `last run: ${last.finished_at} (${last.trigger}${last.dry_run ? ', dry run' : ''}), ${last.error ? `failed: ${last.error}` : `${formatBytes(last.bytes_reclaimed)} ${last.dry_run ? 'would be ' : ''}reclaimed`}`,
+      ),
+      width,
+      '  ',
+    ),
+  );
+  out.push(`  next run: ${s.maintenance.nextRun ?? 'unknown (MAINTENANCE_CRON cannot be read)'}`);
+  return out;
 }
 
 /** The report as text within `width` columns; reasons are wrapped whole, never cut (`sluice why` shows the rest). */
@@ -80,5 +156,7 @@ export function renderStatus(r: StatusReport, width: number): string {
     }
   }
   out.push(...renderSourceStatuses(r.sources));
+  out.push('');
+  out.push(...renderStorage(r.storage, width));
   return out.join('\n') + '\n';
 }

@@ -111,11 +111,23 @@ describe('sluice status', () => {
         inFlightTotal: 1,
         recentErrors: [{ id: ID, name: 'weather.csv', status: 'quarantined', rule: 'invalid_ratio', message: LONG_REASON, finishedAt: '2026-01-01T00:00:01Z' }],
         sources: [],
+        storage: {
+          tables: [
+            { table: 'raw_sensor_data', bytes: 1_431_650_304, partitions: 13, estimated_rows: 20_480_000 },
+            { table: 'ingest_payloads', bytes: 0, partitions: 0, estimated_rows: 0 },
+          ],
+          totalBytes: 1_431_650_304,
+          oldestReading: '2025-10-07T00:00:00.000000Z',
+          partitionInterval: 'month',
+          retention: { RAW_RETENTION: '90d' },
+          maintenance: { cron: '0 * * * *', nextRun: '2026-01-05T11:00:00Z', lastRun: { started_at: '2026-01-05T10:00:00Z', finished_at: '2026-01-05T10:00:02Z', dry_run: false, trigger: 'cli', bytes_reclaimed: 0, error: LONG_REASON } },
+        },
       },
       80,
     );
     expect(text.split('\n').filter((l) => l.length > 80)).toEqual([]);
     expect(joined(text)).toContain(`invalid_ratio: ${LONG_REASON}`);
+    expect(joined(text)).toContain(`(cli), failed: ${LONG_REASON}`);
     // Readings are readings (none here); log lines are counted under their own name.
     expect(text).toContain('readings loaded 0, log lines loaded 8, rejected lines 12');
   });

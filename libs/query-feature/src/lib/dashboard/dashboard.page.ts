@@ -53,6 +53,14 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     <div id="throughput-chart" class="chart"></div>
   </section>
 
+  <section id="storage-card">
+    <h2>Storage <span class="muted" id="storage-total"></span></h2>
+    <div class="grid storage">
+      <table id="storage"><thead><tr><th>table</th><th class="num">on disk</th><th class="num">partitions</th><th class="num">rows (estimate)</th></tr></thead><tbody></tbody></table>
+      <dl id="storage-facts" class="facts"></dl>
+    </div>
+  </section>
+
   <section>
     <h2>Log lines <span class="muted" id="log-note"></span></h2>
     <p class="tags" id="log-tags"></p>

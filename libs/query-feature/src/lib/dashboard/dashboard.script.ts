@@ -95,6 +95,45 @@ export const DASHBOARD_JS = String.raw`(function () {
       Object.keys(f.counts).map(function (k) { return k + ' ' + fmtN(f.counts[k]); }).join(' · ') + (f.truncated ? ' (capped)' : '');
     $('rate').textContent = fmtN(s.throughput.rows_per_s) + ' records/s over the last ' + s.throughput.window_s + ' s';
     drawThroughput(s.throughput.series);
+    if (s.storage) renderStorage(s.storage);
+  }
+
+  /** Bytes in binary units, as the byte-size settings take them. */
+  function fmtBytes(b) {
+    var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+    var v = Number(b);
+    var u = 0;
+    while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+    return u === 0 ? v + ' B' : (v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : String(Math.round(v))) + ' ' + units[u];
+  }
+  function fmtWhen(iso) { return iso ? iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC') : ''; }
+  var RETENTION_SHOWN = [['raw', 'raw readings'], ['hourly_aggregates', 'hourly aggregates'], ['daily_aggregates', 'daily aggregates'], ['logs', 'log lines'],
+    ['processed_files', 'processed files'], ['quarantined_files', 'quarantined files'], ['payloads', 'stored bodies'], ['ledger', 'ledger rows']];
+
+  /** The storage card: each table on disk, the oldest reading kept, retention and the maintenance runs. */
+  function renderStorage(st) {
+    $('storage-total').textContent = fmtBytes(st.total_bytes) + ' on disk · partitions by ' + st.partition_interval;
+    fill($('storage').tBodies[0], st.tables.map(function (t) {
+      var r = el('tr', { 'data-table': t.table }, [
+        el('td', { text: t.table }),
+        el('td', { 'class': 'num', text: fmtBytes(t.bytes) }),
+        el('td', { 'class': 'num', text: t.partitions ? fmtN(t.partitions) : '–' }),
+        el('td', { 'class': 'num', text: fmtN(t.estimated_rows) }),
+      ]);
+      return r;
+    }), 'no tables', 4);
+    var facts = $('storage-facts');
+    facts.replaceChildren();
+    function fact(key, label, value, cls) {
+      facts.appendChild(el('dt', { 'data-fact': key, text: label }));
+      facts.appendChild(el('dd', { 'data-fact': key, 'class': cls || '', text: value }));
+    }
+    fact('oldest_reading', 'oldest reading kept', st.oldest_reading ? fmtWhen(st.oldest_reading) : 'none');
+    fact('retention', 'retention', RETENTION_SHOWN.map(function (r) { return r[1] + ' ' + (st.retention[r[0]] || 'kept'); }).join(' · '));
+    var last = st.maintenance.last_run;
+    fact('last_run', 'last maintenance', !last ? 'never run' : fmtWhen(last.finished_at) + ' (' + last.trigger + (last.dry_run ? ', dry run' : '') + ') · ' +
+      (last.error ? 'failed: ' + last.error : fmtBytes(last.bytes_reclaimed) + (last.dry_run ? ' would be' : '') + ' reclaimed'), last && last.error ? 'bad' : '');
+    fact('next_run', 'next maintenance', (st.maintenance.next_run ? fmtWhen(st.maintenance.next_run) : 'unknown') + ' (' + st.maintenance.cron + ')');
   }
 
   function row(cells) { return el('tr', {}, cells.map(function (c) { return el('td', typeof c === 'string' ? { text: c } : {}, typeof c === 'string' ? [] : [c]); })); }

@@ -46,4 +46,10 @@ button.link { background: none; border: none; color: var(--muted); text-decorati
 .t-error, .t-err, .t-fatal, .t-critical, .t-crit, .t-alert, .t-emerg, .t-severe { color: var(--bad); }
 .t-warn, .t-warning { color: var(--warn); }
 .t-info, .t-notice { color: var(--info); }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.grid.storage { align-items: start; }
+dl.facts { margin: 0; background: var(--panel); border-radius: 6px; padding: 6px 12px; display: grid; grid-template-columns: max-content 1fr; column-gap: 16px; }
+dl.facts dt { color: var(--muted); padding: 5px 0; border-bottom: 1px solid #2a3540; }
+dl.facts dd { margin: 0; padding: 5px 0; border-bottom: 1px solid #2a3540; }
+dl.facts .bad { color: var(--bad); }
 `;

@@ -1,12 +1,12 @@
 import { Controller, Get, Headers, HttpStatus, Logger, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { QueryApiConfig } from '@sluice/config';
+import { nextCronRun, QueryApiConfig } from '@sluice/config';
 import { ApiErrorDto, ApiException, ApiKeyProtected } from '@sluice/http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { countDropFolders } from './folder-counter';
 import { FeedOverrunError } from './live-feed';
 import { type LiveEvent, LiveEventsService, TooManyLiveClientsError } from './live-events.service';
-import { ErrorsDto, ErrorsQueryDto, type FolderCountsDto, StatsDto, StatsQueryDto, TraceDto } from './live.dto';
+import { ErrorsDto, ErrorsQueryDto, type FolderCountsDto, StatsDto, StatsQueryDto, type StorageDto, TraceDto } from './live.dto';
 import { LiveRepository } from './live.repository';
 
 export const HEARTBEAT_MS = 15_000;
@@ -26,10 +26,10 @@ export class LiveController {
   ) {}
 
   @Get('stats')
-  @ApiOperation({ summary: 'Files per status and per folder, records loaded, readings and other rows written per table, throughput' })
+  @ApiOperation({ summary: 'Files per status and per folder, records loaded, readings and other rows written per table, throughput, storage and retention' })
   @ApiOkResponse({ type: StatsDto })
   async stats(@Query() q: StatsQueryDto): Promise<StatsDto> {
-    const [totals, folders, { at, series, ...throughput }] = await Promise.all([this.live.totals(), this.folders(), this.live.throughput()]);
+    const [totals, folders, { at, series, ...throughput }, storage] = await Promise.all([this.live.totals(), this.folders(), this.live.throughput(), this.storage()]);
     return {
       files_by_status: totals.byStatus,
       files_total: Object.values(totals.byStatus).reduce((a, b) => a + b, 0),
@@ -41,6 +41,29 @@ export class LiveController {
       rows_rejected: totals.rowsRejected,
       throughput: q.series === false ? throughput : { ...throughput, series },
       at,
+      storage,
+    };
+  }
+
+  private async storage(): Promise<StorageDto> {
+    const { tables, oldestReading, lastRun } = await this.live.storage();
+    const c = this.config;
+    return {
+      tables,
+      total_bytes: tables.reduce((n, t) => n + t.bytes, 0),
+      oldest_reading: oldestReading,
+      partition_interval: c.PARTITION_INTERVAL,
+      retention: {
+        raw: c.RAW_RETENTION ?? null,
+        hourly_aggregates: c.HOURLY_AGGREGATE_RETENTION ?? null,
+        daily_aggregates: c.DAILY_AGGREGATE_RETENTION ?? null,
+        logs: c.LOG_RETENTION ?? null,
+        processed_files: c.PROCESSED_RETENTION ?? null,
+        quarantined_files: c.QUARANTINE_RETENTION ?? null,
+        payloads: c.PAYLOAD_RETENTION ?? null,
+        ledger: c.LEDGER_RETENTION ?? null,
+      },
+      maintenance: { cron: c.MAINTENANCE_CRON, next_run: nextCronRun(c.MAINTENANCE_CRON), last_run: lastRun },
     };
   }
 

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
+import type { PartitionInterval } from '@sluice/config';
 import { DATA_TABLES, type DataTable, FILE_STATUSES, type FileStatus } from '@sluice/contracts';
+import { STORAGE_TABLES, type StorageTable } from '@sluice/db';
 import { IntegerParam } from '@sluice/http';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional } from 'class-validator';
@@ -66,6 +68,97 @@ export class StatsQueryDto {
   series?: boolean;
 }
 
+export class TableStorageDto {
+  @ApiProperty({ enum: STORAGE_TABLES, example: 'raw_sensor_data' })
+  table!: StorageTable;
+
+  @ApiProperty({ example: 1_431_650_304, description: 'Bytes on disk: the table, its indexes and TOAST, over every partition (0 when the table does not exist).' })
+  bytes!: number;
+
+  @ApiProperty({ example: 13, description: 'Partitions of a time-partitioned table (the default one included); 0 for a table that is not partitioned.' })
+  partitions!: number;
+
+  @ApiProperty({ example: 20_480_000, description: "Rows as PostgreSQL's statistics estimate them (cheap; not a count)." })
+  estimated_rows!: number;
+}
+
+export class RetentionSettingsDto {
+  @ApiProperty({ type: String, nullable: true, example: '90d', description: 'RAW_RETENTION: raw readings (raw_sensor_data). null keeps everything.' })
+  raw!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: '400d', description: 'HOURLY_AGGREGATE_RETENTION.' })
+  hourly_aggregates!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'DAILY_AGGREGATE_RETENTION.' })
+  daily_aggregates!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: '30d', description: 'LOG_RETENTION: log lines.' })
+  logs!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: '14d', description: 'PROCESSED_RETENTION: files in processed/.' })
+  processed_files!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: '30d', description: 'QUARANTINE_RETENTION: files in quarantine/.' })
+  quarantined_files!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: '7d', description: 'PAYLOAD_RETENTION: stored REST bodies (ingest_payloads).' })
+  payloads!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'LEDGER_RETENTION: ledger rows of finished files.' })
+  ledger!: string | null;
+}
+
+export class MaintenanceRunDto {
+  @ApiProperty({ format: 'date-time', example: '2026-01-05T10:00:00.000000Z' })
+  started_at!: string;
+
+  @ApiProperty({ format: 'date-time', example: '2026-01-05T10:00:02.500000Z' })
+  finished_at!: string;
+
+  @ApiProperty({ example: false, description: 'A dry run only reported what it would drop.' })
+  dry_run!: boolean;
+
+  @ApiProperty({ enum: ['schedule', 'cli'], example: 'schedule' })
+  trigger!: string;
+
+  @ApiProperty({ example: 734_003_200, description: 'Bytes freed (for a dry run: that would be freed).' })
+  bytes_reclaimed!: number;
+
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'Why the run failed; null when it succeeded.' })
+  error!: string | null;
+}
+
+export class MaintenanceDto {
+  @ApiProperty({ example: '0 * * * *', description: 'MAINTENANCE_CRON (UTC).' })
+  cron!: string;
+
+  @ApiProperty({ type: String, nullable: true, format: 'date-time', example: '2026-01-05T11:00:00Z', description: 'When the schedule next fires; null when MAINTENANCE_CRON cannot be read.' })
+  next_run!: string | null;
+
+  @ApiProperty({ type: MaintenanceRunDto, nullable: true, description: 'The latest finished run (scheduled or `sluice maintenance`); null before the first.' })
+  last_run!: MaintenanceRunDto | null;
+}
+
+export class StorageDto {
+  @ApiProperty({ type: [TableStorageDto], description: 'Every data, ledger and aggregate table, from the catalog (sizes cost no scan).' })
+  tables!: TableStorageDto[];
+
+  @ApiProperty({ example: 1_507_000_000, description: 'Bytes of every table listed together.' })
+  total_bytes!: number;
+
+  @ApiProperty({ type: String, nullable: true, format: 'date-time', example: '2025-10-07T00:00:00.000000Z', description: 'The oldest reading kept in raw_sensor_data; null when there is none.' })
+  oldest_reading!: string | null;
+
+  @ApiProperty({ enum: ['day', 'week', 'month'], example: 'month', description: 'PARTITION_INTERVAL: the span of each time partition.' })
+  partition_interval!: PartitionInterval;
+
+  @ApiProperty({ type: RetentionSettingsDto, description: 'How long each kind of data is kept (the variable as set, e.g. `90d`); null keeps it.' })
+  retention!: RetentionSettingsDto;
+
+  @ApiProperty({ type: MaintenanceDto })
+  maintenance!: MaintenanceDto;
+}
+
 export class StatsDto {
   @ApiProperty({ type: 'object', properties: statusCounts, description: 'Ledger rows per status (every status present, 0 when none).' })
   files_by_status!: Record<FileStatus, number>;
@@ -103,6 +196,9 @@ export class StatsDto {
 
   @ApiProperty({ example: '2026-01-05T10:00:01.000000Z', format: 'date-time', description: 'The database time the throughput was computed at: its window ends here.' })
   at!: string;
+
+  @ApiProperty({ type: StorageDto, description: 'What the data takes on disk, the oldest reading kept, retention settings and the maintenance schedule.' })
+  storage!: StorageDto;
 }
 
 export class TraceFileDto {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DATA_TABLES, type DataTable, FILE_STATUSES, type FileStatus, READINGS_TABLE, TERMINAL_STATUSES } from '@sluice/contracts';
+import { lastMaintenanceRun, type MaintenanceRunSummary, oldestReading, type TableStorage, tableStorage } from '@sluice/db';
 import { DataSource } from 'typeorm';
 import { isoUs, toCount } from '../http/sql.util';
 import { type ErrorFileDto, FINISHED_SHOWN, FIRST_ROW_ERRORS, IN_FLIGHT_SHOWN, SERIES_MINUTES, SERIES_STEP_S, THROUGHPUT_WINDOW_S, type ThroughputDto, type TraceFileDto } from './live.dto';
@@ -134,5 +135,11 @@ export class LiveRepository {
       [['quarantined', 'failed'], limit, FIRST_ROW_ERRORS],
     );
     return rows.map((r) => ({ ...r, rows_rejected: toCount(r.rows_rejected) }));
+  }
+
+  /** Table sizes from the catalog, the oldest reading kept and the latest maintenance run. */
+  async storage(): Promise<{ tables: TableStorage[]; oldestReading: string | null; lastRun: MaintenanceRunSummary | null }> {
+    const [tables, oldest, lastRun] = await Promise.all([tableStorage(this.db), oldestReading(this.db), lastMaintenanceRun(this.db)]);
+    return { tables, oldestReading: oldest, lastRun };
   }
 }

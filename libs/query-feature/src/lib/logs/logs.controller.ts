@@ -1,9 +1,10 @@
-import { Controller, Get, Headers, Logger, Query, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Headers, Logger, Query, Res, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { QueryApiConfig } from '@sluice/config';
 import { CsvWriter } from '@sluice/formats';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { exportResponse } from '../http/export-stream';
+import { retentionHeaderDoc, retentionNote, setRetentionHeader } from '../http/retention-horizon';
 import { assertRange, optionalTimestamptz as ts } from '../http/time-range';
 import { EXPORT_CONTENT_TYPES, ExportEncoder, exportFormatFor } from '../sensors/readings-export';
 import { decodeKeyset, encodeKeyset } from '../vehicles/keyset-cursor.util';
@@ -45,10 +46,15 @@ export class LogsController {
       'they were in the file (`order=desc`: the reverse); `limit` and `cursor` are refused there.',
   })
   @ApiProduces('application/json', 'text/csv', 'application/x-ndjson')
-  @ApiOkResponse({ type: LogsPageDto })
+  @ApiOkResponse({ type: LogsPageDto, headers: retentionHeaderDoc('logs') })
   @ApiNotFound('`file` names no plain-text file.')
-  async list(@Query() q: LogsQueryDto, @Headers('accept') accept?: string): Promise<LogsPageDto | StreamableFile> {
+  async list(
+    @Query() q: LogsQueryDto,
+    @Res({ passthrough: true }) res: { setHeader(name: string, value: string): unknown },
+    @Headers('accept') accept?: string,
+  ): Promise<LogsPageDto | StreamableFile> {
     assertRange(q.from, q.to);
+    const retention = retentionNote(this.config, 'logs', q.from);
     const format = exportFormatFor(accept);
     // A page shows the newest lines first; an export is a file's lines as they were in the file.
     const filter: Omit<LogsFilter, 'limit'> = { tag: q.tag, from: ts(q.from), to: ts(q.to), q: q.q, order: q.order ?? (format ? 'asc' : 'desc') };
@@ -61,6 +67,7 @@ export class LogsController {
         if (q[p] !== undefined) throw ApiException.invalidParameter(p, `pages do not apply to a ${format} export, which streams every matching line`);
       }
       const rows = await this.logs.export(filter);
+      setRetentionHeader(res, retention);
       const csv = format === 'csv' ? new CsvWriter<LogRow>(CSV_COLUMNS, { neutraliseFormulas: this.config.CSV_FORMULA_ESCAPE }) : undefined;
       const encoder = new ExportEncoder<LogRow>(csv ? (row) => csv.line(row) : ndjsonLine, csv?.header ?? '', EXPORT_BATCH_LINES);
       return exportResponse(rows, encoder, EXPORT_CONTENT_TYPES[format], `logs.${format}`, this.logger, 'log lines');
@@ -74,7 +81,9 @@ export class LogsController {
     const rows = await this.logs.page({ ...filter, limit: limit + 1 });
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
-    return { lines: page.map(({ id: _id, ...line }) => line), next_cursor: more ? encodeKeyset([page[page.length - 1].id]) : null };
+    setRetentionHeader(res, retention);
+    const body: LogsPageDto = { lines: page.map(({ id: _id, ...line }) => line), next_cursor: more ? encodeKeyset([page[page.length - 1].id]) : null };
+    return retention ? { ...body, retention } : body;
   }
 
   @Get('tags')

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { IntegerParam } from '@sluice/http';
+import { RetentionNoteDto } from '../http/retention-horizon';
 import { IsoTimestampParam } from '../http/time-range';
 
 export const MAX_LOGS_PAGE = 1000;
@@ -94,6 +95,9 @@ export class LogsPageDto {
 
   @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last.' })
   next_cursor!: string | null;
+
+  @ApiPropertyOptional({ type: RetentionNoteDto, description: 'Present when the range starts before the retention horizon of this data (see the `Sluice-Retention-Horizon` header).' })
+  retention?: RetentionNoteDto;
 }
 
 export class TagCountDto {

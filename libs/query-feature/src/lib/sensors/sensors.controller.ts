@@ -1,10 +1,11 @@
-import { Controller, Get, Headers, Logger, Param, Query, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Headers, Logger, Param, Query, Res, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { QueryApiConfig } from '@sluice/config';
 import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { Readable } from 'node:stream';
 import { decodeTsCursor, encodeTsCursor } from '../http/cursor.util';
 import { exportResponse } from '../http/export-stream';
+import { retentionHeaderDoc, retentionNote, setRetentionHeader } from '../http/retention-horizon';
 import { assertRange, optionalTimestamptz as ts } from '../http/time-range';
 import { AggregatesDto, AggregatesQueryDto, DEFAULT_READINGS_PAGE, ReadingsPageDto, ReadingsQueryDto, SensorDto } from './sensors.dto';
 import { type ReadingsRange, SensorsRepository } from './sensors.repository';
@@ -47,16 +48,22 @@ export class SensorsController {
   })
   @ApiParam(NAME_PARAM)
   @ApiProduces('application/json', 'text/csv', 'application/x-ndjson')
-  @ApiOkResponse({ type: ReadingsPageDto })
+  @ApiOkResponse({ type: ReadingsPageDto, headers: retentionHeaderDoc('readings') })
   @ApiNotFound('No sensor of that name.')
   async readings(
     @Param('name') name: string,
     @Query() q: ReadingsQueryDto,
+    @Res({ passthrough: true }) res: { setHeader(name: string, value: string): unknown },
     @Headers('accept') accept?: string,
   ): Promise<StreamableFile> {
     assertRange(q.from, q.to);
+    const retention = retentionNote(this.config, 'readings', q.from);
     const format = exportFormatFor(accept);
-    if (format) return this.export(name, format, q);
+    if (format) {
+      const file = await this.export(name, format, q);
+      setRetentionHeader(res, retention);
+      return file;
+    }
     const pageMode = q.page !== undefined || q.page_size !== undefined;
     if (pageMode && q.cursor !== undefined) throw ApiException.invalidParameter('cursor', 'cannot be combined with page/page_size');
     const size = (pageMode ? q.page_size : undefined) ?? q.limit ?? DEFAULT_READINGS_PAGE;
@@ -69,13 +76,14 @@ export class SensorsController {
     };
     const page = await this.sensors.readingsPage(name, range);
     if (page === undefined) throw ApiException.notFound('sensor', name);
+    setRetentionHeader(res, retention);
     const nextCursor = page.more && page.lastTs !== null ? encodeTsCursor(page.lastTs) : null;
     // The readings arrive as JSON text in pieces; the page around them is the ReadingsPageDto shape. The
     // pieces go to the socket as they are, never joined into one large string (see READINGS_PER_PIECE).
     const parts = [`{"sensor":${JSON.stringify(name)},"readings":[`];
     // Separators stay parts of their own: `,${piece}` would copy the piece (a cons string, flattened on write).
     page.readingsJson.forEach((piece, i) => (i === 0 ? parts.push(piece) : parts.push(',', piece)));
-    parts.push(`],"next_cursor":${JSON.stringify(nextCursor)}}`);
+    parts.push(`],"next_cursor":${JSON.stringify(nextCursor)}${retention ? `,"retention":${JSON.stringify(retention)}` : ''}}`);
     return new StreamableFile(Readable.from(parts, { objectMode: false }), {
       type: 'application/json; charset=utf-8',
       length: parts.reduce((n, p) => n + Buffer.byteLength(p), 0),
@@ -96,13 +104,19 @@ export class SensorsController {
   @Get(':name/aggregates')
   @ApiOperation({ summary: 'Count, min, max, mean and std dev per hour or day bucket', description: 'Buckets whose start lies in [from, to).' })
   @ApiParam(NAME_PARAM)
-  @ApiOkResponse({ type: AggregatesDto })
+  @ApiOkResponse({ type: AggregatesDto, headers: retentionHeaderDoc('hourly_aggregates', 'daily_aggregates') })
   @ApiNotFound('No sensor of that name.')
-  async aggregates(@Param('name') name: string, @Query() q: AggregatesQueryDto): Promise<AggregatesDto> {
+  async aggregates(
+    @Param('name') name: string,
+    @Query() q: AggregatesQueryDto,
+    @Res({ passthrough: true }) res: { setHeader(name: string, value: string): unknown },
+  ): Promise<AggregatesDto> {
     assertRange(q.from, q.to);
     const bucket = q.bucket ?? 'hour';
     const aggregates = await this.sensors.aggregates(name, bucket, ts(q.from), ts(q.to));
     if (aggregates === undefined) throw ApiException.notFound('sensor', name);
-    return { sensor: name, bucket, aggregates };
+    const retention = retentionNote(this.config, bucket === 'hour' ? 'hourly_aggregates' : 'daily_aggregates', q.from);
+    setRetentionHeader(res, retention);
+    return retention ? { sensor: name, bucket, aggregates, retention } : { sensor: name, bucket, aggregates };
   }
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString } from 'class-validator';
 import { IntegerParam } from '@sluice/http';
+import { RetentionNoteDto } from '../http/retention-horizon';
 import { IsoTimestampParam } from '../http/time-range';
 
 export const MAX_READINGS_PAGE = 10000;
@@ -80,6 +81,9 @@ export class ReadingsPageDto {
 
   @ApiProperty({ example: 'MjAyMC0wNy0xMlQwMDowMTozNC4zODU5NzVa', nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })
   next_cursor!: string | null;
+
+  @ApiPropertyOptional({ type: RetentionNoteDto, description: 'Present when the range starts before the retention horizon of this data (see the `Sluice-Retention-Horizon` header).' })
+  retention?: RetentionNoteDto;
 }
 
 export class AggregatesQueryDto {
@@ -124,4 +128,7 @@ export class AggregatesDto {
 
   @ApiProperty({ type: [AggregateDto] })
   aggregates!: AggregateDto[];
+
+  @ApiPropertyOptional({ type: RetentionNoteDto, description: 'Present when the range starts before the retention horizon of this data (see the `Sluice-Retention-Horizon` header).' })
+  retention?: RetentionNoteDto;
 }
