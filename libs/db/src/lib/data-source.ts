@@ -22,6 +22,7 @@ import { LogLines1764700000000 } from './migrations/1764700000000-log-lines';
 import { CompressedFiles1764800000000 } from './migrations/1764800000000-compressed-files';
 import { IdempotencyRequestDigest1764910000000 } from './migrations/1764910000000-idempotency-request-digest';
 import { RowsWritten1765000000000 } from './migrations/1765000000000-rows-written';
+import { ExpiredFiles1765200000000 } from './migrations/1765200000000-expired-files';
 import { pgDriver } from './pg-driver';
 
 // Classes, not globs: globs do not survive bundling.
@@ -38,6 +39,7 @@ export const MIGRATIONS = [
   CompressedFiles1764800000000,
   IdempotencyRequestDigest1764910000000,
   RowsWritten1765000000000,
+  ExpiredFiles1765200000000,
 ];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {

@@ -5,6 +5,14 @@ const TEST_PG_URL = process.env['TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1
 import { ensureDatabase, revertLastMigration, runMigrations } from '../lib/database';
 import { MIGRATIONS } from './data-source';
 
+/** Reverts the migrations from the last one back to (and including) `name`; returns their names, oldest first. */
+async function revertTo(url: string, name: string): Promise<string[]> {
+  const names = MIGRATIONS.map((m) => m.name);
+  const from = names.indexOf(name);
+  for (let i = names.length - 1; i >= from; i--) await revertLastMigration(url);
+  return names.slice(from);
+}
+
 const TABLES = ['aggregated_metrics', 'detection_events', 'ingest_errors', 'ingest_files', 'ingest_idempotency_keys', 'ingest_payloads', 'log_lines', 'measurements', 'raw_sensor_data', 's3_objects', 's3_source_checkpoints', 'sensors', 'vehicles_status'];
 
 describe('migrations', () => {
@@ -43,7 +51,7 @@ describe('migrations', () => {
 
   it('renames readings_loaded to rows_written, keeping its values, and says which tables they are in', async () => {
     await runMigrations(url);
-    await revertLastMigration(url);
+    const reverted = await revertTo(url, 'RowsWritten1765000000000');
     const c = new Client({ connectionString: url });
     await c.connect();
     const ids = { csv: '00000000-0000-4000-8000-000000000001', log: '00000000-0000-4000-8000-000000000002', ndjson: '00000000-0000-4000-8000-000000000003', zip: '00000000-0000-4000-8000-000000000004', refused: '00000000-0000-4000-8000-000000000005' };
@@ -65,7 +73,7 @@ describe('migrations', () => {
     } finally {
       await c.end();
     }
-    expect(await runMigrations(url)).toEqual([MIGRATIONS[MIGRATIONS.length - 1].name]);
+    expect(await runMigrations(url)).toEqual(reverted);
     const after = new Client({ connectionString: url });
     await after.connect();
     try {
@@ -79,6 +87,29 @@ describe('migrations', () => {
       ]);
     } finally {
       await after.end();
+    }
+  });
+
+  it('adds expired_at to the ledger, empty for the rows already there, and the indexes the retention sweeps read', async () => {
+    await runMigrations(url);
+    const reverted = await revertTo(url, 'ExpiredFiles1765200000000');
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(
+        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, finished_at)
+         VALUES ('00000000-0000-4000-8000-0000000000e1', 'dropzone', 'old.csv', 'processed/old.csv', repeat('e', 64), 1, 'processed', now())`,
+      );
+      expect(await runMigrations(url)).toEqual(reverted);
+      const { rows } = await c.query(`SELECT count(*)::int AS n, count(expired_at)::int AS expired FROM ingest_files`);
+      expect(rows[0].n).toBeGreaterThan(0);
+      expect(rows[0].expired).toBe(0);
+      const indexes = await c.query<{ name: string }>(`SELECT indexname AS name FROM pg_indexes WHERE tablename = 'ingest_files' AND indexname = ANY($1) ORDER BY 1`, [
+        ['ingest_files_duplicate_of_idx', 'ingest_files_finished_idx', 'ingest_files_unexpired_idx'],
+      ]);
+      expect(indexes.rows.map((r) => r.name)).toEqual(['ingest_files_duplicate_of_idx', 'ingest_files_finished_idx', 'ingest_files_unexpired_idx']);
+    } finally {
+      await c.end();
     }
   });
 
