@@ -102,7 +102,7 @@ class FakeQueryRunner {
     const [id] = params as string[];
     if (sql.includes('FOR UPDATE')) {
       const row = this.db.ledger.rows.get(id);
-      return row ? [{ status: this.db.statusUnderLock ?? row.status }] : [];
+      return row ? [{ status: this.db.statusUnderLock ?? row.status, expiredAt: this.db.expiredUnderLock ?? row.expiredAt ?? null }] : [];
     }
     if (sql.startsWith('UPDATE ingest_files')) {
       const [, storedPath, sha256, size] = params as [string, string, string, number];
@@ -122,6 +122,8 @@ class FakeDatabase implements Pick<DataSource, 'query'> {
   readonly liveContent = new Map<string, string>();
   /** The status the row has once locked, when another replay got there first. */
   statusUnderLock?: IngestFile['status'];
+  /** When retention removed the row's bytes, as read under the lock (a sweep that got there between read and reset). */
+  expiredUnderLock?: Date;
 
   constructor(readonly ledger: FakeLedger) {}
 
@@ -289,6 +291,29 @@ describe(ReplayService.name, () => {
       expect(ledger.rows.get(f.id)?.status).toBe('quarantined');
       expect(announcer.announced).toEqual([]);
       expect(drop.released).toEqual([]);
+    });
+
+    it('refuses a file whose bytes retention removed, with the time they were removed, and touches nothing', async () => {
+      const expiredAt = new Date('2026-03-01T02:00:00.000Z');
+      const f = ledger.add(fileRow({ expiredAt }));
+      const body = ledger.add(fileRow({ storedPath: 'database/z', status: 'processed', expiredAt }));
+
+      for (const id of [f.id, body.id]) {
+        expect(await refusal(sut.replay(id))).toMatchObject({ code: 'file_expired', details: { id, expiredAt: '2026-03-01T02:00:00.000Z' }, message: expect.stringContaining('removed by retention') });
+      }
+      expect(db.runners).toEqual([]);
+      expect(announcer.announced).toEqual([]);
+      expect(drop.released).toEqual([]);
+    });
+
+    it('refuses a file whose bytes retention removed while it was being restored (expired_at is read again under the lock)', async () => {
+      const f = ledger.add(fileRow());
+      db.expiredUnderLock = new Date('2026-03-01T02:00:00.000Z');
+
+      expect(await refusal(sut.replay(f.id))).toMatchObject({ code: 'file_expired', details: { id: f.id, expiredAt: '2026-03-01T02:00:00.000Z' } });
+      expect(db.runners[0]).toMatchObject({ committed: false, rolledBack: true });
+      expect(ledger.rows.get(f.id)?.status).toBe('quarantined');
+      expect(announcer.announced).toEqual([]);
     });
 
     it('refuses a row another replay reset first (its status is read again under the lock)', async () => {
