@@ -3,10 +3,12 @@ import { rowsOf, withTransaction } from '@sluice/db';
 import { OutcomeFiling, type OutcomeTarget } from '@sluice/storage';
 import { DataSource } from 'typeorm';
 import type { Sql } from './ledger.repository';
-import { SweepTally, TERMINAL_SQL, type SweepOptions, type SweepResult } from './retention';
+import { PAST, SweepTally, TERMINAL_SQL, WALK_START, type SweepOptions, type SweepResult } from './retention';
 
 /** Files removed in one transaction at most: their rows stay locked while it unlinks them. */
 const FILE_BATCH = 200;
+
+type WalkPosition = Pick<Candidate, 'finishedAt' | 'id'>;
 
 interface Candidate {
   id: string;
@@ -22,7 +24,7 @@ interface Candidate {
  * `<name>.error.json`) whose ledger row finished before the horizon, and marks the row `expired_at`. The
  * ledger's finish time is the filing time (the watcher files a file once its outcome is recorded); a file's
  * mtime is not, since filing hard-links the original. A zip archive's members, read from its bytes, expire
- * with it.
+ * with it; an archive with a member still queued or processing (a member's replay) is left for a later run.
  *
  * The ledger row stays, so its sha256 still makes a re-drop of the same bytes a `duplicate`, and a replay of it
  * is refused (`file_expired`). Only paths inside processed/ and quarantine/ are touched (OutcomeFiling's path
@@ -51,13 +53,13 @@ export class FiledFilesRetention {
 
   private async sweep(area: OutcomeTarget, horizon: Date, opts: SweepOptions): Promise<SweepResult> {
     const tally = new SweepTally();
-    let after: Candidate | null = null;
-    for (;;) {
+    let after: WalkPosition | null = WALK_START;
+    while (after) {
       const room = Math.min(FILE_BATCH, tally.room(opts.limit));
       if (room === 0) break;
-      const batch: (sql: Sql) => Promise<Candidate | null> = (sql) => this.batch(sql, area, horizon, after, room, tally, opts.dryRun === true);
+      const from: WalkPosition = after;
+      const batch = (sql: Sql) => this.batch(sql, area, horizon, from, room, tally, opts.dryRun === true);
       after = opts.dryRun ? await batch(this.ds) : await withTransaction(this.ds, batch);
-      if (!after) break;
     }
     const result = tally.result();
     if (result.items) this.logger.log(`${opts.dryRun ? 'would remove' : 'removed'} ${result.items} file(s) (${result.bytes} bytes) from ${area}/ finished before ${horizon.toISOString()}`);
@@ -65,17 +67,18 @@ export class FiledFilesRetention {
   }
 
   /** One batch: the next rows past `after`; returns the last one when the batch was full (more may follow). */
-  private async batch(sql: Sql, area: OutcomeTarget, horizon: Date, after: Candidate | null, room: number, tally: SweepTally, dryRun: boolean): Promise<Candidate | null> {
+  private async batch(sql: Sql, area: OutcomeTarget, horizon: Date, after: WalkPosition, room: number, tally: SweepTally, dryRun: boolean): Promise<WalkPosition | null> {
     const rows = rowsOf<Candidate>(
       await sql.query(
         `SELECT id, stored_path AS "storedPath", original_name AS "originalName", finished_at::text AS "finishedAt"
-         FROM ingest_files
+         FROM ingest_files f
          WHERE split_part(stored_path, '/', 1) = $1 AND expired_at IS NULL AND finished_at IS NOT NULL AND finished_at < $2
            AND status IN ${TERMINAL_SQL}
-           AND ($3::timestamptz IS NULL OR (finished_at, id) > ($3::timestamptz, $4::uuid))
+           AND ${PAST('$3', '$4')}
+           AND NOT EXISTS (SELECT 1 FROM ingest_files m WHERE m.archive_id = f.id AND m.status IN ('queued', 'processing'))
          ORDER BY finished_at, id LIMIT $5
          ${dryRun ? '' : 'FOR NO KEY UPDATE SKIP LOCKED'}`,
-        [area, horizon, after?.finishedAt ?? null, after?.id ?? null, room],
+        [area, horizon, after.finishedAt, after.id, room],
       ),
     );
     const expired: string[] = [];

@@ -1,7 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { rowsOf, withTransaction } from '@sluice/db';
 import { DataSource } from 'typeorm';
-import { SweepTally, TERMINAL_SQL, type SweepOptions, type SweepResult } from './retention';
+import { PAST, SweepTally, TERMINAL_SQL, WALK_START, type SweepOptions, type SweepResult } from './retention';
+
+type WalkPosition = { finishedAt: string; id: string };
 
 /**
  * Old terminal rows that may go, `f` being the row: finished before `$1`, and no bytes of theirs left in the
@@ -48,34 +50,47 @@ export class LedgerRetention {
   }
 
   /**
-   * Batches of rows nothing references, until one deletes nothing: a batch's duplicates and members free the
-   * rows they named for the next. Each batch is one transaction; rows another process holds are skipped.
+   * Walks the old rows oldest first, in batches of rows nothing references, each batch one transaction (rows
+   * another process holds are skipped). A walk that deleted something is followed by another: the duplicates
+   * and members it deleted may have freed the rows they named (which the walk had passed). References are one
+   * or two levels deep, so a sweep ends after a few walks.
    */
   private async remove(horizon: Date, limit: number | undefined): Promise<SweepResult> {
     const tally = new SweepTally();
+    let after: WalkPosition = WALK_START;
+    let deletedInWalk = 0;
     for (;;) {
       const room = Math.min(LEDGER_BATCH, tally.room(limit));
       if (room === 0) break;
+      const from = after;
       const rows = await withTransaction(this.ds, async (sql) =>
-        rowsOf<Removed>(
+        rowsOf<Removed & WalkPosition>(
           await sql.query(
             `WITH pick AS (
                SELECT f.id FROM ingest_files f
-               WHERE ${OLD_TERMINAL}
+               WHERE ${OLD_TERMINAL} AND ${PAST('$3', '$4', 'f.')}
                  AND NOT EXISTS (SELECT 1 FROM ingest_files d WHERE d.duplicate_of = f.id)
                  AND NOT EXISTS (SELECT 1 FROM ingest_files m WHERE m.archive_id = f.id)
                ORDER BY f.finished_at, f.id LIMIT $2
                FOR UPDATE SKIP LOCKED),
              gone AS (DELETE FROM ingest_files f USING pick WHERE f.id = pick.id RETURNING f.id, f.original_name, f.finished_at),
              bodies AS (DELETE FROM ingest_payloads p USING gone WHERE p.file_id = gone.id RETURNING p.file_id, octet_length(p.body) AS bytes)
-             SELECT gone.id, gone.original_name AS "originalName", bodies.bytes
+             SELECT gone.id, gone.original_name AS "originalName", gone.finished_at::text AS "finishedAt", bodies.bytes
              FROM gone LEFT JOIN bodies ON bodies.file_id = gone.id ORDER BY gone.finished_at, gone.id`,
-            [horizon, room],
+            [horizon, room, from.finishedAt, from.id],
           ),
         ),
       );
       for (const r of rows) tally.add(r.originalName, Number(r.bytes ?? 0));
-      if (rows.length === 0) break;
+      deletedInWalk += rows.length;
+      if (rows.length === room) {
+        after = rows[rows.length - 1];
+        continue;
+      }
+      // The end of a walk (or rows held elsewhere): walk again only when this one freed something.
+      if (deletedInWalk === 0) break;
+      after = WALK_START;
+      deletedInWalk = 0;
     }
     return tally.result();
   }

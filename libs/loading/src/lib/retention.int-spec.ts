@@ -131,6 +131,19 @@ describe('retention sweeps (real PostgreSQL, a drop folder in a temp dir)', () =
       expect((await sut.sweepProcessed(HORIZON)).items).toBe(0);
     });
 
+    it('leaves a zip archive while a member of it is queued again (a member replay reads the archive)', async () => {
+      put('processed/b.zip', 'zip');
+      const archive = await row({ status: 'processed', storedPath: 'processed/b.zip' });
+      const member = await row({ status: 'queued', storedPath: `archive/${archive}/0`, archiveId: archive, memberIndex: 0, finishedAt: null });
+      const sut = new FiledFilesRetention(ds, filing);
+      expect((await sut.sweepProcessed(HORIZON)).items).toBe(0);
+      expect(exists('processed/b.zip')).toBe(true);
+
+      await ds.query(`UPDATE ingest_files SET status = 'processed', finished_at = $2 WHERE id = $1`, [member, OLD]);
+      expect((await sut.sweepProcessed(HORIZON)).items).toBe(1);
+      expect(await expiredIds()).toEqual(sorted([archive, member]));
+    });
+
     it('keeps a file whose row a replay holds, and leaves it for the next run', async () => {
       put('processed/held.csv', 'held');
       const held = await row({ status: 'processed', storedPath: 'processed/held.csv' });
@@ -260,6 +273,20 @@ describe('retention sweeps (real PostgreSQL, a drop folder in a temp dir)', () =
       const again = randomUUID();
       const registered = await new LedgerRepository(ds).register({ id: again, source: 'dropzone', originalName: 'plain.csv', storedPath: `processing/${again}__plain.csv`, sha256: sha('plain'), sizeBytes: 5 });
       expect(registered.status).toBe('queued');
+    });
+
+    it('deletes an original after more old duplicates than one batch takes, in the same sweep', async () => {
+      const original = await row({ status: 'processed', storedPath: 'processed/o.csv', expired: true, finishedAt: '2025-05-01T00:00:00.000Z' });
+      await ds.query(
+        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, duplicate_of, finished_at, expired_at)
+         SELECT gen_random_uuid(), 'dropzone', 'dup.csv', 'processed/dup' || i, encode(sha256(i::text::bytea), 'hex'), 1, 'duplicate', $1, $2::timestamptz + make_interval(secs => i), now()
+         FROM generate_series(1, 250) i`,
+        [original, OLD],
+      );
+      const sut = new LedgerRetention(ds);
+      expect((await sut.sweep(HORIZON, { dryRun: true })).items).toBe(251);
+      expect((await sut.sweep(HORIZON)).items).toBe(251);
+      expect(await ledgerIds()).toEqual([]);
     });
 
     it('takes at most `limit` rows a call, and a dry run reports as many', async () => {

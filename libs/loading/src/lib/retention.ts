@@ -30,6 +30,16 @@ export function retentionHorizon(ms: number | undefined, now: Date = new Date())
   return ms === undefined ? null : new Date(now.getTime() - ms);
 }
 
+/** Where a walk over `(finished_at, id)` starts: before every row. */
+export const WALK_START = { finishedAt: '-infinity', id: '00000000-0000-0000-0000-000000000000' } as const;
+
+/**
+ * `(finished_at, id)` of the row `alias` past a walk's position (`a`: finished_at as text, `b`: id). The plain
+ * `finished_at >=` lets an index on finished_at start the scan there; the row comparison settles ties.
+ */
+export const PAST = (a: string, b: string, alias = '') =>
+  `${alias}finished_at >= ${a}::timestamptz AND (${alias}finished_at, ${alias}id) > (${a}::timestamptz, ${b}::uuid)`;
+
 /** `status IN (…)` of the terminal statuses, as SQL. */
 export const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((s) => `'${s}'`).join(',')})`;
 

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { rowsOf } from '@sluice/db';
 import type { Sql } from './ledger.repository';
-import { SweepTally, TERMINAL_SQL, type SweepOptions, type SweepResult } from './retention';
+import { PAST, SweepTally, TERMINAL_SQL, WALK_START, type SweepOptions, type SweepResult } from './retention';
 
 /** The stored_path of a payload kept in ingest_payloads. No drop-folder area has this name. */
 export const DATABASE_AREA = 'database';
@@ -21,7 +21,7 @@ const EXPIRING = (lock: boolean) => `
   FROM ingest_files
   WHERE split_part(stored_path, '/', 1) = '${DATABASE_AREA}' AND expired_at IS NULL AND finished_at IS NOT NULL AND finished_at < $1
     AND status IN ${TERMINAL_SQL}
-    AND ($2::timestamptz IS NULL OR (finished_at, id) > ($2::timestamptz, $3::uuid))
+    AND ${PAST('$2', '$3')}
   ORDER BY finished_at, id LIMIT $4
   ${lock ? 'FOR NO KEY UPDATE SKIP LOCKED' : ''}`;
 
@@ -48,11 +48,11 @@ export class StoredPayloads {
    */
   async sweepExpired(horizon: Date, opts: SweepOptions = {}): Promise<SweepResult> {
     const tally = new SweepTally();
-    let after: ExpiringBody | undefined;
+    let after: Pick<ExpiringBody, 'finishedAt' | 'id'> = WALK_START;
     for (;;) {
       const room = tally.room(opts.limit);
       if (room === 0) break;
-      const params = [horizon, after?.finishedAt ?? null, after?.id ?? null, room];
+      const params = [horizon, after.finishedAt, after.id, room];
       const rows = rowsOf<ExpiringBody>(
         await this.ds.query(
           opts.dryRun
