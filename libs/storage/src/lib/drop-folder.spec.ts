@@ -242,6 +242,17 @@ describe('drop folder', () => {
       expect(readdirSync(join(root, 'quarantine'))).toEqual([]);
     });
 
+    it('discards the processing/ name a restore made, and nothing outside processing/', async () => {
+      put('processed/r.csv', 'rrr');
+      const id = randomUUID();
+      const { storedPath } = await filing.restore('processed/r.csv', id);
+      await filing.discardRestored(storedPath);
+      expect(existsSync(join(root, storedPath))).toBe(false);
+      expect(readFileSync(join(root, 'processed/r.csv'), 'utf8')).toBe('rrr');
+      await filing.discardRestored(storedPath);
+      expect(await codeOf(filing.discardRestored('processed/r.csv'))).toBe('unsafe_path');
+    });
+
     it('finds nothing to remove for a file already gone, or under a folder already gone', async () => {
       expect(await filing.removeFiled('processed/gone.csv')).toEqual({ found: false, bytes: 0 });
       expect(await filing.removeFiled('processed/no/such/dir/gone.csv')).toEqual({ found: false, bytes: 0 });

@@ -151,6 +151,22 @@ export class OutcomeFiling extends DropAreas {
   }
 
   /**
+   * Undoes `restore` for a replay that did not go ahead because retention removed the file meanwhile: removes
+   * the new name in processing/, the file's last copy, which nothing will read. A name already gone is fine.
+   */
+  async discardRestored(storedPath: string): Promise<void> {
+    await this.init();
+    const abs = this.storedAbs(storedPath, ['processing']);
+    if (!(await this.realDirExists(dirname(abs)))) return;
+    const st = await lstatOrNull(abs);
+    if (!st?.isFile()) return;
+    await unlink(abs).catch((e: unknown) => {
+      if (codeOf(e) !== 'ENOENT') throw e;
+    });
+    await fsyncDir(dirname(abs));
+  }
+
+  /**
    * Removes a finished file from processed/ or quarantine/ (retention), with its `<name>.error.json` in
    * quarantine/. Only a path inside those two areas is accepted, every directory on the way must be a real
    * one, and the entry itself is unlinked, never followed (an irregular entry moved there as-is goes the same
