@@ -228,4 +228,24 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     expect(touched).not.toContain(p.id);
     expect((await queued()).filter(([id]) => id === f.id || id === p.id)).toEqual([]);
   });
+
+  it('a file retention removes between its restore and the reset: file_expired, and no copy of it left in processing/', async () => {
+    const f = await finishedFile('quarantined');
+    await ds.query(`UPDATE ingest_files SET finished_at = now() - interval '400 days' WHERE id = $1`, [f.id]);
+    const horizon = new Date(Date.now() - 365 * 86400_000);
+    // The sweep runs right after the replay linked the file back into processing/.
+    const racing = Object.create(drop) as OutcomeFiling;
+    racing.restore = async (storedPath: string, fileId: string) => {
+      const restored = await drop.restore(storedPath, fileId);
+      expect((await new FiledFilesRetention(ds, drop).sweepQuarantine(horizon)).items).toBe(1);
+      return restored;
+    };
+    const replay = new ReplayService(ds, ledger, racing, new LedgerAnnouncer(ledger, js), new StoredPayloads(ds));
+
+    await expect(replay.replay(f.id)).rejects.toMatchObject({ code: 'file_expired', details: { id: f.id } });
+    expect(existsSync(join(dir, 'processing', `${f.id}__${f.name}`))).toBe(false);
+    expect(existsSync(join(dir, f.storedPath))).toBe(false);
+    expect((await ledger.get(f.id))!).toMatchObject({ status: 'quarantined', storedPath: f.storedPath, expiredAt: expect.any(Date) });
+    expect((await queued()).filter(([id]) => id === f.id)).toEqual([]);
+  });
 });

@@ -139,8 +139,9 @@ class FakeDatabase implements Pick<DataSource, 'query'> {
 }
 
 /** processed/ and quarantine/: restore links a file back into processing/, releaseRestored removes the old name. */
-class FakeDrop implements Pick<OutcomeFiling, 'restore' | 'releaseRestored' | 'sha256AndSize'> {
+class FakeDrop implements Pick<OutcomeFiling, 'restore' | 'releaseRestored' | 'discardRestored' | 'sha256AndSize'> {
   readonly released: string[] = [];
+  readonly discarded: string[] = [];
   readonly missing = new Set<string>();
   /** Content found in processing/ when hashed again, by stored path (default: what the row recorded). */
   readonly content = new Map<string, ContentDigest>();
@@ -156,6 +157,10 @@ class FakeDrop implements Pick<OutcomeFiling, 'restore' | 'releaseRestored' | 's
   async releaseRestored(previous: string): Promise<void> {
     if (this.releaseError) throw this.releaseError;
     this.released.push(previous);
+  }
+
+  async discardRestored(storedPath: string): Promise<void> {
+    this.discarded.push(storedPath);
   }
 
   async sha256AndSize(storedPath: string): Promise<ContentDigest> {
@@ -287,6 +292,7 @@ describe(ReplayService.name, () => {
       db.liveContent.set(f.sha256, live);
 
       expect(await refusal(sut.replay(f.id))).toMatchObject({ code: 'content_live', details: { id: f.id, liveFileId: live } });
+      expect(drop.discarded).toEqual([]);
       expect(db.runners[0]).toMatchObject({ committed: false, rolledBack: true });
       expect(ledger.rows.get(f.id)?.status).toBe('quarantined');
       expect(announcer.announced).toEqual([]);
@@ -314,6 +320,9 @@ describe(ReplayService.name, () => {
       expect(db.runners[0]).toMatchObject({ committed: false, rolledBack: true });
       expect(ledger.rows.get(f.id)?.status).toBe('quarantined');
       expect(announcer.announced).toEqual([]);
+      // The link the restore made in processing/ goes: nothing may load it.
+      expect(drop.discarded).toEqual([`processing/${f.id}__a.csv`]);
+      expect(drop.released).toEqual([]);
     });
 
     it('refuses a row another replay reset first (its status is read again under the lock)', async () => {

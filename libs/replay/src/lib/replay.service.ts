@@ -74,7 +74,17 @@ export class ReplayService {
     assertNotExpired(row);
     const restored = await this.restore(row);
     const content = await this.contentOf(row, restored.storedPath);
-    const replays = await this.resetRow(row.id, restored.storedPath, content);
+    let replays: number;
+    try {
+      replays = await this.resetRow(row.id, restored.storedPath, content);
+    } catch (e) {
+      // Retention removed the file between its restore and the reset: the link made in processing/ is its last
+      // copy, which no replay may use; left there, it would outlive the ledger row and load again as a new file.
+      if (restored.previous && e instanceof ReplayException && e.code === 'file_expired') {
+        await this.drop.discardRestored(restored.storedPath).catch((d: unknown) => this.logger.warn(`file ${fileId}: could not remove ${restored.storedPath}: ${(d as Error).message}`));
+      }
+      throw e;
+    }
     if (restored.previous) {
       await this.drop.releaseRestored(restored.previous).catch((e: unknown) => this.logger.warn(`file ${fileId}: could not remove the old copy ${restored.previous}: ${(e as Error).message}`));
     }
