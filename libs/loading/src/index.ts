@@ -15,5 +15,8 @@ export * from './lib/payload-batch.loader';
 export * from './lib/partition-coverage';
 export * from './lib/s3-objects.repository';
 export * from './lib/loaders';
+export * from './lib/retention';
+export * from './lib/filed-files-retention';
+export * from './lib/ledger-retention';
 export * from './lib/ledger.module';
 export * from './lib/loading.module';

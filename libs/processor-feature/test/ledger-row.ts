@@ -31,6 +31,7 @@ export function ledgerRow(attempts: number, over: Partial<IngestFile> = {}): Ing
     updatedAt: now,
     startedAt: now,
     finishedAt: null,
+    expiredAt: null,
     ...over,
   } satisfies IngestFile);
 }

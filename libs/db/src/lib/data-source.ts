@@ -23,6 +23,7 @@ import { CompressedFiles1764800000000 } from './migrations/1764800000000-compres
 import { IdempotencyRequestDigest1764910000000 } from './migrations/1764910000000-idempotency-request-digest';
 import { RowsWritten1765000000000 } from './migrations/1765000000000-rows-written';
 import { PartitionedTables1765100000000 } from './migrations/1765100000000-partitioned-tables';
+import { ExpiredFiles1765200000000 } from './migrations/1765200000000-expired-files';
 import { MaintenanceRuns1765300000000 } from './migrations/1765300000000-maintenance-runs';
 import { pgDriver } from './pg-driver';
 
@@ -41,6 +42,7 @@ export const MIGRATIONS = [
   IdempotencyRequestDigest1764910000000,
   RowsWritten1765000000000,
   PartitionedTables1765100000000,
+  ExpiredFiles1765200000000,
   MaintenanceRuns1765300000000,
 ];
 

@@ -92,6 +92,29 @@ describe('migrations', () => {
     }
   });
 
+  it('adds expired_at to the ledger, empty for the rows already there, and the indexes the retention sweeps read', async () => {
+    await runMigrations(url);
+    const reverted = await revertTo(url, 'ExpiredFiles1765200000000');
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(
+        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status, finished_at)
+         VALUES ('00000000-0000-4000-8000-0000000000e1', 'dropzone', 'old.csv', 'processed/old.csv', repeat('e', 64), 1, 'processed', now())`,
+      );
+      expect(await runMigrations(url)).toEqual(reverted);
+      const { rows } = await c.query(`SELECT count(*)::int AS n, count(expired_at)::int AS expired FROM ingest_files`);
+      expect(rows[0].n).toBeGreaterThan(0);
+      expect(rows[0].expired).toBe(0);
+      const indexes = await c.query<{ name: string }>(`SELECT indexname AS name FROM pg_indexes WHERE tablename = 'ingest_files' AND indexname = ANY($1) ORDER BY 1`, [
+        ['ingest_files_duplicate_of_idx', 'ingest_files_finished_idx', 'ingest_files_unexpired_idx'],
+      ]);
+      expect(indexes.rows.map((r) => r.name)).toEqual(['ingest_files_duplicate_of_idx', 'ingest_files_finished_idx', 'ingest_files_unexpired_idx']);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('refuses a database name that is not a plain identifier', async () => {
     await expect(ensureDatabase(Object.assign(new URL(TEST_PG_URL), { pathname: '/bad";drop' }).toString())).rejects.toThrow(/plain identifier/);
   });

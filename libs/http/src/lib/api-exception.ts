@@ -14,6 +14,8 @@ export type ApiErrorCode =
   | 'invalid_json'
   | 'invalid_document'
   | 'conflict'
+  /** A replay of a file whose stored bytes retention removed (409; `details.expiredAt`). */
+  | 'file_expired'
   | 'idempotency_key_reused'
   | 'rate_limited'
   | 'request_timeout'

@@ -4,6 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { BatchSubjects, FileSubjects, fullSubject, type FileBatchQueuedMessage } from '@sluice/contracts';
+import { StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { createTestDatabase, TEST_PG_URL, type TestDatabase } from '@sluice/testing';
 import { Client } from 'pg';
@@ -417,6 +418,23 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     expect((await errorOf(badParam)).error.message).toContain('older_than_ms');
   });
 
+  it('POST /files/{id}/replay of a payload whose body retention removed: 409 file_expired with the time it was removed', async () => {
+    const doc = JSON.stringify({ time_stamp: '2019-05-06T06:00:00-04:00', data: [6] });
+    const { raw_id } = (await (await postJson(doc)).json()) as { raw_id: string };
+    await app.get(DataSource).query(`UPDATE ingest_files SET status = 'processed', finished_at = now() - interval '400 days' WHERE id = $1`, [raw_id]);
+    expect((await app.get(StoredPayloads).sweepExpired(new Date(Date.now() - 365 * 86400_000))).items).toBe(1);
+    const [{ expired_at }] = (await ledger(raw_id)) as Array<{ expired_at: Date }>;
+
+    const refused = await post(`/files/${raw_id}/replay`, undefined);
+    expect(refused.status).toBe(409);
+    expect((await errorOf(refused)).error).toMatchObject({
+      code: 'file_expired',
+      message: expect.stringContaining('removed by retention'),
+      details: { reason: 'file_expired', id: raw_id, expiredAt: new Date(expired_at).toISOString() },
+    });
+    expect((await ledger(raw_id))[0]).toMatchObject({ status: 'processed' });
+  });
+
   it('serves an OpenAPI document that validates, with every endpoint, the seed example and the errors', async () => {
     const doc = (await (await fetch(`${base}/docs-json`)).json()) as Record<string, unknown>;
     await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeTruthy();
@@ -429,6 +447,7 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     for (const path of ['/ingest', '/ingest/files']) {
       expect((paths[path]['post'].responses['503'] as { description: string }).description).toMatch(/^`disk_low` \(with `Retry-After`, seconds\).*MIN_FREE_DISK.*`service_unavailable`/s);
     }
+    expect(JSON.stringify(paths['/files/{id}/replay']['post'].responses['409'])).toContain('file_expired');
   });
 
   it('503 while PostgreSQL refuses connections: nothing is stored or queued, and the same payload is accepted once it is back', async () => {

@@ -179,7 +179,12 @@ export class IngestController {
   })
   @ApiAcceptedResponse({ type: IngestStatusDto, description: 'Queued again.' })
   @ApiNotFound('No file with that id.')
-  @ApiConflictResponse({ type: ApiErrorDto, description: '`details.reason`: not_replayable (still queued/processing, or a duplicate), content_live (the same content is live as another file) or file_missing.' })
+  @ApiConflictResponse({
+    type: ApiErrorDto,
+    description:
+      'Code `conflict`, `details.reason`: not_replayable (still queued/processing, or a duplicate), content_live (the same content is live as another file) or file_missing. ' +
+      'Code `file_expired` (and `details.reason` file_expired): retention removed the stored bytes (PROCESSED_RETENTION, QUARANTINE_RETENTION, PAYLOAD_RETENTION); `details.expiredAt` says when.',
+  })
   @Refusals()
   async replay(@Param() p: FileIdParamsDto): Promise<IngestStatusDto> {
     let queued: IngestFile;
@@ -188,7 +193,7 @@ export class IngestController {
     } catch (e) {
       if (!(e instanceof ReplayException)) throw e;
       if (e.code === 'not_found') throw ApiException.notFound('file', p.id);
-      throw new ApiException(HttpStatus.CONFLICT, 'conflict', e.message, { reason: e.code, ...e.details });
+      throw new ApiException(HttpStatus.CONFLICT, e.code === 'file_expired' ? 'file_expired' : 'conflict', e.message, { reason: e.code, ...e.details });
     }
     return this.ingest.statusOf(queued);
   }

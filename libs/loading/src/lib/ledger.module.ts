@@ -1,16 +1,21 @@
 import { Module } from '@nestjs/common';
+import { FiledFilesRetention } from './filed-files-retention';
 import { LedgerAnnouncer } from './ledger-announcer';
+import { LedgerRetention } from './ledger-retention';
 import { LedgerRepository } from './ledger.repository';
 import { S3ObjectsRepository } from './s3-objects.repository';
 import { StoredPayloads } from './stored-payloads.repository';
 
+const PROVIDERS = [LedgerRepository, StoredPayloads, S3ObjectsRepository, LedgerAnnouncer, FiledFilesRetention, LedgerRetention];
+
 /**
- * The ledger's repositories (ingest_files, the payloads stored in the database, s3_objects) and the one step
- * that registers files and announces them. Needs the app's DataSource (DbModule) and JetStreamService
- * (MessagingModule).
+ * The ledger's repositories (ingest_files, the payloads stored in the database, s3_objects), the one step
+ * that registers files and announces them, and retention (FiledFilesRetention, StoredPayloads.sweepExpired,
+ * LedgerRetention). Needs the app's DataSource (DbModule), JetStreamService (MessagingModule) and drop folder
+ * (StorageModule, for FiledFilesRetention).
  */
 @Module({
-  providers: [LedgerRepository, StoredPayloads, S3ObjectsRepository, LedgerAnnouncer],
-  exports: [LedgerRepository, StoredPayloads, S3ObjectsRepository, LedgerAnnouncer],
+  providers: PROVIDERS,
+  exports: PROVIDERS,
 })
 export class LedgerModule {}

@@ -73,7 +73,7 @@ const COLUMNS = `id, source, original_name AS "originalName", stored_path AS "st
   size_bytes AS "sizeBytes", compression, archive_id AS "archiveId", member_index AS "memberIndex", kind, status, duplicate_of AS "duplicateOf", rows_total AS "rowsTotal",
   rows_loaded AS "rowsLoaded", rows_rejected AS "rowsRejected", rows_written AS "rowsWritten",
   rows_written_by_table AS "rowsWrittenByTable", error,
-  attempts, replays, created_at AS "createdAt", queued_at AS "queuedAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+  attempts, replays, created_at AS "createdAt", queued_at AS "queuedAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt", expired_at AS "expiredAt"`;
 
 /**
  * The ledger (`ingest_files`): every state change of a file goes through here. Each method is a single

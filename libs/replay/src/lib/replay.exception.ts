@@ -7,7 +7,9 @@ export type ReplayErrorCode =
   /** The same content is live in the ledger as another file (replaying would load it twice). */
   | 'content_live'
   /** The stored bytes are gone or not a regular file. */
-  | 'file_missing';
+  | 'file_missing'
+  /** Retention removed the stored bytes (a file's copy, a stored body); `details.expiredAt` says when. */
+  | 'file_expired';
 
 export class ReplayException extends Error {
   constructor(

@@ -1,7 +1,7 @@
 import { CommonConfig } from '@sluice/config';
 import { FileSubjects, fullSubject } from '@sluice/contracts';
 import { createDataSource } from '@sluice/db';
-import { databaseStoredPath, LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { databaseStoredPath, FiledFilesRetention, LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { JetStreamService } from '@sluice/messaging';
 import { DropClaims, objectStoredPath, OutcomeFiling } from '@sluice/storage';
 import { createTestDatabase, SHARED_NATS_URL, testNamespace, type TestDatabase } from '@sluice/testing';
@@ -204,5 +204,48 @@ describe(`${ReplayService.name} (real PostgreSQL and NATS)`, () => {
     expect(redriven.redriven).toEqual([recent[0].id]);
     expect((await queued()).filter(([id]) => id === recent[0].id).map(([, m]) => m)).toEqual([`${recent[0].id}.replay.1`, `${recent[0].id}.redrive.${new Date(before!.updatedAt).getTime()}`]);
     expect((await sut.redriveStuck(60_000)).redriven).toEqual([]);
+  });
+
+  it('refuses a file or a stored body that retention removed: file_expired with the time it was removed, and replayWhere leaves it out', async () => {
+    const horizon = new Date(Date.now() - 365 * 86400_000);
+    const longAgo = `now() - interval '400 days'`;
+    const f = await finishedFile('failed');
+    const p = await storedPayload('failed');
+    await ds.query(`UPDATE ingest_files SET finished_at = ${longAgo} WHERE id = ANY($1::uuid[])`, [[f.id, p.id]]);
+    expect((await new FiledFilesRetention(ds, drop).sweepQuarantine(horizon)).items).toBe(1);
+    expect((await new StoredPayloads(ds).sweepExpired(horizon)).items).toBe(1);
+    expect(existsSync(join(dir, f.storedPath))).toBe(false);
+
+    for (const id of [f.id, p.id]) {
+      const { expiredAt } = (await ledger.get(id))!;
+      expect(expiredAt).toBeInstanceOf(Date);
+      await expect(sut.replay(id)).rejects.toMatchObject({ code: 'file_expired', details: { id, expiredAt: new Date(expiredAt!).toISOString() } });
+      expect((await ledger.get(id))!.status).toBe('failed');
+    }
+    const all = await sut.replayWhere({ status: 'failed' });
+    const touched = [...all.replayed.map((r) => r.id), ...all.skipped.map((s) => s.id)];
+    expect(touched).not.toContain(f.id);
+    expect(touched).not.toContain(p.id);
+    expect((await queued()).filter(([id]) => id === f.id || id === p.id)).toEqual([]);
+  });
+
+  it('a file retention removes between its restore and the reset: file_expired, and no copy of it left in processing/', async () => {
+    const f = await finishedFile('quarantined');
+    await ds.query(`UPDATE ingest_files SET finished_at = now() - interval '400 days' WHERE id = $1`, [f.id]);
+    const horizon = new Date(Date.now() - 365 * 86400_000);
+    // The sweep runs right after the replay linked the file back into processing/.
+    const racing = Object.create(drop) as OutcomeFiling;
+    racing.restore = async (storedPath: string, fileId: string) => {
+      const restored = await drop.restore(storedPath, fileId);
+      expect((await new FiledFilesRetention(ds, drop).sweepQuarantine(horizon)).items).toBe(1);
+      return restored;
+    };
+    const replay = new ReplayService(ds, ledger, racing, new LedgerAnnouncer(ledger, js), new StoredPayloads(ds));
+
+    await expect(replay.replay(f.id)).rejects.toMatchObject({ code: 'file_expired', details: { id: f.id } });
+    expect(existsSync(join(dir, 'processing', `${f.id}__${f.name}`))).toBe(false);
+    expect(existsSync(join(dir, f.storedPath))).toBe(false);
+    expect((await ledger.get(f.id))!).toMatchObject({ status: 'quarantined', storedPath: f.storedPath, expiredAt: expect.any(Date) });
+    expect((await queued()).filter(([id]) => id === f.id)).toEqual([]);
   });
 });

@@ -102,7 +102,7 @@ class FakeQueryRunner {
     const [id] = params as string[];
     if (sql.includes('FOR UPDATE')) {
       const row = this.db.ledger.rows.get(id);
-      return row ? [{ status: this.db.statusUnderLock ?? row.status }] : [];
+      return row ? [{ status: this.db.statusUnderLock ?? row.status, expiredAt: this.db.expiredUnderLock ?? row.expiredAt ?? null }] : [];
     }
     if (sql.startsWith('UPDATE ingest_files')) {
       const [, storedPath, sha256, size] = params as [string, string, string, number];
@@ -122,6 +122,8 @@ class FakeDatabase implements Pick<DataSource, 'query'> {
   readonly liveContent = new Map<string, string>();
   /** The status the row has once locked, when another replay got there first. */
   statusUnderLock?: IngestFile['status'];
+  /** When retention removed the row's bytes, as read under the lock (a sweep that got there between read and reset). */
+  expiredUnderLock?: Date;
 
   constructor(readonly ledger: FakeLedger) {}
 
@@ -137,8 +139,9 @@ class FakeDatabase implements Pick<DataSource, 'query'> {
 }
 
 /** processed/ and quarantine/: restore links a file back into processing/, releaseRestored removes the old name. */
-class FakeDrop implements Pick<OutcomeFiling, 'restore' | 'releaseRestored' | 'sha256AndSize'> {
+class FakeDrop implements Pick<OutcomeFiling, 'restore' | 'releaseRestored' | 'discardRestored' | 'sha256AndSize'> {
   readonly released: string[] = [];
+  readonly discarded: string[] = [];
   readonly missing = new Set<string>();
   /** Content found in processing/ when hashed again, by stored path (default: what the row recorded). */
   readonly content = new Map<string, ContentDigest>();
@@ -154,6 +157,10 @@ class FakeDrop implements Pick<OutcomeFiling, 'restore' | 'releaseRestored' | 's
   async releaseRestored(previous: string): Promise<void> {
     if (this.releaseError) throw this.releaseError;
     this.released.push(previous);
+  }
+
+  async discardRestored(storedPath: string): Promise<void> {
+    this.discarded.push(storedPath);
   }
 
   async sha256AndSize(storedPath: string): Promise<ContentDigest> {
@@ -285,9 +292,36 @@ describe(ReplayService.name, () => {
       db.liveContent.set(f.sha256, live);
 
       expect(await refusal(sut.replay(f.id))).toMatchObject({ code: 'content_live', details: { id: f.id, liveFileId: live } });
+      expect(drop.discarded).toEqual([]);
       expect(db.runners[0]).toMatchObject({ committed: false, rolledBack: true });
       expect(ledger.rows.get(f.id)?.status).toBe('quarantined');
       expect(announcer.announced).toEqual([]);
+      expect(drop.released).toEqual([]);
+    });
+
+    it('refuses a file whose bytes retention removed, with the time they were removed, and touches nothing', async () => {
+      const expiredAt = new Date('2026-03-01T02:00:00.000Z');
+      const f = ledger.add(fileRow({ expiredAt }));
+      const body = ledger.add(fileRow({ storedPath: 'database/z', status: 'processed', expiredAt }));
+
+      for (const id of [f.id, body.id]) {
+        expect(await refusal(sut.replay(id))).toMatchObject({ code: 'file_expired', details: { id, expiredAt: '2026-03-01T02:00:00.000Z' }, message: expect.stringContaining('removed by retention') });
+      }
+      expect(db.runners).toEqual([]);
+      expect(announcer.announced).toEqual([]);
+      expect(drop.released).toEqual([]);
+    });
+
+    it('refuses a file whose bytes retention removed while it was being restored (expired_at is read again under the lock)', async () => {
+      const f = ledger.add(fileRow());
+      db.expiredUnderLock = new Date('2026-03-01T02:00:00.000Z');
+
+      expect(await refusal(sut.replay(f.id))).toMatchObject({ code: 'file_expired', details: { id: f.id, expiredAt: '2026-03-01T02:00:00.000Z' } });
+      expect(db.runners[0]).toMatchObject({ committed: false, rolledBack: true });
+      expect(ledger.rows.get(f.id)?.status).toBe('quarantined');
+      expect(announcer.announced).toEqual([]);
+      // The link the restore made in processing/ goes: nothing may load it.
+      expect(drop.discarded).toEqual([`processing/${f.id}__a.csv`]);
       expect(drop.released).toEqual([]);
     });
 

@@ -71,9 +71,20 @@ export class ReplayService {
     const row = await this.ledger.get(fileId);
     if (!row) throw new ReplayException('not_found', `file ${fileId} is not in the ledger`, { id: fileId });
     assertReplayable(row);
+    assertNotExpired(row);
     const restored = await this.restore(row);
     const content = await this.contentOf(row, restored.storedPath);
-    const replays = await this.resetRow(row.id, restored.storedPath, content);
+    let replays: number;
+    try {
+      replays = await this.resetRow(row.id, restored.storedPath, content);
+    } catch (e) {
+      // Retention removed the file between its restore and the reset: the link made in processing/ is its last
+      // copy, which no replay may use; left there, it would outlive the ledger row and load again as a new file.
+      if (restored.previous && e instanceof ReplayException && e.code === 'file_expired') {
+        await this.drop.discardRestored(restored.storedPath).catch((d: unknown) => this.logger.warn(`file ${fileId}: could not remove ${restored.storedPath}: ${(d as Error).message}`));
+      }
+      throw e;
+    }
     if (restored.previous) {
       await this.drop.releaseRestored(restored.previous).catch((e: unknown) => this.logger.warn(`file ${fileId}: could not remove the old copy ${restored.previous}: ${(e as Error).message}`));
     }
@@ -128,11 +139,14 @@ export class ReplayService {
     return now;
   }
 
-  /** Replays every file in `status` (finished since `since`), oldest first; refusals are listed, not thrown. */
+  /**
+   * Replays every file in `status` (finished since `since`), oldest first; refusals are listed, not thrown. Files
+   * whose bytes retention removed are left out (they would fill every page with `file_expired`).
+   */
   async replayWhere(filter: ReplayFilter): Promise<ReplayManyResult> {
     const ids = rowsOf<{ id: string }>(
       await this.ds.query(
-        `SELECT id FROM ingest_files WHERE status = $1 AND ($2::timestamptz IS NULL OR finished_at >= $2)
+        `SELECT id FROM ingest_files WHERE status = $1 AND ($2::timestamptz IS NULL OR finished_at >= $2) AND expired_at IS NULL
          ORDER BY finished_at, id LIMIT $3`,
         [filter.status, filter.since ?? null, filter.limit ?? DEFAULT_BATCH_LIMIT],
       ),
@@ -167,9 +181,12 @@ export class ReplayService {
   /** Resets the row under its lock; returns the new replay count. */
   private async resetRow(id: string, storedPath: string, content: { sha256: string; size: number }): Promise<number> {
     return withTransaction(this.ds, async (client) => {
-      const current = rowsOf<{ status: FileStatus }>(await client.query(`SELECT status FROM ingest_files WHERE id = $1 FOR UPDATE`, [id]))[0];
+      const current = rowsOf<{ status: FileStatus; expiredAt: Date | null }>(
+        await client.query(`SELECT status, expired_at AS "expiredAt" FROM ingest_files WHERE id = $1 FOR UPDATE`, [id]),
+      )[0];
       if (!current) throw new ReplayException('not_found', `file ${id} is not in the ledger`, { id });
       assertReplayable({ id, status: current.status });
+      assertNotExpired({ id, expiredAt: current.expiredAt });
       await client.query(`DELETE FROM ingest_errors WHERE file_id = $1`, [id]);
       // An object's after-load action (or quarantine report) is done again for its new outcome.
       await client.query(`UPDATE s3_objects SET settled_at = NULL, settled_as = NULL WHERE file_id = $1`, [id]);
@@ -199,6 +216,13 @@ export class ReplayService {
       return updated[0]?.replays ?? 1;
     });
   }
+}
+
+/** Retention removed the bytes (PROCESSED_RETENTION, QUARANTINE_RETENTION, PAYLOAD_RETENTION): nothing is left to load. */
+function assertNotExpired(row: { id: string; expiredAt: Date | string | null }): void {
+  if (row.expiredAt === null || row.expiredAt === undefined) return;
+  const expiredAt = new Date(row.expiredAt).toISOString();
+  throw new ReplayException('file_expired', `file ${row.id} cannot be replayed: its stored bytes were removed by retention at ${expiredAt}`, { id: row.id, expiredAt });
 }
 
 function assertReplayable(row: { id: string; status: FileStatus }): void {

@@ -229,6 +229,52 @@ describe('drop folder', () => {
     });
   });
 
+  describe('removeFiled (retention)', () => {
+    it('removes a processed file, and a quarantined one with its error.json; dryRun measures and keeps', async () => {
+      put('processed/site/a.csv', 'aaaa');
+      put('quarantine/b.csv', 'bb');
+      put('quarantine/b.csv.error.json', '{"x":1}');
+      expect(await filing.removeFiled('quarantine/b.csv', { dryRun: true })).toEqual({ found: true, bytes: 2 + 7 });
+      expect(readdirSync(join(root, 'quarantine')).sort()).toEqual(['b.csv', 'b.csv.error.json']);
+      expect(await filing.removeFiled('processed/site/a.csv')).toEqual({ found: true, bytes: 4 });
+      expect(await filing.removeFiled('quarantine/b.csv')).toEqual({ found: true, bytes: 9 });
+      expect(existsSync(join(root, 'processed/site/a.csv'))).toBe(false);
+      expect(readdirSync(join(root, 'quarantine'))).toEqual([]);
+    });
+
+    it('discards the processing/ name a restore made, and nothing outside processing/', async () => {
+      put('processed/r.csv', 'rrr');
+      const id = randomUUID();
+      const { storedPath } = await filing.restore('processed/r.csv', id);
+      await filing.discardRestored(storedPath);
+      expect(existsSync(join(root, storedPath))).toBe(false);
+      expect(readFileSync(join(root, 'processed/r.csv'), 'utf8')).toBe('rrr');
+      await filing.discardRestored(storedPath);
+      expect(await codeOf(filing.discardRestored('processed/r.csv'))).toBe('unsafe_path');
+    });
+
+    it('finds nothing to remove for a file already gone, or under a folder already gone', async () => {
+      expect(await filing.removeFiled('processed/gone.csv')).toEqual({ found: false, bytes: 0 });
+      expect(await filing.removeFiled('processed/no/such/dir/gone.csv')).toEqual({ found: false, bytes: 0 });
+    });
+
+    it('unlinks a symlink filed as-is without touching its target, and refuses paths outside processed/ and quarantine/', async () => {
+      symlinkSync(join(outside, 'secret.txt'), join(root, 'quarantine/link'));
+      expect((await filing.removeFiled('quarantine/link')).found).toBe(true);
+      expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
+      put('incoming/keep.csv', 'k');
+      for (const p of ['incoming/keep.csv', 'processing/x.csv', 'processed/../incoming/keep.csv', '/etc/passwd', 'processed']) {
+        expect(await codeOf(filing.removeFiled(p))).toBe('unsafe_path');
+      }
+      expect(existsSync(join(root, 'incoming/keep.csv'))).toBe(true);
+      symlinkSync(outside, join(root, 'processed/via'));
+      expect(await codeOf(filing.removeFiled('processed/via/secret.txt'))).toBe('unsafe_directory');
+      expect(existsSync(join(outside, 'secret.txt'))).toBe(true);
+      mkdirSync(join(root, 'processed/dir'));
+      expect(await codeOf(filing.removeFiled('processed/dir'))).toBe('not_regular_file');
+    });
+  });
+
   describe('irregular entries', () => {
     it('moves a symlink pointing outside into quarantine/ as a symlink, never reading it', async () => {
       symlinkSync(join(outside, 'secret.txt'), join(root, 'incoming/evil.csv'));

@@ -16,6 +16,12 @@ export interface FilingOptions {
   sha256?: string;
 }
 
+/** What removing a filed file found: whether anything was there, and the bytes it held (with its `.error.json`). */
+export interface FiledRemoval {
+  found: boolean;
+  bytes: number;
+}
+
 const HARD_LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /**
@@ -142,5 +148,51 @@ export class OutcomeFiling extends DropAreas {
       if (sidecar?.isFile()) await unlink(`${abs}.error.json`);
     }
     await fsyncDir(dirname(abs));
+  }
+
+  /**
+   * Undoes `restore` for a replay that did not go ahead because retention removed the file meanwhile: removes
+   * the new name in processing/, the file's last copy, which nothing will read. A name already gone is fine.
+   */
+  async discardRestored(storedPath: string): Promise<void> {
+    await this.init();
+    const abs = this.storedAbs(storedPath, ['processing']);
+    if (!(await this.realDirExists(dirname(abs)))) return;
+    const st = await lstatOrNull(abs);
+    if (!st?.isFile()) return;
+    await unlink(abs).catch((e: unknown) => {
+      if (codeOf(e) !== 'ENOENT') throw e;
+    });
+    await fsyncDir(dirname(abs));
+  }
+
+  /**
+   * Removes a finished file from processed/ or quarantine/ (retention), with its `<name>.error.json` in
+   * quarantine/. Only a path inside those two areas is accepted, every directory on the way must be a real
+   * one, and the entry itself is unlinked, never followed (an irregular entry moved there as-is goes the same
+   * way; a directory is refused). A file already gone is `found: false`, not an error. `dryRun` measures what
+   * would go and removes nothing.
+   */
+  async removeFiled(storedPath: string, opts: { dryRun?: boolean } = {}): Promise<FiledRemoval> {
+    await this.init();
+    const rel = toSafeRelative(storedPath);
+    const abs = this.storedAbs(rel, ['processed', 'quarantine']);
+    if (!(await this.realDirExists(dirname(abs)))) return { found: false, bytes: 0 };
+    const entries = [abs, ...(rel.startsWith('quarantine/') ? [`${abs}.error.json`] : [])];
+    let found = false;
+    let bytes = 0;
+    for (const path of entries) {
+      const st = await lstatOrNull(path);
+      if (!st) continue;
+      if (st.isDirectory()) throw new StorageException('not_regular_file', `${this.rootRelative(path)} is a directory, not a filed file`);
+      if (path === abs) found = true;
+      bytes += st.size;
+      if (opts.dryRun) continue;
+      await unlink(path).catch((e: unknown) => {
+        if (codeOf(e) !== 'ENOENT') throw e;
+      });
+    }
+    if (!opts.dryRun) await fsyncDir(dirname(abs));
+    return { found, bytes };
   }
 }

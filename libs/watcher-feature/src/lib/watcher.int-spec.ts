@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { BatchSubjects, FileSubjects, fullSubject, type FileLifecycleEvent, type FileSubject } from '@sluice/contracts';
-import { LedgerRepository } from '@sluice/loading';
+import { FiledFilesRetention, LedgerRepository } from '@sluice/loading';
 import { JetStreamServer, JetStreamService } from '@sluice/messaging';
 import { createTestDatabase, deleteNamespaceStream, SHARED_NATS_URL, startHybridApp, testNamespace, waitFor, type TestDatabase, TEST_MIN_FREE_DISK } from '@sluice/testing';
 import { execFileSync } from 'node:child_process';
@@ -204,6 +204,25 @@ describe('WatcherModule (real PostgreSQL and NATS)', () => {
     expect(report).toMatchObject({ fileId: growing.id, status: 'quarantined', error, rowsTotal: 15, rowsRejected: 3 });
     expect(report.rowErrors.map((r: { line: number }) => r.line)).toEqual([2, 3, 4]);
     expect(report.rowErrors[0]).toMatchObject({ column: 'temp', rule: 'not_a_number', message: 'temp is not a number' });
+  });
+
+  it('retention removes the filed files (with the error.json) and marks their rows; the same bytes dropped again are still a duplicate', async () => {
+    const ds = ctx().get(DataSource);
+    // Both finished long ago; the horizon is a year back.
+    await ds.query(`UPDATE ingest_files SET finished_at = finished_at - interval '400 days' WHERE id = ANY($1::uuid[])`, [[first.id, growing.id]]);
+    const horizon = new Date(Date.now() - 365 * 86400_000);
+    const retention = ctx().get(FiledFilesRetention);
+    expect(await retention.sweepProcessed(horizon)).toMatchObject({ items: 1, bytes: Buffer.byteLength(first.content), examples: [first.name] });
+    expect(await retention.sweepQuarantine(horizon)).toMatchObject({ items: 1, examples: [growing.name] });
+    for (const p of ['processed/sub/readings.csv', 'quarantine/growing.csv', 'quarantine/growing.csv.error.json']) expect(existsSync(join(dir, p))).toBe(false);
+    expect(existsSync(join(dir, 'processed/again.csv'))).toBe(true);
+    const expired = await rows('id = ANY($1::uuid[]) AND expired_at IS NOT NULL', [[first.id, growing.id]]);
+    expect(expired).toHaveLength(2);
+
+    await renameIn('after-expiry.csv', first.content);
+    const row = await waitFor('re-drop moved as a duplicate', async () => (await rows(`original_name = 'after-expiry.csv' AND stored_path = 'processed/after-expiry.csv'`, []))[0]);
+    expect(row).toMatchObject({ status: 'duplicate', duplicate_of: first.id });
+    expect((await rows('id = $1', [first.id]))[0]).toMatchObject({ status: 'processed', stored_path: 'processed/sub/readings.csv' });
   });
 
   it('counts what it did in the default Prometheus registry', async () => {

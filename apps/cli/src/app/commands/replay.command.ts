@@ -7,6 +7,24 @@ import { type CliIo, formatCount, renderTable } from '../output';
 import { probePipeline } from '../pipeline-probe';
 import { toApiTimestamp } from '../timestamps';
 
+/** Why one file was not replayed, as the `why` column shows it. */
+export interface ReplaySkipLine {
+  id: string;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** The `why` of a skipped file: its code and a sentence; an expired file says when retention removed its bytes. */
+export function skipReason(s: ReplaySkipLine): string {
+  const expiredAt = s.details?.['expiredAt'];
+  if (s.code === 'file_expired' && typeof expiredAt === 'string' && !Number.isNaN(Date.parse(expiredAt))) {
+    const when = new Date(expiredAt).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+    return `file_expired: its bytes were removed by retention on ${when}; there is nothing left to replay`;
+  }
+  return `${s.code}: ${s.message}`;
+}
+
 interface Options {
   quarantined?: boolean;
   failed?: boolean;
@@ -30,7 +48,8 @@ export function registerReplay(program: Command, ctx: () => CliContext, io: CliI
       `
 Each file's bytes go back into processing/ (a small API payload's body stays in the database), its ledger
 row is reset to queued and it is published again;
-nothing already loaded is doubled. A file whose content is live again as another file is skipped.
+nothing already loaded is doubled. A file whose content is live again as another file is skipped, and so
+is one whose bytes retention removed (file_expired: PROCESSED_RETENTION, QUARANTINE_RETENTION, PAYLOAD_RETENTION).
 
 Examples:
   sluice replay --quarantined --since 2024-05-01T00:00:00Z
@@ -47,26 +66,26 @@ Examples:
       const [{ ReplayService, ReplayException }, { StoredPayloads }] = await Promise.all([import('@sluice/replay'), import('@sluice/loading')]);
       const replay = new ReplayService(ds, await c.ledger(), drop, announcer, new StoredPayloads(ds));
       const replayed: string[] = [];
-      const skipped: { id: string; code: string; message: string }[] = [];
+      const skipped: ReplaySkipLine[] = [];
       for (const id of ids) {
         try {
           replayed.push((await replay.replay(id)).id);
         } catch (e) {
           if (!(e instanceof ReplayException)) throw e;
-          skipped.push({ id, code: e.code, message: e.message });
+          skipped.push({ id, code: e.code, message: e.message, details: e.details });
         }
       }
-      if (skipped.length) io.err.write(`skipped ${skipped.length} file(s):\n` + renderTable(['file', 'why'], skipped.map((s) => [s.id, `${s.code}: ${s.message}`])) + '\n');
+      if (skipped.length) io.err.write(`skipped ${skipped.length} file(s):\n` + renderTable(['file', 'why'], skipped.map((s) => [s.id, skipReason(s)])) + '\n');
       for (const status of statuses) {
         const result = await replay.replayWhere({ status, since, limit: opts.limit });
         replayed.push(...result.replayed.map((r) => r.id));
         if (result.skipped.length) {
           io.err.write(`skipped ${result.skipped.length} ${status} file(s):\n`);
-          io.err.write(renderTable(['file', 'why'], result.skipped.map((s) => [s.id, `${s.code}: ${s.message}`])) + '\n');
+          io.err.write(renderTable(['file', 'why'], result.skipped.map((s) => [s.id, skipReason(s)])) + '\n');
         }
       }
       if (replayed.length === 0) {
-        if (skipped.length) throw new CliError(`nothing replayed: ${skipped.map((s) => `${s.id}: ${s.message}`).join('; ')}`);
+        if (skipped.length) throw new CliError(`nothing replayed: ${skipped.map((s) => `${s.id}: ${s.code === 'file_expired' ? skipReason(s) : s.message}`).join('; ')}`);
         io.out.write(`nothing to replay (${statuses.join(', ')}${since ? ` since ${since.toISOString()}` : ''})\n`);
         return;
       }

@@ -11,6 +11,7 @@ const LONG_REASON =
 const ERRORS = Array.from({ length: 12 }, (_, i) => ({ line: i + 2, column: 'ts', rule: 'invalid_timestamp', message: `"${i}x" is not a timestamp`, value: `${i}x,dev,1` }));
 
 const NDJSON_ID = '4b1e7c30-6f1c-4a9e-8b7d-2d8f3b7d4c55';
+const OLD_ID = '5c2f8d41-7a2d-4b0f-9c8e-3e9a4c8e5d66';
 
 /** The ledger as `sluice why` queries it: one quarantined file with 12 row errors, and a processed NDJSON file. */
 class FakeLedger {
@@ -28,6 +29,16 @@ class FakeLedger {
             status: 'processed', duplicate_of: null, rows_total: '6', rows_loaded: '6', rows_rejected: '0', rows_written: '7',
             rows_written_by_table: { raw_sensor_data: 3, measurements: 1, vehicles_status: 1, detection_events: 2 }, compression: null,
             archive_id: null, member_index: null, rule: null, message: null, attempts: 1, replays: 0, created_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:00:01Z',
+          },
+        ];
+      }
+      if (params[0] === 'old.csv') {
+        return [
+          {
+            id: OLD_ID, source: 'watcher', name: 'old.csv', stored_path: 'processed/old.csv', sha256: 'ef'.repeat(32), size_bytes: '10', kind: 'sensor_wide_csv',
+            status: 'processed', duplicate_of: null, rows_total: '1', rows_loaded: '1', rows_rejected: '0', rows_written: '1', rows_written_by_table: { raw_sensor_data: 1 }, compression: null,
+            archive_id: null, member_index: null, rule: null, message: null, attempts: 1, replays: 0, created_at: '2025-01-01T00:00:00Z', finished_at: '2025-01-01T00:00:01Z',
+            expired_at: '2025-04-01T03:00:00Z',
           },
         ];
       }
@@ -68,6 +79,13 @@ describe('sluice why', () => {
     expect(out).toContain('line 2, column ts: invalid_timestamp: "0x" is not a timestamp');
     expect(out).toContain('value: "0x,dev,1"');
     expect(out).toContain(`Replay: sluice replay ${ID}`);
+  });
+
+  it('says when retention removed the bytes of an expired file, and that it can no longer be replayed', async () => {
+    const { out } = await sluice('why', 'old.csv');
+    expect(joined(out)).toContain('/nonexistent-dropzone/processed/old.csv (removed by retention at 2025-04-01T03:00:00Z)');
+    expect(out).toContain('Replay: not possible, retention removed its bytes at 2025-04-01T03:00:00Z');
+    expect(out).not.toContain('sluice replay');
   });
 
   it('pages row errors', async () => {

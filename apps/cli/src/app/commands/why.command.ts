@@ -33,6 +33,7 @@ interface FileRow {
   replays: number;
   created_at: string;
   finished_at: string | null;
+  expired_at?: string | null;
 }
 
 interface RowError {
@@ -57,6 +58,8 @@ export interface WhyReport {
   replays: number;
   receivedAt: string;
   finishedAt: string | null;
+  /** When retention removed the file's bytes (PROCESSED_RETENTION, QUARANTINE_RETENTION, PAYLOAD_RETENTION); null while kept. */
+  expiredAt: string | null;
   bytes: { where: string; sizeBytes: number; sha256: string; present: boolean | null };
   duplicateOf: { id: string; name: string; status: string } | null;
   duplicatedBy: number;
@@ -96,7 +99,7 @@ export async function whyReport(ds: DataSource, dropRoot: string, file: string, 
     `SELECT id, source, original_name AS name, stored_path, sha256, size_bytes::text, kind, status, duplicate_of,
             rows_total::text, rows_loaded::text, rows_rejected::text, rows_written::text, rows_written_by_table, compression, archive_id, member_index,
             error->>'rule' AS rule, error->>'message' AS message, attempts, replays,
-            ${TS('created_at')} AS created_at, ${TS('finished_at')} AS finished_at
+            ${TS('created_at')} AS created_at, ${TS('finished_at')} AS finished_at, ${TS('expired_at')} AS expired_at
        FROM ingest_files WHERE ${byId ? 'id = $1::uuid' : 'original_name = $1'}
       ORDER BY created_at DESC LIMIT ${OTHER_MATCHES_SHOWN + 1}`,
     [file],
@@ -131,12 +134,13 @@ export async function whyReport(ds: DataSource, dropRoot: string, file: string, 
     replays: row.replays,
     receivedAt: row.created_at,
     finishedAt: row.finished_at,
+    expiredAt: row.expired_at ?? null,
     bytes: { where: whereBytesAre(row, dropRoot), sizeBytes: Number(row.size_bytes), sha256: row.sha256.trim(), present: await presentInDropFolder(row.stored_path, dropRoot) },
     duplicateOf: duplicateOf ?? (row.duplicate_of ? { id: row.duplicate_of, name: '(no longer in the ledger)', status: '' } : null),
     duplicatedBy,
     rowErrors: { total: errorTotal, from: from + 1, shown: errors },
     sameName: rows.slice(1).map((r) => ({ id: r.id, status: r.status, receivedAt: r.created_at })),
-    replay: replayable(row.status) ? `sluice replay ${row.id}` : null,
+    replay: replayable(row.status) && !row.expired_at ? `sluice replay ${row.id}` : null,
   };
 }
 
@@ -175,6 +179,13 @@ function writtenText(written: number, byTable: RowsByTable): string {
   return parts.length ? parts.join(', ') : 'no rows';
 }
 
+function replayLine(r: WhyReport): string {
+  if (r.replay) return `Replay: ${r.replay}`;
+  if (r.expiredAt) return `Replay: not possible, retention removed its bytes at ${r.expiredAt}`;
+  if (r.status === 'duplicate') return `Replay: a duplicate is replayed through its original (sluice why ${r.duplicateOf?.id ?? ''})`;
+  return 'Replay: not before it has finished';
+}
+
 export function renderWhy(r: WhyReport, width: number): string {
   const out: string[] = [];
   const field = (label: string, text: string) => out.push(wrapText(escapeControls(text), width, `  ${label.padEnd(12)}`));
@@ -183,7 +194,7 @@ export function renderWhy(r: WhyReport, width: number): string {
   if (r.reason) field('reason', `${r.reason.rule}: ${r.reason.message}`);
   field('kind', r.kind ?? '(not recognised)');
   field('received', `${r.receivedAt} from ${r.source}`);
-  const presence = r.bytes.present === false ? ' (no longer there)' : '';
+  const presence = r.expiredAt ? ` (removed by retention at ${r.expiredAt})` : r.bytes.present === false ? ' (no longer there)' : '';
   field('bytes', `${r.bytes.where}${presence}; ${formatCount(r.bytes.sizeBytes)} bytes, sha256 ${r.bytes.sha256}`);
   field('rows', `${formatCount(r.rows.total)} read, ${formatCount(r.rows.loaded)} loaded, ${formatCount(r.rows.rejected)} rejected`);
   field('written', writtenText(r.rows.written, r.rows.writtenByTable));
@@ -206,6 +217,6 @@ export function renderWhy(r: WhyReport, width: number): string {
     }
   }
   out.push('');
-  out.push(r.replay ? `Replay: ${r.replay}` : r.status === 'duplicate' ? `Replay: a duplicate is replayed through its original (sluice why ${r.duplicateOf?.id ?? ''})` : 'Replay: not before it has finished');
+  out.push(replayLine(r));
   return out.join('\n') + '\n';
 }

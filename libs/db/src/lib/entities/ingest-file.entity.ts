@@ -95,4 +95,11 @@ export class IngestFile {
 
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
   finishedAt!: Date | null;
+
+  /**
+   * When the file's bytes were removed by retention (its copy in processed/ or quarantine/, or its stored body);
+   * null while they are kept. The row stays: its sha256 still finds a re-drop as a duplicate.
+   */
+  @Column({ name: 'expired_at', type: 'timestamptz', nullable: true })
+  expiredAt!: Date | null;
 }
