@@ -162,16 +162,18 @@ export class Partitions {
   }
 
   /**
-   * Rows with a time in a default partition (of every table, or of `tables`): the partitions they belong to are
-   * made and the rows moved there. Returns the partitions created and, as `move` changes, the rows moved into each.
+   * Rows with a time in a default partition (of every table, or of `tables`; with `before`, only rows older than
+   * it): the partitions they belong to are made and the rows moved there. Returns the partitions created and, as `move` changes, the rows moved into each.
    */
-  async rehomeDefault(opts: PartitionOptions & { tables?: readonly PartitionedTable[] } = {}): Promise<PartitionChange[]> {
+  async rehomeDefault(opts: PartitionOptions & { tables?: readonly PartitionedTable[]; before?: Date } = {}): Promise<PartitionChange[]> {
     const unit = this.interval === 'month' ? 'month' : this.interval === 'week' ? 'week' : 'day';
     const out: PartitionChange[] = [];
     for (const t of opts.tables ?? PARTITIONED_TABLE_NAMES) {
       const column = PARTITIONED_TABLES[checked(t)];
       const starts = (await this.ds.query(
-        `SELECT DISTINCT date_trunc('${unit}', ${column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS s FROM ${defaultPartitionName(t)} WHERE ${column} IS NOT NULL ORDER BY 1`,
+        `SELECT DISTINCT date_trunc('${unit}', ${column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS s FROM ${defaultPartitionName(t)}
+          WHERE ${column} IS NOT NULL AND ($1::timestamptz IS NULL OR ${column} < $1::timestamptz) ORDER BY 1`,
+        [opts.before ?? null],
       )) as { s: Date }[];
       for (const { s } of starts) out.push(...(await this.ensure(t, s, addIntervals(s, this.interval, 1), { dryRun: opts.dryRun })));
     }

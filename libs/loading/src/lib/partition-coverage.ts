@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { CommonConfig } from '@sluice/config';
 import type { RowsByTable } from '@sluice/contracts';
-import { PARTITIONED_TABLE_NAMES, Partitions, type PartitionChange } from '@sluice/db';
+import { addIntervals, intervalStart, PARTITIONED_TABLE_NAMES, Partitions, type PartitionChange } from '@sluice/db';
 import { DataSource } from 'typeorm';
 
 /**
@@ -11,8 +11,13 @@ import { DataSource } from 'typeorm';
  * and waits at most PARTITION_LOCK_TIMEOUT for each: when another load holds the default partition it gives up
  * quietly, and the next load or the maintenance job's rehoming finishes the work. Nothing on the COPY path:
  * when the default partitions hold no rows with a time (the rule) it costs one look at an empty table per
- * partitioned table the load wrote to.
+ * partitioned table the load wrote to. Rows far ahead of now (past the partitions the maintenance job makes
+ * ahead, a clock error say) are left in the default partition, counted in /metrics, for the job to move: a load
+ * never makes partitions years ahead.
  */
+/** As far ahead as loads make partitions: the current interval and the two after it, as the maintenance job. */
+const AHEAD_INTERVALS = 3;
+
 @Injectable()
 export class PartitionCoverage {
   private readonly logger = new Logger(PartitionCoverage.name);
@@ -28,7 +33,8 @@ export class PartitionCoverage {
     const tables = PARTITIONED_TABLE_NAMES.filter((t) => all.some((w) => (w[t] ?? 0) > 0));
     if (!tables.length) return [];
     try {
-      const changes = await this.partitions.rehomeDefault({ tables });
+      const ahead = addIntervals(intervalStart(new Date(), this.partitions.interval), this.partitions.interval, AHEAD_INTERVALS);
+      const changes = await this.partitions.rehomeDefault({ tables, before: ahead });
       if (changes.length) this.logger.log({ changes: changes.map((c) => ({ action: c.action, name: c.name, rows: c.rows })) }, 'partitions made for loaded rows');
       return changes;
     } catch (e) {

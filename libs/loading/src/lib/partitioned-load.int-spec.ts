@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DEFAULT_METRIC_RANGES, loadConfig, parseMetricRanges, ProcessorConfig } from '@sluice/config';
 import type { FileKind } from '@sluice/contracts';
-import { createDataSource, intervalStart, partitionName, withTransaction } from '@sluice/db';
+import { createDataSource, intervalStart, partitionName, Partitions, withTransaction } from '@sluice/db';
 import { createTestDatabase, type TestDatabase } from '@sluice/testing';
 import type { DataSource } from 'typeorm';
 import { JsonDocumentLoader, LoaderRegistry, LogLinesLoader, NdjsonLoader, PartitionCoverage, SensorCsvLoader, type LoadOptions, type LoadResult } from '../index';
@@ -43,7 +43,7 @@ describe('loads into time-partitioned tables', () => {
 
   it('a sensor file outside every partition ends in partitions of its own weeks, every reading there', async () => {
     const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, { PARTITION_INTERVAL: 'week' }));
-    const start = Date.UTC(2031, 2, 1, 3); // Saturday 2031-03-01
+    const start = Date.UTC(2021, 4, 1, 3); // Saturday 2021-05-01
     const lines = ['ts,device,co,humidity,light,lpg,motion,smoke,temp'];
     for (let i = 0; i < 80; i++) lines.push(`${(start + i * 6 * 3_600_000) / 1000},dev${i % 3},0.01,40,1,0.001,0,0.02,21.5`);
     const r = await load('sensor_wide_csv', `${lines.join('\n')}\n`);
@@ -53,7 +53,7 @@ describe('loads into time-partitioned tables', () => {
 
     const changes = await coverage.afterLoad(r.rowsWritten);
     const weeks = [...new Set(Array.from({ length: 80 }, (_, i) => intervalStart(new Date(start + i * 6 * 3_600_000), 'week').getTime()))].map((t) => partitionName('raw_sensor_data', new Date(t)));
-    expect(weeks).toEqual(['raw_sensor_data_p20310224', 'raw_sensor_data_p20310303', 'raw_sensor_data_p20310310', 'raw_sensor_data_p20310317']);
+    expect(weeks).toEqual(['raw_sensor_data_p20210426', 'raw_sensor_data_p20210503', 'raw_sensor_data_p20210510', 'raw_sensor_data_p20210517']);
     expect(changes.filter((c) => c.action === 'create').map((c) => c.name)).toEqual(weeks);
     expect(changes.filter((c) => c.action === 'move').reduce((n, c) => n + (c.rows ?? 0), 0)).toBe(560);
     const held = await ds.query(`SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM raw_sensor_data WHERE file_id = $1 GROUP BY 1 ORDER BY 1`, [r.fileId]);
@@ -66,12 +66,12 @@ describe('loads into time-partitioned tables', () => {
   it('never waits on a load in flight that holds the table; a later pass moves what it left in the default partition', async () => {
     const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, {}));
     const file = randomUUID();
-    await ds.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2033-06-10T00:00:00Z', 1, $1)`, [file]);
+    await ds.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2022-06-10T00:00:00Z', 1, $1)`, [file]);
     const inFlight = ds.createQueryRunner();
     await inFlight.connect();
     try {
       await inFlight.startTransaction();
-      await inFlight.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2033-05-10T00:00:00Z', 2, $1)`, [file]);
+      await inFlight.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2022-05-10T00:00:00Z', 2, $1)`, [file]);
       // Each attempt gives up at the lock timeout: nothing made, nothing moved, no error.
       expect(await coverage.afterLoad({ raw_sensor_data: 1 })).toEqual([]);
       await inFlight.commitTransaction();
@@ -80,16 +80,35 @@ describe('loads into time-partitioned tables', () => {
     }
     const changes = await coverage.afterLoad({ raw_sensor_data: 1 });
     expect(changes.map((c) => [c.action, c.name, c.rows])).toEqual([
-      ['create', 'raw_sensor_data_p20330501', undefined],
-      ['move', 'raw_sensor_data_p20330501', 1],
-      ['create', 'raw_sensor_data_p20330601', undefined],
-      ['move', 'raw_sensor_data_p20330601', 1],
+      ['create', 'raw_sensor_data_p20220501', undefined],
+      ['move', 'raw_sensor_data_p20220501', 1],
+      ['create', 'raw_sensor_data_p20220601', undefined],
+      ['move', 'raw_sensor_data_p20220601', 1],
     ]);
     expect(await ds.query(`SELECT tableoid::regclass::text AS part FROM raw_sensor_data WHERE file_id = $1 ORDER BY ts`, [file])).toEqual([
-      { part: 'raw_sensor_data_p20330501' },
-      { part: 'raw_sensor_data_p20330601' },
+      { part: 'raw_sensor_data_p20220501' },
+      { part: 'raw_sensor_data_p20220601' },
     ]);
   }, 60_000);
+
+  it('leaves a row far ahead of now in the default partition, counted, until the maintenance job rehomes it', async () => {
+    const partitions = new Partitions(ds, 'month');
+    const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, {}));
+    const fiveYears = new Date(intervalStart(new Date(), 'month').getTime() + 5 * 365 * DAY);
+    const r = await load('sensor_wide_csv', `ts,device,temp\n${fiveYears.getTime() / 1000},far-ahead,21.5\n`);
+    expect(r.rowsWritten).toEqual({ raw_sensor_data: 1 });
+    expect(await coverage.afterLoad(r.rowsWritten)).toEqual([]);
+    expect((await partitions.defaultRows()).raw_sensor_data).toBe(1);
+
+    const home = partitionName('raw_sensor_data', intervalStart(fiveYears, 'month'));
+    const changes = await partitions.rehomeDefault();
+    expect(changes.map((c) => [c.action, c.name, c.rows])).toEqual([
+      ['create', home, undefined],
+      ['move', home, 1],
+    ]);
+    expect(await ds.query(`SELECT tableoid::regclass::text AS part FROM raw_sensor_data WHERE file_id = $1`, [r.fileId])).toEqual([{ part: home }]);
+    expect((await partitions.defaultRows()).raw_sensor_data).toBe(0);
+  });
 
   describe('late_beyond_retention', () => {
     const now = Date.now();
