@@ -1,5 +1,6 @@
 import { CliConfig, loadConfig } from '@sluice/config';
 import type { LedgerAnnouncer, LedgerRepository } from '@sluice/loading';
+import type { MaintenanceJob } from '@sluice/maintenance';
 import type { JetStreamService } from '@sluice/messaging';
 import { OutcomeFiling } from '@sluice/storage';
 import type { DataSource } from 'typeorm';
@@ -68,6 +69,18 @@ export class CliContext {
     const [ledger, js] = [await this.ledger(), await this.jetstream()];
     const { LedgerAnnouncer } = await import('@sluice/loading');
     return new LedgerAnnouncer(ledger, js);
+  }
+
+  /** The partition and retention job, as the watcher runs it, on this shell's database, drop folder and settings. */
+  async maintenance(): Promise<MaintenanceJob> {
+    const [ds, drop] = [await this.db(), await this.drop()];
+    const [{ FiledFilesRetention, LedgerRetention, StoredPayloads }, { maintenanceJobOf, partitionsOf }] = await Promise.all([import('@sluice/loading'), import('@sluice/maintenance')]);
+    return maintenanceJobOf(ds, this.config, {
+      partitions: partitionsOf(ds, this.config),
+      files: new FiledFilesRetention(ds, drop),
+      payloads: new StoredPayloads(ds),
+      ledger: new LedgerRetention(ds),
+    });
   }
 
   async jetstream(): Promise<JetStreamService> {

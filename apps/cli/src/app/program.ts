@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { CliContext } from './cli-context';
 import { CliError, describeError, EXIT } from './cli-error';
 import { registerBackfill } from './commands/backfill.command';
+import { registerMaintenance } from './commands/maintenance.command';
 import { registerMigrate } from './commands/migrate.command';
 import { registerReplay } from './commands/replay.command';
 import { registerRetrieveSensorReadings } from './commands/retrieve-sensor-readings.command';
@@ -13,7 +14,7 @@ const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'comman
 
 export function buildProgram(ctx: () => CliContext, io: CliIo): Command {
   const program = new Command('sluice')
-    .description('Sluice from the command line: read sensor readings, backfill a folder, migrate, replay, status, why a file was refused.')
+    .description('Sluice from the command line: read sensor readings, backfill a folder, migrate, maintenance, replay, status, why a file was refused.')
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(escapeControlsInLines(s)), writeErr: (s) => io.err.write(escapeControlsInLines(s)) })
@@ -21,12 +22,14 @@ export function buildProgram(ctx: () => CliContext, io: CliIo): Command {
     .addHelpText(
       'after',
       `
-Environment: DATABASE_URL, NATS_URL, NATS_NAMESPACE, DROPZONE_DIR (backfill, replay, status, migrate);
+Environment: DATABASE_URL, NATS_URL, NATS_NAMESPACE, DROPZONE_DIR (backfill, replay, status, migrate, maintenance;
+the retention variables for maintenance);
 QUERY_API_URL, QUERY_API_KEY (retrieve-sensor-readings). Exit codes: 0 ok, 1 failure, 2 usage.`,
     );
   registerRetrieveSensorReadings(program, ctx, io);
   registerBackfill(program, ctx, io);
   registerMigrate(program, ctx, io);
+  registerMaintenance(program, ctx, io);
   registerReplay(program, ctx, io);
   registerStatus(program, ctx, io);
   registerWhy(program, ctx, io);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createDataSource } from '@sluice/db';
+import { createDataSource, type PartitionedTable } from '@sluice/db';
 import { createTestDatabase, type TestDatabase } from '@sluice/testing';
 import type { DataSource } from 'typeorm';
 import { MaintenanceJob } from './maintenance.job';
@@ -20,12 +20,12 @@ class RecordingPartitions implements PartitionWork {
     this.calls.push(`rehome dry=${o.dryRun}`);
     return [];
   }
-  async dropBefore(table: string, horizon: Date, o: { dryRun: boolean }): Promise<PartitionChange[]> {
+  async dropBefore(table: PartitionedTable, horizon: Date, o: { dryRun: boolean }): Promise<PartitionChange[]> {
     this.calls.push(`drop ${table} ${horizon.toISOString()} dry=${o.dryRun}`);
     return [{ action: 'drop', table, name: `${table}_p20260401`, from: new Date('2026-04-01T00:00:00Z'), to: new Date('2026-05-01T00:00:00Z'), bytes: 5000 }];
   }
-  async defaultRows(): Promise<Record<string, number>> {
-    return { raw_sensor_data: 1 };
+  async defaultRows(): Promise<Record<PartitionedTable, number>> {
+    return { raw_sensor_data: 1, detection_events: 0, log_lines: 0 };
   }
 }
 
@@ -82,7 +82,7 @@ describe('MaintenanceJob', () => {
       `drop raw_sensor_data ${new Date(NOW.getTime() - 30 * DAY).toISOString()} dry=false`,
     ]);
     expect(report.bytesReclaimed).toBe(5000);
-    expect(report.defaultRows).toEqual({ raw_sensor_data: 1 });
+    expect(report.defaultRows).toEqual({ raw_sensor_data: 1, detection_events: 0, log_lines: 0 });
     const runs = (await ds.query(`SELECT dry_run, trigger, bytes_reclaimed::int AS bytes, error, report->'aggregates' AS aggregates FROM maintenance_runs`)) as unknown[];
     expect(runs).toEqual([{ dry_run: false, trigger: 'cli', bytes: 5000, error: null, aggregates: report.aggregates }]);
   });

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { RetentionSettings } from '@sluice/config';
-import { withConnection, type ConnectionPool } from '@sluice/db';
+import { withConnection, type ConnectionPool, type PartitionedTable } from '@sluice/db';
 import type { PoolClient } from 'pg';
 import type { AggregateExpiry, MaintenanceReport, PartitionChange, PartitionWork, Sweep, SweepResult, Sweeps } from './maintenance.types';
 
@@ -23,7 +23,7 @@ const SWEEP_PERIODS: Record<keyof Sweeps, keyof RetentionSettings> = {
 };
 
 /** Time-partitioned tables that expire, and the period each follows. */
-const EXPIRING_TABLES: ReadonlyArray<[table: string, period: keyof RetentionSettings]> = [
+const EXPIRING_TABLES: ReadonlyArray<[table: PartitionedTable, period: keyof RetentionSettings]> = [
   ['raw_sensor_data', 'rawMs'],
   ['log_lines', 'logMs'],
 ];

@@ -21,7 +21,7 @@ describe('formatMaintenanceReport', () => {
       partitions: [
         { action: 'create', table: 'raw_sensor_data', name: 'raw_sensor_data_p20260616', from: new Date('2026-06-16T00:00:00Z'), to: new Date('2026-06-17T00:00:00Z') },
         { action: 'drop', table: 'raw_sensor_data', name: 'raw_sensor_data_p20260501', from: new Date('2026-05-01T00:00:00Z'), to: new Date('2026-05-02T00:00:00Z'), bytes: 3 * 1024 ** 2, rows: 86400 },
-        { action: 'skip', table: 'log_lines', name: 'log_lines_p20260501', from: new Date('2026-05-01T00:00:00Z'), to: new Date('2026-05-02T00:00:00Z'), reason: 'locked by a load' },
+        { action: 'drop', table: 'log_lines', name: 'log_lines_p20260501', from: new Date('2026-05-01T00:00:00Z'), to: new Date('2026-05-02T00:00:00Z'), skipped: 'lock_timeout' },
       ],
       aggregates: [{ bucket: 'hour', horizon: '2026-06-13T12:30:00.000Z', rows: 192 }],
       sweeps: { processedFiles: { items: 4, bytes: 2048, examples: ['a.csv', 'b.csv', 'c.csv'], horizon: '2026-06-08T12:30:00.000Z' } },
@@ -32,7 +32,7 @@ describe('formatMaintenanceReport', () => {
       'maintenance run',
       '  partition created raw_sensor_data_p20260616 [2026-06-16, 2026-06-17)',
       '  partition dropped raw_sensor_data_p20260501 [2026-05-01, 2026-05-02), 86400 rows, 3.0 MiB',
-      '  partition skipped log_lines_p20260501 [2026-05-01, 2026-05-02) (locked by a load)',
+      '  partition log_lines_p20260501 [2026-05-01, 2026-05-02) left for the next run (lock_timeout)',
       '  hourly aggregates before 2026-06-13T12:30:00.000Z: 192 rows removed',
       '  processed/ before 2026-06-08T12:30:00.000Z: 4 files, 2.0 KiB removed (a.csv, b.csv, c.csv, …)',
       '  raw_sensor_data: 1 rows in the default partition',

@@ -19,7 +19,6 @@ const VERBS: Record<PartitionChange['action'], [done: string, dry: string]> = {
   create: ['created', 'would create'],
   move: ['moved rows into', 'would move rows into'],
   drop: ['dropped', 'would drop'],
-  skip: ['skipped', 'would skip'],
 };
 
 const SWEEP_LABELS: Record<keyof Sweeps, [what: string, unit: string]> = {
@@ -37,8 +36,10 @@ export function formatMaintenanceReport(r: MaintenanceReport): string[] {
   for (const c of r.partitions) {
     const size = c.bytes !== undefined ? `, ${formatBytes(c.bytes)}` : '';
     const rows = c.rows !== undefined ? `, ${c.rows} rows` : '';
-    const reason = c.reason ? ` (${c.reason})` : '';
-    lines.push(`  partition ${VERBS[c.action][would]} ${c.name} [${day(c.from)}, ${day(c.to)})${rows}${size}${reason}`);
+    const range = `${c.name} [${day(c.from)}, ${day(c.to)})`;
+    // Not done now (a load held its lock): tried again next run.
+    if (c.skipped) lines.push(`  partition ${range} left for the next run (${c.skipped})${rows}${size}`);
+    else lines.push(`  partition ${VERBS[c.action][would]} ${range}${rows}${size}`);
   }
   if (!r.partitions.length) lines.push('  partitions: nothing to do');
   for (const a of r.aggregates) lines.push(`  ${a.bucket === 'hour' ? 'hourly' : 'daily'} aggregates before ${a.horizon}: ${a.rows} rows ${r.dryRun ? 'would be removed' : 'removed'}`);
@@ -47,7 +48,7 @@ export function formatMaintenanceReport(r: MaintenanceReport): string[] {
     const examples = s.examples.length ? ` (${s.examples.slice(0, 3).join(', ')}${s.items > 3 ? ', …' : ''})` : '';
     lines.push(`  ${what} before ${s.horizon}: ${s.items} ${unit}, ${formatBytes(s.bytes)} ${r.dryRun ? 'would be removed' : 'removed'}${examples}`);
   }
-  const waiting = Object.entries(r.defaultRows).filter(([, n]) => n > 0);
+  const waiting = Object.entries(r.defaultRows).filter(([, n]) => (n ?? 0) > 0);
   for (const [table, n] of waiting) lines.push(`  ${table}: ${n} rows in the default partition`);
   for (const [name, message] of Object.entries(r.errors)) lines.push(`  FAILED ${name}: ${message}`);
   lines.push(`${r.dryRun ? 'would reclaim' : 'reclaimed'} ${formatBytes(r.bytesReclaimed)}`);

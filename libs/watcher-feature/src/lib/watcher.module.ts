@@ -3,6 +3,7 @@ import { ConfigModule, WatcherConfig } from '@sluice/config';
 import { OUTCOME_SUBJECTS } from '@sluice/contracts';
 import { DbModule } from '@sluice/db';
 import { LedgerModule } from '@sluice/loading';
+import { MaintenanceModule } from '@sluice/maintenance';
 import { AttemptPolicy, JetStreamConsumerModule, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { DiskSpaceModule, StorageModule } from '@sluice/storage';
@@ -10,6 +11,7 @@ import { ClaimService } from './claim.service';
 import { FileLocks, TaskTracker } from './concurrency.util';
 import { IncomingWatcher } from './incoming-watcher.service';
 import { LedgerQueries } from './ledger-queries.repository';
+import { MaintenanceScheduler } from './maintenance.scheduler';
 import { OutcomeMover } from './outcome-mover.service';
 import { OUTCOMES_ACK_WAIT_MS, OUTCOMES_DURABLE, OUTCOMES_MAX_DELIVER, OutcomeConsumer } from './outcome.consumer';
 import { Reconciler } from './reconciler.service';
@@ -34,6 +36,7 @@ export class WatcherModule {
         // Claims may write to the drop folder: none while it has less than MIN_FREE_DISK free.
         DiskSpaceModule.forRoot({ app: 'watcher', pauses: 'claims from incoming/' }),
         LedgerModule,
+        MaintenanceModule,
       ],
       controllers: [OutcomeConsumer],
       providers: [
@@ -48,6 +51,7 @@ export class WatcherModule {
         WatcherService,
         S3OutcomeSettler,
         S3SourceWatcher,
+        MaintenanceScheduler,
       ],
     };
   }
