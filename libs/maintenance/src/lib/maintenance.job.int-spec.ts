@@ -80,11 +80,12 @@ describe('MaintenanceJob', () => {
       `ahead ${NOW.toISOString()} dry=false`,
       'rehome dry=false',
       `drop raw_sensor_data ${new Date(NOW.getTime() - 30 * DAY).toISOString()} dry=false`,
+      `drop detection_events ${new Date(NOW.getTime() - 30 * DAY).toISOString()} dry=false`,
     ]);
-    expect(report.bytesReclaimed).toBe(5000);
+    expect(report.bytesReclaimed).toBe(10000);
     expect(report.defaultRows).toEqual({ raw_sensor_data: 1, detection_events: 0, log_lines: 0 });
     const runs = (await ds.query(`SELECT dry_run, trigger, bytes_reclaimed::int AS bytes, error, report->'aggregates' AS aggregates FROM maintenance_runs`)) as unknown[];
-    expect(runs).toEqual([{ dry_run: false, trigger: 'cli', bytes: 5000, error: null, aggregates: report.aggregates }]);
+    expect(runs).toEqual([{ dry_run: false, trigger: 'cli', bytes: 10000, error: null, aggregates: report.aggregates }]);
   });
 
   it('changes nothing on a dry run, and reports the same counts the real run then removes', async () => {
@@ -126,11 +127,11 @@ describe('MaintenanceJob', () => {
       retention: { rawMs: 30 * DAY, processedMs: 7 * DAY },
       sweeps: { processedFiles: async (horizon) => (horizon.getTime() === NOW.getTime() - 7 * DAY ? swept : { items: 0, bytes: 0, examples: [] }) },
     }).run({ dryRun: false, trigger: 'schedule' });
-    expect(report.errors).toEqual({ 'raw_sensor_data retention': 'lock timeout on raw_sensor_data_p20260401' });
+    expect(report.errors).toEqual({ 'raw_sensor_data retention': 'lock timeout on raw_sensor_data_p20260401', 'detection_events retention': 'lock timeout on raw_sensor_data_p20260401' });
     expect(report.sweeps.processedFiles).toEqual({ ...swept, horizon: new Date(NOW.getTime() - 7 * DAY).toISOString() });
     expect(report.bytesReclaimed).toBe(300);
     const [run] = (await ds.query(`SELECT error FROM maintenance_runs`)) as { error: string }[];
-    expect(run.error).toBe('raw_sensor_data retention: lock timeout on raw_sensor_data_p20260401');
+    expect(run.error).toBe('raw_sensor_data retention: lock timeout on raw_sensor_data_p20260401; detection_events retention: lock timeout on raw_sensor_data_p20260401');
     expect(formatMaintenanceReport(report)).toContain('  FAILED raw_sensor_data retention: lock timeout on raw_sensor_data_p20260401');
   });
 });

@@ -22,9 +22,10 @@ const SWEEP_PERIODS: Record<keyof Sweeps, keyof RetentionSettings> = {
   ledgerRows: 'ledgerMs',
 };
 
-/** Time-partitioned tables that expire, and the period each follows. */
+/** Time-partitioned tables that expire, and the period each follows (detections are raw data too, and refused late by it). */
 const EXPIRING_TABLES: ReadonlyArray<[table: PartitionedTable, period: keyof RetentionSettings]> = [
   ['raw_sensor_data', 'rawMs'],
+  ['detection_events', 'rawMs'],
   ['log_lines', 'logMs'],
 ];
 
