@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { WatcherConfig } from '@sluice/config';
-import { formatMaintenanceReport, MaintenanceJob, type PartitionWork } from '@sluice/maintenance';
+import { formatMaintenanceReport, MaintenanceJob, PartitionWork } from '@sluice/maintenance';
 import { PeriodicJobs } from '@sluice/observability';
 import { TaskTracker } from './concurrency.util';
 import { WatcherMetrics } from './watcher.metrics';
