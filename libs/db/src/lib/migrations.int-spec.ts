@@ -26,10 +26,11 @@ describe('migrations', () => {
     }
   }
 
-  /** Reverts the newest migrations down to and including `name` (later ones keep being added). */
-  async function revertThrough(name: string): Promise<void> {
-    const steps = MIGRATIONS.length - MIGRATIONS.findIndex((m) => m.name === name);
-    for (let i = 0; i < steps; i++) await revertLastMigration(url);
+  /** Reverts the newest migrations down to and including `name` (later ones keep being added); returns their names, oldest first. */
+  async function revertThrough(name: string): Promise<string[]> {
+    const from = MIGRATIONS.findIndex((m) => m.name === name);
+    for (let i = 0; i < MIGRATIONS.length - from; i++) await revertLastMigration(url);
+    return MIGRATIONS.slice(from).map((m) => m.name);
   }
 
   afterAll(async () => {
@@ -94,7 +95,7 @@ describe('migrations', () => {
 
   it('adds expired_at to the ledger, empty for the rows already there, and the indexes the retention sweeps read', async () => {
     await runMigrations(url);
-    const reverted = await revertTo(url, 'ExpiredFiles1765200000000');
+    const reverted = await revertThrough('ExpiredFiles1765200000000');
     const c = new Client({ connectionString: url });
     await c.connect();
     try {

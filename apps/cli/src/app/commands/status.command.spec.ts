@@ -12,15 +12,20 @@ const ACTIVE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 class FakeLedger {
   async query(sql: string): Promise<unknown[]> {
     if (sql.includes('s3_source_checkpoints')) return [];
-    // raw_sensor_data is not partitioned here: its partitions (for the oldest reading) are none.
-    if (sql.includes('regexp_match')) return [];
+    // raw_sensor_data's leaves by lower bound (for the oldest reading): the default one, an empty month, the oldest readings' month.
+    if (sql.includes('regexp_match')) {
+      return [{ leaf: 'raw_sensor_data_default', is_default: true }, { leaf: 'raw_sensor_data_p20250901', is_default: false }, { leaf: 'raw_sensor_data_p20251001', is_default: false }];
+    }
     if (sql.includes('pg_partition_tree')) {
       const { STORAGE_TABLES } = await import('@sluice/db');
+      const partitioned: Record<string, number> = { raw_sensor_data: 13, detection_events: 4, log_lines: 4 };
       return STORAGE_TABLES.map((name) =>
-        name === 'raw_sensor_data' ? { name, bytes: String(3 * 1024 ** 3 + 1), partitions: 13, estimated_rows: '20480000' } : { name, bytes: '8192', partitions: 0, estimated_rows: '0' },
+        name === 'raw_sensor_data'
+          ? { name, bytes: String(3 * 1024 ** 3 + 1), partitions: 13, estimated_rows: '20480000' }
+          : { name, bytes: '8192', partitions: partitioned[name] ?? 0, estimated_rows: '0' },
       );
     }
-    if (sql.includes('FROM sensors s')) return [{ oldest: '2025-10-07T00:00:00.000000Z' }];
+    if (sql.includes('FROM sensors s')) return [{ oldest: sql.includes('ONLY raw_sensor_data_p20251001') ? '2025-10-07T00:00:00.000000Z' : null }];
     if (sql.includes('FROM maintenance_runs')) {
       return [{ started_at: '2026-01-05T10:00:00.000000Z', finished_at: '2026-01-05T10:00:02.500000Z', dry_run: false, trigger: 'schedule', bytes_reclaimed: String(700 * 1024 ** 2), error: null }];
     }
@@ -61,6 +66,7 @@ describe('sluice status: storage', () => {
     expect(section).toMatch(/^Storage: 3\.00 GiB on disk \(time partitions by month\)/);
     expect(section).toMatch(/raw_sensor_data\s*│\s*3\.00 GiB\s*│\s*13\s*│\s*20,480,000/);
     expect(section).toMatch(/ingest_payloads\s*│\s*8\.00 KiB\s*│\s*-\s*│\s*0/);
+    expect(section).toMatch(/log_lines\s*│\s*8\.00 KiB\s*│\s*4\s*│\s*0/);
     expect(section).toContain('Oldest reading kept: 2025-10-07T00:00:00.000000Z');
     expect(section).toContain('  raw readings 90d, hourly aggregates kept, daily aggregates kept, log lines 30d');
     expect(section).toContain('Maintenance (0 * * * *, UTC)\n  last run: 2026-01-05T10:00:02.500000Z (schedule), 700 MiB reclaimed\n');

@@ -47,9 +47,11 @@ button.link { background: none; border: none; color: var(--muted); text-decorati
 .t-warn, .t-warning { color: var(--warn); }
 .t-info, .t-notice { color: var(--info); }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.grid.storage { align-items: start; }
-dl.facts { margin: 0; background: var(--panel); border-radius: 6px; padding: 6px 12px; display: grid; grid-template-columns: max-content 1fr; column-gap: 16px; }
+/* Tracks never grow past the card for a long word (a partition's name in an error): the fact wraps instead. */
+.grid.storage { align-items: start; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+@media (max-width: 900px) { .grid.storage { grid-template-columns: minmax(0, 1fr); } }
+dl.facts { margin: 0; background: var(--panel); border-radius: 6px; padding: 6px 12px; display: grid; grid-template-columns: max-content minmax(0, 1fr); column-gap: 16px; }
 dl.facts dt { color: var(--muted); padding: 5px 0; border-bottom: 1px solid #2a3540; }
-dl.facts dd { margin: 0; padding: 5px 0; border-bottom: 1px solid #2a3540; }
+dl.facts dd { margin: 0; padding: 5px 0; border-bottom: 1px solid #2a3540; overflow-wrap: anywhere; }
 dl.facts .bad { color: var(--bad); }
 `;
