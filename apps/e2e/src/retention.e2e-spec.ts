@@ -97,6 +97,7 @@ describe('partitions and retention (real stack, sluice maintenance as a process)
     // A dry run says what it would do and changes nothing: partitions, rows, runs recorded, the drop folder.
     const env = { ...cli, RAW_RETENTION: '30d', PROCESSED_RETENTION: '7d' };
     const folder = () => ['processed', 'quarantine', 'incoming'].map((d) => readdirSync(join(stack.dropzone, d)).sort());
+    await waitFor('the three files filed in processed/', async () => (folder()[0].length === 3 ? true : null), 30_000, 200);
     const folderBefore = folder();
     const dry = await sluice(['maintenance', '--dry-run'], env);
     expect(dry).toMatchObject({ code: 0, stderr: '' });
