@@ -42,7 +42,8 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, OnModuleDes
     this.metrics.bytesReclaimed.inc(report.bytesReclaimed);
     this.metrics.lastMaintenance.set(Date.parse(report.finishedAt) / 1000);
     this.setDefaultRows(report.defaultRows);
-    for (const line of formatMaintenanceReport(report)) (outcome === 'failed' ? this.logger.warn(line) : this.logger.log(line));
+    const log = outcome === 'failed' ? (line: string) => this.logger.warn(line) : (line: string) => this.logger.log(line);
+    for (const line of formatMaintenanceReport(report)) log(line);
   }
 
   private async countDefaultRows(): Promise<void> {
