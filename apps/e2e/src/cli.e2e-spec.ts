@@ -1,28 +1,11 @@
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expectedWide, FIXTURES, generateLongFormat, Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
-
-const SLUICE = join(WORKSPACE_ROOT, 'apps/cli/bin/sluice.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `sluice …` as a process, as a user would. */
-function sluice(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [SLUICE, ...args], { cwd: WORKSPACE_ROOT, env: { PATH: process.env['PATH'], ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { expectedWide, FIXTURES, generateLongFormat, Stack, waitFor } from '@sluice/testing';
+import { type CliRun, sluice } from './support/sluice-cli';
 
 /** No stack trace ever reaches the user. */
-const expectNoStack = (r: Run) => expect(r.stderr).not.toMatch(/\n\s+at /);
+const expectNoStack = (r: CliRun) => expect(r.stderr).not.toMatch(/\n\s+at /);
 
 function stackEnv(stack: Stack): Record<string, string> {
   return {

@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
+import { Stack, waitFor } from '@sluice/testing';
+import { sluice } from './support/sluice-cli';
 
 /**
  * Runs for a year, as its operator sees it: 90 days of readings loaded by the real stack into daily partitions,
@@ -9,24 +9,9 @@ import { Stack, waitFor, WORKSPACE_ROOT } from '@sluice/testing';
  * whole partitions dropped, never a DELETE, aggregates untouched, files gone but still known; then a late row
  * and one five years ahead through the processor.
  */
-const SLUICE = join(WORKSPACE_ROOT, 'apps/cli/bin/sluice.js');
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const DEVICES = ['greenhouse', 'cellar'];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sluice(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [SLUICE, ...args], { cwd: WORKSPACE_ROOT, env: { PATH: process.env['PATH'], ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 /** One `temp` reading per device per hour in [from, to). */
 function hourly(from: number, to: number): string {

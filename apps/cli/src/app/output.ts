@@ -64,18 +64,6 @@ function fitColumns(head: string[], rows: string[][], width: number): Table.Tabl
 
 export const formatCount = (n: number) => n.toLocaleString('en-US');
 
-/** Bytes in binary units, as the byte-size settings take them (`1.5 GiB`, `812 KiB`, `0 B`). */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
-}
-
 /** Columns of the terminal the output goes to; `COLUMNS`, then 100 when it is a pipe or a file. */
 export function terminalWidth(out: NodeJS.WritableStream, env: NodeJS.ProcessEnv = process.env): number {
   const columns = (out as Partial<NodeJS.WriteStream>).columns ?? Number(env['COLUMNS']);

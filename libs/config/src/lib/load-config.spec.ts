@@ -1,6 +1,6 @@
 import { ProcessorConfig, QueryApiConfig, WatcherConfig } from './app-configs';
 import { ConfigError, loadConfig } from './load-config';
-import { parseByteSize, parseDuration } from './parsers';
+import { formatBytes, parseByteSize, parseDuration } from './parsers';
 
 describe(loadConfig.name, () => {
   it('applies the SPEC defaults when nothing is set', () => {
@@ -100,5 +100,14 @@ describe('retention settings in the environment', () => {
     expect(c.retention.ledgerMs).toBeUndefined();
     expect(c.minFreeDiskBytes).toBe(256 * 1024 ** 2);
     expect(c.PARTITION_INTERVAL).toBe('month');
+  });
+});
+
+describe('formatBytes', () => {
+  it('prints sizes in binary units with at most one decimal, the inverse of the byte-size settings', () => {
+    expect(formatBytes(512)).toBe('512 bytes');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(12 * 1024 ** 2)).toBe('12 MiB');
+    expect(formatBytes(parseByteSize('1GiB'))).toBe('1 GiB');
   });
 });

@@ -53,3 +53,17 @@ export function parseByteSize(text: string | number): number {
   if (!m || unit === undefined) throw new Error(`"${text}" is not a size such as 1073741824, 512MiB or 1GiB`);
   return Math.floor(Number(m[1]) * unit);
 }
+
+const BINARY_UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
+
+/** A size as people read it: `512 bytes`, `12 MiB`, `1.5 GiB` (binary units, at most one decimal). */
+export function formatBytes(n: number): string {
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < BINARY_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const shown = unit === 0 ? String(Math.round(value)) : String(Math.round(value * 10) / 10);
+  return `${shown} ${BINARY_UNITS[unit]}`;
+}

@@ -1,4 +1,4 @@
-import { formatBytes, formatMaintenanceReport } from './maintenance.report';
+import { formatMaintenanceReport } from './maintenance.report';
 import type { MaintenanceReport } from './maintenance.types';
 
 const base: MaintenanceReport = {
@@ -31,12 +31,12 @@ describe('formatMaintenanceReport', () => {
     expect(lines).toEqual([
       'maintenance run',
       '  partition created raw_sensor_data_p20260616 [2026-06-16, 2026-06-17)',
-      '  partition dropped raw_sensor_data_p20260501 [2026-05-01, 2026-05-02), 86400 rows, 3.0 MiB',
+      '  partition dropped raw_sensor_data_p20260501 [2026-05-01, 2026-05-02), 86400 rows, 3 MiB',
       '  partition log_lines_p20260501 [2026-05-01, 2026-05-02) left for the next run (lock_timeout)',
       '  hourly aggregates before 2026-06-13T12:30:00.000Z: 192 rows removed',
-      '  processed/ before 2026-06-08T12:30:00.000Z: 4 files, 2.0 KiB removed (a.csv, b.csv, c.csv, …)',
+      '  processed/ before 2026-06-08T12:30:00.000Z: 4 files, 2 KiB removed (a.csv, b.csv, c.csv, …)',
       '  raw_sensor_data: 1 rows in the default partition',
-      'reclaimed 3.0 MiB',
+      'reclaimed 3 MiB',
     ]);
   });
 
@@ -46,13 +46,7 @@ describe('formatMaintenanceReport', () => {
       'maintenance dry run: nothing was changed',
       '  partitions: nothing to do',
       '  daily aggregates before 2026-06-10T12:30:00.000Z: 5 rows would be removed',
-      'would reclaim 0 B',
+      'would reclaim 0 bytes',
     ]);
-  });
-
-  it('prints sizes in binary units', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.5 KiB');
-    expect(formatBytes(5 * 1024 ** 3)).toBe('5.0 GiB');
   });
 });

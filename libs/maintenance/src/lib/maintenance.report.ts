@@ -1,17 +1,5 @@
+import { formatBytes } from '@sluice/config';
 import type { MaintenanceReport, PartitionChange, Sweeps } from './maintenance.types';
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-/** 1536 → "1.5 KiB". */
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
-}
 
 const day = (d: Date | string | null) => (d === null ? '…' : new Date(d).toISOString().replace(/T00:00:00\.000Z$/, '').replace('.000Z', 'Z'));
 

@@ -1,8 +1,8 @@
 import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { CommonConfig } from '@sluice/config';
+import { CommonConfig, formatBytes } from '@sluice/config';
 import { PeriodicJobs, ReadinessRegistry } from '@sluice/observability';
 import { Gauge, register } from 'prom-client';
-import { DiskSpace, formatBytes, type DiskState } from './disk-space';
+import { DiskSpace, type DiskState } from './disk-space';
 import { dropzoneDirOf } from './storage.module';
 
 /** How often the monitor reads the free space (callers also read it on demand, see DiskSpace.current). */

@@ -1,4 +1,5 @@
-import { DiskSpace, formatBytes, isDiskLow, judgeDisk, lowDiskReason, type DiskState, type StatFs } from './disk-space';
+import { formatBytes } from '@sluice/config';
+import { DiskSpace, isDiskLow, judgeDisk, lowDiskReason, type DiskState, type StatFs } from './disk-space';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

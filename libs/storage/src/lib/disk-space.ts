@@ -1,4 +1,5 @@
 import { statfs } from 'node:fs/promises';
+import { formatBytes } from '@sluice/config';
 
 /** What DiskSpace reads of `fs.statfs` (`bavail`: blocks free to unprivileged users). */
 export type StatFs = (path: string) => Promise<{ bavail: number | bigint; bsize: number | bigint }>;
@@ -19,20 +20,6 @@ export interface DiskState {
 /** Whether `freeBytes` is below the floor; a floor of 0 turns the check off. */
 export function isDiskLow(freeBytes: number, minFreeBytes: number): boolean {
   return minFreeBytes > 0 && freeBytes < minFreeBytes;
-}
-
-const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
-
-/** `12 MiB`, `1 GiB`, `1.5 GiB`, `512 bytes`: binary units, at most one decimal. */
-export function formatBytes(n: number): string {
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  const shown = unit === 0 ? String(Math.round(value)) : String(Math.round(value * 10) / 10);
-  return `${shown} ${UNITS[unit]}`;
 }
 
 /** The reason a low disk is reported with (readiness, logs, the API's 503). */

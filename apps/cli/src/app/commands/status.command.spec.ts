@@ -63,10 +63,10 @@ describe('sluice status: storage', () => {
   it('lists each table on disk, the oldest reading, retention and the maintenance runs', async () => {
     const out = await status();
     const section = out.slice(out.indexOf('Storage:'));
-    expect(section).toMatch(/^Storage: 3\.00 GiB on disk \(time partitions by month\)/);
-    expect(section).toMatch(/raw_sensor_data\s*│\s*3\.00 GiB\s*│\s*13\s*│\s*20,480,000/);
-    expect(section).toMatch(/ingest_payloads\s*│\s*8\.00 KiB\s*│\s*-\s*│\s*0/);
-    expect(section).toMatch(/log_lines\s*│\s*8\.00 KiB\s*│\s*4\s*│\s*0/);
+    expect(section).toMatch(/^Storage: 3 GiB on disk \(time partitions by month\)/);
+    expect(section).toMatch(/raw_sensor_data\s*│\s*3 GiB\s*│\s*13\s*│\s*20,480,000/);
+    expect(section).toMatch(/ingest_payloads\s*│\s*8 KiB\s*│\s*-\s*│\s*0/);
+    expect(section).toMatch(/log_lines\s*│\s*8 KiB\s*│\s*4\s*│\s*0/);
     expect(section).toContain('Oldest reading kept: 2025-10-07T00:00:00.000000Z');
     expect(section).toContain('  raw readings 90d, hourly aggregates kept, daily aggregates kept, log lines 30d');
     expect(section).toContain('Maintenance (0 * * * *, UTC)\n  last run: 2026-01-05T10:00:02.500000Z (schedule), 700 MiB reclaimed\n');

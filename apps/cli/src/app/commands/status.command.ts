@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { nextCronRun } from '@sluice/config';
+import { formatBytes, nextCronRun } from '@sluice/config';
 import { addRows, FILE_STATUSES, readingsOf, type RowsByTable } from '@sluice/contracts';
 import type { MaintenanceRunSummary, SqlQueryable, TableStorage } from '@sluice/db';
 import type { CliContext } from '../cli-context';
-import { type CliIo, escapeControls, formatBytes, formatCount, renderTable, terminalJson, terminalWidth, wrapText } from '../output';
+import { type CliIo, escapeControls, formatCount, renderTable, terminalJson, terminalWidth, wrapText } from '../output';
 import { ROWS_WRITTEN_SUMS, rowsWrittenLines, rowsWrittenOf } from '../rows-written';
 import { renderSourceStatuses, sourceStatuses, type SourceStatus } from './s3-sources.status';
 
