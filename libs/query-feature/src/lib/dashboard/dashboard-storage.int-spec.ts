@@ -114,10 +114,12 @@ describe('dashboard storage card in a real browser', () => {
       const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
       return root.scrollWidth <= root.clientWidth;
     };
-    expect(await page.evaluate(fits)).toBe(true);
+    // The page lays itself out again after the resize (its chart redraws on the resize event): give it the time a busy machine takes.
+    const settled = await page.waitForFunction(fits, undefined, { timeout: 10_000 }).then(() => true, () => false);
+    await page.locator('#storage-card').screenshot({ path: join(ARTIFACTS, 'dashboard-storage-card-800.png') });
+    expect(settled).toBe(true);
     const [table, facts] = await Promise.all([page.locator('#storage').boundingBox(), page.locator('#storage-facts').boundingBox()]);
     expect(facts!.y).toBeGreaterThanOrEqual(table!.y + table!.height);
-    await page.locator('#storage-card').screenshot({ path: join(ARTIFACTS, 'dashboard-storage-card-800.png') });
     expect(pageErrors).toEqual([]);
   });
 });
