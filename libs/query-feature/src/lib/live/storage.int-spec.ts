@@ -7,6 +7,7 @@ jest.setTimeout(60_000);
 const KEY = 'qk-storage-secret';
 const FILE = '71000000-0000-4000-8000-000000000001';
 const SENSOR = 'storage/temp';
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 /**
@@ -137,15 +138,16 @@ describe('storage in /stats and the retention horizon of reads (real PostgreSQL)
   });
 
   it('says when a range of readings starts before RAW_RETENTION, and still answers', async () => {
-    const before = Date.now();
     const old = await get(`/sensors/${encoded}/readings?from=2000-01-01&limit=5`);
     const after = Date.now();
     expect(old.status).toBe(200);
     const horizon = old.headers.get('sluice-retention-horizon') as string;
     const horizonMs = Date.parse(horizon);
-    // now − 90 d, now being while the request ran.
-    expect(horizonMs).toBeGreaterThanOrEqual(before - 90 * DAY_MS);
+    // now − 90 d, now being while the request ran: never later than that, and a range starting an hour after it
+    // is within retention while one starting an hour before it is not.
     expect(horizonMs).toBeLessThanOrEqual(after - 90 * DAY_MS);
+    expect((await get(`/sensors/${encoded}/readings?from=${iso(horizonMs + HOUR_MS)}&limit=1`)).headers.get('sluice-retention-horizon')).toBeNull();
+    expect((await get(`/sensors/${encoded}/readings?from=${iso(horizonMs - HOUR_MS)}&limit=1`)).headers.get('sluice-retention-horizon')).not.toBeNull();
     const body = (await old.json()) as Json;
     expect(body['readings']).toHaveLength(5);
     expect(body['retention']).toEqual({ horizon: expect.any(String), note: RETENTION_NOTE });
@@ -166,13 +168,12 @@ describe('storage in /stats and the retention horizon of reads (real PostgreSQL)
   });
 
   it('aggregates follow their own retention: hourly has one, daily none', async () => {
-    const before = Date.now();
     const hourly = await get(`/sensors/${encoded}/aggregates?bucket=hour&from=${iso(Date.now() - 500 * DAY_MS)}`);
     const after = Date.now();
     expect(hourly.status).toBe(200);
     const horizonMs = Date.parse(hourly.headers.get('sluice-retention-horizon') as string);
-    expect(horizonMs).toBeGreaterThanOrEqual(before - 400 * DAY_MS);
     expect(horizonMs).toBeLessThanOrEqual(after - 400 * DAY_MS);
+    expect((await get(`/sensors/${encoded}/aggregates?bucket=hour&from=${iso(horizonMs + HOUR_MS)}`)).headers.get('sluice-retention-horizon')).toBeNull();
     expect(((await hourly.json()) as Json)['retention']['note']).toBe(RETENTION_NOTE);
     // Within 400 days but before 90: the readings' horizon does not apply to aggregates.
     expect((await get(`/sensors/${encoded}/aggregates?bucket=hour&from=${iso(Date.now() - 100 * DAY_MS)}`)).headers.get('sluice-retention-horizon')).toBeNull();
