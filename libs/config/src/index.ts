@@ -5,3 +5,4 @@ export * from './lib/parsers';
 export * from './lib/cli-config';
 export * from './lib/s3-sources';
 export * from './lib/schedule';
+export * from './lib/retention-config';

@@ -2,28 +2,15 @@
 // a variable two apps read is declared, validated and documented once.
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsIP, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { DEFAULT_METRIC_RANGES, parseByteSize, parseDuration, parseList, parseMetricRanges, type MetricRanges } from './parsers';
-import { IsByteSize, IsCron, IsDuration, IsMetricRanges, IsTimeZone, IsUrlList } from './validators';
+import { DEFAULT_METRIC_RANGES, parseList, parseMetricRanges, type MetricRanges } from './parsers';
+import { RetentionConfig } from './retention-config';
+import { IsMetricRanges, IsTimeZone, IsUrlList } from './validators';
 import { parseS3Sources, type S3Source } from './s3-sources';
 import { IsS3Sources } from './s3-sources.validator';
 
 const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
 /** `true/1/yes` and `false/0/no`; anything else stays a string and fails @IsBoolean, naming the variable. */
 const toBool = ({ value }: { value: unknown }) => (typeof value === 'string' ? (BOOLEAN_WORDS[value.toLowerCase()] ?? value) : value);
-
-export type PartitionInterval = 'day' | 'week' | 'month';
-
-/** Retention periods in milliseconds; undefined keeps everything. */
-export interface RetentionSettings {
-  rawMs?: number;
-  hourlyAggregateMs?: number;
-  dailyAggregateMs?: number;
-  logMs?: number;
-  processedMs?: number;
-  quarantineMs?: number;
-  payloadMs?: number;
-  ledgerMs?: number;
-}
 
 export interface HttpServerLimits {
   headersTimeoutMs: number;
@@ -37,7 +24,7 @@ export interface HttpServerLimits {
 }
 
 /** Variables every service reads. Names are the environment variable names (see README). */
-export class CommonConfig {
+export class CommonConfig extends RetentionConfig {
   @IsUrlList(['postgres', 'postgresql'])
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sluice';
 
@@ -129,81 +116,6 @@ export class CommonConfig {
 
   get decompressionLimits(): { maxBytes: number; maxRatio: number } {
     return { maxBytes: this.MAX_DECOMPRESSED_BYTES, maxRatio: this.MAX_COMPRESSION_RATIO };
-  }
-
-  /**
-   * Time partitions of raw_sensor_data, detection_events and log_lines: one per `day`, `week` (from Monday) or
-   * `month`, in UTC. Changing it changes only the partitions made from then on.
-   */
-  @IsIn(['day', 'week', 'month'])
-  PARTITION_INTERVAL: PartitionInterval = 'month';
-
-  /**
-   * How long data is kept, by age of its time (`90d`, `36h`, `12w`); unset keeps everything. Raw readings and
-   * log lines expire by whole partitions (dropped, never DELETEd); aggregates, stored bodies, drop-folder
-   * files and ledger rows by their own horizon, so aggregates can outlive the readings they summarize.
-   */
-  @IsOptional()
-  @IsDuration()
-  RAW_RETENTION?: string;
-
-  @IsOptional()
-  @IsDuration()
-  HOURLY_AGGREGATE_RETENTION?: string;
-
-  @IsOptional()
-  @IsDuration()
-  DAILY_AGGREGATE_RETENTION?: string;
-
-  @IsOptional()
-  @IsDuration()
-  LOG_RETENTION?: string;
-
-  /** Files in processed/ and quarantine/ (with their .error.json), by the time they were filed there. */
-  @IsOptional()
-  @IsDuration()
-  PROCESSED_RETENTION?: string;
-
-  @IsOptional()
-  @IsDuration()
-  QUARANTINE_RETENTION?: string;
-
-  /** Stored REST bodies of finished payloads (ingest_payloads), by the time their load finished. */
-  @IsOptional()
-  @IsDuration()
-  PAYLOAD_RETENTION?: string;
-
-  /** Ledger rows (ingest_files) of finished files, with their row errors; unset keeps them (duplicates are found by them). */
-  @IsOptional()
-  @IsDuration()
-  LEDGER_RETENTION?: string;
-
-  /** When the watcher runs the partition and retention job (cron, UTC; one replica at a time). */
-  @IsCron()
-  MAINTENANCE_CRON = '0 * * * *';
-
-  /**
-   * The least free space the drop folder's file system keeps: below it the watcher claims no new file and the
-   * ingest-api answers 503 (Retry-After) to bodies it would write there, until space is back. 0: no check.
-   */
-  @IsByteSize()
-  MIN_FREE_DISK: string | number = '1GiB';
-
-  get retention(): RetentionSettings {
-    return {
-      rawMs: parseDuration(this.RAW_RETENTION),
-      hourlyAggregateMs: parseDuration(this.HOURLY_AGGREGATE_RETENTION),
-      dailyAggregateMs: parseDuration(this.DAILY_AGGREGATE_RETENTION),
-      logMs: parseDuration(this.LOG_RETENTION),
-      processedMs: parseDuration(this.PROCESSED_RETENTION),
-      quarantineMs: parseDuration(this.QUARANTINE_RETENTION),
-      payloadMs: parseDuration(this.PAYLOAD_RETENTION),
-      ledgerMs: parseDuration(this.LEDGER_RETENTION),
-    };
-  }
-
-  get minFreeDiskBytes(): number {
-    return parseByteSize(this.MIN_FREE_DISK);
   }
 
   get natsServers(): string[] {
