@@ -29,6 +29,12 @@ const EXPIRING_TABLES: ReadonlyArray<[table: PartitionedTable, period: keyof Ret
   ['log_lines', 'logMs'],
 ];
 
+/** A report of a run that has done nothing yet. */
+export function emptyReport(trigger: MaintenanceReport['trigger'], dryRun: boolean, startedAt: Date): MaintenanceReport {
+  const at = startedAt.toISOString();
+  return { trigger, dryRun, startedAt: at, finishedAt: at, partitions: [], aggregates: [], sweeps: {}, defaultRows: {}, bytesReclaimed: 0, errors: {} };
+}
+
 export interface MaintenanceJobParts {
   db: ConnectionPool;
   retention: RetentionSettings;
@@ -54,18 +60,7 @@ export class MaintenanceJob {
 
   async run(opts: { dryRun: boolean; trigger: MaintenanceReport['trigger'] }): Promise<MaintenanceReport> {
     const startedAt = this.now();
-    const report: MaintenanceReport = {
-      trigger: opts.trigger,
-      dryRun: opts.dryRun,
-      startedAt: startedAt.toISOString(),
-      finishedAt: startedAt.toISOString(),
-      partitions: [],
-      aggregates: [],
-      sweeps: {},
-      defaultRows: {},
-      bytesReclaimed: 0,
-      errors: {},
-    };
+    const report = emptyReport(opts.trigger, opts.dryRun, startedAt);
     await withConnection(this.parts.db, async (client) => {
       const [{ locked }] = (await client.query<{ locked: boolean }>(JOB_LOCK_SQL)).rows;
       if (!locked) {

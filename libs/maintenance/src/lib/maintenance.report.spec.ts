@@ -1,18 +1,7 @@
+import { emptyReport } from './maintenance.job';
 import { formatMaintenanceReport } from './maintenance.report';
-import type { MaintenanceReport } from './maintenance.types';
 
-const base: MaintenanceReport = {
-  trigger: 'cli',
-  dryRun: false,
-  startedAt: '2026-06-15T12:30:00.000Z',
-  finishedAt: '2026-06-15T12:30:01.000Z',
-  partitions: [],
-  aggregates: [],
-  sweeps: {},
-  defaultRows: {},
-  bytesReclaimed: 0,
-  errors: {},
-};
+const base = emptyReport('cli', false, new Date('2026-06-15T12:30:00.000Z'));
 
 describe('formatMaintenanceReport', () => {
   it('says what a run did, line by line, and what it reclaimed', () => {

@@ -1,5 +1,5 @@
 import { loadConfig, WatcherConfig } from '@sluice/config';
-import type { MaintenanceJob, MaintenanceReport, PartitionWork } from '@sluice/maintenance';
+import { emptyReport, type MaintenanceJob, type MaintenanceReport, type PartitionWork } from '@sluice/maintenance';
 import type { PeriodicJobs } from '@sluice/observability';
 import { register } from 'prom-client';
 import { TaskTracker } from './concurrency.util';
@@ -7,16 +7,10 @@ import { MaintenanceScheduler } from './maintenance.scheduler';
 import { WatcherMetrics } from './watcher.metrics';
 
 const report = (over: Partial<MaintenanceReport> = {}): MaintenanceReport => ({
-  trigger: 'schedule',
-  dryRun: false,
-  startedAt: '2026-06-15T12:00:00.000Z',
+  ...emptyReport('schedule', false, new Date('2026-06-15T12:00:00.000Z')),
   finishedAt: '2026-06-15T12:00:02.000Z',
-  partitions: [],
-  aggregates: [],
-  sweeps: {},
   defaultRows: { raw_sensor_data: 3 },
   bytesReclaimed: 4096,
-  errors: {},
   ...over,
 });
 
