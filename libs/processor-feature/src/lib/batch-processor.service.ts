@@ -80,8 +80,8 @@ export class BatchProcessorService {
       const finished = [...outcomes, ...missing];
       return { rows: await this.ledger.recordOutcomes(client, finished.map(([id, outcome]) => ({ id, outcome }))), finished };
     });
-    // Committed: rows that went to a default partition get the partitions of their time.
-    await this.coverage?.afterLoad(finished.map(([, o]) => o.rowsWritten));
+    // Committed: rows that went to a default partition get the partitions of their time (not awaited, as for files).
+    void this.coverage?.afterLoad(finished.map(([, o]) => o.rowsWritten));
     const seconds = (Date.now() - started) / 1000;
     for (const [, o] of finished) {
       metrics.fileDuration.observe(seconds);

@@ -118,8 +118,9 @@ export class FileProcessorService {
       return 'done';
     }
     if (!outcome) return 'done';
-    // Committed: rows that went to a default partition get the partitions of their time.
-    await this.coverage?.afterLoad(outcome.rowsWritten);
+    // Committed: rows that went to a default partition get the partitions of their time. Not awaited: it may
+    // wait for locks a load in flight holds, and never throws (it tries again by itself).
+    void this.coverage?.afterLoad(outcome.rowsWritten);
     const durationMs = Date.now() - started;
     metrics.fileDuration.observe(durationMs / 1000);
     metrics.filesFinished.inc({ status: outcome.status, kind: outcome.kind ?? 'unknown' });
