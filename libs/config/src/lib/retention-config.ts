@@ -1,4 +1,4 @@
-import { IsIn, IsOptional, IsString } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import { parseByteSize, parseDuration } from './parsers';
 import { IsByteSize, IsCron, IsDuration } from './validators';
 
