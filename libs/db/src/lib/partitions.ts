@@ -45,6 +45,11 @@ export interface PartitionInfo {
 export interface PartitionOptions {
   /** Report what would change and change nothing. */
   dryRun?: boolean;
+  /**
+   * Wait at most this long for the locks (a PostgreSQL interval, PARTITION_LOCK_TIMEOUT when unset) and try once:
+   * for a caller that has a fallback and must not wait long itself.
+   */
+  lockTimeout?: string;
 }
 
 /** How long a create or drop waits for its locks before it gives up (a long COPY must never be stalled behind it). */
@@ -116,10 +121,11 @@ export class Partitions {
       if (wanted.length > 10_000) throw new Error(`too many ${this.interval} partitions asked of ${table}`);
     }
     if (opts.dryRun) return this.plan(table, wanted, await this.list(table), (sql, params) => this.ds.query(sql, params));
+    const attempts = opts.lockTimeout ? 1 : CREATE_ATTEMPTS;
     for (let attempt = 1; ; attempt++) {
       try {
         return await withTransaction(this.ds, async (client) => {
-          await this.lock(client, table);
+          await this.lock(client, table, opts.lockTimeout);
           const q = async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows;
           const first = await this.plan(table, wanted, await this.listOn(q, table), q);
           if (!first.length) return [];
@@ -147,7 +153,7 @@ export class Partitions {
         });
       } catch (e) {
         const retry = hasSqlState(e, SqlState.lockNotAvailable) || (e as { code?: unknown } | null)?.code === DEADLOCK_DETECTED;
-        if (!retry || attempt >= CREATE_ATTEMPTS) throw e;
+        if (!retry || attempt >= attempts) throw e;
       }
     }
   }
@@ -236,8 +242,9 @@ export class Partitions {
     return out;
   }
 
-  private async lock(client: PoolClient, table: PartitionedTable): Promise<void> {
-    await client.query(`SET LOCAL lock_timeout = '${PARTITION_LOCK_TIMEOUT}'`);
+  private async lock(client: PoolClient, table: PartitionedTable, timeout = PARTITION_LOCK_TIMEOUT): Promise<void> {
+    if (!/^\d+(ms|s)$/.test(timeout)) throw new Error(`lock timeout ${timeout} is not a number of ms or s`);
+    await client.query(`SET LOCAL lock_timeout = '${timeout}'`);
     await client.query(`SELECT pg_advisory_xact_lock($1, $2)`, [ADVISORY_KEY, PARTITIONED_TABLE_NAMES.indexOf(table)]);
   }
 

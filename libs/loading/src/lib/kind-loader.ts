@@ -1,6 +1,7 @@
 import type { MetricRanges } from '@sluice/config';
 import type { FileKind, RejectReason, RowsByTable } from '@sluice/contracts';
 import type { PoolClient } from 'pg';
+import type { PartitionedTable } from '@sluice/db';
 
 /** Everything a loader needs to know besides the file: policies and limits from the processor's config. */
 export interface LoadOptions {
@@ -28,6 +29,11 @@ export interface LoadOptions {
    * error `late_beyond_retention` (its partition is gone or about to go).
    */
   notBefore?: { rawMicros?: number; logMicros?: number };
+  /**
+   * Called before a load's first COPY into a partitioned table, with the time range of its first rows (µs, inclusive),
+   * before the load's transaction has written there: the caller makes their partitions (PartitionCoverage.beforeCopy).
+   */
+  beforeCopy?: (table: PartitionedTable, fromMicros: number, toMicros: number) => Promise<void>;
 }
 
 export interface LoadResult {

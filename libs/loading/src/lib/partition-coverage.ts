@@ -23,6 +23,13 @@ const AHEAD_INTERVALS = 3;
  */
 const RETRY_AFTER_MS = 5_000;
 const RETRIES = 12;
+/**
+ * How long a load waits for the locks that make its partitions before its first COPY; past it, its rows take the
+ * default partition (another load is writing there) and afterLoad moves them.
+ */
+const BEFORE_COPY_LOCK_TIMEOUT = '500ms';
+/** Most intervals made before one COPY (the first rows of a file span a few at most). */
+const BEFORE_COPY_MAX_INTERVALS = 31;
 
 @Injectable()
 export class PartitionCoverage {
@@ -32,9 +39,39 @@ export class PartitionCoverage {
   private readonly pending = new Set<PartitionedTable>();
   private retry?: NodeJS.Timeout;
   private failures = 0;
+  /** `table start` of intervals known to have a partition: a load into them makes none and asks nothing. */
+  private readonly covered = new Set<string>();
 
   constructor(ds: DataSource, config: CommonConfig) {
     this.partitions = new Partitions(ds, config.PARTITION_INTERVAL);
+  }
+
+  /**
+   * Before a load's first COPY into `table`, with the time range of its first rows (µs since the epoch, inclusive):
+   * makes their partitions, up to the current interval and the two after it, in a transaction of its own, so the
+   * rows go straight into their partition instead of into the default one and then a move (written twice).
+   * Waits at most BEFORE_COPY_LOCK_TIMEOUT and never throws: when it cannot, the rows take the default partition
+   * as before and afterLoad moves them. Call it before the load's transaction writes to `table` (its own locks
+   * would stall the partition's creation).
+   */
+  async beforeCopy(table: PartitionedTable, fromMicros: number, toMicros: number): Promise<void> {
+    const interval = this.partitions.interval;
+    const ahead = addIntervals(intervalStart(new Date(), interval), interval, AHEAD_INTERVALS);
+    const starts: Date[] = [];
+    for (let s = intervalStart(new Date(fromMicros / 1000), interval); s.getTime() <= toMicros / 1000 && s < ahead; s = addIntervals(s, interval, 1)) {
+      if (starts.length >= BEFORE_COPY_MAX_INTERVALS) break;
+      starts.push(s);
+    }
+    const missing = starts.filter((s) => !this.covered.has(`${table} ${s.getTime()}`));
+    if (!missing.length) return;
+    try {
+      const to = addIntervals(missing[missing.length - 1], interval, 1);
+      const changes = await this.partitions.ensure(table, missing[0], to, { lockTimeout: BEFORE_COPY_LOCK_TIMEOUT });
+      for (const s of missing) this.covered.add(`${table} ${s.getTime()}`);
+      if (changes.length) this.logger.log({ changes: changes.map((c) => ({ action: c.action, name: c.name, rows: c.rows })) }, 'partitions made before a load');
+    } catch (e) {
+      this.logger.debug({ table, err: (e as Error).message }, 'partitions not made before a load; its rows take the default partition and are moved after it');
+    }
   }
 
   /** For the partitioned tables the load(s) wrote to: the partitions their default partitions' rows belong to. */

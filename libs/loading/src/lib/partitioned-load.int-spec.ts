@@ -63,6 +63,42 @@ describe('loads into time-partitioned tables', () => {
     expect(await coverage.afterLoad(r.rowsWritten)).toEqual([]);
   });
 
+  it('before its first COPY, a load makes the partitions of its first readings: they go straight there, never through the default partition', async () => {
+    const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, { PARTITION_INTERVAL: 'day' }));
+    const start = Date.UTC(2020, 2, 4, 22); // two days: 2020-03-04 and 2020-03-05
+    const lines = ['ts,device,temp'];
+    for (let i = 0; i < 6; i++) lines.push(`${(start + i * 3_600_000) / 1000},early,21.5`);
+    const beforeCopy: LoadOptions['beforeCopy'] = (table, from, to) => coverage.beforeCopy(table, from, to);
+    const r = await load('sensor_wide_csv', `${lines.join('\n')}\n`, { beforeCopy });
+    expect(r.rowsWritten).toEqual({ raw_sensor_data: 6 });
+    const held = await ds.query(`SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM raw_sensor_data WHERE file_id = $1 GROUP BY 1 ORDER BY 1`, [r.fileId]);
+    expect(held).toEqual([
+      { part: 'raw_sensor_data_p20200304', n: 2 },
+      { part: 'raw_sensor_data_p20200305', n: 4 },
+    ]);
+    // Nothing was left to move after the commit.
+    expect(await coverage.afterLoad(r.rowsWritten)).toEqual([]);
+  });
+
+  it('when another load holds the default partition, a load does not wait to make its partitions: its rows take the default partition', async () => {
+    const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, { PARTITION_INTERVAL: 'day' }));
+    const inFlight = ds.createQueryRunner();
+    await inFlight.connect();
+    try {
+      await inFlight.startTransaction();
+      await inFlight.query(`INSERT INTO raw_sensor_data (sensor_id, ts, value, file_id) VALUES (1, '2019-01-01T00:00:00Z', 2, $1)`, [randomUUID()]);
+      const beforeCopy: LoadOptions['beforeCopy'] = (table, from, to) => coverage.beforeCopy(table, from, to);
+      const r = await load('sensor_wide_csv', `ts,device,temp
+${Date.UTC(2019, 5, 1) / 1000},blocked,20
+`, { beforeCopy });
+      expect(r.rowsWritten).toEqual({ raw_sensor_data: 1 });
+      expect(await ds.query(`SELECT tableoid::regclass::text AS part FROM raw_sensor_data WHERE file_id = $1`, [r.fileId])).toEqual([{ part: 'raw_sensor_data_default' }]);
+      await inFlight.rollbackTransaction();
+    } finally {
+      await inFlight.release();
+    }
+  });
+
   it('never waits on a load in flight that holds the table, and tries again by itself shortly after', async () => {
     const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, {}));
     const file = randomUUID();

@@ -68,6 +68,7 @@ export class FileProcessorService {
       maxLineBytes: this.config.MAX_LINE_BYTES,
       maxJsonDepth: this.config.MAX_JSON_DEPTH,
       maxCsvColumns: this.config.MAX_CSV_COLUMNS,
+      beforeCopy: this.coverage ? (table, from, to) => (this.coverage as PartitionCoverage).beforeCopy(table, from, to) : undefined,
       onProgress,
     };
   }

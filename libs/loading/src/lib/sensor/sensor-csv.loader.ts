@@ -103,7 +103,8 @@ export class SensorCsvLoader implements KindLoader {
   private async fastPass(client: PoolClient, fileId: string, kind: 'sensor_wide_csv' | 'sensor_long_csv', open: () => NodeJS.ReadableStream, opts: SensorLoadOptions): Promise<Pass> {
     const tally = new RowTally(opts);
     const aggs = new HourAggregates();
-    let copy = new CopySink(client, RAW_COPY);
+    // Opened at the first readings, once their partitions are made.
+    let copy: CopySink | null = null;
     let readings = 0;
     const tail = `\t${fileId}\n`;
     const progress = progressEvery(opts.onProgress);
@@ -112,15 +113,20 @@ export class SensorCsvLoader implements KindLoader {
       const step = kind === 'sensor_wide_csv' ? this.wideFast(readWideCsv(stream, parseOptions(opts)), aggs, tail) : this.longFast(readLongCsv(stream, parseOptions(opts)), aggs, tail);
       for await (const out of step) {
         if (out === 'conflict') {
-          await copy.abort('same key with a different value within the file');
+          await copy?.abort('same key with a different value within the file');
           return { conflict: true };
         }
         tally.addRows(out.rows);
         if (tally.addRejects(out.rejects)) {
-          await copy.abort('file refused');
+          await copy?.abort('file refused');
           return { conflict: false, tally, readings: 0, rejection: tally.rejection() };
         }
         progress(out.rows + out.rejects.length);
+        if (!out.text) continue;
+        if (!copy) {
+          await opts.beforeCopy?.('raw_sensor_data', out.minMicros, out.maxMicros);
+          copy = new CopySink(client, RAW_COPY);
+        }
         await copy.write(out.text);
         if (aggs.size >= (opts.aggFlushBuckets ?? AGG_FLUSH_BUCKETS)) {
           // Keeps memory flat for files spanning many sensor-hours: the COPY so far is ended, its
@@ -131,13 +137,13 @@ export class SensorCsvLoader implements KindLoader {
           copy = new CopySink(client, RAW_COPY);
         }
       }
-      readings += await copy.end();
+      if (copy) readings += await copy.end();
       const rejection = tally.rejection();
       if (!rejection) await mergeAggregates(client, aggs);
       return { conflict: false, tally, readings, rejection };
     } catch (e) {
       if (isUniqueViolation(e)) return { conflict: true };
-      await copy.abort('load failed');
+      await copy?.abort('load failed');
       throw e;
     } finally {
       destroy(stream);
@@ -145,7 +151,7 @@ export class SensorCsvLoader implements KindLoader {
   }
 
   /** Per input batch: COPY text for new readings, aggregates updated; 'conflict' on a same-key-other-value repeat. */
-  private async *wideFast(batches: AsyncGenerator<SensorCsvBatch<WideReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<BatchOut | 'conflict'> {
+  private async *wideFast(batches: AsyncGenerator<SensorCsvBatch<WideReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<FastBatchOut | 'conflict'> {
     let seen: RecentKeys | null = null;
     let ids = new Map<string, Int32Array>();
     for await (const batch of batches) {
@@ -180,11 +186,11 @@ export class SensorCsvLoader implements KindLoader {
           b.add(v);
         }
       }
-      yield { rows: batch.rows.length, rejects: batch.rejects, text };
+      yield { rows: batch.rows.length, rejects: batch.rejects, text, ...timeSpan(batch.rows) };
     }
   }
 
-  private async *longFast(batches: AsyncGenerator<SensorCsvBatch<LongReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<BatchOut | 'conflict'> {
+  private async *longFast(batches: AsyncGenerator<SensorCsvBatch<LongReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<FastBatchOut | 'conflict'> {
     const seen = new RecentKeys(1);
     const one = new Float64Array(1);
     for await (const batch of batches) {
@@ -202,7 +208,7 @@ export class SensorCsvLoader implements KindLoader {
         text += `${sid}\t${microsToIso(r.tsMicros)}\t${r.value}${tail}`;
         aggs.bucket(sid, Math.floor(r.tsMicros / HOUR_US)).add(r.value);
       }
-      yield { rows: batch.rows.length, rejects: batch.rejects, text };
+      yield { rows: batch.rows.length, rejects: batch.rejects, text, ...timeSpan(batch.rows) };
     }
   }
 
@@ -346,6 +352,22 @@ interface BatchOut {
   rows: number;
   rejects: RowReject[];
   text: string;
+}
+
+/** A fast-path batch also says the time range of its readings (µs, inclusive), for the partitions they need. */
+interface FastBatchOut extends BatchOut {
+  minMicros: number;
+  maxMicros: number;
+}
+
+function timeSpan(rows: readonly { tsMicros: number }[]): { minMicros: number; maxMicros: number } {
+  let minMicros = Infinity;
+  let maxMicros = -Infinity;
+  for (const r of rows) {
+    if (r.tsMicros < minMicros) minMicros = r.tsMicros;
+    if (r.tsMicros > maxMicros) maxMicros = r.tsMicros;
+  }
+  return { minMicros, maxMicros };
 }
 
 function nameReject(r: MappingRow, why: string): RowReject {
