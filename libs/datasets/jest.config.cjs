@@ -1,0 +1,6 @@
+module.exports = {
+  displayName: 'datasets',
+  preset: '../../jest.preset.cjs',
+  rootDir: __dirname,
+  passWithNoTests: false,
+};
