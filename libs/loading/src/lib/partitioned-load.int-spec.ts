@@ -99,6 +99,33 @@ ${Date.UTC(2019, 5, 1) / 1000},blocked,20
     }
   });
 
+  it('a partition made while a COPY runs (rows it routes to the default partition are refused) loads every reading through the slow path', async () => {
+    const partitions = new Partitions(ds, 'month');
+    await partitions.ensure('raw_sensor_data', new Date(Date.UTC(2018, 0, 1)), new Date(Date.UTC(2018, 1, 1)));
+    const fileId = randomUUID();
+    await ds.query(`INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status) VALUES ($1, 'dropzone', 'f', 'f', $2, 0, 'processing')`, [fileId, fileId.replace(/-/g, '').padEnd(64, '0')]);
+    const row = (h: number) => `${Date.UTC(2018, 0, 31, 20 + h) / 1000},race,${h}\n`;
+    // January's readings, then February's once a partition for February was attached while the COPY is open (the
+    // first time the file is read; the slow path reads it again).
+    let attached = false;
+    const copyOpen = async () => ((await ds.query(`SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY raw_sensor_data%' AND state = 'active'`)).length ? true : null);
+    async function* file() {
+      yield Buffer.from(`ts,device,temp\n${[0, 1, 2].map(row).join('')}`);
+      if (!attached) {
+        await waitFor('the COPY to be open', copyOpen, 10_000, 20);
+        await partitions.ensure('raw_sensor_data', new Date(Date.UTC(2018, 1, 1)), new Date(Date.UTC(2018, 2, 1)));
+        attached = true;
+      }
+      yield Buffer.from([4, 5, 6].map(row).join(''));
+    }
+    const r = await withTransaction(ds, (client) => registry.for('sensor_wide_csv')!.load(client, fileId, 'sensor_wide_csv', () => Readable.from(file()), skip));
+    expect(r).toMatchObject({ rowsLoaded: 6, rowsRejected: 0, rejection: null, rowsWritten: { raw_sensor_data: 6 } });
+    expect(await ds.query(`SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM raw_sensor_data WHERE file_id = $1 GROUP BY 1 ORDER BY 1`, [fileId])).toEqual([
+      { part: 'raw_sensor_data_p20180101', n: 3 },
+      { part: 'raw_sensor_data_p20180201', n: 3 },
+    ]);
+  });
+
   it('never waits on a load in flight that holds the table, and tries again by itself shortly after', async () => {
     const coverage = new PartitionCoverage(ds, loadConfig(ProcessorConfig, {}));
     const file = randomUUID();

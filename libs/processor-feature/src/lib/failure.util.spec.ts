@@ -20,6 +20,12 @@ describe(classifyFailure.name, () => {
     expect(classifyFailure(new Error('Connection terminated unexpectedly')).kind).toBe('transient');
   });
 
+  it('a row refused by a default partition\'s constraint (a partition made while the load ran) is transient, other check violations permanent', () => {
+    const race = pgError('23514', 'new row for relation "raw_sensor_data_default" violates partition constraint');
+    expect(classifyFailure(race)).toMatchObject({ kind: 'transient', reason: { rule: 'processing_failed' } });
+    expect(classifyFailure(pgError('23514', 'new row for relation "measurements" violates check constraint "measurements_value_check"')).kind).toBe('permanent');
+  });
+
   it('anything else (a parser crashing on a poison file, a bug) is unknown: retried, then failed with its message', () => {
     expect(classifyFailure(new TypeError("Cannot read properties of undefined (reading 'x')"))).toEqual({ kind: 'unknown', reason: { rule: 'processing_failed', message: "Cannot read properties of undefined (reading 'x')" } });
     expect(classifyFailure(pgError('42P01')).kind).toBe('unknown');

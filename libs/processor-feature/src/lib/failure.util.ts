@@ -1,5 +1,5 @@
 import type { RejectReason } from '@sluice/contracts';
-import { SqlState } from '@sluice/db';
+import { isConcurrentPartitionChange, SqlState } from '@sluice/db';
 import { isCompressedContentError } from '@sluice/formats';
 
 /**
@@ -7,7 +7,8 @@ import { isCompressedContentError } from '@sluice/formats';
  * - `permanent`: the data itself is refused: a compressed file over a limit, corrupt or nested
  *   (CompressedContentError), or PostgreSQL SQLSTATE class 22 data exception, 23 integrity violation. Loading again gives the same answer, so the file is quarantined at once with the reason.
  *   Except 23505 (unique violation): the loaders resolve key conflicts themselves, so one that escapes is a
- *   race between replicas, which a retry settles; quarantining would drop good rows.
+ *   race between replicas, which a retry settles; quarantining would drop good rows. And a row refused by the
+ *   partition constraint of a default partition: a partition was made while the load ran (isConcurrentPartitionChange).
  * - `transient`: the world failed, not the file (class 08 connection, 40 serialization/deadlock, 53
  *   insufficient resources such as a full disk, 57 operator intervention, 58 system error, lock timeout; a
  *   lost connection or full disk on our side). Retried with backoff; `failed` with this reason at the end.
@@ -37,10 +38,10 @@ export function classifyFailure(e: unknown): Failure {
   // A PostgreSQL error (pg's DatabaseError) carries a severity and a five-character SQLSTATE.
   if (code && typeof err?.severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
     const cls = code.slice(0, 2);
-    if (PERMANENT_SQLSTATE_CLASSES.has(cls) && !TRANSIENT_SQLSTATES.has(code)) {
+    if (PERMANENT_SQLSTATE_CLASSES.has(cls) && !TRANSIENT_SQLSTATES.has(code) && !isConcurrentPartitionChange(e)) {
       return { kind: 'permanent', reason: { rule: 'rejected_by_database', message: `PostgreSQL refused the file's data: ${message} (SQLSTATE ${code}); fix the data and replay the file` } };
     }
-    if (TRANSIENT_SQLSTATE_CLASSES.has(cls) || TRANSIENT_SQLSTATES.has(code)) return { kind: 'transient', reason: { rule: 'processing_failed', message: `${message} (SQLSTATE ${code})` } };
+    if (TRANSIENT_SQLSTATE_CLASSES.has(cls) || TRANSIENT_SQLSTATES.has(code) || isConcurrentPartitionChange(e)) return { kind: 'transient', reason: { rule: 'processing_failed', message: `${message} (SQLSTATE ${code})` } };
     return { kind: 'unknown', reason: { rule: 'processing_failed', message: `${message} (SQLSTATE ${code})` } };
   }
   if (code && TRANSIENT_SYSTEM_CODES.has(code)) return { kind: 'transient', reason: { rule: 'processing_failed', message } };

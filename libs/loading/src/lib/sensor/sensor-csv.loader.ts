@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { addRows, type FileKind, type RejectReason } from '@sluice/contracts';
-import { rowsOf } from '@sluice/db';
+import { isConcurrentPartitionChange, rowsOf } from '@sluice/db';
 import {
   microsToIso,
   readLongCsv,
@@ -142,7 +142,8 @@ export class SensorCsvLoader implements KindLoader {
       if (!rejection) await mergeAggregates(client, aggs);
       return { conflict: false, tally, readings, rejection };
     } catch (e) {
-      if (isUniqueViolation(e)) return { conflict: true };
+      // A key already loaded, or a partition made while this COPY ran: the slow path's statements see both.
+      if (isUniqueViolation(e) || isConcurrentPartitionChange(e)) return { conflict: true };
       await copy?.abort('load failed');
       throw e;
     } finally {
