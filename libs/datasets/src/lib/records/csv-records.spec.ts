@@ -80,6 +80,13 @@ describe('readRecords (CSV)', () => {
     expect(records).toEqual([{ line: 2, values: ['3,5', 'Kühlung'] }]);
   });
 
+  it('points a latin1 file read as UTF-8 to the encoding setting, at its header or its first record that is not UTF-8', async () => {
+    const header = await readAll(chunks(Buffer.concat([Buffer.from('Temperatur '), Buffer.from([0xb0]), Buffer.from('C;Ort\n3,5;x\n')])), csv());
+    expect(header.rejects).toEqual([expect.objectContaining({ line: 1, rule: 'invalid_header', message: expect.stringContaining('encoding: latin1') })]);
+    const record = await readAll(chunks(Buffer.concat([Buffer.from('Temperatur;Ort\n3,5;M'), Buffer.from([0xfc]), Buffer.from('nchen\n')])), csv());
+    expect(record.rejects).toEqual([expect.objectContaining({ line: 2, rule: 'invalid_utf8', column: 'Ort', message: expect.stringContaining('encoding: latin1') })]);
+  });
+
   it('drops a UTF-8 BOM, even one cut by a chunk boundary', async () => {
     const { header } = await readAll(chunks(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('ts;wert\n1;2\n')]), 1), csv());
     expect(header).toEqual(['ts', 'wert']);
@@ -127,6 +134,11 @@ describe('readRecords (CSV)', () => {
     const { records, rejects } = await readAll(chunks(input), csv());
     expect(records).toEqual([]);
     expect(rejects).toEqual([expect.objectContaining({ line: 1, rule: 'invalid_header', message: expect.stringMatching(message) })]);
+  });
+
+  it('gives the header of a file without records in a batch of its own', async () => {
+    const { batches } = await readAll(chunks('a;b\n\n'), csv());
+    expect(batches).toEqual([{ header: ['a', 'b'], records: [], rejects: [] }]);
   });
 
   it('refuses a file without a header line', async () => {

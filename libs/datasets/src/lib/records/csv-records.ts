@@ -1,4 +1,4 @@
-import { cap, RAW_CAP, TextWatch, textProblemMessage, type RowReject, type TextRule } from '@sluice/formats';
+import { cap, TextWatch, textProblemMessage, type RowReject, type TextRule } from '@sluice/formats';
 import { CsvError, Parser, type Options } from 'csv-parse';
 import type { CsvFormat } from '../contract';
 import { recordReject, type RecordBatch, type RecordInput, type RecordLimits, type SourceRecord } from './record-batch';
@@ -59,10 +59,12 @@ class CsvRecordReader {
   private readonly api: CsvApi;
   /**
    * csv-parse counts the CR and the LF of a CRLF inside a quoted field as two lines (outside quotes, one):
-   * how many it has counted so, to give records the file's line numbers.
+   * the CRLFs it has counted twice so far, to give records the file's line numbers.
    */
   private quotedCrlfs = 0;
   private header: string[] | undefined;
+  /** A batch with the header has been given. */
+  private announced = false;
   private records: SourceRecord[] = [];
   private rejects: RowReject[] = [];
   private readonly push = (record: string[]) => this.onRecord(record);
@@ -118,9 +120,14 @@ class CsvRecordReader {
     this.stopped = true;
   }
 
-  /** The records and rejects since the last call, or null when there are none. */
+  /**
+   * The records and rejects since the last call, or null when there are none; the first batch after the
+   * header is read comes even without records, so a file of only a header still shows its columns.
+   */
   take(): RecordBatch | null {
-    if (!this.records.length && !this.rejects.length) return null;
+    const announce = this.header !== undefined && !this.announced;
+    if (!this.records.length && !this.rejects.length && !announce) return null;
+    this.announced ||= announce;
     const batch: RecordBatch = { header: this.header, records: this.records, rejects: this.rejects };
     this.records = [];
     this.rejects = [];
@@ -134,14 +141,13 @@ class CsvRecordReader {
     const line = this.api.info.lines - this.quotedCrlfs - breaks.counted;
     this.quotedCrlfs += breaks.crlfs;
     if (!this.header) {
-      if (this.format.header) this.header = this.checkedHeader(record.map((name) => name.trim()), line, 'the header');
-      else {
+      if (this.format.header) {
+        const bad = this.unstorable(record);
+        if (bad) return this.fail(recordReject(line, 'invalid_header', `column ${bad.index + 1} of the header: ${this.textMessage(bad.rule, 'its name')}; the file is read no further`, this.rawOf(record)));
+        this.header = this.checkedHeader(record.map((name) => name.trim()), line, 'the header');
+      } else {
         // Neither a header nor format.columns: the columns are numbered, as when showing a file's columns.
-        this.header = this.checkedHeader(
-          record.map((_, i) => `column_${i + 1}`),
-          line,
-          'the first record',
-        );
+        this.header = this.checkedHeader(record.map((_, i) => `column_${i + 1}`), line, 'the first record');
         this.onData(record, line);
       }
       return;
@@ -161,15 +167,30 @@ class CsvRecordReader {
       );
       return;
     }
-    if (this.nul || this.invalidUtf8) {
-      const bad = unstorableField(record, this.invalidUtf8);
-      if (bad) {
-        const column = header[bad.index];
-        this.rejects.push(recordReject(line, bad.rule, textProblemMessage(bad.rule, `column "${column}"`), this.rawOf(record), column));
-        return;
-      }
+    const bad = this.unstorable(record);
+    if (bad) {
+      const column = header[bad.index];
+      this.rejects.push(recordReject(line, bad.rule, this.textMessage(bad.rule, `column "${column}"`), this.rawOf(record), column));
+      return;
     }
     this.records.push({ line, values: record });
+  }
+
+  /** The first field PostgreSQL text cannot hold; U+FFFD counts when the file had bytes that are not UTF-8. */
+  private unstorable(record: string[]): { index: number; rule: TextRule } | null {
+    if (!this.nul && !this.invalidUtf8) return null;
+    for (let i = 0; i < record.length; i++) {
+      const field = record[i];
+      if (field.includes('\0')) return { index: i, rule: 'invalid_character' };
+      if (this.invalidUtf8 && field.includes('\uFFFD')) return { index: i, rule: 'invalid_utf8' };
+    }
+    return null;
+  }
+
+  private textMessage(rule: TextRule, field: string): string {
+    const message = textProblemMessage(rule, field);
+    // Text that is not UTF-8 is most often latin1 (Windows-1252) from a spreadsheet.
+    return rule === 'invalid_utf8' ? `${message}, or give the contract's format \`encoding: latin1\` if the file is latin1` : message;
   }
 
   /**
@@ -179,7 +200,7 @@ class CsvRecordReader {
   private checkedHeader(names: string[], line: number, what: string): string[] | undefined {
     const problem = headerProblem(names, this.limits.maxColumns, what);
     if (problem === null) return names;
-    this.fail({ line, column: null, rule: 'invalid_header', message: `line ${line}: ${problem}; the file is read no further`, value: null, raw: cap(names.join(this.format.delimiter), RAW_CAP) });
+    this.fail(recordReject(line, 'invalid_header', `${problem}; the file is read no further`, names.join(this.format.delimiter)));
     return undefined;
   }
 
@@ -217,16 +238,6 @@ function lineBreaksIn(record: string[]): { counted: number; crlfs: number } {
     }
   }
   return { counted, crlfs };
-}
-
-/** The first field PostgreSQL text cannot hold; U+FFFD counts when the file had bytes that are not UTF-8. */
-function unstorableField(record: string[], invalidUtf8: boolean): { index: number; rule: TextRule } | null {
-  for (let i = 0; i < record.length; i++) {
-    const field = record[i];
-    if (field.includes('\0')) return { index: i, rule: 'invalid_character' };
-    if (invalidUtf8 && field.includes('\uFFFD')) return { index: i, rule: 'invalid_utf8' };
-  }
-  return null;
 }
 
 /**

@@ -10,7 +10,10 @@ export interface SourceRecord {
 
 /** What one input chunk yielded: the records read and the records that could not be read, each in line order. */
 export interface RecordBatch {
-  /** CSV: the column names (from the header row or `format.columns`), set on every batch; JSON/NDJSON: undefined. */
+  /**
+   * CSV: the column names (from the header row or `format.columns`), set on every batch once known (the first
+   * such batch comes even without records); JSON/NDJSON: undefined.
+   */
   header?: string[];
   records: SourceRecord[];
   /** Records that could not be read at all; a rule that ends the file (`invalid_header`, `malformed_csv`, …) comes last. */
