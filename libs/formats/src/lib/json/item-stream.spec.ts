@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { INVALID_BYTE_MARK, JsonSyntaxError, streamDocumentItems, textProblem, type DocumentItem, type StreamedEnd } from '../../index';
 
 /** Feeds `chunks` (or `text` cut every `every` bytes) and collects what the stream gives. */
-async function read(input: string | Buffer | Buffer[], opts: { key?: string; every?: number; maxItemBytes?: number; maxDepth?: number; maxDocumentBytes?: number } = {}) {
+async function read(input: string | Buffer | Buffer[], opts: { key?: string | string[]; every?: number; maxItemBytes?: number; maxDepth?: number; maxDocumentBytes?: number } = {}) {
   let chunks: Buffer[];
   if (Array.isArray(input)) chunks = input;
   else {
@@ -123,6 +123,38 @@ describe(streamDocumentItems.name, () => {
     expect(error).toBeUndefined();
     expect(values).toEqual([{ a: `x${INVALID_BYTE_MARK}y` }, { a: 'é€😀' }]);
     expect(textProblem((values[0] as { a: string }).a)).toBe('invalid_utf8');
+  });
+
+  it('follows a path of member names to the items, whatever the chunk size', async () => {
+    const doc = '{"meta": {"station": "N", "units": ["C"]},\n "data": {\n  "count": 2,\n  "readings": [\n   {"t": 1},\n   {"t": 2}\n  ],\n  "after": 1\n }\n}';
+    for (const every of [1, 5, 1000]) {
+      const r = await read(doc, { key: ['data', 'readings'], every });
+      expect(r.error).toBeUndefined();
+      expect(r.items.map((i) => [i.value, i.line])).toEqual([
+        [{ t: 1 }, 5],
+        [{ t: 2 }, 6],
+      ]);
+      expect(r.end).toMatchObject({ doc: { streamed: true, repeatedKey: false } });
+    }
+    expect((await read('{"data": {"readings": {"t": 1}}}', { key: ['data', 'readings'] })).end).toMatchObject({ doc: { streamed: false } });
+    expect((await read('{"data": [{"readings": [1]}]}', { key: ['data', 'readings'] })).end).toMatchObject({ doc: { streamed: false } });
+    expect((await read('{"data": {"other": [1]}, "readings": [2]}', { key: ['data', 'readings'] })).items).toEqual([]);
+  });
+
+  it('bounds members beside a nested path as it bounds top-level ones', async () => {
+    const r = await read(`{"data": {"other": [${'1,'.repeat(1000)}1], "readings": [1]}}`, { key: ['data', 'readings'], maxItemBytes: 100 });
+    expect(r.end).toMatchObject({ reject: { rule: 'too_long' } });
+  });
+
+  it('reads the items of a document that is an array itself with an empty path, and nothing of an object', async () => {
+    const r = await read('[\n {"a": 1},\n 2\n]', { key: [], every: 3 });
+    expect(r.items.map((i) => [i.value, i.line])).toEqual([
+      [{ a: 1 }, 2],
+      [2, 3],
+    ]);
+    expect(r.end).toMatchObject({ doc: { streamed: true } });
+    expect((await read('{"items": [1]}', { key: [] })).end).toMatchObject({ doc: { top: {}, streamed: false } });
+    expect((await read('[1, 2', { key: [] })).error).toMatchObject({ rule: 'truncated_json' });
   });
 
   it('refuses a document beyond the safety limit', async () => {

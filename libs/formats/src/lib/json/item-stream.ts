@@ -32,7 +32,7 @@ export interface DocumentItem {
 export interface StreamedDocument {
   /** The top-level value; of members other than the items only the first few, containers as empty ones. */
   top: unknown;
-  /** Whether the top-level object held the items key as an array (whose elements were yielded). */
+  /** Whether the document held an array at the items path (whose elements were yielded). */
   streamed: boolean;
   /** Members named like the items key beyond the first. */
   repeatedKey: boolean;
@@ -67,13 +67,17 @@ class Stop {
  * held, only the item being read (at most `maxItemBytes`) and the chunk. Throws JsonSyntaxError (with line
  * and column) after the items before the error; returns the top-level shape, or the reason the document
  * was refused (too large a value, too large a document, empty) without reading the rest.
+ *
+ * `itemsKey` may also be a path of member names: `['data', 'readings']` reads the items of
+ * `{"data": {"readings": [item, …]}}`, and `[]` those of a document that is itself the array. Members
+ * beside the path are bounded by `maxItemBytes` each, as top-level members are.
  */
 export async function* streamDocumentItems(
   input: AsyncIterable<Buffer | string> | NodeJS.ReadableStream,
-  itemsKey: string,
+  itemsKey: string | readonly string[],
   opts: ItemStreamOptions,
 ): AsyncGenerator<DocumentItem[], StreamedEnd, undefined> {
-  const reader = new ItemReader(itemsKey, opts);
+  const reader = new ItemReader(typeof itemsKey === 'string' ? [itemsKey] : itemsKey, opts);
   let carry: Buffer | null = null;
   let first = true;
   try {
@@ -153,6 +157,11 @@ class ItemReader {
   private contentFrom: number | undefined;
   private expectKey = false;
   private key: string | undefined;
+  /**
+   * Depth of the innermost open object on the way to the items (the top-level object is 1; 0 before it, or
+   * for a document that is the array itself): member names are followed only there.
+   */
+  private onPath = 0;
   private inItems = false;
   private record: OpenRecord | null = null;
   /** Member names of the item being read, to refuse one given twice. */
@@ -163,12 +172,12 @@ class ItemReader {
   private repeatedKey = false;
 
   constructor(
-    private readonly itemsKey: string,
+    private readonly itemsPath: readonly string[],
     private readonly opts: ItemStreamOptions,
   ) {
     this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
     // keepStack false: an emitted item, and any value no path asks for, is dropped from its parent once read.
-    this.parser = new TokenParser({ paths: [`$.${itemsKey}.*`], keepStack: false });
+    this.parser = new TokenParser({ paths: [['$', ...itemsPath, '*'].join('.')], keepStack: false });
     this.parser.onValue = ({ value, key }) => {
       if (!this.inItems || !this.record) return;
       const { start, line } = this.record;
@@ -211,7 +220,7 @@ class ItemReader {
       if (e instanceof JsonSyntaxError || e instanceof Stop) throw e;
       throw this.syntax('truncated_json', 'the document ends inside a value', this.total);
     }
-    if (!this.parser.isEnded) throw this.syntax('truncated_json', `the document ends inside ${this.depth > 0 && this.inItems ? 'the list of items' : 'an object or list'}`, this.total);
+    if (!this.parser.isEnded) throw this.syntax('truncated_json', `the document ends inside ${this.inItems ? 'the list of items' : 'an object or list'}`, this.total);
     return { doc: { top: this.top, streamed: this.streamed, repeatedKey: this.repeatedKey }, lineOf: (m) => (m === undefined ? 1 : (this.memberLines.get(m) ?? 1)) };
   }
 
@@ -224,16 +233,17 @@ class ItemReader {
       if (d + 1 > this.maxDepth) throw this.syntax('json_too_deep', `nesting is deeper than ${this.maxDepth} levels`, offset);
       this.valueStarts(token, value, offset);
       this.depth = d + 1;
-      if (d === 0) this.expectKey = true;
+      if (this.onPath === d + 1) this.expectKey = true;
     } else if (token === TokenType.RIGHT_BRACE || token === TokenType.RIGHT_BRACKET) {
       this.depth = d - 1;
-      if (this.depth === 1 && this.inItems && !this.record) this.inItems = false;
+      if (this.depth === this.itemsPath.length && this.inItems && !this.record) this.inItems = false;
+      if (this.onPath > this.depth) this.onPath = this.depth;
     } else if (token === TokenType.COMMA) {
-      if (d === 1) this.expectKey = true;
-    } else if (token === TokenType.STRING && d === 1 && this.expectKey) {
+      if (d === this.onPath && d > 0) this.expectKey = true;
+    } else if (token === TokenType.STRING && d === this.onPath && d > 0 && this.expectKey) {
       this.expectKey = false;
       this.key = value as string;
-      if (this.memberLines.size < KEPT_MEMBERS && !this.memberLines.has(this.key)) this.memberLines.set(this.key, this.lineAt(offset));
+      if (d === 1 && this.memberLines.size < KEPT_MEMBERS && !this.memberLines.has(this.key)) this.memberLines.set(this.key, this.lineAt(offset));
     } else if (token !== TokenType.COLON && token !== TokenType.SEPARATOR) {
       this.valueStarts(token, value, offset);
     }
@@ -248,25 +258,33 @@ class ItemReader {
     if (this.record && this.depth === this.record.depth && token !== TokenType.LEFT_BRACE && token !== TokenType.LEFT_BRACKET) this.closeRecord();
   }
 
-  /** A value starts at `offset` at the current depth: the top-level value, a member of it, or an item. */
+  /** A value starts at `offset` at the current depth: the top-level value, a member of an object on the path, or an item. */
   private valueStarts(token: TokenType, value: unknown, offset: number): void {
     const d = this.depth;
+    const path = this.itemsPath;
     if (d === 0) {
-      if (token !== TokenType.LEFT_BRACE) throw new Stop({ doc: { top: placeholder(token, value), streamed: false, repeatedKey: false }, lineOf: () => 1 });
-    } else if (d === 1 && this.key !== undefined) {
+      const wanted = path.length === 0 ? TokenType.LEFT_BRACKET : TokenType.LEFT_BRACE;
+      if (token !== wanted) throw new Stop({ doc: { top: placeholder(token, value), streamed: false, repeatedKey: false }, lineOf: () => 1 });
+      if (path.length === 0) this.streamed = this.inItems = true;
+      else this.onPath = 1;
+    } else if (d === this.onPath && this.key !== undefined) {
       const key = this.key;
       this.key = undefined;
-      if (key === this.itemsKey) {
-        if (this.streamed || key in this.top) this.repeatedKey = true;
-        else if (token === TokenType.LEFT_BRACKET) {
+      if (key === path[d - 1]) {
+        const last = d === path.length;
+        if (this.streamed || (d === 1 && key in this.top)) this.repeatedKey = true;
+        else if (last && token === TokenType.LEFT_BRACKET) {
           this.streamed = this.inItems = true;
+          return;
+        } else if (!last && token === TokenType.LEFT_BRACE) {
+          this.onPath = d + 1;
           return;
         }
       }
       // Enough of the other members to name the first in a refusal, however many there are.
-      if (key === this.itemsKey ? !(key in this.top) : Object.keys(this.top).length < KEPT_MEMBERS) this.top[key] = placeholder(token, value);
+      if (d === 1 && (key === path[0] ? !(key in this.top) : Object.keys(this.top).length < KEPT_MEMBERS)) this.top[key] = placeholder(token, value);
       this.openRecord(offset, d);
-    } else if (d === 2 && this.inItems && !this.record) {
+    } else if (d === path.length + 1 && this.inItems && !this.record) {
       this.openRecord(offset, d);
       this.keys = new DuplicateKeyTracker();
     }
@@ -325,7 +343,11 @@ class ItemReader {
 
   private tooLong(since: number): Stop {
     const line = this.lineAt(since);
-    const what = this.record ? (this.inItems ? `an item of ${this.itemsKey}` : 'a top-level member') : 'a member name, string, number or run of whitespace';
+    const what = this.record
+      ? this.inItems
+        ? `an item of ${this.itemsPath.join('.') || 'the document'}`
+        : `a ${this.onPath > 1 ? 'member' : 'top-level member'}`
+      : 'a member name, string, number or run of whitespace';
     return new Stop({
       reject: { rule: 'too_long', line, message: `line ${line}: ${what} has more than ${this.opts.maxItemBytes} bytes; an item of a JSON document may have at most MAX_LINE_BYTES, as an NDJSON line` },
     });

@@ -1,0 +1,54 @@
+import type { RowReject } from '@sluice/formats';
+import type { ContractFormat } from '../contract';
+import { readCsvRecords } from './csv-records';
+import { readJsonRecords, readNdjsonRecords } from './json-records';
+import type { RecordBatch, RecordInput, RecordLimits, SourceRecord } from './record-batch';
+
+/**
+ * Streams the records of a file as `format` describes it, in batches of about one input chunk, so a file of
+ * any size is read in bounded memory. Values are not converted: CSV fields stay text, JSON values stay as
+ * parsed. Records that cannot be read are rejects with their line; the file goes on unless the reject says
+ * it is read no further (then it is the last of the last batch).
+ */
+export function readRecords(input: RecordInput, format: ContractFormat, limits: RecordLimits): AsyncGenerator<RecordBatch> {
+  switch (format.type) {
+    case 'csv':
+      return readCsvRecords(input, format, limits);
+    case 'ndjson':
+      return readNdjsonRecords(input, limits);
+    case 'json':
+      return readJsonRecords(input, format, limits);
+  }
+}
+
+/** The first records of a file, to infer a contract from it or show its columns. */
+export interface RecordSample {
+  /** CSV: the column names; JSON/NDJSON: undefined (see `recordColumns`). */
+  header?: string[];
+  records: SourceRecord[];
+  /** The rejects met on the way, at most as many as records asked for. */
+  rejects: RowReject[];
+  /** The file has more records (or rejects) than were taken. */
+  truncated: boolean;
+}
+
+/**
+ * Reads the first `maxRecords` records of a file (and at most as many rejects), then stops reading and
+ * closes the input.
+ */
+export async function sampleRecords(input: RecordInput, format: ContractFormat, limits: RecordLimits, maxRecords: number): Promise<RecordSample> {
+  const sample: RecordSample = { records: [], rejects: [], truncated: false };
+  // Leaving the loop early returns the generator, which returns (and so destroys) the input's iterator.
+  for await (const batch of readRecords(input, format, limits)) {
+    if (batch.header) sample.header = batch.header;
+    const recordRoom = maxRecords - sample.records.length;
+    const rejectRoom = maxRecords - sample.rejects.length;
+    sample.records.push(...batch.records.slice(0, recordRoom));
+    sample.rejects.push(...batch.rejects.slice(0, rejectRoom));
+    if (batch.records.length > recordRoom || batch.rejects.length > rejectRoom || (recordRoom === 0 && batch.records.length + batch.rejects.length > 0)) {
+      sample.truncated = true;
+      break;
+    }
+  }
+  return sample;
+}
