@@ -10,7 +10,7 @@ import {
   quoted,
 } from './column-value';
 import { isKnownZone } from './local-to-utc';
-import { compareDecimal, decimalParts, decimalText, integerText, isNonZero, significantDigits } from './numbers';
+import { NUMBER_TEXT_MAX, compareDecimal, decimalParts, decimalText, integerText, isNonZero, significantDigits } from './numbers';
 import { DEFAULT_TIME_FORMATS, type TimeColumn, dateParser, timeFormatProblem, timestampParser } from './times';
 
 const INT_MIN = -2_147_483_648;
@@ -234,15 +234,15 @@ function floatReader(column: ContractColumn, ctx: ColumnContext): (text: string,
 function numericReader(column: ContractColumn, ctx: ColumnContext): (text: string, raw: unknown) => ColumnValue {
   const numbers = numberMessages(column, ctx);
   const { min, max, source } = column;
+  const tooManyDigits = (text: string) =>
+    problem('out_of_range', `${source} ${quoted(text)} has more than ${NUMERIC_DIGITS_MAX} digits, the most a numeric value may have`);
   return (text, raw) => {
     if (typeof raw === 'boolean') return numbers.notANumber(text);
+    if (text.length > NUMBER_TEXT_MAX) return tooManyDigits(text);
     // A JSON number's text always has a decimal point, whatever the CSV setting.
     const parts = decimalParts(text, typeof raw === 'string' && numbers.decimalComma);
     if (parts === null) return numbers.notANumber(text);
-    const digits = parts.int.length + parts.frac.length;
-    if (digits > NUMERIC_DIGITS_MAX) {
-      return problem('out_of_range', `${source} ${quoted(text)} has ${digits} digits; a numeric value may have at most ${NUMERIC_DIGITS_MAX}`);
-    }
+    if (parts.int.length + parts.frac.length > NUMERIC_DIGITS_MAX) return tooManyDigits(text);
     if (Math.abs(parts.exp) > NUMERIC_EXPONENT_MAX) {
       return problem('out_of_range', `${source} ${quoted(text)} has an exponent beyond ±${NUMERIC_EXPONENT_MAX}, more than a numeric takes`);
     }

@@ -91,6 +91,11 @@ describe('timestamptz', () => {
       expect(text({ formats: ['yyyy-MM-dd HH:mm ZZ'] }, '2024-03-31 02:30 +05:00', NO_ZONE)).toBe('2024-03-30T21:30:00.000000Z');
     });
 
+    it("reads a quoted 'Z' or 'UTC' as UTC, not as the zone's local time", () => {
+      expect(text({ formats: ["yyyy-MM-dd'T'HH:mm:ss'Z'"] }, '2024-03-31T02:30:00Z')).toBe('2024-03-31T02:30:00.000000Z');
+      expect(text({ formats: ["dd.MM.yyyy HH:mm 'UTC'"] }, '31.03.2024 02:30 UTC', NO_ZONE)).toBe('2024-03-31T02:30:00.000000Z');
+    });
+
     it('tries formats in order', () => {
       const formats = { formats: ['epoch_s', 'dd.MM.yyyy HH:mm', 'iso'] };
       expect(text(formats, '1711888200')).toBe('2024-03-31T12:30:00.000000Z');

@@ -117,10 +117,14 @@ function readEpoch(text: string, microsPerUnit: number, source: string): number 
   return inRange(Math.round(units * microsPerUnit), text, source);
 }
 
-/** A Luxon format (`dd.MM.yyyy HH:mm`): compiled once; with an offset token (`ZZ`, `z`) the text names its instant. */
+/**
+ * A Luxon format (`dd.MM.yyyy HH:mm`), compiled once. With an offset token (`ZZ`, `z`) the text names its
+ * instant; so it does with a quoted `'Z'` or `'UTC'` (`yyyy-MM-dd'T'HH:mm:ss'Z'`): a literal to Luxon, but
+ * written to say UTC, and read in the contract's zone it would be hours off.
+ */
 function luxonInstantReader(format: string, column: TimeColumn): InstantReader {
   const parser = DateTime.buildFormatParser(format, { locale: LOCALE });
-  const namesOffset = hasOffsetToken(format);
+  const namesOffset = namesInstant(format);
   return (text) => {
     const parsed = DateTime.fromFormatParser(text, parser, { zone: 'UTC', locale: LOCALE });
     if (!parsed.isValid) return null;
@@ -209,9 +213,11 @@ function epochDate(ms: number, zone: string): string | null {
 
 // ---- shared -------------------------------------------------------------------------------------------------
 
-/** Whether the format names an offset or zone (Luxon's `Z`…`ZZZZZ`, `z` outside quotes). */
-function hasOffsetToken(format: string): boolean {
-  return DateTime.fromFormatExplain('', format, { locale: LOCALE }).tokens.some((t) => !t.literal && /^(?:Z{1,5}|z)$/.test(t.val));
+/** Whether the format names an offset or zone (Luxon's `Z`…`ZZZZZ`, `z`), or UTC by a quoted `'Z'`, `'UTC'`, `'GMT'`. */
+function namesInstant(format: string): boolean {
+  return DateTime.fromFormatExplain('', format, { locale: LOCALE }).tokens.some((t) =>
+    t.literal ? /^\s*(?:Z|UTC|GMT)\s*$/.test(t.val) : /^(?:Z{1,5}|z)$/.test(t.val),
+  );
 }
 
 /**
