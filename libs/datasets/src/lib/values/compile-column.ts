@@ -17,7 +17,7 @@ const INT_MIN = -2_147_483_648;
 const INT_MAX = 2_147_483_647;
 const BIGINT_MIN = -(2n ** 63n);
 const BIGINT_MAX = 2n ** 63n - 1n;
-/** Digits of a numeric value; PostgreSQL takes more, a data file that needs more is not a data file. */
+/** Most digits of a numeric value: PostgreSQL takes more, but the bound keeps the work per value small. */
 export const NUMERIC_DIGITS_MAX = 1000;
 /** PostgreSQL's own limit on a numeric's exponent (`1e1001` is refused by it). */
 const NUMERIC_EXPONENT_MAX = 1000;
