@@ -1,3 +1,5 @@
 export * from './lib/contract';
 export * from './lib/infer/values';
 export * from './lib/infer/infer-column';
+export * from './lib/infer/sniff-csv';
+export * from './lib/infer/record-columns';
