@@ -3,3 +3,5 @@ export * from './lib/infer/values';
 export * from './lib/infer/infer-column';
 export * from './lib/infer/sniff-csv';
 export * from './lib/infer/record-columns';
+export * from './lib/infer/glob';
+export * from './lib/infer/infer-contract';
