@@ -38,6 +38,8 @@ export const MAX_INFER_SAMPLES = 10_000;
 export const MAX_IDENTIFIER_LENGTH = 63;
 const MAX_EXAMPLES = 3;
 const MAX_EXAMPLE_LENGTH = 40;
+/** Values looked at to say why a column is text: the first misfit of a nearly typed column is among them. */
+const MAX_REASON_VALUES = 1_000;
 
 /**
  * The table column name for a source: lower case, accents dropped, camelCase split, anything but `[a-z0-9_]` made
@@ -117,7 +119,8 @@ function quoted(value: unknown): string {
 }
 
 /** Why a column that is almost a number, date or time is text: the first value that is none. */
-function textReason(values: unknown[], options: ValueOptions): string {
+function textReason(allValues: unknown[], options: ValueOptions): string {
+  const values = allValues.slice(0, MAX_REASON_VALUES);
   const near: { type: ColumnType; formats?: string[]; what: string }[] = [
     { type: 'float', what: 'a number' },
     ...TEMPORAL_FAMILIES.map((f) => ({ type: f.type, formats: f.formats, what: f.type === 'date' ? 'a date' : 'a time' })),

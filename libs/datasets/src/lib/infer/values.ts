@@ -79,6 +79,22 @@ export function formatHasOffset(format: string): boolean {
   return /Z/.test(format.replace(/'[^']*'/g, ''));
 }
 
+/** Luxon's parser of a format, built once: building it is most of the cost of reading a value. */
+const formatParsers = new Map<string, ReturnType<typeof DateTime.buildFormatParser>>();
+const MAX_CACHED_PARSERS = 256;
+/** A parser only reads values with the locale it was built for; fixed, so Luxon's default locale cannot differ. */
+const PARSE_LOCALE = 'en-US';
+
+function formatParser(format: string): ReturnType<typeof DateTime.buildFormatParser> {
+  let parser = formatParsers.get(format);
+  if (!parser) {
+    if (formatParsers.size >= MAX_CACHED_PARSERS) formatParsers.clear();
+    parser = DateTime.buildFormatParser(format, { locale: PARSE_LOCALE });
+    formatParsers.set(format, parser);
+  }
+  return parser;
+}
+
 /**
  * Whether `value` reads with one timestamp or date format of a contract: `iso`, `epoch_s`, `epoch_ms` or Luxon
  * tokens. Local times are read in UTC here: a time the clock change skips still has the right shape.
@@ -91,7 +107,9 @@ export function parsesWithFormat(format: string, value: unknown, type: 'timestam
     if (type === 'date') return ISO_DATE.test(text) && DateTime.fromISO(text, { zone: 'utc' }).isValid;
     return ISO_TIMESTAMP.test(text) && DateTime.fromISO(text, { zone: 'utc', setZone: true }).isValid;
   }
-  return DateTime.fromFormat(text, format, { zone: 'utc', setZone: true }).isValid;
+  // Every date has digits; text without any is rejected before Luxon's comparatively slow parse.
+  if (!/\d/.test(text)) return false;
+  return DateTime.fromFormatParser(text, formatParser(format), { zone: 'utc', setZone: true, locale: PARSE_LOCALE }).isValid;
 }
 
 /** Whether an ISO timestamp value names no offset: a local time that needs the contract's timezone. */
