@@ -117,7 +117,22 @@ describe('inferContract', () => {
     expect(contract.columns.map((c) => c.name)).toEqual(['wert', 'wert_2']);
   });
 
-  it('refuses a name that cannot be a table name', () => {
+  it('names the columns of a CSV without a header by the sources sampled', () => {
+    const contract = parse(
+      inferContract({
+        ...weather,
+        format: { ...csv, header: false },
+        columns: [
+          { source: 'column_1', samples: ['a'] },
+          { source: 'column_2', samples: ['1'] },
+        ],
+      }),
+    ) as { format: { columns: string[] } };
+    expect(contract.format.columns).toEqual(['column_1', 'column_2']);
+  });
+
+  it('refuses a name that cannot be a table name, and a timezone that is not an IANA zone', () => {
     expect(() => inferContract({ ...weather, name: 'Weather Data' })).toThrow(/not usable as a table name/);
+    expect(() => inferContract({ ...weather, timezone: 'Mars/Olympus' })).toThrow(/"Mars\/Olympus" is not an IANA zone/);
   });
 });

@@ -1,3 +1,4 @@
+import { IANAZone } from 'luxon';
 import { Document, isMap, isScalar, isSeq, Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { ContractFormat } from '../contract';
 import { globFromFileName } from './glob';
@@ -87,7 +88,8 @@ function columnComment(column: InferredColumn, rowsSeen: number): string {
   return commentLine(`${column.source}: ${seen} → ${column.type}: ${column.reason}${required}`, 300);
 }
 
-function formatNode(format: ContractFormat): Record<string, unknown> {
+/** The `format` section; a CSV without a header names its columns by the sources sampled. */
+function formatNode(format: ContractFormat, sources: string[]): Record<string, unknown> {
   switch (format.type) {
     case 'csv':
       return {
@@ -95,7 +97,7 @@ function formatNode(format: ContractFormat): Record<string, unknown> {
         delimiter: format.delimiter,
         quote: format.quote,
         header: format.header,
-        ...(format.header ? {} : { columns: format.columns ?? [] }),
+        ...(format.header ? {} : { columns: format.columns ?? sources }),
         decimal_comma: format.decimalComma,
         encoding: format.encoding,
         skip_lines: format.skipLines,
@@ -131,6 +133,11 @@ export function inferContract(input: InferContractInput): string {
       `The contract name ${JSON.stringify(input.name.slice(0, 100))} is not usable as a table name: use lower-case letters, digits and _ (at most ${MAX_IDENTIFIER_LENGTH}), starting with a letter or _.`,
     );
   }
+  if (input.timezone !== undefined && (input.timezone.length > 64 || !IANAZone.isValidZone(input.timezone))) {
+    throw new Error(
+      `The timezone ${JSON.stringify(input.timezone.slice(0, 100))} is not an IANA zone: name one like Europe/Berlin, America/New_York or UTC.`,
+    );
+  }
   if (input.columns.length === 0) throw new Error('The sample has no columns to infer a contract from.');
   if (input.columns.length > MAX_CONTRACT_COLUMNS) {
     throw new Error(`The sample has ${input.columns.length} columns; a contract can be inferred for at most ${MAX_CONTRACT_COLUMNS}.`);
@@ -148,7 +155,10 @@ export function inferContract(input: InferContractInput): string {
 
   const doc = new Document({
     inputs: { glob },
-    format: formatNode(input.format),
+    format: formatNode(
+      input.format,
+      input.columns.map((c) => c.source),
+    ),
     ...(input.timezone ? { timezone: input.timezone } : {}),
     columns: columns.map((c) => ({
       source: c.source,
