@@ -131,6 +131,15 @@ describe('inferContract', () => {
     expect(contract.format.columns).toEqual(['column_1', 'column_2']);
   });
 
+  it('keeps what a file name or sample holds inside comments and strings', () => {
+    const text = inferContract({
+      ...weather,
+      fileName: 'evil\ndrift: ignore_extra #.csv',
+      columns: [{ source: 'a: b\n- c', samples: ['x\ny: z', 'w'] }],
+    });
+    expect(parse(text)).toMatchObject({ drift: 'quarantine', columns: [{ source: 'a: b\n- c', name: 'a_b_c' }] });
+  });
+
   it('refuses a name that cannot be a table name, and a timezone that is not an IANA zone', () => {
     expect(() => inferContract({ ...weather, name: 'Weather Data' })).toThrow(/not usable as a table name/);
     expect(() => inferContract({ ...weather, timezone: 'Mars/Olympus' })).toThrow(/"Mars\/Olympus" is not an IANA zone/);

@@ -25,7 +25,7 @@ const CONTRACT_NAME = /^[a-z_][a-z0-9_]*$/;
 /** Most columns a contract is inferred with; a wider file is not a table a person would describe by hand. */
 export const MAX_CONTRACT_COLUMNS = 1_600;
 /** Names of columns that identify a thing (a station, a device, an order), the other half of a time series key. */
-const ID_NAME = /(?:^|_)(?:id|ids|key|code|uuid|guid|station|sensor|device|site|meter|serial|sku|name)(?:_|$)|id$/;
+const ID_NAME = /(?:^|_)(?:id|ids|key|code|uuid|guid|station|sensor|device|site|meter|serial|sku|name)(?:_|$)/;
 const KEY_TYPES = new Set(['text', 'int', 'bigint', 'date', 'timestamptz']);
 
 /** The table column names of the inferred columns, made distinct (`value`, `value_2`) where sources collide. */
@@ -144,21 +144,16 @@ export function inferContract(input: InferContractInput): string {
   }
   const decimalComma = input.format.type === 'csv' && input.format.decimalComma;
   const columns = distinctNames(input.columns.map((c) => inferColumn(c.source, c.samples, { decimalComma })));
-  const key = guessKey(
-    columns,
-    input.columns.map((c) => c.samples),
-  );
+  const key = guessKey(columns, input.columns.map((c) => c.samples));
   const timeColumn = columns.find((c) => c.type === 'timestamptz');
   const naive = columns.filter((c) => c.naive);
   const fileName = (input.fileName.split(/[\\/]/).pop() ?? input.fileName).slice(0, 255);
   const glob = globFromFileName(fileName);
+  const sources = input.columns.map((c) => c.source);
 
   const doc = new Document({
     inputs: { glob },
-    format: formatNode(
-      input.format,
-      input.columns.map((c) => c.source),
-    ),
+    format: formatNode(input.format, sources),
     ...(input.timezone ? { timezone: input.timezone } : {}),
     columns: columns.map((c) => ({
       source: c.source,
@@ -178,7 +173,7 @@ export function inferContract(input: InferContractInput): string {
   const root = doc.contents as YAMLMap;
 
   doc.commentBefore = [
-    ` Contract "${input.name}", inferred by \`sluice contract init\` from ${input.rowsSampled} rows of ${fileName}.`,
+    commentLine(`Contract "${input.name}", inferred by \`sluice contract init\` from ${input.rowsSampled} rows of ${fileName}.`, 400),
     ' A sample shows what a file held, not what the next one will: check before loading with it.',
     ' - each column: its type and formats (the comment above it says what was seen and why);',
     ' - required: true where no sampled value was empty, which may be chance;',
