@@ -1,0 +1,114 @@
+import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
+
+/** A field's place in the document: keys and list indexes (`['columns', 2, 'type']`). */
+export type FieldPath = readonly (string | number)[];
+
+/**
+ * Aliases a contract may use. A contract has no need for many, and a YAML "billion laughs" document (aliases of
+ * aliases) would expand to gigabytes: past this many, reading it stops.
+ */
+export const MAX_ALIAS_COUNT = 50;
+
+/** Tags of plain values, lists and mappings (YAML's core schema); any other tag is refused. */
+const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
+export interface YamlProblem {
+  line?: number;
+  message: string;
+}
+
+/** A parsed contract file: its value as plain data, and where each field is written. */
+export interface YamlSource {
+  value: unknown;
+  /** 1-based line of the field at `path`, or of its nearest enclosing field when it is not written. */
+  lineOf(path: FieldPath): number | undefined;
+}
+
+/** `columns[2].type` */
+export function formatPath(path: FieldPath): string {
+  let out = '';
+  for (const segment of path) out += typeof segment === 'number' ? `[${segment}]` : out ? `.${segment}` : segment;
+  return out;
+}
+
+/**
+ * Parses one YAML document strictly: duplicate keys, several documents, tags beyond plain values, keys that are not
+ * plain names and excessive aliases are refused, every problem with its line.
+ */
+export function parseYamlSource(text: string): YamlSource | { problems: YamlProblem[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, strict: true, resolveKnownTags: false, lineCounter, prettyErrors: true });
+  const lineAt = (node: unknown): number | undefined => (isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined);
+
+  // An unknown tag is reported below with the others, in words a contract's author reads more easily.
+  const yamlErrors = [...doc.errors, ...doc.warnings].filter((e) => e.code !== 'TAG_RESOLVE_FAILED');
+  const problems: YamlProblem[] = yamlErrors.map((e) => ({
+    line: e.linePos?.[0].line,
+    message: `the file is not valid YAML: ${yamlMessage(e.message)}`,
+  }));
+  visit(doc, {
+    Node(_key, node) {
+      if (node.tag && !PLAIN_TAGS.has(node.tag)) {
+        problems.push({ line: lineAt(node), message: `the tag ${node.tag.replace('tag:yaml.org,2002:', '!!')} is not allowed in a contract; write a plain value` });
+      }
+    },
+    Pair(_key, pair) {
+      if (pair.key !== null && !isScalar(pair.key)) problems.push({ line: lineAt(pair.key), message: 'a key must be a plain name, not a list or a mapping' });
+    },
+  });
+  if (problems.length) return { problems: dedupe(problems) };
+
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // yaml throws a ReferenceError when aliases expand too far; anything else is a defect of the file too.
+    const tooMany = e instanceof ReferenceError;
+    return {
+      problems: [
+        {
+          message: tooMany
+            ? `the file's aliases (*name) expand too far (more than ${MAX_ALIAS_COUNT} uses): write the values out instead`
+            : `the file could not be read as YAML: ${e instanceof Error ? e.message : String(e)}`,
+        },
+      ],
+    };
+  }
+  return { value, lineOf: (path) => lineOfPath(doc, path, lineAt) };
+}
+
+/** Walks the document along `path`: the line of the last key (or list item) found, so a missing field points at its parent. */
+function lineOfPath(doc: Document, path: FieldPath, lineAt: (node: unknown) => number | undefined): number | undefined {
+  let node: unknown = doc.contents;
+  let line = lineAt(node);
+  for (const segment of path) {
+    if (isAlias(node)) break;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+      if (!pair) break;
+      line = lineAt(pair.key) ?? line;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number' && segment < node.items.length) {
+      node = node.items[segment];
+      line = lineAt(node) ?? line;
+    } else {
+      break;
+    }
+  }
+  return line;
+}
+
+/** yaml's message without the position (reported as the line) and the excerpt of the source it appends. */
+function yamlMessage(message: string): string {
+  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+}
+
+function dedupe(problems: YamlProblem[]): YamlProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.line}:${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
