@@ -3,7 +3,7 @@ import { LINE_KINDS } from '@sluice/formats';
 import safeRegex from 'safe-regex2';
 import { COLUMN_TYPES, KEY_POLICIES, type ColumnType, type KeyPolicy } from '../contract';
 import type { ColumnDto, ContractFileDto, FormatDto, InputsDto, TableDto } from './contract-file.dto';
-import { columnNameProblem, identifierProblem, quote, tableNameProblem } from './identifiers';
+import { columnNameProblem, identifierProblem, quote, SLUICE_TABLES, tableNameProblem } from './identifiers';
 import { DEFAULT_FORMATS, isNaiveFormat, timestampFormatProblem, timeZoneProblem } from './timestamp-formats';
 import { formatPath, type FieldPath } from './yaml-source';
 
@@ -202,8 +202,9 @@ function checkTable(table: TableDto, contractName: string, columns: (ColumnDto |
   if (isText(table.name)) reportIf(report, ['table', 'name'], tableNameProblem(table.name, 'table.name'));
   else if (table.name == null && identifierProblem(contractName, '') === null) {
     // The table takes the contract's name: only the names Sluice keeps for itself can be wrong here.
-    const problem = tableNameProblem(contractName, 'the table name');
-    if (problem) report(['table', 'name'], `${problem} (it is the contract's name, as table.name is not set); set table.name`);
+    if (SLUICE_TABLES.includes(contractName)) {
+      report(['table', 'name'], `the table name ${quote(contractName)} (the contract's name, as table.name is not set) is one of Sluice's own tables; set table.name to another name`);
+    }
   }
 
   const byName = new Map<string, ColumnDto>();
@@ -223,7 +224,8 @@ function checkTable(table: TableDto, contractName: string, columns: (ColumnDto |
       if (seen.has(name)) return report(path, `table.key[${i}] ${quote(name)} is given twice; name each key column once`);
       seen.add(name);
       const c = column(path, name, 'the key');
-      if (c && c.required !== true) {
+      // A required of the wrong type is reported as such, not again here.
+      if (c && (c.required == null || c.required === false)) {
         report(path, `table.key[${i}] ${quote(name)} is not a required column: a key column must have a value in every row, so set required: true on it`);
       }
     });
