@@ -212,7 +212,8 @@ function checkTable(table: TableDto, contractName: string, columns: (ColumnDto |
   const known = [...byName.keys()].join(', ');
   const column: ColumnLookup = (path, name, purpose) => {
     const found = byName.get(name);
-    if (!found) report(path, `${formatPath(path)} ${quote(name)} is not a column of this contract (${known}); ${purpose} must name one`);
+    // With no usable columns (reported already) every name would be unknown: nothing more to say.
+    if (!found && byName.size) report(path, `${formatPath(path)} ${quote(name)} is not a column of this contract (${known}); ${purpose} must name one`);
     return found;
   };
 
