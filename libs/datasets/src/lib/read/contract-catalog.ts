@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import type { ContractProblem, ContractVersion } from '../contract';
-import { contractNameOf, contractSizeProblem, isContractFileName, readContract, type ReadContractResult } from './read-contract';
+import { contractNameOf, contractSizeProblem, isContractFileName, MAX_CONTRACT_BYTES, readContract, type ReadContractResult } from './read-contract';
 
 /** Contract files read from one folder; more are refused, so a stray folder cannot make a refresh read without end. */
 export const MAX_CONTRACT_FILES = 1_000;
@@ -167,13 +167,33 @@ export class ContractCatalog {
 
     let bytes: Buffer;
     try {
-      bytes = readFileSync(path);
+      bytes = readAtMost(path, MAX_CONTRACT_BYTES + 1);
     } catch (e) {
       return refused(stamp, `the file cannot be read (${errorCode(e) ?? 'error'})`);
     }
+    // The file grew since its size was checked: refused as too large all the same, and read again when it changes.
+    const grown = contractSizeProblem(path, bytes.length);
+    if (grown) return { stamp, result: { problems: [grown] } };
     const hash = createHash('sha256').update(bytes).digest('hex');
     if (previous?.hash === hash) return { ...previous, stamp };
     return { stamp, hash, result: readContract(path, bytes) };
+  }
+}
+
+/** Up to `limit` bytes of the file, so a file that grows while it is read cannot make the read unbounded. */
+function readAtMost(path: string, limit: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(limit);
+    let length = 0;
+    while (length < limit) {
+      const n = readSync(fd, buffer, length, limit - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -178,9 +178,10 @@ describe('readContract', () => {
     });
 
     it('refuses invalid YAML and a key given twice, with their lines', () => {
-      expectOnlyProblem(MINIMAL.replace('  type: csv\n', '  type: csv\n  type: json\n'), undefined, 4, /not valid YAML: Map keys must be unique/);
+      expectOnlyProblem(MINIMAL.replace('  type: csv\n', '  type: csv\n  type: json\n'), undefined, 4, /a key is given twice in the same mapping/);
       expect(problemsOf('inputs: { glob: "*.csv"\nformat: [\n')[0]).toMatchObject({ line: expect.any(Number), message: expect.stringMatching(/^the file is not valid YAML: /) });
-      expectOnlyProblem(`${MINIMAL}---\n${MINIMAL}`, undefined, 10, /several|multiple documents/i);
+      expectOnlyProblem(`${MINIMAL}---\n${MINIMAL}`, undefined, 10, /more than one YAML document/);
+      expectOnlyProblem(MINIMAL.replace('timezone: UTC', 'timezone: *zone'), undefined, undefined, /not valid YAML: Unresolved alias/);
     });
 
     it('refuses tags other than plain values', () => {

@@ -69,7 +69,7 @@ export function readContract(file: string, bytes: Buffer | string): ReadContract
     return { problems };
   }
   if (!isPlainObject(source.value)) {
-    report([], `the file must be a mapping of fields (inputs, format, columns, table…), found ${describe(source.value)}`);
+    report([], `the file must be a mapping of fields (inputs, format, columns, table…), found ${describeValue(source.value)}`);
     return { problems };
   }
 
@@ -184,12 +184,12 @@ function knownFields(target: unknown): string[] {
 function fillTemplate(template: string, path: FieldPath, value: unknown): string {
   return template
     .replaceAll('{field}', formatPath(path))
-    .replaceAll('{found}', describe(value))
+    .replaceAll('{found}', describeValue(value))
     .replaceAll('{count}', Array.isArray(value) ? value.length.toLocaleString('en') : '?');
 }
 
 /** A value as a sentence puts it: `the text "abc"`, `the number 5`, `a list`. */
-export function describe(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'string') return `the text ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}`;

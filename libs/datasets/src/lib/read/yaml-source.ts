@@ -42,10 +42,7 @@ export function parseYamlSource(text: string): YamlSource | { problems: YamlProb
 
   // An unknown tag is reported below with the others, in words a contract's author reads more easily.
   const yamlErrors = [...doc.errors, ...doc.warnings].filter((e) => e.code !== 'TAG_RESOLVE_FAILED');
-  const problems: YamlProblem[] = yamlErrors.map((e) => ({
-    line: e.linePos?.[0].line,
-    message: `the file is not valid YAML: ${yamlMessage(e.message)}`,
-  }));
+  const problems: YamlProblem[] = yamlErrors.map((e) => ({ line: e.linePos?.[0].line, message: yamlErrorMessage(e.code, e.message) }));
   visit(doc, {
     Node(_key, node) {
       if (node.tag && !PLAIN_TAGS.has(node.tag)) {
@@ -62,14 +59,14 @@ export function parseYamlSource(text: string): YamlSource | { problems: YamlProb
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
-    // yaml throws a ReferenceError when aliases expand too far; anything else is a defect of the file too.
-    const tooMany = e instanceof ReferenceError;
+    // yaml throws a ReferenceError when aliases expand too far, or name no anchor.
+    const message = e instanceof Error ? e.message : String(e);
     return {
       problems: [
         {
-          message: tooMany
+          message: message.startsWith('Excessive alias count')
             ? `the file's aliases (*name) expand too far (more than ${MAX_ALIAS_COUNT} uses): write the values out instead`
-            : `the file could not be read as YAML: ${e instanceof Error ? e.message : String(e)}`,
+            : `the file is not valid YAML: ${message}`,
         },
       ],
     };
@@ -99,8 +96,10 @@ function lineOfPath(doc: Document, path: FieldPath, lineAt: (node: unknown) => n
 }
 
 /** yaml's message without the position (reported as the line) and the excerpt of the source it appends. */
-function yamlMessage(message: string): string {
-  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+function yamlErrorMessage(code: string, message: string): string {
+  if (code === 'DUPLICATE_KEY') return 'a key is given twice in the same mapping; give each field once';
+  if (code === 'MULTIPLE_DOCS') return 'the file holds more than one YAML document (separated by ---); a contract is one document';
+  return `the file is not valid YAML: ${message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`;
 }
 
 function dedupe(problems: YamlProblem[]): YamlProblem[] {
