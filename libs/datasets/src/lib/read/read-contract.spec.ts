@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Contract, ContractProblem } from '../contract';
 import { contractNameOf, isContractFileName, MAX_CONTRACT_BYTES, readContract } from './read-contract';
 
@@ -85,6 +87,13 @@ describe('readContract', () => {
       table: { name: 'weather', key: ['station', 'observed_at'], onDuplicateKey: 'newest_wins', newestBy: 'observed_at', timeColumn: 'observed_at' },
       drift: 'quarantine',
     });
+  });
+
+  it('reads the example of docs/contracts.md as it is printed there', () => {
+    const docs = readFileSync(join(__dirname, '../../../../../docs/contracts.md'), 'utf8');
+    const example = /```yaml\n([\s\S]*?)```/.exec(docs)?.[1];
+    expect(example).toContain('inputs:');
+    expect(contractOf(example ?? '')).toEqual(contractOf(EXAMPLE));
   });
 
   it('fills in the defaults of every field left out', () => {
