@@ -2,7 +2,7 @@ import { FILE_KINDS } from '@sluice/contracts';
 import { LINE_KINDS } from '@sluice/formats';
 import safeRegex from 'safe-regex2';
 import { COLUMN_TYPES, KEY_POLICIES, type ColumnType, type KeyPolicy } from '../contract';
-import type { ColumnDto, ContractFileDto, FormatDto, InputsDto, TableDto } from './contract-file.dto';
+import { MAX_FORMAT_LENGTH, MAX_PATTERN_LENGTH, type ColumnDto, type ContractFileDto, type FormatDto, type InputsDto, type TableDto } from './contract-file.dto';
 import { columnNameProblem, identifierProblem, quote, SLUICE_TABLES, tableNameProblem } from './identifiers';
 import { DEFAULT_FORMATS, isNaiveFormat, timestampFormatProblem, timeZoneProblem } from './timestamp-formats';
 import { formatPath, type FieldPath } from './yaml-source';
@@ -86,7 +86,7 @@ function checkColumn(c: ColumnDto, at: FieldPath, contractZone: string | undefin
   const type = c.type;
   const onlyFor = (name: string, types: readonly ColumnType[]) => {
     if ((c as unknown as Record<string, unknown>)[name] != null && !types.includes(type)) {
-      report(field(name), `${formatPath(at)}.${name} applies only to ${types.join(', ')} columns, and ${label} is ${type}; remove it`);
+      report(field(name), `${formatPath(at)}.${name} applies only to ${orList(types)} columns, and ${label} is ${type}; remove it`);
     }
   };
 
@@ -105,16 +105,17 @@ function checkColumn(c: ColumnDto, at: FieldPath, contractZone: string | undefin
   onlyFor('max_length', ['text']);
   onlyFor('enum', ['text']);
   onlyFor('pattern', ['text']);
-  if (type === 'text' && isText(c.pattern)) reportIf(report, field('pattern'), patternProblem(c.pattern, `${formatPath(at)}.pattern`));
+  if (type === 'text' && isText(c.pattern) && c.pattern.length <= MAX_PATTERN_LENGTH) reportIf(report, field('pattern'), patternProblem(c.pattern, `${formatPath(at)}.pattern`));
 
   onlyFor('formats', TIME_TYPES);
   onlyFor('timezone', TIME_TYPES);
   onlyFor('ambiguous', ['timestamptz']);
   if (!TIME_TYPES.includes(type)) return;
   if (isText(c.timezone)) reportIf(report, field('timezone'), timeZoneProblem(c.timezone, `${formatPath(at)}.timezone`));
-  const formats = Array.isArray(c.formats) ? c.formats.filter(isText) : DEFAULT_FORMATS;
-  formats.forEach((f, j) => reportIf(report, [...at, 'formats', j], timestampFormatProblem(f, `${formatPath(at)}.formats[${j}]`)));
-  const naive = formats.find(isNaiveFormat);
+  // Formats of the wrong type or length were reported by class-validator.
+  const formats = (Array.isArray(c.formats) ? c.formats : DEFAULT_FORMATS).map((f) => (isText(f) && f.length <= MAX_FORMAT_LENGTH ? f : undefined));
+  formats.forEach((f, j) => f !== undefined && reportIf(report, [...at, 'formats', j], timestampFormatProblem(f, `${formatPath(at)}.formats[${j}]`)));
+  const naive = formats.find((f) => f !== undefined && isNaiveFormat(f));
   if (type === 'timestamptz' && naive !== undefined && c.timezone == null && contractZone === undefined) {
     report(
       field('formats'),
@@ -252,9 +253,14 @@ function checkNewestBy(table: TableDto, policy: KeyPolicy, column: ColumnLookup,
   } else if (isText(table.newest_by)) {
     const c = column(['table', 'newest_by'], table.newest_by, 'newest_by');
     if (c && isOneOf(c.type, COLUMN_TYPES) && !NEWEST_BY_TYPES.includes(c.type)) {
-      report(['table', 'newest_by'], `table.newest_by ${quote(table.newest_by)} is a ${c.type} column; it must be one of type ${NEWEST_BY_TYPES.join(', ')}`);
+      report(['table', 'newest_by'], `table.newest_by ${quote(table.newest_by)} is a ${c.type} column; it must be a ${orList(NEWEST_BY_TYPES)} column`);
     }
   }
+}
+
+/** `a, b or c` */
+function orList(items: readonly string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}` : items.join('');
 }
 
 function reportIf(report: Report, path: FieldPath, problem: string | null): void {

@@ -237,7 +237,7 @@ describe('readContract', () => {
     it('takes min and max only on numbers, with min at most max', () => {
       expectOnlyProblem(MINIMAL.replace('type: int,', 'type: int, min: 10, max: 1,'), 'columns[0].min', 6, /min 10 is greater than its max 1/);
       expectOnlyProblem(MINIMAL.replace('type: int,', 'type: int, min: 0.5,'), 'columns[0].min', 6, /must be a whole number for the int column id/);
-      expectOnlyProblem(MINIMAL.replace('type: timestamptz }', 'type: timestamptz, max: 3 }'), 'columns[1].max', 7, /applies only to int, bigint, float, numeric columns/);
+      expectOnlyProblem(MINIMAL.replace('type: timestamptz }', 'type: timestamptz, max: 3 }'), 'columns[1].max', 7, /applies only to int, bigint, float or numeric columns/);
     });
 
     it('takes max_length and enum only on text, within their bounds', () => {
@@ -262,7 +262,7 @@ describe('readContract', () => {
     it('refuses a time zone that is not IANA', () => {
       expectOnlyProblem(MINIMAL.replace('timezone: UTC', 'timezone: Mars/Olympus'), 'timezone', 4, /"Mars\/Olympus" is not an IANA time zone/);
       expectOnlyProblem(MINIMAL.replace('type: timestamptz }', 'type: timestamptz, timezone: "+02:00" }'), 'columns[1].timezone', 7, /is not an IANA time zone/);
-      expectOnlyProblem(MINIMAL.replace('type: int,', 'type: int, timezone: UTC,'), 'columns[0].timezone', 6, /applies only to timestamptz, date columns/);
+      expectOnlyProblem(MINIMAL.replace('type: int,', 'type: int, timezone: UTC,'), 'columns[0].timezone', 6, /applies only to timestamptz or date columns/);
     });
   });
 
@@ -284,7 +284,7 @@ describe('readContract', () => {
     it('refuses a format that cannot read a whole date, Unix tokens, and formats on other types', () => {
       expectOnlyProblem(MINIMAL.replace('type: timestamptz }', 'type: timestamptz, formats: ["HH:mm"] }'), 'columns[1].formats[0]', 7, /"HH:mm" cannot be read as a date/);
       expectOnlyProblem(MINIMAL.replace('type: timestamptz }', 'type: timestamptz, formats: [X] }'), 'columns[1].formats[0]', 7, /write epoch_s/);
-      expectOnlyProblem(MINIMAL.replace('type: int,', 'type: int, formats: [iso],'), 'columns[0].formats', 6, /applies only to timestamptz, date columns/);
+      expectOnlyProblem(MINIMAL.replace('type: int,', 'type: int, formats: [iso],'), 'columns[0].formats', 6, /applies only to timestamptz or date columns/);
       expectOnlyProblem(MINIMAL.replace('type: int,', 'type: int, ambiguous: later,'), 'columns[0].ambiguous', 6, /applies only to timestamptz columns/);
     });
   });
@@ -305,7 +305,7 @@ describe('readContract', () => {
       expectOnlyProblem(`${MINIMAL}  newest_by: at\n`, 'table.newest_by', 10, /applies only with on_duplicate_key: newest_wins \(it is reject\)/);
       expect(contractOf(`${MINIMAL}  on_duplicate_key: newest_wins\n  newest_by: at\n`).table).toMatchObject({ onDuplicateKey: 'newest_wins', newestBy: 'at' });
       const textColumn = MINIMAL.replace('type: timestamptz', 'type: text');
-      expectOnlyProblem(`${textColumn}  on_duplicate_key: newest_wins\n  newest_by: at\n`, 'table.newest_by', 11, /is a text column; it must be one of type timestamptz, date, int/);
+      expectOnlyProblem(`${textColumn}  on_duplicate_key: newest_wins\n  newest_by: at\n`, 'table.newest_by', 11, /is a text column; it must be a timestamptz, date, int, bigint, float or numeric column/);
     });
 
     it('takes a timestamptz or date column as time_column', () => {
