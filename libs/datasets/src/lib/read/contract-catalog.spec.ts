@@ -112,7 +112,7 @@ describe('ContractCatalog', () => {
   it('refuses two files that define the same contract, naming both', () => {
     write('weather.yaml', contract('station'));
     write('weather.yml', contract('station'));
-    catalog.refresh();
+    expect(catalog.refresh().refused).toEqual([join(folder, 'weather.yaml'), join(folder, 'weather.yml')]);
     expect(catalog.get('weather')).toBeUndefined();
     expect(catalog.problems()).toEqual([
       { file: join(folder, 'weather.yaml'), message: expect.stringContaining('weather.yml also defines the contract weather') },

@@ -15,7 +15,7 @@ export interface CatalogChanges {
   updated: ContractVersion[];
   /** Contracts whose file is gone: the version that was in force until now. */
   removed: ContractVersion[];
-  /** Files read this time (new or changed) and refused; `problems()` says why. */
+  /** Files read this time (new or changed) and refused, alone or as one of two files for a name; `problems()` says why. */
   refused: string[];
 }
 
@@ -69,18 +69,25 @@ export class ContractCatalog {
       return { added: [], updated: [], removed: [], refused: [] };
     }
 
-    const refused: string[] = [];
+    const readAnew = new Set<string>();
     const files = new Map<string, FileEntry>();
     for (const path of listing) {
       const previous = this.files.get(path);
       const entry = this.readFile(path, previous);
       files.set(path, entry);
-      if (entry.result !== previous?.result && 'problems' in entry.result) refused.push(path);
+      if (entry.result !== previous?.result) readAnew.add(path);
     }
     this.files = files;
 
     const byName = new Map<string, string[]>();
-    for (const path of listing) byName.set(contractNameOf(path), [...(byName.get(contractNameOf(path)) ?? []), path]);
+    for (const path of listing) {
+      const name = contractNameOf(path);
+      byName.set(name, [...(byName.get(name) ?? []), path]);
+    }
+    const refused = listing.filter((path) => {
+      const result = files.get(path)?.result;
+      return readAnew.has(path) && ((result && 'problems' in result) || (byName.get(contractNameOf(path))?.length ?? 0) > 1);
+    });
 
     const problems: ContractProblem[] = [...folderProblems];
     const next = new Map<string, ContractVersion>();
