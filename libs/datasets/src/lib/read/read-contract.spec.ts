@@ -144,7 +144,11 @@ describe('readContract', () => {
     });
 
     it("refuses a file whose name is not a valid contract name", () => {
-      expectOnlyProblem(MINIMAL, undefined, 1, /the contract name "Weather-Data" is not a valid name.*rename the file/, 'contracts/Weather-Data.yaml');
+      expectOnlyProblem(MINIMAL, undefined, undefined, /the contract name "Weather-Data" is not a valid name.*rename the file/, 'contracts/Weather-Data.yaml');
+      expect(problemsOf('a: [', 'contracts/select.yaml').map((p) => p.message)).toEqual([
+        expect.stringMatching(/the contract name "select" is a reserved word/),
+        expect.stringMatching(/not valid YAML/),
+      ]);
     });
   });
 
@@ -198,6 +202,11 @@ describe('readContract', () => {
       expectOnlyProblem(MINIMAL.replace('timezone: UTC', 'timezone: !zone UTC'), undefined, 4, /the tag !zone is not allowed/);
       expectOnlyProblem(MINIMAL.replace('timezone: UTC', 'timezone: !!binary aGVsbG8='), undefined, 4, /the tag !!binary is not allowed/);
       expect(contractOf(MINIMAL.replace('timezone: UTC', 'timezone: !!str UTC')).timezone).toBe('UTC');
+    });
+
+    it('refuses keys JavaScript objects treat specially', () => {
+      expectOnlyProblem(`${MINIMAL}__proto__: { drift: ignore_extra }\n`, undefined, 10, /__proto__ is not a field of a contract/);
+      expectOnlyProblem(MINIMAL.replace('type: csv', 'type: csv\n  constructor: 1'), undefined, 4, /constructor is not a field of a contract/);
     });
 
     it('refuses an empty file, a file that is not a mapping, and bytes that are not UTF-8', () => {

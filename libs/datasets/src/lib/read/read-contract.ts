@@ -51,18 +51,17 @@ export function readContract(file: string, bytes: Buffer | string): ReadContract
     return { problems: [{ file, message: 'the file is not UTF-8 text; save it as UTF-8' }] };
   }
 
-  const source = parseYamlSource(text);
-  if ('problems' in source) return { problems: source.problems.map((p) => ({ file, ...p })) };
+  // The name comes from the file, not its text: reported whatever the text holds.
+  const name = contractNameOf(file);
+  const nameProblem = identifierProblem(name, 'the contract name');
+  const problems: ContractProblem[] = nameProblem ? [{ file, message: `${nameProblem}; it is the file's name without .yaml, so rename the file` }] : [];
 
-  const problems: ContractProblem[] = [];
+  const source = parseYamlSource(text);
+  if ('problems' in source) return { problems: [...problems, ...source.problems.map((p) => ({ file, ...p }))] };
   const report: Report = (path, message) => {
     const line = source.lineOf(path);
     problems.push({ file, ...(line !== undefined && { line }), ...(path.length && { field: formatPath(path) }), message });
   };
-
-  const name = contractNameOf(file);
-  const nameProblem = identifierProblem(name, 'the contract name');
-  if (nameProblem) report([], `${nameProblem}; it is the file's name without .yaml, so rename the file`);
 
   if (source.value === null || source.value === undefined) {
     report([], 'the file is empty; a contract needs inputs, format, columns and table');

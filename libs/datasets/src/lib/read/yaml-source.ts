@@ -12,6 +12,12 @@ export const MAX_ALIAS_COUNT = 50;
 /** Tags of plain values, lists and mappings (YAML's core schema); any other tag is refused. */
 const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
 
+/**
+ * Keys JavaScript objects treat specially: class-transformer skips them, so field validation would not see them.
+ * No contract field has these names, so they are refused here.
+ */
+const OBJECT_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 export interface YamlProblem {
   line?: number;
   message: string;
@@ -51,6 +57,9 @@ export function parseYamlSource(text: string): YamlSource | { problems: YamlProb
     },
     Pair(_key, pair) {
       if (pair.key !== null && !isScalar(pair.key)) problems.push({ line: lineAt(pair.key), message: 'a key must be a plain name, not a list or a mapping' });
+      else if (isScalar(pair.key) && OBJECT_KEYS.has(String(pair.key.value))) {
+        problems.push({ line: lineAt(pair.key), message: `${String(pair.key.value)} is not a field of a contract; remove it` });
+      }
     },
   });
   if (problems.length) return { problems: dedupe(problems) };
