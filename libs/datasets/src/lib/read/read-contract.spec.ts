@@ -190,6 +190,15 @@ describe('readContract', () => {
       expect(Date.now() - started).toBeLessThan(1000);
     });
 
+    it('refuses lists or mappings nested too deep, quickly', () => {
+      const started = Date.now();
+      expectOnlyProblem(`${MINIMAL}x: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`, undefined, 10, /nests lists or mappings more than 64 levels deep/);
+      expectOnlyProblem(`${MINIMAL}x:\n  ${'- '.repeat(100_000)}y\n`, undefined, 11, /nests lists or mappings more than 64 levels deep/);
+      expect(Date.now() - started).toBeLessThan(1000);
+      // Brackets in quoted text and comments are not nesting.
+      expect(contractOf(MINIMAL.replace('required: true }', `required: true } # ${'['.repeat(100)}`).replace('type: int', `type: int, source: "${'['.repeat(100)}"`).replace('source: id, ', ''))).toBeDefined();
+    });
+
     it('refuses invalid YAML and a key given twice, with their lines', () => {
       expectOnlyProblem(MINIMAL.replace('  type: csv\n', '  type: csv\n  type: json\n'), undefined, 4, /a key is given twice in the same mapping/);
       expect(problemsOf('inputs: { glob: "*.csv"\nformat: [\n')[0]).toMatchObject({ line: expect.any(Number), message: expect.stringMatching(/^the file is not valid YAML: /) });

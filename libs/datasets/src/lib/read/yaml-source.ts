@@ -1,4 +1,4 @@
-import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { CST, isAlias, isMap, isNode, isScalar, isSeq, Lexer, LineCounter, parseDocument, visit, type Document } from 'yaml';
 
 /** A field's place in the document: keys and list indexes (`['columns', 2, 'type']`). */
 export type FieldPath = readonly (string | number)[];
@@ -8,6 +8,13 @@ export type FieldPath = readonly (string | number)[];
  * aliases) would expand to gigabytes: past this many, reading it stops.
  */
 export const MAX_ALIAS_COUNT = 50;
+
+/**
+ * How deep lists and mappings may nest. yaml builds its document recursively: a few thousand levels (`[[[[…`, or
+ * `- - - -…` on one line) exhaust the stack and take seconds, so deeper nesting is refused before it is built. A
+ * contract nests four levels deep; block nesting by indentation alone is bounded by the file size.
+ */
+export const MAX_NESTING = 64;
 
 /** Tags of plain values, lists and mappings (YAML's core schema); any other tag is refused. */
 const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
@@ -42,6 +49,8 @@ export function formatPath(path: FieldPath): string {
  * plain names and excessive aliases are refused, every problem with its line.
  */
 export function parseYamlSource(text: string): YamlSource | { problems: YamlProblem[] } {
+  const tooDeep = nestingProblem(text);
+  if (tooDeep) return { problems: [tooDeep] };
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, strict: true, resolveKnownTags: false, lineCounter, prettyErrors: true });
   const lineAt = (node: unknown): number | undefined => (isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined);
@@ -81,6 +90,35 @@ export function parseYamlSource(text: string): YamlSource | { problems: YamlProb
     };
   }
   return { value, lineOf: (path) => lineOfPath(doc, path, lineAt) };
+}
+
+/**
+ * Lists and mappings nested deeper than MAX_NESTING, found with yaml's lexer (which knows quotes and comments) and
+ * stopping there: flow collections by their brackets, compact block ones (`- - x`) by the column of their indicator.
+ */
+function nestingProblem(text: string): YamlProblem | null {
+  let line = 1;
+  let column = 0;
+  let flowDepth = 0;
+  for (const token of new Lexer().lex(text)) {
+    const type = CST.tokenType(token);
+    // Markers the lexer inserts, not text of the file.
+    if (type === 'doc-mode' || type === 'scalar' || type === 'flow-error-end') continue;
+    if (type === 'flow-map-start' || type === 'flow-seq-start') flowDepth++;
+    else if (type === 'flow-map-end' || type === 'flow-seq-end') flowDepth = Math.max(0, flowDepth - 1);
+    // Each compact block level (`- - x`) takes at least two columns, so its indicator's column bounds the depth.
+    const compactTooDeep = (type === 'seq-item-ind' || type === 'explicit-key-ind') && column > 2 * MAX_NESTING;
+    if (flowDepth > MAX_NESTING || compactTooDeep) {
+      return { line, message: `the file nests lists or mappings more than ${MAX_NESTING} levels deep; a contract needs far fewer` };
+    }
+    const lastBreak = token.lastIndexOf('\n');
+    if (lastBreak < 0) column += token.length;
+    else {
+      line += token.split('\n').length - 1;
+      column = token.length - lastBreak - 1;
+    }
+  }
+  return null;
 }
 
 /** Walks the document along `path`: the line of the last key (or list item) found, so a missing field points at its parent. */
