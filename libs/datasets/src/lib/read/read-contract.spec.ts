@@ -272,6 +272,13 @@ describe('readContract', () => {
       expect(problems).toEqual([expect.objectContaining({ field: 'columns', line: 5, message: 'columns has 502 columns: at most 500 are allowed' })]);
     });
 
+    it('reports at most 100 problems, and how many more there are', () => {
+      const bad = Array.from({ length: 150 }, (_, i) => `  - { source: c${i}, name: C${i}, type: text }`).join('\n');
+      const problems = problemsOf(MINIMAL.replace('columns:\n', `columns:\n${bad}\n`));
+      expect(problems).toHaveLength(101);
+      expect(problems[100]).toEqual({ file: FILE, message: 'and 50 more problems; fix these first' });
+    });
+
     it('refuses column names and sources given twice', () => {
       expectOnlyProblem(MINIMAL.replace('name: at,', 'name: id,'), 'columns[1].name', 7, /"id" is already the name of columns\[0\]/);
       expectOnlyProblem(MINIMAL.replace('source: at,', 'source: id,'), 'columns[1].source', 7, /"id" is already the source of columns\[0\]/);

@@ -12,6 +12,9 @@ import { formatPath, parseYamlSource, type FieldPath } from './yaml-source';
 /** The largest contract file read: a contract is a page of YAML, and anything larger is refused before parsing. */
 export const MAX_CONTRACT_BYTES = 256 * 1024;
 
+/** Problems reported of one file at most (and how many more there are). */
+export const MAX_PROBLEMS = 100;
+
 /** Extensions of contract files (compared without case). */
 export const CONTRACT_EXTENSIONS: readonly string[] = ['.yaml', '.yml'];
 
@@ -77,7 +80,7 @@ export function readContract(file: string, bytes: Buffer | string): ReadContract
   for (const e of errors) reportValidationError(e, [e.property], report);
   checkContract(dto, name, report);
 
-  if (problems.length) return { problems };
+  if (problems.length) return { problems: capped(file, problems) };
   return {
     version: {
       contract: toContract(name, dto),
@@ -86,6 +89,13 @@ export function readContract(file: string, bytes: Buffer | string): ReadContract
       file,
     },
   };
+}
+
+/** The first MAX_PROBLEMS problems, and a last one counting the rest: a broken file of 500 columns stays readable. */
+function capped(file: string, problems: ContractProblem[]): ContractProblem[] {
+  if (problems.length <= MAX_PROBLEMS) return problems;
+  const rest = problems.length - MAX_PROBLEMS;
+  return [...problems.slice(0, MAX_PROBLEMS), { file, message: `and ${rest} more problem${rest === 1 ? '' : 's'}; fix these first` }];
 }
 
 /** The model of a validated contract file, defaults filled in. */
