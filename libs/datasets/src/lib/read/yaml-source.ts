@@ -45,8 +45,8 @@ export function formatPath(path: FieldPath): string {
 }
 
 /**
- * Parses one YAML document strictly: duplicate keys, several documents, tags beyond plain values, keys that are not
- * plain names and excessive aliases are refused, every problem with its line.
+ * Parses one YAML document strictly: deep nesting, duplicate keys, several documents, tags beyond plain values,
+ * keys that are not plain names and excessive aliases are refused, every problem with its line where it has one.
  */
 export function parseYamlSource(text: string): YamlSource | { problems: YamlProblem[] } {
   const tooDeep = nestingProblem(text);
