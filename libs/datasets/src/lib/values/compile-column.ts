@@ -9,9 +9,9 @@ import {
   problem,
   quoted,
 } from './column-value';
-import { isKnownZone } from './local-to-utc';
+import { timestampFormatProblem, timeZoneProblem } from '../read/timestamp-formats';
 import { NUMBER_TEXT_MAX, compareDecimal, decimalParts, decimalText, integerText, isNonZero, significantDigits } from './numbers';
-import { DEFAULT_TIME_FORMATS, type TimeColumn, dateParser, timeFormatProblem, timestampParser } from './times';
+import { DEFAULT_TIME_FORMATS, type TimeColumn, dateParser, timestampParser } from './times';
 
 const INT_MIN = -2_147_483_648;
 const INT_MAX = 2_147_483_647;
@@ -306,12 +306,11 @@ function boolReader(column: ContractColumn): (text: string, raw: unknown) => Col
 
 function timeColumn(column: ContractColumn, ctx: ColumnContext): TimeColumn {
   const zone = column.timezone ?? ctx.timezone;
-  if (zone !== undefined && !isKnownZone(zone)) {
-    throw new Error(`column ${column.source}: the time zone "${zone}" is not an IANA zone name such as Europe/Berlin`);
-  }
+  const badZone = zone === undefined ? null : timeZoneProblem(zone, 'the time zone');
+  if (badZone !== null) throw new Error(`column ${column.source}: ${badZone}`);
   const formats = column.formats === undefined || column.formats.length === 0 ? DEFAULT_TIME_FORMATS : column.formats;
   for (const format of formats) {
-    const wrong = timeFormatProblem(format);
+    const wrong = timestampFormatProblem(format, 'the time format');
     if (wrong !== null) throw new Error(`column ${column.source}: ${wrong}`);
   }
   return { source: column.source, formats, zone, ambiguous: column.ambiguous };

@@ -220,21 +220,6 @@ function namesInstant(format: string): boolean {
   );
 }
 
-/**
- * Why a contract's time format cannot be used, or null: Luxon takes unknown letters as tokens it cannot
- * parse, so a typo is found here rather than by refusing every row.
- */
-export function timeFormatProblem(format: string): string | null {
-  if (format === 'iso' || format === 'epoch_s' || format === 'epoch_ms') return null;
-  const explained = DateTime.fromFormatExplain('', format, { locale: LOCALE });
-  if (explained.invalidReason) return `the time format "${format}" cannot be parsed: ${explained.invalidReason}`;
-  const sample = SAMPLE.toFormat(format, { locale: LOCALE });
-  if (!DateTime.fromFormat(sample, format, { locale: LOCALE, zone: 'UTC' }).isValid) {
-    return `the time format "${format}" does not read back its own output ("${sample}"); check its Luxon tokens`;
-  }
-  return null;
-}
-
 function expectedFormats(formats: readonly string[], kind: 'timestamp' | 'date'): string {
   const described = formats.map((format) => describeFormat(format, kind));
   return described.length === 1 ? `its format, ${described[0]}` : `any of its formats: ${described.join('; ')}`;
