@@ -87,6 +87,8 @@ describe(DatasetTables.name, () => {
     expect(await ddlOf('weather')).toHaveLength(4);
     expect(await ds.query(`SELECT count(*)::int AS n FROM contract_versions WHERE name = 'weather'`)).toEqual([{ n: 1 }]);
     expect(await withConnection(ds, (client) => tables.inspect(client, weather.contract))).toEqual({ exists: true, matches: true, diff: [] });
+    await expect(withConnection(ds, (client) => tables.record(client, { ...weather, hash: 'ABC' }))).rejects.toThrow(/is not a sha256 in hex/);
+    await expect(withConnection(ds, (client) => tables.record(client, { ...weather, text: 'x'.repeat(1024 ** 2 + 1) }))).rejects.toThrow(/too large to record/);
   });
 
   it('refuses a table that differs from its contract with exactly those differences, and leaves it as it is', async () => {

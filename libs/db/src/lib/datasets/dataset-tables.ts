@@ -11,6 +11,8 @@ export const DATASET_LOCK_TIMEOUT = '5s';
 const ADVISORY_KEY = 0x51ce_da7a;
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** The most text of a contract file recorded with its version (a contract is a page of YAML). */
+const MAX_CONTRACT_TEXT_BYTES = 1024 ** 2;
 /** PostgreSQL allows 1600 columns a table; room is left for the lineage columns and for add_columns. */
 const MAX_CONTRACT_COLUMNS = 1000;
 
@@ -121,6 +123,7 @@ export class DatasetTables {
   async record(client: PoolClient, version: ContractVersion): Promise<void> {
     const name = identifier(version.contract.name, 'contract name');
     if (!SHA256_HEX.test(version.hash)) throw new DatasetTableError(`contract ${name}: its version ${JSON.stringify(version.hash.slice(0, 80))} is not a sha256 in hex`);
+    if (Buffer.byteLength(version.text) > MAX_CONTRACT_TEXT_BYTES) throw new DatasetTableError(`contract ${name}: its file is larger than ${MAX_CONTRACT_TEXT_BYTES} bytes, too large to record`);
     await client.query(`INSERT INTO contract_versions (name, hash, text) VALUES ($1, $2, $3) ON CONFLICT (name, hash) DO NOTHING`, [name, version.hash, version.text]);
   }
 
@@ -139,7 +142,7 @@ export class DatasetTables {
     const statements = [
       `CREATE SCHEMA IF NOT EXISTS ${quote(this.schema)}`,
       `CREATE TABLE ${table} (${definitions.join(', ')})`,
-      // Which rows a file loaded: replay deletes them, lineage reads them.
+      // The rows of one file, for lineage and replay.
       `CREATE INDEX ON ${table} (${quote('file_id')})`,
     ];
     const time = contract.table.timeColumn;
