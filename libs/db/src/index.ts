@@ -19,3 +19,4 @@ export * from './lib/rows';
 export * from './lib/sql-state';
 export * from './lib/transaction';
 export * from './lib/storage-usage';
+export * from './lib/datasets/dataset-tables';

@@ -1,5 +1,6 @@
 // Every app's config class in one file, past 400 lines: they extend one another (common → drop zone → app), so
 // a variable two apps read is declared, validated and documented once.
+import { dirname, join } from 'node:path';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsIP, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { DEFAULT_METRIC_RANGES, parseList, parseMetricRanges, type MetricRanges } from './parsers';
@@ -21,6 +22,21 @@ export interface HttpServerLimits {
   keepAliveTimeoutMs: number;
   /** 0: unbounded. */
   maxConnections: number;
+}
+
+/**
+ * A schema a contract's table may be made in: a plain lower-case identifier, and none of PostgreSQL's own or
+ * `public` (where Sluice's tables are), so no contract table can take the name of one of them.
+ */
+export const DATASET_SCHEMA_NAME = /^(?!public$|information_schema$|pg_)[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * The folder of data contracts: CONTRACTS_DIR, else `contracts` beside the drop folder (in the folder that holds
+ * DROPZONE_DIR) for a config that has one, else `./contracts`.
+ */
+export function contractsDir(config: CommonConfig & { DROPZONE_DIR?: string }): string {
+  if (config.CONTRACTS_DIR) return config.CONTRACTS_DIR;
+  return config.DROPZONE_DIR ? join(dirname(config.DROPZONE_DIR), 'contracts') : './contracts';
 }
 
 /** Variables every service reads. Names are the environment variable names (see README). */
@@ -103,6 +119,15 @@ export class CommonConfig extends RetentionConfig {
   @IsInt()
   @Min(0)
   HTTP_MAX_CONNECTIONS = 4096;
+
+  /** The folder of data contracts (one YAML file each); unset: `contracts/` beside the drop folder (see `contractsDir`). */
+  @IsOptional()
+  @IsString()
+  CONTRACTS_DIR?: string;
+
+  /** The PostgreSQL schema the tables of contracts are made in, kept apart from Sluice's own tables. */
+  @Matches(DATASET_SCHEMA_NAME, { message: 'must be a lower-case identifier (letters, digits, _; at most 63) other than public, information_schema or pg_…' })
+  CONTRACTS_SCHEMA = 'datasets';
 
   get httpServerLimits(): HttpServerLimits {
     return {

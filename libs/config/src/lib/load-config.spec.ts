@@ -1,4 +1,5 @@
-import { ProcessorConfig, QueryApiConfig, WatcherConfig } from './app-configs';
+import { CommonConfig, contractsDir, IngestApiConfig, ProcessorConfig, QueryApiConfig, WatcherConfig } from './app-configs';
+import { CliConfig } from './cli-config';
 import { ConfigError, loadConfig } from './load-config';
 import { formatBytes, parseByteSize, parseDuration } from './parsers';
 
@@ -49,6 +50,25 @@ describe(loadConfig.name, () => {
     expect(loadConfig(QueryApiConfig, { BIND_ADDRESS: '::' }).BIND_ADDRESS).toBe('::');
     expect(loadConfig(ProcessorConfig, { BIND_ADDRESS: '0.0.0.0', METRICS_API_KEYS: 'a, b' }).metricsKeys).toEqual(['a', 'b']);
     expect(() => loadConfig(ProcessorConfig, { BIND_ADDRESS: 'everywhere' })).toThrow(/BIND_ADDRESS/);
+  });
+
+  it('keeps contracts beside the drop folder unless CONTRACTS_DIR says where', () => {
+    expect(contractsDir(loadConfig(ProcessorConfig, {}))).toBe('contracts');
+    expect(contractsDir(loadConfig(WatcherConfig, { DROPZONE_DIR: '/data/drop' }))).toBe('/data/contracts');
+    expect(contractsDir(loadConfig(IngestApiConfig, { DROPZONE_DIR: '/data/drop', CONTRACTS_DIR: '/etc/sluice/contracts' }))).toBe('/etc/sluice/contracts');
+    expect(contractsDir(loadConfig(CliConfig, { DROPZONE_DIR: 'var/drop/' }))).toBe('var/contracts');
+    // The query-api's drop folder is optional; without one, the working directory's.
+    expect(contractsDir(loadConfig(QueryApiConfig, {}))).toBe('./contracts');
+    expect(contractsDir(loadConfig(CommonConfig, {}))).toBe('./contracts');
+  });
+
+  it('makes contract tables in the schema datasets unless CONTRACTS_SCHEMA names another of its own', () => {
+    expect(loadConfig(ProcessorConfig, {}).CONTRACTS_SCHEMA).toBe('datasets');
+    expect(loadConfig(QueryApiConfig, { CONTRACTS_SCHEMA: 'lab_data' }).CONTRACTS_SCHEMA).toBe('lab_data');
+    expect(loadConfig(QueryApiConfig, { CONTRACTS_SCHEMA: 'publications' }).CONTRACTS_SCHEMA).toBe('publications');
+    for (const bad of ['public', 'pg_catalog', 'pg_temp', 'information_schema', 'Datasets', '1data', 'my-data', 'a'.repeat(64), 'x;drop']) {
+      expect(() => loadConfig(ProcessorConfig, { CONTRACTS_SCHEMA: bad })).toThrow(/CONTRACTS_SCHEMA/);
+    }
   });
 
   it('names every bad variable in one error', () => {

@@ -25,6 +25,7 @@ import { RowsWritten1765000000000 } from './migrations/1765000000000-rows-writte
 import { PartitionedTables1765100000000 } from './migrations/1765100000000-partitioned-tables';
 import { ExpiredFiles1765200000000 } from './migrations/1765200000000-expired-files';
 import { MaintenanceRuns1765300000000 } from './migrations/1765300000000-maintenance-runs';
+import { ContractVersions1765400000000 } from './migrations/1765400000000-contract-versions';
 import { pgDriver } from './pg-driver';
 
 // Classes, not globs: globs do not survive bundling.
@@ -44,6 +45,7 @@ export const MIGRATIONS = [
   PartitionedTables1765100000000,
   ExpiredFiles1765200000000,
   MaintenanceRuns1765300000000,
+  ContractVersions1765400000000,
 ];
 
 export function dataSourceOptions(url: string, extra: { poolSize?: number; applicationName?: string } = {}): DataSourceOptions {

@@ -5,7 +5,7 @@ const TEST_PG_URL = process.env['TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1
 import { ensureDatabase, revertLastMigration, runMigrations } from '../lib/database';
 import { MIGRATIONS } from './data-source';
 
-const TABLES = ['aggregated_metrics', 'detection_events', 'ingest_errors', 'ingest_files', 'ingest_idempotency_keys', 'ingest_payloads', 'log_lines', 'maintenance_runs', 'measurements', 'raw_sensor_data', 's3_objects', 's3_source_checkpoints', 'sensors', 'vehicles_status'];
+const TABLES = ['aggregated_metrics', 'contract_versions', 'dataset_ddl', 'detection_events', 'ingest_errors', 'ingest_files', 'ingest_idempotency_keys', 'ingest_payloads', 'log_lines', 'maintenance_runs', 'measurements', 'raw_sensor_data', 's3_objects', 's3_source_checkpoints', 'sensors', 'vehicles_status'];
 
 describe('migrations', () => {
   const name = `sluice_test_migrations_${process.pid}`;
@@ -111,6 +111,45 @@ describe('migrations', () => {
         ['ingest_files_duplicate_of_idx', 'ingest_files_finished_idx', 'ingest_files_unexpired_idx'],
       ]);
       expect(indexes.rows.map((r) => r.name)).toEqual(['ingest_files_duplicate_of_idx', 'ingest_files_finished_idx', 'ingest_files_unexpired_idx']);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('records contract versions and the DDL of their tables, and ties a ledger row to both a name and a hash or neither', async () => {
+    await runMigrations(url);
+    const reverted = await revertThrough('ContractVersions1765400000000');
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    const hash = 'c'.repeat(64);
+    const ledgerColumns = async () =>
+      (await c.query<{ name: string }>(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'ingest_files' AND column_name LIKE 'contract%' ORDER BY 1`)).rows.map((r) => r.name);
+    try {
+      expect(await ledgerColumns()).toEqual([]);
+      await c.query(
+        `INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status)
+         VALUES ('00000000-0000-4000-8000-0000000000c1', 'dropzone', 'before.csv', 'processed/before.csv', repeat('c', 64), 1, 'processed')`,
+      );
+      expect(await runMigrations(url)).toEqual(reverted);
+      expect(await ledgerColumns()).toEqual(['contract_hash', 'contract_name']);
+      const { rows } = await c.query(`SELECT contract_name, contract_hash FROM ingest_files WHERE id = '00000000-0000-4000-8000-0000000000c1'`);
+      expect(rows).toEqual([{ contract_name: null, contract_hash: null }]);
+
+      await c.query(`INSERT INTO contract_versions (name, hash, text) VALUES ('weather', $1, 'name: weather')`, [hash]);
+      await c.query(`INSERT INTO dataset_ddl (contract_name, contract_hash, statement) VALUES ('weather', $1, 'CREATE SCHEMA IF NOT EXISTS "datasets"')`, [hash]);
+      await c.query(`UPDATE ingest_files SET contract_name = 'weather', contract_hash = $1`, [hash]);
+      await expect(c.query(`UPDATE ingest_files SET contract_hash = NULL`)).rejects.toThrow(/ingest_files_contract_both_ck/);
+      await expect(c.query(`UPDATE ingest_files SET contract_hash = $1`, ['d'.repeat(64)])).rejects.toThrow(/ingest_files_contract_fk/);
+      await expect(c.query(`INSERT INTO contract_versions (name, hash, text) VALUES ('weather', 'not-a-sha256', '')`)).rejects.toThrow(/check constraint/);
+      await c.query(`UPDATE ingest_files SET contract_name = NULL, contract_hash = NULL`);
+      await c.query(`DELETE FROM dataset_ddl`);
+      await c.query(`DELETE FROM contract_versions`);
+
+      expect(await revertThrough('ContractVersions1765400000000')).toEqual(reverted);
+      expect(await ledgerColumns()).toEqual([]);
+      expect(await tables()).toEqual(TABLES.filter((t) => t !== 'contract_versions' && t !== 'dataset_ddl'));
+      expect(await runMigrations(url)).toEqual(reverted);
+      expect(await tables()).toEqual(TABLES);
     } finally {
       await c.end();
     }

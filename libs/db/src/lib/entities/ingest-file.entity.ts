@@ -73,6 +73,13 @@ export class IngestFile {
   @Column({ name: 'tag_counts', type: 'jsonb', nullable: true })
   tagCounts!: Record<string, number> | null;
 
+  /** The data contract (name and sha256 of its file, a row of contract_versions) the file was loaded with; both null for a built-in kind. */
+  @Column({ name: 'contract_name', type: 'text', nullable: true })
+  contractName!: string | null;
+
+  @Column({ name: 'contract_hash', type: 'text', nullable: true })
+  contractHash!: string | null;
+
   @Column({ type: 'int', default: 0 })
   attempts!: number;
 
