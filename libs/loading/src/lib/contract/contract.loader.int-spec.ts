@@ -145,6 +145,21 @@ describe(ContractLoader.name, () => {
         [4, 'not_a_number'],
       ]);
     });
+    it('INVALID_ROWS=reject refuses a file with one invalid row', async () => {
+      const v = readings('reject', 'rejecting');
+      const r = await load(v, 'id;value\n100;a\n101;b\nnope;c\n', { invalidRows: 'reject' });
+      expect(r.rejection).toMatchObject({ rule: 'not_a_number', line: 4, column: 'id' });
+      expect(await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.rejecting WHERE file_id = $1`, [r.fileId])).toEqual([{ n: 0 }]);
+    });
+
+    it('a header it cannot use refuses the file, with the reason as its row error', async () => {
+      const v = readings('reject', 'rejecting');
+      const r = await load(v, 'id;value;id\n200;a;1\n');
+      expect(r.rejection).toMatchObject({ rule: 'invalid_header', line: 1, message: expect.stringContaining('names column "id" twice') });
+      expect(r.rowsLoaded).toBe(0);
+      expect(await errors(r.fileId)).toEqual([expect.objectContaining({ line: 1, rule: 'invalid_header' })]);
+      expect(await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.rejecting WHERE file_id = $1`, [r.fileId])).toEqual([{ n: 0 }]);
+    });
   });
 
   describe('NDJSON with newest_wins by updated_at', () => {
@@ -235,8 +250,15 @@ describe(ContractLoader.name, () => {
 
     it('quarantine: a file with an extra column and without an optional one is refused with the differences, nothing written', async () => {
       const r = await load(contract('quarantine', 'drift_q'), file);
-      expect(r.rejection).toMatchObject({ rule: 'schema_drift', message: expect.stringMatching(/Wind Speed/) });
-      expect(r.drift).toEqual(expect.arrayContaining([expect.objectContaining({ change: expect.stringMatching(/added|renamed/) })]));
+      expect(r.rejection).toEqual({
+        rule: 'schema_drift',
+        message: `the file's columns differ from contract "drift_q" (drift: quarantine refuses such a file): - note: missing; + Wind Speed (int): new column`,
+        line: 2,
+      });
+      expect(r.drift).toEqual([
+        { change: 'removed', source: 'note', name: 'note' },
+        { change: 'added', source: 'Wind Speed', inferredType: 'int' },
+      ]);
       expect(r.rowsLoaded).toBe(0);
       expect(await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.drift_q`)).toEqual([{ n: 0 }]);
       expect(await errors(r.fileId)).toEqual([expect.objectContaining({ rule: 'schema_drift', column: null })]);
@@ -263,21 +285,42 @@ describe(ContractLoader.name, () => {
       expect(await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.drift_i WHERE file_id = $1`, [r.fileId])).toEqual([{ n: 0 }]);
     });
 
-    it('add_columns: the callback adds the new column (in the transaction) and its values load as text', async () => {
+    /** Adds columns the way the caller does: in the load's transaction. */
+    const addColumns = (calls: ContractColumn[][]): Partial<ContractLoadOptions> => ({
+      addColumns: async (added, client) => {
+        calls.push(added);
+        for (const c of added) await client.query(`ALTER TABLE ${SCHEMA}.drift_a ADD COLUMN IF NOT EXISTS "${c.name}" text`);
+      },
+    });
+    const hasColumn = async (name: string) =>
+      (await ds.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'drift_a' AND column_name = $2`, [SCHEMA, name])).length > 0;
+
+    it('add_columns: a file refused takes back the column it added', async () => {
       const calls: ContractColumn[][] = [];
-      const opts: Partial<ContractLoadOptions> = {
-        addColumns: async (added) => {
-          calls.push(added);
-          for (const c of added) await ds.query(`ALTER TABLE ${SCHEMA}.drift_a ADD COLUMN IF NOT EXISTS "${c.name}" text`);
-        },
-      };
-      const r = await load(contract('add_columns', 'drift_a'), file, opts);
+      const r = await load(contract('add_columns', 'drift_a'), 'ts;temp;Gust\n2026-03-01T10:00:00Z;warm;3\n2026-03-01T11:00:00Z;warmer;4\n', addColumns(calls));
+      expect(calls).toHaveLength(1);
+      expect(r.rejection).toMatchObject({ rule: 'too_many_invalid_rows' });
+      expect(await hasColumn('gust')).toBe(false);
+    });
+
+    it('add_columns: the callback adds the new column in the transaction, once, and its values load as text', async () => {
+      const calls: ContractColumn[][] = [];
+      const r = await load(contract('add_columns', 'drift_a'), file, addColumns(calls));
       expect(calls).toEqual([[expect.objectContaining({ source: 'Wind Speed', name: 'wind_speed', type: 'text', required: false })]]);
       expect(r).toMatchObject({ rowsLoaded: 2, rejection: null });
       expect(await ds.query(`SELECT temp, wind_speed FROM ${SCHEMA}.drift_a ORDER BY ts`)).toEqual([
         { temp: 3.5, wind_speed: '12' },
         { temp: 4, wind_speed: '14' },
       ]);
+      // The same file again (through the staging table, its keys being there) asks for the column again and changes nothing.
+      expect(await load(contract('add_columns', 'drift_a'), file, addColumns(calls), r.fileId)).toEqual(r);
+      expect(calls).toHaveLength(2);
+      expect(await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.drift_a`)).toEqual([{ n: 2 }]);
+    });
+
+    it('add_columns: a new column that cannot be named refuses the file', async () => {
+      const r = await load(contract('add_columns', 'drift_a'), 'ts;temp;2nd\n2026-03-02T10:00:00Z;1;x\n', addColumns([]));
+      expect(r.rejection).toMatchObject({ rule: 'schema_drift', message: expect.stringContaining('"2nd" cannot be made a column name') });
     });
   });
 

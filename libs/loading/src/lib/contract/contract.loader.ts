@@ -14,11 +14,11 @@ export interface ContractLoadOptions extends LoadOptions {
   /** Schema of the contract's table (CONTRACTS_SCHEMA). */
   schema: string;
   /**
-   * With `drift: add_columns`: adds the given columns to the table as nullable text, in the load's transaction.
-   * Called at most once per load, before any row is written, and again by every later file bringing the same
-   * columns, so it must be idempotent (`ADD COLUMN IF NOT EXISTS`).
+   * With `drift: add_columns`: adds the given columns to the table as nullable text, on `client` (the load's
+   * transaction, so a refused file takes them back). Called at most once per load, before any row is written,
+   * and again by every later file bringing the same columns, so it must be idempotent (`ADD COLUMN IF NOT EXISTS`).
    */
-  addColumns?: (columns: ContractColumn[]) => Promise<void>;
+  addColumns?: (columns: ContractColumn[], client: PoolClient) => Promise<void>;
 }
 
 export interface ContractLoadResult {
@@ -217,7 +217,7 @@ class FileLoad {
   private async addColumns(columns: ContractColumn[]): Promise<void> {
     if (!this.opts.addColumns) throw new Error(`Contract "${this.contract.name}" has drift: add_columns, but the load was given no way to add columns.`);
     for (const c of columns) quoteIdentifier(c.name);
-    await this.opts.addColumns(columns);
+    await this.opts.addColumns(columns, this.client);
   }
 
   // ---- slow pass ----------------------------------------------------------------------------------------------
