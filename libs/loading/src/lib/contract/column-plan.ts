@@ -68,7 +68,9 @@ export function planColumns(contract: Contract, first: RecordBatch): ColumnPlan 
   }));
   // A value of the wrong type is a row error, not drift: only the columns themselves are compared here.
   const drift = diffColumns({ columns: contract.columns, format: contract.format }, { columns: sampled }).filter((d) => d.change !== 'type_changed');
-  const line = first.records[0]?.line ?? 1;
+  // Drift is about the header line of a CSV file, and about the first record of JSON.
+  const { format } = contract;
+  const line = format.type === 'csv' && format.header ? format.skipLines + 1 : (first.records[0]?.line ?? 1);
   const refuse = (message: string): DriftRefusal => ({ refusal: { rule: 'schema_drift', message, line }, drift });
   const differences = formatDiff(drift).join('; ');
 
@@ -97,7 +99,7 @@ export function planColumns(contract: Contract, first: RecordBatch): ColumnPlan 
     }
   }
 
-  const context = { timezone: contract.timezone, decimalComma: contract.format.type === 'csv' && contract.format.decimalComma, jsonSource: json };
+  const context = { timezone: contract.timezone, decimalComma: format.type === 'csv' && format.decimalComma, jsonSource: json };
   const columns = [...contract.columns, ...added].map((column) => ({
     column,
     read: json ? jsonReader(column.source) : csvReader(fileColumns.indexOf(column.source)),

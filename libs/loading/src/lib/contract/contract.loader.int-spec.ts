@@ -253,7 +253,7 @@ describe(ContractLoader.name, () => {
       expect(r.rejection).toEqual({
         rule: 'schema_drift',
         message: `the file's columns differ from contract "drift_q" (drift: quarantine refuses such a file): - note: missing; + Wind Speed (int): new column`,
-        line: 2,
+        line: 1,
       });
       expect(r.drift).toEqual([
         { change: 'removed', source: 'note', name: 'note' },

@@ -272,14 +272,14 @@ class FileLoad {
     const lostRows = counts?.lost ?? 0;
     if (this.contract.table.onDuplicateKey !== 'reject' || lostRows === 0) return this.outcome(tally, lostRows, plan);
 
-    const found = rowsOf<{ line: number; at_file: string; at_line: number; key: string[] }>(
+    const found = rowsOf<{ line: number; same_file: boolean; at_file: string; at_line: number; key: string[] }>(
       await this.client.query(
-        `SELECT s.line, t.file_id::text AS at_file, t.line AS at_line, ARRAY[${this.keys.map((k) => `s.${k}::text`).join(', ')}] AS key
+        `SELECT s.line, t.file_id = s.file_id AS same_file, t.file_id::text AS at_file, t.line AS at_line, ARRAY[${this.keys.map((k) => `s.${k}::text`).join(', ')}] AS key
          FROM ${matched} WHERE ${lost} ORDER BY s.line LIMIT ${MAX_ROW_ERRORS}`,
       ),
     );
     const errors = found.map((f) =>
-      f.at_file === this.fileId ? duplicateInFile(f.line, f.at_line, showKey(this.contract, f.key), this.contract) : duplicateLoaded(f.line, f.at_file, f.at_line, showKey(this.contract, f.key), this.contract),
+      f.same_file ? duplicateInFile(f.line, f.at_line, showKey(this.contract, f.key), this.contract) : duplicateLoaded(f.line, f.at_file, f.at_line, showKey(this.contract, f.key), this.contract),
     );
     tally.addRows(-lostRows);
     tally.addRejects(errors, lostRows);
