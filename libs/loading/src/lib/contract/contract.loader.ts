@@ -66,8 +66,11 @@ interface Outcome {
  * table, and apply the key policy in one statement.
  */
 export class ContractLoader {
+  /** `maxMemoryKeys`: keys of a file held in memory before it goes through the staging table instead. */
+  constructor(private readonly memory: { maxMemoryKeys: number } = { maxMemoryKeys: MAX_MEMORY_KEYS }) {}
+
   async load(client: PoolClient, fileId: string, version: ContractVersion, open: () => NodeJS.ReadableStream, opts: ContractLoadOptions): Promise<ContractLoadResult> {
-    const load = new FileLoad(client, fileId, version.contract, open, opts);
+    const load = new FileLoad(client, fileId, version.contract, open, opts, this.memory.maxMemoryKeys);
     // Errors of an earlier attempt of this file are replaced by this attempt's.
     await client.query(`DELETE FROM ingest_errors WHERE file_id = $1`, [fileId]);
     await client.query(`SAVEPOINT ${LOAD_SAVEPOINT}`);
@@ -110,6 +113,7 @@ class FileLoad {
     private readonly contract: Contract,
     private readonly open: () => NodeJS.ReadableStream,
     private readonly opts: ContractLoadOptions,
+    private readonly maxMemoryKeys: number,
   ) {
     this.table = `${quoteIdentifier(opts.schema)}.${quoteIdentifier(contract.table.name)}`;
     const names = new Set(contract.columns.map((c) => c.name));
@@ -163,7 +167,7 @@ class FileLoad {
           }
           const earlier = seen.get(row.key);
           if (earlier === undefined) {
-            if (seen.size >= MAX_MEMORY_KEYS) return await this.toSlowPass(copy, plan as ColumnPlan);
+            if (seen.size >= this.maxMemoryKeys) return await this.toSlowPass(copy, plan as ColumnPlan);
             seen.set(row.key, record.line);
             text += row.text;
             good++;
