@@ -20,3 +20,4 @@ export * from './lib/filed-files-retention';
 export * from './lib/ledger-retention';
 export * from './lib/ledger.module';
 export * from './lib/loading.module';
+export * from './lib/contract/contract.loader';

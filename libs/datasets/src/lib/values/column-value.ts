@@ -1,19 +1,7 @@
-import { VALUE_CAP, storable } from '@sluice/formats';
+import { VALUE_CAP, storable, type ContractValueRule } from '@sluice/formats';
 
 /** Rule codes of a field a data contract refuses; each makes its row a row error and the rest of the file loads. */
-export type ContractRule =
-  | 'missing_value'
-  | 'not_a_number'
-  | 'out_of_range'
-  | 'too_long'
-  | 'not_in_enum'
-  | 'pattern_mismatch'
-  | 'invalid_bool'
-  | 'invalid_timestamp'
-  | 'invalid_date'
-  | 'invalid_json'
-  | 'tz_gap'
-  | 'tz_ambiguous';
+export type ContractRule = ContractValueRule;
 
 /** Why a field was refused: its rule and a sentence naming the column and the value. */
 export interface ValueProblem {

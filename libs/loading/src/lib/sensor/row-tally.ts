@@ -16,11 +16,14 @@ export class RowTally {
     this.total += n;
   }
 
-  /** Records refused lines; true when the `reject` policy now quarantines the file. */
-  addRejects(rejects: readonly RowReject[]): boolean {
-    if (!rejects.length) return false;
-    this.total += rejects.length;
-    this.bad += rejects.length;
+  /**
+   * Records refused lines; true when the `reject` policy now quarantines the file. `count` is how many lines
+   * were refused when only the first of them are given in detail (a set-based pass counts them in SQL).
+   */
+  addRejects(rejects: readonly RowReject[], count = rejects.length): boolean {
+    if (count === 0) return false;
+    this.total += count;
+    this.bad += count;
     for (const r of rejects) {
       if (this.errors.length >= MAX_ROW_ERRORS) break;
       this.errors.push(r);

@@ -1,0 +1,134 @@
+import type { RejectReason } from '@sluice/contracts';
+import {
+  compileColumn,
+  diffColumns,
+  formatDiff,
+  recordColumns,
+  valueAt,
+  type ColumnDiff,
+  type ColumnValueParser,
+  type Contract,
+  type ContractColumn,
+  type RecordBatch,
+  type SourceRecord,
+} from '@sluice/datasets';
+
+/** A name PostgreSQL takes unquoted and never truncates; the only names that reach SQL. */
+export const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Columns every contract table has besides the contract's own. */
+export const BOOKKEEPING_COLUMNS = ['file_id', 'line'] as const;
+
+/** Values of each file column handed to drift detection (enough to tell a rename from an addition). */
+const DRIFT_SAMPLES = 20;
+
+/** One column of the table as this file fills it: where its value is in a record, and how it is read. */
+export interface PlannedColumn {
+  column: ContractColumn;
+  read: (record: SourceRecord) => unknown;
+  parse: ColumnValueParser;
+}
+
+/** How a file's records become the table's rows, decided once on its first batch. */
+export interface ColumnPlan {
+  /** In COPY order: the contract's columns, then the file's columns added to the table (`add_columns`). */
+  columns: PlannedColumn[];
+  /** Columns the file brings that the table does not have yet (`add_columns`): text, nullable. */
+  added: ContractColumn[];
+  /** How the file's columns differ from the contract's (renames, additions, removals; never value types). */
+  drift: ColumnDiff[];
+}
+
+/** The file cannot be loaded with the contract's columns: the reason, and the differences. */
+export interface DriftRefusal {
+  refusal: RejectReason;
+  drift: ColumnDiff[];
+}
+
+/**
+ * Maps the contract's columns onto a file by its first batch (the CSV header, or for JSON and NDJSON the
+ * fields of the first records) and applies the contract's drift policy:
+ * - quarantine: any column missing from the file, optional or not, or any column the contract does not name
+ *   refuses the file;
+ * - ignore_extra: extra columns are not read, missing optional ones are null, a missing required one refuses it;
+ * - add_columns: as ignore_extra, but extra columns are loaded as text into columns named after them.
+ */
+export function planColumns(contract: Contract, first: RecordBatch): ColumnPlan | DriftRefusal {
+  const json = contract.format.type !== 'csv';
+  const sources = contract.columns.map((c) => c.source);
+  const fileColumns = json ? coveredColumns(recordColumns(first), sources) : [...(first.header ?? [])];
+  const inFile = new Set(fileColumns);
+  const named = new Set(sources);
+  const missing = contract.columns.filter((c) => !inFile.has(c.source));
+  const extra = fileColumns.filter((source) => !named.has(source));
+
+  const sampled = fileColumns.map((source, index) => ({
+    source,
+    samples: first.records.slice(0, DRIFT_SAMPLES).map((r) => (Array.isArray(r.values) ? r.values[index] : valueAt(r.values, source))),
+  }));
+  // A value of the wrong type is a row error, not drift: only the columns themselves are compared here.
+  const drift = diffColumns({ columns: contract.columns, format: contract.format }, { columns: sampled }).filter((d) => d.change !== 'type_changed');
+  // Drift is about the header line of a CSV file, and about the first record of JSON.
+  const { format } = contract;
+  const line = format.type === 'csv' && format.header ? format.skipLines + 1 : (first.records[0]?.line ?? 1);
+  const refuse = (message: string): DriftRefusal => ({ refusal: { rule: 'schema_drift', message, line }, drift });
+  const differences = formatDiff(drift).join('; ');
+
+  if (contract.drift === 'quarantine' && (missing.length || extra.length)) {
+    return refuse(`the file's columns differ from contract "${contract.name}" (drift: quarantine refuses such a file): ${differences}`);
+  }
+  const requiredMissing = missing.filter((c) => c.required);
+  if (requiredMissing.length) {
+    const names = requiredMissing.map((c) => `"${c.source}"`).join(', ');
+    return refuse(`the file lacks the required column(s) ${names} of contract "${contract.name}": ${differences}`);
+  }
+
+  const added: ContractColumn[] = [];
+  if (contract.drift === 'add_columns') {
+    const taken = new Set<string>([...contract.columns.map((c) => c.name), ...BOOKKEEPING_COLUMNS]);
+    for (const source of extra) {
+      const name = columnNameFor(source);
+      if (!SQL_IDENTIFIER.test(name)) {
+        return refuse(`the file's new column "${source}" cannot be made a column name (lowercase letters, digits and _, not starting with a digit, at most 63): rename it in the file or add it to contract "${contract.name}"`);
+      }
+      if (taken.has(name)) {
+        return refuse(`the file's new column "${source}" would be named "${name}", which the table already uses: rename it in the file or add it to contract "${contract.name}"`);
+      }
+      taken.add(name);
+      added.push({ source, name, type: 'text', required: false, ambiguous: 'reject' });
+    }
+  }
+
+  const context = { timezone: contract.timezone, decimalComma: format.type === 'csv' && format.decimalComma, jsonSource: json };
+  const columns = [...contract.columns, ...added].map((column) => ({
+    column,
+    read: json ? jsonReader(column.source) : csvReader(fileColumns.indexOf(column.source)),
+    parse: compileColumn(column, context),
+  }));
+  return { columns, added, drift };
+}
+
+/** The name an added column gets from its source: lowercase, every other character `_` (`Wind Speed` → `wind_speed`). */
+export function columnNameFor(source: string): string {
+  return source.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+}
+
+/**
+ * The columns of JSON records as the contract sees them: a leaf inside a source the contract names (`meta.a`
+ * under a jsonb column `meta`) is that source, so nested values of one column are not extra columns.
+ */
+function coveredColumns(leaves: readonly string[], sources: readonly string[]): string[] {
+  const columns = new Set<string>();
+  for (const leaf of leaves) columns.add(sources.find((s) => leaf === s || leaf.startsWith(`${s}.`)) ?? leaf);
+  return [...columns];
+}
+
+function csvReader(index: number): (record: SourceRecord) => unknown {
+  // A missing optional column: every value is absent (null).
+  if (index < 0) return () => undefined;
+  return (record) => (record.values as string[])[index];
+}
+
+function jsonReader(source: string): (record: SourceRecord) => unknown {
+  return (record) => valueAt(record.values as Record<string, unknown>, source);
+}
