@@ -120,7 +120,7 @@ async function findJsonRecords(file: string, size: number): Promise<string> {
   try {
     document = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new CliError(`${file} is not a JSON document: ${(e as Error).message}`);
+    throw new CliError(`${file} is not a JSON document (${(e as Error).message}); if it holds one JSON object a line, name it .ndjson`);
   }
   const path = findRecordsPath(document);
   if (path === null) throw new CliError(`${file} holds no array of records (objects); give --records-path if they are deeper than 8 levels`);
