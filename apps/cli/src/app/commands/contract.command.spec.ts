@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -160,6 +160,41 @@ describe('sluice contract init', () => {
     expect(zone.code).toBe(2);
     expect(zone.err).toContain('is not an IANA time zone');
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('samples the first 1,000 records, names the columns of a CSV without a header, and prints its help', async () => {
+    const dir = freshDir();
+    const csv = join(dir, 'counts.csv');
+    writeFileSync(csv, Array.from({ length: 2_500 }, (_, i) => `${i + 1},${(i * 7) % 13},2024-05-01`).join('\n') + '\n');
+    const r = await sluice(['contract', 'init', csv, '--name', 'counts', '--contracts-dir', dir]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('rows     1,000 sampled');
+    const contract = contractAt(join(dir, 'counts.yaml'));
+    expect(contract.format).toMatchObject({ type: 'csv', header: false, columns: ['column_1', 'column_2', 'column_3'] });
+    expect(summary(contract)).toEqual(['column_1:column_1:int', 'column_2:column_2:int', 'column_3:column_3:date']);
+    expect(contract.table.key).toEqual(['column_1']);
+
+    const help = await sluice(['contract', 'init', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('Usage: sluice contract init [options] <file>');
+  });
+
+  it('needs --records-path for a JSON document too large to read whole, and takes it only for JSON', async () => {
+    const dir = freshDir();
+    const big = join(dir, 'big.json');
+    writeFileSync(big, '[');
+    truncateSync(big, 17 * 1024 * 1024);
+    const r = await sluice(['contract', 'init', big, '--name', 'big', '--contracts-dir', dir]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('is 17.0 MiB, larger than the 16.0 MiB read whole to find its records; give --records-path');
+    const csv = await sluice(['contract', 'init', example('weather_2024-03-31.csv'), '--name', 'w', '--records-path', 'data', '--contracts-dir', dir]);
+    expect(csv).toMatchObject({ code: 2, err: 'sluice: --records-path is for JSON documents (.json)\n' });
+    const badPath = await sluice(['contract', 'init', big, '--name', 'big', '--records-path', 'data/../x', '--contracts-dir', dir]);
+    expect(badPath.code).toBe(2);
+    expect(badPath.err).toContain('is not a dotted path of member names');
+    const given = await sluice(['contract', 'init', example('meter-export.json'), '--name', 'meters', '--records-path', 'data.readings', '--contracts-dir', dir]);
+    expect(given.code).toBe(0);
+    expect(contractAt(join(dir, 'meters.yaml')).format).toEqual({ type: 'json', recordsPath: 'data.readings' });
   });
 
   it('creates the contracts folder beside DROPZONE_DIR when none is given', async () => {
