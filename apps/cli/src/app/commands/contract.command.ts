@@ -116,8 +116,13 @@ async function initContract(file: string, opts: InitOptions, io: CliIo, env: Nod
   } catch (e) {
     throw new CliError(`cannot infer a contract from ${file}: ${(e as Error).message}`);
   }
-  await mkdir(folder, { recursive: true });
   try {
+    await mkdir(folder, { recursive: true });
+  } catch (e) {
+    throw new CliError(`cannot make the contracts folder ${folder} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    // `wx`: a file that appeared since the check above is not replaced either.
     await writeFile(target, text, { flag: opts.force ? 'w' : 'wx' });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
