@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { CliContext } from './cli-context';
 import { CliError, describeError, EXIT } from './cli-error';
 import { registerBackfill } from './commands/backfill.command';
+import { registerContract } from './commands/contract.command';
 import { registerMaintenance } from './commands/maintenance.command';
 import { registerMigrate } from './commands/migrate.command';
 import { registerReplay } from './commands/replay.command';
@@ -12,9 +13,11 @@ import { type CliIo, escapeControls, escapeControlsInLines } from './output';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version', 'commander.executeSubCommandAsync']);
 
-export function buildProgram(ctx: () => CliContext, io: CliIo): Command {
+export function buildProgram(ctx: () => CliContext, io: CliIo, env: NodeJS.ProcessEnv = process.env): Command {
   const program = new Command('sluice')
-    .description('Sluice from the command line: read sensor readings, backfill a folder, migrate, maintenance, replay, status, why a file was refused.')
+    .description(
+      'Sluice from the command line: read sensor readings, backfill a folder, migrate, maintenance, replay, status, why a file was refused; data contracts (preview): contract init, contract diff.',
+    )
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(escapeControlsInLines(s)), writeErr: (s) => io.err.write(escapeControlsInLines(s)) })
@@ -24,7 +27,8 @@ export function buildProgram(ctx: () => CliContext, io: CliIo): Command {
       `
 Environment: DATABASE_URL, NATS_URL, NATS_NAMESPACE, DROPZONE_DIR (backfill, replay, status, migrate, maintenance;
 the retention variables for maintenance);
-QUERY_API_URL, QUERY_API_KEY (retrieve-sensor-readings). Exit codes: 0 ok, 1 failure, 2 usage.`,
+QUERY_API_URL, QUERY_API_KEY (retrieve-sensor-readings);
+CONTRACTS_DIR, else contracts/ beside DROPZONE_DIR (contract init, contract diff). Exit codes: 0 ok, 1 failure, 2 usage.`,
     );
   registerRetrieveSensorReadings(program, ctx, io);
   registerBackfill(program, ctx, io);
@@ -33,6 +37,7 @@ QUERY_API_URL, QUERY_API_KEY (retrieve-sensor-readings). Exit codes: 0 ok, 1 fai
   registerReplay(program, ctx, io);
   registerStatus(program, ctx, io);
   registerWhy(program, ctx, io);
+  registerContract(program, io, env);
   return program;
 }
 
@@ -45,7 +50,7 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
     if (e.code === 'EPIPE') process.exit(EXIT.ok);
   });
   try {
-    await buildProgram(ctx, io).parseAsync(argv);
+    await buildProgram(ctx, io, env).parseAsync(argv);
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) return HELP_CODES.has(e.code) ? EXIT.ok : EXIT.usage;
