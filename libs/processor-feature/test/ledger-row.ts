@@ -32,6 +32,8 @@ export function ledgerRow(attempts: number, over: Partial<IngestFile> = {}): Ing
     startedAt: now,
     finishedAt: null,
     expiredAt: null,
+    contractName: null,
+    contractHash: null,
     ...over,
   } satisfies IngestFile);
 }
