@@ -109,7 +109,7 @@ describe('timestamptz', () => {
     it('refuses a column whose format or zone cannot be used when it is compiled', () => {
       expect(() => compileColumn(column({ formats: ['yyyy-MM-dd HH:mm ZZZZ'] }), BERLIN)).toThrow(/column ts: the time format/);
       expect(() => compileColumn(column({ timezone: 'Europe/Atlantis' }), BERLIN)).toThrow(
-        'column ts: the time zone "Europe/Atlantis" is not an IANA zone name such as Europe/Berlin',
+        'column ts: the time zone "Europe/Atlantis" is not an IANA time zone; write one such as Europe/Berlin, America/New_York or UTC',
       );
     });
   });
