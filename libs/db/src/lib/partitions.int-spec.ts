@@ -1,37 +1,28 @@
 import 'reflect-metadata';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { createDataSource } from './data-source';
-import { ensureDatabase, runMigrations } from './database';
+import { migratedDatabase } from '../../test/migrated-database';
 import { addIntervals, intervalStart, partitionName } from './partition-bounds';
 import { Partitions } from './partitions';
 
-// Not @sluice/testing: it builds on this lib.
-const TEST_PG_URL = process.env['TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const FILE = '00000000-0000-4000-8000-0000000000bb';
 const utc = (s: string) => new Date(`${s}T00:00:00Z`);
 
 describe('Partitions', () => {
-  const name = `sluice_test_partitions_${process.pid}`;
-  const url = Object.assign(new URL(TEST_PG_URL), { pathname: `/${name}` }).toString();
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
+  let url: string;
   let ds: DataSource;
   let monthly: Partitions;
   const now = new Date();
 
   beforeAll(async () => {
-    await ensureDatabase(url);
-    await runMigrations(url);
-    ds = createDataSource(url, { poolSize: 4 });
-    await ds.initialize();
+    db = await migratedDatabase('partitions');
+    ({ url, ds } = db);
     monthly = new Partitions(ds, 'month');
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    const admin = new Client({ connectionString: TEST_PG_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.end();
+    await db?.drop();
   });
 
   const relations = async () => ((await ds.query(`SELECT relname, relkind FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1`)) as unknown[]).map((r) => JSON.stringify(r));

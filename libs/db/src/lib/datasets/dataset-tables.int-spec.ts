@@ -2,15 +2,11 @@ import 'reflect-metadata';
 import { createHash } from 'node:crypto';
 import { loadConfig, ProcessorConfig } from '@sluice/config';
 import type { Contract, ContractColumn, ContractVersion } from '@sluice/datasets';
-import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { createDataSource } from '../data-source';
-import { ensureDatabase, runMigrations } from '../database';
+import { migratedDatabase } from '../../../test/migrated-database';
 import { withConnection, withTransaction } from '../transaction';
 import { DatasetTables, type EnsureResult } from './dataset-tables';
 
-// Not @sluice/testing: it builds on this lib.
-const TEST_PG_URL = process.env['TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const column = (name: string, type: ContractColumn['type'], required = false): ContractColumn => ({ source: name, name, type, required, ambiguous: 'reject' });
 
@@ -29,25 +25,18 @@ function version(table: string, over: Partial<Contract> = {}): ContractVersion {
 }
 
 describe(DatasetTables.name, () => {
-  const name = `sluice_test_dataset_tables_${process.pid}`;
-  const url = Object.assign(new URL(TEST_PG_URL), { pathname: `/${name}` }).toString();
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
   let ds: DataSource;
   let tables: DatasetTables;
 
   beforeAll(async () => {
-    await ensureDatabase(url);
-    await runMigrations(url);
-    ds = createDataSource(url, { poolSize: 4 });
-    await ds.initialize();
+    db = await migratedDatabase('dataset_tables');
+    ds = db.ds;
     tables = new DatasetTables(ds, 'datasets');
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    const admin = new Client({ connectionString: TEST_PG_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.end();
+    await db?.drop();
   });
 
   const ensure = (v: ContractVersion, on = tables) => withTransaction(ds, (client) => on.ensure(client, v));

@@ -5,6 +5,7 @@ import { cap, DEFAULT_MAX_CSV_COLUMNS, RAW_CAP, VALUE_CAP, type RowReject } from
 import type { PoolClient } from 'pg';
 import { DEFAULT_MAX_LINE_BYTES } from '../json/ndjson.loader';
 import type { LoadOptions } from '../kind-loader';
+import { destroy, progressEvery } from '../load-stream';
 import { CopySink, isUniqueViolation } from '../sensor/copy-sink';
 import { writeRowErrors } from '../sensor/ingest-errors.writer';
 import { MAX_ROW_ERRORS, RowTally } from '../sensor/row-tally';
@@ -37,7 +38,6 @@ export interface ContractLoadResult {
 
 /** Keys of the file held in memory to find its own repeats; a file with more takes the set-based pass. */
 export const MAX_MEMORY_KEYS = 1_000_000;
-const PROGRESS_EVERY = 10_000;
 const LOAD_SAVEPOINT = 'sluice_contract_load';
 const COPY_SAVEPOINT = 'sluice_contract_copy';
 const STAGE = 'sluice_contract_stage';
@@ -451,19 +451,4 @@ function duplicateLoaded(line: number, fileId: string, atLine: number, key: stri
     value: cap(key, VALUE_CAP),
     raw: '',
   };
-}
-
-function progressEvery(onProgress: (() => void) | undefined): (records: number) => void {
-  let since = 0;
-  return (records) => {
-    since += records;
-    if (since >= PROGRESS_EVERY && onProgress) {
-      since = 0;
-      onProgress();
-    }
-  };
-}
-
-function destroy(stream: NodeJS.ReadableStream): void {
-  (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
 }

@@ -28,7 +28,8 @@ import type { PoolClient } from 'pg';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { MAX_ROW_ERRORS } from '../sensor/row-tally';
 import { DEFAULT_MAX_LINE_BYTES } from './ndjson.loader';
-import { destroy, fileOrder, itemReject, lateRecordProblem, placeReject, runRecordLoad, type RecordCounter } from './record-load';
+import { destroy } from '../load-stream';
+import { fileOrder, itemReject, lateRecordProblem, placeReject, runRecordLoad, type RecordCounter } from './record-load';
 import { DetectionSink, MeasurementSink, VehicleStatusSink, type FileOrder, type RecordSink } from './record-sinks';
 
 /** How reading a document's items ended: all read, refused as a whole, or stopped by INVALID_ROWS. */

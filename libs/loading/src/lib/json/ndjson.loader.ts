@@ -18,7 +18,8 @@ import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { SensorRegistry } from '../sensor/sensor-registry';
-import { destroy, fileOrder, itemReject, lateRecordProblem, placeReject, runRecordLoad, unreadableLine } from './record-load';
+import { destroy } from '../load-stream';
+import { fileOrder, itemReject, lateRecordProblem, placeReject, runRecordLoad, unreadableLine } from './record-load';
 import { DetectionSink, MeasurementSink, SensorReadingSink, VehicleStatusSink } from './record-sinks';
 
 /** Longest NDJSON line accepted by default (a line is one record). */

@@ -7,9 +7,9 @@ import { CREATED_AT_US } from '../ledger.repository';
 import { writeRowErrors } from '../sensor/ingest-errors.writer';
 import { RowTally } from '../sensor/row-tally';
 import type { FileOrder } from './record-sinks';
+import { PROGRESS_EVERY } from '../load-stream';
 
 const SAVEPOINT = 'sluice_record_load';
-const PROGRESS_EVERY = 10_000;
 
 /** What a record loader's body ends with: rows written per table, or a reason that refuses the whole file. */
 export type BodyOutcome = { written: RowsByTable } | { fileRejection: RejectReason } | { stopped: true };
@@ -157,8 +157,4 @@ export function lateRecordProblem(kind: string, record: unknown, path: JsonPath,
   const name = formatPath(at);
   const p = lateProblem(name, us, notBefore, 'RAW_RETENTION');
   return { path: at, field: name, rule: p.rule as DocumentProblem['rule'], message: p.message, value: cap(JSON.stringify(text), RAW_CAP) };
-}
-
-export function destroy(stream: NodeJS.ReadableStream): void {
-  (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
 }

@@ -5,7 +5,8 @@ import { cap, lateProblem, microsToIso, parseLogLine, RAW_CAP, readLines, textPr
 import type { PoolClient } from 'pg';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
 import { DEFAULT_MAX_LINE_BYTES } from '../json/ndjson.loader';
-import { destroy, runRecordLoad, unreadableLine, type RecordCounter } from '../json/record-load';
+import { runRecordLoad, unreadableLine, type RecordCounter } from '../json/record-load';
+import { destroy } from '../load-stream';
 import { CopySink, copyField } from '../sensor/copy-sink';
 import { TagCounts } from './tag-counts';
 

@@ -18,6 +18,7 @@ import {
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
+import { destroy, progressEvery } from '../load-stream';
 import { MERGE_AGGREGATES_SQL, recomputeDaysSql, recomputeHoursSql, upsertStagedReadingsSql } from './aggregates.sql';
 import { HOUR_US, HourAggregates, type Bucket } from './bucket-aggregates';
 import { CopySink, isUniqueViolation } from './copy-sink';
@@ -33,7 +34,6 @@ export const SENSOR_CSV_KINDS: readonly SensorCsvKind[] = ['sensor_wide_csv', 's
 export type SensorLoadOptions = LoadOptions;
 
 const SAVEPOINT = 'sluice_sensor_load';
-const PROGRESS_EVERY = 10_000;
 /**
  * Hour buckets held in memory before they are merged into aggregated_metrics mid-file (inside the
  * same transaction; the merge is associative, so flushing early gives the same result).
@@ -385,21 +385,6 @@ function parseOptions(opts: SensorLoadOptions): SensorCsvOptions {
 
 function csvLimits(opts: SensorLoadOptions): CsvLimits {
   return { maxColumns: opts.maxCsvColumns, maxHeaderBytes: opts.maxLineBytes };
-}
-
-function progressEvery(onProgress: (() => void) | undefined): (lines: number) => void {
-  let since = 0;
-  return (lines) => {
-    since += lines;
-    if (since >= PROGRESS_EVERY && onProgress) {
-      since = 0;
-      onProgress();
-    }
-  };
-}
-
-function destroy(stream: NodeJS.ReadableStream): void {
-  (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
 }
 
 async function mergeAggregates(client: PoolClient, aggs: HourAggregates): Promise<void> {
