@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DATASET_SCHEMA_NAME } from '@sluice/config';
-import type { ColumnType, Contract, ContractColumn, ContractVersion } from '@sluice/datasets';
+import { IDENTIFIER, type ColumnType, type Contract, type ContractColumn, type ContractVersion } from '@sluice/datasets';
 import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { withTransaction } from '../transaction';
@@ -9,7 +9,6 @@ import { withTransaction } from '../transaction';
 export const DATASET_LOCK_TIMEOUT = '5s';
 /** Key space of the per-table transaction-level advisory locks (the second key is the table's). */
 const ADVISORY_KEY = 0x51ce_da7a;
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The most text of a contract file recorded with its version (a contract is a page of YAML). */
 const MAX_CONTRACT_TEXT_BYTES = 1024 ** 2;

@@ -7,14 +7,12 @@ import {
   valueAt,
   type ColumnDiff,
   type ColumnValueParser,
+  IDENTIFIER,
   type Contract,
   type ContractColumn,
   type RecordBatch,
   type SourceRecord,
 } from '@sluice/datasets';
-
-/** A name PostgreSQL takes unquoted and never truncates; the only names that reach SQL. */
-export const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Columns every contract table has besides the contract's own. */
 export const BOOKKEEPING_COLUMNS = ['file_id', 'line'] as const;
@@ -88,7 +86,7 @@ export function planColumns(contract: Contract, first: RecordBatch): ColumnPlan 
     const taken = new Set<string>([...contract.columns.map((c) => c.name), ...BOOKKEEPING_COLUMNS]);
     for (const source of extra) {
       const name = columnNameFor(source);
-      if (!SQL_IDENTIFIER.test(name)) {
+      if (!IDENTIFIER.test(name)) {
         return refuse(`the file's new column "${source}" cannot be made a column name (lowercase letters, digits and _, not starting with a digit, at most 63): rename it in the file or add it to contract "${contract.name}"`);
       }
       if (taken.has(name)) {

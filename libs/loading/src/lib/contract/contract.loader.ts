@@ -1,7 +1,7 @@
 import type { RejectReason } from '@sluice/contracts';
-import { readRecords, type ColumnDiff, type Contract, type ContractColumn, type ContractFormat, type ContractVersion, type RecordLimits, type SourceRecord, type ValueProblem } from '@sluice/datasets';
+import { quoteIdentifier, readRecords, type ColumnDiff, type Contract, type ContractColumn, type ContractVersion, type RecordLimits } from '@sluice/datasets';
 import { isConcurrentPartitionChange, rowsOf } from '@sluice/db';
-import { cap, DEFAULT_MAX_CSV_COLUMNS, RAW_CAP, VALUE_CAP, type RowReject } from '@sluice/formats';
+import { DEFAULT_MAX_CSV_COLUMNS, type RowReject } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import { DEFAULT_MAX_LINE_BYTES } from '../json/ndjson.loader';
 import type { LoadOptions } from '../kind-loader';
@@ -9,7 +9,8 @@ import { destroy, progressEvery } from '../load-stream';
 import { CopySink, isUniqueViolation } from '../sensor/copy-sink';
 import { writeRowErrors } from '../sensor/ingest-errors.writer';
 import { MAX_ROW_ERRORS, RowTally } from '../sensor/row-tally';
-import { planColumns, SQL_IDENTIFIER, type ColumnPlan } from './column-plan';
+import { planColumns, type ColumnPlan } from './column-plan';
+import { duplicateInFile, duplicateLoaded, endsFile, RowMaker, showKey } from './contract-rows';
 
 export interface ContractLoadOptions extends LoadOptions {
   /** Schema of the contract's table (CONTRACTS_SCHEMA). */
@@ -337,118 +338,6 @@ class FileLoad {
   }
 }
 
-/** A record as one line of COPY text, with its key; or why it is refused. */
-interface Row {
-  text: string;
-  /** The key columns' COPY texts, tab-separated (a tab inside a value is escaped, so this is unambiguous). */
-  key: string;
-}
-
-/** Turns records into COPY lines through the planned columns. */
-class RowMaker {
-  private readonly isKey: boolean[];
-  private readonly tail: string;
-  private readonly keyTexts: string[];
-
-  constructor(
-    private readonly plan: ColumnPlan,
-    private readonly contract: Contract,
-    fileId: string,
-  ) {
-    const keys = new Set(contract.table.key);
-    this.isKey = plan.columns.map((c) => keys.has(c.column.name));
-    this.keyTexts = [];
-    this.tail = `${fileId}\t`;
-  }
-
-  make(record: SourceRecord): Row | RowReject {
-    let text = '';
-    const keyTexts = this.keyTexts;
-    keyTexts.length = 0;
-    const { columns } = this.plan;
-    for (let i = 0; i < columns.length; i++) {
-      const planned = columns[i];
-      const raw = planned.read(record);
-      const value = planned.parse(raw);
-      if (!value.ok) return valueReject(record, planned.column, value, raw, this.contract.format);
-      if (value.text === null) {
-        if (this.isKey[i]) {
-          const missing: ValueProblem = { ok: false, rule: 'missing_value', message: `${planned.column.source} is part of the key and has no value; every row needs its key` };
-          return valueReject(record, planned.column, missing, raw, this.contract.format);
-        }
-        text += '\\N\t';
-      } else {
-        text += `${value.text}\t`;
-        if (this.isKey[i]) keyTexts.push(value.text);
-      }
-    }
-    const key = keyTexts.length === 1 ? keyTexts[0] : keyTexts.join('\t');
-    return { text: `${text}${this.tail}${record.line}\n`, key };
-  }
-}
-
 function copyColumns(plan: ColumnPlan): string[] {
   return [...plan.columns.map((c) => c.column.name), 'file_id', 'line'].map(quoteIdentifier);
-}
-
-/** A validated name, double-quoted; anything else is refused before it can reach SQL. */
-function quoteIdentifier(name: string): string {
-  if (!SQL_IDENTIFIER.test(name)) throw new Error(`"${cap(name, 80)}" is not a valid table, schema or column name (lowercase letters, digits and _, not starting with a digit, at most 63).`);
-  return `"${name}"`;
-}
-
-/** Whether a reader's reject ends the file (the reader reads no further after it). */
-function endsFile(format: ContractFormat, reject: RowReject): boolean {
-  switch (format.type) {
-    case 'csv':
-      return reject.rule === 'invalid_header' || reject.rule === 'malformed_csv' || reject.rule === 'empty_file' || reject.rule === 'line_too_long';
-    case 'ndjson':
-      return false;
-    case 'json':
-      // One item is refused for not being an object, naming a field twice or text PostgreSQL cannot hold;
-      // anything else is about the document, which is read no further.
-      return !(reject.rule === 'invalid_type' || reject.rule === 'invalid_utf8' || reject.rule === 'invalid_character' || (reject.rule === 'duplicate_key' && reject.column !== null));
-  }
-}
-
-function valueReject(record: SourceRecord, column: ContractColumn, problem: ValueProblem, raw: unknown, format: ContractFormat): RowReject {
-  return {
-    line: record.line,
-    column: column.source,
-    rule: problem.rule,
-    message: `line ${record.line}: ${problem.message}`,
-    value: raw === undefined || raw === null ? null : cap(typeof raw === 'string' ? raw : JSON.stringify(raw), VALUE_CAP),
-    raw: cap(Array.isArray(record.values) ? record.values.join(format.type === 'csv' ? format.delimiter : ',') : JSON.stringify(record.values), RAW_CAP),
-  };
-}
-
-function showKey(contract: Contract, texts: readonly string[]): string {
-  return contract.table.key.map((k, i) => `${k}=${texts[i]}`).join(', ');
-}
-
-function keyColumn(contract: Contract): string {
-  const sources = contract.table.key.map((k) => contract.columns.find((c) => c.name === k)?.source ?? k);
-  return sources.join(', ');
-}
-
-function duplicateInFile(line: number, earlier: number, key: string, contract: Contract): RowReject {
-  return {
-    line,
-    column: keyColumn(contract),
-    rule: 'duplicate_key',
-    message: `line ${line}: the key (${cap(key, VALUE_CAP)}) is already on line ${earlier} of this file; contract "${contract.name}" takes each key once (on_duplicate_key: reject)`,
-    value: cap(key, VALUE_CAP),
-    raw: '',
-  };
-}
-
-function duplicateLoaded(line: number, fileId: string, atLine: number, key: string, contract: Contract): RowReject {
-  return {
-    line,
-    column: keyColumn(contract),
-    rule: 'duplicate_key',
-    message: `line ${line}: the key (${cap(key, VALUE_CAP)}) is already loaded from line ${atLine} of file ${fileId}; contract "${contract.name}" takes each key once (on_duplicate_key: reject)`,
-    value: cap(key, VALUE_CAP),
-    raw: '',
-  };
 }
