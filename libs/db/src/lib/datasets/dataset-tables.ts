@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DATASET_SCHEMA_NAME } from '@sluice/config';
-import { IDENTIFIER, type ColumnType, type Contract, type ContractColumn, type ContractVersion } from '@sluice/datasets';
+import { IDENTIFIER } from '@sluice/contracts';
+import type { ColumnType, Contract, ContractColumn, ContractVersion } from '@sluice/datasets';
 import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { withTransaction } from '../transaction';

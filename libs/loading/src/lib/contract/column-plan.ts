@@ -1,4 +1,4 @@
-import type { RejectReason } from '@sluice/contracts';
+import { IDENTIFIER, type RejectReason } from '@sluice/contracts';
 import {
   compileColumn,
   diffColumns,
@@ -7,7 +7,6 @@ import {
   valueAt,
   type ColumnDiff,
   type ColumnValueParser,
-  IDENTIFIER,
   type Contract,
   type ContractColumn,
   type RecordBatch,

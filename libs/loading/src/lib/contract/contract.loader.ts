@@ -1,5 +1,5 @@
-import type { RejectReason } from '@sluice/contracts';
-import { quoteIdentifier, readRecords, type ColumnDiff, type Contract, type ContractColumn, type ContractVersion, type RecordLimits } from '@sluice/datasets';
+import { quoteIdentifier, type RejectReason } from '@sluice/contracts';
+import { readRecords, type ColumnDiff, type Contract, type ContractColumn, type ContractVersion, type RecordLimits } from '@sluice/datasets';
 import { isConcurrentPartitionChange, rowsOf } from '@sluice/db';
 import { DEFAULT_MAX_CSV_COLUMNS, type RowReject } from '@sluice/formats';
 import type { PoolClient } from 'pg';
