@@ -21,3 +21,4 @@ export * from './lib/ledger-retention';
 export * from './lib/ledger.module';
 export * from './lib/loading.module';
 export * from './lib/contract/contract.loader';
+export * from './lib/contract/contracts.service';

@@ -21,6 +21,8 @@ export const FILE_KINDS = [
   'log',
   /** A zip archive: its members are files of their own (ledger rows whose archive_id names it). */
   'zip_archive',
+  /** A file loaded through a data contract: `contract_name`/`contract_hash` of its ledger row say which, and which version. */
+  'contract',
 ] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
 
