@@ -25,11 +25,13 @@ export interface ServiceApi {
 
 /**
  * A service's HTTP API in this process on a free port. `settings` (DATABASE_URL, NATS_NAMESPACE, keys, limits…)
- * go on top of the shared NATS, silent logs and TEST_MIN_FREE_DISK.
+ * go on top of the shared NATS, silent logs, TEST_MIN_FREE_DISK and a contracts folder of the test's own (beside its
+ * drop folder, not the `contracts/` every test's temp drop folder would share).
  */
 export async function startServiceApi(entry: ServiceApiEntry, settings: NodeJS.ProcessEnv): Promise<ServiceApi> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { NATS_URL: SHARED_NATS_URL, LOG_LEVEL: 'silent', MIN_FREE_DISK: TEST_MIN_FREE_DISK, ...settings, [entry.portVariable]: String(port) };
+  const contracts = settings['DROPZONE_DIR'] ? { CONTRACTS_DIR: `${settings['DROPZONE_DIR']}-contracts` } : {};
+  const env: NodeJS.ProcessEnv = { NATS_URL: SHARED_NATS_URL, LOG_LEVEL: 'silent', MIN_FREE_DISK: TEST_MIN_FREE_DISK, ...contracts, ...settings, [entry.portVariable]: String(port) };
   // The module built here rather than by a factory: a configuration error throws in the spec instead of exiting.
   const app = await bootstrapService(entry.module(env), { ...entry.bootstrap, port: () => port });
   let stopped = false;

@@ -120,6 +120,7 @@ export class Stack {
       RESCAN_INTERVAL_MS: '2000',
       ACK_WAIT_MS: '5000',
       MIN_FREE_DISK: TEST_MIN_FREE_DISK,
+      CONTRACTS_DIR: this.contractsDir,
       ...this.opts.env,
       ...this.opts.serviceEnv?.[name],
       [PORT_VARS[name]]: String(port),
@@ -208,6 +209,14 @@ export class Stack {
     await this.waitReady(name, index);
   }
 
+  /**
+   * The stack's own contracts folder (CONTRACTS_DIR, unless `env` names another): beside the drop folder, as the
+   * default is, but one per stack, so stacks in one temp folder never read each other's contracts.
+   */
+  get contractsDir(): string {
+    return this.opts.env?.['CONTRACTS_DIR'] ?? `${this.dropzone}-contracts`;
+  }
+
   /** Writes a file next to the drop folder and renames it in, as a well-behaved writer does. */
   drop(name: string, write: (path: string) => void): void {
     const staging = mkdtempSync(join(this.dropzone, '..', 'staging-'));
@@ -245,6 +254,7 @@ export class Stack {
     else await deleteNamespaceStream(this.natsUrl, this.namespace).catch(() => undefined);
     await this.db.drop();
     if (!this.opts.dropzone) rmSync(this.dropzone, { recursive: true, force: true });
+    if (!this.opts.env?.['CONTRACTS_DIR']) rmSync(this.contractsDir, { recursive: true, force: true });
     else for (const entry of readdirSync(this.dropzone)) rmSync(join(this.dropzone, entry), { recursive: true, force: true });
   }
 }
