@@ -16,6 +16,7 @@ import { logsSection } from './logs.section';
 import { compressedFiles } from './compressed.section';
 import { largeJsonDocument } from './json-document.section';
 import { partitionsSection } from './partitions.section';
+import { contractsSection } from './contracts.section';
 import { csvFilesOf, generatedSeedSet, realSeedSet, type SeedSet } from '../data/seed-set';
 
 const arg = (name: string): string | undefined => {
@@ -529,6 +530,7 @@ const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'compressed', run: () => compressedFiles({ out, secs, peakRssMb, stageDir, largeBytes, skipLarge, seeds: seedSet }) },
   { name: 'json-large', run: () => largeJsonDocument({ out, peakRssMb, mb: Number(arg('json-mb') ?? 1024), skip: skipLarge }) },
   { name: 'partitions', run: () => partitionsSection({ out, rows: Number(arg('partition-rows') ?? 1_000_000), reps: Number(arg('partition-reps') ?? 3) }) },
+  { name: 'contracts', run: () => contractsSection({ out, peakRssMb, mb: Number(arg('contracts-mb') ?? 1024), skip: skipLarge }) },
 ];
 
 async function main(): Promise<void> {
