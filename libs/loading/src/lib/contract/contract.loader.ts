@@ -37,8 +37,8 @@ export interface ContractLoadResult {
   drift: ColumnDiff[];
 }
 
-/** Keys of the file held in memory to find its own repeats; a file with more takes the set-based pass. */
-export const MAX_MEMORY_KEYS = 1_000_000;
+/** Keys of the file held in memory to find its own repeats cheaply; past them, a repeat is found by the table's key (then the set-based pass). */
+export const MAX_MEMORY_KEYS = 250_000;
 const LOAD_SAVEPOINT = 'sluice_contract_load';
 const COPY_SAVEPOINT = 'sluice_contract_copy';
 const STAGE = 'sluice_contract_stage';
@@ -62,12 +62,12 @@ interface Outcome {
  * and leaves nothing behind when it refuses the file (rows, and columns it added, are rolled back).
  *
  * Fast pass: values checked while COPYing straight into the table in a savepoint, the file's own repeated
- * keys found in memory. Slow pass, when a key is already in the table (another file, or a replay), the file
- * repeats a key under `newest_wins`, or it has more keys than memory holds: roll back, COPY into a staging
- * table, and apply the key policy in one statement.
+ * keys found in memory (up to `maxMemoryKeys`; past them the table's key finds a repeat). Slow pass, when a key
+ * is already in the table (another file, or a replay, or a repeat memory did not hold) or the file repeats a key
+ * under `newest_wins`: roll back, COPY into a staging table, and apply the key policy in one statement.
  */
 export class ContractLoader {
-  /** `maxMemoryKeys`: keys of a file held in memory before it goes through the staging table instead. */
+  /** `maxMemoryKeys`: keys of a file held in memory; a repeat of a key past them is found by the table's primary key. */
   constructor(private readonly memory: { maxMemoryKeys: number } = { maxMemoryKeys: MAX_MEMORY_KEYS }) {}
 
   async load(client: PoolClient, fileId: string, version: ContractVersion, open: () => NodeJS.ReadableStream, opts: ContractLoadOptions): Promise<ContractLoadResult> {
@@ -168,8 +168,8 @@ class FileLoad {
           }
           const earlier = seen.get(row.key);
           if (earlier === undefined) {
-            if (seen.size >= this.maxMemoryKeys) return await this.toSlowPass(copy, plan as ColumnPlan);
-            seen.set(row.key, record.line);
+            // Past the bound the table's key finds the file's later repeats: the COPY fails and the slow pass decides.
+            if (seen.size < this.maxMemoryKeys) seen.set(row.key, record.line);
             text += row.text;
             good++;
           } else if (policy === 'reject') {
