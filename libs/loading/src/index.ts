@@ -22,3 +22,5 @@ export * from './lib/ledger.module';
 export * from './lib/loading.module';
 export * from './lib/contract/contract.loader';
 export * from './lib/contract/contracts.service';
+export * from './lib/check/check-report';
+export * from './lib/check/file-check';

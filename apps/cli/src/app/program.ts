@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliContext } from './cli-context';
 import { CliError, describeError, EXIT } from './cli-error';
+import { registerCheck } from './commands/check.command';
 import { registerBackfill } from './commands/backfill.command';
 import { registerContract } from './commands/contract.command';
 import { registerMaintenance } from './commands/maintenance.command';
@@ -16,7 +17,7 @@ const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'comman
 export function buildProgram(ctx: () => CliContext, io: CliIo, env: NodeJS.ProcessEnv = process.env): Command {
   const program = new Command('sluice')
     .description(
-      'Sluice from the command line: read sensor readings, backfill a folder, migrate, maintenance, replay, status, why a file was refused; data contracts (preview): contract init, contract diff.',
+      'Sluice from the command line: read sensor readings, backfill a folder, migrate, maintenance, replay, status, why a file was refused; data contracts (preview): contract init, contract diff; check (a dry run of loading files).',
     )
     .version('0.1.0')
     .exitOverride()
@@ -38,6 +39,7 @@ CONTRACTS_DIR, else contracts/ beside DROPZONE_DIR (contract init, contract diff
   registerStatus(program, ctx, io);
   registerWhy(program, ctx, io);
   registerContract(program, io, env);
+  registerCheck(program, ctx, io, env);
   return program;
 }
 

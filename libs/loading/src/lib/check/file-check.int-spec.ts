@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { DEFAULT_METRIC_RANGES, parseMetricRanges } from '@sluice/config';
+import { ContractCatalog, contractsTaking, type ContractVersion } from '@sluice/datasets';
+import { createDataSource, DatasetTables, withTransaction } from '@sluice/db';
+import { createTestDatabase, type TestDatabase } from '@sluice/testing';
+import type { DataSource } from 'typeorm';
+import { ContractLoader, FileCheck, type CheckReport, type ContractLoadOptions } from '../../index';
+
+const SCHEMA = 'datasets';
+const EXAMPLES = join(__dirname, '../../../../../examples/contracts');
+const opts: ContractLoadOptions = { invalidRows: 'skip', maxInvalidRatio: 0.05, minInvalidRows: 10, ranges: parseMetricRanges(DEFAULT_METRIC_RANGES), naiveTimeZone: 'UTC', schema: SCHEMA };
+
+describe(FileCheck.name, () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let check: FileCheck;
+  const catalog = new ContractCatalog(EXAMPLES);
+  catalog.refresh();
+  const contracts = {
+    choose: (input: Parameters<typeof contractsTaking>[1]) => {
+      const t = contractsTaking(catalog.all(), input);
+      return t.length === 1 ? { version: t[0] } : t.length ? { ambiguous: t } : ({ none: true } as const);
+    },
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('file_check');
+    ds = createDataSource(db.url, { poolSize: 4 });
+    await ds.initialize();
+    check = new FileCheck({ db: ds, contracts, schema: SCHEMA, options: opts });
+    const tables = new DatasetTables(ds, SCHEMA);
+    for (const v of catalog.all()) await tables.prepare(v);
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  /** What a check could change: every table's insert, update and delete counters, and the ledger. */
+  async function snapshot(): Promise<unknown> {
+    await ds.query('SELECT pg_stat_force_next_flush()');
+    await ds.query('SELECT pg_stat_clear_snapshot()');
+    const stats = await ds.query(`SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables ORDER BY relid`);
+    return { stats, ledger: await ds.query(`SELECT * FROM ingest_files ORDER BY id`) };
+  }
+
+  const run = (name: string, text: string | Buffer): Promise<CheckReport> => check.check(name, () => Readable.from([Buffer.from(text)]), { input: { source: 'dropzone', path: name } });
+
+  async function load(v: ContractVersion, text: string | Buffer, sha: string) {
+    const fileId = randomUUID();
+    await ds.query(`INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status) VALUES ($1, 'dropzone', 'f', 'f', $2, 0, 'processed')`, [fileId, sha]);
+    return withTransaction(ds, (client) => new ContractLoader().load(client, fileId, v, () => Readable.from([Buffer.from(text)]), opts));
+  }
+
+  it.each([
+    ['weather_2024-03-31.csv', 'weather'],
+    ['orders-000123.ndjson', 'orders'],
+  ])('%s: the check writes nothing, and its counts are the real load’s; checked again it is a duplicate', async (name, contract) => {
+    const text = readFileSync(join(EXAMPLES, name));
+    const before = await snapshot();
+    const report = await run(name, text);
+    // Twice: a check that wrote would show on the second snapshot at the latest.
+    await run(name, text);
+    expect(await snapshot()).toEqual(before);
+    expect(report).toMatchObject({ kind: 'contract', contract, verdict: 'load' });
+
+    const loaded = await load(catalog.get(contract) as ContractVersion, text, report.sha256 as string);
+    const rejected = Object.values(report.rejected).reduce((a, b) => a + b, 0);
+    expect({ total: report.rows_total, load: report.would_load, rejected, duplicates: report.duplicate_rows }).toEqual({
+      total: loaded.rowsTotal,
+      load: loaded.rowsLoaded,
+      rejected: loaded.rowsRejected,
+      duplicates: loaded.rowsDuplicate,
+    });
+    expect(await run(name, text)).toMatchObject({ verdict: 'duplicate', duplicate_rows: null });
+  });
+
+  it('counts rows whose key is loaded already as the key policy does, as the real load then does', async () => {
+    const v = catalog.get('orders') as ContractVersion;
+    const text = readFileSync(join(EXAMPLES, 'orders-000124.ndjson'));
+    const report = await run('orders-000124.ndjson', text);
+    const loaded = await load(v, text, report.sha256 as string);
+    expect({ total: report.rows_total, load: report.would_load, duplicates: report.duplicate_rows, rejected: Object.values(report.rejected).reduce((a, b) => a + b, 0) }).toEqual({
+      total: loaded.rowsTotal,
+      load: loaded.rowsLoaded,
+      duplicates: loaded.rowsDuplicate,
+      rejected: loaded.rowsRejected,
+    });
+    // The same rows in a file of other bytes: every key is loaded now.
+    const again = await run('orders-000125.ndjson', Buffer.concat([text, Buffer.from('\n')]));
+    expect(again.verdict).not.toBe('duplicate');
+    expect((again.duplicate_rows ?? 0) + (again.rejected['duplicate_key'] ?? 0)).toBeGreaterThan(0);
+  });
+
+  it('quarantines a drifted file with the difference', async () => {
+    const text = readFileSync(join(EXAMPLES, 'weather_2024-03-31.csv'), 'latin1');
+    const lines = text.split('\n');
+    lines[0] = `${lines[0].replace(/\r$/, '')};Extra`;
+    const report = await run('weather_2024-04-01.csv', lines.map((l, i) => (i > 0 && l.trim() ? `${l.replace(/\r$/, '')};x` : l)).join('\n'));
+    expect(report.verdict).toBe('quarantine');
+    expect(report.reason).toMatch(/schema_drift/);
+    expect(report.drift.length).toBeGreaterThan(0);
+  });
+});
