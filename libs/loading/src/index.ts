@@ -22,3 +22,4 @@ export * from './lib/ledger.module';
 export * from './lib/loading.module';
 export * from './lib/contract/contract.loader';
 export * from './lib/contract/contracts.service';
+export * from './lib/contract/contract-kind.loader';
