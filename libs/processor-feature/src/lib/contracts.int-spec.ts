@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Contracts, LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { BatchSubjects } from '@sluice/contracts';
+import { Contracts, databaseStoredPath, LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { ReplayService } from '@sluice/replay';
 import { OutcomeFiling } from '@sluice/storage';
 import { waitFor, wideCsv } from '@sluice/testing';
@@ -163,5 +164,24 @@ describe('processor: files through data contracts', () => {
     expect(await rowErrors(sampleId)).toEqual([]);
     expect(await weatherRows('DWD-10385')).toBe(30);
     expect(await query(`SELECT count(*)::int AS n FROM contract_versions WHERE name = 'weather'`)).toEqual([{ n: 2 }]);
+  });
+
+  it('an API body kept in the database goes through its contract too, in a batch beside a built-in kind', async () => {
+    const bodies = [
+      { name: 'weather_api.csv', body: weatherOf('API-1') },
+      { name: 'readings.csv', body: Buffer.from(wideCsv({ lines: 5, devices: ['contract-api'], startEpoch: 1.83e9 })) },
+    ];
+    const entries = bodies.map((b) => ({ id: randomUUID(), source: 'api' as const, originalName: b.name, sha256: sha256(b.body.toString()), sizeBytes: b.body.length }));
+    const client = await t.pool.connect();
+    try {
+      await t.app.get(LedgerRepository).registerMany(client, entries.map((e) => ({ ...e, storedPath: databaseStoredPath(e.id) })), new Map(entries.map((e, i) => [e.id, bodies[i].body])));
+    } finally {
+      client.release();
+    }
+    const ids = entries.map((e) => e.id);
+    await t.js.publish(BatchSubjects.queued, { fileIds: ids }, `batch.${ids[0]}`);
+    expect(await terminal(ids[0])).toMatchObject({ status: 'processed', kind: 'contract', contract_name: 'weather', rows_loaded: '30', rows_written: '30' });
+    expect(await terminal(ids[1])).toMatchObject({ status: 'processed', kind: 'sensor_wide_csv', contract_name: null, rows_loaded: '5' });
+    expect(await weatherRows('API-1')).toBe(30);
   });
 });
