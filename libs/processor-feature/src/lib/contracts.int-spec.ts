@@ -7,7 +7,8 @@ import { BatchSubjects } from '@sluice/contracts';
 import { Contracts, databaseStoredPath, LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
 import { ReplayService } from '@sluice/replay';
 import { OutcomeFiling } from '@sluice/storage';
-import { waitFor, wideCsv } from '@sluice/testing';
+import { ReadinessRegistry } from '@sluice/observability';
+import { waitFor, wideCsv, zipOf } from '@sluice/testing';
 import { DataSource } from 'typeorm';
 import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
 
@@ -146,6 +147,10 @@ describe('processor: files through data contracts', () => {
     const next = await t.enqueue('weather_2024-04-03.csv', weatherOf('EDIT-2'));
     expect(await terminal(next)).toMatchObject({ status: 'processed', contract_name: 'weather', contract_hash: edited, rows_loaded: '30' });
     expect([...new Set(t.app.get(Contracts).problems().map((p) => p.file))]).toEqual([join(contractsDir, 'weather.yaml')]);
+    // Reported, not fatal: the contracts check is not required, so the processor stays ready (degraded).
+    const [, check] = t.app.get(ReadinessRegistry).entries().find(([name]) => name === 'contracts') ?? [];
+    expect(check?.required).toBe(false);
+    await expect(check?.check()).rejects.toThrow(/weather\.yaml/);
   });
 
   it('a replay goes through the version in force now, and the file’s own earlier rows are no duplicates', async () => {
@@ -183,5 +188,13 @@ describe('processor: files through data contracts', () => {
     expect(await terminal(ids[0])).toMatchObject({ status: 'processed', kind: 'contract', contract_name: 'weather', rows_loaded: '30', rows_written: '30' });
     expect(await terminal(ids[1])).toMatchObject({ status: 'processed', kind: 'sensor_wide_csv', contract_name: null, rows_loaded: '5' });
     expect(await weatherRows('API-1')).toBe(30);
+  });
+
+  it('a zip member goes to the contract that takes its name inside the archive', async () => {
+    const id = await t.enqueue('stations.zip', await zipOf([{ name: 'site-b/weather_2024-04-05.csv', content: weatherOf('ZIP-1') }]));
+    expect(await terminal(id)).toMatchObject({ status: 'processed', kind: 'zip_archive' });
+    const [member] = await query<{ id: string }>('SELECT id FROM ingest_files WHERE archive_id = $1', [id]);
+    expect(await terminal(member.id)).toMatchObject({ status: 'processed', kind: 'contract', contract_name: 'weather', rows_loaded: '30', rows_written: '30' });
+    expect(await weatherRows('ZIP-1')).toBe(30);
   });
 });
