@@ -197,4 +197,22 @@ describe('processor: files through data contracts', () => {
     expect(await terminal(member.id)).toMatchObject({ status: 'processed', kind: 'contract', contract_name: 'weather', rows_loaded: '30', rows_written: '30' });
     expect(await weatherRows('ZIP-1')).toBe(30);
   });
+
+  it('the NDJSON and JSON examples load through their contracts (orders newest_wins, meters from data.readings)', async () => {
+    const example = (name: string) => readFileSync(join(EXAMPLES, name));
+    const first = await t.enqueue('orders-000123.ndjson', example('orders-000123.ndjson'));
+    expect(await terminal(first)).toMatchObject({ status: 'processed', kind: 'contract', contract_name: 'orders', rows_rejected: '0' });
+    const second = await t.enqueue('orders-000124.ndjson', example('orders-000124.ndjson'));
+    expect(await terminal(second)).toMatchObject({ status: 'processed', kind: 'contract', contract_name: 'orders', rows_rejected: '0' });
+    // o-1004's update in the second file is older than the one loaded: the first file's row stays.
+    const orders = await query<{ order_id: string; file_id: string }>(`SELECT order_id, file_id::text FROM datasets.orders ORDER BY order_id`);
+    expect(orders.find((o) => o.order_id === 'o-1004')?.file_id).toBe(first);
+    expect(orders.filter((o) => o.file_id === second).map((o) => o.order_id)).toEqual(expect.arrayContaining(['o-1001', 'o-1002', 'o-1005']));
+    expect((await terminal(second)).rows_written).toBe(String(orders.filter((o) => o.file_id === second).length));
+
+    const meters = await t.enqueue('meter-export.json', example('meter-export.json'));
+    const row = await terminal(meters);
+    expect(row).toMatchObject({ status: 'processed', kind: 'contract', contract_name: 'meters' });
+    expect(await query(`SELECT count(*)::int AS n FROM datasets.meter_readings WHERE file_id = $1`, [meters])).toEqual([{ n: Number(row.rows_loaded) }]);
+  });
 });
