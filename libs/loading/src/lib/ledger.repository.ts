@@ -35,11 +35,25 @@ export interface FileOutcome {
   /** Rows written to the data tables, per table (tables written none left out). */
   rowsWritten: RowsByTable;
   error: RejectReason | null;
+  /** A file taken by a data contract: which contract and version (kind `contract`). */
+  contract?: ContractOutcome;
+}
+
+/**
+ * The data contract a file went through. Its rows are in the contract's own table, not in `rowsWritten` (which
+ * names Sluice's tables): `rows` is how many rows of the file that table holds after the load, and becomes the
+ * file's rows_written (set, not added: a replay finds its earlier rows again and must not count them twice);
+ * null when the file was refused, which leaves an earlier load's count as it was.
+ */
+export interface ContractOutcome {
+  name: string;
+  hash: string;
+  rows: number | null;
 }
 
 /** The outcome of a file refused before (or instead of) loading. */
-export function refusedOutcome(kind: FileKind | null, reason: RejectReason): FileOutcome {
-  return { status: 'quarantined', kind, rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, rowsWritten: {}, error: reason };
+export function refusedOutcome(kind: FileKind | null, reason: RejectReason, contract?: ContractOutcome): FileOutcome {
+  return { status: 'quarantined', kind, rowsTotal: 0, rowsLoaded: 0, rowsRejected: 0, rowsWritten: {}, error: reason, ...(contract ? { contract } : {}) };
 }
 
 /** The outcome of a load: processed, or quarantined when the loader refused the file as a whole. */
@@ -72,7 +86,7 @@ const addByTable = (stored: string, added: string) =>
 const COLUMNS = `id, source, original_name AS "originalName", stored_path AS "storedPath", sha256,
   size_bytes AS "sizeBytes", compression, archive_id AS "archiveId", member_index AS "memberIndex", kind, status, duplicate_of AS "duplicateOf", rows_total AS "rowsTotal",
   rows_loaded AS "rowsLoaded", rows_rejected AS "rowsRejected", rows_written AS "rowsWritten",
-  rows_written_by_table AS "rowsWrittenByTable", error,
+  rows_written_by_table AS "rowsWrittenByTable", error, contract_name AS "contractName", contract_hash AS "contractHash",
   attempts, replays, created_at AS "createdAt", queued_at AS "queuedAt", updated_at AS "updatedAt", started_at AS "startedAt", finished_at AS "finishedAt", expired_at AS "expiredAt"`;
 
 /**
@@ -227,12 +241,17 @@ export class LedgerRepository {
    * earlier rows stored (unchanged, so not written again), which still count as the file's.
    */
   async recordOutcome(sql: Sql, id: string, o: FileOutcome): Promise<void> {
+    // A file through a contract: its rows in the contract's table replace the count (see ContractOutcome).
     await sql.query(
       `UPDATE ingest_files SET status = $2, kind = $3, rows_total = $4, rows_loaded = $5, rows_rejected = $6,
-         rows_written = rows_written + $7, rows_written_by_table = ${addByTable('rows_written_by_table', '$9::jsonb')},
+         rows_written = coalesce($12::bigint, rows_written + $7), rows_written_by_table = ${addByTable('rows_written_by_table', '$9::jsonb')},
+         contract_name = $10, contract_hash = $11,
          error = $8, finished_at = clock_timestamp(), updated_at = clock_timestamp()
        WHERE id = $1`,
-      [id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, totalRows(o.rowsWritten), reasonJson(o.error), JSON.stringify(o.rowsWritten)],
+      [
+        id, o.status, o.kind, o.rowsTotal, o.rowsLoaded, o.rowsRejected, totalRows(o.rowsWritten), reasonJson(o.error), JSON.stringify(o.rowsWritten),
+        o.contract?.name ?? null, o.contract?.hash ?? null, o.contract?.rows ?? null,
+      ],
     );
   }
 
@@ -270,11 +289,12 @@ export class LedgerRepository {
     const col = <T>(f: (o: FileOutcome) => T) => outcomes.map((x) => f(x.outcome));
     return rowsOf<IngestFile>(await sql.query(
       `UPDATE ingest_files SET status = o.o_status, kind = o.o_kind, rows_total = o.o_total, rows_loaded = o.o_loaded,
-         rows_rejected = o.o_rejected, rows_written = rows_written + o.o_written,
+         rows_rejected = o.o_rejected, rows_written = coalesce(o.o_contract_rows, rows_written + o.o_written),
          rows_written_by_table = ${addByTable('rows_written_by_table', 'o.o_by_table')}, error = o.o_error,
+         contract_name = o.o_contract_name, contract_hash = o.o_contract_hash,
          finished_at = clock_timestamp(), updated_at = clock_timestamp()
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[], $9::jsonb[])
-         AS o(o_id, o_status, o_kind, o_total, o_loaded, o_rejected, o_written, o_error, o_by_table)
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[], $9::jsonb[], $10::text[], $11::text[], $12::bigint[])
+         AS o(o_id, o_status, o_kind, o_total, o_loaded, o_rejected, o_written, o_error, o_by_table, o_contract_name, o_contract_hash, o_contract_rows)
        WHERE id = o.o_id
        RETURNING ${COLUMNS}`,
       [
@@ -287,6 +307,9 @@ export class LedgerRepository {
         col((o) => totalRows(o.rowsWritten)),
         col((o) => (reasonJson(o.error))),
         col((o) => JSON.stringify(o.rowsWritten)),
+        col((o) => o.contract?.name ?? null),
+        col((o) => o.contract?.hash ?? null),
+        col((o) => o.contract?.rows ?? null),
       ],
     ));
   }

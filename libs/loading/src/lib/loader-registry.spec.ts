@@ -1,5 +1,8 @@
 import { FILE_KINDS, type FileKind } from '@sluice/contracts';
+import type { ContractInput, ContractVersion } from '@sluice/datasets';
 import type { DataSource } from 'typeorm';
+import type { ContractKindLoader } from './contract/contract-kind.loader';
+import type { ContractChoice, Contracts } from './contract/contracts.service';
 import type { KindLoader, LoadResult } from './kind-loader';
 import { LoaderRegistry } from './loader-registry';
 import { JsonDocumentLoader } from './json/json-document.loader';
@@ -27,12 +30,51 @@ describe(LoaderRegistry.name, () => {
   it('has a loader for every kind of SPEC §4 with the real loaders', () => {
     const ds = {} as DataSource;
     const real = new LoaderRegistry([new SensorCsvLoader(ds), new JsonDocumentLoader(), new NdjsonLoader(ds), new LogLinesLoader()]);
-    // A zip archive is not loaded: the processor expands it into member files, each of a loaded kind.
-    for (const kind of FILE_KINDS.filter((k) => k !== 'zip_archive')) expect(real.for(kind)?.kinds).toContain(kind);
+    // A zip archive is not loaded: the processor expands it into member files, each of a loaded kind. A file of
+    // kind contract is routed to its contract, not to a kind loader.
+    for (const kind of FILE_KINDS.filter((k) => k !== 'zip_archive' && k !== 'contract')) expect(real.for(kind)?.kinds).toContain(kind);
     expect(real.for('zip_archive')).toBeUndefined();
+    expect(real.for('contract')).toBeUndefined();
   });
 
   it('refuses two loaders for one kind', () => {
     expect(() => sut.register(fake(['ndjson']))).toThrow('two loaders claim the kind ndjson');
+  });
+
+  describe('data contracts', () => {
+    const version = (name: string) => ({ contract: { name }, file: `/contracts/${name}.yaml`, hash: 'h' }) as unknown as ContractVersion;
+    const contractLoader = {} as ContractKindLoader;
+    const asked: ContractInput[] = [];
+    const registry = (choice: ContractChoice) =>
+      new LoaderRegistry([sensors, documents, ndjson, logs], { choose: (input: ContractInput) => (asked.push(input), choice) } as unknown as Contracts, contractLoader);
+    const input: ContractInput = { source: 'dropzone', path: 'site-a/weather_2024-03-31.csv' };
+    const semicolons = Buffer.from('Station;Zeit;Temperatur\nDWD-1;30.03.2024 20:00;11,5\n');
+    const weather = version('weather');
+
+    beforeEach(() => (asked.length = 0));
+
+    it('routes a file detection refuses to the one contract that takes it', () => {
+      expect(registry({ version: weather }).route(semicolons, 'weather_2024-03-31.csv', input)).toEqual({ kind: 'contract', contract: weather, loader: contractLoader });
+      expect(asked).toEqual([input]);
+    });
+
+    it('keeps the refusal when no contract takes the file, or when the caller gives no input', () => {
+      expect(registry({ none: true }).route(semicolons, 'weather_2024-03-31.csv', input)).toMatchObject({ kind: null, reason: { rule: 'unrecognized_format' } });
+      expect(registry({ version: weather }).route(semicolons, 'weather_2024-03-31.csv')).toMatchObject({ kind: null, reason: { rule: 'unrecognized_format' } });
+      expect(new LoaderRegistry([sensors]).route(semicolons, 'weather_2024-03-31.csv', input)).toMatchObject({ kind: null, reason: { rule: 'unrecognized_format' } });
+    });
+
+    it('quarantines a file several contracts take, naming them', () => {
+      const route = registry({ ambiguous: [version('a_weather'), weather] }).route(semicolons, 'weather_2024-03-31.csv', input);
+      expect(route).toMatchObject({ kind: null, reason: { rule: 'contract_ambiguous' } });
+      expect('reason' in route && route.reason.message).toContain('a_weather (/contracts/a_weather.yaml), weather (/contracts/weather.yaml)');
+    });
+
+    it('lets built-in kinds win and asks no contract about an empty file', () => {
+      const all = registry({ version: weather });
+      expect(all.route(Buffer.from('ts,device,temp\n1700000000,d,1\n'), 'weather_x.csv', input)).toEqual({ kind: 'sensor_wide_csv', loader: sensors });
+      expect(all.route(Buffer.alloc(0), 'weather_x.csv', input)).toMatchObject({ kind: null, reason: { rule: 'empty_file' } });
+      expect(asked).toEqual([]);
+    });
   });
 });

@@ -1,17 +1,54 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { FileKind, RejectReason } from '@sluice/contracts';
+import type { ContractInput, ContractVersion } from '@sluice/datasets';
 import { detectionHead, detectKind, readDetectionHead } from '@sluice/formats';
+import { ContractKindLoader } from './contract/contract-kind.loader';
+import { Contracts } from './contract/contracts.service';
 import { LOADERS, type KindLoader } from './kind-loader';
 
-/** Where a file goes: the loader of its detected kind, or why no loader will take it. */
-export type Route = { kind: FileKind; loader: KindLoader } | { kind: FileKind | null; reason: RejectReason };
+/** A file of a built-in kind and its loader. */
+export interface KindRoute {
+  kind: FileKind;
+  loader: KindLoader;
+}
 
-/** The loader of each file kind: the processor routes every detected kind through here. */
+/** A file no built-in kind takes, taken by the one data contract in force that matches where it came from. */
+export interface ContractRoute {
+  kind: 'contract';
+  contract: ContractVersion;
+  loader: ContractKindLoader;
+}
+
+/** Why no loader will take a file. */
+export interface RefusedRoute {
+  kind: FileKind | null;
+  reason: RejectReason;
+}
+
+/** Where a file goes: the loader of its detected kind, its data contract, or why neither takes it. */
+export type Route = KindRoute | ContractRoute | RefusedRoute;
+
+export function isContractRoute(route: Route): route is ContractRoute {
+  return 'contract' in route;
+}
+
+/** Detection refusals a data contract may still answer: not an empty file, which no contract has rows in. */
+const CONTRACTS_MAY_TAKE = (reason: RejectReason) => reason.rule !== 'empty_file';
+
+/**
+ * The loader of each file kind: the processor routes every detected kind through here. Built-in kinds win; a
+ * file they refuse goes to a data contract when the caller says where it came from (a ContractInput) and this
+ * app reads contracts (ContractsModule), else keeps its refusal.
+ */
 @Injectable()
 export class LoaderRegistry {
   private readonly byKind = new Map<FileKind, KindLoader>();
 
-  constructor(@Inject(LOADERS) loaders: readonly KindLoader[]) {
+  constructor(
+    @Inject(LOADERS) loaders: readonly KindLoader[],
+    @Optional() private readonly contracts?: Contracts,
+    @Optional() private readonly contractLoader?: ContractKindLoader,
+  ) {
     for (const loader of loaders) this.register(loader);
   }
 
@@ -27,25 +64,44 @@ export class LoaderRegistry {
   }
 
   /** Routes bytes held in memory by their head (`detectionHead`: the whole first line up to `maxLineBytes`). */
-  routeBytes(body: Buffer, originalName: string, maxLineBytes: number): Route {
-    return this.route(detectionHead(body, maxLineBytes), originalName);
+  routeBytes(body: Buffer, originalName: string, maxLineBytes: number, input?: ContractInput): Route {
+    return this.route(detectionHead(body, maxLineBytes), originalName, input);
   }
 
   /** Routes a stream by its head (`readDetectionHead`: past leading whitespace, the whole first line up to `maxLineBytes`); the stream is closed. */
-  async routeStream(stream: NodeJS.ReadableStream, originalName: string, maxLineBytes: number): Promise<Route> {
+  async routeStream(stream: NodeJS.ReadableStream, originalName: string, maxLineBytes: number, input?: ContractInput): Promise<Route> {
     try {
-      return this.route(await readDetectionHead(stream, maxLineBytes), originalName);
+      return this.route(await readDetectionHead(stream, maxLineBytes), originalName, input);
     } finally {
       (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
     }
   }
 
-  /** Detects a file's kind from its head (see `detectKind`) and name and picks its loader. */
-  route(head: Buffer, originalName: string): Route {
+  /** Detects a file's kind from its head (see `detectKind`) and name and picks its loader; else the contract taking `input`. */
+  route(head: Buffer, originalName: string, input?: ContractInput): Route {
     const detected = detectKind(head, originalName);
-    if ('reject' in detected) return { kind: null, reason: detected.reject };
+    if ('reject' in detected) {
+      const refused: RefusedRoute = { kind: null, reason: detected.reject };
+      return input && CONTRACTS_MAY_TAKE(detected.reject) ? this.routeToContract(input, refused) : refused;
+    }
     const loader = this.for(detected.kind);
     if (!loader) return { kind: detected.kind, reason: { rule: 'unsupported_kind', message: `files of kind ${detected.kind} cannot be loaded by this version` } };
     return { kind: detected.kind, loader };
+  }
+
+  /** The data contract that takes an input; `otherwise` when none does (or this app reads no contracts). */
+  routeToContract(input: ContractInput, otherwise: RefusedRoute): Route {
+    if (!this.contracts || !this.contractLoader) return otherwise;
+    const choice = this.contracts.choose(input);
+    if ('version' in choice) return { kind: 'contract', contract: choice.version, loader: this.contractLoader };
+    if ('none' in choice) return otherwise;
+    const names = choice.ambiguous.map((v) => `${v.contract.name} (${v.file})`);
+    return {
+      kind: null,
+      reason: {
+        rule: 'contract_ambiguous',
+        message: `${names.length} data contracts take this file: ${names.join(', ')}; narrow their inputs (glob, folder, s3) so that one does, then replay the file`,
+      },
+    };
   }
 }

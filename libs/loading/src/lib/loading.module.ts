@@ -1,11 +1,15 @@
 import { Module } from '@nestjs/common';
+import { ContractKindLoader } from './contract/contract-kind.loader';
 import { LOADERS, type KindLoader } from './kind-loader';
 import { LoaderRegistry } from './loader-registry';
 import { KIND_LOADERS } from './loaders';
 import { PartitionCoverage } from './partition-coverage';
 import { PayloadBatchLoader } from './payload-batch.loader';
 
-/** The kind loaders, the registry that routes each file to one, the loader of stored payload batches, and the partitions a load's rows need. Needs the app's DataSource (DbModule). */
+/**
+ * The kind loaders, the registry that routes each file to one (or, with ContractsModule imported, to a data contract),
+ * the loader of stored payload batches, and the partitions a load's rows need. Needs the app's DataSource (DbModule).
+ */
 @Module({
   providers: [
     ...KIND_LOADERS,
@@ -13,7 +17,8 @@ import { PayloadBatchLoader } from './payload-batch.loader';
     LoaderRegistry,
     PayloadBatchLoader,
     PartitionCoverage,
+    ContractKindLoader,
   ],
-  exports: [LoaderRegistry, PayloadBatchLoader, PartitionCoverage],
+  exports: [LoaderRegistry, PayloadBatchLoader, PartitionCoverage, ContractKindLoader],
 })
 export class LoadingModule {}

@@ -9,7 +9,7 @@ import { RecordCounter, settleLoad } from './json/record-load';
 import type { FileOrder, RecordSink } from './json/record-sinks';
 import type { LoadOptions } from './kind-loader';
 import { loadOutcome, refusedOutcome, type FileOutcome } from './ledger.repository';
-import { LoaderRegistry } from './loader-registry';
+import { isContractRoute, LoaderRegistry } from './loader-registry';
 import { writeRowErrors } from './sensor/ingest-errors.writer';
 
 /** One small payload of a batch, with its ledger row's place in arrival order. */
@@ -44,9 +44,13 @@ export class PayloadBatchLoader {
     // Row errors of an earlier attempt are replaced; loaders taking a payload of their own do it themselves.
     await client.query(`DELETE FROM ingest_errors WHERE file_id = ANY($1::uuid[])`, [payloads.map((p) => p.fileId)]);
     for (const p of payloads) {
-      const route = this.loaders.routeBytes(p.body, p.originalName, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+      // Payloads kept in the database are API bodies: a contract takes them by the name they came under.
+      const route = this.loaders.routeBytes(p.body, p.originalName, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, { source: 'api', path: p.originalName });
       if ('reason' in route) {
         outcomes.set(p.fileId, refusedOutcome(route.kind, route.reason));
+      } else if (isContractRoute(route)) {
+        // Its table, when missing, is made in this transaction (ensure inside the load).
+        outcomes.set(p.fileId, await route.loader.load(client, p.fileId, route.contract, () => Readable.from([p.body]), opts));
       } else if (isDocumentKind(route.kind)) {
         const outcome = await this.readDocument(client, p, route.kind, opts, sinks);
         if (outcome.status === 'processed') documents.push({ fileId: p.fileId, kind: route.kind, outcome });

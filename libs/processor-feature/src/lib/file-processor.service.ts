@@ -2,7 +2,9 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import { ProcessorConfig } from '@sluice/config';
 import { FileSubjects, isTerminal, messageIds, messages, subjectOfStatus, type RejectReason, type Subjects } from '@sluice/contracts';
 import { hasSqlState, SqlState, withTransaction, type IngestFile } from '@sluice/db';
+import type { ContractInput } from '@sluice/datasets';
 import {
+  isContractRoute,
   isStoredInDatabase,
   LedgerRepository,
   loadOutcome,
@@ -175,7 +177,11 @@ export class FileProcessorService {
   private async outcomeOf(client: PoolClient, file: IngestFile, route: Route, source: () => Readable, claimed: ClaimedContent | undefined, working: () => void): Promise<FileOutcome> {
     if (claimed) await client.query('SAVEPOINT claimed_content');
     const outcome =
-      'reason' in route ? refusedOutcome(route.kind, route.reason) : loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working)));
+      'reason' in route
+        ? refusedOutcome(route.kind, route.reason)
+        : isContractRoute(route)
+          ? await route.loader.load(client, file.id, route.contract, source, this.loadOptions(working))
+          : loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working)));
     const hasFile = !file.archiveId && !isStoredInObjectStore(file.storedPath);
     let changed = claimed?.verify(hasFile ? await this.storage.stat(file.storedPath) : null);
     // A refusal may come before the end of the object (the route, too many invalid rows): its bytes are proven
@@ -204,14 +210,20 @@ export class FileProcessorService {
     });
   }
 
-  /** Decides what to do with a file from its size and first bytes: the loader of its kind, or a quarantine reason. */
+  /**
+   * Decides what to do with a file from its size and first bytes: the loader of its kind, the data contract in
+   * force now that takes it (a replay too goes through the version in force when it runs), or a quarantine reason.
+   * A contract's table is made here, committed before the load's transaction (see ContractKindLoader).
+   */
   private async refuseBeforeLoad(file: IngestFile, open: () => Readable): Promise<Route> {
     const size = Number(file.sizeBytes);
     if (size > this.config.MAX_FILE_BYTES) {
       return { kind: null, reason: { rule: 'file_too_large', message: `the file has ${size} bytes; the limit is ${this.config.MAX_FILE_BYTES} (MAX_FILE_BYTES)` } };
     }
     try {
-      return await this.loaders.routeStream(open(), file.originalName, this.config.MAX_LINE_BYTES);
+      const route = await this.loaders.routeStream(open(), file.originalName, this.config.MAX_LINE_BYTES, await this.contractInput(file));
+      if (isContractRoute(route)) await route.loader.prepare(route.contract);
+      return route;
     } catch (e) {
       if (isCompressedContentError(e)) return { kind: null, reason: e.reason };
       // The object's key holds other bytes than the version claimed: that version is gone (the new one is claimed on its own).
@@ -219,6 +231,22 @@ export class FileProcessorService {
       if (isNoSuchKey(e) && isStoredInObjectStore(file.storedPath)) return { kind: null, reason: objectChangedReason(file.originalName, 'deleted') };
       throw e;
     }
+  }
+
+  /**
+   * Where a file came from, as a contract's `inputs` match it: its path under incoming/, its source and key, the
+   * name it was uploaded under; a zip member by its name inside the archive, as a file of the drop folder.
+   */
+  private async contractInput(file: IngestFile): Promise<ContractInput> {
+    if (file.archiveId) {
+      const archive = await this.ledger.get(file.archiveId);
+      const prefix = archive ? `${archive.originalName}/` : '';
+      return { source: 'dropzone', path: prefix && file.originalName.startsWith(prefix) ? file.originalName.slice(prefix.length) : file.originalName };
+    }
+    const object = parseObjectStoredPath(file.storedPath);
+    if (object) return { source: 's3', s3Source: object.source, key: object.key };
+    if (file.source === 'api') return { source: 'api', path: file.originalName };
+    return { source: 'dropzone', path: file.originalName };
   }
 
   /** For an object (not a zip member): whether its key now holds another version or none; null when it still holds the claimed one. */

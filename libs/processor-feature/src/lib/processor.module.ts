@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ProcessorConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
-import { LedgerModule, LoadingModule } from '@sluice/loading';
+import { ContractsModule, LedgerModule, LoadingModule } from '@sluice/loading';
 import { JetStreamConsumerModule, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { StorageModule } from '@sluice/storage';
@@ -29,6 +29,8 @@ export class ProcessorModule {
         }),
         StorageModule.forRoot(),
         LedgerModule,
+        // The data contracts files no built-in kind takes are loaded through.
+        ContractsModule,
         LoadingModule,
       ],
       controllers: [ProcessorConsumer],

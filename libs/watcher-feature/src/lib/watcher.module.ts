@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, WatcherConfig } from '@sluice/config';
 import { OUTCOME_SUBJECTS } from '@sluice/contracts';
 import { DbModule } from '@sluice/db';
-import { LedgerModule } from '@sluice/loading';
+import { ContractsModule, LedgerModule } from '@sluice/loading';
 import { MaintenanceModule } from '@sluice/maintenance';
 import { AttemptPolicy, JetStreamConsumerModule, MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
@@ -36,6 +36,8 @@ export class WatcherModule {
         // Claims may write to the drop folder: none while it has less than MIN_FREE_DISK free.
         DiskSpaceModule.forRoot({ app: 'watcher', pauses: 'claims from incoming/' }),
         LedgerModule,
+        // Read here too, so that a broken contract shows in this service's readiness as well.
+        ContractsModule,
         MaintenanceModule,
       ],
       controllers: [OutcomeConsumer],
