@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { type CommonConfig, contractsDir, formatBytes, nextCronRun } from '@sluice/config';
 import { addRows, FILE_STATUSES, readingsOf, type RowsByTable } from '@sluice/contracts';
-import type { ContractProblem } from '@sluice/datasets';
+import { ContractCatalog, type ContractProblem } from '@sluice/datasets';
 import type { DatasetFigures, MaintenanceRunSummary, SqlQueryable, TableStorage } from '@sluice/db';
 import type { CliContext } from '../cli-context';
 import { type CliIo, escapeControls, formatCount, renderTable, terminalJson, terminalWidth, wrapText } from '../output';
@@ -115,7 +115,7 @@ async function storageReport(
 
 /** The contracts folder read as the services read it, and each contract's figures (`datasetFigures`, shared with `GET /datasets`). */
 async function datasetsReport(ds: SqlQueryable, config: CommonConfig & { DROPZONE_DIR?: string }): Promise<DatasetsReport> {
-  const [{ ContractCatalog }, { datasetFigures }] = await Promise.all([import('@sluice/datasets'), import('@sluice/db')]);
+  const { datasetFigures } = await import('@sluice/db');
   const catalog = new ContractCatalog(contractsDir(config));
   catalog.refresh();
   return { folder: catalog.folder, datasets: await datasetFigures(ds, config.CONTRACTS_SCHEMA, catalog.all()), problems: catalog.problems() };

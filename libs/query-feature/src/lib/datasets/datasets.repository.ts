@@ -47,8 +47,16 @@ function selected(c: DatasetColumn): string {
     case 'numeric':
     case 'uuid':
       return `${q}::text AS ${q}`;
-    default:
+    case 'text':
+    case 'int':
+    case 'float':
+    case 'bool':
+    case 'jsonb':
       return q;
+    default: {
+      const unknown: never = c.type;
+      throw new Error(`no rendering of column type ${String(unknown)}`);
+    }
   }
 }
 
