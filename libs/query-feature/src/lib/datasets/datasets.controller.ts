@@ -1,9 +1,9 @@
 import { Controller, Get, Headers, HttpStatus, Logger, Param, Query, StreamableFile } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { QueryApiConfig } from '@sluice/config';
 import type { ContractProblem, ContractVersion } from '@sluice/datasets';
 import { CsvWriter } from '@sluice/formats';
-import { ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
+import { ApiErrorDto, ApiException, ApiKeyProtected, ApiNotFound } from '@sluice/http';
 import { Contracts } from '@sluice/loading';
 import { basename } from 'node:path';
 import { exportResponse } from '../http/export-stream';
@@ -68,6 +68,7 @@ export class DatasetsController {
   @ApiProduces('application/json', 'text/csv', 'application/x-ndjson')
   @ApiOkResponse({ type: DatasetRowsPageDto })
   @ApiNotFound('No contract of that name is in force.')
+  @ApiConflictResponse({ type: ApiErrorDto, description: 'The table lacks columns of the contract in force (the contract changed after the table was made).' })
   async rows(@Param('name') name: string, @Query() q: DatasetRowsQueryDto, @Headers('accept') accept?: string): Promise<DatasetRowsPageDto | StreamableFile> {
     const version = this.inForce(name);
     const { contract } = version;
@@ -79,7 +80,16 @@ export class DatasetsController {
     const keyTypes = contract.table.key.map((k) => contract.columns.find((c) => c.name === k)?.type ?? 'text');
     if (q.cursor !== undefined) filter.after = decodeDatasetCursor(q.cursor, keyTypes);
     const columns = datasetColumns(contract);
-    const exists = await this.datasets.exists(contract);
+    const table = await this.datasets.inspect(contract);
+    if (table.exists && table.missing.length > 0) {
+      throw new ApiException(
+        HttpStatus.CONFLICT,
+        'conflict',
+        `the table ${this.datasets.schema}.${contract.table.name} has no column ${table.missing.join(', ')} of the contract ${contract.name} in force: the contract changed after its table was made; sluice contract diff and docs/contracts.md say how to bring them together`,
+        { dataset: contract.name, missing_columns: table.missing },
+      );
+    }
+    const exists = table.exists;
     const format = exportFormatFor(accept);
     if (format) {
       for (const p of ['limit', 'cursor'] as const) {

@@ -224,4 +224,20 @@ describe('query-api GET /datasets (real PostgreSQL and NATS)', () => {
     const { body } = await call(`/datasets/weather/rows?limit=100&cursor=${encodeDatasetCursor(['DWD-A2', '2024-03-31T00:00:00.000000Z'])}`);
     expect(body['rows']).toEqual((await expected(`WHERE (station, observed_at) > ('DWD-A2', '2024-03-31T00:00:00Z')`)));
   });
+
+  // Last: it changes the orders table.
+  it('409 naming the columns when the table lacks some of the contract in force (edited after the table was made)', async () => {
+    const c = new Client({ connectionString: api.db.url });
+    await c.connect();
+    try {
+      await c.query(`ALTER TABLE datasets.orders DROP COLUMN customer_country`);
+    } finally {
+      await c.end();
+    }
+    const { status, body } = await call('/datasets/orders/rows');
+    expect(status).toBe(409);
+    expect(body['error']).toMatchObject({ code: 'conflict', details: { dataset: 'orders', missing_columns: ['customer_country'] } });
+    expect((await get('/datasets/orders/rows', { accept: 'text/csv' })).status).toBe(409);
+    expect((await call('/datasets')).body['datasets'].find((d: Json) => d['name'] === 'orders')['rows']).toBe(2);
+  });
 });

@@ -84,10 +84,19 @@ export class DatasetsRepository {
     return `${quoteIdentifier(this.schema)}.${quoteIdentifier(contract.table.name)}`;
   }
 
-  /** Whether the contract's table exists yet (the first file loaded through the contract makes it). */
-  async exists(contract: Contract): Promise<boolean> {
-    const [r]: { rel: string | null }[] = await this.db.query(`SELECT to_regclass($1)::text AS rel`, [this.table(contract)]);
-    return r.rel !== null;
+  /**
+   * Whether the contract's table exists yet (the first file loaded through the contract makes it), and which of the
+   * contract's columns it lacks: a contract edited since its table was made (a load refuses such a table; a read
+   * names it rather than fail on it).
+   */
+  async inspect(contract: Contract): Promise<{ exists: false } | { exists: true; missing: string[] }> {
+    const live: { name: string }[] = await this.db.query(
+      `SELECT a.attname AS name FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped WHERE c.oid = to_regclass($1)`,
+      [this.table(contract)],
+    );
+    if (live.length === 0) return { exists: false };
+    const names = new Set(live.map((c) => c.name));
+    return { exists: true, missing: datasetColumns(contract).map((c) => c.name).filter((n) => !names.has(n)) };
   }
 
   /** The statement and values of a read in key order, with the filter (the time column exists when from/to is given). */
