@@ -194,6 +194,10 @@ describe('query-api GET /datasets (real PostgreSQL and NATS)', () => {
     );
     const nd = await get('/datasets/weather/rows?from=2024-03-30T19:00:00Z&to=2024-03-30T19:30:00Z', { accept: 'application/x-ndjson' });
     expect((await nd.text()).trim().split('\n').map((l) => JSON.parse(l) as Json)).toEqual(all.filter((r) => r['observed_at'] === '2024-03-30T19:00:00.000000Z'));
+    // A table not made yet: the header alone.
+    const empty = await get('/datasets/meters/rows', { accept: 'text/csv' });
+    expect(empty.status).toBe(200);
+    expect(await empty.text()).toBe('meter,read_at,kwh,quality,file_id,line\n');
     const refused = await get('/datasets/weather/rows?limit=5', { accept: 'text/csv' });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as Json)['error'].details).toEqual([{ parameter: 'limit', message: expect.any(String) }]);
