@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { activityMismatches, FIXTURES, launchChromium, Stack, waitFor, WORKSPACE_ROOT, type Browser } from '@sluice/testing';
@@ -38,9 +39,11 @@ describe('dashboard in a real browser', () => {
   let context: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
+  // The data contracts the services read: empty until the datasets test writes one in.
+  const contracts = mkdtempSync(join(tmpdir(), 'sluice-dashboard-contracts-'));
 
   beforeAll(async () => {
-    stack = await Stack.start({ label: 'dashboard' });
+    stack = await Stack.start({ label: 'dashboard', env: { CONTRACTS_DIR: contracts } });
     browser = await launchChromium({ width: 1400, height: 1100 });
     ({ context, page } = browser);
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -49,6 +52,7 @@ describe('dashboard in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     await stack?.stop();
+    rmSync(contracts, { recursive: true, force: true });
   });
 
   it('asks for a key when it has none', async () => {
@@ -183,6 +187,27 @@ describe('dashboard in a real browser', () => {
     expect(shown[2]).toBe(String(partitions));
     expect(await page.locator('#storage-facts dd[data-fact="oldest_reading"]').textContent()).toBe(oldest);
     await page.locator('#storage-card').screenshot({ path: join(ARTIFACTS, 'dashboard-storage-after-load.png') });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('lists the data contracts in force in its Datasets card, and a contract file refused with its reason', async () => {
+    copyFileSync(join(WORKSPACE_ROOT, 'examples', 'contracts', 'weather.yaml'), join(contracts, 'weather.yaml'));
+    writeFileSync(join(contracts, 'broken.yaml'), 'inputs: [not, a, mapping]\n');
+    const row = page.locator('#datasets tbody tr[data-dataset="weather"]');
+    // The services read the folder every 2 s; the page reads /datasets when it opens.
+    await waitFor(
+      'the weather contract on the dashboard',
+      async () => {
+        await page.reload();
+        await page.locator('#datasets tbody tr').first().waitFor({ timeout: 5000 });
+        return (await row.count()) > 0;
+      },
+      20000,
+      1000,
+    );
+    expect(await row.locator('td').allTextContents()).toEqual(['weather', 'datasets.weather', '0 (no table yet)', '0', 'never']);
+    expect(await page.locator('#contract-problems li[data-file="broken.yaml"]').first().textContent()).toContain('broken.yaml:1 inputs: inputs must be a mapping');
+    await page.locator('#datasets-card').screenshot({ path: join(ARTIFACTS, 'dashboard-datasets.png') });
     expect(pageErrors).toEqual([]);
   });
 

@@ -20,3 +20,4 @@ export * from './lib/sql-state';
 export * from './lib/transaction';
 export * from './lib/storage-usage';
 export * from './lib/datasets/dataset-tables';
+export * from './lib/datasets/dataset-figures';

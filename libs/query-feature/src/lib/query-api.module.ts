@@ -2,9 +2,11 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, QueryApiConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
 import { HttpApiModule, QueryEncodingMiddleware, type ApiKeySettings } from '@sluice/http';
+import { ContractsModule } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule } from '@sluice/observability';
 import { DashboardModule } from './dashboard/dashboard.module';
+import { DatasetsModule } from './datasets/datasets.module';
 import { FilesModule } from './files/files.module';
 import { LiveModule } from './live/live.module';
 import { LogsModule } from './logs/logs.module';
@@ -15,7 +17,7 @@ import { VehiclesModule } from './vehicles/vehicles.module';
 /** OpenAPI settings of the query API (used by main.ts and by tests that boot it the same way). */
 export const QUERY_API_OPENAPI = {
   title: 'Sluice query API',
-  description: 'Readings, aggregates, files, log lines and live pipeline state',
+  description: 'Readings, aggregates, files, log lines, the datasets of data contracts and live pipeline state',
   apiKeyHeader: 'x-api-key',
 };
 
@@ -43,11 +45,14 @@ export class QueryApiModule {
         ObservabilityModule.forRoot('query-api'),
         DbModule.forRoot({ applicationName: 'sluice-query-api' }),
         MessagingModule.forRoot('sluice-query-api'),
+        // The contracts in force (readiness `contracts`, degraded on a broken file): which datasets there are.
+        ContractsModule,
         SensorsModule,
         FilesModule,
         MeasurementsModule,
         VehiclesModule,
         LogsModule,
+        DatasetsModule,
         LiveModule,
         DashboardModule,
       ],

@@ -1,3 +1,6 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import type { CliContext } from '../cli-context';
@@ -10,8 +13,15 @@ const ACTIVE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
 /** The ledger as the status command's queries see it (no object-store sources). */
 class FakeLedger {
-  async query(sql: string): Promise<unknown[]> {
+  async query(sql: string, params: unknown[] = []): Promise<unknown[]> {
     if (sql.includes('s3_source_checkpoints')) return [];
+    // The figures of the contracts in force: weather has a table past the exact count, meters none yet.
+    if (sql.includes('FROM contract_versions')) return [{ name: 'weather', hash: 'h', first_used_at: '2026-01-04T00:00:00.000000Z' }];
+    if (sql.includes('contract_name = ANY')) {
+      return [{ name: 'weather', status: 'processed', n: 3, last: '2026-01-05T11:00:00.000000Z' }, { name: 'weather', status: 'quarantined', n: 1, last: '2026-01-05T09:00:00.000000Z' }];
+    }
+    if (sql.includes('to_regclass($1)')) return params[0] === '"datasets"."weather"' ? [{ estimate: '250000' }] : [];
+    if (sql.includes('LIMIT 100001')) return [{ n: '100001' }];
     // raw_sensor_data's leaves by lower bound (for the oldest reading): the default one, an empty month, the oldest readings' month.
     if (sql.includes('regexp_match')) {
       return [{ leaf: 'raw_sensor_data_default', is_default: true }, { leaf: 'raw_sensor_data_p20250901', is_default: false }, { leaf: 'raw_sensor_data_p20251001', is_default: false }];
@@ -35,11 +45,20 @@ class FakeLedger {
   }
 }
 
+/** The contracts folder the command reads: two examples and a file that is no contract. */
+let contracts = '';
+beforeAll(() => {
+  contracts = mkdtempSync(join(tmpdir(), 'sluice-status-contracts-'));
+  for (const name of ['weather', 'meters']) copyFileSync(join(__dirname, `../../../../../examples/contracts/${name}.yaml`), join(contracts, `${name}.yaml`));
+  writeFileSync(join(contracts, 'broken.yaml'), 'inputs: [not, a, mapping]\n');
+});
+afterAll(() => rmSync(contracts, { recursive: true, force: true }));
+
 async function status(...args: string[]): Promise<string> {
   const out = new PassThrough();
   let text = '';
   out.on('data', (c: Buffer) => (text += c.toString()));
-  const config = { PARTITION_INTERVAL: 'month', MAINTENANCE_CRON: '0 * * * *', RAW_RETENTION: '90d', LOG_RETENTION: '30d' };
+  const config = { PARTITION_INTERVAL: 'month', MAINTENANCE_CRON: '0 * * * *', RAW_RETENTION: '90d', LOG_RETENTION: '30d', CONTRACTS_DIR: contracts, CONTRACTS_SCHEMA: 'datasets' };
   const ctx = { db: async () => new FakeLedger() as unknown as DataSource, config } as unknown as CliContext;
   await buildProgram(() => ctx, { out, err: new PassThrough() }).parseAsync(['node', 'sluice', 'status', ...args]);
   return text;
@@ -80,6 +99,33 @@ describe('sluice status: storage', () => {
     expect(storage.retention['RAW_RETENTION']).toBe('90d');
     expect(storage.retention['DAILY_AGGREGATE_RETENTION']).toBeNull();
     expect(storage.maintenance.lastRun.bytes_reclaimed).toBe(700 * 1024 ** 2);
+  });
+});
+
+describe('sluice status: datasets', () => {
+  it('lists each contract in force with its table, rows, files and last load, and each refused contract file with its reason', async () => {
+    const out = await status();
+    const section = out.slice(out.indexOf('Datasets'), out.indexOf('Storage:'));
+    expect(section).toContain(`Datasets (data contracts in ${contracts})`);
+    // The table wraps cells to the terminal's width: its rows are checked at a width that fits them.
+    const { renderDatasets } = await import('./status.command');
+    const { datasets } = JSON.parse(await status('--json')) as { datasets: Parameters<typeof renderDatasets>[0] };
+    const wide = renderDatasets(datasets, 200).join('\n');
+    expect(wide).toMatch(/meters\s*│\s*datasets\.meter_readings\s*│\s*0 \(no table yet\)\s*│\s*0\s*│\s*never/);
+    // Past the exact count: the estimate, marked.
+    expect(wide).toMatch(/weather\s*│\s*datasets\.weather\s*│\s*~250,000\s*│\s*3 processed, 1 quarantined\s*│\s*2026-01-05T11:00:00\.000000Z/);
+    expect(section).toContain('~250,000');
+    expect(section).toContain('Contract files refused (1; a contract keeps its previous version in force)');
+    expect(section).toMatch(new RegExp(`\\n {2}${join(contracts, 'broken.yaml').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(:\\d+)? inputs: `));
+  });
+
+  it('--json carries the figures and the problems', async () => {
+    const { datasets } = JSON.parse(await status('--json')) as { datasets: { datasets: { name: string; rows: number; rows_exact: boolean; files: Record<string, number> }[]; problems: { file: string }[] } };
+    expect(datasets.datasets.map((d) => [d.name, d.rows, d.rows_exact, d.files])).toEqual([
+      ['meters', 0, true, {}],
+      ['weather', 250_000, false, { processed: 3, quarantined: 1 }],
+    ]);
+    expect(new Set(datasets.problems.map((p) => p.file))).toEqual(new Set([join(contracts, 'broken.yaml')]));
   });
 });
 

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { formatBytes, nextCronRun } from '@sluice/config';
+import { type CommonConfig, contractsDir, formatBytes, nextCronRun } from '@sluice/config';
 import { addRows, FILE_STATUSES, readingsOf, type RowsByTable } from '@sluice/contracts';
-import type { MaintenanceRunSummary, SqlQueryable, TableStorage } from '@sluice/db';
+import { ContractCatalog, type ContractProblem } from '@sluice/datasets';
+import type { DatasetFigures, MaintenanceRunSummary, SqlQueryable, TableStorage } from '@sluice/db';
 import type { CliContext } from '../cli-context';
 import { type CliIo, escapeControls, formatCount, renderTable, terminalJson, terminalWidth, wrapText } from '../output';
 import { ROWS_WRITTEN_SUMS, rowsWrittenLines, rowsWrittenOf } from '../rows-written';
@@ -19,6 +20,14 @@ interface StatusReport {
   recentErrors: { id: string; name: string; status: string; rule: string | null; message: string | null; finishedAt: string | null }[];
   sources: SourceStatus[];
   storage: StorageReport;
+  datasets: DatasetsReport;
+}
+
+/** The data contracts in force with their tables' figures, and the contract files refused, as `GET /datasets` reports them. */
+export interface DatasetsReport {
+  folder: string;
+  datasets: DatasetFigures[];
+  problems: ContractProblem[];
 }
 
 /** What the data takes on disk and how long it is kept, as `/stats` reports it. */
@@ -81,6 +90,7 @@ export function registerStatus(program: Command, ctx: () => CliContext, io: CliI
         recentErrors: errors.map((e) => ({ id: e.id, name: e.name, status: e.status, rule: e.rule, message: e.message, finishedAt: e.finished_at })),
         sources: await sourceStatuses(ds),
         storage: await storageReport(ds, ctx().config),
+        datasets: await datasetsReport(ds, ctx().config),
       };
       io.out.write(opts.json ? terminalJson(report) + '\n' : renderStatus(report, terminalWidth(io.out)));
     });
@@ -101,6 +111,40 @@ async function storageReport(
     retention: Object.fromEntries(RETENTION_SHOWN.map(([, v]) => [v, config[v] ?? null])),
     maintenance: { cron: config.MAINTENANCE_CRON, nextRun: nextCronRun(config.MAINTENANCE_CRON), lastRun },
   };
+}
+
+/** The contracts folder read as the services read it, and each contract's figures (`datasetFigures`, shared with `GET /datasets`). */
+async function datasetsReport(ds: SqlQueryable, config: CommonConfig & { DROPZONE_DIR?: string }): Promise<DatasetsReport> {
+  const { datasetFigures } = await import('@sluice/db');
+  const catalog = new ContractCatalog(contractsDir(config));
+  catalog.refresh();
+  return { folder: catalog.folder, datasets: await datasetFigures(ds, config.CONTRACTS_SCHEMA, catalog.all()), problems: catalog.problems() };
+}
+
+const filesLine = (files: Record<string, number>) => {
+  const entries = Object.entries(files);
+  return entries.length === 0 ? '0' : entries.map(([status, n]) => `${formatCount(n)} ${status}`).join(', ');
+};
+
+/** The datasets section: each contract in force (rows, files, last load), then each refused contract file with its reason. */
+export function renderDatasets(r: DatasetsReport, width: number): string[] {
+  const out: string[] = [];
+  if (r.datasets.length === 0) out.push(`Datasets: none (no data contract in force in ${escapeControls(r.folder)})`);
+  else {
+    out.push(`Datasets (data contracts in ${escapeControls(r.folder)})`);
+    out.push(
+      renderTable(
+        ['dataset', 'table', 'rows', 'files', 'last load'],
+        r.datasets.map((d) => [d.name, d.table, d.table_exists ? `${d.rows_exact ? '' : '~'}${formatCount(d.rows)}` : '0 (no table yet)', filesLine(d.files), d.last_load_at ?? 'never']),
+        width,
+      ),
+    );
+  }
+  if (r.problems.length > 0) {
+    out.push(`Contract files refused (${new Set(r.problems.map((p) => p.file)).size}; a contract keeps its previous version in force)`);
+    for (const p of r.problems) out.push(wrapText(escapeControls(`${p.file}${p.line ? `:${p.line}` : ''}${p.field ? ` ${p.field}` : ''}: ${p.message}`), width, '  '));
+  }
+  return out;
 }
 
 /** The storage section: sizes per table, the oldest reading, retention, the maintenance runs. */
@@ -156,6 +200,8 @@ export function renderStatus(r: StatusReport, width: number): string {
     }
   }
   out.push(...renderSourceStatuses(r.sources));
+  out.push('');
+  out.push(...renderDatasets(r.datasets, width));
   out.push('');
   out.push(...renderStorage(r.storage, width));
   return out.join('\n') + '\n';

@@ -140,12 +140,20 @@ describe('sluice status', () => {
           retention: { RAW_RETENTION: '90d' },
           maintenance: { cron: '0 * * * *', nextRun: '2026-01-05T11:00:00Z', lastRun: { started_at: '2026-01-05T10:00:00Z', finished_at: '2026-01-05T10:00:02Z', dry_run: false, trigger: 'cli', bytes_reclaimed: 0, error: LONG_REASON } },
         },
+        datasets: {
+          folder: 'var/contracts',
+          datasets: [
+            { name: 'weather', table: 'datasets.weather', version: 'a'.repeat(64), first_used_at: null, table_exists: true, rows: 12, rows_exact: true, files: { processed: 2 }, last_load_at: '2026-01-05T11:00:00.000000Z' },
+          ],
+          problems: [{ file: 'var/contracts/meters.yaml', line: 4, field: 'columns[0].type', message: LONG_REASON }],
+        },
       },
       80,
     );
     expect(text.split('\n').filter((l) => l.length > 80)).toEqual([]);
     expect(joined(text)).toContain(`invalid_ratio: ${LONG_REASON}`);
     expect(joined(text)).toContain(`(cli), failed: ${LONG_REASON}`);
+    expect(joined(text)).toContain(`var/contracts/meters.yaml:4 columns[0].type: ${LONG_REASON}`);
     // Readings are readings (none here); log lines are counted under their own name.
     expect(text).toContain('readings loaded 0, log lines loaded 8, rejected lines 12');
   });

@@ -32,6 +32,11 @@ const PG_TYPES: Record<ColumnType, { ddl: string; catalog: string }> = {
   jsonb: { ddl: 'jsonb', catalog: 'jsonb' },
 };
 
+/** The PostgreSQL type of a contract column type, as written in SQL (a cast of a bound value, say). */
+export function sqlTypeOf(type: ColumnType): string {
+  return PG_TYPES[type].ddl;
+}
+
 /** The columns every contract table has besides the contract's: which file a row came from, and its line there. */
 const LINEAGE_COLUMNS = [
   { name: 'file_id', ddl: 'uuid', catalog: 'uuid', why: 'the file a row came from' },

@@ -61,6 +61,12 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     </div>
   </section>
 
+  <section id="datasets-card">
+    <h2>Datasets <span class="muted" id="datasets-note"></span></h2>
+    <table id="datasets"><thead><tr><th>dataset</th><th>table</th><th class="num">rows</th><th>files</th><th>last load</th></tr></thead><tbody></tbody></table>
+    <ol id="contract-problems" class="errors"></ol>
+  </section>
+
   <section>
     <h2>Log lines <span class="muted" id="log-note"></span></h2>
     <p class="tags" id="log-tags"></p>

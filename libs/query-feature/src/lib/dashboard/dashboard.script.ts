@@ -19,6 +19,7 @@ export const DASHBOARD_JS = String.raw`(function () {
   var sensorPlot = null;
   var lastStats = null;
   var sensorTimer = null;
+  var datasetsAt = 0;
 
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
@@ -136,6 +137,27 @@ export const DASHBOARD_JS = String.raw`(function () {
     fact('next_run', 'next maintenance', (st.maintenance.next_run ? fmtWhen(st.maintenance.next_run) : 'unknown') + ' (' + st.maintenance.cron + ')');
   }
 
+  /** The datasets card: each data contract in force with its table's rows and files, then the contract files refused. */
+  function renderDatasets(d) {
+    $('datasets-note').textContent = d.datasets.length ? '(' + d.datasets.length + (d.datasets.length === 1 ? ' data contract)' : ' data contracts)') : '';
+    fill($('datasets').tBodies[0], d.datasets.map(function (x) {
+      var files = Object.keys(x.files).map(function (k) { return fmtN(x.files[k]) + ' ' + k; }).join(' · ') || '0';
+      var rows = x.table_exists ? (x.rows_exact ? '' : '~') + fmtN(x.rows) : '0 (no table yet)';
+      return el('tr', { 'data-dataset': x.name }, [
+        el('td', { text: x.name }),
+        el('td', { text: x.table }),
+        el('td', { 'class': 'num', title: x.rows_exact ? 'counted' : 'the planner\'s estimate (over 100,000 rows)', text: rows }),
+        el('td', { text: files }),
+        el('td', { text: x.last_load_at ? fmtWhen(x.last_load_at) : 'never' }),
+      ]);
+    }), 'no data contract in force (see docs/contracts.md)', 5);
+    var problems = $('contract-problems');
+    problems.replaceChildren();
+    d.problems.forEach(function (p) {
+      problems.appendChild(el('li', { 'data-file': p.file }, [el('span', { 'class': 'badge s-quarantined', text: 'refused' }), ' ' + p.file + (p.line ? ':' + p.line : '') + (p.field ? ' ' + p.field : '') + ': ' + p.message]));
+    });
+  }
+
   function row(cells) { return el('tr', {}, cells.map(function (c) { return el('td', typeof c === 'string' ? { text: c } : {}, typeof c === 'string' ? [] : [c]); })); }
   function fill(tbody, rows, empty, width) {
     tbody.replaceChildren();
@@ -197,8 +219,12 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
 
   function refresh() {
-    return Promise.all([api('/stats'), api('/trace'), api('/errors?limit=10'), api('/logs?limit=15'), api('/logs/tags')]).then(function (r) {
+    // The datasets' figures count rows: read at most every 10 s, however busy the pipeline.
+    var datasets = Date.now() - datasetsAt >= 10000;
+    if (datasets) datasetsAt = Date.now();
+    return Promise.all([api('/stats'), api('/trace'), api('/errors?limit=10'), api('/logs?limit=15'), api('/logs/tags'), datasets ? api('/datasets') : null]).then(function (r) {
       renderStats(r[0]); renderTrace(r[1]); renderErrors(r[2]); renderLogs(r[3], r[4]); seedActivity(r[1], r[2]);
+      if (r[5]) renderDatasets(r[5]);
     }).catch(function (err) { if (err.message !== 'unauthorised') console.warn(err); });
   }
   /** A loaded file changes the picker's reading counts and maybe the drawn range: both again, at most every 2 s. */
