@@ -24,3 +24,4 @@ export * from './lib/contract/contract.loader';
 export * from './lib/contract/contracts.service';
 export * from './lib/check/check-report';
 export * from './lib/check/file-check';
+export * from './lib/check/check-load-options';

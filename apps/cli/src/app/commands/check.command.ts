@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { loadConfig, ProcessorConfig } from '@sluice/config';
 import { ContractCatalog, contractsTaking } from '@sluice/datasets';
-import type { CheckReport, ContractChooser, LoadOptions } from '@sluice/loading';
+import type { CheckReport, ContractChooser } from '@sluice/loading';
 import type { CliContext } from '../cli-context';
 import { CliError, EXIT, type ExitCode } from '../cli-error';
 import { contractsFolder } from '../contracts/contracts-folder';
@@ -40,8 +40,8 @@ async function runCheck(path: string, opts: CheckOptions, ctx: () => CliContext,
       return taking.length === 0 ? { none: true } : taking.length > 1 ? { ambiguous: taking } : { version: taking[0] };
     },
   };
-  const { FileCheck } = await import('@sluice/loading');
-  const check = new FileCheck({ db: await ctx().db(), contracts, schema: config.CONTRACTS_SCHEMA, options: loadOptions(config), decompression: config.decompressionLimits });
+  const { FileCheck, checkLoadOptions } = await import('@sluice/loading');
+  const check = new FileCheck({ db: await ctx().db(), contracts, schema: config.CONTRACTS_SCHEMA, options: checkLoadOptions(config), decompression: config.decompressionLimits });
   let quarantined = false;
   for (const file of files) {
     const name = file.slice(file.lastIndexOf('/') + 1);
@@ -51,24 +51,6 @@ async function runCheck(path: string, opts: CheckOptions, ctx: () => CliContext,
     io.out.write(opts.json ? `${JSON.stringify(report)}\n` : humanReport(report));
   }
   return quarantined ? EXIT.failure : EXIT.ok;
-}
-
-/** The processor's load policies, from this shell's environment (INVALID_ROWS, MAX_INVALID_RATIO, …). */
-function loadOptions(config: ProcessorConfig): LoadOptions {
-  const { rawMs, logMs } = config.retention;
-  const now = Date.now();
-  return {
-    notBefore: { rawMicros: rawMs === undefined ? undefined : (now - rawMs) * 1000, logMicros: logMs === undefined ? undefined : (now - logMs) * 1000 },
-    invalidRows: config.INVALID_ROWS,
-    maxInvalidRatio: config.MAX_INVALID_RATIO,
-    minInvalidRows: config.MIN_INVALID_ROWS,
-    ranges: config.metricRanges,
-    naiveTimeZone: config.NAIVE_TIMEZONE,
-    maxJsonDocumentBytes: config.MAX_JSON_DOCUMENT_BYTES,
-    maxLineBytes: config.MAX_LINE_BYTES,
-    maxJsonDepth: config.MAX_JSON_DEPTH,
-    maxCsvColumns: config.MAX_CSV_COLUMNS,
-  };
 }
 
 /** The files to check; `root`, for a folder, is what their paths (as contracts' `folder` sees them) are relative to. */
