@@ -6,6 +6,7 @@ import { loadConfig, ProcessorConfig } from '@sluice/config';
 import { ContractCatalog, contractsTaking, type ContractInput } from '@sluice/datasets';
 import type { CheckReport, ContractChooser } from '@sluice/loading';
 import type { Readable } from 'node:stream';
+import { S3ObjectStore } from '@sluice/storage';
 import { listDataObjects, parseS3Url, sourceFor, type S3Location } from '../backfill/s3-objects';
 import type { CliContext } from '../cli-context';
 import { CliError, EXIT, type ExitCode } from '../cli-error';
@@ -79,7 +80,6 @@ interface CheckTargets {
  */
 async function objectsOf(at: S3Location, config: ProcessorConfig): Promise<CheckTargets> {
   const source = sourceFor(config.s3Sources, at);
-  const { S3ObjectStore } = await import('@sluice/storage');
   const store = new S3ObjectStore(source);
   try {
     const objects = await listDataObjects(store);

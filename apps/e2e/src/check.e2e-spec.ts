@@ -1,32 +1,25 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { CheckReport } from '@sluice/loading';
-import { createTestDatabase, S3TestServer, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, S3TestServer, WORKSPACE_ROOT, type TestDatabase } from '@sluice/testing';
 import { Client } from 'pg';
-import { runCli } from '../program';
+import { sluice } from './support/sluice-cli';
 
-jest.setTimeout(60000);
-
-const EXAMPLES = join(__dirname, '../../../../../examples/contracts');
+const EXAMPLES = join(WORKSPACE_ROOT, 'examples/contracts');
 const WEATHER = 'weather_2024-03-31.csv';
 /** A JSON document of no known shape, which no contract takes. */
 const UNKNOWN = '{"foo": 1}';
 
-describe('sluice check (real PostgreSQL; s3:// against a real S3 server)', () => {
+// The CLI as a process against a database of its own (no services: a check needs none), and a real S3 server.
+describe('sluice check (writes nothing; s3:// through S3_SOURCES)', () => {
   let db: TestDatabase;
   let drop: string;
-  let env: NodeJS.ProcessEnv;
+  let env: Record<string, string>;
 
   async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    const text = { out: '', err: '' };
-    out.on('data', (c: Buffer) => (text.out += c.toString()));
-    err.on('data', (c: Buffer) => (text.err += c.toString()));
-    const code = await runCli(['node', 'sluice', 'check', ...args], { out, err }, env);
-    return { code, ...text };
+    const r = await sluice(['check', ...args], env);
+    return { code: r.code, out: r.stdout, err: r.stderr };
   }
   const reports = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as CheckReport);
 
