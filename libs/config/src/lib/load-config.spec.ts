@@ -12,6 +12,24 @@ describe(loadConfig.name, () => {
     expect(c.metricRanges.temp).toEqual({ min: -50, max: 50 });
   });
 
+  it('gives the ingest-api (POST /check) the processor’s load policies, with the same defaults and the same validation', () => {
+    const policy = (c: ProcessorConfig | IngestApiConfig) => ({
+      INVALID_ROWS: c.INVALID_ROWS,
+      MAX_INVALID_RATIO: c.MAX_INVALID_RATIO,
+      MIN_INVALID_ROWS: c.MIN_INVALID_ROWS,
+      NAIVE_TIMEZONE: c.NAIVE_TIMEZONE,
+      metricRanges: c.metricRanges,
+      MAX_JSON_DOCUMENT_BYTES: c.MAX_JSON_DOCUMENT_BYTES,
+      MAX_LINE_BYTES: c.MAX_LINE_BYTES,
+      MAX_CSV_COLUMNS: c.MAX_CSV_COLUMNS,
+      MAX_JSON_DEPTH: c.MAX_JSON_DEPTH,
+    });
+    expect(policy(loadConfig(IngestApiConfig, {}))).toEqual(policy(loadConfig(ProcessorConfig, {})));
+    const set = { INVALID_ROWS: 'reject', MAX_INVALID_RATIO: '0.2', METRIC_RANGES: 'temp=0..10' };
+    expect(policy(loadConfig(IngestApiConfig, set))).toEqual(policy(loadConfig(ProcessorConfig, set)));
+    expect(() => loadConfig(IngestApiConfig, { MAX_INVALID_RATIO: '2' })).toThrow(/MAX_INVALID_RATIO/);
+  });
+
   it('converts numbers and keeps overrides', () => {
     const c = loadConfig(WatcherConfig, { WATCHER_PORT: '4003', DROPZONE_DIR: '/data/drop' });
     expect(c.WATCHER_PORT).toBe(4003);

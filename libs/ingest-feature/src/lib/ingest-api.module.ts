@@ -2,12 +2,14 @@ import { type DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { ConfigModule, IngestApiConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
 import { HttpApiModule, type ApiKeySettings } from '@sluice/http';
-import { LedgerModule } from '@sluice/loading';
+import { checkLoadOptions, ContractsModule, Contracts, FileCheck, LedgerModule } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule, type BootstrapOptions } from '@sluice/observability';
 import { ReplayModule } from '@sluice/replay';
 import { DiskSpaceModule, StorageModule } from '@sluice/storage';
+import { DataSource } from 'typeorm';
 import { BodyBudget } from './body-budget';
+import { CheckController } from './check.controller';
 import { IdempotencyExpiry } from './idempotency-expiry.service';
 import { IdempotencyRepository } from './idempotency.repository';
 import { IngestApiJobs } from './ingest-api.jobs';
@@ -17,6 +19,7 @@ import { IngestMetrics } from './ingest.metrics';
 import { IngestService } from './ingest.service';
 import { IngestRateLimitGuard } from './rate-limit.guard';
 import { TempSweeper } from './temp-sweeper.service';
+import { UploadCheck } from './upload-check.service';
 
 /**
  * How main.ts (and tests) start the ingest API: OpenAPI at /docs, and Express's body parsers off, because
@@ -34,6 +37,20 @@ const keySettings = (c: IngestApiConfig): ApiKeySettings => ({
   foreign: c.queryKeys,
   allowAnonymous: c.ALLOW_ANONYMOUS,
 });
+
+/** POST /check's dry run: the processor's load policies, as this service's environment sets them (retention as of each check). */
+function fileCheck(db: DataSource, contracts: Contracts, config: IngestApiConfig): FileCheck {
+  return new FileCheck({
+    db,
+    contracts,
+    schema: config.CONTRACTS_SCHEMA,
+    // Read per check: the retention horizons move with the clock.
+    get options() {
+      return checkLoadOptions(config);
+    },
+    decompression: config.decompressionLimits,
+  });
+}
 
 @Module({})
 export class IngestApiModule {
@@ -58,9 +75,23 @@ export class IngestApiModule {
         DiskSpaceModule.forRoot({ app: 'ingest-api', pauses: 'uploads and bodies over INGEST_INLINE_MAX_BYTES' }),
         LedgerModule,
         ReplayModule,
+        // The data contracts in force, for POST /check (the processor loads by the same folder).
+        ContractsModule,
       ],
-      controllers: [IngestController],
-      providers: [IdempotencyRepository, IdempotencyExpiry, IngestMetrics, BodyBudget, IngestCommitter, IngestService, IngestRateLimitGuard, TempSweeper, IngestApiJobs],
+      controllers: [IngestController, CheckController],
+      providers: [
+        IdempotencyRepository,
+        IdempotencyExpiry,
+        IngestMetrics,
+        BodyBudget,
+        IngestCommitter,
+        IngestService,
+        IngestRateLimitGuard,
+        TempSweeper,
+        IngestApiJobs,
+        { provide: FileCheck, inject: [DataSource, Contracts, IngestApiConfig], useFactory: fileCheck },
+        UploadCheck,
+      ],
     };
   }
 }

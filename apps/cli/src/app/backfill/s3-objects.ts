@@ -29,6 +29,25 @@ export function sourceFor(sources: readonly S3Source[], at: S3Location): S3Sourc
   return { ...source, prefix: at.prefix };
 }
 
+/**
+ * Every object under the store's source prefix that is data (not a folder marker, an error report, or under the
+ * source's move/quarantine prefixes), in key order, as the watcher would claim them. A listing failure is one line.
+ */
+export async function listDataObjects(store: S3ObjectStore): Promise<ListedObject[]> {
+  const listed: ListedObject[] = [];
+  try {
+    for (let startAfter: string | null = null; ; ) {
+      const page = await store.listPage(startAfter);
+      listed.push(...claimableObjects(store.source, page.objects));
+      if (!page.truncated || page.objects.length === 0) break;
+      startAfter = page.objects[page.objects.length - 1].key;
+    }
+  } catch (e) {
+    throw new CliError(describeS3Error(store.source, e));
+  }
+  return listed;
+}
+
 export interface BucketEnqueued {
   ids: string[];
   /** Object versions claimed before (by the watcher or an earlier backfill): not enqueued again. */
@@ -46,17 +65,7 @@ export async function enqueueBucket(
 ): Promise<BucketEnqueued> {
   const store = new S3ObjectStore(source);
   try {
-    const listed: ListedObject[] = [];
-    try {
-      for (let startAfter: string | null = null; ; ) {
-        const page = await store.listPage(startAfter);
-        listed.push(...claimableObjects(source, page.objects));
-        if (!page.truncated || page.objects.length === 0) break;
-        startAfter = page.objects[page.objects.length - 1].key;
-      }
-    } catch (e) {
-      throw new CliError(describeS3Error(source, e));
-    }
+    const listed = await listDataObjects(store);
     const result: BucketEnqueued = { ids: [], claimedBefore: 0, bytes: 0 };
     for (const object of claimOrder(await deps.objects.unclaimed(source, listed))) {
       const fileId = randomUUID();

@@ -3,8 +3,11 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { loadConfig, ProcessorConfig } from '@sluice/config';
-import { ContractCatalog, contractsTaking } from '@sluice/datasets';
-import type { CheckReport, ContractChooser, LoadOptions } from '@sluice/loading';
+import { ContractCatalog, contractsTaking, type ContractInput } from '@sluice/datasets';
+import type { CheckReport, ContractChooser } from '@sluice/loading';
+import type { Readable } from 'node:stream';
+import { S3ObjectStore } from '@sluice/storage';
+import { listDataObjects, parseS3Url, sourceFor, type S3Location } from '../backfill/s3-objects';
 import type { CliContext } from '../cli-context';
 import { CliError, EXIT, type ExitCode } from '../cli-error';
 import { contractsFolder } from '../contracts/contracts-folder';
@@ -19,7 +22,7 @@ export function registerCheck(program: Command, ctx: () => CliContext, io: CliIo
   program
     .command('check')
     .description('A dry run of loading a file, or every file of a folder, against the live database: kind or contract, rows, duplicates, rejected rows, drift and verdict. Writes nothing. Exit 1 when a file would be quarantined.')
-    .argument('<path>', 'a file or a folder (every file in it, recursively, in name order)')
+    .argument('<path>', 'a file, a folder (every file in it, recursively, in name order), or s3://bucket/prefix (every object under it, read through the S3_SOURCES source of that bucket)')
     .option('--json', 'one JSON object per file and line')
     .option('--contracts-dir <dir>', 'the contracts folder (default: CONTRACTS_DIR, else contracts/ beside DROPZONE_DIR)')
     .action(async (path: string, opts: CheckOptions) => {
@@ -29,64 +32,94 @@ export function registerCheck(program: Command, ctx: () => CliContext, io: CliIo
 }
 
 async function runCheck(path: string, opts: CheckOptions, ctx: () => CliContext, io: CliIo, env: NodeJS.ProcessEnv): Promise<ExitCode> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) throw CliError.usage(`${path}: only local files and folders can be checked by this version (s3:// is not supported yet)`);
-  const { files, root } = await filesOf(path);
+  const bucket = parseS3Url(path);
+  if (!bucket && /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) throw CliError.usage(`${path}: give a local file or folder, or s3://bucket/prefix`);
   const config = loadConfig(ProcessorConfig, env);
-  const catalog = new ContractCatalog(contractsFolder(opts.contractsDir, env));
-  catalog.refresh();
-  const contracts: ContractChooser = {
-    choose: (input) => {
-      const taking = contractsTaking(catalog.all(), input);
-      return taking.length === 0 ? { none: true } : taking.length > 1 ? { ambiguous: taking } : { version: taking[0] };
-    },
-  };
-  const { FileCheck } = await import('@sluice/loading');
-  const check = new FileCheck({ db: await ctx().db(), contracts, schema: config.CONTRACTS_SCHEMA, options: loadOptions(config), decompression: config.decompressionLimits });
-  let quarantined = false;
-  for (const file of files) {
-    const name = file.slice(file.lastIndexOf('/') + 1);
-    const report = await check.check(name, () => createReadStream(file), { input: { source: 'dropzone', path: root === null ? name : relative(root, file) } });
-    report.file = file;
-    quarantined ||= report.verdict === 'quarantine';
-    io.out.write(opts.json ? `${JSON.stringify(report)}\n` : humanReport(report));
+  const targets = bucket ? await objectsOf(bucket, config) : await filesOf(path);
+  try {
+    const catalog = new ContractCatalog(contractsFolder(opts.contractsDir, env));
+    catalog.refresh();
+    const contracts: ContractChooser = {
+      choose: (input) => {
+        const taking = contractsTaking(catalog.all(), input);
+        return taking.length === 0 ? { none: true } : taking.length > 1 ? { ambiguous: taking } : { version: taking[0] };
+      },
+    };
+    const { FileCheck, checkLoadOptions } = await import('@sluice/loading');
+    const check = new FileCheck({ db: await ctx().db(), contracts, schema: config.CONTRACTS_SCHEMA, options: checkLoadOptions(config), decompression: config.decompressionLimits });
+    let quarantined = false;
+    for (const target of targets.items) {
+      const report = await check.check(target.name, target.open, { input: target.input });
+      report.file = target.shown;
+      quarantined ||= report.verdict === 'quarantine';
+      io.out.write(opts.json ? `${JSON.stringify(report)}\n` : humanReport(report));
+    }
+    if (targets.items.length === 0) io.err.write(`nothing to check under ${escapeControls(path)}\n`);
+    return quarantined ? EXIT.failure : EXIT.ok;
+  } finally {
+    targets.close?.();
   }
-  return quarantined ? EXIT.failure : EXIT.ok;
 }
 
-/** The processor's load policies, from this shell's environment (INVALID_ROWS, MAX_INVALID_RATIO, …). */
-function loadOptions(config: ProcessorConfig): LoadOptions {
-  const { rawMs, logMs } = config.retention;
-  const now = Date.now();
-  return {
-    notBefore: { rawMicros: rawMs === undefined ? undefined : (now - rawMs) * 1000, logMicros: logMs === undefined ? undefined : (now - logMs) * 1000 },
-    invalidRows: config.INVALID_ROWS,
-    maxInvalidRatio: config.MAX_INVALID_RATIO,
-    minInvalidRows: config.MIN_INVALID_ROWS,
-    ranges: config.metricRanges,
-    naiveTimeZone: config.NAIVE_TIMEZONE,
-    maxJsonDocumentBytes: config.MAX_JSON_DOCUMENT_BYTES,
-    maxLineBytes: config.MAX_LINE_BYTES,
-    maxJsonDepth: config.MAX_JSON_DEPTH,
-    maxCsvColumns: config.MAX_CSV_COLUMNS,
-  };
+/** One file or object to check: its name (kind detection), how contracts see it, how the report names it. */
+interface CheckTarget {
+  name: string;
+  shown: string;
+  input: ContractInput;
+  open: () => Readable;
 }
 
-/** The files to check; `root`, for a folder, is what their paths (as contracts' `folder` sees them) are relative to. */
-async function filesOf(path: string): Promise<{ files: string[]; root: string | null }> {
+interface CheckTargets {
+  items: CheckTarget[];
+  close?: () => void;
+}
+
+/**
+ * Every object under s3://bucket/prefix, read through the S3_SOURCES source of that bucket (its endpoint and
+ * credentials), as the processors would read them; contracts see them as objects of that source.
+ */
+async function objectsOf(at: S3Location, config: ProcessorConfig): Promise<CheckTargets> {
+  const source = sourceFor(config.s3Sources, at);
+  const store = new S3ObjectStore(source);
+  try {
+    const objects = await listDataObjects(store);
+    return {
+      items: objects.map((o) => ({
+        name: o.key.slice(o.key.lastIndexOf('/') + 1),
+        shown: `s3://${at.bucket}/${o.key}`,
+        input: { source: 's3', s3Source: source.name, key: o.key },
+        open: () => store.openRead(o.key, o.etag),
+      })),
+      close: () => store.destroy(),
+    };
+  } catch (e) {
+    store.destroy();
+    throw e;
+  }
+}
+
+/** The files to check: one, or every file of a folder (contracts' `folder` sees their paths relative to it). */
+async function filesOf(path: string): Promise<CheckTargets> {
   let info;
   try {
     info = await stat(path);
   } catch {
     throw CliError.usage(`${path}: no such file or folder`);
   }
-  if (info.isFile()) return { files: [path], root: null };
+  const target = (file: string, rel: string): CheckTarget => ({
+    name: file.slice(file.lastIndexOf('/') + 1),
+    shown: file,
+    input: { source: 'dropzone', path: rel },
+    open: () => createReadStream(file),
+  });
+  if (info.isFile()) return { items: [target(path, path.slice(path.lastIndexOf('/') + 1))] };
   if (!info.isDirectory()) throw CliError.usage(`${path}: not a file or folder`);
   const entries = await readdir(path, { recursive: true, withFileTypes: true });
   const files = entries
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name))
     .sort();
-  return { files, root: path };
+  return { items: files.map((f) => target(f, relative(path, f))) };
 }
 
 function humanReport(r: CheckReport): string {

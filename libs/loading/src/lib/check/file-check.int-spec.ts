@@ -5,9 +5,9 @@ import { Readable } from 'node:stream';
 import { DEFAULT_METRIC_RANGES, parseMetricRanges } from '@sluice/config';
 import { ContractCatalog, contractsTaking, type ContractVersion } from '@sluice/datasets';
 import { createDataSource, DatasetTables, withTransaction } from '@sluice/db';
-import { createTestDatabase, type TestDatabase } from '@sluice/testing';
+import { createTestDatabase, seedLikeCsv, type TestDatabase } from '@sluice/testing';
 import type { DataSource } from 'typeorm';
-import { ContractLoader, FileCheck, type CheckReport, type ContractLoadOptions } from '../../index';
+import { ContractLoader, FileCheck, SensorCsvLoader, type CheckReport, type ContractLoadOptions } from '../../index';
 
 const SCHEMA = 'datasets';
 const EXAMPLES = join(__dirname, '../../../../../examples/contracts');
@@ -104,5 +104,27 @@ describe(FileCheck.name, () => {
     expect(report.verdict).toBe('quarantine');
     expect(report.reason).toMatch(/schema_drift/);
     expect(report.drift.length).toBeGreaterThan(0);
+  });
+
+  it('a seed-like sensor CSV with bad lines: the check writes nothing, and its counts by rule are the real load’s', async () => {
+    const text = seedLikeCsv({ lines: 300, devices: ['b8:27:eb:bf:9d:51', '00:0f:00:70:91:0a', '1c:bf:ce:15:ec:4d'], startEpoch: 1_594_512_000, badLines: [5, 17, 40, 41, 200, 250] });
+    const before = await snapshot();
+    const report = await run('split_7.csv', text);
+    expect(await snapshot()).toEqual(before);
+    expect(report).toMatchObject({ kind: 'sensor_wide_csv', contract: null, verdict: 'load', duplicate_rows: 0, reason: null });
+    expect(Object.keys(report.rejected).sort()).toEqual(['invalid_timestamp', 'not_a_number', 'out_of_range']);
+
+    const fileId = randomUUID();
+    await ds.query(`INSERT INTO ingest_files (id, source, original_name, stored_path, sha256, size_bytes, status) VALUES ($1, 'dropzone', 'split_7.csv', 'f', $2, 0, 'processing')`, [fileId, report.sha256]);
+    const loaded = await withTransaction(ds, (client) => new SensorCsvLoader(ds).load(client, fileId, 'sensor_wide_csv', () => Readable.from([Buffer.from(text)]), opts));
+    const byRule = Object.fromEntries(
+      (await ds.query(`SELECT rule, count(*)::int AS n FROM ingest_errors WHERE file_id = $1 GROUP BY rule`, [fileId])).map((r: { rule: string; n: number }) => [r.rule, r.n]),
+    );
+    expect({ total: report.rows_total, load: report.would_load, rejected: report.rejected }).toEqual({ total: loaded.rowsTotal, load: loaded.rowsLoaded, rejected: byRule });
+    expect(Object.values(byRule).reduce((a, b) => a + b, 0)).toBe(loaded.rowsRejected);
+
+    // The same readings in a file of other bytes: every good row is loaded already.
+    const again = await run('split_8.csv', text.replace(/\n/g, '\r\n'));
+    expect(again).toMatchObject({ verdict: 'load', duplicate_rows: loaded.rowsLoaded });
   });
 });
