@@ -3,7 +3,7 @@ import type { FileKind, RejectReason } from '@sluice/contracts';
 import type { ContractInput, ContractVersion } from '@sluice/datasets';
 import { detectionHead, detectKind, readDetectionHead } from '@sluice/formats';
 import { ContractKindLoader } from './contract/contract-kind.loader';
-import { Contracts } from './contract/contracts.service';
+import { Contracts, type ContractChooser } from './contract/contracts.service';
 import { LOADERS, type KindLoader } from './kind-loader';
 
 /** A file of a built-in kind and its loader. */
@@ -34,6 +34,32 @@ export function isContractRoute(route: Route): route is ContractRoute {
 
 /** Detection refusals a data contract may still answer: not an empty file, which no contract has rows in. */
 const CONTRACTS_MAY_TAKE = (reason: RejectReason) => reason.rule !== 'empty_file';
+
+/** What takes a file: a built-in kind, a data contract, or nothing (and why). */
+export type Detected = { kind: FileKind } | { kind: 'contract'; contract: ContractVersion } | RefusedRoute;
+
+/**
+ * The one rule of what takes a file, for loading and for `sluice check` alike: a built-in kind wins; a file they
+ * refuse goes to the one data contract that takes `input` (when given, and when `contracts` are read); none keeps
+ * the built-in refusal, several are an ambiguity a person must resolve.
+ */
+export function detectFile(head: Buffer, originalName: string, input?: ContractInput, contracts?: ContractChooser): Detected {
+  const detected = detectKind(head, originalName);
+  if (!('reject' in detected)) return { kind: detected.kind };
+  const refused: RefusedRoute = { kind: null, reason: detected.reject };
+  if (!input || !contracts || !CONTRACTS_MAY_TAKE(detected.reject)) return refused;
+  const choice = contracts.choose(input);
+  if ('version' in choice) return { kind: 'contract', contract: choice.version };
+  if ('none' in choice) return refused;
+  const names = choice.ambiguous.map((v) => `${v.contract.name} (${v.file})`);
+  return {
+    kind: null,
+    reason: {
+      rule: 'contract_ambiguous',
+      message: `${names.length} data contracts take this file: ${names.join(', ')}; narrow their inputs (glob, folder, s3) so that one does, then replay the file`,
+    },
+  };
+}
 
 /**
  * The loader of each file kind: the processor routes every detected kind through here. Built-in kinds win; a
@@ -77,31 +103,13 @@ export class LoaderRegistry {
     }
   }
 
-  /** Detects a file's kind from its head (see `detectKind`) and name and picks its loader; else the contract taking `input`. */
+  /** Detects a file's kind from its head and name (see `detectFile`) and picks its loader, or its contract's. */
   route(head: Buffer, originalName: string, input?: ContractInput): Route {
-    const detected = detectKind(head, originalName);
-    if ('reject' in detected) {
-      const refused: RefusedRoute = { kind: null, reason: detected.reject };
-      return input && CONTRACTS_MAY_TAKE(detected.reject) ? this.routeToContract(input, refused) : refused;
-    }
+    const detected = detectFile(head, originalName, input, this.contractLoader && this.contracts);
+    if ('reason' in detected) return detected;
+    if ('contract' in detected) return { ...detected, loader: this.contractLoader as ContractKindLoader };
     const loader = this.for(detected.kind);
     if (!loader) return { kind: detected.kind, reason: { rule: 'unsupported_kind', message: `files of kind ${detected.kind} cannot be loaded by this version` } };
     return { kind: detected.kind, loader };
-  }
-
-  /** The data contract that takes an input; `otherwise` when none does (or this app reads no contracts). */
-  routeToContract(input: ContractInput, otherwise: RefusedRoute): Route {
-    if (!this.contracts || !this.contractLoader) return otherwise;
-    const choice = this.contracts.choose(input);
-    if ('version' in choice) return { kind: 'contract', contract: choice.version, loader: this.contractLoader };
-    if ('none' in choice) return otherwise;
-    const names = choice.ambiguous.map((v) => `${v.contract.name} (${v.file})`);
-    return {
-      kind: null,
-      reason: {
-        rule: 'contract_ambiguous',
-        message: `${names.length} data contracts take this file: ${names.join(', ')}; narrow their inputs (glob, folder, s3) so that one does, then replay the file`,
-      },
-    };
   }
 }

@@ -7,7 +7,6 @@ import {
   CompressedContentError,
   DEFAULT_DECOMPRESSION_LIMITS,
   decompressed,
-  detectKind,
   microsToIso,
   readDetectionHead,
   readLongCsv,
@@ -22,14 +21,10 @@ import { DEFAULT_MAX_LINE_BYTES } from '../json/ndjson.loader';
 import type { LoadOptions } from '../kind-loader';
 import { destroy } from '../load-stream';
 import { RowTally } from '../sensor/row-tally';
-import type { ContractChoice } from '../contract/contracts.service';
+import type { ContractChooser } from '../contract/contracts.service';
+import { detectFile } from '../loader-registry';
 import { RejectCounts, type CheckReport } from './check-report';
 import { checkContractFile } from './contract-check';
-
-/** Which contract takes an input: `Contracts` in a service, a catalog read once in the CLI. */
-export interface ContractChooser {
-  choose(input: ContractInput): ContractChoice;
-}
 
 export interface FileCheckDeps {
   /** The database (TypeORM's DataSource): read in READ ONLY transactions only. */
@@ -76,19 +71,14 @@ export class FileCheck {
       return quarantine(report, e.message);
     }
 
-    const detected = detectKind(head, name);
-    let version: ContractVersion | null = null;
-    if ('reject' in detected) {
-      const choice = this.deps.contracts.choose(input);
-      if ('ambiguous' in choice) {
-        return quarantine(report, `contract_ambiguous: ${choice.ambiguous.map((v) => v.contract.name).join(', ')} all take ${name}; narrow their inputs so one does`);
-      }
-      if ('none' in choice) return quarantine(report, `${detected.reject.rule}: ${detected.reject.message}`);
-      version = choice.version;
-      report.kind = 'contract';
+    const detected = detectFile(head, name, input, this.deps.contracts);
+    if ('reason' in detected) return quarantine(report, reasonText(detected.reason));
+    const version = 'contract' in detected ? detected.contract : null;
+    report.kind = detected.kind;
+    if (version) {
       report.contract = version.contract.name;
       report.contract_version = version.hash;
-    } else report.kind = detected.kind;
+    }
 
     return withConnection(this.deps.db, async (client) => {
       await client.query('BEGIN TRANSACTION READ ONLY');

@@ -10,6 +10,11 @@ export const CONTRACTS_REFRESH_MS = 2000;
 /** Which contract an input goes to: one, none, or several (an ambiguity a person must resolve). */
 export type ContractChoice = { version: ContractVersion } | { none: true } | { ambiguous: ContractVersion[] };
 
+/** Which contract takes an input: `Contracts` in a service, a catalog read once in the CLI. */
+export interface ContractChooser {
+  choose(input: ContractInput): ContractChoice;
+}
+
 function gauge(): Gauge<'state'> {
   const name = 'sluice_contracts';
   return (register.getSingleMetric(name) as Gauge<'state'> | undefined) ?? new Gauge({ name, help: 'Data contracts in force, and contract files refused (as last read)', labelNames: ['state'] as const });
@@ -27,7 +32,7 @@ export function formatContractProblem(p: ContractProblem): string {
  * the built-in kinds and the other contracts load as before) until it is fixed.
  */
 @Injectable()
-export class Contracts implements OnApplicationBootstrap, OnModuleDestroy {
+export class Contracts implements ContractChooser, OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(Contracts.name);
   private readonly catalog: ContractCatalog;
   private readonly gauge = gauge();
