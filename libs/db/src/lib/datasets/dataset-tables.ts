@@ -3,8 +3,7 @@ import { DATASET_SCHEMA_NAME } from '@sluice/config';
 import { IDENTIFIER } from '@sluice/contracts';
 import type { ColumnType, Contract, ContractColumn, ContractVersion } from '@sluice/datasets';
 import type { PoolClient } from 'pg';
-import type { DataSource } from 'typeorm';
-import { withTransaction } from '../transaction';
+import { withTransaction, type ConnectionPool } from '../transaction';
 
 /** How long DDL on a contract's table, and the lock that serializes it, waits for its locks before it gives up. */
 export const DATASET_LOCK_TIMEOUT = '5s';
@@ -115,7 +114,7 @@ export class DatasetTables {
   readonly schema: string;
 
   constructor(
-    private readonly ds: DataSource,
+    private readonly ds: ConnectionPool,
     schema: string,
   ) {
     if (!DATASET_SCHEMA_NAME.test(schema)) {

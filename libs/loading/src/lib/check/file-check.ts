@@ -100,7 +100,7 @@ export class FileCheck {
   }
 
   private async checkContract(client: PoolClient, version: ContractVersion, content: () => Readable, report: CheckReport): Promise<void> {
-    const table = await new DatasetTables(null as never, this.deps.schema).inspect(client, version.contract);
+    const table = await new DatasetTables(this.deps.db, this.deps.schema).inspect(client, version.contract);
     if (table.exists && !table.matches) {
       report.drift = table.diff;
       quarantine(report, `schema_mismatch: the table ${this.deps.schema}.${version.contract.table.name} does not match contract "${version.contract.name}"`);
