@@ -22,7 +22,7 @@ import { fixturePaths, isRepeatableRead, readmeCommands, type ReadmeCommand } fr
  */
 const README = join(WORKSPACE_ROOT, 'README.md');
 const FORMATS_DOC = join(WORKSPACE_ROOT, 'docs/formats.md');
-const SECTIONS = ['Quick start', 'Send data over REST (ingest-api)', 'CLI', 'Data contracts (preview)', 'Run one service'];
+const SECTIONS = ['Quick start', 'Send data over REST (ingest-api)', 'CLI', 'Your own data', 'Run one service'];
 const COMMAND_TIMEOUT_MS = 10 * 60_000;
 const READ_RETRY_MS = 60_000;
 

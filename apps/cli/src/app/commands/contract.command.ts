@@ -40,7 +40,7 @@ const VERSION_LENGTH = 12;
 export function registerContract(program: Command, io: CliIo, env: NodeJS.ProcessEnv): void {
   const contract = program
     .command('contract')
-    .description('Data contracts (preview): write a contract from a sample file, compare a file with its contract.')
+    .description('Data contracts: write a contract from a sample file, compare a file with its contract.')
     .addHelpText(
       'after',
       `
