@@ -42,6 +42,8 @@ describe(FileCheck.name, () => {
 
   /** What a check could change: every table's insert, update and delete counters, and the ledger. */
   async function snapshot(): Promise<unknown> {
+    // A backend reports its counters once idle for a second or so: long enough for the check's own to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     await ds.query('SELECT pg_stat_force_next_flush()');
     await ds.query('SELECT pg_stat_clear_snapshot()');
     const stats = await ds.query(`SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables ORDER BY relid`);
@@ -127,4 +129,17 @@ describe(FileCheck.name, () => {
     const again = await run('split_8.csv', text.replace(/\n/g, '\r\n'));
     expect(again).toMatchObject({ verdict: 'load', duplicate_rows: loaded.rowsLoaded });
   });
+
+  it('refuses a file whose contract table differs from the contract, as the load does, with the differences', async () => {
+    await ds.query(`ALTER TABLE ${SCHEMA}.meter_readings ALTER COLUMN kwh TYPE text`);
+    try {
+      const report = await run('meter-export.json', readFileSync(join(EXAMPLES, 'meter-export.json')));
+      expect(report).toMatchObject({ kind: 'contract', contract: 'meters', verdict: 'quarantine', rows_total: null });
+      expect(report.reason).toMatch(/^table_mismatch: the table datasets\.meters does not match contract meters .*kwh/);
+      expect(report.drift).toContainEqual(expect.objectContaining({ kind: 'type_differs', column: 'kwh', found: 'text' }));
+    } finally {
+      await ds.query(`ALTER TABLE ${SCHEMA}.meter_readings ALTER COLUMN kwh TYPE double precision USING kwh::double precision`);
+    }
+  });
 });
+

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FileKind, RejectReason } from '@sluice/contracts';
 import type { ContractInput, ContractVersion } from '@sluice/datasets';
-import { DatasetTables, rowsOf, withConnection, type ConnectionPool } from '@sluice/db';
+import { DatasetTableError, DatasetTables, formatTableDiff, isMismatch, rowsOf, withConnection, type ConnectionPool } from '@sluice/db';
 import {
   CompressedContentError,
   DEFAULT_DECOMPRESSION_LIMITS,
@@ -100,10 +100,19 @@ export class FileCheck {
   }
 
   private async checkContract(client: PoolClient, version: ContractVersion, content: () => Readable, report: CheckReport): Promise<void> {
-    const table = await new DatasetTables(this.deps.db, this.deps.schema).inspect(client, version.contract);
+    let table;
+    try {
+      table = await new DatasetTables(this.deps.db, this.deps.schema).inspect(client, version.contract);
+    } catch (e) {
+      // The loader's reasons, so that a check says what the load would.
+      if (!(e instanceof DatasetTableError)) throw e;
+      quarantine(report, `contract_invalid: contract ${version.contract.name} (${version.file}): ${e.message}`);
+      return;
+    }
     if (table.exists && !table.matches) {
       report.drift = table.diff;
-      quarantine(report, `schema_mismatch: the table ${this.deps.schema}.${version.contract.table.name} does not match contract "${version.contract.name}"`);
+      const differences = table.diff.filter(isMismatch).map(formatTableDiff).join('; ');
+      quarantine(report, `table_mismatch: the table ${this.deps.schema}.${version.contract.table.name} does not match contract ${version.contract.name} (${version.file}): ${differences}`);
       return;
     }
     const r = await checkContractFile(client, version.contract, this.deps.schema, table.exists, content, this.deps.options);
