@@ -135,7 +135,7 @@ describe(FileCheck.name, () => {
     try {
       const report = await run('meter-export.json', readFileSync(join(EXAMPLES, 'meter-export.json')));
       expect(report).toMatchObject({ kind: 'contract', contract: 'meters', verdict: 'quarantine', rows_total: null });
-      expect(report.reason).toMatch(/^table_mismatch: the table datasets\.meters does not match contract meters .*kwh/);
+      expect(report.reason).toMatch(/^table_mismatch: the table datasets\.meter_readings does not match contract meters .*kwh/);
       expect(report.drift).toContainEqual(expect.objectContaining({ kind: 'type_differs', column: 'kwh', found: 'text' }));
     } finally {
       await ds.query(`ALTER TABLE ${SCHEMA}.meter_readings ALTER COLUMN kwh TYPE double precision USING kwh::double precision`);
