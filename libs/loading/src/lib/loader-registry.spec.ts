@@ -67,7 +67,7 @@ describe(LoaderRegistry.name, () => {
     it('quarantines a file several contracts take, naming them', () => {
       const route = registry({ ambiguous: [version('a_weather'), weather] }).route(semicolons, 'weather_2024-03-31.csv', input);
       expect(route).toMatchObject({ kind: null, reason: { rule: 'contract_ambiguous' } });
-      expect('reason' in route && route.reason.message).toContain('a_weather (/contracts/a_weather.yaml), weather (/contracts/weather.yaml)');
+      expect('reason' in route && route.reason.message).toContain('a_weather (a_weather.yaml), weather (weather.yaml)');
     });
 
     it('lets built-in kinds win and asks no contract about an empty file', () => {

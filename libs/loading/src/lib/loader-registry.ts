@@ -3,7 +3,7 @@ import type { FileKind, RejectReason } from '@sluice/contracts';
 import type { ContractInput, ContractVersion } from '@sluice/datasets';
 import { detectionHead, detectKind, readDetectionHead } from '@sluice/formats';
 import { ContractKindLoader } from './contract/contract-kind.loader';
-import { Contracts, type ContractChooser } from './contract/contracts.service';
+import { contractFileName, Contracts, type ContractChooser } from './contract/contracts.service';
 import { LOADERS, type KindLoader } from './kind-loader';
 
 /** A file of a built-in kind and its loader. */
@@ -51,7 +51,7 @@ export function detectFile(head: Buffer, originalName: string, input?: ContractI
   const choice = contracts.choose(input);
   if ('version' in choice) return { kind: 'contract', contract: choice.version };
   if ('none' in choice) return refused;
-  const names = choice.ambiguous.map((v) => `${v.contract.name} (${v.file})`);
+  const names = choice.ambiguous.map((v) => `${v.contract.name} (${contractFileName(v)})`);
   return {
     kind: null,
     reason: {

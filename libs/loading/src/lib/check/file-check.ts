@@ -21,7 +21,7 @@ import { DEFAULT_MAX_LINE_BYTES } from '../json/ndjson.loader';
 import type { LoadOptions } from '../kind-loader';
 import { destroy } from '../load-stream';
 import { RowTally } from '../sensor/row-tally';
-import type { ContractChooser } from '../contract/contracts.service';
+import { contractFileName, type ContractChooser } from '../contract/contracts.service';
 import { detectFile } from '../loader-registry';
 import { RejectCounts, type CheckReport } from './check-report';
 import { checkContractFile } from './contract-check';
@@ -106,13 +106,13 @@ export class FileCheck {
     } catch (e) {
       // The loader's reasons, so that a check says what the load would.
       if (!(e instanceof DatasetTableError)) throw e;
-      quarantine(report, `contract_invalid: contract ${version.contract.name} (${version.file}): ${e.message}`);
+      quarantine(report, `contract_invalid: contract ${version.contract.name} (${contractFileName(version)}): ${e.message}`);
       return;
     }
     if (table.exists && !table.matches) {
       report.drift = table.diff;
       const differences = table.diff.filter(isMismatch).map(formatTableDiff).join('; ');
-      quarantine(report, `table_mismatch: the table ${this.deps.schema}.${version.contract.table.name} does not match contract ${version.contract.name} (${version.file}): ${differences}`);
+      quarantine(report, `table_mismatch: the table ${this.deps.schema}.${version.contract.table.name} does not match contract ${version.contract.name} (${contractFileName(version)}): ${differences}`);
       return;
     }
     const r = await checkContractFile(client, version.contract, this.deps.schema, table.exists, content, this.deps.options);

@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import type { LoadOptions } from '../kind-loader';
 import { refusedOutcome, type ContractOutcome, type FileOutcome } from '../ledger.repository';
 import { ContractLoader } from './contract.loader';
+import { contractFileName } from './contracts.service';
 
 /** A column add_columns would add that the table has with another type: the file is refused, the table left as it is. */
 class ColumnsRefused extends Error {
@@ -52,7 +53,7 @@ export class ContractKindLoader {
     try {
       ensured = await this.tables.ensure(client, version);
     } catch (e) {
-      if (e instanceof DatasetTableError) return refused({ rule: 'contract_invalid', message: `contract ${version.contract.name} (${version.file}): ${e.message}` });
+      if (e instanceof DatasetTableError) return refused({ rule: 'contract_invalid', message: `contract ${version.contract.name} (${contractFileName(version)}): ${e.message}` });
       throw e;
     }
     if ('refused' in ensured) return refused(tableMismatch(this.tables.schema, version, ensured.refused));
@@ -96,6 +97,6 @@ function contractOf(version: ContractVersion, rows: number | null): ContractOutc
 function tableMismatch(schema: string, version: ContractVersion, differences: string[]): RejectReason {
   return {
     rule: 'table_mismatch',
-    message: `the table ${schema}.${version.contract.table.name} does not match contract ${version.contract.name} (${version.file}), so nothing was loaded and the table was left as it is: ${differences.join('; ')}`,
+    message: `the table ${schema}.${version.contract.table.name} does not match contract ${version.contract.name} (${contractFileName(version)}), so nothing was loaded and the table was left as it is: ${differences.join('; ')}`,
   };
 }

@@ -2,6 +2,7 @@ import { Global, Injectable, Logger, Module, type OnApplicationBootstrap, type O
 import { CommonConfig, contractsDir } from '@sluice/config';
 import { ContractCatalog, contractsTaking, type CatalogChanges, type ContractInput, type ContractProblem, type ContractVersion } from '@sluice/datasets';
 import { PeriodicJobs, ReadinessRegistry } from '@sluice/observability';
+import { basename } from 'node:path';
 import { Gauge, register } from 'prom-client';
 
 /** How often the contracts folder is read again (a listing and a stat a file when nothing changed). */
@@ -18,6 +19,11 @@ export interface ContractChooser {
 function gauge(): Gauge<'state'> {
   const name = 'sluice_contracts';
   return (register.getSingleMetric(name) as Gauge<'state'> | undefined) ?? new Gauge({ name, help: 'Data contracts in force, and contract files refused (as last read)', labelNames: ['state'] as const });
+}
+
+/** The file of a contract version by its name alone, for messages people read through the APIs (no server path). */
+export function contractFileName(version: ContractVersion): string {
+  return basename(version.file);
 }
 
 /** A contract problem as one line: `file:line field: message`. */
