@@ -21,6 +21,8 @@ export interface ContractCheckResult {
   rejects: RejectCounts;
   rejection: RejectReason | null;
   drift: ColumnDiff[];
+  /** The file had more keys than the check holds in memory: repeats of a key within the file past them were not counted. */
+  keysBeyondMemory: boolean;
 }
 
 /** Rows looked up in the table per statement. */
@@ -52,6 +54,7 @@ export async function checkContractFile(client: PoolClient, contract: Contract, 
     rejects: check.counts,
     rejection,
     drift: outcome.drift,
+    keysBeyondMemory: check.keysBeyondMemory,
   };
 }
 
@@ -66,6 +69,8 @@ interface KeyState {
 
 class ContractFileCheck {
   counts = new RejectCounts();
+  /** Keys are held in memory up to MAX_MEMORY_KEYS, as the load holds them; past that only the table is asked. */
+  keysBeyondMemory = false;
   private readonly table: string;
   private readonly limits: RecordLimits;
 
@@ -115,8 +120,8 @@ class ContractFileCheck {
           }
           const earlier = seen.get(row.key);
           if (earlier === undefined) {
-            if (seen.size >= MAX_MEMORY_KEYS) return 'slow';
-            seen.set(row.key, record.line);
+            if (seen.size < MAX_MEMORY_KEYS) seen.set(row.key, record.line);
+            else this.keysBeyondMemory = true;
             fresh.push(row.key);
             good++;
           } else if (policy === 'reject') {
@@ -147,6 +152,9 @@ class ContractFileCheck {
     const { onDuplicateKey, newestBy } = this.contract.table;
     const newestAt = newestBy === undefined ? -1 : this.contract.columns.findIndex((c) => c.name === newestBy);
     const keys = new Map<string, KeyState>();
+    // Rows whose key memory could not hold are judged against the table alone, as they are read.
+    let lostBeyond = 0;
+    const errorsBeyond: RowReject[] = [];
     let plan: ColumnPlan | null = null;
     let rows: RowMaker | null = null;
     const stream = this.open();
@@ -174,6 +182,16 @@ class ContractFileCheck {
         const found = await this.lookUp(made);
         made.forEach((m, i) => {
           let state = keys.get(m.key);
+          if (!state && keys.size >= MAX_MEMORY_KEYS) {
+            this.keysBeyondMemory = true;
+            const { loaded, beats } = found[i];
+            if (!loaded || (onDuplicateKey === 'newest_wins' && beats)) return;
+            lostBeyond++;
+            if (onDuplicateKey === 'reject' && errorsBeyond.length < MAX_ROW_ERRORS) {
+              errorsBeyond.push(duplicateLoaded(m.line, loaded.file, loaded.line, showKey(this.contract, m.key.split('\t')), this.contract));
+            }
+            return;
+          }
           if (!state) keys.set(m.key, (state = { firstLine: m.line, lines: [], loaded: null, beats: false }));
           state.lines.push(m.line);
           state.loaded ??= found[i].loaded;
@@ -185,8 +203,8 @@ class ContractFileCheck {
     }
     if (tally.rejection()) return this.outcome(tally, 0, plan);
 
-    let lost = 0;
-    const errors: RowReject[] = [];
+    let lost = lostBeyond;
+    const errors: RowReject[] = errorsBeyond;
     for (const [key, s] of keys) {
       const beaten = s.loaded !== null && !(onDuplicateKey === 'newest_wins' && s.beats);
       lost += beaten ? s.lines.length : s.lines.length - 1;

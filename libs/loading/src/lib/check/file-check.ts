@@ -25,6 +25,7 @@ import { contractFileName, type ContractChooser } from '../contract/contracts.se
 import { detectFile } from '../loader-registry';
 import { RejectCounts, type CheckReport } from './check-report';
 import { checkContractFile } from './contract-check';
+import { MAX_MEMORY_KEYS } from '../contract/contract.loader';
 
 export interface FileCheckDeps {
   /** The database (TypeORM's DataSource): read in READ ONLY transactions only. */
@@ -123,6 +124,9 @@ export class FileCheck {
     report.samples = r.rejects.samples;
     report.drift = r.drift;
     if (r.rejection) quarantine(report, reasonText(r.rejection));
+    else if (r.keysBeyondMemory) {
+      report.reason = `the file has more than ${MAX_MEMORY_KEYS.toLocaleString('en')} keys: a key it repeats past those was not counted as a repeat (the load finds such repeats by the table's key)`;
+    }
   }
 
   private async checkBuiltIn(client: PoolClient, kind: FileKind, content: () => Readable, report: CheckReport): Promise<void> {
