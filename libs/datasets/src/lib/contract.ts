@@ -45,6 +45,12 @@ export interface CsvFormat {
 
 export interface NdjsonFormat {
   type: 'ndjson';
+  /**
+   * Set for a body taken by the `kind` its lines name (`inputs.kind`), never by a contract file: every line
+   * must name this kind (another ends the body as `mixed_kinds`), and the `kind` field is no column unless the
+   * contract names it.
+   */
+  lineKind?: string;
 }
 
 export interface JsonFormat {

@@ -9,7 +9,7 @@ import { JetStreamService } from '@sluice/messaging';
 import { createTestDatabase, TEST_PG_URL, type TestDatabase } from '@sluice/testing';
 import { Client } from 'pg';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +82,7 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     await shutdown(app);
     await db?.drop();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}-contracts`, { recursive: true, force: true });
   });
 
   it('boots with its database and NATS ready', async () => {
@@ -118,6 +119,30 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     expect(res.status).toBe(202);
     const { raw_id } = (await res.json()) as { raw_id: string };
     expect((await storedBytes((await ledger(raw_id))[0])).toString('utf8')).toBe(ndjson);
+  });
+
+  it('takes NDJSON lines of a data contract\'s kind (202, stored as sent); a kind no contract takes, or kinds mixed, are 422 naming them', async () => {
+    // The harness's CONTRACTS_DIR, read again for the body: the contract is in force at once.
+    mkdirSync(`${dir}-contracts`, { recursive: true });
+    copyFileSync(join(__dirname, '../../../../examples/contracts/orders.yaml'), join(`${dir}-contracts`, 'orders.yaml'));
+    const order = (id: string, kind = 'orders') => JSON.stringify({ kind, order_id: id, status: 'paid', amount: 3, currency: 'EUR', updated_at: '2024-06-01T10:00:00Z', customer: { id: 'c-1' } });
+    const ndjson = `${order('o-1')}\n${order('o-2')}\n`;
+    const res = await post('/ingest', ndjson, { 'content-type': 'application/x-ndjson' });
+    expect(res.status).toBe(202);
+    const { raw_id } = (await res.json()) as { raw_id: string };
+    expect((await storedBytes((await ledger(raw_id))[0])).toString('utf8')).toBe(ndjson);
+
+    const unknown = await post('/ingest', `${order('o-3', 'invoices')}\n`, { 'content-type': 'application/x-ndjson' });
+    expect(unknown.status).toBe(422);
+    const refused = (await errorOf(unknown)).error;
+    expect(refused.message).toContain('"invoices"');
+    expect(refused.message).toContain('data contracts in force take orders');
+    expect((refused.details as { problems: unknown[] }).problems).toEqual([expect.objectContaining({ line: 1, field: 'kind', rule: 'unknown_kind' })]);
+
+    const mixed = await post('/ingest', `${order('o-4')}\n{"kind":"measurement","time_stamp":"2019-05-01T06:00:00Z","data":[1]}\n`, { 'content-type': 'application/x-ndjson' });
+    expect(mixed.status).toBe(422);
+    expect(((await errorOf(mixed)).error.details as { problems: unknown[] }).problems).toEqual([expect.objectContaining({ line: 2, field: 'kind', rule: 'mixed_kinds' })]);
+    expect(await app.get(DataSource).query(`SELECT id FROM ingest_files WHERE sha256 = ANY($1)`, [[sha(`${order('o-3', 'invoices')}\n`)]])).toEqual([]);
   });
 
   it('returns the same raw_id for a repeated Idempotency-Key and stores nothing new, per API key', async () => {

@@ -1,10 +1,10 @@
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { HttpStatus, Injectable, Logger, Optional } from '@nestjs/common';
 import { IngestApiConfig } from '@sluice/config';
 import { readingsOf } from '@sluice/contracts';
 import { IngestError, type IngestFile } from '@sluice/db';
 import { ApiException } from '@sluice/http';
 import type { Compression } from '@sluice/formats';
-import { databaseStoredPath, LedgerRepository } from '@sluice/loading';
+import { Contracts, databaseStoredPath, LedgerRepository } from '@sluice/loading';
 import { DiskSpace, UploadWriter, isStorageException, sanitizeSegments, type DiskState } from '@sluice/storage';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -12,7 +12,7 @@ import { IngestCommitter } from './ingest-committer.service';
 import type { IngestStatusDto } from './ingest.dto';
 import { IngestMetrics } from './ingest.metrics';
 import { IdempotencyRepository, idempotencyScope, isKeyReused, requestDigest, type IdempotencyClaim, type IdempotencyScope } from './idempotency.repository';
-import { checkJsonDocument, checkNdjson, type PayloadKind } from './payload-check.util';
+import { checkJsonDocument, checkNdjson, NO_CONTRACT_KINDS, type ContractKinds, type PayloadKind } from './payload-check.util';
 import { tooLarge } from './request-body.util';
 
 export const ROW_ERRORS_SHOWN = 20;
@@ -46,6 +46,7 @@ export class IngestService {
     private readonly idempotency: IdempotencyRepository,
     private readonly metrics: IngestMetrics,
     private readonly disk: DiskSpace,
+    @Optional() private readonly contracts?: Contracts,
   ) {}
 
   /**
@@ -105,7 +106,7 @@ export class IngestService {
 
   /** POST /ingest: checks a JSON or NDJSON body as the processor would, then stores its exact bytes. */
   async acceptPayload(body: Buffer, format: 'json' | 'ndjson', scope: IdempotencyScope | undefined): Promise<Accepted> {
-    const check = format === 'json' ? checkJsonDocument(body, MAX_JSON_DEPTH) : checkNdjson(body, MAX_JSON_DEPTH);
+    const check = format === 'json' ? checkJsonDocument(body, MAX_JSON_DEPTH) : checkNdjson(body, MAX_JSON_DEPTH, this.contractKinds());
     const inline = body.length <= this.config.INGEST_INLINE_MAX_BYTES;
     // Hashed here for an inline body (its ledger row needs it) or a keyed one (its key needs it before anything is written).
     const sha256 = inline || scope ? createHash('sha256').update(body).digest('hex') : undefined;
@@ -124,6 +125,27 @@ export class IngestService {
     const accepted = await this.register(id, name, written, claim);
     this.count('ingest', check.kind, written.size);
     return accepted;
+  }
+
+  /**
+   * The kinds the data contracts in force take, as the processor will route the body's lines (by `inputs.kind`,
+   * see ContractInput). The contracts folder is read at most once a body, and only for a kind no built-in takes.
+   */
+  private contractKinds(): ContractKinds {
+    const contracts = this.contracts;
+    if (!contracts) return NO_CONTRACT_KINDS;
+    let byKind: Map<string, string[]> | undefined;
+    const read = () => {
+      if (byKind) return byKind;
+      contracts.refresh();
+      byKind = new Map();
+      for (const v of contracts.all()) {
+        const kind = v.contract.inputs.kind;
+        if (kind !== undefined) byKind.set(kind, [...(byKind.get(kind) ?? []), v.contract.name]);
+      }
+      return byKind;
+    };
+    return { taking: (kind) => read().get(kind) ?? [], kinds: () => [...read().keys()].sort() };
   }
 
   /**

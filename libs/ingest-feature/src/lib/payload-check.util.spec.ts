@@ -1,7 +1,7 @@
 import { ApiException } from '@sluice/http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkJsonDocument, checkNdjson } from './payload-check.util';
+import { checkJsonDocument, checkNdjson, type ContractKinds } from './payload-check.util';
 import { SEED_PAYLOAD_EXAMPLE } from './seed-payload.example';
 
 const SEED = readFileSync(join(__dirname, '../../../../fixtures/json/payload.json'));
@@ -55,5 +55,47 @@ describe('payload checks', () => {
   it('counts NDJSON items, skipping blank lines and CRLF', () => {
     const body = '{"kind":"sensor_reading","sensor":"d/temp","ts":"2020-07-12T00:01:34Z","value":1}\r\n\r\n{"kind":"sensor_reading","sensor":"d/temp","ts":"2020-07-12T00:01:35Z","value":2}\r\n';
     expect(checkNdjson(Buffer.from(body), 64)).toEqual({ kind: 'ndjson', items: 2 });
+  });
+
+  describe('NDJSON lines of a data contract\'s kind', () => {
+    const contracts = (byKind: Record<string, string[]>): ContractKinds => ({ taking: (k) => byKind[k] ?? [], kinds: () => Object.keys(byKind).sort() });
+    const inForce = contracts({ orders: ['orders'], weather: ['weather'] });
+    const order = (id: string, kind = 'orders') => JSON.stringify({ kind, order_id: id, amount: 1 });
+
+    it('takes lines naming one contract kind, with the contract that takes them; the values are the contract\'s to check', () => {
+      expect(checkNdjson(Buffer.from(`${order('o-1')}\n\n${order('o-2')}\n`), 64, inForce)).toEqual({ kind: 'ndjson', items: 2, contract: 'orders' });
+      expect(checkNdjson(Buffer.from(`{"kind":"orders","anything":[1,{"a":null}]}\n`), 64, inForce)).toEqual({ kind: 'ndjson', items: 1, contract: 'orders' });
+    });
+
+    it('422 unknown_kind for a kind no contract takes, naming it and the contract kinds in force', () => {
+      const r = refusal(() => checkNdjson(Buffer.from(`${order('o-1', 'invoices')}\n`), 64, inForce));
+      expect(r).toMatchObject({ status: 422, details: { problems: [{ line: 1, field: 'kind', rule: 'unknown_kind' }] } });
+      expect(r.message).toContain('"invoices"');
+      expect(r.message).toContain('data contracts in force take orders, weather');
+      expect(refusal(() => checkNdjson(Buffer.from(`${order('o-1')}\n`), 64)).message).toContain('no data contract in force takes a kind');
+    });
+
+    it('422 mixed_kinds for a contract kind beside a built-in kind or another contract kind', () => {
+      const measurement = '{"kind":"measurement","time_stamp":"2019-05-01T06:00:00Z","data":[1]}';
+      const withBuiltIn = refusal(() => checkNdjson(Buffer.from(`${order('o-1')}\n${measurement}\n`), 64, inForce));
+      expect(withBuiltIn).toMatchObject({ status: 422, details: { problems: [{ line: 2, field: 'kind', rule: 'mixed_kinds' }] } });
+      expect(withBuiltIn.message).toContain('kind "orders"');
+      const builtInFirst = refusal(() => checkNdjson(Buffer.from(`${measurement}\n${order('o-1')}\n`), 64, inForce));
+      expect(builtInFirst).toMatchObject({ status: 422, details: { problems: [{ line: 2, rule: 'mixed_kinds' }] } });
+      const twoContracts = refusal(() => checkNdjson(Buffer.from(`${order('o-1')}\n${order('w-1', 'weather')}\n`), 64, inForce));
+      expect(twoContracts).toMatchObject({ status: 422, details: { problems: [{ line: 2, rule: 'mixed_kinds', value: 'weather' }] } });
+    });
+
+    it('422 for a field given twice, and for a kind two contracts take', () => {
+      const twice = refusal(() => checkNdjson(Buffer.from('{"kind":"orders","order_id":"a","order_id":"b"}\n'), 64, inForce));
+      expect(twice).toMatchObject({ status: 422, details: { problems: [{ line: 1, field: 'order_id', rule: 'duplicate_key' }] } });
+      const ambiguous = refusal(() => checkNdjson(Buffer.from(`${order('o-1')}\n`), 64, contracts({ orders: ['orders', 'shop_orders'] })));
+      expect(ambiguous).toMatchObject({ status: 422, details: { problems: [{ line: 1, field: 'kind', rule: 'contract_ambiguous' }] } });
+      expect(ambiguous.message).toContain('orders, shop_orders');
+    });
+
+    it('400 for a line of a contract kind that is not JSON', () => {
+      expect(refusal(() => checkNdjson(Buffer.from(`${order('o-1')}\n{"kind":"orders",\n`), 64, inForce))).toMatchObject({ status: 400, code: 'invalid_json' });
+    });
   });
 });

@@ -1,5 +1,18 @@
 import { HttpStatus } from '@nestjs/common';
-import { DOCUMENT_KINDS, detectionHead, detectKind, duplicateKeys, JsonSyntaxError, parseJson, validateDocument, validateLine, type DocumentKind, type DocumentProblem } from '@sluice/formats';
+import {
+  DOCUMENT_KINDS,
+  detectionHead,
+  detectKind,
+  duplicateKeys,
+  formatPath,
+  JsonSyntaxError,
+  LINE_KINDS,
+  parseJson,
+  validateDocument,
+  validateLine,
+  type DocumentKind,
+  type DocumentProblem,
+} from '@sluice/formats';
 import { ApiException } from '@sluice/http';
 
 /** Problems listed in a 422 answer; the message counts them all. */
@@ -11,7 +24,19 @@ export interface PayloadCheck {
   kind: PayloadKind;
   /** Items (document items or NDJSON lines) in the payload. */
   items: number;
+  /** NDJSON lines of a data contract's kind: the contract that takes them. */
+  contract?: string;
 }
+
+/** The data contracts in force that take NDJSON lines by their `kind` (their `inputs.kind`). */
+export interface ContractKinds {
+  /** The names of the contracts taking a kind: none, one, or several (ambiguous). */
+  taking(kind: string): string[];
+  /** Every kind the contracts in force take, sorted. */
+  kinds(): string[];
+}
+
+export const NO_CONTRACT_KINDS: ContractKinds = { taking: () => [], kinds: () => [] };
 
 export interface FieldProblem {
   /** 1-based NDJSON line; absent for a JSON document. */
@@ -50,10 +75,17 @@ export function checkJsonDocument(body: Buffer, maxDepth: number): PayloadCheck 
  * Checks an NDJSON body line by line (SPEC §4.5). The API is stricter than the processor's INVALID_ROWS
  * policy on purpose: a client that can fix and resend is told about every bad line (400 for a line that
  * is not JSON, 422 for a line of the wrong shape) and nothing is stored.
+ *
+ * A line whose kind is a data contract's (`inputs.kind`) is checked as far as is cheap here: an object, no
+ * field twice, one contract taking the kind; its values are the contract's to check when it loads. One body
+ * goes to one contract, so such lines may not be mixed with other kinds (`mixed_kinds`).
  */
-export function checkNdjson(body: Buffer, maxDepth: number): PayloadCheck {
+export function checkNdjson(body: Buffer, maxDepth: number, contracts: ContractKinds = NO_CONTRACT_KINDS): PayloadCheck {
   const text = decodeUtf8(body);
   const problems: FieldProblem[] = [];
+  /** The kind each line names (null: none), to find a contract's kind beside others. */
+  const kinds: Array<{ line: number; kind: string | null }> = [];
+  let contract: string | undefined;
   let items = 0;
   let lineNo = 0;
   let start = 0;
@@ -66,16 +98,59 @@ export function checkNdjson(body: Buffer, maxDepth: number): PayloadCheck {
     if (line.trim() === '') continue;
     items++;
     const value = parse(line, maxDepth, lineNo);
+    const kind = kindOf(value);
+    kinds.push({ line: lineNo, kind });
+    const taking = kind === null || (LINE_KINDS as readonly string[]).includes(kind) ? [] : contracts.taking(kind);
+    if (kind !== null && taking.length) {
+      contract = taking[0];
+      for (const path of duplicateKeys(line)) {
+        problems.push({ line: lineNo, field: formatPath(path), rule: 'duplicate_key', message: `${formatPath(path)} is given twice; give each field once`, value: null });
+      }
+      if (taking.length > 1) {
+        const message = `kind ${JSON.stringify(kind)} is taken by ${taking.length} data contracts (${taking.join(', ')}); give one of them that inputs.kind`;
+        problems.push({ line: lineNo, field: 'kind', rule: 'contract_ambiguous', message, value: kind });
+      }
+      continue;
+    }
     const result = validateLine(value, [], duplicateKeys(line));
-    if ('problems' in result) for (const p of result.problems) problems.push({ line: lineNo, ...toField(p) });
+    if ('problems' in result) for (const p of result.problems) problems.push({ line: lineNo, ...toField(p.rule === 'unknown_kind' ? withContractKinds(p, contracts) : p) });
   }
   if (items === 0) throw unprocessable('the NDJSON body has no lines; send one JSON object a line', []);
-  if (problems.length) throw invalidDocument('NDJSON', problems);
+  if (contract !== undefined) problems.push(...mixedKinds(kinds));
+  if (problems.length) throw invalidDocument('NDJSON', problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   const first = detectKind(detectionHead(body, body.length), 'the body');
   if ('reject' in first || first.kind !== 'ndjson') {
     throw unprocessable('the first line of the NDJSON body must be a JSON object with a "kind" field on one line', [{ line: 1, field: 'kind', rule: 'missing_field', message: 'kind is missing', value: null }]);
   }
-  return { kind: 'ndjson', items };
+  return contract === undefined ? { kind: 'ndjson', items } : { kind: 'ndjson', items, contract };
+}
+
+/** A line's `kind`, when it names one. */
+function kindOf(value: unknown): string | null {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+  const kind = (value as { kind?: unknown }).kind;
+  return typeof kind === 'string' ? kind : null;
+}
+
+/** The lines whose kind is not the first line's, in a body of a contract's kind (a line naming none is refused already). */
+function mixedKinds(kinds: ReadonlyArray<{ line: number; kind: string | null }>): FieldProblem[] {
+  const first = kinds.find((k) => k.kind !== null) as { line: number; kind: string };
+  return kinds
+    .filter((k) => k.kind !== null && k.kind !== first.kind)
+    .map((k) => ({
+      line: k.line,
+      field: 'kind',
+      rule: 'mixed_kinds',
+      message: `the line is of kind ${JSON.stringify(k.kind)}, but the body is of kind ${JSON.stringify(first.kind)} (line ${first.line}); one body of a data contract's kind holds that kind alone, send each kind in a body of its own`,
+      value: k.kind,
+    }));
+}
+
+/** An unknown kind's problem, naming the kinds the data contracts in force take too. */
+function withContractKinds(p: DocumentProblem, contracts: ContractKinds): DocumentProblem {
+  const kinds = contracts.kinds();
+  const taken = kinds.length ? `; data contracts in force take ${kinds.join(', ')}` : '; no data contract in force takes a kind (inputs.kind)';
+  return { ...p, message: `${p.message}${taken}` };
 }
 
 function decodeUtf8(body: Buffer): string {

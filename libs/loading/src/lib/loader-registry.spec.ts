@@ -76,5 +76,31 @@ describe(LoaderRegistry.name, () => {
       expect(all.route(Buffer.alloc(0), 'weather_x.csv', input)).toMatchObject({ kind: null, reason: { rule: 'empty_file' } });
       expect(asked).toEqual([]);
     });
+
+    it('routes an API body of NDJSON lines naming a contract kind to that contract, read as NDJSON of that kind', () => {
+      const orders = { contract: { name: 'orders', format: { type: 'json', recordsPath: 'data' } }, file: '/contracts/orders.yaml', hash: 'h' } as unknown as ContractVersion;
+      const api: ContractInput = { source: 'api', path: 'b.ndjson' };
+      const body = Buffer.from('{"kind":"orders","order_id":"o-1"}\n{"kind":"orders","order_id":"o-2"}\n');
+      const route = registry({ version: orders }).route(body, 'b.ndjson', api);
+      expect(route).toEqual({ kind: 'contract', contract: { ...orders, contract: { name: 'orders', format: { type: 'ndjson', lineKind: 'orders' } } }, loader: contractLoader });
+      expect(asked).toEqual([{ ...api, kind: 'orders' }]);
+    });
+
+    it('keeps NDJSON of built-in kinds, of a kind no contract takes, and from outside the API as NDJSON', () => {
+      const all = registry({ none: true });
+      expect(all.route(Buffer.from('{"kind":"invoices","id":1}\n'), 'b.ndjson', { source: 'api', path: 'b.ndjson' })).toEqual({ kind: 'ndjson', loader: ndjson });
+      expect(asked).toEqual([{ source: 'api', path: 'b.ndjson', kind: 'invoices' }]);
+      asked.length = 0;
+      const some = registry({ version: weather });
+      expect(some.route(Buffer.from('{"kind":"measurement","time_stamp":"2019-05-01T06:00:00Z","data":[1]}\n'), 'b.ndjson', { source: 'api', path: 'b.ndjson' })).toEqual({ kind: 'ndjson', loader: ndjson });
+      expect(some.route(Buffer.from('{"kind":"orders","id":1}\n'), 'o.ndjson', input)).toEqual({ kind: 'ndjson', loader: ndjson });
+      expect(asked).toEqual([]);
+    });
+
+    it('quarantines a body whose kind several contracts take', () => {
+      const route = registry({ ambiguous: [version('orders'), version('shop_orders')] }).route(Buffer.from('{"kind":"orders"}\n'), 'b.ndjson', { source: 'api', path: 'b.ndjson' });
+      expect(route).toMatchObject({ kind: null, reason: { rule: 'contract_ambiguous' } });
+      expect('reason' in route && route.reason.message).toContain('inputs.kind "orders"');
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { FileKind, RejectReason } from '@sluice/contracts';
 import type { ContractInput, ContractVersion } from '@sluice/datasets';
-import { detectionHead, detectKind, readDetectionHead } from '@sluice/formats';
+import { detectionHead, detectKind, LINE_KINDS, readDetectionHead } from '@sluice/formats';
 import { ContractKindLoader } from './contract/contract-kind.loader';
 import { contractFileName, Contracts, type ContractChooser } from './contract/contracts.service';
 import { LOADERS, type KindLoader } from './kind-loader';
@@ -45,19 +45,49 @@ export type Detected = { kind: FileKind } | { kind: 'contract'; contract: Contra
  */
 export function detectFile(head: Buffer, originalName: string, input?: ContractInput, contracts?: ContractChooser): Detected {
   const detected = detectKind(head, originalName);
-  if (!('reject' in detected)) return { kind: detected.kind };
+  if (!('reject' in detected)) {
+    const lineKind = detected.kind === 'ndjson' && input?.source === 'api' && contracts ? contractLineKind(head) : null;
+    return lineKind === null ? { kind: detected.kind } : byLineKind(contracts as ContractChooser, input as ContractInput & { source: 'api' }, lineKind);
+  }
   const refused: RefusedRoute = { kind: null, reason: detected.reject };
   if (!input || !contracts || !CONTRACTS_MAY_TAKE(detected.reject)) return refused;
   const choice = contracts.choose(input);
   if ('version' in choice) return { kind: 'contract', contract: choice.version };
   if ('none' in choice) return refused;
-  const names = choice.ambiguous.map((v) => `${v.contract.name} (${contractFileName(v)})`);
+  return ambiguous(choice.ambiguous, 'narrow their inputs (glob, folder, s3) so that one does');
+}
+
+/**
+ * An API body of NDJSON lines (SPEC §4.5) whose first line names a kind no built-in loader reads goes to the
+ * contract whose `inputs.kind` it is, read as NDJSON whatever the contract's format, every line of that kind
+ * (see `NdjsonFormat.lineKind`). A kind no contract takes stays NDJSON, whose loader refuses such lines.
+ */
+function byLineKind(contracts: ContractChooser, input: ContractInput & { source: 'api' }, kind: string): Detected {
+  const choice = contracts.choose({ ...input, kind });
+  if ('none' in choice) return { kind: 'ndjson' };
+  if ('ambiguous' in choice) return ambiguous(choice.ambiguous, `give one of them inputs.kind "${kind}"`);
+  const { contract } = choice.version;
+  return { kind: 'contract', contract: { ...choice.version, contract: { ...contract, format: { type: 'ndjson', lineKind: kind } } } };
+}
+
+/** The `kind` of the first line in a detection head when it is none of the built-in line kinds; else null. */
+function contractLineKind(head: Buffer): string | null {
+  const text = head.toString('utf8').trimStart();
+  const nl = text.indexOf('\n');
+  try {
+    const kind = (JSON.parse(nl < 0 ? text : text.slice(0, nl)) as { kind?: unknown }).kind;
+    return typeof kind === 'string' && !(LINE_KINDS as readonly string[]).includes(kind) ? kind : null;
+  } catch {
+    // A first line longer than the head: the NDJSON loader refuses it as too long.
+    return null;
+  }
+}
+
+function ambiguous(versions: readonly ContractVersion[], fix: string): RefusedRoute {
+  const names = versions.map((v) => `${v.contract.name} (${contractFileName(v)})`);
   return {
     kind: null,
-    reason: {
-      rule: 'contract_ambiguous',
-      message: `${names.length} data contracts take this file: ${names.join(', ')}; narrow their inputs (glob, folder, s3) so that one does, then replay the file`,
-    },
+    reason: { rule: 'contract_ambiguous', message: `${names.length} data contracts take this file: ${names.join(', ')}; ${fix}, then replay the file` },
   };
 }
 

@@ -190,6 +190,60 @@ describe('processor: files through data contracts', () => {
     expect(await weatherRows('API-1')).toBe(30);
   });
 
+  it('an NDJSON API body whose lines name a contract kind loads through that contract; a body mixing kinds is mixed_kinds', async () => {
+    const order = (id: string, kind = 'orders') =>
+      JSON.stringify({ kind, order_id: id, status: 'paid', amount: 10, currency: 'EUR', updated_at: '2024-06-01T10:00:00Z', customer: { id: 'c-9', country: 'DE' } });
+    const bodies = [
+      { name: 'kind-a.ndjson', body: Buffer.from(`${order('o-7001')}\n${order('o-7002')}\n\n${order('o-7003')}\n`) },
+      { name: 'kind-b.ndjson', body: Buffer.from(`${order('o-7101')}\n{"kind":"measurement","time_stamp":"2024-06-01T10:00:00Z","data":{"s":1}}\n`) },
+      { name: 'kind-c.ndjson', body: Buffer.from(`${order('o-7201')}\n${order('o-7202', 'weather')}\n`) },
+    ];
+    const entries = bodies.map((b) => ({ id: randomUUID(), source: 'api' as const, originalName: b.name, sha256: sha256(b.body.toString()), sizeBytes: b.body.length }));
+    const client = await t.pool.connect();
+    try {
+      await t.app.get(LedgerRepository).registerMany(client, entries.map((e) => ({ ...e, storedPath: databaseStoredPath(e.id) })), new Map(entries.map((e, i) => [e.id, bodies[i].body])));
+    } finally {
+      client.release();
+    }
+    const ids = entries.map((e) => e.id);
+    await t.js.publish(BatchSubjects.queued, { fileIds: ids }, `batch.${ids[0]}`);
+    expect(await terminal(ids[0])).toMatchObject({
+      status: 'processed',
+      kind: 'contract',
+      contract_name: 'orders',
+      contract_hash: sha256(readFileSync(join(contractsDir, 'orders.yaml'), 'utf8')),
+      rows_total: '3',
+      rows_loaded: '3',
+      rows_rejected: '0',
+      rows_written: '3',
+    });
+    const loaded = await query<{ order_id: string; line: number }>(`SELECT order_id, line FROM datasets.orders WHERE file_id = $1 ORDER BY line`, [ids[0]]);
+    expect(loaded).toEqual([
+      { order_id: 'o-7001', line: 1 },
+      { order_id: 'o-7002', line: 2 },
+      { order_id: 'o-7003', line: 4 },
+    ]);
+    for (const id of ids.slice(1)) {
+      const row = await terminal(id);
+      expect(row).toMatchObject({ status: 'quarantined', kind: 'contract', contract_name: 'orders', rows_loaded: '0', error: { rule: 'mixed_kinds' } });
+      expect(row.error?.message).toContain('line 2');
+      expect(await query(`SELECT count(*)::int AS n FROM datasets.orders WHERE file_id = $1`, [id])).toEqual([{ n: 0 }]);
+    }
+  });
+
+  it('a large NDJSON API body (a file in processing/) of a contract kind takes the single-file path to the same contract', async () => {
+    const lines = Array.from({ length: 50 }, (_, i) =>
+      JSON.stringify({ kind: 'orders', order_id: `o-8${String(i).padStart(3, '0')}`, status: 'created', amount: i, currency: 'EUR', updated_at: '2024-06-02T10:00:00Z', customer: { id: `c-${i}`, country: 'FR' } }),
+    );
+    const body = Buffer.from(`${lines.join('\n')}\n`);
+    const id = randomUUID();
+    const storedPath = `processing/${id}__${id}.ndjson`;
+    mkdirSync(join(t.dropzone, 'processing'), { recursive: true });
+    writeFileSync(join(t.dropzone, storedPath), body);
+    await new LedgerAnnouncer(t.app.get(LedgerRepository), t.js).register({ id, source: 'api', originalName: `${id}.ndjson`, storedPath, sha256: sha256(body.toString()), sizeBytes: body.length });
+    expect(await terminal(id)).toMatchObject({ status: 'processed', kind: 'contract', contract_name: 'orders', rows_total: '50', rows_loaded: '50', rows_written: '50' });
+  });
+
   it('a zip member goes to the contract that takes its name inside the archive', async () => {
     const id = await t.enqueue('stations.zip', await zipOf([{ name: 'site-b/weather_2024-04-05.csv', content: weatherOf('ZIP-1') }]));
     expect(await terminal(id)).toMatchObject({ status: 'processed', kind: 'zip_archive' });

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ContractFormat, CsvFormat } from '../contract';
-import { sampleRecords } from './read-records';
+import { readRecords, sampleRecords } from './read-records';
 import type { RecordLimits } from './record-batch';
 import { recordColumns, valueAt } from './record-columns';
 
@@ -60,6 +60,27 @@ describe(sampleRecords.name, () => {
     ]);
     expect(sample.truncated).toBe(true);
     expect(stream.destroyed).toBe(true);
+  });
+});
+
+describe(readRecords.name, () => {
+  it('reads NDJSON of a line kind up to the first line naming another kind, which ends it as mixed_kinds', async () => {
+    const { stream, read } = lines(10, (i) => (i === 0 ? '' : JSON.stringify({ kind: i === 3 ? 'weather' : 'orders', id: i })));
+    const batches = [];
+    for await (const batch of readRecords(stream, { type: 'ndjson', lineKind: 'orders' }, LIMITS)) batches.push(batch);
+    const records = batches.flatMap((b) => b.records);
+    const rejects = batches.flatMap((b) => b.rejects);
+    expect(records.map((r) => r.line)).toEqual([2, 3]);
+    expect(rejects).toEqual([expect.objectContaining({ line: 4, column: 'kind', rule: 'mixed_kinds' })]);
+    expect(rejects[0].message).toContain('"weather"');
+    expect(read.chunks).toBeLessThan(10);
+  });
+
+  it('reads NDJSON of a line kind whose lines all name it as plain NDJSON', async () => {
+    const { stream } = lines(3, (i) => JSON.stringify({ kind: 'orders', id: i }));
+    const records = [];
+    for await (const batch of readRecords(stream, { type: 'ndjson', lineKind: 'orders' }, LIMITS)) records.push(...batch.records, ...batch.rejects);
+    expect(records).toEqual([1, 2, 3].map((line) => ({ line, values: { kind: 'orders', id: line - 1 } })));
   });
 });
 

@@ -1,8 +1,8 @@
-import type { RowReject } from '@sluice/formats';
+import { cap, VALUE_CAP, type RowReject } from '@sluice/formats';
 import type { ContractFormat } from '../contract';
 import { readCsvRecords } from './csv-records';
 import { readJsonRecords, readNdjsonRecords } from './json-records';
-import type { RecordBatch, RecordInput, RecordLimits, SourceRecord } from './record-batch';
+import { recordReject, type RecordBatch, type RecordInput, type RecordLimits, type SourceRecord } from './record-batch';
 
 /**
  * Streams the records of a file as `format` describes it, in batches of about one input chunk, so a file of
@@ -15,9 +15,28 @@ export function readRecords(input: RecordInput, format: ContractFormat, limits: 
     case 'csv':
       return readCsvRecords(input, format, limits);
     case 'ndjson':
-      return readNdjsonRecords(input, limits);
+      return format.lineKind === undefined ? readNdjsonRecords(input, limits) : ofOneKind(readNdjsonRecords(input, limits), format.lineKind);
     case 'json':
       return readJsonRecords(input, format, limits);
+  }
+}
+
+/**
+ * The lines of a body taken by the `kind` they name: up to the first line naming another kind (or none), which
+ * ends the body as `mixed_kinds`, since one body goes to one contract.
+ */
+async function* ofOneKind(batches: AsyncGenerator<RecordBatch>, kind: string): AsyncGenerator<RecordBatch> {
+  for await (const batch of batches) {
+    const stray = batch.records.find((r) => (r.values as Record<string, unknown>)['kind'] !== kind);
+    if (!stray) {
+      yield batch;
+      continue;
+    }
+    const named = (stray.values as Record<string, unknown>)['kind'];
+    const what = named === undefined ? 'names no kind' : `names the kind ${cap(JSON.stringify(named) ?? '', VALUE_CAP)}`;
+    const reject = recordReject(stray.line, 'mixed_kinds', `the line ${what}, but the body is of kind "${kind}" (its first line); one body is of one kind, send each kind in a body of its own`, JSON.stringify(stray.values), 'kind');
+    yield { records: batch.records.filter((r) => r.line < stray.line), rejects: [...batch.rejects.filter((r) => r.line < stray.line), reject] };
+    return;
   }
 }
 

@@ -24,7 +24,8 @@ export type ContractValueRule =
  * Rule codes of a refused line or item of any kind: the CSV ones, a JSON item's, a JSON syntax error's, and a
  * line's; and those that end a file read by a data contract (a header it cannot use, CSV it cannot follow, a
  * document that is empty or too large), a contract's field checks, a key already loaded (`duplicate_key`) and
- * columns that differ from the contract's (`schema_drift`).
+ * columns that differ from the contract's (`schema_drift`), and a line of a body taken by its kind naming another
+ * kind (`mixed_kinds`).
  */
 export type RecordRule =
   | RowRule
@@ -37,7 +38,8 @@ export type RecordRule =
   | 'malformed_csv'
   | 'empty_file'
   | 'file_too_large'
-  | 'schema_drift';
+  | 'schema_drift'
+  | 'mixed_kinds';
 
 /**
  * A refused line or item: where (line; column is the CSV column or the JSON field path), which rule, a

@@ -53,7 +53,9 @@ export interface DriftRefusal {
 export function planColumns(contract: Contract, first: RecordBatch): ColumnPlan | DriftRefusal {
   const json = contract.format.type !== 'csv';
   const sources = contract.columns.map((c) => c.source);
-  const fileColumns = json ? coveredColumns(recordColumns(first), sources) : [...(first.header ?? [])];
+  let fileColumns = json ? coveredColumns(recordColumns(first), sources) : [...(first.header ?? [])];
+  // A body taken by its kind: the `kind` field routed it, and is a column only when the contract names it.
+  if (contract.format.type === 'ndjson' && contract.format.lineKind !== undefined && !sources.includes('kind')) fileColumns = fileColumns.filter((c) => c !== 'kind');
   const inFile = new Set(fileColumns);
   const named = new Set(sources);
   const missing = contract.columns.filter((c) => !inFile.has(c.source));

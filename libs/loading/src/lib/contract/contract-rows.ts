@@ -63,7 +63,7 @@ export function endsFile(format: ContractFormat, reject: RowReject): boolean {
     case 'csv':
       return reject.rule === 'invalid_header' || reject.rule === 'malformed_csv' || reject.rule === 'empty_file' || reject.rule === 'line_too_long';
     case 'ndjson':
-      return false;
+      return reject.rule === 'mixed_kinds';
     case 'json':
       // One item is refused for not being an object, naming a field twice or text PostgreSQL cannot hold;
       // anything else is about the document, which is read no further.
