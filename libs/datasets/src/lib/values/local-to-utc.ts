@@ -37,6 +37,8 @@ function zoneOffsets(zone: string): ZonedTime {
 
 /** The wall time read as if it were UTC; setUTCFullYear, as Date.UTC maps years 0–99 to 1900–1999. */
 export function wallAsUtc(w: WallTime): number {
+  // Date.UTC reads a year below 100 as 19xx; those few take the longer way.
+  if (w.year >= 100) return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second, w.millisecond);
   const d = new Date(0);
   d.setUTCFullYear(w.year, w.month - 1, w.day);
   d.setUTCHours(w.hour, w.minute, w.second, w.millisecond);

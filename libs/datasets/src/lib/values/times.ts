@@ -45,13 +45,24 @@ const ISO_TIMESTAMP =
 export function timestampParser(column: TimeColumn): (text: string) => ColumnValue {
   const readers = column.formats.map((format) => instantReader(format, column));
   const expected = expectedFormats(column.formats, 'timestamp');
-  return (text) => {
+  // Rows of many series at one time follow each other (every sensor's reading of a minute): the last value read
+  // is kept, and the same text again costs a comparison.
+  let lastText: string | null = null;
+  let lastValue: ColumnValue = problem('invalid_timestamp', '');
+  const parse = (text: string): ColumnValue => {
     for (const read of readers) {
       const outcome = read(text);
       if (outcome === null) continue;
       return typeof outcome === 'number' ? { ok: true, text: microsToIso(outcome) } : outcome;
     }
     return problem('invalid_timestamp', `${column.source} ${quoted(text)} is not a timestamp in ${expected}`);
+  };
+  return (text) => {
+    if (text !== lastText) {
+      lastValue = parse(text);
+      lastText = text;
+    }
+    return lastValue;
   };
 }
 

@@ -141,6 +141,7 @@ class FileLoad {
     const policy = this.contract.table.onDuplicateKey;
     /** The line each key of the file was first seen on. */
     const seen = new Map<string, number>();
+    let tracking = this.maxMemoryKeys > 0;
     let plan: ColumnPlan | null = null;
     let rows: RowMaker | null = null;
     let copy: CopySink | null = null;
@@ -166,10 +167,14 @@ class FileLoad {
             rejects.push(row);
             continue;
           }
-          const earlier = seen.get(row.key);
+          // Past the bound memory is no longer asked at all (a lookup in a large Map costs as much as the rest of
+          // the row): the table's key finds a repeat, the COPY fails and the slow pass decides.
+          const earlier = tracking ? seen.get(row.key) : undefined;
           if (earlier === undefined) {
-            // Past the bound the table's key finds the file's later repeats: the COPY fails and the slow pass decides.
-            if (seen.size < this.maxMemoryKeys) seen.set(row.key, record.line);
+            if (tracking) {
+              seen.set(row.key, record.line);
+              tracking = seen.size < this.maxMemoryKeys;
+            }
             text += row.text;
             good++;
           } else if (policy === 'reject') {
