@@ -254,7 +254,7 @@ export class Stack {
     else await deleteNamespaceStream(this.natsUrl, this.namespace).catch(() => undefined);
     await this.db.drop();
     if (!this.opts.dropzone) rmSync(this.dropzone, { recursive: true, force: true });
-    if (!this.opts.env?.['CONTRACTS_DIR']) rmSync(this.contractsDir, { recursive: true, force: true });
     else for (const entry of readdirSync(this.dropzone)) rmSync(join(this.dropzone, entry), { recursive: true, force: true });
+    if (!this.opts.env?.['CONTRACTS_DIR']) rmSync(this.contractsDir, { recursive: true, force: true });
   }
 }
