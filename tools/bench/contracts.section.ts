@@ -67,7 +67,8 @@ const rate = (rows: number, ms: number) => `${Math.round(rows / (ms / 1000)).toL
 export async function contractsSection({ out, peakRssMb, mb, skip }: ContractsBench): Promise<void> {
   if (skip) return void out('\n(contracts skipped)');
   const target = mb * 1024 ** 2;
-  out(`\n## Contracts: a generated ${(target / 1024 ** 3).toFixed(2)} GB CSV through a data contract vs psql \\copy of the same file into the same table`);
+  const label = mb >= 1024 ? `${(mb / 1024).toFixed(2)} GiB` : `${mb} MiB`;
+  out(`\n## Contracts: a generated ${label} CSV through a data contract vs psql \\copy of the same file into the same table`);
   const stack = await Stack.start({ label: 'benchcontracts', services: ['watcher', 'processor'], env: { LOG_LEVEL: 'warn', ACK_WAIT_MS: '30000' } });
   const staging = mkdtempSync(join(stack.dropzone, '..', 'contracts-staging-'));
   try {
