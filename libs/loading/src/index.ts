@@ -25,4 +25,4 @@ export * from './lib/contract/contracts.service';
 export * from './lib/check/check-report';
 export * from './lib/check/file-check';
 export * from './lib/contract/contract-kind.loader';
-export * from './lib/check/check-load-options';
+export * from './lib/load-policy-options';

@@ -2,7 +2,7 @@ import { type DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { ConfigModule, IngestApiConfig } from '@sluice/config';
 import { DbModule } from '@sluice/db';
 import { HttpApiModule, type ApiKeySettings } from '@sluice/http';
-import { checkLoadOptions, ContractsModule, Contracts, FileCheck, LedgerModule } from '@sluice/loading';
+import { loadPolicyOptions, ContractsModule, Contracts, FileCheck, LedgerModule } from '@sluice/loading';
 import { MessagingModule } from '@sluice/messaging';
 import { ObservabilityModule, type BootstrapOptions } from '@sluice/observability';
 import { ReplayModule } from '@sluice/replay';
@@ -46,7 +46,7 @@ function fileCheck(db: DataSource, contracts: Contracts, config: IngestApiConfig
     schema: config.CONTRACTS_SCHEMA,
     // Read per check: the retention horizons move with the clock.
     get options() {
-      return checkLoadOptions(config);
+      return loadPolicyOptions(config);
     },
     decompression: config.decompressionLimits,
   });

@@ -9,6 +9,7 @@ import {
   LedgerRepository,
   loadOutcome,
   LoaderRegistry,
+  loadPolicyOptions,
   PartitionCoverage,
   refusedOutcome,
   StoredPayloads,
@@ -57,20 +58,10 @@ export class FileProcessorService {
 
   /** Policies and limits every load runs with. */
   loadOptions(onProgress?: () => void): LoadOptions {
-    const { rawMs, logMs } = this.config.retention;
-    const now = Date.now();
+    const coverage = this.coverage;
     return {
-      notBefore: { rawMicros: rawMs === undefined ? undefined : (now - rawMs) * 1000, logMicros: logMs === undefined ? undefined : (now - logMs) * 1000 },
-      invalidRows: this.config.INVALID_ROWS,
-      maxInvalidRatio: this.config.MAX_INVALID_RATIO,
-      minInvalidRows: this.config.MIN_INVALID_ROWS,
-      ranges: this.config.metricRanges,
-      naiveTimeZone: this.config.NAIVE_TIMEZONE,
-      maxJsonDocumentBytes: this.config.MAX_JSON_DOCUMENT_BYTES,
-      maxLineBytes: this.config.MAX_LINE_BYTES,
-      maxJsonDepth: this.config.MAX_JSON_DEPTH,
-      maxCsvColumns: this.config.MAX_CSV_COLUMNS,
-      beforeCopy: this.coverage ? (table, from, to) => (this.coverage as PartitionCoverage).beforeCopy(table, from, to) : undefined,
+      ...loadPolicyOptions(this.config),
+      beforeCopy: coverage ? (table, from, to) => coverage.beforeCopy(table, from, to) : undefined,
       onProgress,
     };
   }

@@ -45,8 +45,8 @@ async function runCheck(path: string, opts: CheckOptions, ctx: () => CliContext,
         return taking.length === 0 ? { none: true } : taking.length > 1 ? { ambiguous: taking } : { version: taking[0] };
       },
     };
-    const { FileCheck, checkLoadOptions } = await import('@sluice/loading');
-    const check = new FileCheck({ db: await ctx().db(), contracts, schema: config.CONTRACTS_SCHEMA, options: checkLoadOptions(config), decompression: config.decompressionLimits });
+    const { FileCheck, loadPolicyOptions } = await import('@sluice/loading');
+    const check = new FileCheck({ db: await ctx().db(), contracts, schema: config.CONTRACTS_SCHEMA, options: loadPolicyOptions(config), decompression: config.decompressionLimits });
     let quarantined = false;
     for (const target of targets.items) {
       const report = await check.check(target.name, target.open, { input: target.input });
