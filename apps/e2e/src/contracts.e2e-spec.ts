@@ -326,36 +326,57 @@ describe('3. drift: added, removed, renamed and retyped columns under each polic
     );
   });
 
-  it('quarantine: nothing loads, and the ledger error holds the column differences', async () => {
+  /** `sluice check` of the file first: what it says the load must do, with the four differences. */
+  async function checked(name: string, station: string, expected: Partial<CheckReport>): Promise<void> {
+    const file = join(work, name);
+    writeFileSync(file, driftFile(station));
+    const r = await cli('check', file, '--json');
+    expect(r.code).toBe(expected.verdict === 'quarantine' ? 1 : 0);
+    const report = JSON.parse(r.stdout.trim()) as CheckReport;
+    expect(report).toMatchObject(expected);
+    expect(report.drift).toHaveLength(4);
+  }
+
+  it('quarantine: nothing loads, and the ledger error holds the four differences', async () => {
+    await checked('wq_1.csv', 'DQ-1', { contract: 'weather_wq', verdict: 'quarantine' });
     const row = await dropAndWait('wq_1.csv', driftFile('DQ-1'));
     expect(row).toMatchObject({ status: 'quarantined', contract_name: 'weather_wq', rows_loaded: '0', error: { rule: 'schema_drift' } });
-    // The column differences; a retyped value is a row error, not drift (column-plan.ts), so it is not among them.
-    for (const line of ['+ Wind (float): new column', '- Wetter: missing', '~ Temperatur → Temp: renamed']) expect(row.error!.message).toContain(line);
+    for (const line of ['+ Wind (float): new column', '- Wetter: missing', '~ Temperatur → Temp: renamed', '! Luftfeuchte: expected int, found text ("n/a")']) expect(row.error!.message).toContain(line);
     const [{ t }] = await stack.query<{ t: string | null }>(`SELECT to_regclass('datasets.weather_wq')::text AS t`);
     if (t) expect(await stack.count('datasets.weather_wq')).toBe(0);
   });
 
-  it('ignore_extra: every row loads but the retyped value, and the table has the contract columns only', async () => {
+  it('ignore_extra: every row loads, with the contract columns only; the retyped value is null', async () => {
+    await checked('wi_1.csv', 'DI-1', { contract: 'weather_wi', verdict: 'load', rows_total: 10, would_load: 10, rejected: {} });
     const row = await dropAndWait('wi_1.csv', driftFile('DI-1'));
-    // docs/contracts.md: extra columns dropped, missing optional ones null; a value that does not fit its type is a
-    // row error under every policy, so the one "n/a" row is rejected and the other nine load.
-    expect(row).toMatchObject({ status: 'processed', contract_name: 'weather_wi', rows_loaded: '9', rows_rejected: '1' });
-    expect((await rowErrors(row.id)).map((e) => e.line)).toEqual([RETYPED_LINE]);
+    // docs/contracts.md: extra columns dropped, missing optional ones null, a retyped optional column's values
+    // that no longer fit null.
+    expect(row).toMatchObject({ status: 'processed', contract_name: 'weather_wi', rows_loaded: '10', rows_rejected: '0' });
+    expect(await rowErrors(row.id)).toEqual([]);
     expect((await tableColumns('weather_wi')).map((c) => c.column_name)).toEqual(['station', 'observed_at', 'temperature_c', 'humidity_pct', 'conditions', 'file_id', 'line']);
-    const rows = await stack.query<{ temperature_c: number | null; conditions: string | null }>('SELECT temperature_c, conditions FROM datasets.weather_wi');
-    expect(rows).toHaveLength(9);
+    const rows = await stack.query<{ line: number; temperature_c: number | null; humidity_pct: number | null; conditions: string | null }>(
+      'SELECT line, temperature_c, humidity_pct, conditions FROM datasets.weather_wi ORDER BY line',
+    );
+    expect(rows.map((r) => r.line)).toEqual(Array.from({ length: 10 }, (_, i) => i + 2));
     expect(rows.every((r) => r.temperature_c === null && r.conditions === null)).toBe(true);
+    expect(rows.map((r) => r.humidity_pct)).toEqual(rows.map((r) => (r.line === RETYPED_LINE ? null : 60 + r.line - 2)));
   });
 
-  it('add_columns: every row loads but the retyped value, and the table gained the new columns, nullable', async () => {
+  it('add_columns: every row loads; the table gained the new columns and the retyped value is kept as text', async () => {
+    await checked('wa_1.csv', 'DA-1', { contract: 'weather_wa', verdict: 'load', rows_total: 10, would_load: 10, rejected: {} });
     const row = await dropAndWait('wa_1.csv', driftFile('DA-1'));
-    expect(row).toMatchObject({ status: 'processed', contract_name: 'weather_wa', rows_loaded: '9', rows_rejected: '1' });
+    expect(row).toMatchObject({ status: 'processed', contract_name: 'weather_wa', rows_loaded: '10', rows_rejected: '0' });
     const columns = await tableColumns('weather_wa');
-    expect(columns.map((c) => c.column_name)).toEqual(expect.arrayContaining(['station', 'observed_at', 'temperature_c', 'humidity_pct', 'conditions', 'file_id', 'line', 'temp', 'wind']));
-    expect(columns.filter((c) => ['temp', 'wind'].includes(c.column_name)).map((c) => c.is_nullable)).toEqual(['YES', 'YES']);
-    const winds = await stack.query<{ wind: string }>('SELECT wind FROM datasets.weather_wa ORDER BY line');
-    expect(winds.map((w) => w.wind)).toHaveLength(9);
-    expect(winds.every((w) => /^\d+,5$|^\d+\.5$/.test(String(w.wind)))).toBe(true);
+    expect(columns.map((c) => c.column_name)).toEqual(
+      expect.arrayContaining(['station', 'observed_at', 'temperature_c', 'humidity_pct', 'conditions', 'file_id', 'line', 'temp', 'wind', 'humidity_pct_raw']),
+    );
+    expect(columns.filter((c) => ['temp', 'wind', 'humidity_pct_raw'].includes(c.column_name)).map((c) => c.is_nullable)).toEqual(['YES', 'YES', 'YES']);
+    const rows = await stack.query<{ line: number; temp: string; wind: string; humidity_pct: number | null; humidity_pct_raw: string | null }>(
+      'SELECT line, temp, wind, humidity_pct, humidity_pct_raw FROM datasets.weather_wa ORDER BY line',
+    );
+    expect(rows).toHaveLength(10);
+    expect(rows.every((r) => /^\d+,5$/.test(r.temp) && /^\d+,5$/.test(r.wind))).toBe(true);
+    expect(rows.map((r) => [r.humidity_pct, r.humidity_pct_raw])).toEqual(rows.map((r) => (r.line === RETYPED_LINE ? [null, 'n/a'] : [60 + r.line - 2, null])));
   });
 });
 

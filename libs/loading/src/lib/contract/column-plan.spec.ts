@@ -62,6 +62,53 @@ describe('planColumns', () => {
     expect(taken).toMatchObject({ refusal: { rule: 'schema_drift', message: expect.stringContaining('"file_id", which the table already uses') } });
   });
 
+  describe('a column the file retyped (a first value that no longer fits its type)', () => {
+    const csv = { type: 'csv', delimiter: ';', quote: '"', header: true, decimalComma: true, encoding: 'utf-8', skipLines: 0 } as const;
+    const columns = [col('id', 'id', 'int'), col('hum', 'humidity', 'int', false), col('t', 't', 'float')];
+    const records = [
+      { line: 2, values: ['1', '60', '1,5'] },
+      { line: 3, values: ['2', 'n/a', '2,5'] },
+      { line: 4, values: ['3', '101', 'x'] },
+    ];
+    const parsed = (p: ColumnPlan) => records.map((r) => p.columns.map((c) => c.parse(c.read(r))));
+    const first = { header: ['id', 'hum', 't'], records: records.slice(0, 2), rejects: [] };
+
+    it('under quarantine: the diff names it, and its misfits stay row errors', () => {
+      const p = plan(planColumns(contract({ format: csv, columns, drift: 'quarantine' }), first));
+      expect(p.drift).toEqual([{ change: 'type_changed', source: 'hum', name: 'humidity', expected: 'int', found: 'text', sample: 'n/a' }]);
+      expect(parsed(p)[1][1]).toMatchObject({ ok: false, rule: 'not_a_number' });
+    });
+
+    it('under ignore_extra: a value that does not fit is null, one that fits loads, a required column is not eased', () => {
+      const p = plan(planColumns(contract({ format: csv, columns, drift: 'ignore_extra' }), { ...first, records }));
+      expect(p.added).toEqual([]);
+      const rows = parsed(p);
+      expect(rows.map((r) => r[1])).toEqual([
+        { ok: true, text: '60' },
+        { ok: true, text: null },
+        { ok: true, text: '101' },
+      ]);
+      // "x" in the required float column t retypes it too, but a required column's value must fit.
+      expect(rows[2][2]).toMatchObject({ ok: false, rule: 'not_a_number' });
+    });
+
+    it('under add_columns: the values that do not fit are kept as text in <column>_raw', () => {
+      const p = plan(planColumns(contract({ format: csv, columns, drift: 'add_columns' }), first));
+      expect(p.added).toEqual([{ source: 'hum', name: 'humidity_raw', type: 'text', required: false, ambiguous: 'reject' }]);
+      expect(parsed(p).map((r) => [r[1], r[3]])).toEqual([
+        [{ ok: true, text: '60' }, { ok: true, text: null }],
+        [{ ok: true, text: null }, { ok: true, text: 'n/a' }],
+        [{ ok: true, text: '101' }, { ok: true, text: null }],
+      ]);
+    });
+
+    it('under add_columns: refuses the file when <column>_raw is a name the contract uses', () => {
+      const taken = [...columns, col('humraw', 'humidity_raw', 'text', false)];
+      const result = planColumns(contract({ format: csv, columns: taken, drift: 'add_columns' }), { ...first, header: ['id', 'hum', 't', 'humraw'], records: first.records.map((r) => ({ ...r, values: [...r.values, ''] })) });
+      expect(result).toMatchObject({ refusal: { rule: 'schema_drift', message: expect.stringContaining('"humidity_raw", which the table already uses') } });
+    });
+  });
+
   it('makes column names lowercase with _ for every other character', () => {
     expect(columnNameFor('Temperatur °C')).toBe('temperatur__c');
   });

@@ -2,6 +2,7 @@ import { IDENTIFIER, type RejectReason } from '@sluice/contracts';
 import {
   compileColumn,
   diffColumns,
+  fits,
   formatDiff,
   recordColumns,
   valueAt,
@@ -32,7 +33,7 @@ export interface ColumnPlan {
   columns: PlannedColumn[];
   /** Columns the file brings that the table does not have yet (`add_columns`): text, nullable. */
   added: ContractColumn[];
-  /** How the file's columns differ from the contract's (renames, additions, removals; never value types). */
+  /** How the file's columns differ from the contract's, as `contract diff` lists them. */
   drift: ColumnDiff[];
 }
 
@@ -48,7 +49,12 @@ export interface DriftRefusal {
  * - quarantine: any column missing from the file, optional or not, or any column the contract does not name
  *   refuses the file;
  * - ignore_extra: extra columns are not read, missing optional ones are null, a missing required one refuses it;
- * - add_columns: as ignore_extra, but extra columns are loaded as text into columns named after them.
+ *   an optional column the file retyped (its first values hold one that no longer fits the type) is read as far
+ *   as its values fit, and a value that does not is null;
+ * - add_columns: as ignore_extra, but extra columns are loaded as text into columns named after them, and the
+ *   values of a retyped column that do not fit are kept as text in `<column>_raw`.
+ * A value that does not fit its type in a column the file did not retype (it looked right at the start), or in a
+ * required column, stays a row error, as under quarantine: nothing is set null that the policy did not allow.
  */
 export function planColumns(contract: Contract, first: RecordBatch): ColumnPlan | DriftRefusal {
   const json = contract.format.type !== 'csv';
@@ -65,14 +71,14 @@ export function planColumns(contract: Contract, first: RecordBatch): ColumnPlan 
     source,
     samples: first.records.slice(0, DRIFT_SAMPLES).map((r) => (Array.isArray(r.values) ? r.values[index] : valueAt(r.values, source))),
   }));
-  // A value of the wrong type is a row error, not drift: only the columns themselves are compared here.
-  const drift = diffColumns({ columns: contract.columns, format: contract.format }, { columns: sampled }).filter((d) => d.change !== 'type_changed');
+  const drift = diffColumns({ columns: contract.columns, format: contract.format }, { columns: sampled });
   // Drift is about the header line of a CSV file, and about the first record of JSON.
   const { format } = contract;
   const line = format.type === 'csv' && format.header ? format.skipLines + 1 : (first.records[0]?.line ?? 1);
   const refuse = (message: string): DriftRefusal => ({ refusal: { rule: 'schema_drift', message, line }, drift });
   const differences = formatDiff(drift).join('; ');
 
+  // Under quarantine a retyped column alone refuses nothing: each value that does not fit is a row error.
   if (contract.drift === 'quarantine' && (missing.length || extra.length)) {
     return refuse(`the file's columns differ from contract "${contract.name}" (drift: quarantine refuses such a file): ${differences}`);
   }
@@ -82,29 +88,62 @@ export function planColumns(contract: Contract, first: RecordBatch): ColumnPlan 
     return refuse(`the file lacks the required column(s) ${names} of contract "${contract.name}": ${differences}`);
   }
 
+  const decimalComma = format.type === 'csv' && format.decimalComma;
+  /** Per optional column the file retyped (lenient policies only): whether a value no longer fits its type. */
+  const misfits = new Map<string, (raw: unknown) => boolean>();
+  if (contract.drift !== 'quarantine') {
+    const retyped = new Set(drift.flatMap((d) => (d.change === 'type_changed' ? [d.source] : [])));
+    for (const c of contract.columns) if (retyped.has(c.source) && !c.required) misfits.set(c.source, (raw) => !fits(c.type, raw, { decimalComma, formats: c.formats }));
+  }
+
   const added: ContractColumn[] = [];
+  /** Names of the added columns that keep the misfits of a retyped column. */
+  const rawColumns = new Set<string>();
   if (contract.drift === 'add_columns') {
     const taken = new Set<string>([...contract.columns.map((c) => c.name), ...BOOKKEEPING_COLUMNS]);
-    for (const source of extra) {
-      const name = columnNameFor(source);
+    const add = (source: string, name: string, what: string): DriftRefusal | null => {
       if (!IDENTIFIER.test(name)) {
-        return refuse(`the file's new column "${source}" cannot be made a column name (lowercase letters, digits and _, not starting with a digit, at most 63): rename it in the file or add it to contract "${contract.name}"`);
+        return refuse(`${what} cannot be made a column name (lowercase letters, digits and _, not starting with a digit, at most 63): rename it in the file or add it to contract "${contract.name}"`);
       }
-      if (taken.has(name)) {
-        return refuse(`the file's new column "${source}" would be named "${name}", which the table already uses: rename it in the file or add it to contract "${contract.name}"`);
-      }
+      if (taken.has(name)) return refuse(`${what} would be named "${name}", which the table already uses: rename it in the file or add it to contract "${contract.name}"`);
       taken.add(name);
       added.push({ source, name, type: 'text', required: false, ambiguous: 'reject' });
+      return null;
+    };
+    for (const source of extra) {
+      const refused = add(source, columnNameFor(source), `the file's new column "${source}"`);
+      if (refused) return refused;
+    }
+    for (const c of contract.columns.filter((column) => misfits.has(column.source))) {
+      const refused = add(c.source, rawColumnName(c.name), `the column for the values of "${c.source}" that are no longer ${c.type}`);
+      if (refused) return refused;
+      rawColumns.add(rawColumnName(c.name));
     }
   }
 
-  const context = { timezone: contract.timezone, decimalComma: format.type === 'csv' && format.decimalComma, jsonSource: json };
-  const columns = [...contract.columns, ...added].map((column) => ({
-    column,
-    read: json ? jsonReader(column.source) : csvReader(fileColumns.indexOf(column.source)),
-    parse: compileColumn(column, context),
-  }));
+  const context = { timezone: contract.timezone, decimalComma, jsonSource: json };
+  const columns = [...contract.columns, ...added].map((column): PlannedColumn => {
+    const compiled = compileColumn(column, context);
+    const misfit = misfits.get(column.source);
+    let parse = compiled;
+    // The typed column takes what fits and is null where a value does not; its `_raw` column holds only those.
+    if (misfit && rawColumns.has(column.name)) parse = (raw) => (misfit(raw) ? compiled(raw) : NULL_TEXT);
+    else if (misfit) {
+      parse = (raw) => {
+        const value = compiled(raw);
+        return value.ok || !misfit(raw) ? value : NULL_TEXT;
+      };
+    }
+    return { column, read: json ? jsonReader(column.source) : csvReader(fileColumns.indexOf(column.source)), parse };
+  });
   return { columns, added, drift };
+}
+
+const NULL_TEXT = Object.freeze({ ok: true as const, text: null });
+
+/** Where add_columns keeps the values of a retyped column that no longer fit its type: `humidity` → `humidity_raw`. */
+export function rawColumnName(name: string): string {
+  return `${name}_raw`;
 }
 
 /** The name an added column gets from its source: lowercase, every other character `_` (`Wind Speed` → `wind_speed`). */

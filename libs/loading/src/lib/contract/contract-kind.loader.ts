@@ -1,7 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { CommonConfig } from '@sluice/config';
 import { quoteIdentifier, type RejectReason } from '@sluice/contracts';
-import type { ContractColumn, ContractVersion } from '@sluice/datasets';
+import { formatDiff, type ContractColumn, type ContractVersion } from '@sluice/datasets';
 import { DatasetTableError, DatasetTables, rowsOf } from '@sluice/db';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
@@ -31,6 +31,7 @@ class ColumnsRefused extends Error {
 export class ContractKindLoader {
   readonly tables: DatasetTables;
   private readonly loader = new ContractLoader();
+  private readonly logger = new Logger(ContractKindLoader.name);
 
   constructor(ds: DataSource, config: CommonConfig) {
     this.tables = new DatasetTables(ds, config.CONTRACTS_SCHEMA);
@@ -71,6 +72,11 @@ export class ContractKindLoader {
       throw e;
     }
     if (result.rejection) return { ...refused(result.rejection), rowsTotal: result.rowsTotal, rowsRejected: result.rowsRejected };
+    // Drift the policy let through is said once per load, for the person who wonders later where a column went.
+    if (result.drift.length) {
+      const { name, drift } = version.contract;
+      this.logger.warn(`file ${fileId}: loads through contract ${name} with drift, taken by its policy (drift: ${drift}): ${formatDiff(result.drift).join('; ')}`);
+    }
     return {
       status: 'processed',
       kind: 'contract',

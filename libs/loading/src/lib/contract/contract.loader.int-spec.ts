@@ -247,7 +247,8 @@ describe(ContractLoader.name, () => {
         },
       };
       const r = await load(v, JSON.stringify(doc, null, 1));
-      expect(r).toMatchObject({ rowsTotal: 3, rowsLoaded: 2, rowsRejected: 1, rejection: null, drift: [] });
+      // "lots" retypes the required column total as the diff sees it; a required column's misfit is a row error.
+      expect(r).toMatchObject({ rowsTotal: 3, rowsLoaded: 2, rowsRejected: 1, rejection: null, drift: [expect.objectContaining({ change: 'type_changed', source: 'total', sample: 'lots' })] });
       expect(await ds.query(`SELECT order_id, customer, total, tags FROM ${SCHEMA}.orders ORDER BY order_id`)).toEqual([
         { order_id: '1', customer: 'Ada', total: '12.5', tags: ['a', 'b'] },
         { order_id: '2', customer: null, total: '7', tags: null },
@@ -265,6 +266,7 @@ describe(ContractLoader.name, () => {
       for (const t of ['drift_q', 'drift_i', 'drift_a']) {
         await ds.query(`CREATE TABLE ${SCHEMA}.${t} (ts timestamptz NOT NULL, temp float8 NOT NULL, note text, file_id uuid NOT NULL, line integer NOT NULL, PRIMARY KEY (ts))`);
       }
+      await ds.query(`CREATE TABLE ${SCHEMA}.drift_r (ts timestamptz NOT NULL, level integer, file_id uuid NOT NULL, line integer NOT NULL, PRIMARY KEY (ts))`);
     });
 
     it('quarantine: a file with an extra column and without an optional one is refused with the differences, nothing written', async () => {
@@ -305,10 +307,10 @@ describe(ContractLoader.name, () => {
     });
 
     /** Adds columns the way the caller does: in the load's transaction. */
-    const addColumns = (calls: ContractColumn[][]): Partial<ContractLoadOptions> => ({
+    const addColumns = (calls: ContractColumn[][], table = 'drift_a'): Partial<ContractLoadOptions> => ({
       addColumns: async (added, client) => {
         calls.push(added);
-        for (const c of added) await client.query(`ALTER TABLE ${SCHEMA}.drift_a ADD COLUMN IF NOT EXISTS "${c.name}" text`);
+        for (const c of added) await client.query(`ALTER TABLE ${SCHEMA}.${table} ADD COLUMN IF NOT EXISTS "${c.name}" text`);
       },
     });
     const hasColumn = async (name: string) =>
@@ -335,6 +337,43 @@ describe(ContractLoader.name, () => {
       expect(await load(contract('add_columns', 'drift_a'), file, addColumns(calls), r.fileId)).toEqual(r);
       expect(calls).toHaveLength(2);
       expect(await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.drift_a`)).toEqual([{ n: 2 }]);
+    });
+
+    describe('a retyped optional column (its first values hold one that is no longer an int)', () => {
+      const levels = [col('ts', 'ts', 'timestamptz'), col('level', 'level', 'int', { required: false })];
+      const retyped = (drift: Contract['drift']) => version({ name: 'drift_r', drift, columns: levels, table: { name: 'drift_r', key: ['ts'], onDuplicateKey: 'reject' } });
+      const levelFile = 'ts;level\n2026-03-01T10:00:00Z;5\n2026-03-01T11:00:00Z;high\n2026-03-01T12:00:00Z;7\n';
+      const stored = () => ds.query(`SELECT level, level_raw FROM ${SCHEMA}.drift_r ORDER BY ts`);
+
+      it('quarantine: the value that does not fit is a row error', async () => {
+        const r = await load(retyped('quarantine'), levelFile);
+        expect(r).toMatchObject({ rowsLoaded: 2, rowsRejected: 1, rejection: null });
+        expect(r.drift).toEqual([{ change: 'type_changed', source: 'level', name: 'level', expected: 'int', found: 'text', sample: 'high' }]);
+        expect(await errors(r.fileId)).toEqual([expect.objectContaining({ line: 3, column: 'level', rule: 'not_a_number' })]);
+        await ds.query(`DELETE FROM ${SCHEMA}.drift_r`);
+      });
+
+      it('add_columns: every row loads, the misfit kept as text in level_raw; a replay (the slow pass) changes nothing', async () => {
+        const calls: ContractColumn[][] = [];
+        const r = await load(retyped('add_columns'), levelFile, addColumns(calls, 'drift_r'));
+        expect(calls).toEqual([[{ source: 'level', name: 'level_raw', type: 'text', required: false, ambiguous: 'reject' }]]);
+        expect(r).toMatchObject({ rowsLoaded: 3, rowsRejected: 0, rejection: null });
+        const rows = [
+          { level: 5, level_raw: null },
+          { level: null, level_raw: 'high' },
+          { level: 7, level_raw: null },
+        ];
+        expect(await stored()).toEqual(rows);
+        expect(await load(retyped('add_columns'), levelFile, addColumns(calls, 'drift_r'), r.fileId)).toEqual(r);
+        expect(await stored()).toEqual(rows);
+      });
+
+      it('ignore_extra: every row loads, the misfit null', async () => {
+        await ds.query(`DELETE FROM ${SCHEMA}.drift_r`);
+        const r = await load(retyped('ignore_extra'), levelFile);
+        expect(r).toMatchObject({ rowsLoaded: 3, rowsRejected: 0, rejection: null });
+        expect((await stored()).map((s: { level: number | null }) => s.level)).toEqual([5, null, 7]);
+      });
     });
 
     it('add_columns: a new column that cannot be named refuses the file', async () => {
