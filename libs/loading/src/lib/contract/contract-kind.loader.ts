@@ -72,10 +72,10 @@ export class ContractKindLoader {
       throw e;
     }
     if (result.rejection) return { ...refused(result.rejection), rowsTotal: result.rowsTotal, rowsRejected: result.rowsRejected };
-    // Drift the policy let through is said once per load, for the person who wonders later where a column went.
+    // Drift a file loads with is said once per load, for the person who wonders later where a column went.
     if (result.drift.length) {
       const { name, drift } = version.contract;
-      this.logger.warn(`file ${fileId}: loads through contract ${name} with drift, taken by its policy (drift: ${drift}): ${formatDiff(result.drift).join('; ')}`);
+      this.logger.warn(`file ${fileId} differs from contract ${name} and loads as its policy says (drift: ${drift}; docs/contracts.md, "drift"): ${formatDiff(result.drift).join('; ')}`);
     }
     return {
       status: 'processed',
