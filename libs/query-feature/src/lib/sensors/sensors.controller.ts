@@ -11,6 +11,23 @@ import { AggregatesDto, AggregatesQueryDto, DEFAULT_READINGS_PAGE, ReadingsPageD
 import { type ReadingsRange, SensorsRepository } from './sensors.repository';
 import { EXPORT_CONTENT_TYPES, exportFileName, exportFormatFor, type ExportFormat, ReadingsEncoder } from './readings-export';
 
+/**
+ * The parts as a stream that holds them all from the start. Not `Readable.from(parts)`: it reads through an async
+ * iterator, and the promises of that leave ~8 MB alive in V8's young generation at every scavenge (all of it then
+ * promoted, 4–26 ms a scavenge and an old-generation collection every few seconds: most of the latency tail).
+ * Pushed at once, almost nothing survives a scavenge.
+ */
+function pushedStream(parts: readonly string[]): Readable {
+  const stream = new Readable({
+    read() {
+      // Everything is pushed below, before the first read.
+    },
+  });
+  for (const part of parts) stream.push(part);
+  stream.push(null);
+  return stream;
+}
+
 const NAME_PARAM = {
   name: 'name',
   description: 'Sensor name, URL-encoded (it may hold `/` and `:`), e.g. `b8%3A27%3Aeb%3Abf%3A9d%3A51%2Ftemp`.',
@@ -84,7 +101,7 @@ export class SensorsController {
     // Separators stay parts of their own: `,${piece}` would copy the piece (a cons string, flattened on write).
     page.readingsJson.forEach((piece, i) => (i === 0 ? parts.push(piece) : parts.push(',', piece)));
     parts.push(`],"next_cursor":${JSON.stringify(nextCursor)}${retention ? `,"retention":${JSON.stringify(retention)}` : ''}}`);
-    return new StreamableFile(Readable.from(parts, { objectMode: false }), {
+    return new StreamableFile(pushedStream(parts), {
       type: 'application/json; charset=utf-8',
       length: parts.reduce((n, p) => n + Buffer.byteLength(p), 0),
     });
