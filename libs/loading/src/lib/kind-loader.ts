@@ -34,6 +34,25 @@ export interface LoadOptions {
    * before the load's transaction has written there: the caller makes their partitions (PartitionCoverage.beforeCopy).
    */
   beforeCopy?: (table: PartitionedTable, fromMicros: number, toMicros: number) => Promise<void>;
+  /** Told the milliseconds a load spent in a stage it can tell apart from parsing (several times a load, summed by the caller). */
+  onStage?: (stage: LoadStage, ms: number) => void;
+}
+
+/**
+ * What a loader times apart from reading, parsing and validating: waiting for PostgreSQL to take COPY data (the
+ * COPY runs while the file is parsed, so only the waits count), merging aggregates, writing row errors.
+ */
+export type LoadStage = 'copy' | 'aggregates' | 'row_errors';
+
+/** Runs `work` and tells `onStage` how long it took. */
+export async function timeStage<T>(onStage: LoadOptions['onStage'], stage: LoadStage, work: () => Promise<T>): Promise<T> {
+  if (!onStage) return work();
+  const t0 = performance.now();
+  try {
+    return await work();
+  } finally {
+    onStage(stage, performance.now() - t0);
+  }
 }
 
 export interface LoadResult {

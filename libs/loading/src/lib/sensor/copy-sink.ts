@@ -1,6 +1,14 @@
 import { hasSqlState, SqlState } from '@sluice/db';
 import type { PoolClient } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
+import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from './reading-tuples';
+
+export interface CopySinkOptions {
+  /** COPY's binary format: the sink writes its header first and its trailer at the end; the caller writes tuples. */
+  binary?: boolean;
+  /** Told each wait for the server (a drain, the end): the COPY's share of a load that parses meanwhile. */
+  onWait?: (ms: number) => void;
+}
 
 /**
  * A COPY … FROM STDIN on the caller's client with backpressure: `write` waits for drain, and fails fast
@@ -11,7 +19,11 @@ export class CopySink {
   private error: Error | null = null;
   private readonly done: Promise<void>;
 
-  constructor(client: PoolClient, sql: string) {
+  constructor(
+    client: PoolClient,
+    sql: string,
+    private readonly options: CopySinkOptions = {},
+  ) {
     this.stream = client.query(copyFrom(sql));
     this.done = new Promise<void>((resolve, reject) => {
       this.stream.once('finish', resolve);
@@ -21,6 +33,7 @@ export class CopySink {
       });
     });
     this.done.catch(() => undefined);
+    if (options.binary) this.stream.write(COPY_BINARY_HEADER);
   }
 
   get failed(): Error | null {
@@ -28,20 +41,28 @@ export class CopySink {
   }
 
   /** Resolves at once when the stream has room; rejects with the server's error if COPY failed. */
-  async write(text: string): Promise<void> {
+  async write(data: string | Buffer): Promise<void> {
     if (this.error) throw this.error;
-    if (text.length === 0) return;
-    if (!this.stream.write(text)) {
-      await Promise.race([new Promise<void>((r) => this.stream.once('drain', r)), this.done]);
-    }
+    if (data.length === 0) return;
+    if (!this.stream.write(data)) await this.wait(Promise.race([new Promise<void>((r) => this.stream.once('drain', r)), this.done]));
   }
 
   /** Ends the COPY and waits for the server to confirm; returns the row count. */
   async end(): Promise<number> {
     if (this.error) throw this.error;
+    if (this.options.binary) this.stream.write(COPY_BINARY_TRAILER);
     this.stream.end();
-    await this.done;
+    await this.wait(this.done);
     return this.stream.rowCount;
+  }
+
+  private async wait(p: Promise<void>): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await p;
+    } finally {
+      this.options.onWait?.(performance.now() - t0);
+    }
   }
 
   /** Cancels the COPY (CopyFail); the transaction is then aborted until the caller rolls back to its savepoint. */

@@ -98,6 +98,20 @@ describe(SensorCsvLoader.name, () => {
     expect(errors).toEqual([{ line: 10002, column: 'ts', rule: 'invalid_timestamp', raw: '"","","","","","","","INVALID",""' }]);
     const first = await ds.query(`SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') t FROM raw_sensor_data ORDER BY ts LIMIT 1`);
     expect(first[0].t).toMatch(/\.\d{6}$/);
+    // Line 3 ("1.594528639940705E9","00:0f:00:70:91:0a", …): every value as the file wrote it, to the microsecond and the last digit.
+    const line3 = await ds.query(
+      `SELECT s.metric, to_char(r.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS t, r.value FROM raw_sensor_data r JOIN sensors s ON s.id = r.sensor_id
+        WHERE s.device = '00:0f:00:70:91:0a' AND r.ts = to_timestamp(1594528639.940705) ORDER BY s.metric`,
+    );
+    expect(line3.map((r: { metric: string; t: string; value: number }) => [r.metric, r.t, r.value])).toEqual([
+      ['co', '2020-07-12 04:37:19.940705', 0.0027928260727185],
+      ['humidity', '2020-07-12 04:37:19.940705', 75.69999694824219],
+      ['light', '2020-07-12 04:37:19.940705', 0],
+      ['lpg', '2020-07-12 04:37:19.940705', 0.0050526720657329],
+      ['motion', '2020-07-12 04:37:19.940705', 0],
+      ['smoke', '2020-07-12 04:37:19.940705', 0.0131038089189969],
+      ['temp', '2020-07-12 04:37:19.940705', 19.399999618530273],
+    ]);
     await expectAggregatesMatchRaw();
   });
 

@@ -17,12 +17,13 @@ import {
 } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import type { KindLoader, LoadOptions, LoadResult } from '../kind-loader';
+import { timeStage, type KindLoader, type LoadOptions, type LoadResult } from '../kind-loader';
 import { destroy, progressEvery } from '../load-stream';
 import { MERGE_AGGREGATES_SQL, recomputeDaysSql, recomputeHoursSql, upsertStagedReadingsSql } from './aggregates.sql';
 import { HOUR_US, HourAggregates, type Bucket } from './bucket-aggregates';
 import { CopySink, isUniqueViolation } from './copy-sink';
 import { writeRowErrors } from './ingest-errors.writer';
+import { RAW_COPY_BINARY, ReadingTuples } from './reading-tuples';
 import { RecentKeys } from './recent-keys';
 import { RowTally } from './row-tally';
 import { SensorRegistry } from './sensor-registry';
@@ -39,7 +40,6 @@ const SAVEPOINT = 'sluice_sensor_load';
  * same transaction; the merge is associative, so flushing early gives the same result).
  */
 export const AGG_FLUSH_BUCKETS = 20_000;
-const RAW_COPY = 'COPY raw_sensor_data (sensor_id, ts, value, file_id) FROM STDIN';
 const STAGE = 'sluice_sensor_stage';
 const TOUCHED = 'sluice_sensor_touched';
 
@@ -88,7 +88,7 @@ export class SensorCsvLoader implements KindLoader {
     const { tally } = pass;
     if (pass.rejection) await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
     await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
-    await writeRowErrors(client, fileId, tally.errors);
+    await timeStage(opts.onStage, 'row_errors', () => writeRowErrors(client, fileId, tally.errors));
     return {
       rowsTotal: tally.total,
       rowsLoaded: pass.rejection ? 0 : tally.total - tally.bad,
@@ -106,11 +106,13 @@ export class SensorCsvLoader implements KindLoader {
     // Opened at the first readings, once their partitions are made.
     let copy: CopySink | null = null;
     let readings = 0;
-    const tail = `\t${fileId}\n`;
+    const tuples = new ReadingTuples(fileId);
     const progress = progressEvery(opts.onProgress);
+    const sink = () => new CopySink(client, RAW_COPY_BINARY, { binary: true, onWait: opts.onStage && ((ms) => opts.onStage?.('copy', ms)) });
+    const merge = () => timeStage(opts.onStage, 'aggregates', () => mergeAggregates(client, aggs));
     const stream = open();
     try {
-      const step = kind === 'sensor_wide_csv' ? this.wideFast(readWideCsv(stream, parseOptions(opts)), aggs, tail) : this.longFast(readLongCsv(stream, parseOptions(opts)), aggs, tail);
+      const step = kind === 'sensor_wide_csv' ? this.wideFast(readWideCsv(stream, parseOptions(opts)), aggs, tuples) : this.longFast(readLongCsv(stream, parseOptions(opts)), aggs, tuples);
       for await (const out of step) {
         if (out === 'conflict') {
           await copy?.abort('same key with a different value within the file');
@@ -122,24 +124,24 @@ export class SensorCsvLoader implements KindLoader {
           return { conflict: false, tally, readings: 0, rejection: tally.rejection() };
         }
         progress(out.rows + out.rejects.length);
-        if (!out.text) continue;
+        if (!out.tuples.length) continue;
         if (!copy) {
           await opts.beforeCopy?.('raw_sensor_data', out.minMicros, out.maxMicros);
-          copy = new CopySink(client, RAW_COPY);
+          copy = sink();
         }
-        await copy.write(out.text);
+        await copy.write(out.tuples);
         if (aggs.size >= (opts.aggFlushBuckets ?? AGG_FLUSH_BUCKETS)) {
           // Keeps memory flat for files spanning many sensor-hours: the COPY so far is ended, its
           // buckets merged (rolled back with the savepoint if the file is refused later), and a new COPY goes on.
           readings += await copy.end();
-          await mergeAggregates(client, aggs);
+          await merge();
           aggs.clear();
-          copy = new CopySink(client, RAW_COPY);
+          copy = sink();
         }
       }
       if (copy) readings += await copy.end();
       const rejection = tally.rejection();
-      if (!rejection) await mergeAggregates(client, aggs);
+      if (!rejection) await merge();
       return { conflict: false, tally, readings, rejection };
     } catch (e) {
       // A key already loaded, or a partition made while this COPY ran: the slow path's statements see both.
@@ -151,8 +153,8 @@ export class SensorCsvLoader implements KindLoader {
     }
   }
 
-  /** Per input batch: COPY text for new readings, aggregates updated; 'conflict' on a same-key-other-value repeat. */
-  private async *wideFast(batches: AsyncGenerator<SensorCsvBatch<WideReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<FastBatchOut | 'conflict'> {
+  /** Per input batch: COPY tuples of new readings, aggregates updated; 'conflict' on a same-key-other-value repeat. */
+  private async *wideFast(batches: AsyncGenerator<SensorCsvBatch<WideReading>>, aggs: HourAggregates, tuples: ReadingTuples): AsyncGenerator<FastBatchOut | 'conflict'> {
     let seen: RecentKeys | null = null;
     let ids = new Map<string, Int32Array>();
     for await (const batch of batches) {
@@ -167,7 +169,7 @@ export class SensorCsvLoader implements KindLoader {
         if (ids.size > 100_000) ids = new Map();
         for (const d of unknown) ids.set(d, Int32Array.from(metrics, (mt) => this.sensors.cachedName(`${d}/${mt}`) as number));
       }
-      let text = '';
+      tuples.reserve(batch.rows.length * m);
       for (const r of batch.rows) {
         const sid = ids.get(r.device) as Int32Array;
         // The first metric's sensor id stands for the device.
@@ -177,26 +179,25 @@ export class SensorCsvLoader implements KindLoader {
           yield 'conflict';
           return;
         }
-        const ts = microsToIso(r.tsMicros);
         const hour = Math.floor(r.tsMicros / HOUR_US);
         for (let j = 0; j < m; j++) {
           const v = r.values[j];
-          text += `${sid[j]}\t${ts}\t${v}${tail}`;
+          tuples.add(sid[j], r.tsMicros, v);
           let b = cache[j];
           if (b === null || b.index !== hour || b.sensorId !== sid[j]) b = cache[j] = aggs.bucket(sid[j], hour);
           b.add(v);
         }
       }
-      yield { rows: batch.rows.length, rejects: batch.rejects, text, ...timeSpan(batch.rows) };
+      yield { rows: batch.rows.length, rejects: batch.rejects, tuples: tuples.take(), ...timeSpan(batch.rows) };
     }
   }
 
-  private async *longFast(batches: AsyncGenerator<SensorCsvBatch<LongReading>>, aggs: HourAggregates, tail: string): AsyncGenerator<FastBatchOut | 'conflict'> {
+  private async *longFast(batches: AsyncGenerator<SensorCsvBatch<LongReading>>, aggs: HourAggregates, tuples: ReadingTuples): AsyncGenerator<FastBatchOut | 'conflict'> {
     const seen = new RecentKeys(1);
     const one = new Float64Array(1);
     for await (const batch of batches) {
       await this.sensors.resolveUuids(batch.rows.map((r) => r.uuid));
-      let text = '';
+      tuples.reserve(batch.rows.length);
       for (const r of batch.rows) {
         const sid = this.sensors.cachedUuid(r.uuid) as number;
         one[0] = r.value;
@@ -206,10 +207,10 @@ export class SensorCsvLoader implements KindLoader {
           yield 'conflict';
           return;
         }
-        text += `${sid}\t${microsToIso(r.tsMicros)}\t${r.value}${tail}`;
+        tuples.add(sid, r.tsMicros, r.value);
         aggs.bucket(sid, Math.floor(r.tsMicros / HOUR_US)).add(r.value);
       }
-      yield { rows: batch.rows.length, rejects: batch.rejects, text, ...timeSpan(batch.rows) };
+      yield { rows: batch.rows.length, rejects: batch.rejects, tuples: tuples.take(), ...timeSpan(batch.rows) };
     }
   }
 
@@ -349,14 +350,21 @@ export class SensorCsvLoader implements KindLoader {
   }
 }
 
+/** A slow-path batch: its lines counted, its refused lines, COPY text of its readings for the staging table. */
 interface BatchOut {
   rows: number;
   rejects: RowReject[];
   text: string;
 }
 
-/** A fast-path batch also says the time range of its readings (µs, inclusive), for the partitions they need. */
-interface FastBatchOut extends BatchOut {
+/**
+ * A fast-path batch: its lines counted, its refused lines, binary COPY tuples of its new readings, and their time
+ * range (µs, inclusive) for the partitions they need.
+ */
+interface FastBatchOut {
+  rows: number;
+  rejects: RowReject[];
+  tuples: Buffer;
   minMicros: number;
   maxMicros: number;
 }
