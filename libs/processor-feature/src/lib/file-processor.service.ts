@@ -57,17 +57,19 @@ export class FileProcessorService {
   ) {}
 
   /** Policies and limits every load runs with. */
-  loadOptions(onProgress?: () => void): LoadOptions {
+  loadOptions(onProgress?: () => void, onStage?: LoadOptions['onStage']): LoadOptions {
     const coverage = this.coverage;
     return {
       ...loadPolicyOptions(this.config),
       beforeCopy: coverage ? (table, from, to) => coverage.beforeCopy(table, from, to) : undefined,
       onProgress,
+      onStage,
     };
   }
 
   async process(fileId: string, working: () => void): Promise<ProcessResult> {
     const started = Date.now();
+    const t0 = performance.now();
     let file: IngestFile | null;
     try {
       file = await this.ledger.startAttempt(fileId);
@@ -76,6 +78,7 @@ export class FileProcessorService {
       if (hasSqlState(e, SqlState.lockNotAvailable)) return 'busy';
       throw e;
     }
+    metrics.timeSince('start', t0);
     if (!file) {
       const row = await this.ledger.get(fileId);
       if (row && isTerminal(row.status)) await this.announce(row);
@@ -97,7 +100,9 @@ export class FileProcessorService {
       await this.fail(fileId, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${file.attempts - 1} times (the processor died during each attempt); giving up` });
       return 'done';
     }
+    const published = performance.now();
     await this.publishQuietly(FileSubjects.processing, messages.lifecycle(file), messageIds.processing(file), fromLedger);
+    metrics.timeSince('announce', published);
 
     let outcome: FileOutcome | null;
     try {
@@ -121,8 +126,10 @@ export class FileProcessorService {
     metrics.rowsLoaded.inc(outcome.rowsLoaded);
     metrics.rowsRejected.inc(outcome.rowsRejected);
     metrics.countRowsWritten(outcome.rowsWritten);
+    const announced = performance.now();
     const row = await this.ledger.get(fileId);
     if (row) await this.announce(row, durationMs, fromLedger);
+    metrics.timeSince('announce', announced);
     this.logger.log({ fileId, status: outcome.status, kind: outcome.kind, rows: outcome.rowsLoaded, rejected: outcome.rowsRejected, durationMs }, 'file finished');
     return 'done';
   }
@@ -142,8 +149,10 @@ export class FileProcessorService {
 
   private async load(file: IngestFile, working: () => void): Promise<FileOutcome | null> {
     if (file.compression === 'zip' && !file.archiveId) return this.archives.expand(file, working, (f, o) => this.commitOutcome(f, o));
+    const routing = performance.now();
     const { source, claimed } = await this.source(file);
     const route = await this.refuseBeforeLoad(file, source);
+    metrics.timeSince('route', routing);
     try {
       return await this.commitOutcome(file.id, (client) => this.outcomeOf(client, file, route, source, claimed, working));
     } catch (e) {
@@ -167,12 +176,20 @@ export class FileProcessorService {
    */
   private async outcomeOf(client: PoolClient, file: IngestFile, route: Route, source: () => Readable, claimed: ClaimedContent | undefined, working: () => void): Promise<FileOutcome> {
     if (claimed) await client.query('SAVEPOINT claimed_content');
+    // What the loader does not time apart (LoadStage) is reading, parsing and validating.
+    let apart = 0;
+    const opts = this.loadOptions(working, (stage, ms) => {
+      apart += ms;
+      metrics.stageSeconds.inc({ stage }, ms / 1000);
+    });
+    const loading = performance.now();
     const outcome =
       'reason' in route
         ? refusedOutcome(route.kind, route.reason)
         : isContractRoute(route)
-          ? await route.loader.load(client, file.id, route.contract, source, this.loadOptions(working))
-          : loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, this.loadOptions(working)));
+          ? await route.loader.load(client, file.id, route.contract, source, opts)
+          : loadOutcome(route.kind, await route.loader.load(client, file.id, route.kind, source, opts));
+    metrics.timeSince('parse', loading + apart);
     const hasFile = !file.archiveId && !isStoredInObjectStore(file.storedPath);
     let changed = claimed?.verify(hasFile ? await this.storage.stat(file.storedPath) : null);
     // A refusal may come before the end of the object (the route, too many invalid rows): its bytes are proven
@@ -192,13 +209,19 @@ export class FileProcessorService {
    * update. Null when the row is no longer `processing` (another replica finished it).
    */
   private async commitOutcome(fileId: string, outcomeOf: FileOutcome | ((client: PoolClient) => Promise<FileOutcome>)): Promise<FileOutcome | null> {
-    return withTransaction(this.ds, async (client) => {
+    let recorded = 0;
+    const outcome = await withTransaction(this.ds, async (client) => {
       // Finished elsewhere: only a row lock was taken, which the commit releases as a rollback would.
       if (!(await this.ledger.lockForLoad(client, fileId))) return null;
       const outcome = typeof outcomeOf === 'function' ? await outcomeOf(client) : outcomeOf;
+      const recording = performance.now();
       await this.ledger.recordOutcome(client, fileId, outcome);
+      metrics.timeSince('outcome', recording);
+      recorded = performance.now();
       return outcome;
     });
+    if (recorded) metrics.timeSince('commit', recorded);
+    return outcome;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { readingsOf, type RowsByTable } from '@sluice/contracts';
+import type { LoadStage } from '@sluice/loading';
 import { Counter, Histogram, register } from 'prom-client';
 
 function counter(name: string, help: string, labelNames: string[] = []): Counter {
@@ -25,3 +26,17 @@ export const fileDuration =
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   });
 export const ledgerFallbackFiles = counter('sluice_processor_ledger_fallback_files_total', 'Files taken straight from the ledger while JetStream delivered nothing');
+
+/**
+ * Where the single-file path's time goes, summed over files (the bench prints it): start (the attempt recorded in
+ * the ledger), route (the file opened and its kind or contract found), parse (read, parsed and validated: the load
+ * less the stages a loader times apart, see LoadStage), copy, aggregates, row_errors, outcome (the ledger row
+ * written), commit, announce (the processing and outcome messages published).
+ */
+export type ProcessorStage = 'start' | 'route' | 'parse' | LoadStage | 'outcome' | 'commit' | 'announce';
+export const stageSeconds = counter('sluice_processor_stage_seconds_total', 'Seconds single-file loads spent in each stage', ['stage']);
+
+/** Adds the time since `since` (performance.now()) to a stage. */
+export function timeSince(stage: ProcessorStage, since: number): void {
+  stageSeconds.inc({ stage }, (performance.now() - since) / 1000);
+}

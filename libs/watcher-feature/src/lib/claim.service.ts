@@ -5,7 +5,7 @@ import { LedgerAnnouncer } from '@sluice/loading';
 import { DropClaims, isStorageException } from '@sluice/storage';
 import { FileLocks, Semaphore } from './concurrency.util';
 import { OutcomeMover } from './outcome-mover.service';
-import { WatcherMetrics } from './watcher.metrics';
+import { timeSince, WatcherMetrics } from './watcher.metrics';
 
 /** Files hashed and registered at the same time (hashing a large file takes a while). */
 const CLAIM_CONCURRENCY = 4;
@@ -41,6 +41,7 @@ export class ClaimService {
     return this.limit.run(() =>
       this.locks.run(fileId, async () => {
         let claimed;
+        const claiming = performance.now();
         try {
           claimed = await this.drop.claim(relativePath, fileId);
         } catch (e) {
@@ -48,6 +49,7 @@ export class ClaimService {
           throw e;
         }
         if (!claimed) return; // another watcher renamed it first
+        timeSince('claim', claiming);
         this.metrics.claimed.inc();
         this.logger.log(`claimed incoming/${relativePath} as ${fileId}`);
         if (checkWriters && (await this.openForWriting()).has(claimed.storedPath)) {
@@ -90,6 +92,7 @@ export class ClaimService {
   async registerStored(fileId: string, originalName: string, storedPath: string): Promise<void> {
     this.held.delete(fileId);
     let digest;
+    const hashing = performance.now();
     try {
       const links = await this.drop.ensurePrivate(storedPath);
       if (links > 1) {
@@ -101,11 +104,14 @@ export class ClaimService {
       if (isStorageException(e, 'not_regular_file')) return this.quarantineIrregular(storedPath, 'is not a regular file (replaced while being claimed)');
       throw e;
     }
+    timeSince('hash', hashing);
     // A duplicate is announced once moved (OutcomeMover); a row left queued is announced here.
+    const registering = performance.now();
     const result = await this.announcer.register(
       { id: fileId, source: 'dropzone', originalName, storedPath, sha256: digest.sha256, sizeBytes: digest.size, compression: digest.compression },
       { announceDuplicate: false },
     );
+    timeSince('register', registering);
     switch (result.status) {
       case 'queued':
         this.metrics.registered.inc();

@@ -6,7 +6,7 @@ import { OutcomeFiling, isArchiveMember, isStorageException, isStoredInObjectSto
 import { FileLocks } from './concurrency.util';
 import { LedgerQueries } from './ledger-queries.repository';
 import { S3OutcomeSettler } from './s3-outcome-settler.service';
-import { WatcherMetrics } from './watcher.metrics';
+import { timeSince, WatcherMetrics } from './watcher.metrics';
 
 export type SettleResult = 'moved' | 'not_terminal' | 'not_in_processing' | 'missing' | 'unknown';
 
@@ -52,6 +52,7 @@ export class OutcomeMover {
     const target = row.status === 'processed' || row.status === 'duplicate' ? 'processed' : 'quarantine';
     const report = target === 'quarantine' ? await this.errorReport(row) : undefined;
     let storedPath: string;
+    const filing = performance.now();
     try {
       storedPath = await this.drop.fileOutcome(row.storedPath, target, row.originalName, report, { sha256: row.sha256 });
     } catch (e) {
@@ -71,6 +72,7 @@ export class OutcomeMover {
       throw e;
     }
     await this.ledger.setStoredPath(row.id, storedPath);
+    timeSince('file', filing);
     this.metrics.moved.inc({ outcome: row.status });
     this.logger.log(`file ${row.id} ${row.status}: ${row.storedPath} → ${storedPath}`);
     if (row.status === 'duplicate') await this.announcer.duplicate({ ...row, storedPath });

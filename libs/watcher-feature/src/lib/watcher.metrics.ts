@@ -28,3 +28,13 @@ export class WatcherMetrics {
   readonly defaultPartitionRows = gauge('sluice_partition_default_rows', 'Rows with a time in a table\'s default partition (no range partition took them; the maintenance job moves them)', ['table'] as const);
   readonly orphans = counter('sluice_watcher_orphans_registered_total', 'Files found in processing/ without a ledger row and registered');
 }
+
+const stageSeconds = counter('sluice_watcher_stage_seconds_total', 'Seconds the watcher spent on files in each stage', ['stage'] as const);
+
+/**
+ * Adds the time since `since` (performance.now()) to a stage: claim (the rename into processing/), hash (the sha256
+ * of the content), register (the ledger row and the queued message), file (the move out of processing/).
+ */
+export function timeSince(stage: 'claim' | 'hash' | 'register' | 'file', since: number): void {
+  stageSeconds.inc({ stage }, (performance.now() - since) / 1000);
+}
