@@ -10,8 +10,10 @@ import { join } from 'node:path';
 /** Figures the sections print, read back from their lines; `lower` says which way is better. */
 const FIGURES = [
   { name: 'end to end (s)', re: /^end-to-end\s+([\d.]+) s/, lower: true },
-  { name: 'psql \\copy of the same rows (s)', re: /^psql \\copy ([\d.]+) s/, lower: true },
+  { name: 'psql \\copy of the same rows (s)', re: /^psql \\copy\s+([\d.]+) s/, lower: true },
+  { name: 'psql \\copy, narrow table (s)', re: /^psql \\copy narrow\s+([\d.]+) s/, lower: true },
   { name: 'end to end / \\copy', re: /^ratio\s+([\d.]+)×/, lower: true },
+  { name: 'end to end / narrow \\copy', re: /; ([\d.]+)× the narrow \\copy/, lower: true },
   { name: 'small file p50 (ms)', re: /^p50 (\d+) ms \(target ≤ \d+\)/, lower: true },
   { name: 'small file p99 (ms)', re: /; p99 (\d+) ms \(target ≤ \d+\)/, lower: true },
   { name: 'query p95 (ms)', re: /^steady state: p50 [\d.]+ ms, p95 ([\d.]+) ms/, lower: true },
