@@ -22,6 +22,17 @@ describe(RecentKeys.name, () => {
     expect(sut.check(7, 5, [5])).toBe('same');
   });
 
+  it('grows past its first room without losing a key, then rotates at capacity', () => {
+    const sut = new RecentKeys(3, 5000);
+    for (let i = 0; i < 5000; i++) expect(sut.check(i % 7, i, [i, -i, i / 2])).toBe('new');
+    for (let i = 0; i < 5000; i++) expect(sut.check(i % 7, i, [i, -i, i / 2])).toBe('same');
+    expect(sut.check(1, 1, [1, -1, 0.75])).toBe('different');
+    for (let i = 5000; i < 10000; i++) expect(sut.check(i % 7, i, [i, -i, i / 2])).toBe('new');
+    expect(sut.check(0, 0, [0, -0, 0])).toBe('same');
+    expect(sut.check(1, 10000, [1, 1, 1])).toBe('new'); // rotates: 0..4999 forgotten
+    expect(sut.check(0, 0, [0, -0, 0])).toBe('new');
+  });
+
   it('stays correct under many colliding keys', () => {
     const sut = new RecentKeys(1, 50_000);
     for (let i = 0; i < 50_000; i++) sut.check(i % 13, 1e15 + i * 1_000_000, [i]);

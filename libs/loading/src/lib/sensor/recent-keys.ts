@@ -1,9 +1,9 @@
 /**
  * The (owner, timestamp) keys a file has already produced, with their values, for in-file
- * de-duplication on the COPY fast path. Two generations of `capacity` keys are kept in typed arrays
- * (open addressing): memory is fixed and nothing is promoted into the JS heap per line, which is what
- * kept a 1 GB load's RSS flat. A key that fell out of both generations is forgotten; if it repeats,
- * the COPY hits the primary key and the loader falls back to its exact slow path.
+ * de-duplication on the COPY fast path. Two generations of up to `capacity` keys are kept in typed arrays
+ * (open addressing; each starts small and doubles): memory is bounded and nothing is promoted into the JS
+ * heap per line, which is what kept a 1 GB load's RSS flat. A key that fell out of both generations is
+ * forgotten; if it repeats, the COPY hits the primary key and the loader falls back to its exact slow path.
  */
 export class RecentKeys {
   private cur: Generation;
@@ -38,25 +38,24 @@ export class RecentKeys {
   }
 }
 
+/** Keys a generation starts with room for: a small file never allocates a full generation (several MB for a wide file). */
+const INITIAL_KEYS = 1024;
+
 class Generation {
-  private readonly mask: number;
-  private readonly slotEntry: Int32Array;
-  private readonly owners: Int32Array;
-  private readonly stamps: Float64Array;
-  private readonly values: Float64Array;
+  private mask = 0;
+  private slotEntry = new Int32Array(0);
+  private owners = new Int32Array(0);
+  private stamps = new Float64Array(0);
+  private values = new Float64Array(0);
+  /** Keys there is room for now: doubles up to `capacity`. */
+  private room = 0;
   private size = 0;
 
   constructor(
     private readonly width: number,
     private readonly capacity: number,
   ) {
-    let slots = 1;
-    while (slots < capacity * 2) slots <<= 1;
-    this.mask = slots - 1;
-    this.slotEntry = new Int32Array(slots).fill(-1);
-    this.owners = new Int32Array(capacity);
-    this.stamps = new Float64Array(capacity);
-    this.values = new Float64Array(capacity * width);
+    this.allocate(Math.min(capacity, INITIAL_KEYS));
   }
 
   get full(): boolean {
@@ -78,19 +77,45 @@ class Generation {
   }
 
   insert(owner: number, ts: number, values: ArrayLike<number>): void {
-    let s = hash(owner, ts) & this.mask;
-    while (this.slotEntry[s] >= 0) s = (s + 1) & this.mask;
+    if (this.size >= this.room) this.grow();
     const e = this.size++;
-    this.slotEntry[s] = e;
     this.owners[e] = owner;
     this.stamps[e] = ts;
     this.values.set(values, e * this.width);
+    this.place(e);
   }
 
   equals(e: number, values: ArrayLike<number>, width: number): boolean {
     const base = e * width;
     for (let j = 0; j < width; j++) if (!Object.is(this.values[base + j], values[j])) return false;
     return true;
+  }
+
+  private place(e: number): void {
+    let s = hash(this.owners[e], this.stamps[e]) & this.mask;
+    while (this.slotEntry[s] >= 0) s = (s + 1) & this.mask;
+    this.slotEntry[s] = e;
+  }
+
+  /** Twice the room (at most `capacity`), the entries kept in their order and placed again. */
+  private grow(): void {
+    const { owners, stamps, values } = this;
+    this.allocate(Math.min(this.capacity, this.room * 2));
+    this.owners.set(owners);
+    this.stamps.set(stamps);
+    this.values.set(values);
+    for (let e = 0; e < this.size; e++) this.place(e);
+  }
+
+  private allocate(room: number): void {
+    let slots = 1;
+    while (slots < room * 2) slots <<= 1;
+    this.mask = slots - 1;
+    this.slotEntry = new Int32Array(slots).fill(-1);
+    this.owners = new Int32Array(room);
+    this.stamps = new Float64Array(room);
+    this.values = new Float64Array(room * this.width);
+    this.room = room;
   }
 }
 
