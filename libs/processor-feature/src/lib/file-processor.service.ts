@@ -69,7 +69,7 @@ export class FileProcessorService {
 
   async process(fileId: string, working: () => void): Promise<ProcessResult> {
     const started = Date.now();
-    const t0 = performance.now();
+    const starting = performance.now();
     let file: IngestFile | null;
     try {
       file = await this.ledger.startAttempt(fileId);
@@ -78,7 +78,7 @@ export class FileProcessorService {
       if (hasSqlState(e, SqlState.lockNotAvailable)) return 'busy';
       throw e;
     }
-    metrics.timeSince('start', t0);
+    metrics.timeSince('start', starting);
     if (!file) {
       const row = await this.ledger.get(fileId);
       if (row && isTerminal(row.status)) await this.announce(row);

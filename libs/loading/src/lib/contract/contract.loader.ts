@@ -4,7 +4,7 @@ import { isConcurrentPartitionChange, rowsOf } from '@sluice/db';
 import { DEFAULT_MAX_CSV_COLUMNS, type RowReject } from '@sluice/formats';
 import type { PoolClient } from 'pg';
 import { DEFAULT_MAX_LINE_BYTES } from '../json/ndjson.loader';
-import type { LoadOptions } from '../kind-loader';
+import { timeStage, type LoadOptions } from '../kind-loader';
 import { destroy, progressEvery } from '../load-stream';
 import { CopySink, isUniqueViolation } from '../sensor/copy-sink';
 import { writeRowErrors } from '../sensor/ingest-errors.writer';
@@ -90,7 +90,7 @@ export class ContractLoader {
     const { tally, rejection } = outcome;
     if (rejection) await client.query(`ROLLBACK TO SAVEPOINT ${LOAD_SAVEPOINT}`);
     await client.query(`RELEASE SAVEPOINT ${LOAD_SAVEPOINT}`);
-    await writeRowErrors(client, fileId, outcome.fileError ? [outcome.fileError, ...tally.errors] : tally.errors);
+    await timeStage(opts.onStage, 'row_errors', () => writeRowErrors(client, fileId, outcome.fileError ? [outcome.fileError, ...tally.errors] : tally.errors));
     return {
       rowsTotal: tally.total,
       rowsLoaded: rejection ? 0 : tally.total - tally.bad - outcome.duplicates,
@@ -107,6 +107,8 @@ class FileLoad {
   private readonly table: string;
   private readonly keys: string[];
   private readonly limits: RecordLimits;
+  /** Each wait for the server during a COPY, told to the caller as the load's `copy` stage. */
+  private readonly copyWait = (ms: number) => this.opts.onStage?.('copy', ms);
 
   constructor(
     private readonly client: PoolClient,
@@ -200,7 +202,7 @@ class FileLoad {
           return this.endedEarly(tally, ended, plan);
         }
         if (!text) continue;
-        copy ??= new CopySink(this.client, this.copySql(this.table, plan as ColumnPlan));
+        copy ??= new CopySink(this.client, this.copySql(this.table, plan as ColumnPlan), { onWait: this.copyWait });
         await copy.write(text);
       }
       if (copy) await copy.end();
@@ -239,7 +241,7 @@ class FileLoad {
     const rows = new RowMaker(plan, this.contract, this.fileId);
     await this.client.query(`DROP TABLE IF EXISTS pg_temp.${STAGE}`);
     await this.client.query(`CREATE TEMP TABLE ${STAGE} (LIKE ${this.table}) ON COMMIT DROP`);
-    const copy = new CopySink(this.client, this.copySql(STAGE, plan));
+    const copy = new CopySink(this.client, this.copySql(STAGE, plan), { onWait: this.copyWait });
     const stream = this.open();
     try {
       for await (const batch of readRecords(stream, this.contract.format, this.limits)) {
