@@ -1,7 +1,8 @@
 /**
  * Readings in COPY's binary format, for `COPY raw_sensor_data (sensor_id, ts, value, file_id) FROM STDIN (FORMAT
- * binary)`. PostgreSQL then parses no text (a third less of its COPY time for these four columns), and the loader
- * formats no timestamp or number: the values go in as the int4, int8 microseconds and float8 they already are.
+ * binary)`. PostgreSQL then parses no text (`\copy` of 2.84M such rows took 10.5–10.8 s in binary against
+ * 14.1–16.8 s as text), and the loader formats no timestamp or number: the values go in as the int4, int8
+ * microseconds and float8 they already are.
  */
 export const RAW_COPY_BINARY = 'COPY raw_sensor_data (sensor_id, ts, value, file_id) FROM STDIN (FORMAT binary)';
 
