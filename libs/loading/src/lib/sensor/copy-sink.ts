@@ -1,7 +1,11 @@
 import { hasSqlState, SqlState } from '@sluice/db';
 import type { PoolClient } from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
-import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from './reading-tuples';
+
+/** COPY's binary format: the signature, no flags, no header extension. */
+export const COPY_BINARY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+/** A field count of -1 ends binary COPY data. */
+export const COPY_BINARY_TRAILER = Buffer.from([0xff, 0xff]);
 
 export interface CopySinkOptions {
   /** COPY's binary format: the sink writes its header first and its trailer at the end; the caller writes tuples. */

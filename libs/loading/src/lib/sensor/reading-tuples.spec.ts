@@ -1,4 +1,5 @@
-import { COPY_BINARY_HEADER, ReadingTuples } from './reading-tuples';
+import { COPY_BINARY_HEADER } from './copy-sink';
+import { ReadingTuples } from './reading-tuples';
 
 const FILE_ID = '0b9e2c4e-8f1a-4c3d-9e2f-5a6b7c8d9e0f';
 
@@ -62,6 +63,16 @@ describe('ReadingTuples', () => {
     expect(decode(t.take()).map((r) => r.sensorId)).toEqual([9]);
     // The first buffer is not reused: the COPY stream may still hold it.
     expect(decode(first).map((r) => r.sensorId)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('throws on a reading text COPY would have refused, rather than store other bytes', () => {
+    const t = new ReadingTuples(FILE_ID);
+    t.reserve(4);
+    expect(() => t.add(undefined as unknown as number, 0, 1)).toThrow('sensor id undefined');
+    expect(() => t.add(1, 1.5, 1)).toThrow('time 1.5');
+    expect(() => t.add(1, 0, NaN)).toThrow('value NaN');
+    t.add(1, 0, 1);
+    expect(decode(t.take())).toHaveLength(1);
   });
 
   it('refuses a file id that is not a uuid, and has the signature PostgreSQL expects', () => {

@@ -6,11 +6,6 @@
  */
 export const RAW_COPY_BINARY = 'COPY raw_sensor_data (sensor_id, ts, value, file_id) FROM STDIN (FORMAT binary)';
 
-/** The signature, no flags, no header extension. */
-export const COPY_BINARY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
-/** A field count of -1 ends the data. */
-export const COPY_BINARY_TRAILER = Buffer.from([0xff, 0xff]);
-
 /** Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00 UTC). */
 const PG_EPOCH_MICROS = 946_684_800_000_000;
 const TWO_32 = 4_294_967_296;
@@ -48,8 +43,14 @@ export class ReadingTuples {
     this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
-  /** One reading; `tsMicros` whole microseconds since the Unix epoch. Room must be reserved. */
+  /**
+   * One reading; `tsMicros` whole microseconds since the Unix epoch. Room must be reserved. Text COPY refused a
+   * sensor id, time or value that is not one; bytes would store it as something else, so it throws here instead.
+   */
   add(sensorId: number, tsMicros: number, value: number): void {
+    if (!Number.isInteger(sensorId) || !Number.isInteger(tsMicros) || !Number.isFinite(value)) {
+      throw new Error(`reading not encodable for COPY: sensor id ${sensorId}, time ${tsMicros} µs, value ${value}`);
+    }
     const at = this.at;
     this.template.copy(this.buf, at);
     const v = this.view;
