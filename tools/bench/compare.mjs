@@ -18,6 +18,7 @@ const FIGURES = [
   { name: 'small file p99 (ms)', re: /; p99 (\d+) ms \(target ≤ \d+\)/, lower: true },
   { name: 'query p95 (ms)', re: /^steady state: p50 [\d.]+ ms, p95 ([\d.]+) ms/, lower: true },
   { name: 'PostgreSQL alone p95 (ms)', re: /^database alone .*p95 ([\d.]+) ms/, lower: true },
+  { name: 'query p95 / PostgreSQL alone', re: /^query ratio: p95 ([\d.]+)×/, lower: true },
   { name: 'POST /ingest (req/s)', re: /: ([\d,]+) req\/s \(target/, lower: false },
   { name: 'POST /ingest p99 (ms)', re: /^latency p50 \S+ ms, p99 (\d+) ms/, lower: true },
   { name: 'POST /ingest / bare server', re: /^ratio to the bare server: ([\d.]+)×/, lower: false },
