@@ -227,7 +227,8 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     const consumer = await js.js.consumers.get(js.stream, { filter_subjects: js.subject(BatchSubjects.queued), deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start });
     const n = 50;
     const answers = await Promise.all(
-      Array.from({ length: n }, (_, i) => postJson(JSON.stringify({ time_stamp: new Date(Date.UTC(2021, 0, 1, 0, 0, i)).toISOString(), data: [i] }))),
+      // Bodies of different lengths, so that a batch's bodies cut apart at the wrong place would show.
+      Array.from({ length: n }, (_, i) => postJson(JSON.stringify({ time_stamp: new Date(Date.UTC(2021, 0, 1, 0, 0, i)).toISOString(), data: Array.from({ length: 1 + (i % 7) }, (_, k) => i + k) }))),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(n).fill(202));
     const rawIds = await Promise.all(answers.map(async (a) => ((await a.json()) as { raw_id: string }).raw_id));
@@ -253,6 +254,12 @@ describe('ingest-api (real PostgreSQL and NATS)', () => {
     for (const id of rawIds) expect(processingFilesOf(id)).toEqual([]);
     const stored = (await app.get(DataSource).query(`SELECT count(*)::int AS c FROM ingest_payloads WHERE file_id = ANY($1::uuid[])`, [rawIds])) as Array<{ c: number }>;
     expect(stored[0].c).toBe(n);
+    // Each body stored byte for byte with its own row: its SHA-256 is the one the ledger recorded.
+    const mismatched = (await app.get(DataSource).query(
+      `SELECT f.id FROM ingest_files f JOIN ingest_payloads p ON p.file_id = f.id WHERE f.id = ANY($1::uuid[]) AND encode(sha256(p.body), 'hex') <> f.sha256`,
+      [rawIds],
+    )) as unknown[];
+    expect(mismatched).toEqual([]);
   });
 
   it('marks the same content sent twice without a key as a duplicate of the first', async () => {

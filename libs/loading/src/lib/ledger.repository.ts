@@ -155,14 +155,21 @@ export class LedgerRepository {
       WITH ORDINALITY AS t(id, source, original_name, stored_path, sha256, size_bytes, compression, archive_id, member_index, n)`;
     const params = (es: readonly NewLedgerEntry[]) => {
       const withBody = es.filter((e) => bodies.has(e.id));
+      const parts = withBody.map((e) => bodies.get(e.id) as Buffer);
+      const starts: number[] = [];
+      parts.reduce((at, b) => (starts.push(at), at + b.length), 1);
       return [
         es.map((e) => e.id), es.map((e) => e.source), es.map((e) => e.originalName), es.map((e) => e.storedPath), es.map((e) => e.sha256), es.map((e) => e.sizeBytes),
-        withBody.map((e) => e.id), withBody.map((e) => bodies.get(e.id)),
+        withBody.map((e) => e.id), Buffer.concat(parts),
         es.map((e) => e.compression ?? null), es.map((e) => e.archiveId ?? null), es.map((e) => e.memberIndex ?? null),
+        starts, parts.map((b) => b.length),
       ];
     };
-    // The bodies of the rows the INSERT returns (a data-modifying CTE runs whether or not it is read).
-    const storeBodies = `body AS (INSERT INTO ingest_payloads (file_id, body) SELECT b.id, b.body FROM unnest($7::uuid[], $8::bytea[]) AS b(id, body) JOIN created c ON c.id = b.id)`;
+    // The bodies of the rows the INSERT returns (a data-modifying CTE runs whether or not it is read). They
+    // travel as one bytea parameter, which node-postgres sends as binary, cut apart by offset here: a bytea[]
+    // goes as text, every byte as two hex digits that PostgreSQL then decodes.
+    const storeBodies = `body AS (INSERT INTO ingest_payloads (file_id, body)
+      SELECT b.id, substring($8::bytea FROM b.start FOR b.length) FROM unnest($7::uuid[], $12::int[], $13::int[]) AS b(id, start, length) JOIN created c ON c.id = b.id)`;
     const queued = new Set(
       rowsOf<{ id: string }>(
         await sql.query(
