@@ -142,6 +142,8 @@ async function smallFileLatency(): Promise<void> {
     const p50 = pct(lat, 50);
     const p99 = pct(lat, 99);
     out(`p50 ${p50.toFixed(0)} ms (target ≤ 150) ${p50 <= 150 ? 'PASS' : 'FAIL'}; p99 ${p99.toFixed(0)} ms (target ≤ 500) ${p99 <= 500 ? 'PASS' : 'FAIL'}; min ${Math.min(...lat).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms`);
+    // With 50 files the p99 is the slowest, and the slowest are the first after the services started (cold code).
+    out(`goal p99 ≤ 100 ms ${p99 <= 100 ? 'PASS' : 'FAIL'}; the first three files ${lat.slice(0, 3).map((x) => x.toFixed(0)).join(', ')} ms, the slowest of the rest ${Math.max(...lat.slice(3)).toFixed(0)} ms`);
   } finally {
     await stack.stop();
   }
@@ -473,7 +475,7 @@ async function ingestLoad(): Promise<void> {
     const rate = accepted.length / seconds;
     const p99 = result.latency.p99;
     out(`${accepted.length.toLocaleString('en')} payloads accepted (202) in ${seconds} s: ${Math.round(rate).toLocaleString('en')} req/s (target ≥ 2,000) ${rate >= 2000 ? 'PASS' : 'FAIL'}`);
-    out(`ratio to the bare server: ${(rate / bare.rate).toFixed(2)}× of its rate, storing every payload durably before its 202`);
+    out(`ratio to the bare server: ${(rate / bare.rate).toFixed(2)}× of its rate (goal ≥ 0.10) ${rate / bare.rate >= 0.1 ? 'PASS' : 'FAIL'}, storing every payload durably before its 202`);
     out(`latency p50 ${result.latency.p50} ms, p99 ${p99} ms (target ≤ 50) ${p99 <= 50 ? 'PASS' : 'FAIL'}, max ${result.latency.max} ms; statuses ${JSON.stringify(Object.fromEntries(statuses))}, errors ${result.errors}, timeouts ${result.timeouts}`);
     const batches = await fetch(`${stack.url('ingest-api')}/metrics`).then((r) => r.text());
     const sum = Number(/sluice_ingest_batch_size_sum\S* (\S+)/.exec(batches)?.[1]);
