@@ -156,8 +156,13 @@ export class LedgerRepository {
     const params = (es: readonly NewLedgerEntry[]) => {
       const withBody = es.filter((e) => bodies.has(e.id));
       const parts = withBody.map((e) => bodies.get(e.id) as Buffer);
+      // Where each body starts in their concatenation; substring() counts from 1.
       const starts: number[] = [];
-      parts.reduce((at, b) => (starts.push(at), at + b.length), 1);
+      let at = 1;
+      for (const b of parts) {
+        starts.push(at);
+        at += b.length;
+      }
       return [
         es.map((e) => e.id), es.map((e) => e.source), es.map((e) => e.originalName), es.map((e) => e.storedPath), es.map((e) => e.sha256), es.map((e) => e.sizeBytes),
         withBody.map((e) => e.id), Buffer.concat(parts),
