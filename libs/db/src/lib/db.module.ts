@@ -1,13 +1,14 @@
-import { type DynamicModule, Module, type OnModuleInit } from '@nestjs/common';
+import { type DynamicModule, Logger, Module, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CommonConfig } from '@sluice/config';
 import { ReadinessRegistry } from '@sluice/observability';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from './data-source';
+import { dataSourceOptions, WARM_CONNECTIONS } from './data-source';
+import { withConnection } from './transaction';
 
 /** The one DataSource of an app, configured from DATABASE_URL. */
 @Module({})
-export class DbModule implements OnModuleInit {
+export class DbModule implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     private readonly dataSource: DataSource,
     private readonly readiness: ReadinessRegistry,
@@ -35,5 +36,16 @@ export class DbModule implements OnModuleInit {
     this.readiness.register('database', async () => {
       await this.dataSource.query('SELECT 1');
     });
+  }
+
+  /**
+   * Opens the connections the pool keeps (WARM_CONNECTIONS) before the app takes work, each with the ledger
+   * looked up once, so that the first file or request does not pay for a new backend.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    const warm = Math.min(WARM_CONNECTIONS, this.dataSource.options.poolSize ?? WARM_CONNECTIONS);
+    const open = () => withConnection(this.dataSource, (client) => client.query(`SELECT id FROM ingest_files WHERE id = '00000000-0000-0000-0000-000000000000'`));
+    // Started together, so that each takes a connection of its own.
+    await Promise.all(Array.from({ length: warm }, open)).catch((e: Error) => new Logger(DbModule.name).warn(`could not open the pool's warm connections: ${e.message}`));
   }
 }
