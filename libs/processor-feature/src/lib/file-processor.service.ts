@@ -100,14 +100,14 @@ export class FileProcessorService {
       await this.fail(fileId, { rule: 'attempts_exhausted', message: `processing stopped without an outcome ${file.attempts - 1} times (the processor died during each attempt); giving up` });
       return 'done';
     }
-    const published = performance.now();
-    await this.publishQuietly(FileSubjects.processing, messages.lifecycle(file), messageIds.processing(file), fromLedger);
-    metrics.timeSince('announce', published);
+    // News only: published while the load runs, and waited for before the outcome's, which must follow it.
+    const processingNews = this.publishQuietly(FileSubjects.processing, messages.lifecycle(file), messageIds.processing(file), fromLedger);
 
     let outcome: FileOutcome | null;
     try {
       outcome = await this.load(file, working);
     } catch (e) {
+      await processingNews;
       metrics.attemptsFailed.inc();
       // A transient or unknown failure (see classifyFailure); the last permitted attempt records why, so the
       // file ends `failed` with the real error.
@@ -116,6 +116,7 @@ export class FileProcessorService {
       await this.fail(fileId, { ...reason, message: `${reason.message} (attempt ${file.attempts} of ${this.attempts.maxAttempts})` });
       return 'done';
     }
+    await processingNews;
     if (!outcome) return 'done';
     // Committed: rows that went to a default partition get the partitions of their time. Not awaited: it may
     // wait for locks a load in flight holds, and never throws (it tries again by itself).

@@ -1,5 +1,9 @@
-import { DataSource } from 'typeorm';
 import { rowsOf } from '@sluice/db';
+
+/** Where the registry sends its statements: the pool (TypeORM's DataSource), or one client inside its transaction. */
+export interface SensorSql {
+  query(sql: string, params: unknown[]): Promise<unknown>;
+}
 
 const CACHE_LIMIT = 100_000;
 
@@ -13,7 +17,7 @@ export class SensorRegistry {
   private readonly byName = new Map<string, number>();
   private readonly byUuid = new Map<string, number>();
 
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly ds: SensorSql) {}
 
   cachedName(name: string): number | undefined {
     return this.byName.get(name);
