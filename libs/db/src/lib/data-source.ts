@@ -68,7 +68,8 @@ export function dataSourceOptions(url: string, extra: { poolSize?: number; appli
     synchronize: false,
     migrationsRun: false,
     poolSize,
-    extra: { min: Math.min(WARM_CONNECTIONS, poolSize) },
+    // allowExitOnIdle: kept connections do not hold a command (the CLI, a script) open once its work is done.
+    extra: { min: Math.min(WARM_CONNECTIONS, poolSize), allowExitOnIdle: true },
     applicationName: extra.applicationName ?? 'sluice',
   };
 }
