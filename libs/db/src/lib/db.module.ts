@@ -1,4 +1,4 @@
-import { type DynamicModule, Logger, Module, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
+import { type DynamicModule, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CommonConfig } from '@sluice/config';
 import { ReadinessRegistry } from '@sluice/observability';
@@ -8,7 +8,7 @@ import { withConnection } from './transaction';
 
 /** The one DataSource of an app, configured from DATABASE_URL. */
 @Module({})
-export class DbModule implements OnModuleInit, OnApplicationBootstrap {
+export class DbModule implements OnModuleInit {
   constructor(
     private readonly dataSource: DataSource,
     private readonly readiness: ReadinessRegistry,
@@ -32,17 +32,15 @@ export class DbModule implements OnModuleInit, OnApplicationBootstrap {
     };
   }
 
-  onModuleInit(): void {
+  /**
+   * Opens the connections the pool keeps (WARM_CONNECTIONS), each with the ledger looked up once, so that the
+   * first file or request does not pay for a new backend. In onModuleInit, which every module finishes before
+   * any onApplicationBootstrap runs: what an app does at bootstrap (the processor's load rehearsal) finds them open.
+   */
+  async onModuleInit(): Promise<void> {
     this.readiness.register('database', async () => {
       await this.dataSource.query('SELECT 1');
     });
-  }
-
-  /**
-   * Opens the connections the pool keeps (WARM_CONNECTIONS) before the app takes work, each with the ledger
-   * looked up once, so that the first file or request does not pay for a new backend.
-   */
-  async onApplicationBootstrap(): Promise<void> {
     const warm = Math.min(WARM_CONNECTIONS, this.dataSource.options.poolSize ?? WARM_CONNECTIONS);
     const open = () => withConnection(this.dataSource, (client) => client.query(`SELECT id FROM ingest_files WHERE id = '00000000-0000-0000-0000-000000000000'`));
     // Started together, so that each takes a connection of its own.

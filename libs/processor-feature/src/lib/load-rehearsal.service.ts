@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ProcessorConfig } from '@sluice/config';
 import { WARM_CONNECTIONS, withConnection } from '@sluice/db';
+import { decompressed } from '@sluice/formats';
 import { LedgerRepository, LoaderRegistry, loadOutcome, loadPolicyOptions, SensorCsvLoader, SensorRegistry } from '@sluice/loading';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
@@ -37,8 +38,11 @@ export class LoadRehearsal implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     const started = performance.now();
-    // Started together, so that each takes a connection of its own.
-    const rehearsals = Promise.all(Array.from({ length: WARM_CONNECTIONS }, () => withConnection(this.ds, (client) => this.rehearse(client))));
+    const onEach = <T>(work: () => Promise<T>) => Promise.all(Array.from({ length: WARM_CONNECTIONS }, work));
+    // Each started together with the others, so that each takes a connection of its own: first the sensor lookup
+    // a load sends on the pool (for a name no sensor has), then the load on a client of its own.
+    const sensors = new SensorRegistry(this.ds);
+    const rehearsals = onEach(() => sensors.selectByName([`rehearsal-${randomUUID()}/temp`])).then(() => onEach(() => withConnection(this.ds, (client) => this.rehearse(client))));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), WAIT_MS)));
     try {
@@ -58,7 +62,8 @@ export class LoadRehearsal implements OnApplicationBootstrap {
 
   /** One rehearsal on `client`, rolled back whatever happens; the readings it would have loaded. */
   private async rehearse(client: PoolClient): Promise<number> {
-    const csv = rehearsalCsv(`rehearsal-${randomUUID()}`, Date.now());
+    const device = `rehearsal-${randomUUID()}`;
+    const csv = rehearsalCsv(device, Date.now());
     const route = await this.loaders.routeStream(Readable.from([csv]), 'rehearsal.csv', this.config.MAX_LINE_BYTES);
     if (!('loader' in route) || route.kind !== 'sensor_wide_csv') throw new Error('the rehearsal file was not taken as a wide sensor CSV');
     const loader = new SensorCsvLoader(this.ds, new SensorRegistry(client));
@@ -69,7 +74,8 @@ export class LoadRehearsal implements OnApplicationBootstrap {
       await client.query(`SET LOCAL lock_timeout = '1s'`);
       // The ledger statements of a load, for an id no row has: they find nothing and change nothing.
       await this.ledger.lockForLoad(client, fileId);
-      const result = await loader.load(client, fileId, route.kind, () => Readable.from([csv]), loadPolicyOptions(this.config));
+      const open = () => decompressed(Readable.from([csv]), this.config.decompressionLimits, { name: 'rehearsal.csv' });
+      const result = await loader.load(client, fileId, route.kind, open, loadPolicyOptions(this.config));
       await this.ledger.recordOutcome(client, fileId, loadOutcome(route.kind, result));
       await this.ledger.get(fileId, client);
       return result.rowsWritten.raw_sensor_data ?? 0;

@@ -105,7 +105,8 @@ export class SensorRegistry {
     if (lost) throw new Error(`sensor ${lost} could not be registered (its name is taken by another sensor)`);
   }
 
-  private async selectByName(names: string[]): Promise<Map<string, number>> {
+  /** Ids of the sensors of these names that exist; nothing is created or cached. */
+  async selectByName(names: string[]): Promise<Map<string, number>> {
     const rows = rowsOf<{ id: number; name: string }>(await this.ds.query(`SELECT id, name FROM sensors WHERE name = ANY($1::text[])`, [names]));
     return new Map(rows.map((r) => [r.name, r.id]));
   }
