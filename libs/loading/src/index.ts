@@ -8,7 +8,6 @@ export * from './lib/log/tag-counts';
 export * from './lib/json/measurement-stats';
 export * from './lib/sensor/aggregates.sql';
 export * from './lib/sensor/sensor-csv.loader';
-export { SensorRegistry, type SensorSql } from './lib/sensor/sensor-registry';
 export { MAX_ROW_ERRORS } from './lib/sensor/row-tally';
 export * from './lib/ledger-announcer';
 export * from './lib/stored-payloads.repository';

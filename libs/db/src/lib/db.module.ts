@@ -35,7 +35,7 @@ export class DbModule implements OnModuleInit {
   /**
    * Opens the connections the pool keeps (WARM_CONNECTIONS), each with the ledger looked up once, so that the
    * first file or request does not pay for a new backend. In onModuleInit, which every module finishes before
-   * any onApplicationBootstrap runs: what an app does at bootstrap (the processor's load rehearsal) finds them open.
+   * any onApplicationBootstrap runs: what an app does at bootstrap finds them open.
    */
   async onModuleInit(): Promise<void> {
     this.readiness.register('database', async () => {

@@ -9,7 +9,6 @@ import { ArchiveExpander } from './archive-expander.service';
 import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
 import { LedgerFallback } from './ledger-fallback.service';
-import { LoadRehearsal } from './load-rehearsal.service';
 import { processorAttempts } from './processor-attempts';
 import { PROCESSOR_DURABLE, PROCESSOR_SUBJECTS, ProcessorConsumer } from './processor.consumer';
 
@@ -35,7 +34,7 @@ export class ProcessorModule {
         LoadingModule,
       ],
       controllers: [ProcessorConsumer],
-      providers: [ArchiveExpander, FileProcessorService, BatchProcessorService, LedgerFallback, LoadRehearsal],
+      providers: [ArchiveExpander, FileProcessorService, BatchProcessorService, LedgerFallback],
     };
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { addRows, type FileKind, type RejectReason } from '@sluice/contracts';
 import { isConcurrentPartitionChange, rowsOf } from '@sluice/db';
 import {
@@ -57,9 +57,8 @@ export class SensorCsvLoader implements KindLoader {
   readonly kinds = SENSOR_CSV_KINDS;
   private readonly sensors: SensorRegistry;
 
-  /** `sensors`: a registry of its own (the processor's start-up rehearsal registers its sensors inside its transaction). */
-  constructor(ds: DataSource, @Optional() sensors?: SensorRegistry) {
-    this.sensors = sensors ?? new SensorRegistry(ds);
+  constructor(private readonly ds: DataSource) {
+    this.sensors = new SensorRegistry(ds);
   }
 
   async load(client: PoolClient, fileId: string, kind: FileKind, open: () => NodeJS.ReadableStream, opts: LoadOptions): Promise<LoadResult> {

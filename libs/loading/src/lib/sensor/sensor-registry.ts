@@ -1,9 +1,5 @@
+import { DataSource } from 'typeorm';
 import { rowsOf } from '@sluice/db';
-
-/** Where the registry sends its statements: the pool (TypeORM's DataSource), or one client inside its transaction. */
-export interface SensorSql {
-  query(sql: string, params: unknown[]): Promise<unknown>;
-}
 
 const CACHE_LIMIT = 100_000;
 
@@ -17,7 +13,7 @@ export class SensorRegistry {
   private readonly byName = new Map<string, number>();
   private readonly byUuid = new Map<string, number>();
 
-  constructor(private readonly ds: SensorSql) {}
+  constructor(private readonly ds: DataSource) {}
 
   cachedName(name: string): number | undefined {
     return this.byName.get(name);
@@ -105,8 +101,7 @@ export class SensorRegistry {
     if (lost) throw new Error(`sensor ${lost} could not be registered (its name is taken by another sensor)`);
   }
 
-  /** Ids of the sensors of these names that exist; nothing is created or cached. */
-  async selectByName(names: string[]): Promise<Map<string, number>> {
+  private async selectByName(names: string[]): Promise<Map<string, number>> {
     const rows = rowsOf<{ id: number; name: string }>(await this.ds.query(`SELECT id, name FROM sensors WHERE name = ANY($1::text[])`, [names]));
     return new Map(rows.map((r) => [r.name, r.id]));
   }
