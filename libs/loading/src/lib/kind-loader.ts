@@ -77,6 +77,11 @@ export interface LoadResult {
 export interface KindLoader {
   readonly kinds: readonly FileKind[];
   load(client: PoolClient, fileId: string, kind: FileKind, open: () => NodeJS.ReadableStream, opts: LoadOptions): Promise<LoadResult>;
+  /**
+   * Runs the per-line code of a load over generated input in memory, touching no database, so that a process's
+   * first file does not run it cold; returns the lines it went through.
+   */
+  warmUp?(opts: LoadOptions): Promise<number>;
 }
 
 /** The injection token of every kind loader (the instances of KIND_LOADERS), which LoaderRegistry receives. */

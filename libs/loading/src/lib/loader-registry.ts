@@ -4,7 +4,7 @@ import type { ContractInput, ContractVersion } from '@sluice/datasets';
 import { detectionHead, detectKind, LINE_KINDS, readDetectionHead } from '@sluice/formats';
 import { ContractKindLoader } from './contract/contract-kind.loader';
 import { contractFileName, Contracts, type ContractChooser } from './contract/contracts.service';
-import { LOADERS, type KindLoader } from './kind-loader';
+import { LOADERS, type KindLoader, type LoadOptions } from './kind-loader';
 
 /** A file of a built-in kind and its loader. */
 export interface KindRoute {
@@ -113,6 +113,13 @@ export class LoaderRegistry {
       if (this.byKind.has(kind)) throw new Error(`two loaders claim the kind ${kind}`);
       this.byKind.set(kind, loader);
     }
+  }
+
+  /** Every loader's `warmUp`, one after the other; the lines they went through. */
+  async warmUp(opts: LoadOptions): Promise<number> {
+    let lines = 0;
+    for (const loader of new Set(this.byKind.values())) lines += (await loader.warmUp?.(opts)) ?? 0;
+    return lines;
   }
 
   for(kind: FileKind): KindLoader | undefined {

@@ -3,13 +3,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileSubjects, type FileLifecycleEvent } from '@sluice/contracts';
-import { LedgerAnnouncer, LedgerRepository, StoredPayloads } from '@sluice/loading';
+import { LedgerAnnouncer, LedgerRepository, StoredPayloads, WARM_UP_LINES } from '@sluice/loading';
 import { ReplayService } from '@sluice/replay';
 import { OutcomeFiling } from '@sluice/storage';
 import { DataSource } from 'typeorm';
 import type { JetStreamService } from '@sluice/messaging';
 import { aggregateMismatches, expectedWide, FIXTURES, waitFor, wideCsv } from '@sluice/testing';
 import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
+import { WarmStart } from './warm-start.service';
 
 describe('processor', () => {
   let t: ProcessorTestApp;
@@ -34,6 +35,12 @@ describe('processor', () => {
 
   const enqueue = (name: string, content: Buffer) => t.enqueue(name, content);
   const statusOf = (id: string) => t.statusOf(id);
+
+  it('warms its loaders up on generated files before the first message, writing nothing', async () => {
+    expect(t.app.get(WarmStart).lines).toBe(2 * WARM_UP_LINES);
+    const [counts] = await t.query<Record<string, string>>(`SELECT (SELECT count(*) FROM sensors) AS sensors, (SELECT count(*) FROM raw_sensor_data) AS readings`);
+    expect(counts).toEqual({ sensors: '0', readings: '0' });
+  });
 
   it('loads a queued sensor file in one transaction and announces the outcome', async () => {
     const path = join(FIXTURES, 'sensors', 'split_15.csv');

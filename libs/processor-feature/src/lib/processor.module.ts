@@ -9,6 +9,7 @@ import { ArchiveExpander } from './archive-expander.service';
 import { BatchProcessorService } from './batch-processor.service';
 import { FileProcessorService } from './file-processor.service';
 import { LedgerFallback } from './ledger-fallback.service';
+import { WarmStart } from './warm-start.service';
 import { processorAttempts } from './processor-attempts';
 import { PROCESSOR_DURABLE, PROCESSOR_SUBJECTS, ProcessorConsumer } from './processor.consumer';
 
@@ -34,7 +35,7 @@ export class ProcessorModule {
         LoadingModule,
       ],
       controllers: [ProcessorConsumer],
-      providers: [ArchiveExpander, FileProcessorService, BatchProcessorService, LedgerFallback],
+      providers: [ArchiveExpander, FileProcessorService, BatchProcessorService, LedgerFallback, WarmStart],
     };
   }
 }

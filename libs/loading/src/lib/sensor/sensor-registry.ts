@@ -3,13 +3,21 @@ import { rowsOf } from '@sluice/db';
 
 const CACHE_LIMIT = 100_000;
 
+/** The sensor ids a fast pass asks for: the registry below, or the warm-up's ids in memory (`InMemorySensorIds`). */
+export interface SensorIds {
+  resolveWide(devices: string[], metrics: string[]): Promise<void>;
+  cachedName(name: string): number | undefined;
+  resolveUuids(uuids: string[]): Promise<void>;
+  cachedUuid(uuid: string): number | undefined;
+}
+
 /**
  * Sensor ids by name (wide CSV) or UUID (long CSV). Sensors are an idempotent registry: missing ones are
  * inserted in autocommit on the pool, outside the load transaction, sorted, ON CONFLICT DO NOTHING, so
  * concurrent loaders never deadlock and a rolled-back file leaves at most an unused sensor row.
  * Ids never change (a mapping renames, it does not re-key), so they are cached.
  */
-export class SensorRegistry {
+export class SensorRegistry implements SensorIds {
   private readonly byName = new Map<string, number>();
   private readonly byUuid = new Map<string, number>();
 
