@@ -10,7 +10,7 @@ import { DataSource } from 'typeorm';
 import type { JetStreamService } from '@sluice/messaging';
 import { aggregateMismatches, expectedWide, FIXTURES, waitFor, wideCsv } from '@sluice/testing';
 import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
-import { WarmStart } from './warm-start.service';
+import { WARM_UP_PASSES, WarmStart } from './warm-start.service';
 
 describe('processor', () => {
   let t: ProcessorTestApp;
@@ -37,7 +37,7 @@ describe('processor', () => {
   const statusOf = (id: string) => t.statusOf(id);
 
   it('warms its loaders up on generated files before the first message, writing nothing', async () => {
-    expect(t.app.get(WarmStart).lines).toBe(2 * WARM_UP_LINES);
+    expect(t.app.get(WarmStart).lines).toBe(WARM_UP_PASSES * 2 * WARM_UP_LINES);
     const [counts] = await t.query<Record<string, string>>(`SELECT (SELECT count(*) FROM sensors) AS sensors, (SELECT count(*) FROM raw_sensor_data) AS readings`);
     expect(counts).toEqual({ sensors: '0', readings: '0' });
   });
