@@ -9,7 +9,7 @@ export * from './lib/json/measurement-stats';
 export * from './lib/sensor/aggregates.sql';
 export * from './lib/sensor/sensor-csv.loader';
 export { MAX_ROW_ERRORS } from './lib/sensor/row-tally';
-export { WARM_UP_LINES } from './lib/sensor/warm-up';
+export { WARM_UP_LINES, wideWarmUpFile } from './lib/sensor/warm-up';
 export * from './lib/ledger-announcer';
 export * from './lib/stored-payloads.repository';
 export * from './lib/payload-batch.loader';

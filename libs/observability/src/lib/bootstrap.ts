@@ -6,7 +6,6 @@ import { applyHttpServerLimits, BoundedExpressAdapter } from '@sluice/http';
 import type { Server } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { checkNats, checkPort, checkPostgres, StartError } from './start-checks';
-import { collectStartupGarbage } from './startup-garbage';
 
 export interface BootstrapOptions {
   /** Port getter, read after config validation. */
@@ -79,7 +78,6 @@ export async function bootstrapService(rootModule: unknown | (() => unknown), op
     SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs-json' });
   }
   await app.init();
-  collectStartupGarbage();
   // A hybrid app's transports (connected in `configure`) start once the modules hold their connections.
   await app.startAllMicroservices();
   // Header, idle and connection bounds (slowloris); see CommonConfig.
