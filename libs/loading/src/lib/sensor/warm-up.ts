@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { SensorIds } from './sensor-registry';
 
-/** Lines of each generated file: enough runs of the per-line code for V8 to compile it optimised. */
+/** Lines of each generated file: with a few passes (the processor makes three), enough runs of the per-line code for V8 to optimise it. */
 export const WARM_UP_LINES = 2_000;
 /** The chunk size of a file read from disk (fs streams' default), so the parser sees the chunks it will see. */
 const CHUNK_BYTES = 64 * 1024;
