@@ -11,6 +11,7 @@ import { collectStartupGarbage } from '@sluice/observability';
 export const WARM_UP_PASSES = 3;
 
 const WARM_UP_NAME = 'warm-up.csv';
+const ROUTED_LINES = 10;
 
 /**
  * Before the processor takes its first message, it runs the code a file's load runs first over generated files
@@ -38,7 +39,8 @@ export class WarmStart implements OnApplicationBootstrap {
       collectStartupGarbage();
       const opts = loadPolicyOptions(this.config);
       for (let pass = 0; pass < WARM_UP_PASSES; pass++) {
-        const file = decompressed(wideWarmUpFile(Date.now()), this.config.decompressionLimits, { name: WARM_UP_NAME });
+        // The route reads the head only: a few lines are all it would see of a longer file.
+        const file = decompressed(wideWarmUpFile(Date.now(), ROUTED_LINES), this.config.decompressionLimits, { name: WARM_UP_NAME });
         const route = await this.loaders.routeStream(file, WARM_UP_NAME, this.config.MAX_LINE_BYTES, { source: 'dropzone', path: WARM_UP_NAME });
         if (route.kind !== 'sensor_wide_csv') throw new Error(`the warm-up file was routed as ${route.kind ?? 'nothing'}`);
         this.lines += await this.loaders.warmUp(opts);

@@ -58,7 +58,7 @@ export class SensorCsvLoader implements KindLoader {
   readonly kinds = SENSOR_CSV_KINDS;
   private readonly sensors: SensorRegistry;
 
-  constructor(private readonly ds: DataSource) {
+  constructor(ds: DataSource) {
     this.sensors = new SensorRegistry(ds);
   }
 
