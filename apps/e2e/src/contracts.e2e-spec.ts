@@ -459,7 +459,11 @@ describe('5. hostile contract files', () => {
       const warned = processorLog().filter((l) => l.level === 40 && l.msg.startsWith('contract refused'));
       return Object.keys(HOSTILE).every((f) => warned.some((l) => l.msg.includes(f)));
     }, 20000);
-    const health = await ready('query-api');
+    // query-api reads the folder on its own clock (every CONTRACTS_REFRESH_MS), so it may see them a little later.
+    const health = await waitFor('query-api contracts degraded', async () => {
+      const h = await ready('query-api');
+      return h.body.details['contracts']?.degraded ? h : null;
+    }, 20000);
     expect(health.code).toBe(200);
     expect(health.body.details['contracts']).toMatchObject({ degraded: true });
 
