@@ -11,10 +11,50 @@ export interface SensorIds {
   cachedUuid(uuid: string): number | undefined;
 }
 
+/** How sensors are registered and read by one key: their name (with device and metric), or their UUID. */
+interface SensorKey {
+  /** Returns `id, key` of every sensor asked for: those present, and those it inserted (sorted: no deadlock between loaders). */
+  register: string;
+  select: string;
+}
+
+const BY_NAME: SensorKey = {
+  register: `
+    WITH want AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS w(name, device, metric)),
+    present AS (SELECT s.id, s.name FROM sensors s JOIN want w ON w.name = s.name),
+    added AS (
+      INSERT INTO sensors (name, device, metric)
+      SELECT w.name, w.device, w.metric FROM want w WHERE NOT EXISTS (SELECT 1 FROM present p WHERE p.name = w.name) ORDER BY 1
+      ON CONFLICT DO NOTHING
+      RETURNING id, name)
+    SELECT id, name AS key FROM present UNION ALL SELECT id, name AS key FROM added`,
+  select: `SELECT id, name AS key FROM sensors WHERE name = ANY($1::text[])`,
+};
+
+const BY_UUID: SensorKey = {
+  register: `
+    WITH want AS (SELECT u FROM unnest($1::uuid[]) u),
+    present AS (SELECT s.id, s.uuid FROM sensors s JOIN want w ON w.u = s.uuid),
+    added AS (
+      INSERT INTO sensors (name, uuid)
+      SELECT w.u::text, w.u FROM want w WHERE NOT EXISTS (SELECT 1 FROM present p WHERE p.uuid = w.u) ORDER BY 1
+      ON CONFLICT DO NOTHING
+      RETURNING id, uuid)
+    SELECT id, uuid::text AS key FROM present UNION ALL SELECT id, uuid::text AS key FROM added`,
+  select: `SELECT id, uuid::text AS key FROM sensors WHERE uuid = ANY($1::uuid[])`,
+};
+
+function known(found: Map<string, number>, key: string, error: string): number {
+  const id = found.get(key);
+  if (id === undefined) throw new Error(error);
+  return id;
+}
+
 /**
  * Sensor ids by name (wide CSV) or UUID (long CSV). Sensors are an idempotent registry: missing ones are
  * inserted in autocommit on the pool, outside the load transaction, sorted, ON CONFLICT DO NOTHING, so
- * concurrent loaders never deadlock and a rolled-back file leaves at most an unused sensor row.
+ * concurrent loaders never deadlock and a rolled-back file leaves at most an unused sensor row. New sensors
+ * cost one round trip, as known ones do (a file of new devices waits for it before its COPY).
  * Ids never change (a mapping renames, it does not re-key), so they are cached.
  */
 export class SensorRegistry implements SensorIds {
@@ -47,22 +87,8 @@ export class SensorRegistry implements SensorIds {
     }
     if (!names.length) return;
     this.trim();
-    const found = await this.selectByName(names);
-    const missing = names.map((n, i) => i).filter((i) => !found.has(names[i]));
-    if (missing.length) {
-      await this.ds.query(
-        `INSERT INTO sensors (name, device, metric)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1
-         ON CONFLICT DO NOTHING`,
-        [missing.map((i) => names[i]), missing.map((i) => devs[i]), missing.map((i) => mets[i])],
-      );
-      for (const [k, v] of await this.selectByName(missing.map((i) => names[i]))) found.set(k, v);
-    }
-    for (const name of names) {
-      const id = found.get(name);
-      if (id === undefined) throw new Error(`sensor "${name}" could not be registered`);
-      this.byName.set(name, id);
-    }
+    const found = await this.registered(BY_NAME, [names, devs, mets], names);
+    for (const name of names) this.byName.set(name, known(found, name, `sensor "${name}" could not be registered`));
   }
 
   /**
@@ -70,48 +96,36 @@ export class SensorRegistry implements SensorIds {
    * its device and metric like a wide-CSV sensor.
    */
   async resolveNames(names: string[]): Promise<void> {
-    const want = [...new Set(names.filter((n) => !this.byName.has(n)))].sort();
+    const want = [...new Set(names.filter((n) => !this.byName.has(n)))];
     if (!want.length) return;
     this.trim();
-    const found = await this.selectByName(want);
-    const missing = want.filter((n) => !found.has(n));
-    if (missing.length) {
-      const split = missing.map((n) => {
-        const at = n.lastIndexOf('/');
-        return at > 0 && at < n.length - 1 ? [n.slice(0, at), n.slice(at + 1)] : [null, null];
-      });
-      await this.ds.query(
-        `INSERT INTO sensors (name, device, metric) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1 ON CONFLICT DO NOTHING`,
-        [missing, split.map((s) => s[0]), split.map((s) => s[1])],
-      );
-      for (const [k, v] of await this.selectByName(missing)) found.set(k, v);
-    }
-    for (const name of want) {
-      const id = found.get(name);
-      if (id === undefined) throw new Error(`sensor "${name}" could not be registered`);
-      this.byName.set(name, id);
-    }
+    const split = want.map((n) => {
+      const at = n.lastIndexOf('/');
+      return at > 0 && at < n.length - 1 ? [n.slice(0, at), n.slice(at + 1)] : [null, null];
+    });
+    const found = await this.registered(BY_NAME, [want, split.map((s) => s[0]), split.map((s) => s[1])], want);
+    for (const name of want) this.byName.set(name, known(found, name, `sensor "${name}" could not be registered`));
   }
 
   /** Ids of UUID sensors; unknown UUIDs are created named by the UUID until a mapping names them. */
   async resolveUuids(uuids: string[]): Promise<void> {
-    const want = [...new Set(uuids.filter((u) => !this.byUuid.has(u)))].sort();
+    const want = [...new Set(uuids.filter((u) => !this.byUuid.has(u)))];
     if (!want.length) return;
     this.trim();
-    const sel = `SELECT id, uuid::text AS uuid FROM sensors WHERE uuid = ANY($1::uuid[])`;
-    let rows = rowsOf<{ id: number; uuid: string }>(await this.ds.query(sel, [want]));
-    if (rows.length < want.length) {
-      await this.ds.query(`INSERT INTO sensors (name, uuid) SELECT u::text, u FROM unnest($1::uuid[]) u ORDER BY 1 ON CONFLICT DO NOTHING`, [want]);
-      rows = rowsOf<{ id: number; uuid: string }>(await this.ds.query(sel, [want]));
-    }
-    for (const r of rows) this.byUuid.set(r.uuid, r.id);
-    const lost = want.find((u) => !this.byUuid.has(u));
-    if (lost) throw new Error(`sensor ${lost} could not be registered (its name is taken by another sensor)`);
+    const found = await this.registered(BY_UUID, [want], want);
+    for (const uuid of want) this.byUuid.set(uuid, known(found, uuid, `sensor ${uuid} could not be registered (its name is taken by another sensor)`));
   }
 
-  private async selectByName(names: string[]): Promise<Map<string, number>> {
-    const rows = rowsOf<{ id: number; name: string }>(await this.ds.query(`SELECT id, name FROM sensors WHERE name = ANY($1::text[])`, [names]));
-    return new Map(rows.map((r) => [r.name, r.id]));
+  /**
+   * Ids of the sensors `keys` name, inserting the missing ones: one statement, whose second read is needed
+   * only for a sensor another loader inserted while it ran (its snapshot did not see it, and it inserted nothing).
+   */
+  private async registered(by: SensorKey, params: unknown[], keys: string[]): Promise<Map<string, number>> {
+    const read = (rows: unknown) => new Map(rowsOf<{ id: number; key: string }>(rows).map((r) => [r.key, r.id]));
+    const found = read(await this.ds.query(by.register, params));
+    const raced = keys.filter((k) => !found.has(k));
+    if (raced.length) for (const [k, id] of read(await this.ds.query(by.select, [raced]))) found.set(k, id);
+    return found;
   }
 
   private trim(): void {
