@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { CommonConfig } from '@sluice/config';
 import { ReadinessRegistry } from '@sluice/observability';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions, WARM_CONNECTIONS } from './data-source';
+import { dataSourceOptions } from './data-source';
 import { withConnection } from './transaction';
 
 /** The one DataSource of an app, configured from DATABASE_URL. */
@@ -41,7 +41,8 @@ export class DbModule implements OnModuleInit {
     this.readiness.register('database', async () => {
       await this.dataSource.query('SELECT 1');
     });
-    const warm = Math.min(WARM_CONNECTIONS, this.dataSource.options.poolSize ?? WARM_CONNECTIONS);
+    // The pool's own `min` (dataSourceOptions): WARM_CONNECTIONS, or fewer for a smaller pool.
+    const warm = (this.dataSource.options.extra as { min?: number } | undefined)?.min ?? 0;
     const open = () => withConnection(this.dataSource, (client) => client.query(`SELECT id FROM ingest_files WHERE id = '00000000-0000-0000-0000-000000000000'`));
     // Started together, so that each takes a connection of its own.
     await Promise.all(Array.from({ length: warm }, open)).catch((e: Error) => new Logger(DbModule.name).warn(`could not open the pool's warm connections: ${e.message}`));
