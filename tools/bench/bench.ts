@@ -131,19 +131,26 @@ function keptAliveClient(): { get(url: string, headers: Record<string, string>):
   return { get, close: () => agent.destroy() };
 }
 
+/**
+ * Small files timed one at a time. 200 by default: a p99 of 50 files was their slowest, set by one stall of the
+ * machine's disk or CPU; of 200 it is the third slowest, as a p99 means. The first files after the start count too.
+ */
 async function smallFileLatency(): Promise<void> {
-  out('\n## 2. Latency of 50 small files (1,000 readings each, of the last 14 hours): rename into incoming/ → visible through query-api');
+  const count = Number(arg('small-files') ?? 200);
+  out(`\n## 2. Latency of ${count} small files (1,000 readings each, of the last 14 hours): rename into incoming/ → visible through query-api`);
   const stack = await Stack.start({ label: 'benchlat', services: ['watcher', 'processor', 'query-api'], env: { LOG_LEVEL: 'warn' } });
   const { get, close } = keptAliveClient();
   try {
     const staging = stageDir(stack);
-    // Recent readings, as a live source drops them: one a second, each file the next 1,000 s. (Readings
-    // dated past the partitions made ahead are taken for a clock error and parked in the default partition.)
+    // Recent readings, as live sources drop them: a device a file, one reading a second, the files' 1,000 s
+    // windows following each other through the last 14 hours. (Readings dated past the partitions made ahead are
+    // taken for a clock error and parked in the default partition.)
     const base = Math.floor(Date.now() / 1000) - 50 * 1000;
+    const start = (i: number) => base + (i % 50) * 1000;
     const names: string[] = [];
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < count; i++) {
       const lines = ['"ts","device","temp"'];
-      for (let j = 0; j < 1000; j++) lines.push(`"${base + i * 1000 + j}","bench-${i}","${(20 + (j % 10) / 10).toFixed(1)}"`);
+      for (let j = 0; j < 1000; j++) lines.push(`"${start(i) + j}","bench-${i}","${(20 + (j % 10) / 10).toFixed(1)}"`);
       writeFileSync(join(staging, `small-${i}.csv`), lines.join('\n') + '\n');
       names.push(`small-${i}.csv`);
     }
@@ -157,7 +164,7 @@ async function smallFileLatency(): Promise<void> {
       // A file's readings commit in one transaction, so its last reading is visible when all are: the poll asks
       // for that one only (a page of 1,000 would cost the query-api and PostgreSQL ~4 ms a poll, taken from the
       // pipeline being timed on the same cores), and the whole file is checked once the clock has stopped.
-      const last = new Date((base + i * 1000 + 999) * 1000).toISOString();
+      const last = new Date((start(i) + 999) * 1000).toISOString();
       const t0 = performance.now();
       renameSync(join(staging, names[i]), join(stack.dropzone, 'incoming', names[i]));
       await waitFor(`small file ${i} visible`, async () => (await readings(sensor, `from=${last}&limit=1`)) === 1, 30000, 5);
@@ -168,8 +175,9 @@ async function smallFileLatency(): Promise<void> {
     const p50 = pct(lat, 50);
     const p99 = pct(lat, 99);
     out(`p50 ${p50.toFixed(0)} ms (target ≤ 150) ${p50 <= 150 ? 'PASS' : 'FAIL'}; p99 ${p99.toFixed(0)} ms (target ≤ 500) ${p99 <= 500 ? 'PASS' : 'FAIL'}; min ${Math.min(...lat).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms`);
-    // With 50 files the p99 is the slowest, and the slowest are the first after the services started (cold code).
-    out(`goal p99 ≤ 100 ms ${p99 <= 100 ? 'PASS' : 'FAIL'}; the first three files ${lat.slice(0, 3).map((x) => x.toFixed(0)).join(', ')} ms, the slowest of the rest ${Math.max(...lat.slice(3)).toFixed(0)} ms`);
+    // The first files after the services started are the likeliest to be slow (cold code), the others when the machine stalls.
+    const over = lat.filter((x) => x > 100).length;
+    out(`goal p99 ≤ 100 ms ${p99 <= 100 ? 'PASS' : 'FAIL'}; ${over} of ${count} files over 100 ms; the first three files ${lat.slice(0, 3).map((x) => x.toFixed(0)).join(', ')} ms, the slowest of the rest ${Math.max(...lat.slice(3)).toFixed(0)} ms`);
   } finally {
     close();
     await stack.stop();
