@@ -31,7 +31,8 @@ export const ledgerFallbackFiles = counter('sluice_processor_ledger_fallback_fil
  * Where the single-file path's time goes, summed over files (the bench prints it): start (the attempt recorded in
  * the ledger), route (the file opened and its kind or contract found), parse (read, parsed and validated: the load
  * less the stages a loader times apart, see LoadStage), copy, aggregates, row_errors, outcome (the ledger row
- * written), commit, announce (the processing and outcome messages published).
+ * written), commit, announce (the row read back and its outcome published; the `processing` message goes out while
+ * the load runs, timed by no stage).
  */
 export type ProcessorStage = 'start' | 'route' | 'parse' | LoadStage | 'outcome' | 'commit' | 'announce';
 export const stageSeconds = counter('sluice_processor_stage_seconds_total', 'Seconds single-file loads spent in each stage', ['stage']);
