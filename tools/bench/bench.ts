@@ -305,6 +305,7 @@ async function queryLatency(): Promise<void> {
     env: { LOG_LEVEL: 'warn', PROCESSOR_CONCURRENCY: '1' },
   });
   const data = mkdtempSync(join(stack.dropzone, '..', 'query-data-'));
+  const { get, close } = keptAliveClient();
   try {
     // Setup, not measured: the shared generator's long format (one reading per sensor per minute from
     // 2012-12-31 23:07 UTC), loaded through the pipeline like any dropped data, mapping last.
@@ -341,7 +342,6 @@ async function queryLatency(): Promise<void> {
       const from = Date.UTC(2013, 0, 1) + rand(days) * 86400000;
       return { sensor, from: new Date(from).toISOString(), to: new Date(from + 86400000).toISOString() };
     };
-    const { get, close } = keptAliveClient();
     /** One timed query of a range, from the request to the last byte; `parse` checks the whole answer as JSON. */
     const one = async ({ sensor, from, to }: Range, parse: boolean): Promise<number> => {
       const t = performance.now();
@@ -387,7 +387,6 @@ async function queryLatency(): Promise<void> {
         lat.push(await one(range, false));
       }
     }
-    close();
 
     const [plan] = await stack.query<{ 'QUERY PLAN': string }>(
       `EXPLAIN SELECT ts, value FROM raw_sensor_data WHERE sensor_id = (SELECT id FROM sensors WHERE name = 'sensor_00007') AND ts >= '2013-01-02' AND ts < '2013-01-03' ORDER BY ts`,
@@ -401,6 +400,7 @@ async function queryLatency(): Promise<void> {
     out(`steady state: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms (target ≤ 20) ${p95 <= 20 ? 'PASS' : 'FAIL'}; p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (1,440 readings a response)`);
     out(`query ratio: p95 ${ratio.toFixed(2)}× PostgreSQL alone (goal ≤ 1.30) ${ratio <= 1.3 ? 'PASS' : 'FAIL'}; p50 ${(p50 / pct(sqlLat, 50)).toFixed(2)}×`);
   } finally {
+    close();
     rmSync(data, { recursive: true, force: true });
     await stack.stop();
   }
