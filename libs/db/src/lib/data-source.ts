@@ -26,6 +26,7 @@ import { PartitionedTables1765100000000 } from './migrations/1765100000000-parti
 import { ExpiredFiles1765200000000 } from './migrations/1765200000000-expired-files';
 import { MaintenanceRuns1765300000000 } from './migrations/1765300000000-maintenance-runs';
 import { ContractVersions1765400000000 } from './migrations/1765400000000-contract-versions';
+import { PayloadCompression1765500000000 } from './migrations/1765500000000-payload-compression';
 import { pgDriver } from './pg-driver';
 
 // Classes, not globs: globs do not survive bundling.
@@ -46,6 +47,7 @@ export const MIGRATIONS = [
   ExpiredFiles1765200000000,
   MaintenanceRuns1765300000000,
   ContractVersions1765400000000,
+  PayloadCompression1765500000000,
 ];
 
 /**

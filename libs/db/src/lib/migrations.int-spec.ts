@@ -155,6 +155,35 @@ describe('migrations', () => {
     }
   });
 
+  it('compresses payload bodies with lz4, and reads back those stored before with pglz', async () => {
+    await runMigrations(url);
+    const reverted = await revertThrough('PayloadCompression1765500000000');
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    const method = async () => (await c.query<{ m: string }>(`SELECT attcompression AS m FROM pg_attribute WHERE attrelid = 'ingest_payloads'::regclass AND attname = 'body'`)).rows[0].m;
+    // Compressible and over the ~2 KB at which PostgreSQL compresses a row.
+    const body = (n: number) => Buffer.from(JSON.stringify({ time_stamp: '2031-01-01T00:00:00Z', data: Array.from({ length: 400 }, (_, i) => i + n / 10) }));
+    const stored = async (id: string) => (await c.query<{ body: Buffer; m: string | null }>(`SELECT body, pg_column_compression(body) AS m FROM ingest_payloads WHERE file_id = $1`, [id])).rows[0];
+    const before = '00000000-0000-4000-8000-0000000000b1';
+    const after = '00000000-0000-4000-8000-0000000000b2';
+    try {
+      expect(await method()).toBe('');
+      await c.query(`INSERT INTO ingest_payloads (file_id, body) VALUES ($1, $2)`, [before, body(1)]);
+      expect(await runMigrations(url)).toEqual(reverted);
+      expect(await method()).toBe('l');
+      await c.query(`INSERT INTO ingest_payloads (file_id, body) VALUES ($1, $2)`, [after, body(2)]);
+      expect(await stored(before)).toEqual({ body: body(1), m: 'pglz' });
+      expect(await stored(after)).toEqual({ body: body(2), m: 'lz4' });
+      expect(await revertThrough('PayloadCompression1765500000000')).toEqual(reverted);
+      expect(await method()).toBe('');
+      expect((await stored(after)).body).toEqual(body(2));
+      expect(await runMigrations(url)).toEqual(reverted);
+    } finally {
+      await c.query(`DELETE FROM ingest_payloads WHERE file_id = ANY($1::uuid[])`, [[before, after]]);
+      await c.end();
+    }
+  });
+
   it('refuses a database name that is not a plain identifier', async () => {
     await expect(ensureDatabase(Object.assign(new URL(TEST_PG_URL), { pathname: '/bad";drop' }).toString())).rejects.toThrow(/plain identifier/);
   });
