@@ -77,6 +77,14 @@ function reasonJson(r: RejectReason | null): string | null {
 const LIVE = `('queued','processing','processed')`;
 
 /** A row's created_at as UTC text with microseconds: its place in arrival order ("the later file wins"). */
+/** A ledger row locked for a batch's load: its place in arrival order and the name its payload came under. */
+export interface LockedForLoad {
+  fileId: string;
+  /** created_at with microseconds (CREATED_AT_US). */
+  createdAt: string;
+  originalName: string;
+}
+
 export const CREATED_AT_US = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** Two jsonb counts per table added up, table by table (`rows_written_by_table` plus what a load wrote). */
@@ -286,24 +294,43 @@ export class LedgerRepository {
    * lockForLoad for a batch (in id order, so two batches never deadlock): the rows still `processing`, each
    * with its place in arrival order (created_at with microseconds), which latest-state tables compare.
    */
-  async lockManyForLoad(sql: Sql, ids: readonly string[]): Promise<Array<{ fileId: string; createdAt: string }>> {
+  async lockManyForLoad(sql: Sql, ids: readonly string[]): Promise<LockedForLoad[]> {
     if (ids.length === 0) return [];
-    return rowsOf<{ fileId: string; createdAt: string }>(await sql.query(
-      `SELECT id AS "fileId", ${CREATED_AT_US} AS "createdAt"
+    return rowsOf<LockedForLoad>(await sql.query(
+      `SELECT id AS "fileId", ${CREATED_AT_US} AS "createdAt", original_name AS "originalName"
        FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'processing' ORDER BY id FOR NO KEY UPDATE`,
       [ids],
     ));
   }
 
-  /** recordOutcome for a batch, in one statement inside its load transaction; returns the finished rows. */
-  async recordOutcomes(sql: Sql, outcomes: ReadonlyArray<{ id: string; outcome: FileOutcome }>): Promise<IngestFile[]> {
+  /**
+   * lockManyForLoad for payloads never attempted (`queued`, no attempt counted), which a batch loads without
+   * counting the attempt first (see BatchProcessorService): their attempt is counted with their outcome
+   * (recordOutcomes, `firstAttempt`), in the same commit. Rows another process holds are skipped.
+   */
+  async lockUnattemptedForLoad(sql: Sql, ids: readonly string[]): Promise<LockedForLoad[]> {
+    if (ids.length === 0) return [];
+    return rowsOf<LockedForLoad>(await sql.query(
+      `SELECT id AS "fileId", ${CREATED_AT_US} AS "createdAt", original_name AS "originalName"
+       FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'queued' AND attempts = 0 ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`,
+      [ids],
+    ));
+  }
+
+  /**
+   * recordOutcome for a batch, in one statement inside its load transaction; returns the finished rows.
+   * `firstAttempt`: rows taken by lockUnattemptedForLoad, whose attempt (and start, the transaction's) is
+   * counted here.
+   */
+  async recordOutcomes(sql: Sql, outcomes: ReadonlyArray<{ id: string; outcome: FileOutcome }>, opts: { firstAttempt?: boolean } = {}): Promise<IngestFile[]> {
     if (outcomes.length === 0) return [];
     const col = <T>(f: (o: FileOutcome) => T) => outcomes.map((x) => f(x.outcome));
+    const attempt = opts.firstAttempt ? `attempts = attempts + 1, started_at = now(),` : '';
     return rowsOf<IngestFile>(await sql.query(
       `UPDATE ingest_files SET status = o.o_status, kind = o.o_kind, rows_total = o.o_total, rows_loaded = o.o_loaded,
          rows_rejected = o.o_rejected, rows_written = coalesce(o.o_contract_rows, rows_written + o.o_written),
          rows_written_by_table = ${addByTable('rows_written_by_table', 'o.o_by_table')}, error = o.o_error,
-         contract_name = o.o_contract_name, contract_hash = o.o_contract_hash,
+         contract_name = o.o_contract_name, contract_hash = o.o_contract_hash, ${attempt}
          finished_at = clock_timestamp(), updated_at = clock_timestamp()
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[], $9::jsonb[], $10::text[], $11::text[], $12::bigint[])
          AS o(o_id, o_status, o_kind, o_total, o_loaded, o_rejected, o_written, o_error, o_by_table, o_contract_name, o_contract_hash, o_contract_rows)

@@ -8,6 +8,7 @@ import type { JetStreamService } from '@sluice/messaging';
 import { FIXTURES, waitFor } from '@sluice/testing';
 import type { Pool } from 'pg';
 import { startProcessorApp, type ProcessorTestApp } from '../../test/processor-app';
+import { BatchProcessorService } from './batch-processor.service';
 
 /** The seed payload with another time_stamp and, optionally, other samples. */
 const seed = readFileSync(join(FIXTURES, 'json', 'payload.json'), 'utf8');
@@ -111,6 +112,51 @@ describe('processor: batches of API payloads stored in the database', () => {
     expect(await query('SELECT * FROM measurements ORDER BY timestamp_utc')).toEqual(before);
     const attempts = await query<{ attempts: number }>('SELECT attempts FROM ingest_files WHERE id = ANY($1::uuid[])', [[older, newer]]);
     expect(attempts.map((a) => a.attempts)).toEqual([1, 1]);
+  });
+
+  it('counts a fresh payload\'s attempt with its outcome, and one whose earlier attempt died before it loads', async () => {
+    const [fresh, died] = await store([
+      { name: 'fresh.json', body: measurement('2030-07-01T00:00:00Z') },
+      { name: 'died.json', body: measurement('2030-07-02T00:00:00Z') },
+    ]);
+    // What an attempt counted before a crash leaves: processing, one attempt.
+    await query(`UPDATE ingest_files SET status = 'processing', attempts = 1, started_at = now() WHERE id = $1`, [died]);
+    await js.publish(BatchSubjects.queued, { fileIds: [fresh, died] }, `batch.${fresh}`);
+    await waitFor('both terminal', () => allTerminal([fresh, died]), 20000);
+    const rows = await query<{ id: string; status: string; attempts: number; started: boolean }>(
+      'SELECT id, status, attempts, started_at IS NOT NULL AND started_at <= finished_at AS started FROM ingest_files WHERE id = ANY($1::uuid[]) ORDER BY array_position($1::uuid[], id)',
+      [[fresh, died]],
+    );
+    expect(rows).toEqual([
+      { id: fresh, status: 'processed', attempts: 1, started: true },
+      { id: died, status: 'processed', attempts: 2, started: true },
+    ]);
+    expect(await query('SELECT file_id FROM measurements WHERE file_id = ANY($1::uuid[])', [[fresh, died]])).toHaveLength(2);
+    await waitFor('both announced', async () => [fresh, died].every((id) => finished.some((events) => events.some((e) => e.fileId === id))), 10000);
+  });
+
+  it('counts the attempt on its own before loading on a redelivery, with the outcome on a first delivery', async () => {
+    const batches = t.app.get(BatchProcessorService);
+    /** The ledger row as another connection sees it while a load waits on an uncommitted row of its measurement's time. */
+    const whileLoading = async (timeStamp: string, firstDelivery: boolean) => {
+      const [id] = await store([{ name: `held-${firstDelivery}.json`, body: measurement(timeStamp) }]);
+      const holder = await pool.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`INSERT INTO measurements (timestamp_utc, mean, std_dev, sample_count, file_id, file_created_at) VALUES ($1, 0, 0, 1, $2, now())`, [timeStamp, randomUUID()]);
+        const loading = batches.process([id], () => undefined, firstDelivery);
+        await waitFor('the load waits on the held row', async () => (await query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%measurements%'`))[0].n > 0, 10000);
+        const [during] = await query<{ status: string; attempts: number }>('SELECT status, attempts FROM ingest_files WHERE id = $1', [id]);
+        await holder.query('ROLLBACK');
+        await loading;
+        const [after] = await query<{ status: string; attempts: number }>('SELECT status, attempts FROM ingest_files WHERE id = $1', [id]);
+        return { during, after };
+      } finally {
+        holder.release();
+      }
+    };
+    expect(await whileLoading('2030-07-03T00:00:00Z', false)).toEqual({ during: { status: 'processing', attempts: 1 }, after: { status: 'processed', attempts: 1 } });
+    expect(await whileLoading('2030-07-04T00:00:00Z', true)).toEqual({ during: { status: 'queued', attempts: 0 }, after: { status: 'processed', attempts: 1 } });
   });
 
   it('a payload in the database also loads alone (a requeue or a replay)', async () => {

@@ -27,14 +27,22 @@ function harness({ maxAttempts = 2, load }: { maxAttempts?: number; load?: (ids:
   const state = { taken: [] as IngestFile[], others: [] as IngestFile[], bodies: new Map<string, Buffer>() };
   const statements: string[] = [];
   const failed: Array<{ id: string; reason: RejectReason }> = [];
-  const finished: Array<{ id: string; outcome: FileOutcome }> = [];
+  const finished: Array<{ id: string; outcome: FileOutcome; firstAttempt: boolean }> = [];
   const published: Array<{ subject: string; payload: object; msgId: string }> = [];
-  const ledger: Pick<LedgerRepository, 'startAttempts' | 'get' | 'lockManyForLoad' | 'recordOutcomes'> = {
-    startAttempts: async (ids) => state.taken.filter((f) => ids.includes(f.id)),
+  /** Ids the attempt was counted for before their load (startAttempts). */
+  const counted: string[] = [];
+  const locked = (rows: IngestFile[]) => rows.map((f) => ({ fileId: f.id, createdAt: new Date().toISOString(), originalName: f.originalName }));
+  const ledger: Pick<LedgerRepository, 'startAttempts' | 'get' | 'lockManyForLoad' | 'lockUnattemptedForLoad' | 'recordOutcomes'> = {
+    startAttempts: async (ids) => {
+      const rows = state.taken.filter((f) => ids.includes(f.id));
+      counted.push(...rows.map((f) => f.id));
+      return rows;
+    },
     get: async (id) => [...state.taken, ...state.others].find((f) => f.id === id) ?? null,
-    lockManyForLoad: async (_sql, ids) => ids.map((fileId) => ({ fileId, createdAt: new Date().toISOString() })),
-    recordOutcomes: async (_sql, outcomes) => {
-      finished.push(...outcomes);
+    lockManyForLoad: async (_sql, ids) => locked(state.taken.filter((f) => ids.includes(f.id))),
+    lockUnattemptedForLoad: async (_sql, ids) => locked(state.taken.filter((f) => ids.includes(f.id) && f.status === 'queued' && f.attempts === 0)),
+    recordOutcomes: async (_sql, outcomes, opts) => {
+      finished.push(...outcomes.map((o) => ({ ...o, firstAttempt: opts?.firstAttempt ?? false })));
       return outcomes.map(({ id, outcome }) => ({ ...(state.taken.find((f) => f.id === id) as IngestFile), status: outcome.status, error: outcome.error }) as IngestFile);
     },
   };
@@ -73,7 +81,7 @@ function harness({ maxAttempts = 2, load }: { maxAttempts?: number; load?: (ids:
   const queuedAlone = () => published.filter((p) => p.subject === FileSubjects.queued).map((p) => p.msgId);
   const announced = () =>
     published.filter((p) => p.subject === BatchSubjects.finished).flatMap((p) => (p.payload as FileBatchFinishedMessage).events.map((e) => `${e.fileId}:${e.status}`));
-  return { service, state, statements, failed, finished, published, take, queuedAlone, announced };
+  return { service, state, statements, failed, finished, published, counted, take, queuedAlone, announced };
 }
 
 const working = () => undefined;
@@ -142,6 +150,29 @@ describe(BatchProcessorService.name, () => {
     expect(h.statements).toEqual(['BEGIN', 'ROLLBACK']);
     expect(h.finished).toEqual([]);
     expect(h.queuedAlone()).toEqual([`${ids[0]}.alone.1`, `${ids[1]}.alone.2`]);
+    expect(h.announced()).toEqual([]);
+  });
+
+  it('on a first delivery, loads payloads never attempted with their attempt counted in the same commit; the others count it first', async () => {
+    const h = harness();
+    const [fresh, died] = h.take(payloadRow(0, 'queued'), payloadRow(1));
+    await h.service.process([fresh, died], working, true);
+    expect(h.statements).toEqual(['BEGIN', 'COMMIT', 'BEGIN', 'COMMIT']);
+    expect(h.counted).toEqual([died]);
+    expect(h.finished.map((f) => [f.id, f.firstAttempt])).toEqual([
+      [fresh, true],
+      [died, false],
+    ]);
+    expect(h.announced()).toEqual([`${fresh}:processed`, `${died}:processed`]);
+  });
+
+  it('a first delivery that fails as a whole queues each payload alone, with no attempt counted', async () => {
+    const h = harness({ load: () => Promise.reject(new Error('deadlock detected')) });
+    const ids = h.take(payloadRow(0, 'queued'), payloadRow(0, 'queued'));
+    await h.service.process(ids, working, true);
+    expect(h.statements).toEqual(['BEGIN', 'ROLLBACK']);
+    expect(h.counted).toEqual([]);
+    expect(h.queuedAlone()).toEqual([`${ids[0]}.alone.0`, `${ids[1]}.alone.0`]);
     expect(h.announced()).toEqual([]);
   });
 });

@@ -17,6 +17,13 @@ import * as metrics from './processor.metrics';
  * A batch that fails as a whole (a database error) does not retry as a batch: each of its payloads is
  * queued alone, so one bad payload cannot hold back the others and the single-file path's attempt limit
  * and backoff apply to it.
+ *
+ * On a message's first delivery, payloads never attempted skip the separate attempt statement: they are
+ * locked in the load transaction and their attempt is counted with their outcome, one write of each
+ * ledger row instead of two. The attempt counted first exists for a load that kills its process, which
+ * a commit of its own survives; such a load ends with no ack, so its message comes back with a higher
+ * delivery count and takes the path above, which counts every attempt before it loads. A payload that
+ * kills the processor is tried once more than MAX_ATTEMPTS, not forever.
  */
 @Injectable()
 export class BatchProcessorService {
@@ -33,8 +40,27 @@ export class BatchProcessorService {
     @Optional() private readonly coverage?: PartitionCoverage,
   ) {}
 
-  async process(fileIds: readonly string[], working: () => void): Promise<void> {
+  /** `firstDelivery`: the message was never handed out before (see the class comment). */
+  async process(fileIds: readonly string[], working: () => void, firstDelivery = false): Promise<void> {
     const started = Date.now();
+    const announce: IngestFile[] = [];
+    let rest = fileIds;
+    if (firstDelivery) {
+      try {
+        announce.push(...(await this.load(fileIds, working, started, { firstAttempt: true })));
+      } catch (e) {
+        // Rolled back: every row is as it was, with no attempt counted.
+        return this.splitUp(fileIds.map((id) => ({ id, attempts: 0 })), e);
+      }
+      const done = new Set(announce.map((f) => f.id));
+      rest = fileIds.filter((id) => !done.has(id));
+    }
+    if (rest.length) announce.push(...(await this.processAttempted(rest, working, started)));
+    if (announce.length) await this.announce(announce, Date.now() - started);
+  }
+
+  /** The attempt of every payload counted (committed) first, then loaded; returns the rows to announce. */
+  private async processAttempted(fileIds: readonly string[], working: () => void, started: number): Promise<IngestFile[]> {
     const taken = await this.ledger.startAttempts(fileIds);
     const takenIds = new Set(taken.map((f) => f.id));
     // Ids not taken are finished already (a redelivery: announce them again) or held by another process
@@ -54,31 +80,32 @@ export class BatchProcessorService {
     }
     if (fresh.length) {
       try {
-        announce.push(...(await this.load(fresh, working, started)));
+        announce.push(...(await this.load(fresh.map((f) => f.id), working, started, { firstAttempt: false })));
       } catch (e) {
-        metrics.attemptsFailed.inc();
-        this.logger.warn(`a batch of ${fresh.length} payload(s) failed (${(e as Error).message}); queueing each alone`);
-        await this.requeueAlone(fresh);
+        await this.splitUp(fresh, e);
       }
     }
-    if (announce.length) await this.announce(announce, Date.now() - started);
+    return announce;
   }
 
-  private async load(files: IngestFile[], working: () => void, started: number): Promise<IngestFile[]> {
-    const names = new Map(files.map((f) => [f.id, f.originalName]));
+  /**
+   * One transaction: the rows locked (those still `processing`, or with `firstAttempt` those never attempted),
+   * their bodies read and loaded, their outcomes written. Returns the finished rows.
+   */
+  private async load(ids: readonly string[], working: () => void, started: number, { firstAttempt }: { firstAttempt: boolean }): Promise<IngestFile[]> {
     const { rows, finished } = await withTransaction(this.ds, async (client) => {
-      const locked = await this.ledger.lockManyForLoad(client, [...names.keys()]);
+      const locked = firstAttempt ? await this.ledger.lockUnattemptedForLoad(client, ids) : await this.ledger.lockManyForLoad(client, ids);
       const bodies = await this.payloads.readMany(locked.map((l) => l.fileId), client);
       const batch: BatchPayload[] = [];
       const missing = new Map<string, FileOutcome>();
       for (const l of locked) {
         const body = bodies.get(l.fileId);
-        if (body) batch.push({ ...l, originalName: names.get(l.fileId) ?? '', body });
+        if (body) batch.push({ ...l, body });
         else missing.set(l.fileId, refusedOutcome(null, { rule: 'file_missing', message: 'the stored body is missing from ingest_payloads' }));
       }
       const outcomes = await this.loader.load(client, batch, this.files.loadOptions(working));
       const finished = [...outcomes, ...missing];
-      return { rows: await this.ledger.recordOutcomes(client, finished.map(([id, outcome]) => ({ id, outcome }))), finished };
+      return { rows: await this.ledger.recordOutcomes(client, finished.map(([id, outcome]) => ({ id, outcome })), { firstAttempt }), finished };
     });
     // Committed: rows that went to a default partition get the partitions of their time (not awaited, as for files).
     void this.coverage?.afterLoad(finished.map(([, o]) => o.rowsWritten));
@@ -93,7 +120,14 @@ export class BatchProcessorService {
     return rows;
   }
 
-  private async requeueAlone(files: IngestFile[]): Promise<void> {
+  /** A batch that failed as a whole: each payload goes on alone. */
+  private async splitUp(files: ReadonlyArray<Pick<IngestFile, 'id' | 'attempts'>>, e: unknown): Promise<void> {
+    metrics.attemptsFailed.inc();
+    this.logger.warn(`a batch of ${files.length} payload(s) failed (${(e as Error).message}); queueing each alone`);
+    await this.requeueAlone(files);
+  }
+
+  private async requeueAlone(files: ReadonlyArray<Pick<IngestFile, 'id' | 'attempts'>>): Promise<void> {
     await Promise.all(files.map((f) => this.jetstream.publish(FileSubjects.queued, messages.queued(f), messageIds.alone(f))));
   }
 

@@ -59,7 +59,7 @@ export class ProcessorConsumer implements BeforeApplicationShutdown, OnApplicati
 
   @EventPattern<FileSubject>(BatchSubjects.queued, { durable: BATCH_DURABLE, maxAckPending: 1000, batch: MERGE } satisfies JetStreamHandlerOptions)
   async batchesQueued(@Payloads(FileBatchQueuedMessage) msgs: FileBatchQueuedMessage[], @Ctx() ctx: JetStreamContext): Promise<void> {
-    await this.batches.process([...new Set(msgs.flatMap((m) => m.fileIds))], ctx.working);
+    await this.batches.process([...new Set(msgs.flatMap((m) => m.fileIds))], ctx.working, ctx.getDeliveryCount() === 1);
   }
 
   /** The transport drains in-flight files after this; past the grace period their loads are rolled back for redelivery. */
