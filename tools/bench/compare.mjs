@@ -22,6 +22,10 @@ const FIGURES = [
   { name: 'POST /ingest (req/s)', re: /: ([\d,]+) req\/s \(target/, lower: false },
   { name: 'POST /ingest p99 (ms)', re: /^latency p50 \S+ ms, p99 (\d+) ms/, lower: true },
   { name: 'POST /ingest / bare server', re: /^ratio to the bare server: ([\d.]+)×/, lower: false },
+  { name: 'POST /ingest CPU per payload (ms)', re: /^CPU per accepted payload.*; total ([\d.]+) ms/, lower: true },
+  { name: '  of it ingest-api (ms)', re: /^CPU per accepted payload.*ingest-api ([\d.]+) ms/, lower: true },
+  { name: '  of it postgresql (ms)', re: /^CPU per accepted payload.*postgresql ([\d.]+) ms/, lower: true },
+  { name: '  of it processor (ms)', re: /^CPU per accepted payload.*processor ([\d.]+) ms/, lower: true },
   { name: 'COPY rows/s partitioned / unpartitioned', re: /^ratio partitioned\/unpartitioned ([\d.]+)×/, lower: false },
 ];
 

@@ -76,7 +76,6 @@ function reasonJson(r: RejectReason | null): string | null {
 
 const LIVE = `('queued','processing','processed')`;
 
-/** A row's created_at as UTC text with microseconds: its place in arrival order ("the later file wins"). */
 /** A ledger row locked for a batch's load: its place in arrival order and the name its payload came under. */
 export interface LockedForLoad {
   fileId: string;
@@ -85,6 +84,7 @@ export interface LockedForLoad {
   originalName: string;
 }
 
+/** A row's created_at as UTC text with microseconds: its place in arrival order ("the later file wins"). */
 export const CREATED_AT_US = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** Two jsonb counts per table added up, table by table (`rows_written_by_table` plus what a load wrote). */
