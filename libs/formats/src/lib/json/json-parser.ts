@@ -358,13 +358,13 @@ class Parser {
       this.i += 9;
       return -Infinity;
     }
-    const m = NUMBER.exec(s.slice(start, start + 400));
-    if (!m || m[0] === '-') {
+    const end = scanNumber(s, start, Math.min(s.length, start + MAX_NUMBER_CHARS));
+    if (end < 0) {
       if (start + 1 >= s.length) throw this.error('truncated_json', 'the document ends inside a number');
       throw this.error('invalid_json', `${this.describe()} is not a valid number`);
     }
-    this.i += m[0].length;
-    return Number(m[0]);
+    this.i = end;
+    return Number(s.slice(start, end));
   }
 
   private literal(word: string, v: unknown): unknown {
@@ -400,7 +400,38 @@ class Parser {
   }
 }
 
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/;
+/** A number longer than this is read up to here (the rest is then not JSON where it stands). */
+const MAX_NUMBER_CHARS = 400;
+
+const isDigit = (s: string, j: number, end: number) => {
+  const c = j < end ? s.charCodeAt(j) : -1;
+  return c >= 0x30 && c <= 0x39;
+};
+
+/**
+ * Where the longest JSON number (`-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`) starting at `start` ends, looking no
+ * further than `end`; -1 when none starts there. A scan by character codes: a regular expression allocated a
+ * match and a string per number, most of what parsing a document of numbers cost.
+ */
+function scanNumber(s: string, start: number, end: number): number {
+  let j = start;
+  if (j < end && s.charCodeAt(j) === 0x2d) j++;
+  if (!isDigit(s, j, end)) return -1;
+  if (s.charCodeAt(j++) !== 0x30) while (isDigit(s, j, end)) j++;
+  if (j < end && s.charCodeAt(j) === 0x2e && isDigit(s, j + 1, end)) {
+    j += 2;
+    while (isDigit(s, j, end)) j++;
+  }
+  if (j < end && (s.charCodeAt(j) | 0x20) === 0x65) {
+    let k = j + 1;
+    if (k < end && (s.charCodeAt(k) === 0x2b || s.charCodeAt(k) === 0x2d)) k++;
+    if (isDigit(s, k, end)) {
+      j = k + 1;
+      while (isDigit(s, j, end)) j++;
+    }
+  }
+  return j;
+}
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
 /** `vehicle_status[2].report_time` from ['vehicle_status', 2, 'report_time']. */

@@ -43,6 +43,28 @@ describe(parseJson.name, () => {
     expect(parseJson('{"a":1}', { firstLine: 12 }).linesOf([['a']]).get('a')).toBe(12);
   });
 
+  it('reads exactly the numbers of the JSON grammar, the longest one at each place', () => {
+    // The grammar as a regular expression, against the parser's scan over every short token of number characters.
+    const grammar = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+    const alphabet = ['-', '+', '.', 'e', 'E', '0', '1', '9'];
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+    const tokens = ['0', '-0', '01', '1.', '.5', '1.e5', '1e', '1e+', '-', '--1', '1E5', '1.5e-3', '-12.5E+10', '123456789012345678901234567890'];
+    for (let i = 0; i < 3000; i++) tokens.push(Array.from({ length: 1 + rand(8) }, () => alphabet[rand(alphabet.length)]).join(''));
+    for (const t of tokens) {
+      let parsed: unknown;
+      try {
+        parsed = parseJson(`[${t}]`).value;
+      } catch (e) {
+        parsed = e instanceof JsonSyntaxError ? 'refused' : e;
+      }
+      expect([t, parsed]).toEqual([t, grammar.test(t) ? [Number(t)] : 'refused']);
+    }
+    // A number reads 400 characters at most.
+    expect(parseJson(`[${'1'.repeat(400)}]`).value).toEqual([Number('1'.repeat(400))]);
+    expect(() => parseJson(`[${'1'.repeat(401)}]`)).toThrow(/expected "," or "]" in an array/);
+  });
+
   it('reads NaN and Infinity as numbers so validation can name them', () => {
     expect(parseJson('[NaN, Infinity, -Infinity]').value).toEqual([NaN, Infinity, -Infinity]);
   });
