@@ -87,6 +87,11 @@ export interface LockedForLoad {
 /** A row's created_at as UTC text with microseconds: its place in arrival order ("the later file wins"). */
 export const CREATED_AT_US = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+/** What announcing a finished row takes (messages.lifecycle); the rest of the row is not read back. */
+export type FinishedRow = Pick<IngestFile, 'id' | 'status' | 'originalName' | 'kind' | 'rowsLoaded' | 'rowsRejected' | 'duplicateOf' | 'error'>;
+
+const FINISHED_COLUMNS = `id, status, original_name AS "originalName", kind, rows_loaded AS "rowsLoaded", rows_rejected AS "rowsRejected", duplicate_of AS "duplicateOf", error`;
+
 /** Two jsonb counts per table added up, table by table (`rows_written_by_table` plus what a load wrote). */
 const addByTable = (stored: string, added: string) =>
   `(SELECT coalesce(jsonb_object_agg(t, n), '{}'::jsonb) FROM (SELECT t, sum(v::bigint) AS n FROM (SELECT * FROM jsonb_each_text(${stored}) UNION ALL SELECT * FROM jsonb_each_text(${added})) e(t, v) GROUP BY t) s)`;
@@ -318,15 +323,15 @@ export class LedgerRepository {
   }
 
   /**
-   * recordOutcome for a batch, in one statement inside its load transaction; returns the finished rows.
-   * `firstAttempt`: rows taken by lockUnattemptedForLoad, whose attempt (and start, the transaction's) is
-   * counted here.
+   * recordOutcome for a batch, in one statement inside its load transaction; returns what announcing the
+   * finished rows takes. `firstAttempt`: rows taken by lockUnattemptedForLoad, whose attempt (and start,
+   * the transaction's) is counted here.
    */
-  async recordOutcomes(sql: Sql, outcomes: ReadonlyArray<{ id: string; outcome: FileOutcome }>, opts: { firstAttempt?: boolean } = {}): Promise<IngestFile[]> {
+  async recordOutcomes(sql: Sql, outcomes: ReadonlyArray<{ id: string; outcome: FileOutcome }>, opts: { firstAttempt?: boolean } = {}): Promise<FinishedRow[]> {
     if (outcomes.length === 0) return [];
     const col = <T>(f: (o: FileOutcome) => T) => outcomes.map((x) => f(x.outcome));
     const attempt = opts.firstAttempt ? `attempts = attempts + 1, started_at = now(),` : '';
-    return rowsOf<IngestFile>(await sql.query(
+    return rowsOf<FinishedRow>(await sql.query(
       `UPDATE ingest_files SET status = o.o_status, kind = o.o_kind, rows_total = o.o_total, rows_loaded = o.o_loaded,
          rows_rejected = o.o_rejected, rows_written = coalesce(o.o_contract_rows, rows_written + o.o_written),
          rows_written_by_table = ${addByTable('rows_written_by_table', 'o.o_by_table')}, error = o.o_error,
@@ -335,7 +340,7 @@ export class LedgerRepository {
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::jsonb[], $9::jsonb[], $10::text[], $11::text[], $12::bigint[])
          AS o(o_id, o_status, o_kind, o_total, o_loaded, o_rejected, o_written, o_error, o_by_table, o_contract_name, o_contract_hash, o_contract_rows)
        WHERE id = o.o_id
-       RETURNING ${COLUMNS}`,
+       RETURNING ${FINISHED_COLUMNS}`,
       [
         outcomes.map((x) => x.id),
         col((o) => o.status),

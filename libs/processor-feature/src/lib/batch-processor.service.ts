@@ -1,7 +1,7 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { BatchSubjects, FileSubjects, isTerminal, messageIds, messages } from '@sluice/contracts';
 import { withTransaction, type IngestFile } from '@sluice/db';
-import { LedgerRepository, PartitionCoverage, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome } from '@sluice/loading';
+import { LedgerRepository, PartitionCoverage, PayloadBatchLoader, refusedOutcome, StoredPayloads, type BatchPayload, type FileOutcome, type FinishedRow } from '@sluice/loading';
 import { AttemptPolicy, JetStreamService } from '@sluice/messaging';
 import { DataSource } from 'typeorm';
 import { FileProcessorService } from './file-processor.service';
@@ -43,7 +43,7 @@ export class BatchProcessorService {
   /** `firstDelivery`: the message was never handed out before (see the class comment). */
   async process(fileIds: readonly string[], working: () => void, firstDelivery = false): Promise<void> {
     const started = Date.now();
-    const announce: IngestFile[] = [];
+    const announce: FinishedRow[] = [];
     let rest = fileIds;
     if (firstDelivery) {
       try {
@@ -60,12 +60,12 @@ export class BatchProcessorService {
   }
 
   /** The attempt of every payload counted (committed) first, then loaded; returns the rows to announce. */
-  private async processAttempted(fileIds: readonly string[], working: () => void, started: number): Promise<IngestFile[]> {
+  private async processAttempted(fileIds: readonly string[], working: () => void, started: number): Promise<FinishedRow[]> {
     const taken = await this.ledger.startAttempts(fileIds);
     const takenIds = new Set(taken.map((f) => f.id));
     // Ids not taken are finished already (a redelivery: announce them again) or held by another process
     // right now: those go on alone, where the single-file path waits for the row.
-    const announce: IngestFile[] = [];
+    const announce: FinishedRow[] = [];
     const held: IngestFile[] = [];
     for (const id of fileIds.filter((x) => !takenIds.has(x))) {
       const row = await this.ledger.get(id);
@@ -92,7 +92,7 @@ export class BatchProcessorService {
    * One transaction: the rows locked (those still `processing`, or with `firstAttempt` those never attempted),
    * their bodies read and loaded, their outcomes written. Returns the finished rows.
    */
-  private async load(ids: readonly string[], working: () => void, started: number, { firstAttempt }: { firstAttempt: boolean }): Promise<IngestFile[]> {
+  private async load(ids: readonly string[], working: () => void, started: number, { firstAttempt }: { firstAttempt: boolean }): Promise<FinishedRow[]> {
     const { rows, finished } = await withTransaction(this.ds, async (client) => {
       const locked = firstAttempt ? await this.ledger.lockUnattemptedForLoad(client, ids) : await this.ledger.lockManyForLoad(client, ids);
       const bodies = await this.payloads.readMany(locked.map((l) => l.fileId), client);
@@ -132,7 +132,7 @@ export class BatchProcessorService {
   }
 
   /** One message for the whole batch; its id makes a repeat after a crash harmless. */
-  private async announce(rows: IngestFile[], durationMs: number): Promise<void> {
+  private async announce(rows: FinishedRow[], durationMs: number): Promise<void> {
     await this.jetstream.publish(BatchSubjects.finished, messages.batchFinished(rows, { durationMs }), messageIds.batchFinished(rows[0].id, rows.length));
     this.logger.log({ files: rows.length, durationMs }, 'batch finished');
   }
