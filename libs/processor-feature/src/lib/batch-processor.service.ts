@@ -18,12 +18,12 @@ import * as metrics from './processor.metrics';
  * queued alone, so one bad payload cannot hold back the others and the single-file path's attempt limit
  * and backoff apply to it.
  *
- * On a message's first delivery, payloads never attempted skip the separate attempt statement: they are
- * locked in the load transaction and their attempt is counted with their outcome, one write of each
- * ledger row instead of two. The attempt counted first exists for a load that kills its process, which
- * a commit of its own survives; such a load ends with no ack, so its message comes back with a higher
- * delivery count and takes the path above, which counts every attempt before it loads. A payload that
- * kills the processor is tried once more than MAX_ATTEMPTS, not forever.
+ * An attempt is counted in a commit of its own before the load so that a load which kills its process
+ * still counts. On a message's first delivery that commit is skipped for payloads never attempted: they
+ * are locked in the load transaction and their attempt is counted with their outcome, one write of each
+ * ledger row instead of two. A load that kills its process leaves its message unacknowledged, so the
+ * message comes back with a higher delivery count and goes the counted way. A payload that kills the
+ * processor is tried once more than MAX_ATTEMPTS, not forever.
  */
 @Injectable()
 export class BatchProcessorService {
