@@ -114,6 +114,18 @@ describe(validateDocument.name, () => {
     expect(problems[0].value).toBe('"yesterday"');
   });
 
+  it('leaves out members named __proto__ and constructor, as class-transformer does, in plain and nested shapes alike', () => {
+    const hostile = '"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}';
+    const parsed = (text: string) => parseJson(text).value;
+    expect(validateDocument('measurement', parsed(`{${hostile}, "time_stamp": "2019-05-02T06:00:00-04:00", "data": [1, 2]}`))).toEqual([]);
+    expect(validateDocument('vehicle_status', parsed(`{"vehicle_status": [{${hostile}, "vehicle_id": "v1", "report_time": "2022-05-05T22:02:34Z", "status": "driving"}]}`))).toEqual([]);
+    const detection = `{${hostile}, "vehicle_id": "v", "detection_time": "2022-06-05T21:02:34Z", "detections": [{${hostile}, "object_type": "cars", "object_value": 2}]}`;
+    expect(validateDocument('detections', parsed(`{"objects_detection_events": [${detection}]}`))).toEqual([]);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+    // Still refused as what they hold, not as the members left out.
+    expect(validateDocument('measurement', parsed(`{${hostile}, "time_stamp": "2019-05-02T06:00:00-04:00", "data": [1, "x"]}`)).map((p) => [p.field, p.rule])).toEqual([['data[1]', 'not_a_number']]);
+  });
+
   it('validates nested detections: non-negative integers, no unknown fields', () => {
     const doc = { objects_detection_events: [{ vehicle_id: 'v', detection_time: '2022-06-05T21:02:34Z', detections: [{ object_type: 'cars', object_value: -1 }, { object_type: 'x', object_value: 1.5, extra: 1 }] }] };
     expect(validateDocument('detections', doc).map((p) => [p.field, p.rule])).toEqual([

@@ -170,11 +170,21 @@ function hasNested(cls: ClassConstructor<object>): boolean {
   return nested;
 }
 
+/**
+ * What plainToInstance makes of a class of plain fields, without copying its values: class-transformer copied every
+ * element of a measurement's data, most of what validating one cost (validation reads the item, never writes it).
+ * Like class-transformer, it leaves out the members `__proto__` and `constructor`, and assigning `__proto__`
+ * would replace the instance's prototype.
+ */
+function shallowInstance(cls: ClassConstructor<object>, item: Record<string, unknown>): object {
+  const instance = Object.create(cls.prototype) as Record<string, unknown>;
+  for (const key of Object.keys(item)) if (key !== '__proto__' && key !== 'constructor') instance[key] = item[key];
+  return instance;
+}
+
 function validateAs(cls: ClassConstructor<object>, item: unknown, base: JsonPath): DocumentProblem[] {
   if (!isPlainObject(item)) return [problem(base, 'invalid_type', `${formatPath(base) || 'the item'} must be a JSON object, found ${describe(item)}`, item)];
-  // A class of plain fields is validated on a shallow copy with its prototype: class-transformer would copy every
-  // element of a measurement's data, most of what validating one cost (validation reads, never writes, the item).
-  const instance = hasNested(cls) ? plainToInstance(cls, item) : Object.assign(Object.create(cls.prototype) as object, item);
+  const instance = hasNested(cls) ? plainToInstance(cls, item) : shallowInstance(cls, item);
   const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true, validationError: { target: false, value: true } });
   const out: DocumentProblem[] = [];
   collect(errors, base, out);
