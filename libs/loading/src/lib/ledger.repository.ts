@@ -298,33 +298,23 @@ export class LedgerRepository {
   /**
    * lockForLoad for a batch (in id order, so two batches never deadlock): the rows still `processing`, each
    * with its place in arrival order (created_at with microseconds), which latest-state tables compare.
+   * `unattempted`: the rows never attempted (`queued`, no attempt counted) instead, which a batch loads without
+   * counting the attempt first (see BatchProcessorService), their attempt counted with their outcome
+   * (recordOutcomes, `firstAttempt`); rows another process holds are skipped, not waited for.
    */
-  async lockManyForLoad(sql: Sql, ids: readonly string[]): Promise<LockedForLoad[]> {
+  async lockManyForLoad(sql: Sql, ids: readonly string[], { unattempted = false }: { unattempted?: boolean } = {}): Promise<LockedForLoad[]> {
     if (ids.length === 0) return [];
+    const rows = unattempted ? `status = 'queued' AND attempts = 0 ORDER BY id FOR NO KEY UPDATE SKIP LOCKED` : `status = 'processing' ORDER BY id FOR NO KEY UPDATE`;
     return rowsOf<LockedForLoad>(await sql.query(
       `SELECT id AS "fileId", ${CREATED_AT_US} AS "createdAt", original_name AS "originalName"
-       FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'processing' ORDER BY id FOR NO KEY UPDATE`,
-      [ids],
-    ));
-  }
-
-  /**
-   * lockManyForLoad for payloads never attempted (`queued`, no attempt counted), which a batch loads without
-   * counting the attempt first (see BatchProcessorService): their attempt is counted with their outcome
-   * (recordOutcomes, `firstAttempt`), in the same commit. Rows another process holds are skipped.
-   */
-  async lockUnattemptedForLoad(sql: Sql, ids: readonly string[]): Promise<LockedForLoad[]> {
-    if (ids.length === 0) return [];
-    return rowsOf<LockedForLoad>(await sql.query(
-      `SELECT id AS "fileId", ${CREATED_AT_US} AS "createdAt", original_name AS "originalName"
-       FROM ingest_files WHERE id = ANY($1::uuid[]) AND status = 'queued' AND attempts = 0 ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`,
+       FROM ingest_files WHERE id = ANY($1::uuid[]) AND ${rows}`,
       [ids],
     ));
   }
 
   /**
    * recordOutcome for a batch, in one statement inside its load transaction; returns what announcing the
-   * finished rows takes. `firstAttempt`: rows taken by lockUnattemptedForLoad, whose attempt (and start,
+   * finished rows takes. `firstAttempt`: rows locked `unattempted`, whose attempt (and start,
    * the transaction's) is counted here.
    */
   async recordOutcomes(sql: Sql, outcomes: ReadonlyArray<{ id: string; outcome: FileOutcome }>, opts: { firstAttempt?: boolean } = {}): Promise<FinishedRow[]> {

@@ -32,15 +32,14 @@ function harness({ maxAttempts = 2, load }: { maxAttempts?: number; load?: (ids:
   /** Ids the attempt was counted for before their load (startAttempts). */
   const counted: string[] = [];
   const locked = (rows: IngestFile[]) => rows.map((f) => ({ fileId: f.id, createdAt: new Date().toISOString(), originalName: f.originalName }));
-  const ledger: Pick<LedgerRepository, 'startAttempts' | 'get' | 'lockManyForLoad' | 'lockUnattemptedForLoad' | 'recordOutcomes'> = {
+  const ledger: Pick<LedgerRepository, 'startAttempts' | 'get' | 'lockManyForLoad' | 'recordOutcomes'> = {
     startAttempts: async (ids) => {
       const rows = state.taken.filter((f) => ids.includes(f.id));
       counted.push(...rows.map((f) => f.id));
       return rows;
     },
     get: async (id) => [...state.taken, ...state.others].find((f) => f.id === id) ?? null,
-    lockManyForLoad: async (_sql, ids) => locked(state.taken.filter((f) => ids.includes(f.id))),
-    lockUnattemptedForLoad: async (_sql, ids) => locked(state.taken.filter((f) => ids.includes(f.id) && f.status === 'queued' && f.attempts === 0)),
+    lockManyForLoad: async (_sql, ids, opts) => locked(state.taken.filter((f) => ids.includes(f.id) && (!opts?.unattempted || (f.status === 'queued' && f.attempts === 0)))),
     recordOutcomes: async (_sql, outcomes, opts) => {
       finished.push(...outcomes.map((o) => ({ ...o, firstAttempt: opts?.firstAttempt ?? false })));
       return outcomes.map(({ id, outcome }) => ({ ...(state.taken.find((f) => f.id === id) as IngestFile), status: outcome.status, error: outcome.error }) as IngestFile);

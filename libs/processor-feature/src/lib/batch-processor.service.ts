@@ -94,7 +94,7 @@ export class BatchProcessorService {
    */
   private async load(ids: readonly string[], working: () => void, started: number, { firstAttempt }: { firstAttempt: boolean }): Promise<FinishedRow[]> {
     const { rows, finished } = await withTransaction(this.ds, async (client) => {
-      const locked = firstAttempt ? await this.ledger.lockUnattemptedForLoad(client, ids) : await this.ledger.lockManyForLoad(client, ids);
+      const locked = await this.ledger.lockManyForLoad(client, ids, { unattempted: firstAttempt });
       const bodies = await this.payloads.readMany(locked.map((l) => l.fileId), client);
       const batch: BatchPayload[] = [];
       const missing = new Map<string, FileOutcome>();
