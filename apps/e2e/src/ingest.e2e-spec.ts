@@ -157,9 +157,10 @@ describe('ingest-api end to end', () => {
     clearInterval(sampler);
     expect(res.status).toBe(202);
     expect(sent).toBeGreaterThan(50 * 1024 * 1024);
-    // Streaming, not buffering: the process grows by far less than the upload. (The absolute peak for a
-    // 200 MB upload, under 150 MB, is measured by `npm run bench -- --only upload`.)
-    expect(peak - before).toBeLessThan(40 * 1024 * 1024);
+    // Streaming, not buffering, and the chunks freed as they go (ChunkReclaimer): ~3 MB grown here, where
+    // dead chunks left to V8's own timing grew it by tens. (The absolute peak for a 200 MB upload, under
+    // 150 MB, is measured by `npm run bench -- --only upload`.)
+    expect(peak - before).toBeLessThan(16 * 1024 * 1024);
     const { raw_id } = (await res.json()) as { raw_id: string };
     await waitFor('upload processed', async () => {
       const [r] = await stack.query<{ status: string }>(`SELECT status FROM ingest_files WHERE id = $1`, [raw_id]);

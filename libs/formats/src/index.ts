@@ -19,3 +19,4 @@ export * from './lib/text/storable-text.util';
 export * from './lib/detect/log.detector';
 export * from './lib/log/log-line';
 export * from './lib/compression/compression.util';
+export * from './lib/stream/chunk-reclaimer';

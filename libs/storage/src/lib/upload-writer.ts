@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, fsync, openSync, renameSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { sniffCompression, type Compression } from '@sluice/formats';
+import { ChunkReclaimer, sniffCompression, type Compression } from '@sluice/formats';
 import { DropAreas } from './drop-areas';
 import { codeOf, writeAll } from './drop-fs.util';
 import { StorageException } from './storage.exception';
@@ -41,6 +41,7 @@ export class UploadWriter extends DropAreas {
     let size = 0;
     let closed = false;
     let head = Buffer.alloc(0);
+    const reclaimer = new ChunkReclaimer();
     try {
       const chunks: AsyncIterable<Buffer | string> | Buffer[] = Buffer.isBuffer(source) ? [source] : source;
       for await (const chunk of chunks) {
@@ -50,6 +51,7 @@ export class UploadWriter extends DropAreas {
         if (size > maxBytes) throw new StorageException('too_large', `more than ${maxBytes} bytes`);
         hash.update(buf);
         await writeAll(fh, buf);
+        reclaimer.done(buf.length);
       }
       await fh.sync();
       closed = true;

@@ -2,6 +2,7 @@ import type { RejectReason } from '@sluice/contracts';
 import { createHash } from 'node:crypto';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { ChunkReclaimer } from '../stream/chunk-reclaimer';
 
 /** How a stored file is packed: a gzip stream (one file inside) or a zip archive (its members are files of their own). */
 export type Compression = 'gzip' | 'zip';
@@ -193,10 +194,12 @@ export async function contentDigest(source: AsyncIterable<Buffer>, limits: Decom
   const compression = sniffCompression(head);
   const raw = createHash('sha256');
   let rawSize = 0;
+  const reclaimer = new ChunkReclaimer();
   if (compression !== 'gzip') {
     for await (const chunk of prepend(head, it)) {
       raw.update(chunk);
       rawSize += chunk.length;
+      reclaimer.done(chunk.length);
     }
     return { sha256: raw.digest('hex'), size: rawSize, compression };
   }
@@ -208,6 +211,7 @@ export async function contentDigest(source: AsyncIterable<Buffer>, limits: Decom
     try {
       guard.add(chunk.length, rawSize);
       content.update(chunk);
+      reclaimer.done(chunk.length);
     } catch {
       stop();
     }
@@ -225,6 +229,7 @@ export async function contentDigest(source: AsyncIterable<Buffer>, limits: Decom
   for await (const chunk of prepend(head, it)) {
     raw.update(chunk);
     rawSize += chunk.length;
+    reclaimer.done(chunk.length);
     const g = gunzip;
     if (g && !g.write(chunk)) {
       await new Promise<void>((resolve) => {
