@@ -7,8 +7,17 @@ import type { Duplex } from 'node:stream';
 /** How often Node looks for requests past their headers/request timeout (its default, 30 s, would let a 10 s limit run to 40 s). */
 const TIMEOUT_CHECK_MS = 1000;
 
-/** Express under Nest, on a Node server that checks its timeouts every second (an option only `createServer` takes). */
+/**
+ * Express under Nest, on a Node server that checks its timeouts every second (an option only `createServer`
+ * takes), with no ETags: the services answer fresh query results, status and 202s, where hashing every body
+ * (SHA-1 of 100+ KB query pages) costs more than a conditional request could save.
+ */
 export class BoundedExpressAdapter extends ExpressAdapter {
+  constructor() {
+    super();
+    (this.getInstance() as { set(name: string, value: unknown): void }).set('etag', false);
+  }
+
   override initHttpServer(options: NestApplicationOptions): void {
     if (options?.httpsOptions || options?.forceCloseConnections || options?.return503OnClosing) {
       super.initHttpServer(options);
