@@ -26,6 +26,8 @@ const FIGURES = [
   { name: '  of it ingest-api (ms)', re: /^CPU per accepted payload.*ingest-api ([\d.]+) ms/, lower: true },
   { name: '  of it postgresql (ms)', re: /^CPU per accepted payload.*postgresql ([\d.]+) ms/, lower: true },
   { name: '  of it processor (ms)', re: /^CPU per accepted payload.*processor ([\d.]+) ms/, lower: true },
+  { name: 'upload of ~200 MB stored in (s)', re: /^\d+ MB stored in ([\d.]+) s; ingest-api peak RSS/, lower: true },
+  { name: 'upload: ingest-api peak RSS (MB)', re: /ingest-api peak RSS \(VmHWM\) (\d+) MB/, lower: true },
   { name: 'COPY rows/s partitioned / unpartitioned', re: /^ratio partitioned\/unpartitioned ([\d.]+)×/, lower: false },
 ];
 
