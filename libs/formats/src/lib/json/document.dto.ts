@@ -29,13 +29,16 @@ export const MEASUREMENT_MAX_SAMPLES = 1_000_000;
 export const INT32_MAX = 2_147_483_647;
 
 
+/** A time stamp as the DTOs take it: ISO-8601 with an offset, at most 40 characters. */
+export const isTimestampWithOffset = (v: unknown): v is string => typeof v === 'string' && v.length <= 40 && !Number.isNaN(parseInstant(v));
+
 /** ISO-8601 date-time carrying an offset (`Z`, `+02:00`), a real calendar date. */
 export function IsTimestampWithOffset(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isTimestampWithOffset',
       validator: {
-        validate: (v: unknown) => typeof v === 'string' && v.length <= 40 && !Number.isNaN(parseInstant(v)),
+        validate: isTimestampWithOffset,
         defaultMessage: () => '$property must be an ISO-8601 date-time with an offset',
       },
     },

