@@ -15,7 +15,7 @@ const TIMEOUT_CHECK_MS = 1000;
 export class BoundedExpressAdapter extends ExpressAdapter {
   constructor() {
     super();
-    (this.getInstance() as { set(name: string, value: unknown): void }).set('etag', false);
+    this.set('etag', false);
   }
 
   override initHttpServer(options: NestApplicationOptions): void {

@@ -1,16 +1,14 @@
 import 'reflect-metadata';
-import type { ClassConstructor } from 'class-transformer';
+import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { MAX_ABS_VALUE } from '../sensor/sensor-record';
 import { MEASUREMENT_MAX_SAMPLES, MeasurementDto, MeasurementLineDto } from './document.dto';
 import { parseJson } from './json-parser';
 import { passesDirectCheck, validateItem, validateLine } from './validate-document';
 
-/** What class-validator alone says of an item, with the options validateAs uses. */
+/** What class-validator alone says of an item (on class-transformer's instance), with the options validateAs uses. */
 function classValidatorPasses(cls: ClassConstructor<object>, item: Record<string, unknown>): boolean {
-  const instance = Object.create(cls.prototype) as Record<string, unknown>;
-  for (const key of Object.keys(item)) if (key !== '__proto__' && key !== 'constructor') instance[key] = item[key];
-  return validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true }).length === 0;
+  return validateSync(plainToInstance(cls, item), { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true }).length === 0;
 }
 
 const MISSING = Symbol('missing');
